@@ -1,0 +1,2 @@
+//! The `liaison` binary.
+fn main() {}

@@ -1,0 +1,50 @@
+//! # liaison-protocol
+//!
+//! The sans-I/O core of Liaison: everything two nodes, a relay or an auditor must agree on,
+//! with no sockets, no disk, no clock and no async runtime. Time and randomness come in
+//! as arguments; bytes come in and go out.
+//!
+//! ```text
+//!  officer ─▶ Body ─encode─▶ body bytes ─sign─▶ SignedMessage{body, signer_cert, sig}
+//!                                                     │  relays forward these bytes unchanged
+//!  frame:  ┌──────────────┬──────┬──────────────────────────────────────────────┐
+//!          │ len: u32 BE  │ type │ Envelope{ SignedMessage, route: [NodeId] }   │
+//!          └──────────────┴──────┴──────────────────────────────────────────────┘
+//!                                                     │
+//!  receiver ◀─ VerifiedMessage ◀─verify(TrustStore, created_at)─┘
+//!  relay    ─▶ handling::check_hop(next hop, destination, route, now) ─▶ forward / Refusal
+//!  log      ─▶ merkle (RFC 6962) ─▶ checkpoint (C2SP signed note)
+//! ```
+//!
+//! * [`message`]: body, header, kinds; canonical, versioned encoding (postcard, strict decode).
+//! * [`entity`]: payload content: text with language, entities, attachments.
+//! * [`handling`]: TLP 2.0, EU H-codes, releasability, 4x4 evaluation, per-hop checks.
+//! * [`signing`]: keys, signing, verification into [`signing::VerifiedMessage`].
+//! * [`trust`]: trusted network CAs and CRLs; certificate → node id.
+//! * [`codec`]: length-prefixed frames and the wire envelope.
+//! * [`merkle`], [`checkpoint`]: the tamper-evident log's tree, proofs and signed checkpoints.
+//! * [`stix`]: export to STIX 2.1 bundles for MISP/OpenCTI.
+//! * [`error`], [`limits`]: reason codes and hard limits.
+#![forbid(unsafe_code)]
+
+pub mod checkpoint;
+pub mod codec;
+pub mod entity;
+pub mod error;
+pub mod handling;
+pub mod ids;
+pub mod limits;
+pub mod merkle;
+pub mod message;
+pub mod signing;
+pub mod stix;
+pub mod trust;
+
+pub use codec::{Envelope, Frame, FrameDecoder, FrameType};
+pub use entity::{Attachment, Entity, Name, PartialDate, Payload};
+pub use error::{DecodeError, HandlingError, VerifyError};
+pub use handling::{Evaluation, Handling, Hop, Recipient, Release, Tlp};
+pub use ids::{CaseId, CentreId, CountryCode, LanguageTag, MessageId, NetworkId, NodeId, Timestamp};
+pub use message::{Body, Header, Kind, Receipt, ReceiptStatus, Refusal, Urgency};
+pub use signing::{SignedMessage, Signer, SigningKey, VerifiedMessage};
+pub use trust::TrustStore;

@@ -1,0 +1,321 @@
+//! The message body: header, handling block and kind-specific content.
+//!
+//! A body is encoded once by its originator ([`Body::encode`]), signed over those exact
+//! bytes, and never re-encoded: relays forward the bytes, verifiers decode them with
+//! [`Body::decode`], which refuses unknown versions, unknown kinds, trailing bytes,
+//! non-canonical encodings and bodies that break a limit or a composition rule.
+
+use serde::{Deserialize, Serialize};
+
+use crate::entity::{limit, Payload};
+use crate::error::DecodeError;
+use crate::handling::{check_composition, Addressing, Handling, Recipient};
+use crate::ids::{CaseId, MessageId, NodeId, Timestamp};
+use crate::limits::*;
+
+/// The body format version this crate writes and reads. The first byte of every body.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// Routing and identity facts about a message, signed by the originator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// The node that wrote and signed the message.
+    pub originator: NodeId,
+    /// When the originator created it (UTC, originator's clock).
+    pub created_at: Timestamp,
+    /// Random bytes from the originator, so two identical messages have distinct ids.
+    pub nonce: [u8; 16],
+    /// Addressees: nodes and/or whole networks. Sorted, no duplicates.
+    pub recipients: Vec<Recipient>,
+    /// The shared case this message belongs to, if any.
+    pub case: Option<CaseId>,
+    /// The message this one answers or refers to, if any.
+    pub in_reply_to: Option<MessageId>,
+    /// After this instant, relays refuse to forward it.
+    pub expires_at: Option<Timestamp>,
+    /// Maximum number of relays (hops after the originator) the message may take.
+    pub hop_limit: u8,
+}
+
+/// How quickly a request must be answered (EU Directive 2023/977 deadlines).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Urgency {
+    /// Urgent: 8 hours.
+    Urgent,
+    /// Standard with direct access: 3 days.
+    ThreeDays,
+    /// Standard: 7 days.
+    SevenDays,
+}
+
+impl Urgency {
+    /// The deadline that goes with this urgency, in milliseconds from creation.
+    pub fn deadline_millis(self) -> u64 {
+        match self {
+            Urgency::Urgent => 8 * 3_600_000,
+            Urgency::ThreeDays => 3 * 86_400_000,
+            Urgency::SevenDays => 7 * 86_400_000,
+        }
+    }
+}
+
+/// What a hop says it did with the messages a receipt covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReceiptStatus {
+    /// Durably logged and queued for the next hop (a relay's receipt).
+    Relayed,
+    /// Durably logged and delivered to the node's inbox (the destination's receipt).
+    Delivered,
+}
+
+/// A signed acknowledgement covering one or more messages (one signature per batch).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// What the receipting node did.
+    pub status: ReceiptStatus,
+    /// The messages covered. Sorted, no duplicates.
+    pub ids: Vec<MessageId>,
+}
+
+/// A hop's signed statement that it refused a message, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The refused message.
+    pub target: MessageId,
+    /// Stable reason code (see `docs/REASONS.md`).
+    pub reason_code: String,
+    /// Human detail (never payload content).
+    pub detail: String,
+}
+
+/// The kind of a message and its kind-specific content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    /// Unsolicited intelligence.
+    Alert(Payload),
+    /// A request for information, with a reply deadline.
+    Request {
+        /// What is asked.
+        payload: Payload,
+        /// Urgency class.
+        urgency: Urgency,
+        /// Reply due by.
+        reply_by: Timestamp,
+    },
+    /// An answer to a request (`in_reply_to` is required).
+    Reply(Payload),
+    /// Opens a shared case (`case` is required).
+    CaseOpen {
+        /// Case title.
+        title: String,
+        /// Summary and initial content.
+        payload: Payload,
+        /// Lead centre's node.
+        lead: NodeId,
+    },
+    /// Invites a node to a case.
+    CaseInvite {
+        /// The node invited.
+        invitee: NodeId,
+        /// Note to the invitee.
+        note: Payload,
+    },
+    /// Accepts (or declines) an invitation to a case.
+    CaseJoin {
+        /// True to join, false to decline.
+        accept: bool,
+    },
+    /// New content in a case.
+    CaseUpdate(Payload),
+    /// Closes a case.
+    CaseClose {
+        /// Why.
+        reason: String,
+    },
+    /// Acknowledges messages.
+    Receipt(Receipt),
+    /// Withdraws an earlier message of the same originator (`in_reply_to` names it).
+    Retraction {
+        /// Why.
+        reason: String,
+    },
+    /// Refuses a message.
+    Refusal(Refusal),
+}
+
+impl Kind {
+    /// Lower-case kind name, e.g. `alert`, `case-update`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Alert(_) => "alert",
+            Kind::Request { .. } => "request",
+            Kind::Reply(_) => "reply",
+            Kind::CaseOpen { .. } => "case-open",
+            Kind::CaseInvite { .. } => "case-invite",
+            Kind::CaseJoin { .. } => "case-join",
+            Kind::CaseUpdate(_) => "case-update",
+            Kind::CaseClose { .. } => "case-close",
+            Kind::Receipt(_) => "receipt",
+            Kind::Retraction { .. } => "retraction",
+            Kind::Refusal(_) => "refusal",
+        }
+    }
+
+    /// The payload, for kinds that carry one.
+    pub fn payload(&self) -> Option<&Payload> {
+        match self {
+            Kind::Alert(p) | Kind::Reply(p) | Kind::CaseUpdate(p) => Some(p),
+            Kind::Request { payload, .. } | Kind::CaseOpen { payload, .. } => Some(payload),
+            Kind::CaseInvite { note, .. } => Some(note),
+            _ => None,
+        }
+    }
+}
+
+/// A whole message body, as signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Body {
+    /// Header.
+    pub header: Header,
+    /// Handling block.
+    pub handling: Handling,
+    /// Kind and content.
+    pub kind: Kind,
+}
+
+impl Body {
+    /// The handling-relevant view of this body.
+    pub fn addressing(&self) -> Addressing<'_> {
+        Addressing {
+            originator: &self.header.originator,
+            recipients: &self.header.recipients,
+            handling: &self.handling,
+            hop_limit: self.header.hop_limit,
+            expires_at: self.header.expires_at,
+        }
+    }
+
+    /// Puts sets into canonical order (sorted, deduplicated) so that `encode` is deterministic.
+    pub fn normalise(&mut self) {
+        self.header.recipients.sort();
+        self.header.recipients.dedup();
+        self.handling.releasability.sort();
+        self.handling.releasability.dedup();
+        if let Kind::Receipt(r) = &mut self.kind {
+            r.ids.sort();
+            r.ids.dedup();
+        }
+    }
+
+    /// Checks limits, canonical set order and composition rules. Called by `encode` and `decode`.
+    pub fn validate(&self) -> Result<(), DecodeError> {
+        let h = &self.header;
+        limit("recipients", h.recipients.len(), MAX_RECIPIENTS)?;
+        limit("releasability", self.handling.releasability.len(), MAX_RELEASE)?;
+        if let Some(r) = &self.handling.h3_restrictions {
+            limit("H3 restrictions", r.len(), MAX_SHORT_STRING)?;
+        }
+        if !strictly_sorted(&h.recipients) {
+            return Err(DecodeError::NonCanonical("recipients (must be sorted, no duplicates)"));
+        }
+        if !strictly_sorted(&self.handling.releasability) {
+            return Err(DecodeError::NonCanonical("releasability (must be sorted, no duplicates)"));
+        }
+        check_composition(&self.addressing()).map_err(|e| DecodeError::InvalidField {
+            field: "handling",
+            detail: e.to_string(),
+        })?;
+        if let Some(p) = self.kind.payload() {
+            p.check_limits()?;
+        }
+        let need = |ok: bool, what: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(DecodeError::InvalidField {
+                    field: "header",
+                    detail: format!("a {} message {what}", self.kind.name()),
+                })
+            }
+        };
+        match &self.kind {
+            Kind::Reply(_) | Kind::Retraction { .. } => {
+                need(h.in_reply_to.is_some(), "must name the message it refers to")?
+            }
+            Kind::CaseOpen { title, .. } => {
+                limit("case title", title.len(), MAX_SHORT_STRING)?;
+                need(h.case.is_some(), "must name its case")?
+            }
+            Kind::CaseInvite { .. }
+            | Kind::CaseJoin { .. }
+            | Kind::CaseUpdate(_)
+            | Kind::CaseClose { .. } => need(h.case.is_some(), "must name its case")?,
+            Kind::Request { reply_by, .. } => {
+                need(*reply_by > h.created_at, "must have a reply deadline after its creation")?
+            }
+            Kind::Receipt(r) => {
+                limit("receipt ids", r.ids.len(), MAX_RECEIPT_IDS)?;
+                need(!r.ids.is_empty(), "must cover at least one message")?;
+                if !strictly_sorted(&r.ids) {
+                    return Err(DecodeError::NonCanonical("receipt ids (must be sorted, no duplicates)"));
+                }
+            }
+            Kind::Refusal(r) => {
+                limit("refusal reason", r.reason_code.len(), 64)?;
+                limit("refusal detail", r.detail.len(), MAX_SHORT_STRING)?;
+            }
+            Kind::Alert(_) => {}
+        }
+        if let Kind::CaseClose { reason } | Kind::Retraction { reason } = &self.kind {
+            limit("reason", reason.len(), MAX_SHORT_STRING)?;
+        }
+        Ok(())
+    }
+
+    /// Encodes the body canonically: the version byte, then the postcard encoding.
+    /// Normalise first; an unnormalised or invalid body is refused.
+    pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
+        self.validate()?;
+        let mut out = vec![FORMAT_VERSION];
+        postcard::to_io(self, &mut out).map_err(|e| DecodeError::Malformed {
+            what: "body",
+            detail: e.to_string(),
+        })?;
+        Ok(out)
+    }
+
+    /// Decodes body bytes strictly: known version, whole input consumed, canonical, valid.
+    pub fn decode(bytes: &[u8]) -> Result<Body, DecodeError> {
+        let (&version, rest) = bytes.split_first().ok_or(DecodeError::Malformed {
+            what: "body",
+            detail: "empty".into(),
+        })?;
+        if version != FORMAT_VERSION {
+            return Err(DecodeError::UnknownVersion(version));
+        }
+        let (body, tail): (Body, _) =
+            postcard::take_from_bytes(rest).map_err(|e| DecodeError::Malformed {
+                what: "body",
+                detail: e.to_string(),
+            })?;
+        if !tail.is_empty() {
+            return Err(DecodeError::TrailingBytes(tail.len(), "body"));
+        }
+        // Canonical check: postcard accepts over-long varints; we sign one encoding only.
+        let mut again = Vec::with_capacity(bytes.len());
+        again.push(FORMAT_VERSION);
+        postcard::to_io(&body, &mut again).map_err(|e| DecodeError::Malformed {
+            what: "body",
+            detail: e.to_string(),
+        })?;
+        if again != bytes {
+            return Err(DecodeError::NonCanonical("body"));
+        }
+        body.validate()?;
+        Ok(body)
+    }
+}
+
+fn strictly_sorted<T: Ord>(v: &[T]) -> bool {
+    v.windows(2).all(|w| w[0] < w[1])
+}
