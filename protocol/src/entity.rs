@@ -43,7 +43,11 @@ impl Payload {
         for a in &self.attachments {
             limit("attachment content", a.content.len(), MAX_ATTACHMENT_BYTES)?;
             limit("attachment name", a.name.len(), MAX_SHORT_STRING)?;
-            limit("attachment media type", a.media_type.len(), MAX_SHORT_STRING)?;
+            limit(
+                "attachment media type",
+                a.media_type.len(),
+                MAX_SHORT_STRING,
+            )?;
         }
         for e in &self.entities {
             e.check_limits()?;

@@ -160,7 +160,9 @@ pub enum HandlingError {
         node: String,
     },
     /// TLP:AMBER+STRICT messages never leave the recipients' organisations.
-    #[error("TLP:AMBER+STRICT may not leave the recipients' organisations; {node} is outside them")]
+    #[error(
+        "TLP:AMBER+STRICT may not leave the recipients' organisations; {node} is outside them"
+    )]
     TlpAmberStrictViolation {
         /// Refused next hop.
         node: String,

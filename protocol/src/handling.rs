@@ -125,7 +125,8 @@ impl std::str::FromStr for Evaluation {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let b = s.trim().as_bytes();
-        let err = || format!("{s:?} is not a 4x4 evaluation (source A/B/C/X, information 1-4, e.g. B2)");
+        let err =
+            || format!("{s:?} is not a 4x4 evaluation (source A/B/C/X, information 1-4, e.g. B2)");
         if b.len() != 2 {
             return Err(err());
         }
@@ -316,7 +317,9 @@ pub struct Addressing<'a> {
 /// networks), and there is at least one recipient.
 pub fn check_composition(a: &Addressing<'_>) -> Result<(), HandlingError> {
     if a.recipients.is_empty() {
-        return Err(HandlingError::Invalid("a message needs at least one recipient".into()));
+        return Err(HandlingError::Invalid(
+            "a message needs at least one recipient".into(),
+        ));
     }
     if a.handling.releasability.is_empty() {
         return Err(HandlingError::Invalid(

@@ -23,7 +23,10 @@ fn invalid(field: &'static str, detail: impl Into<String>) -> DecodeError {
 /// Checks one DNS-style label: 1–63 of `[a-z0-9-]`, not starting or ending with `-`.
 fn check_label(field: &'static str, s: &str) -> Result<(), DecodeError> {
     if s.is_empty() || s.len() > MAX_LABEL {
-        return Err(invalid(field, format!("{s:?} must be 1 to {MAX_LABEL} characters")));
+        return Err(invalid(
+            field,
+            format!("{s:?} must be 1 to {MAX_LABEL} characters"),
+        ));
     }
     if !s
         .bytes()
@@ -35,7 +38,10 @@ fn check_label(field: &'static str, s: &str) -> Result<(), DecodeError> {
         ));
     }
     if s.starts_with('-') || s.ends_with('-') {
-        return Err(invalid(field, format!("{s:?} may not start or end with '-'")));
+        return Err(invalid(
+            field,
+            format!("{s:?} may not start or end with '-'"),
+        ));
     }
     Ok(())
 }
@@ -436,7 +442,10 @@ impl TryFrom<[u8; 2]> for CountryCode {
         if b.iter().all(|c| c.is_ascii_uppercase()) {
             Ok(Self(b))
         } else {
-            Err(invalid("country", "must be two upper-case letters (ISO 3166-1 alpha-2)"))
+            Err(invalid(
+                "country",
+                "must be two upper-case letters (ISO 3166-1 alpha-2)",
+            ))
         }
     }
 }
@@ -484,7 +493,16 @@ mod tests {
 
     #[test]
     fn node_id_rejects_bad_shapes() {
-        for bad in ["caricc", "a.b.c", "CARICC.gulf", ".gulf", "x.", "-x.gulf", "x.gulf-", "x y.gulf"] {
+        for bad in [
+            "caricc",
+            "a.b.c",
+            "CARICC.gulf",
+            ".gulf",
+            "x.",
+            "-x.gulf",
+            "x.gulf-",
+            "x y.gulf",
+        ] {
             assert!(bad.parse::<NodeId>().is_err(), "{bad} accepted");
         }
     }
@@ -496,7 +514,10 @@ mod tests {
             Timestamp(1_795_919_050_123).to_rfc3339(),
             "2026-11-29T02:24:10.123Z"
         );
-        assert_eq!(Timestamp::from_secs(951_782_400).to_rfc3339(), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_secs(951_782_400).to_rfc3339(),
+            "2000-02-29T00:00:00.000Z"
+        );
     }
 
     #[test]

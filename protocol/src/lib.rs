@@ -26,6 +26,7 @@
 //! * [`stix`]: export to STIX 2.1 bundles for MISP/OpenCTI.
 //! * [`error`], [`limits`]: reason codes and hard limits.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod checkpoint;
 pub mod codec;
@@ -36,6 +37,7 @@ pub mod ids;
 pub mod limits;
 pub mod merkle;
 pub mod message;
+pub mod sample;
 pub mod signing;
 pub mod stix;
 pub mod trust;
@@ -44,7 +46,9 @@ pub use codec::{Envelope, Frame, FrameDecoder, FrameType};
 pub use entity::{Attachment, Entity, Name, PartialDate, Payload};
 pub use error::{DecodeError, HandlingError, VerifyError};
 pub use handling::{Evaluation, Handling, Hop, Recipient, Release, Tlp};
-pub use ids::{CaseId, CentreId, CountryCode, LanguageTag, MessageId, NetworkId, NodeId, Timestamp};
+pub use ids::{
+    CaseId, CentreId, CountryCode, LanguageTag, MessageId, NetworkId, NodeId, Timestamp,
+};
 pub use message::{Body, Header, Kind, Receipt, ReceiptStatus, Refusal, Urgency};
 pub use signing::{SignedMessage, Signer, SigningKey, VerifiedMessage};
 pub use trust::TrustStore;

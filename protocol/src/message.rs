@@ -211,15 +211,23 @@ impl Body {
     pub fn validate(&self) -> Result<(), DecodeError> {
         let h = &self.header;
         limit("recipients", h.recipients.len(), MAX_RECIPIENTS)?;
-        limit("releasability", self.handling.releasability.len(), MAX_RELEASE)?;
+        limit(
+            "releasability",
+            self.handling.releasability.len(),
+            MAX_RELEASE,
+        )?;
         if let Some(r) = &self.handling.h3_restrictions {
             limit("H3 restrictions", r.len(), MAX_SHORT_STRING)?;
         }
         if !strictly_sorted(&h.recipients) {
-            return Err(DecodeError::NonCanonical("recipients (must be sorted, no duplicates)"));
+            return Err(DecodeError::NonCanonical(
+                "recipients (must be sorted, no duplicates)",
+            ));
         }
         if !strictly_sorted(&self.handling.releasability) {
-            return Err(DecodeError::NonCanonical("releasability (must be sorted, no duplicates)"));
+            return Err(DecodeError::NonCanonical(
+                "releasability (must be sorted, no duplicates)",
+            ));
         }
         check_composition(&self.addressing()).map_err(|e| DecodeError::InvalidField {
             field: "handling",
@@ -239,9 +247,10 @@ impl Body {
             }
         };
         match &self.kind {
-            Kind::Reply(_) | Kind::Retraction { .. } => {
-                need(h.in_reply_to.is_some(), "must name the message it refers to")?
-            }
+            Kind::Reply(_) | Kind::Retraction { .. } => need(
+                h.in_reply_to.is_some(),
+                "must name the message it refers to",
+            )?,
             Kind::CaseOpen { title, .. } => {
                 limit("case title", title.len(), MAX_SHORT_STRING)?;
                 need(h.case.is_some(), "must name its case")?
@@ -250,14 +259,17 @@ impl Body {
             | Kind::CaseJoin { .. }
             | Kind::CaseUpdate(_)
             | Kind::CaseClose { .. } => need(h.case.is_some(), "must name its case")?,
-            Kind::Request { reply_by, .. } => {
-                need(*reply_by > h.created_at, "must have a reply deadline after its creation")?
-            }
+            Kind::Request { reply_by, .. } => need(
+                *reply_by > h.created_at,
+                "must have a reply deadline after its creation",
+            )?,
             Kind::Receipt(r) => {
                 limit("receipt ids", r.ids.len(), MAX_RECEIPT_IDS)?;
                 need(!r.ids.is_empty(), "must cover at least one message")?;
                 if !strictly_sorted(&r.ids) {
-                    return Err(DecodeError::NonCanonical("receipt ids (must be sorted, no duplicates)"));
+                    return Err(DecodeError::NonCanonical(
+                        "receipt ids (must be sorted, no duplicates)",
+                    ));
                 }
             }
             Kind::Refusal(r) => {

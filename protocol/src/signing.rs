@@ -106,7 +106,8 @@ impl Signer {
     /// this key's and the certificate names a node.
     pub fn new(key: SigningKey, cert_der: Vec<u8>) -> Result<Self, KeyError> {
         let node = node_id_from_cert(&cert_der).map_err(|e| KeyError(e.to_string()))?;
-        let cert_key = crate::trust::cert_public_key(&cert_der).map_err(|e| KeyError(e.to_string()))?;
+        let cert_key =
+            crate::trust::cert_public_key(&cert_der).map_err(|e| KeyError(e.to_string()))?;
         if cert_key != key.public_key() {
             return Err(KeyError(format!(
                 "the key does not match the certificate of {node}"
@@ -139,10 +140,7 @@ impl Signer {
         if body.header.originator != self.node {
             return Err(DecodeError::InvalidField {
                 field: "originator",
-                detail: format!(
-                    "{} cannot sign for {}",
-                    self.node, body.header.originator
-                ),
+                detail: format!("{} cannot sign for {}", self.node, body.header.originator),
             });
         }
         body.normalise();

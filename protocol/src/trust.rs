@@ -222,7 +222,9 @@ impl TrustStore {
 
     /// The CRL (DER) of a trusted network, if one was given.
     pub fn crl_der(&self, network: &NetworkId) -> Option<&[u8]> {
-        self.networks.get(network).and_then(|n| n.crl_der.as_deref())
+        self.networks
+            .get(network)
+            .and_then(|n| n.crl_der.as_deref())
     }
 
     /// Whether a serial (raw bytes) is revoked in `network` at time `at`.
