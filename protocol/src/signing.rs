@@ -203,18 +203,22 @@ impl SignedMessage {
     /// Verifies the message against the trusted networks; see the module documentation.
     pub fn verify(self, trust: &TrustStore) -> Result<VerifiedMessage, VerifyError> {
         self.check_shape()?;
+        // Order matters for the reason a peer gets: the signature is checked as soon as the
+        // signer's key is known, so any alteration of the body reports `bad-signature`, not
+        // whatever field the altered bit happened to land in.
+        let signer = trust.certify(&self.signer_cert)?;
+        let id = self.id();
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &signer.public_key)
+            .verify(&message_signing_input(&id), &self.signature)
+            .map_err(|_| VerifyError::BadSignature)?;
         let body = Body::decode(&self.body)?;
-        let signer = trust.check_node_cert(&self.signer_cert, body.header.created_at)?;
         if signer.node != body.header.originator {
             return Err(VerifyError::SignerMismatch {
                 cert: signer.node.to_string(),
                 claimed: body.header.originator.to_string(),
             });
         }
-        let id = self.id();
-        ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &signer.public_key)
-            .verify(&message_signing_input(&id), &self.signature)
-            .map_err(|_| VerifyError::BadSignature)?;
+        trust.check_at(&signer, body.header.created_at)?;
         Ok(VerifiedMessage {
             signed: self,
             id,

@@ -237,25 +237,35 @@ impl TrustStore {
 
     /// Checks a node certificate at time `at`: chains to the CA of the network its node id
     /// names, within validity (its own and its CA's), not revoked at `at`, usable for TLS
-    /// client and server authentication.
+    /// client and server authentication. Equivalent to [`Self::certify`] then [`Self::check_at`].
     pub fn check_node_cert(&self, der: &[u8], at: Timestamp) -> Result<CertifiedNode, VerifyError> {
+        let node = self.certify(der)?;
+        self.check_at(&node, at)?;
+        Ok(node)
+    }
+
+    /// The time-independent part of a node certificate check: it parses, names one node, and
+    /// chains to the trusted CA of that node's network. Cached by the certificate's SHA-256.
+    pub fn certify(&self, der: &[u8]) -> Result<CertifiedNode, VerifyError> {
         let digest = ring::digest::digest(&ring::digest::SHA256, der);
         let mut key = [0u8; 32];
         key.copy_from_slice(digest.as_ref());
-        let cached = self.cache.read().ok().and_then(|c| c.get(&key).cloned());
-        let node = match cached {
-            Some(node) => node,
-            None => {
-                let node = self.check_chain(der, at)?;
-                if let Ok(mut c) = self.cache.write() {
-                    if c.len() >= CERT_CACHE_MAX {
-                        c.clear();
-                    }
-                    c.insert(key, node.clone());
-                }
-                node
+        if let Some(node) = self.cache.read().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(node);
+        }
+        let node = self.check_chain(der)?;
+        if let Ok(mut c) = self.cache.write() {
+            if c.len() >= CERT_CACHE_MAX {
+                c.clear();
             }
-        };
+            c.insert(key, node.clone());
+        }
+        Ok(node)
+    }
+
+    /// The time-dependent part: at `at`, the certificate and its CA are within validity and
+    /// the certificate is not revoked.
+    pub fn check_at(&self, node: &CertifiedNode, at: Timestamp) -> Result<(), VerifyError> {
         let network = node.node.network();
         let trust = self
             .networks
@@ -273,11 +283,12 @@ impl TrustStore {
                 serial: node.serial.clone(),
             });
         }
-        Ok(node)
+        Ok(())
     }
 
-    /// Full chain check (no cache).
-    fn check_chain(&self, der: &[u8], at: Timestamp) -> Result<CertifiedNode, VerifyError> {
+    /// Full chain check (no cache), evaluated at the certificate's own start of validity so
+    /// the result does not depend on the current time; [`Self::check_at`] does the time checks.
+    fn check_chain(&self, der: &[u8]) -> Result<CertifiedNode, VerifyError> {
         let cert = parse_cert(der)?;
         let node = node_id_of(&cert)?;
         let network = node.network();
@@ -289,7 +300,8 @@ impl TrustStore {
         let cert_der = CertificateDer::from(der);
         let ee = EndEntityCert::try_from(&cert_der)
             .map_err(|e| VerifyError::MalformedCertificate(format!("{e:?}")))?;
-        let time = UnixTime::since_unix_epoch(Duration::from_millis(at.millis()));
+        let not_before = to_ts(&cert.validity().not_before);
+        let time = UnixTime::since_unix_epoch(Duration::from_millis(not_before.millis()));
         ee.verify_for_usage(
             &[webpki::ring::ED25519],
             std::slice::from_ref(&trust.anchor),
@@ -308,7 +320,7 @@ impl TrustStore {
             node,
             public_key,
             serial: hex(cert.tbs_certificate.raw_serial()),
-            not_before: to_ts(&cert.validity().not_before),
+            not_before,
             not_after: to_ts(&cert.validity().not_after),
         })
     }
