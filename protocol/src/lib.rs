@@ -22,6 +22,7 @@
 //! * [`signing`]: keys, signing, verification into [`signing::VerifiedMessage`].
 //! * [`trust`]: trusted network CAs and CRLs; certificate → node id.
 //! * [`codec`]: length-prefixed frames and the wire envelope.
+//! * [`log`]: what each log leaf records (commitments, never content).
 //! * [`merkle`], [`checkpoint`]: the tamper-evident log's tree, proofs and signed checkpoints.
 //! * [`stix`]: export to STIX 2.1 bundles for MISP/OpenCTI.
 //! * [`error`], [`limits`]: reason codes and hard limits.
@@ -35,6 +36,7 @@ pub mod error;
 pub mod handling;
 pub mod ids;
 pub mod limits;
+pub mod log;
 pub mod merkle;
 pub mod message;
 pub mod sample;
