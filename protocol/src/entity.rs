@@ -98,12 +98,20 @@ impl PartialDate {
     }
 
     fn check(&self) -> Result<(), DecodeError> {
-        let ok = match (self.month, self.day) {
-            (None, None) => true,
-            (Some(m), None) => (1..=12).contains(&m),
-            (Some(m), Some(d)) => (1..=12).contains(&m) && (1..=31).contains(&d),
-            (None, Some(_)) => false,
+        let leap = self.year % 4 == 0 && (self.year % 100 != 0 || self.year % 400 == 0);
+        let days_in = |m: u8| match m {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
         };
+        let ok = (1..=9999).contains(&self.year)
+            && match (self.month, self.day) {
+                (None, None) => true,
+                (Some(m), None) => (1..=12).contains(&m),
+                (Some(m), Some(d)) => (1..=12).contains(&m) && (1..=days_in(m)).contains(&d),
+                (None, Some(_)) => false,
+            };
         if ok {
             Ok(())
         } else {
@@ -263,7 +271,13 @@ impl Entity {
 
     fn check_limits(&self) -> Result<(), DecodeError> {
         let names = |names: &[Name]| -> Result<(), DecodeError> {
-            limit("names", names.len(), 64)?;
+            limit("names", names.len(), MAX_NAMES)?;
+            if names.is_empty() {
+                return Err(DecodeError::InvalidField {
+                    field: "names",
+                    detail: "a person or organisation needs at least one name".into(),
+                });
+            }
             names.iter().try_for_each(|n| short("name", &n.value))
         };
         match self {
@@ -273,7 +287,7 @@ impl Entity {
                 nationalities,
             } => {
                 names(n)?;
-                limit("nationalities", nationalities.len(), 16)?;
+                limit("nationalities", nationalities.len(), MAX_NATIONALITIES)?;
                 date_of_birth.as_ref().map_or(Ok(()), PartialDate::check)
             }
             Entity::Organisation { names: n, .. } => names(n),
@@ -335,7 +349,12 @@ impl Entity {
                 }
                 Ok(())
             }
-            Entity::Event { description, .. } => short("event", description),
+            Entity::Event { description, at } => {
+                if let Some(at) = at {
+                    at.check()?;
+                }
+                short("event", description)
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DecodeError;
-use crate::limits::{MAX_CASE_ID, MAX_LABEL, MAX_LANGUAGE_TAG};
+use crate::limits::{MAX_CASE_ID, MAX_LABEL, MAX_LANGUAGE_TAG, MAX_TIMESTAMP_MILLIS};
 
 fn invalid(field: &'static str, detail: impl Into<String>) -> DecodeError {
     DecodeError::InvalidField {
@@ -327,6 +327,16 @@ impl Timestamp {
     /// This instant plus some milliseconds, saturating.
     pub fn plus_millis(self, ms: u64) -> Self {
         Self(self.0.saturating_add(ms))
+    }
+    /// Refuses instants after [`MAX_TIMESTAMP_MILLIS`] (year 9999), which have no RFC 3339 form.
+    pub fn check(self) -> Result<(), DecodeError> {
+        if self.0 > MAX_TIMESTAMP_MILLIS {
+            return Err(invalid(
+                "time",
+                format!("{} ms is after the year 9999", self.0),
+            ));
+        }
+        Ok(())
     }
     /// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-29T02:24:10.000Z`.
     pub fn to_rfc3339(self) -> String {

@@ -38,3 +38,11 @@ pub const MAX_LABEL: usize = 63;
 pub const MAX_CASE_ID: usize = 64;
 /// Maximum length of a language tag.
 pub const MAX_LANGUAGE_TAG: usize = 35;
+/// Maximum names on one person or organisation.
+pub const MAX_NAMES: usize = 64;
+/// Maximum nationalities on one person.
+pub const MAX_NATIONALITIES: usize = 16;
+/// Maximum length of a reason code.
+pub const MAX_REASON_CODE: usize = 64;
+/// Latest timestamp accepted anywhere: 9999-12-31T23:59:59.999Z, so every time has an RFC 3339 form.
+pub const MAX_TIMESTAMP_MILLIS: u64 = 253_402_300_799_999;

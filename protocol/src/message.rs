@@ -219,6 +219,13 @@ impl Body {
         if let Some(r) = &self.handling.h3_restrictions {
             limit("H3 restrictions", r.len(), MAX_SHORT_STRING)?;
         }
+        h.created_at.check()?;
+        if let Some(t) = h.expires_at {
+            t.check()?;
+        }
+        if let Kind::Request { reply_by, .. } = &self.kind {
+            reply_by.check()?;
+        }
         if !strictly_sorted(&h.recipients) {
             return Err(DecodeError::NonCanonical(
                 "recipients (must be sorted, no duplicates)",
@@ -273,7 +280,7 @@ impl Body {
                 }
             }
             Kind::Refusal(r) => {
-                limit("refusal reason", r.reason_code.len(), 64)?;
+                limit("refusal reason", r.reason_code.len(), MAX_REASON_CODE)?;
                 limit("refusal detail", r.detail.len(), MAX_SHORT_STRING)?;
             }
             Kind::Alert(_) => {}
