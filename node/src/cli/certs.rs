@@ -1,0 +1,350 @@
+//! `liaison certs …`: the network PKI.
+//!
+//! A network operator runs `new-network` once, keeps the CA directory (and its `ca.key`)
+//! offline, issues one certificate per node and per officer, revokes them when needed and
+//! hands out the trust bundle (CA + CRL) to other networks' gateways. File names:
+//! nodes get `<centre>.<network>.crt/.key`, officers `<name>@<centre>.<network>.crt/.key`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use liaison_certs::ca::{self, DEFAULT_CA_DAYS, DEFAULT_CERT_DAYS};
+use liaison_certs::revocation::{self, Reason};
+use liaison_certs::{CertError, Role, TrustBundle, Validity};
+use time::{Duration, OffsetDateTime};
+
+/// Default number of days a CRL stays current.
+const DEFAULT_CRL_DAYS: u32 = revocation::CRL_VALIDITY.whole_days() as u32;
+
+/// The `certs` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Create a network CA in <out>: ca.crt, ca.key (mode 0600) and an empty crl.pem.
+    NewNetwork {
+        /// Network name: 1-63 of a-z, 0-9 and '-' (e.g. central-asia).
+        #[arg(long)]
+        network: String,
+        /// Directory for the CA (created with mode 0700 if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Days the CA certificate is valid.
+        #[arg(long, default_value_t = DEFAULT_CA_DAYS)]
+        days: u32,
+        /// Days the initial CRL stays current.
+        #[arg(long, default_value_t = DEFAULT_CRL_DAYS)]
+        crl_days: u32,
+    },
+    /// Issue a node certificate <centre>.<network>.crt/.key for TLS and message signing.
+    IssueNode {
+        /// The network CA directory (holding ca.crt and ca.key).
+        #[arg(long)]
+        ca: PathBuf,
+        /// The centre running the node (e.g. caricc), or <centre>.<network>.
+        #[arg(long)]
+        node: String,
+        /// Directory for the certificate and key (created with mode 0700 if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = DEFAULT_CERT_DAYS)]
+        days: u32,
+    },
+    /// Issue an officer's client certificate <name>@<centre>.<network>.crt/.key for the local API.
+    IssueOfficer {
+        /// The network CA directory (holding ca.crt and ca.key).
+        #[arg(long)]
+        ca: PathBuf,
+        /// The officer's centre (e.g. caricc), or <centre>.<network>.
+        #[arg(long)]
+        node: String,
+        /// Officer name: 1-64 of a-z, 0-9, '.', '_' and '-' (e.g. a.karimova).
+        #[arg(long)]
+        officer: String,
+        /// officer, supervisor or auditor.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Directory for the certificate and key (created with mode 0700 if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = DEFAULT_CERT_DAYS)]
+        days: u32,
+    },
+    /// Revoke a certificate issued by the CA: add it to the CA's crl.pem.
+    Revoke {
+        /// The network CA directory.
+        #[arg(long)]
+        ca: PathBuf,
+        /// The certificate to revoke (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// unspecified, keyCompromise, caCompromise, affiliationChanged, superseded,
+        /// cessationOfOperation or privilegeWithdrawn (kebab-case works too).
+        #[arg(long, value_parser = parse_reason, default_value = "unspecified")]
+        reason: Reason,
+        /// Days the new CRL stays current.
+        #[arg(long, default_value_t = DEFAULT_CRL_DAYS)]
+        crl_days: u32,
+    },
+    /// Re-sign the CA's crl.pem with fresh dates, keeping its entries (do this before it goes stale).
+    RefreshCrl {
+        /// The network CA directory.
+        #[arg(long)]
+        ca: PathBuf,
+        /// Days the new CRL stays current.
+        #[arg(long, default_value_t = DEFAULT_CRL_DAYS)]
+        crl_days: u32,
+    },
+    /// Check a node or officer certificate against a CA: chain, validity, revocation.
+    /// Exits 0 only if it is valid now.
+    Verify {
+        /// The network CA directory (ca.crt and crl.pem; the key is not needed).
+        #[arg(long)]
+        ca: PathBuf,
+        /// The certificate to check (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+    },
+    /// Export the network's CA certificate and CRL as one PEM file for other networks' gateways.
+    TrustBundle {
+        /// The network CA directory.
+        #[arg(long)]
+        ca: PathBuf,
+        /// The bundle file to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse().map_err(|e: CertError| e.to_string())
+}
+
+fn parse_reason(s: &str) -> Result<Reason, String> {
+    s.parse().map_err(|e: CertError| e.to_string())
+}
+
+fn crl_validity(days: u32) -> anyhow::Result<Duration> {
+    anyhow::ensure!(days >= 1, "--crl-days must be at least 1");
+    Ok(Duration::days(i64::from(days)))
+}
+
+fn when(t: OffsetDateTime) -> String {
+    liaison_certs::timestamp(t).to_string()
+}
+
+/// Runs one `certs` subcommand.
+pub fn run(cmd: CertsCommand) -> anyhow::Result<ExitCode> {
+    let now = OffsetDateTime::now_utc();
+    match cmd {
+        CertsCommand::NewNetwork {
+            network,
+            out,
+            days,
+            crl_days,
+        } => new_network(&network, &out, days, crl_days, now),
+        CertsCommand::IssueNode {
+            ca,
+            node,
+            out,
+            days,
+        } => {
+            let validity = Validity::days_from(now, days)?;
+            let files = ca::issue_node_files(&ca, &node, &out, validity)
+                .with_context(|| format!("cannot issue a node certificate for {node:?}"))?;
+            println!(
+                "issued node certificate for {} (serial {}, expires {})",
+                files.subject,
+                files.serial,
+                when(files.not_after)
+            );
+            print_files(&files.cert_path, &files.key_path);
+            Ok(ExitCode::SUCCESS)
+        }
+        CertsCommand::IssueOfficer {
+            ca,
+            node,
+            officer,
+            role,
+            out,
+            days,
+        } => {
+            let validity = Validity::days_from(now, days)?;
+            let files = ca::issue_officer_files(&ca, &node, &officer, role, &out, validity)
+                .with_context(|| format!("cannot issue an officer certificate for {officer:?}"))?;
+            println!(
+                "issued {role} certificate for {} (serial {}, expires {})",
+                files.subject,
+                files.serial,
+                when(files.not_after)
+            );
+            print_files(&files.cert_path, &files.key_path);
+            Ok(ExitCode::SUCCESS)
+        }
+        CertsCommand::Revoke {
+            ca,
+            cert,
+            reason,
+            crl_days,
+        } => {
+            let r = revocation::revoke(&ca, &cert, reason, now, crl_validity(crl_days)?)
+                .with_context(|| format!("cannot revoke {}", cert.display()))?;
+            println!(
+                "revoked {} (serial {}, reason {}); {} is now CRL number {}",
+                r.subject,
+                r.serial,
+                r.reason,
+                r.crl_path.display(),
+                r.crl_number
+            );
+            println!("  distribute the new crl.pem (or a new trust bundle) to every node");
+            Ok(ExitCode::SUCCESS)
+        }
+        CertsCommand::RefreshCrl { ca, crl_days } => {
+            let validity = crl_validity(crl_days)?;
+            let crl = revocation::refresh(&ca, now, validity)
+                .with_context(|| format!("cannot refresh the CRL in {}", ca.display()))?;
+            println!(
+                "re-signed {} as CRL number {}, current until {}",
+                ca.join(ca::CRL_FILE).display(),
+                crl.number,
+                when(now + validity)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CertsCommand::Verify { ca, cert } => verify(&ca, &cert, now),
+        CertsCommand::TrustBundle { ca, out } => {
+            let bundle = liaison_certs::write_trust_bundle(&ca, &out)
+                .with_context(|| format!("cannot write the trust bundle of {}", ca.display()))?;
+            println!(
+                "wrote trust bundle of network {} to {}",
+                bundle.network,
+                out.display()
+            );
+            println!("  CA fingerprint (SHA-256): {}", bundle.ca_fingerprint());
+            println!("  importers should confirm the fingerprint with you out of band");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_files(cert: &Path, key: &Path) {
+    println!("  certificate  {}", cert.display());
+    println!("  private key  {} (mode 0600)", key.display());
+}
+
+fn new_network(
+    network: &str,
+    out: &Path,
+    days: u32,
+    crl_days: u32,
+    now: OffsetDateTime,
+) -> anyhow::Result<ExitCode> {
+    let network = ca::parse_network(network).context("cannot create the network CA")?;
+    let validity = Validity::days_from(now, days)?;
+    let files = ca::create_network(&network, out, validity, now, crl_validity(crl_days)?)
+        .with_context(|| format!("cannot create the network CA in {}", out.display()))?;
+    let bundle = TrustBundle::from_ca_dir(out)?;
+    println!(
+        "created network CA for {} (serial {}, expires {})",
+        files.network,
+        files.serial,
+        when(files.not_after)
+    );
+    println!("  certificate  {}", files.cert_path.display());
+    println!(
+        "  private key  {} (mode 0600: keep it offline and backed up)",
+        files.key_path.display()
+    );
+    println!("  CRL          {} (empty)", files.crl_path.display());
+    println!("  CA fingerprint (SHA-256): {}", bundle.ca_fingerprint());
+    println!(
+        "next: liaison certs issue-node --ca {} --node <centre> --out <dir>",
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(ca_dir: &Path, cert_path: &Path, now: OffsetDateTime) -> anyhow::Result<ExitCode> {
+    let trust = liaison_certs::load_trust([(
+        ca_dir.join(ca::CA_CERT_FILE).as_path(),
+        Some(ca_dir.join(ca::CRL_FILE).as_path()),
+    )])
+    .with_context(|| format!("cannot load the CA and CRL from {}", ca_dir.display()))?;
+    warn_if_crl_stale(&trust, now);
+    let cert = liaison_certs::load::read_cert(cert_path).context("cannot read the certificate")?;
+    match liaison_certs::check_cert(&trust, &cert, liaison_certs::timestamp(now)) {
+        Ok(identity) => {
+            println!("valid: {identity}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("invalid: {}: {e}", e.reason_code());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Warns when a CRL is past its `nextUpdate`: OpenSSL-based relying parties then refuse
+/// every certificate of the network, although Liaison itself still uses the CRL.
+fn warn_if_crl_stale(trust: &liaison_protocol::TrustStore, now: OffsetDateTime) {
+    for network in trust.networks() {
+        let (Some(ca), Some(crl)) = (trust.ca_der(network), trust.crl_der(network)) else {
+            continue;
+        };
+        if let Ok(contents) = revocation::read_crl(ca, crl) {
+            if let Some(next) = contents.next_update.filter(|next| *next < now) {
+                eprintln!(
+                    "warning: the {network} CRL was due to be re-issued at {}; \
+                     run `liaison certs refresh-crl` and distribute it",
+                    when(next)
+                );
+            }
+        }
+    }
+}
+
+/// A hint on how to fix the first PKI error in `err`'s chain, if there is one.
+pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    let cert_err = err.chain().find_map(|e| e.downcast_ref::<CertError>())?;
+    Some(match cert_err.reason_code() {
+        "file-exists" => {
+            "liaison never overwrites certificates or keys: move the existing file away or \
+             choose another --out"
+        }
+        "missing-file" => {
+            "check the path; --ca takes the directory made by `liaison certs new-network` \
+             (holding ca.crt, ca.key and crl.pem)"
+        }
+        "missing-key" => {
+            "issuing and revoking need the CA's private key ca.key: run this where the CA key \
+             is kept, with --ca pointing at that directory"
+        }
+        "malformed-pem" => "the file must be PEM as written by `liaison certs` (-----BEGIN …-----)",
+        "key-mismatch" => {
+            "ca.key must be the key of ca.crt in the same directory: restore the matching pair \
+             from backup"
+        }
+        "not-network-ca" => {
+            "--ca must be a network CA directory made by `liaison certs new-network`"
+        }
+        "wrong-ca" => "use the CA directory of the network that issued the certificate",
+        "already-revoked" => "nothing to do: the certificate is already on the CA's crl.pem",
+        "invalid-name" => {
+            "network and centre names are 1-63 characters of a-z, 0-9 and '-', not starting or \
+             ending with '-'; officer names may also contain '.' and '_'"
+        }
+        "wrong-network" => {
+            "--node takes the centre alone (e.g. caricc) or <centre>.<network> in the CA's network"
+        }
+        "invalid-validity" => "choose a smaller --days, or create a new CA",
+        "bad-crl" => {
+            "crl.pem does not verify with this CA: restore it from backup (never edit it by hand)"
+        }
+        "bad-key" => "the key must be the PKCS#8 PEM key issued together with the certificate",
+        "io" => "check that the directory exists and that you may write to it",
+        _ => return None,
+    })
+}
