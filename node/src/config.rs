@@ -1,0 +1,234 @@
+//! The node's configuration file (TOML).
+//!
+//! Every key is documented here and in `deploy/node.example.toml`. Unknown keys are errors
+//! (a typo must not silently fall back to a default), and every file the configuration names
+//! must exist at start-up; both errors name the key or file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use liaison_protocol::NodeId;
+use serde::Deserialize;
+
+/// A node's whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// This node's id, `<centre>.<network>`; must match the node certificate.
+    pub node_id: NodeId,
+    /// Directory for the log, outbox, inbox, checkpoints and API token. Created if absent.
+    pub data_dir: PathBuf,
+    /// UDP address the QUIC endpoint listens on.
+    pub listen: SocketAddr,
+    /// Log filter (`error`, `warn`, `info`, `debug`, or an `EnvFilter` directive).
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    /// `human` (default) or `json` structured logs.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// This node's certificate and key.
+    pub identity: IdentityConfig,
+    /// Trusted network CAs and their CRLs.
+    pub trust: Vec<TrustConfig>,
+    /// Peers this node exchanges messages with.
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+    /// The local officer API.
+    pub api: ApiConfig,
+    /// Limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Checkpoint policy.
+    #[serde(default)]
+    pub checkpoints: CheckpointConfig,
+}
+
+/// Structured log output format.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Certificate and private key files (PEM).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Node certificate (PEM), issued by `liaison certs issue-node`.
+    pub cert: PathBuf,
+    /// Node private key (PKCS#8 PEM, mode 0600).
+    pub key: PathBuf,
+}
+
+/// One trusted network.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    /// The network's CA certificate (PEM).
+    pub ca: PathBuf,
+    /// The network's CRL (PEM). Required: a network without a revocation list cannot revoke.
+    pub crl: PathBuf,
+}
+
+/// One peer.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// The peer's node id; its certificate must name exactly this.
+    pub node_id: NodeId,
+    /// The peer's QUIC address.
+    pub address: SocketAddr,
+}
+
+/// The local officer API.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Address to listen on; must be a loopback address.
+    pub listen: SocketAddr,
+    /// Token file for the CLI on this host (created with mode 0600 if absent);
+    /// relative paths are inside `data_dir`.
+    #[serde(default = "default_token_file")]
+    pub token_file: PathBuf,
+}
+
+/// Limits that protect the node from its peers.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest frame accepted or sent, in bytes (default 1 MiB).
+    pub max_frame: usize,
+    /// Largest accepted difference between a message's creation time and this node's clock, in seconds.
+    pub clock_skew_secs: u64,
+    /// Most concurrent peer connections accepted.
+    pub max_connections: usize,
+    /// Most messages per second accepted from one peer (excess waits, it is not dropped).
+    pub peer_messages_per_sec: u32,
+    /// Most messages sent in one batch before waiting for receipts.
+    pub window: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame: liaison_protocol::limits::DEFAULT_MAX_FRAME,
+            clock_skew_secs: 300,
+            max_connections: 256,
+            peer_messages_per_sec: 50_000,
+            window: 4096,
+        }
+    }
+}
+
+/// When the node signs checkpoints of its log.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointConfig {
+    /// Seconds between periodic checkpoints (only when the log grew).
+    pub interval_secs: u64,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self { interval_secs: 10 }
+    }
+}
+
+fn default_log_level() -> String {
+    "info".into()
+}
+
+fn default_token_file() -> PathBuf {
+    PathBuf::from("api.token")
+}
+
+impl Config {
+    /// Reads and validates a configuration file. Relative paths are resolved against the
+    /// file's directory.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+        let mut cfg: Config = toml::from_str(&text)
+            .with_context(|| format!("invalid configuration in {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        cfg.resolve(base);
+        cfg.validate()
+            .with_context(|| format!("invalid configuration in {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Makes relative paths absolute against `base`.
+    pub fn resolve(&mut self, base: &Path) {
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        abs(&mut self.data_dir);
+        abs(&mut self.identity.cert);
+        abs(&mut self.identity.key);
+        for t in &mut self.trust {
+            abs(&mut t.ca);
+            abs(&mut t.crl);
+        }
+        if self.api.token_file.is_relative() {
+            self.api.token_file = self.data_dir.join(&self.api.token_file);
+        }
+    }
+
+    /// Checks what TOML cannot: files exist, addresses are sane, peers are distinct.
+    pub fn validate(&self) -> Result<()> {
+        let files = [
+            ("identity.cert", &self.identity.cert),
+            ("identity.key", &self.identity.key),
+        ];
+        for (key, f) in files {
+            if !f.is_file() {
+                bail!("{key}: file {} does not exist", f.display());
+            }
+        }
+        if self.trust.is_empty() {
+            bail!("trust: at least one network CA must be trusted");
+        }
+        for (i, t) in self.trust.iter().enumerate() {
+            if !t.ca.is_file() {
+                bail!("trust[{i}].ca: file {} does not exist", t.ca.display());
+            }
+            if !t.crl.is_file() {
+                bail!("trust[{i}].crl: file {} does not exist", t.crl.display());
+            }
+        }
+        if !self.api.listen.ip().is_loopback() {
+            bail!(
+                "api.listen: {} is not a loopback address; the officer API is local only",
+                self.api.listen
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &self.peers {
+            if p.node_id == self.node_id {
+                bail!("peers: {} is this node itself", p.node_id);
+            }
+            if !seen.insert(&p.node_id) {
+                bail!("peers: {} is listed twice", p.node_id);
+            }
+        }
+        if self.limits.max_frame < 1024
+            || self.limits.max_frame > liaison_protocol::limits::MAX_FRAME_CEILING
+        {
+            bail!(
+                "limits.max_frame: must be between 1024 and {}",
+                liaison_protocol::limits::MAX_FRAME_CEILING
+            );
+        }
+        if self.limits.window == 0 {
+            bail!("limits.window: must be at least 1");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,11 @@
+//! # liaison-node
+//!
+//! The Liaison daemon's library: configuration, durable store (log, outbox, inbox),
+//! QUIC transport and peer sessions, routing, and the local officer API. The `liaison`
+//! binary (`src/main.rs`) is a thin shell over it, and the multi-node tests in `tests/` run
+//! real nodes through it.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod config;
+pub mod store;

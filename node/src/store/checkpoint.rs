@@ -1,0 +1,94 @@
+//! The last signed checkpoint, kept in its own fsync'd file beside the store.
+//!
+//! Start-up compares it with the log recomputed from storage. If storage holds fewer entries
+//! than the checkpoint, or its first `size` entries hash to another root, the store was rolled
+//! back or rewritten after this node published a checkpoint: the node refuses to run and says
+//! so, rather than re-appending over a history that peers may already have cosigned.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use liaison_protocol::checkpoint::{open_checkpoint, NoteVerifier};
+use liaison_protocol::merkle::MerkleTree;
+
+/// File name of the last checkpoint in the data dir.
+pub const FILE: &str = "checkpoint.note";
+
+/// The tree size a checkpoint note states (without verifying it).
+pub fn size_of(note: &str) -> Option<u64> {
+    note.lines().nth(1)?.parse().ok()
+}
+
+/// Checks the stored checkpoint (if any) against the recomputed tree; returns the note.
+pub fn check_against(
+    path: &Path,
+    tree: &MerkleTree,
+    verifier: &NoteVerifier,
+) -> Result<Option<String>> {
+    let note = match fs::read_to_string(path) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let signed = open_checkpoint(&note, std::slice::from_ref(verifier)).map_err(|e| {
+        anyhow!(
+            "ALARM: {} does not verify with this node's key ({}): refusing to start",
+            path.display(),
+            e.reason_code()
+        )
+    })?;
+    let cp = signed.checkpoint();
+    if cp.origin() != verifier.name() {
+        bail!(
+            "ALARM: {} is the checkpoint of {}, not of this node ({})",
+            path.display(),
+            cp.origin(),
+            verifier.name()
+        );
+    }
+    if cp.size() > tree.len() {
+        bail!(
+            "ALARM: storage holds {} log entries but this node signed a checkpoint of {}; \
+             the store was rolled back or lost data after the checkpoint was published. \
+             Refusing to start: restore the data dir that matches {} or investigate.",
+            tree.len(),
+            cp.size(),
+            path.display()
+        );
+    }
+    let root = tree
+        .root_at(cp.size())
+        .map_err(|e| anyhow!("cannot recompute the root at {}: {e}", cp.size()))?;
+    if &root != cp.root() {
+        bail!(
+            "ALARM: the first {} log entries in storage do not match the signed checkpoint in {}; \
+             the log was rewritten. Refusing to start.",
+            cp.size(),
+            path.display()
+        );
+    }
+    Ok(Some(note))
+}
+
+/// Writes the note durably: temp file, fsync, rename over the old one, fsync the directory.
+pub fn write(path: &Path, note: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| anyhow!("checkpoint path has no directory"))?;
+    let tmp = dir.join(format!(".{FILE}.tmp"));
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(note.as_bytes())?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! The durable store on real sled files: group commit, exactly-once acceptance, outbox
+//! removal on receipts, checkpoints, and refusal to start on a rolled-back or altered log.
+
+use std::sync::Arc;
+
+use liaison_node::store::{Accepted, Store};
+use liaison_protocol::log::{Event, MessageFacts};
+use liaison_protocol::{sample, Envelope, MessageId, NodeId, ReceiptStatus, Signer};
+use liaison_tests::{signer, TestPki};
+
+fn n(s: &str) -> NodeId {
+    s.parse().unwrap()
+}
+
+struct Fixture {
+    _pki: TestPki,
+    kz: Arc<Signer>,
+}
+
+fn fixture() -> Fixture {
+    let pki = TestPki::new(&["central-asia", "gulf"]);
+    let kz = Arc::new(signer(&pki.node("kz-dcu.central-asia")));
+    Fixture { _pki: pki, kz }
+}
+
+/// A freshly signed sample alert (distinct nonce per call).
+fn message(s: &Signer, i: u64) -> (Envelope, MessageFacts) {
+    let mut body = sample::alert_of_size(300);
+    body.header.created_at = liaison_node::store::now();
+    body.header.nonce[..8].copy_from_slice(&i.to_be_bytes());
+    let signed = s.sign(&mut body).unwrap();
+    let facts = MessageFacts::of(signed.id(), &body);
+    (
+        Envelope {
+            signed,
+            route: vec![],
+        },
+        facts,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_share_commits_and_all_become_durable() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    let om = n("om-dcu.gulf");
+    let mut tasks = Vec::new();
+    for i in 0..500u64 {
+        let store = store.clone();
+        let (env, facts) = message(&f.kz, i);
+        let om = om.clone();
+        tasks.push(tokio::spawn(async move {
+            store.originate(env, facts, vec![om]).await.unwrap()
+        }));
+    }
+    let mut leaves = Vec::new();
+    for t in tasks {
+        leaves.push(t.await.unwrap());
+    }
+    leaves.sort();
+    assert_eq!(leaves, (0..500).collect::<Vec<_>>(), "dense, one leaf each");
+    assert_eq!(store.outbox(&om, 0, 1000).unwrap().len(), 500);
+    assert_eq!(store.outbox_depths()[&om], 500);
+    let note = store.checkpoint().await.unwrap().expect("a checkpoint");
+    assert!(note.contains("\n500\n"), "{note}");
+    let root = store.log_root();
+    store.shutdown().await.unwrap();
+    drop(store);
+
+    // Reopen: the same log, the same root, the outbox intact.
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    assert_eq!(store.log_size(), 500);
+    assert_eq!(store.log_root(), root);
+    assert_eq!(store.outbox(&om, 0, 1000).unwrap().len(), 500);
+    assert_eq!(store.last_checkpoint().as_deref(), Some(note.as_str()));
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn duplicate_is_recognised_and_not_delivered_twice() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    let (env, facts) = message(&f.kz, 1);
+    let from = n("caricc.central-asia");
+    let first = store
+        .accept(env.clone(), facts.clone(), from.clone(), true, vec![])
+        .await
+        .unwrap();
+    assert!(matches!(first, Accepted::New(_)));
+    // Twice more, one of them concurrently with a third copy in the same group.
+    let (a, b) = tokio::join!(
+        store.accept(env.clone(), facts.clone(), from.clone(), true, vec![]),
+        store.accept(env.clone(), facts.clone(), from.clone(), true, vec![]),
+    );
+    assert_eq!(a.unwrap(), Accepted::Duplicate);
+    assert_eq!(b.unwrap(), Accepted::Duplicate);
+    assert_eq!(store.inbox(0, 10).unwrap().len(), 1);
+    assert_eq!(store.log_size(), 1);
+    assert_eq!(store.envelope(&facts.id).unwrap().unwrap(), env);
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn receipt_takes_messages_out_of_the_outbox_and_into_the_trail() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    let om = n("om-dcu.gulf");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (env, facts) = message(&f.kz, i);
+        ids.push(facts.id);
+        store.originate(env, facts, vec![om.clone()]).await.unwrap();
+    }
+    let receipt = MessageId([9; 32]);
+    store
+        .hop_answer(
+            Event::ReceiptReceived {
+                receipt,
+                from: om.clone(),
+                status: ReceiptStatus::Delivered,
+                ids: ids[..2].to_vec(),
+            },
+            om.clone(),
+            ids[..2]
+                .iter()
+                .map(|id| (*id, "delivered".to_string()))
+                .collect(),
+            receipt,
+        )
+        .await
+        .unwrap();
+    let left = store.outbox(&om, 0, 10).unwrap();
+    assert_eq!(
+        left.iter().map(|(_, id)| *id).collect::<Vec<_>>(),
+        vec![ids[2]]
+    );
+    assert_eq!(store.outbox_depths()[&om], 1);
+    let s = store.state(&ids[0]).unwrap().unwrap();
+    assert!(s.pending.is_empty());
+    assert_eq!(s.hops.len(), 1);
+    assert_eq!(s.hops[0].outcome, "delivered");
+    assert_eq!(s.leaves, vec![0, 3], "sent, then receipt");
+    store.shutdown().await.unwrap();
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn storage_rolled_back_below_a_signed_checkpoint_refuses_to_start() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let old = tempfile::tempdir().unwrap();
+    let om = n("om-dcu.gulf");
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    for i in 0..5 {
+        let (env, facts) = message(&f.kz, i);
+        store.originate(env, facts, vec![om.clone()]).await.unwrap();
+    }
+    store.shutdown().await.unwrap();
+    drop(store);
+    copy_dir(&dir.path().join("store"), old.path());
+
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    for i in 5..10 {
+        let (env, facts) = message(&f.kz, i);
+        store.originate(env, facts, vec![om.clone()]).await.unwrap();
+    }
+    store.checkpoint().await.unwrap().unwrap();
+    store.shutdown().await.unwrap();
+    drop(store);
+
+    // Restore the older store under the newer checkpoint.
+    std::fs::remove_dir_all(dir.path().join("store")).unwrap();
+    copy_dir(old.path(), &dir.path().join("store"));
+    let err = Store::open(dir.path(), f.kz.clone())
+        .err()
+        .expect("must refuse");
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("ALARM") && msg.contains("rolled back"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn checkpoint_of_another_key_refuses_to_start() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    let (env, facts) = message(&f.kz, 0);
+    store
+        .originate(env, facts, vec![n("om-dcu.gulf")])
+        .await
+        .unwrap();
+    store.checkpoint().await.unwrap().unwrap();
+    store.shutdown().await.unwrap();
+    drop(store);
+    // Another node's key cannot open this node's checkpoint.
+    let other = TestPki::new(&["central-asia"]);
+    let impostor = Arc::new(signer(&other.node("kz-dcu.central-asia")));
+    let err = Store::open(dir.path(), impostor)
+        .err()
+        .expect("must refuse");
+    assert!(format!("{err:#}").contains("ALARM"), "{err:#}");
+}
