@@ -25,6 +25,7 @@ pub mod error;
 pub mod identity;
 pub mod load;
 pub mod revocation;
+pub mod tls;
 #[cfg(test)]
 mod testing;
 

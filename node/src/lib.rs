@@ -7,5 +7,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod compose;
 pub mod config;
+pub mod endpoint;
+pub mod inbound;
+pub mod node;
+pub mod peer;
 pub mod store;
+pub mod wire;

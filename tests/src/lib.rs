@@ -2,6 +2,8 @@
 //! of several networks built with the real `liaison-certs` code, and signers loaded from it.
 #![forbid(unsafe_code)]
 
+pub mod cluster;
+
 use std::collections::BTreeMap;
 
 use liaison_certs::revocation::{empty_crl, revoke_in_crl, Reason};

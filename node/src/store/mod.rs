@@ -335,6 +335,43 @@ impl Store {
         .await
     }
 
+    /// Offers several verified messages from `from` in order: they are queued to the writer in
+    /// this order (so inbox order is arrival order) and usually share one group commit.
+    pub async fn accept_many(
+        &self,
+        items: Vec<(Envelope, MessageFacts)>,
+        from: &NodeId,
+        deliver: bool,
+    ) -> Vec<(MessageId, Result<Accepted>)> {
+        let mut waits = Vec::with_capacity(items.len());
+        for (envelope, facts) in items {
+            let id = facts.id;
+            let (reply, rx) = oneshot::channel();
+            let req = Request::Accept {
+                envelope,
+                facts,
+                from: from.clone(),
+                deliver,
+                next_hops: vec![],
+                reply,
+            };
+            if self.tx.send(req).await.is_err() {
+                waits.push((id, None));
+            } else {
+                waits.push((id, Some(rx)));
+            }
+        }
+        let mut out = Vec::with_capacity(waits.len());
+        for (id, rx) in waits {
+            let r = match rx {
+                Some(rx) => rx.await.unwrap_or_else(|_| Err(anyhow!("store writer has stopped"))),
+                None => Err(anyhow!("store writer has stopped")),
+            };
+            out.push((id, r));
+        }
+        out
+    }
+
     /// Records a next hop's verified receipt or refusal (`event`), taking the covered messages
     /// out of that peer's outbox. `outcome` gives each message's recorded outcome.
     pub async fn hop_answer(

@@ -1,0 +1,786 @@
+//! Liaison's TLS policy, in one place (promise 2: only known parties connect).
+//!
+//! Every QUIC connection between nodes is mutually authenticated TLS 1.3 with ALPN
+//! [`ALPN`] (`liaison/1`). This module builds the rustls configurations that enforce it:
+//!
+//! * the ring [`CryptoProvider`] is chosen explicitly ([`provider`]) and passed to every
+//!   `*_with_provider` builder, so nothing depends on a process-wide default;
+//! * TLS 1.3 only; no session tickets or resumption, so every connection presents and
+//!   verifies certificates afresh (a revocation takes effect on the next connection); no
+//!   0-RTT;
+//! * the server *requires* a client certificate;
+//! * a peer certificate is accepted only if rustls's WebPKI verifier accepts it — it chains
+//!   to one of the configured network CAs (whose DNS name constraints confine each CA to
+//!   its own network), is not on that CA's CRL, is within its validity, and carries the
+//!   right extended key usage; a server certificate must also name the node the client
+//!   dialled, because the client uses the peer's node id as the TLS server name — **and**
+//!   the [`TrustStore`] accepts it at the handshake time: it names exactly one node id
+//!   ([`node_id_from_cert`], the one place a certificate becomes a node id) and chains to
+//!   the CA of *the network that node id names*. The second check is defence in depth on
+//!   top of the name constraints.
+//!
+//! Both checks run inside the handshake (see `NodeClientVerifier` and `NodeServerVerifier`
+//! below), so a refused certificate ends the handshake with a TLS alert that both sides
+//! see. The alert is what crosses the wire, so [`TlsError::from_alert`] maps alerts back to
+//! our reason codes on either side. After the handshake, [`peer_node_id`] turns the peer's
+//! certificate into its node id, checking it once more.
+//!
+//! Nothing here can weaken verification: there is no option to skip it, and this crate has
+//! no `danger` module. The custom verifiers only *add* checks after the WebPKI verifier
+//! succeeded (rustls requires its `dangerous()` builder to install a custom server-certificate
+//! verifier, which is the only reason that word appears below).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use liaison_protocol::trust::node_id_from_cert;
+use liaison_protocol::{NodeId, Timestamp, TrustStore, VerifyError};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{Resumption, WebPkiServerVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName,
+    UnixTime,
+};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
+use rustls::{
+    AlertDescription, CertificateError, DigitallySignedStruct, DistinguishedName, OtherError,
+    RootCertStore, SignatureScheme,
+};
+use rustls_pki_types::pem::SectionKind;
+use thiserror::Error;
+use zeroize::Zeroize;
+
+use crate::error::CertError;
+use crate::load;
+
+/// The one application protocol Liaison nodes speak (ALPN).
+pub const ALPN: &[u8] = b"liaison/1";
+
+/// The crypto provider for all of Liaison's TLS: ring, chosen explicitly.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A TLS handshake or peer-identity check refused a connection, or our own TLS
+/// configuration could not be built. Each variant has a stable
+/// [`reason_code`](TlsError::reason_code); certificate reasons reuse the protocol's codes.
+///
+/// A refusal crosses the wire as a TLS alert, which is coarser than a local error, so both
+/// sides of a connection see the same reason: e.g. "not yet valid" is reported as
+/// `certificate-expired` (TLS's `certificate_expired` alert means "expired or not
+/// currently valid").
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The certificate does not chain to any configured network CA, or no CA is trusted for
+    /// the network its node id names.
+    #[error("certificate is not from a trusted network CA: {0}")]
+    UnknownCa(String),
+    /// The certificate is on its CA's revocation list.
+    #[error("certificate is revoked: {0}")]
+    Revoked(String),
+    /// The certificate (or its CA) is expired or not yet valid.
+    #[error("certificate is expired or not yet valid: {0}")]
+    Expired(String),
+    /// The certificate chains to a trusted CA but is unacceptable: malformed, bad
+    /// signature, issued by another network's CA, name constraint violated.
+    #[error("certificate chain is not acceptable: {0}")]
+    BadChain(String),
+    /// The certificate is not a node certificate (e.g. an officer certificate), or lacks the
+    /// TLS key usage a node certificate has.
+    #[error("not a node certificate: {0}")]
+    NotNodeCertificate(String),
+    /// The peer is validly certified but is not the node expected, or not a configured peer.
+    #[error("unexpected peer: {0}")]
+    UnexpectedPeer(String),
+    /// The peer presented no certificate.
+    #[error("no certificate presented")]
+    NoCertificate,
+    /// The peer does not speak `liaison/1`.
+    #[error("no common application protocol (Liaison speaks liaison/1)")]
+    NoApplicationProtocol,
+    /// The TLS handshake failed for another reason (the detail names the TLS alert).
+    #[error("TLS handshake failed: {0}")]
+    Handshake(String),
+    /// Our own TLS configuration could not be built.
+    #[error("TLS configuration: {0}")]
+    Config(String),
+    /// Our identity or trust files could not be read; the PKI's reason code passes through.
+    #[error(transparent)]
+    Certs(#[from] CertError),
+}
+
+impl TlsError {
+    /// Stable reason code for this error.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::UnknownCa(_) => "unknown-ca",
+            Self::Revoked(_) => "revoked-certificate",
+            Self::Expired(_) => "certificate-expired",
+            Self::BadChain(_) => "bad-certificate-chain",
+            Self::NotNodeCertificate(_) => "not-node-certificate",
+            Self::UnexpectedPeer(_) => "unexpected-peer",
+            Self::NoCertificate => "certificate-required",
+            Self::NoApplicationProtocol => "no-application-protocol",
+            Self::Handshake(_) => "handshake-failed",
+            Self::Config(_) => "tls-config",
+            Self::Certs(e) => e.reason_code(),
+        }
+    }
+
+    /// The refusal a TLS alert stands for (sent or received), with a human-readable detail.
+    ///
+    /// The verifiers in this module choose the alerts so that this mapping is exact for our
+    /// own refusals: `unknown_ca`, `certificate_revoked`, `certificate_expired`,
+    /// `unsupported_certificate` (not a node certificate), `access_denied` (unexpected
+    /// peer), `certificate_required`, `no_application_protocol`.
+    pub fn from_alert(alert: u8, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        match AlertDescription::from(alert) {
+            AlertDescription::UnknownCA => Self::UnknownCa(detail),
+            AlertDescription::CertificateRevoked => Self::Revoked(detail),
+            AlertDescription::CertificateExpired => Self::Expired(detail),
+            AlertDescription::UnsupportedCertificate => Self::NotNodeCertificate(detail),
+            AlertDescription::AccessDenied => Self::UnexpectedPeer(detail),
+            AlertDescription::BadCertificate
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::DecryptError => Self::BadChain(detail),
+            AlertDescription::CertificateRequired => Self::NoCertificate,
+            AlertDescription::NoApplicationProtocol => Self::NoApplicationProtocol,
+            other => Self::Handshake(format!("TLS alert {other:?}: {detail}")),
+        }
+    }
+
+    /// The refusal a reason code names, for codes a peer sends when it closes a connection
+    /// after the handshake; `None` for codes this module never produces from a peer.
+    pub fn from_reason_code(code: &str, detail: impl Into<String>) -> Option<Self> {
+        let detail = detail.into();
+        Some(match code {
+            "unknown-ca" => Self::UnknownCa(detail),
+            "revoked-certificate" => Self::Revoked(detail),
+            "certificate-expired" | "certificate-not-yet-valid" => Self::Expired(detail),
+            "bad-certificate-chain" | "malformed-certificate" => Self::BadChain(detail),
+            "not-node-certificate" => Self::NotNodeCertificate(detail),
+            "unexpected-peer" => Self::UnexpectedPeer(detail),
+            "certificate-required" => Self::NoCertificate,
+            "no-application-protocol" => Self::NoApplicationProtocol,
+            _ => return None,
+        })
+    }
+}
+
+impl From<VerifyError> for TlsError {
+    fn from(e: VerifyError) -> Self {
+        let detail = e.to_string();
+        match e {
+            VerifyError::UnknownCa(_) => Self::UnknownCa(detail),
+            VerifyError::Revoked { .. } => Self::Revoked(detail),
+            VerifyError::CertificateExpired | VerifyError::CertificateNotYetValid => {
+                Self::Expired(detail)
+            }
+            VerifyError::NotNodeCertificate(_) => Self::NotNodeCertificate(detail),
+            _ => Self::BadChain(detail),
+        }
+    }
+}
+
+fn config_error(e: impl std::fmt::Display) -> TlsError {
+    TlsError::Config(e.to_string())
+}
+
+/// Every reason code [`TlsError`] can produce besides the PKI's.
+pub const REASON_CODES: &[&str] = &[
+    "unknown-ca",
+    "revoked-certificate",
+    "certificate-expired",
+    "bad-certificate-chain",
+    "not-node-certificate",
+    "unexpected-peer",
+    "certificate-required",
+    "no-application-protocol",
+    "handshake-failed",
+    "tls-config",
+];
+
+/// A node's TLS identity: its node certificate and private key. `Debug` never shows the
+/// key, and the key is zeroed on drop.
+pub struct TlsIdentity {
+    node: NodeId,
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsIdentity")
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for TlsIdentity {
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
+}
+
+impl TlsIdentity {
+    /// A node certificate (DER) and its PKCS#8 private key (DER). Fails unless the
+    /// certificate names a node and the key is the certificate's.
+    pub fn from_der(cert_der: Vec<u8>, key_pkcs8_der: Vec<u8>) -> Result<Self, TlsError> {
+        let node = node_id_from_cert(&cert_der).map_err(CertError::from)?;
+        let cert = CertificateDer::from(cert_der);
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8_der));
+        // Checks that rustls can use the key and that it matches the certificate.
+        rustls::sign::CertifiedKey::from_der(vec![cert.clone()], key.clone_key(), &provider())
+            .map_err(|e| CertError::KeyMismatch(format!("node {node}: {e}")))?;
+        Ok(Self { node, cert, key })
+    }
+
+    /// A node certificate and its PKCS#8 private key, both PEM (as `liaison certs` writes them).
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, TlsError> {
+        let cert = load::single_section(
+            Path::new("node certificate"),
+            cert_pem,
+            SectionKind::Certificate,
+        )?;
+        let key = zeroize::Zeroizing::new(load::single_section(
+            Path::new("node key"),
+            key_pem,
+            SectionKind::PrivateKey,
+        )?);
+        Self::from_der(cert, key.to_vec())
+    }
+
+    /// Reads a node certificate and its private key from PEM files.
+    pub fn load(cert_path: &Path, key_path: &Path) -> Result<Self, TlsError> {
+        let cert = load::read_cert(cert_path)?;
+        let key = load::read_key(key_path)?;
+        Self::from_der(cert, key.to_vec())
+    }
+
+    /// The node this identity speaks for.
+    pub fn node(&self) -> &NodeId {
+        &self.node
+    }
+
+    /// The node certificate, DER.
+    pub fn cert_der(&self) -> &[u8] {
+        &self.cert
+    }
+}
+
+/// The network CAs and CRLs a node's TLS trusts, in the forms rustls and the
+/// [`TrustStore`] need. Every network must come with its CRL: a network that cannot revoke
+/// is not trusted. Cheap to clone.
+#[derive(Clone)]
+pub struct TlsTrust {
+    roots: Arc<RootCertStore>,
+    crls: Vec<CertificateRevocationListDer<'static>>,
+    store: Arc<TrustStore>,
+}
+
+impl std::fmt::Debug for TlsTrust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsTrust")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsTrust {
+    /// Trusts each `(CA certificate DER, CRL DER)` pair. Each CA must be a Liaison network
+    /// CA and its CRL signed by it; two CAs for one network are refused.
+    pub fn new<C, R>(networks: &[(C, R)]) -> Result<Self, TlsError>
+    where
+        C: AsRef<[u8]>,
+        R: AsRef<[u8]>,
+    {
+        let mut store = TrustStore::new();
+        let mut roots = RootCertStore::empty();
+        let mut crls = Vec::with_capacity(networks.len());
+        for (ca, crl) in networks {
+            let before = store.networks().count();
+            let network = store
+                .add_network(ca.as_ref(), Some(crl.as_ref()))
+                .map_err(CertError::from)?;
+            if store.networks().count() == before {
+                return Err(TlsError::Config(format!(
+                    "two CAs for network {network}; which to trust would be ambiguous"
+                )));
+            }
+            roots
+                .add(CertificateDer::from(ca.as_ref().to_vec()))
+                .map_err(|e| TlsError::Config(format!("CA of {network}: {e}")))?;
+            crls.push(CertificateRevocationListDer::from(crl.as_ref().to_vec()));
+        }
+        if roots.is_empty() {
+            return Err(TlsError::Config("no network CA is trusted".into()));
+        }
+        Ok(Self {
+            roots: Arc::new(roots),
+            crls,
+            store: Arc::new(store),
+        })
+    }
+
+    /// The same networks and CRLs as a trust store (e.g. one from
+    /// [`load_trust`](crate::load::load_trust)); every network must have a CRL.
+    pub fn from_trust_store(store: &TrustStore) -> Result<Self, TlsError> {
+        let networks = store
+            .networks()
+            .map(|n| {
+                let ca = store.ca_der(n).unwrap_or_default();
+                let crl = store.crl_der(n).ok_or_else(|| {
+                    TlsError::Config(format!(
+                        "network {n} has no revocation list; TLS requires one per network"
+                    ))
+                })?;
+                Ok((ca, crl))
+            })
+            .collect::<Result<Vec<_>, TlsError>>()?;
+        Self::new(&networks)
+    }
+
+    /// The trust store built from the same CAs and CRLs.
+    pub fn trust_store(&self) -> &TrustStore {
+        &self.store
+    }
+}
+
+/// The rustls server configuration of a node: TLS 1.3, ALPN `liaison/1`, client
+/// certificate required and verified (see the module documentation), no resumption.
+pub fn server_config(
+    identity: &TlsIdentity,
+    trust: &TlsTrust,
+) -> Result<rustls::ServerConfig, TlsError> {
+    let provider = provider();
+    let verifier = Arc::new(client_verifier(trust, provider.clone())?);
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(config_error)?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![identity.cert.clone()], identity.key.clone_key())
+        .map_err(config_error)?;
+    config.alpn_protocols = vec![ALPN.to_vec()];
+    config.send_tls13_tickets = 0;
+    config.session_storage = Arc::new(NoServerSessionStorage {});
+    config.max_early_data_size = 0;
+    Ok(config)
+}
+
+/// The rustls client configuration of a node: TLS 1.3, ALPN `liaison/1`, our node
+/// certificate as client certificate, the server verified (see the module documentation)
+/// against the server name given at connection time, which must be the peer's node id.
+pub fn client_config(
+    identity: &TlsIdentity,
+    trust: &TlsTrust,
+) -> Result<rustls::ClientConfig, TlsError> {
+    let provider = provider();
+    let verifier = Arc::new(server_verifier(trust, provider.clone())?);
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(config_error)?
+        // Not dangerous: `NodeServerVerifier` runs the WebPKI verifier first and only adds checks.
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_client_auth_cert(vec![identity.cert.clone()], identity.key.clone_key())
+        .map_err(config_error)?;
+    config.alpn_protocols = vec![ALPN.to_vec()];
+    config.resumption = Resumption::disabled();
+    config.enable_early_data = false;
+    Ok(config)
+}
+
+/// The node id a peer's certificate chain (end entity first) names, accepted only if the
+/// [`TrustStore`] accepts the certificate at `at`: it chains to the CA of the network its
+/// node id names, is within validity and is not revoked. Call it on every established
+/// connection, whatever the handshake already checked.
+pub fn peer_node_id(
+    certs: &[CertificateDer<'_>],
+    trust: &TrustStore,
+    at: Timestamp,
+) -> Result<NodeId, TlsError> {
+    let end_entity = certs.first().ok_or(TlsError::NoCertificate)?;
+    let node = node_id_from_cert(end_entity)?;
+    let certified = trust.check_node_cert(end_entity, at)?;
+    if certified.node != node {
+        // Both come from `node_id_from_cert`'s logic; a difference would be a bug.
+        return Err(TlsError::BadChain(format!(
+            "certificate names {node} but verified as {}",
+            certified.node
+        )));
+    }
+    Ok(node)
+}
+
+fn timestamp(now: UnixTime) -> Timestamp {
+    Timestamp(now.as_secs().saturating_mul(1000))
+}
+
+/// The trust store's verdict on a certificate at handshake time, as a rustls error whose
+/// alert [`TlsError::from_alert`] maps back to the same reason code.
+fn check_node(
+    trust: &TrustStore,
+    end_entity: &CertificateDer<'_>,
+    now: UnixTime,
+) -> Result<NodeId, rustls::Error> {
+    match trust.check_node_cert(end_entity, timestamp(now)) {
+        Ok(certified) => Ok(certified.node),
+        Err(e) => Err(rustls::Error::InvalidCertificate(match e {
+            VerifyError::UnknownCa(_) => CertificateError::UnknownIssuer,
+            VerifyError::Revoked { .. } => CertificateError::Revoked,
+            VerifyError::CertificateExpired => CertificateError::Expired,
+            VerifyError::CertificateNotYetValid => CertificateError::NotValidYet,
+            VerifyError::NotNodeCertificate(_) => CertificateError::InvalidPurpose,
+            other => CertificateError::Other(OtherError(Arc::new(other))),
+        })),
+    }
+}
+
+/// Server side: a client certificate is verified by rustls's WebPKI verifier (all network
+/// CAs and CRLs, clientAuth usage, mandatory), then by the trust store ([`check_node`]).
+#[derive(Debug)]
+struct NodeClientVerifier {
+    webpki: Arc<dyn ClientCertVerifier>,
+    trust: Arc<TrustStore>,
+}
+
+fn client_verifier(
+    trust: &TlsTrust,
+    provider: Arc<CryptoProvider>,
+) -> Result<NodeClientVerifier, TlsError> {
+    let webpki = WebPkiClientVerifier::builder_with_provider(trust.roots.clone(), provider)
+        .with_crls(trust.crls.iter().cloned())
+        .build()
+        .map_err(config_error)?;
+    Ok(NodeClientVerifier {
+        webpki,
+        trust: trust.store.clone(),
+    })
+}
+
+impl ClientCertVerifier for NodeClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.webpki.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .webpki
+            .verify_client_cert(end_entity, intermediates, now)?;
+        check_node(&self.trust, end_entity, now)?;
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// Client side: a server certificate is verified by rustls's WebPKI verifier (all network
+/// CAs and CRLs, serverAuth usage, valid for the server name = the node id dialled), then by
+/// the trust store ([`check_node`]), and must name exactly the node dialled. A wrong name is
+/// reported with the `access_denied` alert (`unexpected-peer`) rather than WebPKI's
+/// `bad_certificate`, so both sides can tell it from a malformed certificate.
+#[derive(Debug)]
+struct NodeServerVerifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    trust: Arc<TrustStore>,
+}
+
+fn server_verifier(
+    trust: &TlsTrust,
+    provider: Arc<CryptoProvider>,
+) -> Result<NodeServerVerifier, TlsError> {
+    let webpki = WebPkiServerVerifier::builder_with_provider(trust.roots.clone(), provider)
+        .with_crls(trust.crls.iter().cloned())
+        .build()
+        .map_err(config_error)?;
+    Ok(NodeServerVerifier {
+        webpki,
+        trust: trust.store.clone(),
+    })
+}
+
+impl ServerCertVerifier for NodeServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let unexpected = || {
+            rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure)
+        };
+        let verified = self
+            .webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map_err(|e| match e {
+                rustls::Error::InvalidCertificate(
+                    CertificateError::NotValidForName
+                    | CertificateError::NotValidForNameContext { .. },
+                ) => unexpected(),
+                other => other,
+            })?;
+        let node = check_node(&self.trust, end_entity, now)?;
+        match server_name {
+            ServerName::DnsName(name) if name.as_ref() == node.as_str() => Ok(verified),
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{self, now};
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose, SanType, PKCS_ED25519,
+    };
+
+    fn trust_of(cas: &[&crate::NetworkCa]) -> TlsTrust {
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = cas
+            .iter()
+            .map(|ca| {
+                let crl = crate::revocation::empty_crl(ca, now(), time::Duration::days(30))
+                    .unwrap()
+                    .der;
+                (ca.cert_der().to_vec(), crl)
+            })
+            .collect();
+        TlsTrust::new(&pairs).unwrap()
+    }
+
+    fn unix_now() -> UnixTime {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            now().unix_timestamp() as u64
+        ))
+    }
+
+    /// A `gulf` CA *without* the DNS name constraint, issuing a certificate for a
+    /// `central-asia` node: WebPKI accepts it (the CA is a trust anchor), the trust store
+    /// does not (it is not the CA of the network the node id names).
+    fn rogue_gulf_ca_and_node() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let ca_key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+        let mut ca = CertificateParams::default();
+        ca.distinguished_name.push(DnType::CommonName, "gulf");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        ca.not_before = now() - time::Duration::days(1);
+        ca.not_after = now() + time::Duration::days(30);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca.clone(), ca_key);
+        let crl = rcgen::CertificateRevocationListParams {
+            this_update: now() - time::Duration::minutes(1),
+            next_update: now() + time::Duration::days(30),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![],
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer)
+        .unwrap();
+        let node_key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+        let mut node = CertificateParams::new(vec!["x.central-asia".to_owned()]).unwrap();
+        node.subject_alt_names = vec![SanType::DnsName("x.central-asia".try_into().unwrap())];
+        node.distinguished_name
+            .push(DnType::CommonName, "x.central-asia");
+        node.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        node.not_before = now() - time::Duration::days(1);
+        node.not_after = now() + time::Duration::days(30);
+        let node_cert = node.signed_by(&node_key, &issuer).unwrap();
+        (
+            ca_cert.der().to_vec(),
+            crl.der().to_vec(),
+            node_cert.der().to_vec(),
+        )
+    }
+
+    #[test]
+    fn certificate_from_another_networks_ca_is_refused_in_the_handshake() {
+        let central_asia = testing::ca("central-asia");
+        let real_crl = crate::revocation::empty_crl(&central_asia, now(), time::Duration::days(30))
+            .unwrap()
+            .der;
+        let (rogue_ca, rogue_crl, node) = rogue_gulf_ca_and_node();
+        let trust = TlsTrust::new(&[
+            (central_asia.cert_der().to_vec(), real_crl),
+            (rogue_ca, rogue_crl),
+        ])
+        .unwrap();
+        let node = CertificateDer::from(node);
+
+        // WebPKI alone would accept it.
+        let webpki = client_verifier(&trust, provider()).unwrap().webpki;
+        webpki.verify_client_cert(&node, &[], unix_now()).unwrap();
+
+        let err = client_verifier(&trust, provider())
+            .unwrap()
+            .verify_client_cert(&node, &[], unix_now())
+            .unwrap_err();
+        let rustls::Error::InvalidCertificate(cert_err) = err else {
+            panic!("{err:?}")
+        };
+        let alert = u8::from(AlertDescription::from(cert_err));
+        assert_eq!(
+            TlsError::from_alert(alert, "").reason_code(),
+            "bad-certificate-chain"
+        );
+        let err = peer_node_id(&[node], trust.trust_store(), crate::timestamp(now())).unwrap_err();
+        assert_eq!(err.reason_code(), "bad-certificate-chain");
+    }
+
+    #[test]
+    fn server_certificate_must_name_the_node_dialled() {
+        let ca = testing::ca("central-asia");
+        let trust = trust_of(&[&ca]);
+        let node = CertificateDer::from(testing::node(&ca, "caricc").cert_der);
+        let verifier = server_verifier(&trust, provider()).unwrap();
+        let dialled = ServerName::try_from("caricc.central-asia").unwrap();
+        verifier
+            .verify_server_cert(&node, &[], &dialled, &[], unix_now())
+            .unwrap();
+        let other = ServerName::try_from("kz-dcu.central-asia").unwrap();
+        let err = verifier
+            .verify_server_cert(&node, &[], &other, &[], unix_now())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure)
+        );
+    }
+
+    #[test]
+    fn identity_requires_a_node_certificate_and_its_key() {
+        let ca = testing::ca("central-asia");
+        let a = testing::node(&ca, "caricc");
+        let b = testing::node(&ca, "kz-dcu");
+        let id = TlsIdentity::from_pem(a.cert_pem.as_bytes(), a.key_pem.as_bytes()).unwrap();
+        assert_eq!(id.node().as_str(), "caricc.central-asia");
+        assert!(!format!("{id:?}").contains("PRIVATE"));
+        let err = TlsIdentity::from_pem(a.cert_pem.as_bytes(), b.key_pem.as_bytes()).unwrap_err();
+        assert_eq!(err.reason_code(), "key-mismatch");
+        let officer = ca
+            .issue_officer(
+                &testing::centre("caricc"),
+                &"bob".parse().unwrap(),
+                crate::Role::Officer,
+                testing::year(),
+            )
+            .unwrap();
+        let err = TlsIdentity::from_pem(officer.cert_pem.as_bytes(), officer.key_pem.as_bytes())
+            .unwrap_err();
+        assert_eq!(err.reason_code(), "not-node-certificate");
+    }
+
+    #[test]
+    fn trust_requires_a_crl_per_network_and_no_duplicates() {
+        let ca = testing::ca("central-asia");
+        let mut store = TrustStore::new();
+        store.add_network(ca.cert_der(), None).unwrap();
+        let err = TlsTrust::from_trust_store(&store).unwrap_err();
+        assert_eq!(err.reason_code(), "tls-config");
+        let crl = crate::revocation::empty_crl(&ca, now(), time::Duration::days(30))
+            .unwrap()
+            .der;
+        let pair = (ca.cert_der().to_vec(), crl);
+        let err = TlsTrust::new(&[pair.clone(), pair.clone()]).unwrap_err();
+        assert_eq!(err.reason_code(), "tls-config");
+        let empty: [(Vec<u8>, Vec<u8>); 0] = [];
+        assert_eq!(
+            TlsTrust::new(&empty).unwrap_err().reason_code(),
+            "tls-config"
+        );
+        TlsTrust::new(&[pair]).unwrap();
+    }
+
+    #[test]
+    fn alerts_and_reason_codes_round_trip() {
+        for code in REASON_CODES {
+            if let Some(e) = TlsError::from_reason_code(code, "") {
+                assert_eq!(e.reason_code(), *code);
+            }
+        }
+        let cases = [
+            (AlertDescription::UnknownCA, "unknown-ca"),
+            (AlertDescription::CertificateRevoked, "revoked-certificate"),
+            (AlertDescription::CertificateExpired, "certificate-expired"),
+            (
+                AlertDescription::UnsupportedCertificate,
+                "not-node-certificate",
+            ),
+            (AlertDescription::AccessDenied, "unexpected-peer"),
+            (AlertDescription::CertificateRequired, "certificate-required"),
+            (
+                AlertDescription::NoApplicationProtocol,
+                "no-application-protocol",
+            ),
+            (AlertDescription::HandshakeFailure, "handshake-failed"),
+        ];
+        for (alert, code) in cases {
+            assert_eq!(TlsError::from_alert(u8::from(alert), "").reason_code(), code);
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Turning an officer's request into a message body: the one place the node fills in
+//! originator, time, nonce, hop limit and deadlines before signing.
+
+use liaison_protocol::entity::Entity;
+use liaison_protocol::message::{Body, Header, Kind, Urgency};
+use liaison_protocol::{
+    CaseId, Evaluation, Handling, LanguageTag, MessageId, NodeId, Payload, Recipient, Release,
+    Timestamp, Tlp,
+};
+use serde::{Deserialize, Serialize};
+
+/// Default hop limit of messages this node originates.
+pub const DEFAULT_HOP_LIMIT: u8 = 8;
+
+/// What an officer asks the node to send (the local API's `POST /v1/messages` body).
+/// Fields are strings in their human forms (`AMBER`, `B2`, `network:gulf`) so the CLI, the
+/// console and scripts write the same JSON; [`body`] parses and checks them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// Kind of message: `alert`, `request`, `reply`, `retraction`.
+    pub kind: String,
+    /// Recipients: node ids or `network:<name>`.
+    pub to: Vec<String>,
+    /// TLP level: `CLEAR`, `GREEN`, `AMBER`, `AMBER+STRICT`, `RED`.
+    pub tlp: String,
+    /// Releasability: `network:<name>`, `centre:<name>` or node ids. Defaults to the
+    /// recipients (their nodes and networks) when empty.
+    #[serde(default)]
+    pub release: Vec<String>,
+    /// Originator control (EU H2).
+    #[serde(default)]
+    pub originator_control: bool,
+    /// EU H0: use only to prevent and combat crime.
+    #[serde(default)]
+    pub h0: bool,
+    /// EU H1: not for judicial proceedings without permission.
+    #[serde(default)]
+    pub h1: bool,
+    /// EU H3: other restrictions, free text.
+    #[serde(default)]
+    pub h3: Option<String>,
+    /// 4x4 evaluation, e.g. `B2`.
+    pub eval: String,
+    /// Text.
+    pub text: String,
+    /// Language of the text (BCP 47), e.g. `ru`.
+    pub lang: String,
+    /// Entities, as `type=value` (e.g. `phone=+77011234567`, `container=MSCU1234565`).
+    #[serde(default)]
+    pub entities: Vec<String>,
+    /// Case id.
+    #[serde(default)]
+    pub case: Option<String>,
+    /// The message this answers (replies, retractions), 64 hex digits.
+    #[serde(default)]
+    pub in_reply_to: Option<String>,
+    /// Urgency of a request: `urgent` (8 h), `three-days`, `seven-days`.
+    #[serde(default)]
+    pub urgency: Option<String>,
+    /// Expiry, seconds after creation.
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
+}
+
+/// Parses one `type=value` entity as written on the command line.
+pub fn parse_entity(s: &str) -> Result<Entity, String> {
+    let (t, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("entity {s:?} must be type=value, e.g. phone=+77011234567"))?;
+    let v = v.trim().to_owned();
+    if v.is_empty() {
+        return Err(format!("entity {s:?} has an empty value"));
+    }
+    Ok(match t.trim() {
+        "phone" => Entity::Phone { number: v },
+        "email" => Entity::Email { address: v },
+        "container" => Entity::Container { number: v },
+        "passport" => Entity::Document {
+            kind: liaison_protocol::entity::DocumentKind::Passport,
+            number: v,
+            issuer: None,
+        },
+        "document" => Entity::Document {
+            kind: liaison_protocol::entity::DocumentKind::Other("document".into()),
+            number: v,
+            issuer: None,
+        },
+        "person" => Entity::Person {
+            names: vec![liaison_protocol::Name {
+                value: v,
+                language: None,
+            }],
+            date_of_birth: None,
+            nationalities: vec![],
+        },
+        "organisation" | "organization" => Entity::Organisation {
+            names: vec![liaison_protocol::Name {
+                value: v,
+                language: None,
+            }],
+            country: None,
+        },
+        "plate" => Entity::Vehicle {
+            plate: Some(v),
+            vin: None,
+            country: None,
+            description: None,
+        },
+        "vin" => Entity::Vehicle {
+            plate: None,
+            vin: Some(v),
+            country: None,
+            description: None,
+        },
+        "imo" => Entity::Vessel {
+            name: None,
+            imo: Some(v),
+            mmsi: None,
+            flag: None,
+        },
+        "mmsi" => Entity::Vessel {
+            name: None,
+            imo: None,
+            mmsi: Some(v),
+            flag: None,
+        },
+        "flight" => Entity::Flight {
+            number: v,
+            date: None,
+            from: None,
+            to: None,
+        },
+        "wallet" => {
+            let (currency, address) = v
+                .split_once(':')
+                .ok_or("wallet must be wallet=<currency>:<address>, e.g. wallet=BTC:bc1q…")?;
+            Entity::CryptoWallet {
+                currency: currency.into(),
+                address: address.into(),
+            }
+        }
+        "location" => Entity::Location {
+            name: Some(v),
+            latitude_micro: None,
+            longitude_micro: None,
+            country: None,
+        },
+        other => {
+            return Err(format!(
+                "unknown entity type {other:?}; use one of phone, email, container, passport, \
+                 document, person, organisation, plate, vin, imo, mmsi, flight, wallet, location"
+            ))
+        }
+    })
+}
+
+fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse().map_err(|e| format!("{what} {s:?}: {e}"))
+}
+
+/// Builds the body of a message this node originates.
+pub fn body(
+    me: &NodeId,
+    req: &SendRequest,
+    now: Timestamp,
+    nonce: [u8; 16],
+) -> Result<Body, String> {
+    let payload = Payload {
+        language: parse::<LanguageTag>("language", &req.lang)?,
+        text: req.text.clone(),
+        entities: req
+            .entities
+            .iter()
+            .map(|e| parse_entity(e))
+            .collect::<Result<_, _>>()?,
+        attachments: Vec::new(),
+    };
+    let kind = match req.kind.as_str() {
+        "alert" => Kind::Alert(payload),
+        "request" => {
+            let urgency = match req.urgency.as_deref() {
+                Some("urgent") => Urgency::Urgent,
+                Some("three-days") => Urgency::ThreeDays,
+                Some("seven-days") | None => Urgency::SevenDays,
+                Some(other) => {
+                    return Err(format!(
+                        "urgency {other:?}: use urgent (8 hours), three-days or seven-days"
+                    ))
+                }
+            };
+            Kind::Request {
+                payload,
+                urgency,
+                reply_by: now.plus_millis(urgency.deadline_millis()),
+            }
+        }
+        "reply" => Kind::Reply(payload),
+        "retraction" => Kind::Retraction {
+            reason: req.text.clone(),
+        },
+        other => {
+            return Err(format!(
+                "kind {other:?}: officers send alert, request, reply or retraction"
+            ))
+        }
+    };
+    let to: Vec<Recipient> = req
+        .to
+        .iter()
+        .map(|r| parse("recipient", r))
+        .collect::<Result<_, _>>()?;
+    let release = if req.release.is_empty() {
+        to.iter()
+            .map(|r| match r {
+                Recipient::Node(n) => Release::Node(n.clone()),
+                Recipient::Network(n) => Release::Network(n.clone()),
+            })
+            .collect()
+    } else {
+        req.release
+            .iter()
+            .map(|r| parse("releasability", r))
+            .collect::<Result<_, _>>()?
+    };
+    let case = req
+        .case
+        .as_deref()
+        .map(|c| parse::<CaseId>("case", c))
+        .transpose()?;
+    let in_reply_to = req
+        .in_reply_to
+        .as_deref()
+        .map(|c| parse::<MessageId>("in-reply-to", c))
+        .transpose()?;
+    let mut body = Body {
+        header: Header {
+            originator: me.clone(),
+            created_at: now,
+            nonce,
+            recipients: to,
+            case,
+            in_reply_to,
+            expires_at: req
+                .expires_in_secs
+                .map(|s| now.plus_millis(s.saturating_mul(1000))),
+            hop_limit: DEFAULT_HOP_LIMIT,
+        },
+        handling: Handling {
+            tlp: parse::<Tlp>("TLP", &req.tlp)?,
+            releasability: release,
+            originator_control: req.originator_control,
+            h0_crime_only: req.h0,
+            h1_no_judicial_use: req.h1,
+            h3_restrictions: req.h3.clone(),
+            evaluation: parse::<Evaluation>("evaluation", &req.eval)?,
+        },
+        kind,
+    };
+    body.normalise();
+    body.validate().map_err(|e| format!("{} ({})", e, e.reason_code()))?;
+    Ok(body)
+}

@@ -1,0 +1,421 @@
+//! Serving peers: the accept loop, and the processing of messages arriving on a stream.
+//!
+//! Per stream, a reader task turns bytes into frames; the processor takes every frame that
+//! is waiting (up to a batch), verifies them on the blocking pool in two halves (both cores),
+//! checks clock skew, addressing and handling rules, offers them to the store together (one
+//! group commit), and only when that is durable signs **one** receipt for the batch and
+//! writes it back on the same stream. A message that fails any check gets a signed
+//! `Refusal` with its reason code, and a `refused` log entry. A malformed frame resets that
+//! stream with an error code; the connection and the node go on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use liaison_protocol::handling::{check_hop, Hop};
+use liaison_protocol::log::{Event, MessageFacts};
+use liaison_protocol::message::{Kind, ReceiptStatus};
+use liaison_protocol::{Envelope, FrameDecoder, FrameType, MessageId, NodeId, VerifiedMessage};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::node::Ctx;
+use crate::store::{now, Accepted};
+use crate::wire::{code, read_frame, ReadError};
+
+/// Most messages processed as one batch (one group commit, one receipt signature).
+const BATCH: usize = 1024;
+
+/// Accepts connections until cancelled; each connection is served by its own task, up to
+/// `limits.max_connections`.
+pub async fn accept_loop(ctx: Arc<Ctx>, endpoint: quinn::Endpoint) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            incoming = endpoint.accept() => {
+                let Some(incoming) = incoming else { break };
+                if conns.len() >= ctx.cfg.limits.max_connections {
+                    tracing::warn!(remote = %incoming.remote_address(), reason = "busy", "connection refused: too many connections");
+                    incoming.refuse();
+                    continue;
+                }
+                let ctx = ctx.clone();
+                conns.spawn(async move {
+                    let remote = incoming.remote_address();
+                    let allowed = |n: &NodeId| ctx.peer(n).is_some();
+                    match crate::endpoint::accept(incoming, &ctx.trust, allowed).await {
+                        Ok((conn, peer)) => {
+                            let span = tracing::info_span!("peer", peer = %peer, dir = "in");
+                            let _e = span.enter();
+                            tracing::info!(%remote, "peer connected");
+                            drop(_e);
+                            serve_connection(ctx, conn, peer).await;
+                        }
+                        Err(e) => tracing::warn!(%remote, reason = e.reason_code(), error = %e, "handshake refused"),
+                    }
+                });
+            }
+        }
+    }
+    conns.shutdown().await;
+}
+
+/// Serves the streams a peer opens on one connection.
+async fn serve_connection(ctx: Arc<Ctx>, conn: quinn::Connection, peer: NodeId) {
+    let mut streams = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => {
+                conn.close(code::SHUTDOWN.into(), b"shutdown");
+                break;
+            }
+            Some(_) = streams.join_next(), if !streams.is_empty() => {}
+            s = conn.accept_bi() => match s {
+                Ok((send, recv)) => {
+                    streams.spawn(serve_stream(ctx.clone(), peer.clone(), send, recv));
+                }
+                Err(e) => {
+                    tracing::info!(peer = %peer, reason = %e, "peer connection closed");
+                    break;
+                }
+            }
+        }
+    }
+    streams.shutdown().await;
+}
+
+/// One frame or the reason reading stopped.
+enum Incoming {
+    Frame(FrameType, Vec<u8>),
+    Bad(ReadError),
+}
+
+async fn serve_stream(
+    ctx: Arc<Ctx>,
+    peer: NodeId,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) {
+    let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
+    let (tx, mut rx) = mpsc::channel::<Incoming>(BATCH);
+    let reader = tokio::spawn(async move {
+        loop {
+            match read_frame(&mut recv, &decoder).await {
+                Ok(Some((t, p))) => {
+                    if tx.send(Incoming::Frame(t, p)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    if matches!(e, ReadError::Bad(_)) {
+                        let _ = recv.stop(code::BAD_FRAME.into());
+                    }
+                    let _ = tx.send(Incoming::Bad(e)).await;
+                    break;
+                }
+            }
+        }
+    });
+    let mut limiter = RateLimiter::new(ctx.cfg.limits.peer_messages_per_sec);
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let first = tokio::select! {
+            _ = ctx.cancel.cancelled() => break,
+            m = rx.recv() => match m { Some(m) => m, None => break },
+        };
+        batch.push(first);
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        let mut frames = Vec::with_capacity(batch.len());
+        let mut bad = None;
+        for m in batch.drain(..) {
+            match m {
+                Incoming::Frame(t, p) => frames.push((t, p)),
+                Incoming::Bad(e) => bad = Some(e),
+            }
+        }
+        limiter.take(frames.len()).await;
+        let out = process(&ctx, &peer, frames).await;
+        for frame in out {
+            if let Err(e) = send.write_all(&frame).await {
+                tracing::info!(peer = %peer, error = %e, "cannot write to peer stream");
+                reader.abort();
+                return;
+            }
+        }
+        if let Some(e) = bad {
+            match &e {
+                ReadError::Bad(d) => {
+                    tracing::warn!(peer = %peer, reason = e.reason_code(), error = %e, "bad frame: resetting stream");
+                    let _ = ctx
+                        .store
+                        .record(Event::Refused {
+                            id: None,
+                            msg: None,
+                            peer: peer.clone(),
+                            reason_code: d.reason_code().into(),
+                        })
+                        .await;
+                    let _ = send.reset(code::BAD_FRAME.into());
+                    reader.abort();
+                    return;
+                }
+                ReadError::Stream(_) => {
+                    tracing::debug!(peer = %peer, error = %e, "peer stream ended");
+                    break;
+                }
+            }
+        }
+    }
+    let _ = send.finish();
+    reader.abort();
+}
+
+/// A refusal to send back and log.
+struct Refuse {
+    id: MessageId,
+    facts: Option<MessageFacts>,
+    code: String,
+    detail: String,
+}
+
+/// Verifies, checks and stores a batch; returns the frames to write back (one receipt for
+/// everything stored or already known, one refusal per refused message).
+async fn process(ctx: &Arc<Ctx>, peer: &NodeId, frames: Vec<(FrameType, Vec<u8>)>) -> Vec<Vec<u8>> {
+    let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
+    let mut refusals = Vec::new();
+    let mut envelopes = Vec::with_capacity(frames.len());
+    for (t, payload) in frames {
+        match t {
+            FrameType::Envelope => match Envelope::decode(&payload) {
+                Ok(env) => envelopes.push(env),
+                Err(e) => {
+                    let id = envelope_id(&payload);
+                    refusals.push(Refuse {
+                        id,
+                        facts: None,
+                        code: e.reason_code().into(),
+                        detail: e.to_string(),
+                    });
+                }
+            },
+            _ => {}
+        }
+    }
+    // Verify on both cores: split the batch in two halves on the blocking pool.
+    let verified = verify_all(ctx, envelopes).await;
+    let t = now();
+    let skew = ctx.cfg.limits.clock_skew_secs.saturating_mul(1000);
+    let mut accepts = Vec::new();
+    for (route, result) in verified {
+        let v = match result {
+            Ok(v) => v,
+            Err((id, e)) => {
+                refusals.push(Refuse {
+                    id,
+                    facts: None,
+                    code: e.reason_code().into(),
+                    detail: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let body = v.body();
+        let facts = MessageFacts::of(v.id(), body);
+        let created = body.header.created_at.millis();
+        if created.abs_diff(t.millis()) > skew {
+            tracing::warn!(peer = %peer, id = %v.id().short(), created_at = %body.header.created_at, now = %t, "clock skew beyond bound");
+            refusals.push(Refuse {
+                id: v.id(),
+                facts: Some(facts),
+                code: "clock-skew".into(),
+                detail: format!(
+                    "created at {} but this node's clock says {} (bound ±{} s)",
+                    body.header.created_at, t, ctx.cfg.limits.clock_skew_secs
+                ),
+            });
+            continue;
+        }
+        if matches!(body.kind, Kind::Receipt(_)) {
+            refusals.push(Refuse {
+                id: v.id(),
+                facts: Some(facts),
+                code: "unexpected-kind".into(),
+                detail: "receipts travel back on the stream that carried the message".into(),
+            });
+            continue;
+        }
+        let me = &ctx.id;
+        if !body.header.recipients.iter().any(|r| r.includes(me)) {
+            refusals.push(Refuse {
+                id: v.id(),
+                facts: Some(facts),
+                code: "not-a-recipient".into(),
+                detail: format!("{me} is not among the recipients and does not relay"),
+            });
+            continue;
+        }
+        let hop = Hop {
+            next: me,
+            destination: me,
+            route: &route,
+            now: t,
+            consented: &[],
+        };
+        if let Err(e) = check_hop(&body.addressing(), &hop) {
+            refusals.push(Refuse {
+                id: v.id(),
+                facts: Some(facts),
+                code: e.reason_code().into(),
+                detail: e.to_string(),
+            });
+            continue;
+        }
+        let (signed, _) = v.into_parts();
+        accepts.push((Envelope { signed, route }, facts));
+    }
+
+    // Offer everything in arrival order: the writer folds them into one group commit.
+    let mut acked = Vec::new();
+    for (id, r) in ctx.store.accept_many(accepts, peer, true).await {
+        match r {
+            Ok(a) => {
+                if a == Accepted::Duplicate {
+                    tracing::debug!(peer = %peer, id = %id.short(), "duplicate: acknowledging again");
+                }
+                acked.push(id);
+            }
+            // Not durable: send no receipt, so the sender keeps it and retries.
+            Err(e) => ctx.alarm(format!("cannot store message {} from {peer}: {e:#}", id.short())),
+        }
+    }
+
+    let mut out = Vec::new();
+    if !acked.is_empty() {
+        acked.sort();
+        acked.dedup();
+        match ctx.receipt(peer, ReceiptStatus::Delivered, acked.clone()) {
+            Ok(receipt) => {
+                let rid = receipt.id();
+                let logged = ctx
+                    .store
+                    .record(Event::ReceiptSent {
+                        receipt: rid,
+                        to: peer.clone(),
+                        status: ReceiptStatus::Delivered,
+                        ids: acked,
+                    })
+                    .await;
+                match logged {
+                    Ok(_) => push_frame(&decoder, &mut out, receipt),
+                    Err(e) => ctx.alarm(format!("cannot log a receipt: {e:#}")),
+                }
+            }
+            Err(e) => ctx.alarm(format!("cannot sign a receipt: {e:#}")),
+        }
+    }
+    for r in refusals {
+        tracing::warn!(peer = %peer, id = %r.id.short(), reason = %r.code, detail = %r.detail, "message refused");
+        let logged = ctx
+            .store
+            .record(Event::Refused {
+                id: Some(r.id),
+                msg: r.facts,
+                peer: peer.clone(),
+                reason_code: r.code.clone(),
+            })
+            .await;
+        if let Err(e) = logged {
+            ctx.alarm(format!("cannot log a refusal: {e:#}"));
+            continue;
+        }
+        match ctx.refusal(peer, r.id, &r.code, &r.detail) {
+            Ok(m) => push_frame(&decoder, &mut out, m),
+            Err(e) => ctx.alarm(format!("cannot sign a refusal: {e:#}")),
+        }
+    }
+    out
+}
+
+fn push_frame(decoder: &FrameDecoder, out: &mut Vec<Vec<u8>>, signed: liaison_protocol::SignedMessage) {
+    let env = Envelope {
+        signed,
+        route: vec![],
+    };
+    if let Ok(f) = env.to_frame(decoder) {
+        out.push(f);
+    }
+}
+
+/// The id of an envelope's body if it got far enough to have one; zeros otherwise.
+fn envelope_id(payload: &[u8]) -> MessageId {
+    Envelope::decode(payload)
+        .map(|e| e.signed.id())
+        .unwrap_or(MessageId([0; 32]))
+}
+
+type Verified = (Vec<NodeId>, Result<VerifiedMessage, (MessageId, liaison_protocol::VerifyError)>);
+
+async fn verify_all(ctx: &Arc<Ctx>, envelopes: Vec<Envelope>) -> Vec<Verified> {
+    let verify = |trust: Arc<liaison_protocol::TrustStore>, part: Vec<Envelope>| {
+        part.into_iter()
+            .map(|env| {
+                let id = env.signed.id();
+                (env.route, env.signed.verify(&trust).map_err(|e| (id, e)))
+            })
+            .collect::<Vec<_>>()
+    };
+    if envelopes.len() < 8 {
+        let trust = ctx.trust.clone();
+        return tokio::task::spawn_blocking(move || verify(trust, envelopes))
+            .await
+            .unwrap_or_default();
+    }
+    let mut first = envelopes;
+    let second = first.split_off(first.len() / 2);
+    let (t1, t2) = (ctx.trust.clone(), ctx.trust.clone());
+    let a = tokio::task::spawn_blocking(move || verify(t1, first));
+    let b = tokio::task::spawn_blocking(move || verify(t2, second));
+    let (a, b) = tokio::join!(a, b);
+    let mut out = a.unwrap_or_default();
+    out.extend(b.unwrap_or_default());
+    out
+}
+
+/// Token bucket per stream: `rate` messages per second; excess waits.
+struct RateLimiter {
+    rate: f64,
+    tokens: f64,
+    last: tokio::time::Instant,
+}
+
+impl RateLimiter {
+    fn new(rate: u32) -> Self {
+        Self {
+            rate: f64::from(rate.max(1)),
+            tokens: f64::from(rate.max(1)),
+            last: tokio::time::Instant::now(),
+        }
+    }
+
+    async fn take(&mut self, n: usize) {
+        let n = n as f64;
+        loop {
+            let now = tokio::time::Instant::now();
+            self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
+            self.last = now;
+            if self.tokens >= n.min(self.rate) {
+                self.tokens -= n;
+                return;
+            }
+            let wait = (n.min(self.rate) - self.tokens) / self.rate;
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! A running node: wires configuration, identity, trust, the store, the QUIC endpoint, peer
+//! sessions and the local API together, and shuts them down in a fixed order.
+//!
+//! Calling shape: [`Node::start`] → use the handle ([`Node::send`], [`Node::status`], the
+//! store) → [`Node::shutdown`] (stop accepting, close sessions, finish the current group
+//! commit, close the store).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, bail, Context, Result};
+use liaison_protocol::handling::{check_hop, Hop};
+use liaison_protocol::log::{Event, MessageFacts};
+use liaison_protocol::message::{Body, Header, Kind, Receipt, ReceiptStatus, Refusal};
+use liaison_protocol::{
+    Envelope, Evaluation, Handling, MessageId, NodeId, Recipient, Release, SignedMessage, Signer,
+    Timestamp, Tlp, TrustStore,
+};
+use ring::rand::SecureRandom;
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::compose::{self, SendRequest};
+use crate::config::{Config, PeerConfig};
+use crate::store::{now, Store};
+
+/// What the node knows about a peer's session, for `status` and `peers`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PeerState {
+    /// Outbound session established.
+    pub connected: bool,
+    /// When the current state began.
+    pub since: Option<Timestamp>,
+    /// Last error seen on this peer (reason code and detail).
+    pub last_error: Option<String>,
+    /// Messages sent on the current session.
+    pub sent: u64,
+    /// Receipts received on the current session.
+    pub receipts: u64,
+}
+
+/// One peer in the status report.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerStatus {
+    /// Peer node id.
+    pub node: NodeId,
+    /// Configured address.
+    pub address: SocketAddr,
+    /// Session state.
+    #[serde(flatten)]
+    pub state: PeerState,
+    /// Messages waiting for this peer's receipt.
+    pub outbox: u64,
+}
+
+/// The node's status report (`liaison status`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    /// This node.
+    pub node: NodeId,
+    /// QUIC address.
+    pub listen: SocketAddr,
+    /// Log entries.
+    pub log_size: u64,
+    /// Current tree root (hex).
+    pub log_root: String,
+    /// Last signed checkpoint.
+    pub last_checkpoint: Option<String>,
+    /// Inbox messages not yet acknowledged.
+    pub unread: u64,
+    /// Peers.
+    pub peers: Vec<PeerStatus>,
+    /// Alarms raised since start-up.
+    pub alarms: Vec<String>,
+    /// Store size on disk, bytes.
+    pub disk_bytes: u64,
+}
+
+/// What `send` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sent {
+    /// The message id.
+    pub id: MessageId,
+    /// Log index of the `sent` entry.
+    pub leaf: u64,
+    /// Next hops it was queued for.
+    pub next_hops: Vec<NodeId>,
+}
+
+/// Shared by every task of a node.
+pub struct Ctx {
+    /// This node.
+    pub id: NodeId,
+    /// Configuration.
+    pub cfg: Config,
+    /// Signing identity.
+    pub signer: Arc<Signer>,
+    /// Trusted networks.
+    pub trust: Arc<TrustStore>,
+    /// Durable state.
+    pub store: Store,
+    /// Per-peer session state.
+    pub peers: Mutex<BTreeMap<NodeId, PeerState>>,
+    /// Alarms.
+    pub alarms: Mutex<Vec<String>>,
+    /// Cancelled on shutdown.
+    pub cancel: CancellationToken,
+    rng: ring::rand::SystemRandom,
+}
+
+impl Ctx {
+    /// The configured peer with this id.
+    pub fn peer(&self, id: &NodeId) -> Option<&PeerConfig> {
+        self.cfg.peers.iter().find(|p| &p.node_id == id)
+    }
+
+    /// Updates a peer's session state.
+    pub fn set_peer(&self, id: &NodeId, f: impl FnOnce(&mut PeerState)) {
+        if let Ok(mut peers) = self.peers.lock() {
+            f(peers.entry(id.clone()).or_default());
+        }
+    }
+
+    /// Raises an alarm: logged at error level and kept for `status`.
+    pub fn alarm(&self, text: String) {
+        tracing::error!(alarm = %text);
+        if let Ok(mut a) = self.alarms.lock() {
+            a.push(text);
+        }
+    }
+
+    /// 16 random bytes.
+    pub fn nonce(&self) -> Result<[u8; 16]> {
+        let mut n = [0u8; 16];
+        self.rng
+            .fill(&mut n)
+            .map_err(|_| anyhow!("system random generator failed"))?;
+        Ok(n)
+    }
+
+    /// Signs a control message (receipt or refusal) from this node to `peer`.
+    pub fn sign_control(&self, peer: &NodeId, kind: Kind, about: Option<MessageId>) -> Result<SignedMessage> {
+        let mut body = Body {
+            header: Header {
+                originator: self.id.clone(),
+                created_at: now(),
+                nonce: self.nonce()?,
+                recipients: vec![Recipient::Node(peer.clone())],
+                case: None,
+                in_reply_to: about,
+                expires_at: None,
+                hop_limit: 1,
+            },
+            handling: Handling {
+                tlp: Tlp::Green,
+                releasability: vec![Release::Node(peer.clone())],
+                originator_control: false,
+                h0_crime_only: false,
+                h1_no_judicial_use: false,
+                h3_restrictions: None,
+                evaluation: "A1".parse::<Evaluation>().map_err(|e| anyhow!(e))?,
+            },
+            kind,
+        };
+        self.signer
+            .sign(&mut body)
+            .map_err(|e| anyhow!("cannot sign a control message: {e}"))
+    }
+
+    /// A signed receipt for `ids`.
+    pub fn receipt(&self, peer: &NodeId, status: ReceiptStatus, ids: Vec<MessageId>) -> Result<SignedMessage> {
+        self.sign_control(peer, Kind::Receipt(Receipt { status, ids }), None)
+    }
+
+    /// A signed refusal of `target`.
+    pub fn refusal(&self, peer: &NodeId, target: MessageId, reason_code: &str, detail: &str) -> Result<SignedMessage> {
+        self.sign_control(
+            peer,
+            Kind::Refusal(Refusal {
+                target,
+                reason_code: reason_code.into(),
+                detail: detail.chars().take(512).collect(),
+            }),
+            Some(target),
+        )
+    }
+}
+
+/// A running node.
+pub struct Node {
+    ctx: Arc<Ctx>,
+    tasks: Mutex<JoinSet<()>>,
+    endpoint: quinn::Endpoint,
+    api_addr: SocketAddr,
+}
+
+impl Node {
+    /// Starts a node: loads identity and trust, opens (and checks) the store, binds the QUIC
+    /// endpoint, starts peer sessions, the accept loop, periodic checkpoints and the local API.
+    pub async fn start(cfg: Config) -> Result<Node> {
+        let signer = liaison_certs::load_signer(&cfg.identity.cert, &cfg.identity.key)
+            .with_context(|| "identity: cannot load the node certificate and key")?;
+        if signer.node() != &cfg.node_id {
+            bail!(
+                "node_id: the configuration says {} but the certificate {} names {}",
+                cfg.node_id,
+                cfg.identity.cert.display(),
+                signer.node()
+            );
+        }
+        let pairs: Vec<_> = cfg
+            .trust
+            .iter()
+            .map(|t| (t.ca.clone(), Some(t.crl.clone())))
+            .collect();
+        let trust = liaison_certs::load_trust(pairs.iter().map(|(c, r)| (c.as_path(), r.as_deref())))
+            .context("trust: cannot load the trusted CAs and CRLs")?;
+        trust
+            .check_node_cert(signer.cert_der(), now())
+            .map_err(|e| anyhow!("identity: this node's own certificate is not valid now: {e} ({})", e.reason_code()))?;
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("data_dir: cannot create {}", cfg.data_dir.display()))?;
+        let signer = Arc::new(signer);
+        let store = Store::open(&cfg.data_dir, signer.clone())?;
+        let tls_trust = crate::endpoint::trust_from_config(&cfg)?;
+        let endpoint = crate::endpoint::bind(&cfg, &tls_trust)?;
+        let ctx = Arc::new(Ctx {
+            id: cfg.node_id.clone(),
+            signer,
+            trust: Arc::new(trust),
+            store,
+            peers: Mutex::new(cfg.peers.iter().map(|p| (p.node_id.clone(), PeerState::default())).collect()),
+            alarms: Mutex::new(Vec::new()),
+            cancel: CancellationToken::new(),
+            rng: ring::rand::SystemRandom::new(),
+            cfg,
+        });
+        ctx.store
+            .record(Event::Admin {
+                act: "start".into(),
+                detail: format!("liaison {} listening on {}", env!("CARGO_PKG_VERSION"), endpoint.local_addr()?),
+            })
+            .await?;
+        let mut tasks = JoinSet::new();
+        tasks.spawn(crate::inbound::accept_loop(ctx.clone(), endpoint.clone()));
+        for p in &ctx.cfg.peers {
+            tasks.spawn(crate::peer::run(ctx.clone(), endpoint.clone(), p.clone()));
+        }
+        tasks.spawn(checkpoint_loop(ctx.clone()));
+        let api_addr = ctx.cfg.api.listen; // TEMP
+        tracing::info!(node = %ctx.id, quic = %endpoint.local_addr()?, api = %api_addr, "node started");
+        Ok(Node {
+            ctx,
+            tasks: Mutex::new(tasks),
+            endpoint,
+            api_addr,
+        })
+    }
+
+    /// The shared context.
+    pub fn ctx(&self) -> &Arc<Ctx> {
+        &self.ctx
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> &NodeId {
+        &self.ctx.id
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
+    /// The QUIC address actually bound.
+    pub fn quic_addr(&self) -> SocketAddr {
+        self.endpoint.local_addr().unwrap_or(self.ctx.cfg.listen)
+    }
+
+    /// The local API address actually bound.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// Composes, signs, logs and queues a message; returns once it is durable.
+    pub async fn send(&self, req: &SendRequest) -> Result<Sent> {
+        send(&self.ctx, req).await
+    }
+
+    /// The status report.
+    pub fn status(&self) -> Status {
+        status(&self.ctx)
+    }
+
+    /// Stops the node in a fixed order: stop accepting and cancel sessions, close the
+    /// endpoint, let the writer finish its current group commit, close the store.
+    pub async fn shutdown(self) -> Result<()> {
+        tracing::info!(node = %self.ctx.id, "shutting down");
+        self.ctx.cancel.cancel();
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().map_err(|_| anyhow!("poisoned"))?);
+        while tasks.join_next().await.is_some() {}
+        self.endpoint.close(crate::wire::code::SHUTDOWN.into(), b"shutdown");
+        self.endpoint.wait_idle().await;
+        let _ = self.ctx.store.checkpoint().await;
+        self.ctx.store.shutdown().await?;
+        Ok(())
+    }
+}
+
+/// Computes next hops for recipients: direct peers only (a node recipient must be a
+/// configured peer; a network recipient fans out to every configured peer of that network).
+pub fn next_hops(ctx: &Ctx, body: &Body) -> Result<Vec<NodeId>, String> {
+    let mut hops = Vec::new();
+    for r in &body.header.recipients {
+        match r {
+            Recipient::Node(n) => {
+                if ctx.peer(n).is_none() {
+                    return Err(format!("no route to {n}: it is not a configured peer of {}", ctx.id));
+                }
+                hops.push(n.clone());
+            }
+            Recipient::Network(net) => {
+                let before = hops.len();
+                hops.extend(
+                    ctx.cfg
+                        .peers
+                        .iter()
+                        .filter(|p| p.node_id.network_str() == net.as_str())
+                        .map(|p| p.node_id.clone()),
+                );
+                if hops.len() == before {
+                    return Err(format!("no route to network:{net}: no configured peer is in it"));
+                }
+            }
+        }
+    }
+    hops.sort();
+    hops.dedup();
+    Ok(hops)
+}
+
+/// Error from `send` that an officer should see as a refusal (with a reason code).
+#[derive(Debug, thiserror::Error)]
+#[error("{reason_code}: {detail}")]
+pub struct SendRefused {
+    /// Stable reason code.
+    pub reason_code: String,
+    /// What is wrong and how to fix it.
+    pub detail: String,
+}
+
+/// Composes, signs, logs and queues a message from this node; returns once durable.
+pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
+    let refused = |code: &str, detail: String| SendRefused {
+        reason_code: code.into(),
+        detail,
+    };
+    let t = now();
+    let mut body = compose::body(&ctx.id, req, t, ctx.nonce()?).map_err(|e| refused("invalid-message", e))?;
+    let hops = next_hops(ctx, &body).map_err(|e| refused("no-route", e))?;
+    for h in &hops {
+        check_hop(
+            &body.addressing(),
+            &Hop {
+                next: h,
+                destination: h,
+                route: &[],
+                now: t,
+                consented: &[],
+            },
+        )
+        .map_err(|e| refused(e.reason_code(), e.to_string()))?;
+    }
+    let signed = ctx
+        .signer
+        .sign(&mut body)
+        .map_err(|e| refused(e.reason_code(), e.to_string()))?;
+    let id = signed.id();
+    let facts = MessageFacts::of(id, &body);
+    let leaf = ctx
+        .store
+        .originate(Envelope { signed, route: vec![] }, facts, hops.clone())
+        .await?;
+    tracing::info!(id = %id.short(), kind = body.kind.name(), to = ?hops, "message sent");
+    Ok(Sent {
+        id,
+        leaf,
+        next_hops: hops,
+    })
+}
+
+/// The status report of a node.
+pub fn status(ctx: &Ctx) -> Status {
+    let depths = ctx.store.outbox_depths();
+    let peers = ctx.peers.lock().map(|p| p.clone()).unwrap_or_default();
+    let unread = ctx
+        .store
+        .inbox(0, usize::MAX)
+        .map(|items| items.iter().filter(|i| !i.state.acked).count() as u64)
+        .unwrap_or(0);
+    Status {
+        node: ctx.id.clone(),
+        listen: ctx.cfg.listen,
+        log_size: ctx.store.log_size(),
+        log_root: liaison_protocol::ids::hex(&ctx.store.log_root()),
+        last_checkpoint: ctx.store.last_checkpoint(),
+        unread,
+        peers: ctx
+            .cfg
+            .peers
+            .iter()
+            .map(|p| PeerStatus {
+                node: p.node_id.clone(),
+                address: p.address,
+                state: peers.get(&p.node_id).cloned().unwrap_or_default(),
+                outbox: depths.get(&p.node_id).copied().unwrap_or(0),
+            })
+            .collect(),
+        alarms: ctx.alarms.lock().map(|a| a.clone()).unwrap_or_default(),
+        disk_bytes: ctx.store.size_on_disk(),
+    }
+}
+
+async fn checkpoint_loop(ctx: Arc<Ctx>) {
+    let period = std::time::Duration::from_secs(ctx.cfg.checkpoints.interval_secs.max(1));
+    let mut tick = tokio::time::interval(period);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            _ = tick.tick() => {
+                match ctx.store.checkpoint().await {
+                    Ok(Some(_)) => tracing::debug!(size = ctx.store.log_size(), "checkpoint signed"),
+                    Ok(None) => {}
+                    Err(e) => ctx.alarm(format!("cannot sign a checkpoint: {e:#}")),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Outbound peer sessions: connect, keep the connection, stream the durable outbox in order,
+//! and take receipts and refusals back; reconnect with capped exponential backoff and jitter.
+//!
+//! One task per configured peer, so a peer that is down never slows the others. A session
+//! sends from the start of the peer's outbox: anything still there was not receipted, so
+//! after a reconnect it is sent again (at-least-once; the receiver deduplicates). At most
+//! `limits.window` messages are in flight without a receipt.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use liaison_protocol::log::Event;
+use liaison_protocol::message::{Kind, ReceiptStatus};
+use liaison_protocol::{Envelope, FrameDecoder, FrameType, MessageId, NodeId};
+use ring::rand::SecureRandom;
+use tokio::sync::{Mutex, Notify};
+
+use crate::config::PeerConfig;
+use crate::node::Ctx;
+use crate::store::now;
+use crate::wire::{code, read_frame};
+
+/// First reconnect delay.
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// Longest reconnect delay.
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// Runs the session with one peer until the node shuts down.
+pub async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConfig) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        if ctx.cancel.is_cancelled() {
+            return;
+        }
+        let attempt = tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            r = crate::endpoint::connect(&endpoint, &ctx.trust, &peer.node_id, peer.address) => r,
+        };
+        match attempt {
+            Ok(conn) => {
+                tracing::info!(peer = %peer.node_id, "session up");
+                ctx.set_peer(&peer.node_id, |s| {
+                    s.connected = true;
+                    s.since = Some(now());
+                    s.last_error = None;
+                    s.sent = 0;
+                    s.receipts = 0;
+                });
+                backoff = BACKOFF_MIN;
+                let why = session(&ctx, &conn, &peer.node_id).await;
+                conn.close(code::OK.into(), b"bye");
+                ctx.set_peer(&peer.node_id, |s| {
+                    s.connected = false;
+                    s.since = Some(now());
+                    s.last_error = why.clone();
+                });
+                if let Some(why) = why {
+                    tracing::info!(peer = %peer.node_id, reason = %why, "session down");
+                }
+            }
+            Err(e) => {
+                let why = format!("{}: {e}", e.reason_code());
+                tracing::debug!(peer = %peer.node_id, reason = %why, "cannot connect");
+                ctx.set_peer(&peer.node_id, |s| {
+                    if s.connected || s.last_error.as_deref() != Some(&why) {
+                        s.since = Some(now());
+                    }
+                    s.connected = false;
+                    s.last_error = Some(why);
+                });
+            }
+        }
+        let delay = jittered(&ctx, backoff);
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// Full jitter: a random delay between half of `d` and `d`.
+fn jittered(ctx: &Ctx, d: Duration) -> Duration {
+    let mut b = [0u8; 2];
+    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    let _ = ctx;
+    let frac = f64::from(u16::from_be_bytes(b)) / f64::from(u16::MAX);
+    d.mul_f64(0.5 + 0.5 * frac)
+}
+
+/// In-flight bookkeeping shared by the sender and the receipt reader.
+struct Window {
+    in_flight: Mutex<HashSet<MessageId>>,
+    freed: Notify,
+}
+
+/// One session on an established connection; returns why it ended (None on shutdown).
+async fn session(ctx: &Arc<Ctx>, conn: &quinn::Connection, peer: &NodeId) -> Option<String> {
+    let (mut send, recv) = match conn.open_bi().await {
+        Ok(s) => s,
+        Err(e) => return Some(format!("cannot open a stream: {e}")),
+    };
+    let window = Arc::new(Window {
+        in_flight: Mutex::new(HashSet::new()),
+        freed: Notify::new(),
+    });
+    let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
+    let mut reader = tokio::spawn(read_answers(ctx.clone(), peer.clone(), recv, window.clone()));
+    let mut changed = ctx.store.outbox_watch(peer);
+    let mut cursor = 0u64;
+    let limit = ctx.cfg.limits.window;
+    loop {
+        // Mark the watch as seen before reading the outbox, so a commit after the read wakes us.
+        changed.borrow_and_update();
+        let room = limit.saturating_sub(window.in_flight.lock().await.len());
+        let batch = if room == 0 {
+            Vec::new()
+        } else {
+            match ctx.store.outbox(peer, cursor, room.min(512)) {
+                Ok(b) => b,
+                Err(e) => {
+                    ctx.alarm(format!("cannot read the outbox of {peer}: {e:#}"));
+                    Vec::new()
+                }
+            }
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                _ = ctx.cancel.cancelled() => {
+                    let _ = send.finish();
+                    reader.abort();
+                    return None;
+                }
+                r = &mut reader => {
+                    return Some(match r {
+                        Ok(why) => why,
+                        Err(e) => format!("receipt reader failed: {e}"),
+                    });
+                }
+                _ = changed.changed() => {}
+                _ = window.freed.notified() => {}
+            }
+            continue;
+        }
+        let mut buf = Vec::new();
+        {
+            let mut inf = window.in_flight.lock().await;
+            for (seq, id) in &batch {
+                cursor = seq + 1;
+                let env = match ctx.store.envelope(id) {
+                    Ok(Some(env)) => env,
+                    Ok(None) => {
+                        tracing::warn!(peer = %peer, id = %id.short(), "outbox entry without a stored body; skipped");
+                        continue;
+                    }
+                    Err(e) => {
+                        ctx.alarm(format!("cannot read message {}: {e:#}", id.short()));
+                        continue;
+                    }
+                };
+                // The route we forward is the one we received, plus ourselves if we relay.
+                let route = if env.signed_originator_is(&ctx.id) {
+                    vec![]
+                } else {
+                    let mut r = env.route.clone();
+                    r.push(ctx.id.clone());
+                    r
+                };
+                match (Envelope {
+                    signed: env.signed,
+                    route,
+                })
+                .to_frame(&decoder)
+                {
+                    Ok(f) => {
+                        buf.extend_from_slice(&f);
+                        inf.insert(*id);
+                    }
+                    Err(e) => {
+                        ctx.alarm(format!("message {} does not fit a frame: {e}", id.short()));
+                    }
+                }
+            }
+        }
+        if let Err(e) = send.write_all(&buf).await {
+            reader.abort();
+            return Some(format!("write failed: {e}"));
+        }
+        let n = batch.len() as u64;
+        ctx.set_peer(peer, |s| s.sent += n);
+    }
+}
+
+/// Small helper on envelopes, kept here to avoid decoding the body just to know who wrote it.
+trait OriginatorCheck {
+    fn signed_originator_is(&self, node: &NodeId) -> bool;
+}
+
+impl OriginatorCheck for Envelope {
+    fn signed_originator_is(&self, node: &NodeId) -> bool {
+        liaison_protocol::message::Body::decode(&self.signed.body)
+            .map(|b| &b.header.originator == node)
+            .unwrap_or(false)
+    }
+}
+
+/// Reads receipts and refusals from the peer; returns why it stopped.
+async fn read_answers(
+    ctx: Arc<Ctx>,
+    peer: NodeId,
+    mut recv: quinn::RecvStream,
+    window: Arc<Window>,
+) -> String {
+    let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
+    loop {
+        let (t, payload) = match read_frame(&mut recv, &decoder).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return "peer closed the stream".into(),
+            Err(e) => return format!("{}: {e}", e.reason_code()),
+        };
+        if t != FrameType::Envelope {
+            continue;
+        }
+        let env = match Envelope::decode(&payload) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(peer = %peer, reason = e.reason_code(), "malformed answer from peer");
+                continue;
+            }
+        };
+        let trust = ctx.trust.clone();
+        let verified = tokio::task::spawn_blocking(move || env.signed.verify(&trust)).await;
+        let v = match verified {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
+                tracing::warn!(peer = %peer, reason = e.reason_code(), error = %e, "answer does not verify; ignored");
+                continue;
+            }
+            Err(e) => return format!("verifier failed: {e}"),
+        };
+        if v.originator() != &peer {
+            tracing::warn!(peer = %peer, signer = %v.originator(), reason = "signer-mismatch", "answer signed by another node; ignored");
+            continue;
+        }
+        let answer_id = v.id();
+        let (event, outcome) = match &v.body().kind {
+            Kind::Receipt(r) => {
+                let label = match r.status {
+                    ReceiptStatus::Delivered => "delivered",
+                    ReceiptStatus::Relayed => "relayed",
+                };
+                (
+                    Event::ReceiptReceived {
+                        receipt: answer_id,
+                        from: peer.clone(),
+                        status: r.status,
+                        ids: r.ids.clone(),
+                    },
+                    r.ids.iter().map(|id| (*id, label.to_string())).collect::<Vec<_>>(),
+                )
+            }
+            Kind::Refusal(r) => {
+                tracing::warn!(peer = %peer, id = %r.target.short(), reason = %r.reason_code, detail = %r.detail, "peer refused our message");
+                (
+                    Event::RefusalReceived {
+                        refusal: answer_id,
+                        id: r.target,
+                        from: peer.clone(),
+                        reason_code: r.reason_code.clone(),
+                    },
+                    vec![(r.target, format!("refused: {}", r.reason_code))],
+                )
+            }
+            other => {
+                tracing::warn!(peer = %peer, kind = other.name(), "unexpected message on the answer stream; ignored");
+                continue;
+            }
+        };
+        let ids: Vec<MessageId> = outcome.iter().map(|(id, _)| *id).collect();
+        if let Err(e) = ctx.store.hop_answer(event, peer.clone(), outcome, answer_id).await {
+            ctx.alarm(format!("cannot record an answer from {peer}: {e:#}"));
+            continue;
+        }
+        let mut inf = window.in_flight.lock().await;
+        for id in &ids {
+            inf.remove(id);
+        }
+        drop(inf);
+        let n = ids.len() as u64;
+        ctx.set_peer(&peer, |s| s.receipts += n);
+        window.freed.notify_one();
+    }
+}

@@ -1,0 +1,182 @@
+//! Real nodes for scenario tests: certificates and configuration files written to a temp
+//! dir, nodes started in-process over real loopback QUIC with real sled stores.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use liaison_certs::load::to_pem;
+use liaison_node::compose::SendRequest;
+use liaison_node::config::{ApiConfig, CheckpointConfig, Config, IdentityConfig, Limits, LogFormat, PeerConfig, TrustConfig};
+use liaison_node::node::Node;
+use liaison_protocol::NodeId;
+
+use crate::TestPki;
+
+/// A free UDP port on 127.0.0.1 (bound then released; tests tolerate the tiny race).
+pub fn free_udp_addr() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr")
+}
+
+/// A federation under construction: one PKI, a base dir, node definitions.
+pub struct Cluster {
+    /// Temp dir holding everything.
+    pub dir: tempfile::TempDir,
+    /// The PKI.
+    pub pki: TestPki,
+    /// Node id → its QUIC address.
+    pub addrs: Vec<(NodeId, SocketAddr)>,
+}
+
+impl Cluster {
+    /// A cluster over the given networks; CA and CRL files are written at once.
+    pub fn new(networks: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pki = TestPki::new(networks);
+        let c = Self {
+            dir,
+            pki,
+            addrs: Vec::new(),
+        };
+        c.write_trust();
+        c
+    }
+
+    /// (Re)writes every network's CA and current CRL to `<dir>/pki/<network>/`.
+    pub fn write_trust(&self) {
+        for (name, net) in &self.pki.networks {
+            let d = self.dir.path().join("pki").join(name);
+            std::fs::create_dir_all(&d).expect("mkdir");
+            std::fs::write(d.join("ca.crt"), to_pem("CERTIFICATE", net.ca.cert_der())).expect("ca");
+            std::fs::write(d.join("crl.pem"), to_pem("X509 CRL", &net.crl_der)).expect("crl");
+        }
+    }
+
+    /// Reserves an address for a node id (call for every node before building configs).
+    pub fn add(&mut self, node: &str) -> SocketAddr {
+        let addr = free_udp_addr();
+        self.addrs.push((node.parse().expect("node id"), addr));
+        addr
+    }
+
+    /// The address reserved for a node.
+    pub fn addr(&self, node: &str) -> SocketAddr {
+        self.addrs
+            .iter()
+            .find(|(n, _)| n.as_str() == node)
+            .map(|(_, a)| *a)
+            .expect("node added")
+    }
+
+    /// The node's directory.
+    pub fn node_dir(&self, node: &str) -> PathBuf {
+        self.dir.path().join("nodes").join(node)
+    }
+
+    /// Issues (once) the node's certificate and writes a configuration peering it with `peers`.
+    pub fn config(&self, node: &str, peers: &[&str]) -> Config {
+        let d = self.node_dir(node);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let cert = d.join("node.crt");
+        let key = d.join("node.key");
+        if !cert.exists() {
+            let issued = self.pki.node(node);
+            std::fs::write(&cert, &issued.cert_pem).expect("cert");
+            write_secret(&key, issued.key_pem.as_bytes());
+        }
+        Config {
+            node_id: node.parse().expect("node id"),
+            data_dir: d.join("data"),
+            listen: self.addr(node),
+            log_level: "info".into(),
+            log_format: LogFormat::Human,
+            identity: IdentityConfig { cert, key },
+            trust: self
+                .pki
+                .networks
+                .keys()
+                .map(|n| {
+                    let p = self.dir.path().join("pki").join(n);
+                    TrustConfig {
+                        ca: p.join("ca.crt"),
+                        crl: p.join("crl.pem"),
+                    }
+                })
+                .collect(),
+            peers: peers
+                .iter()
+                .map(|p| PeerConfig {
+                    node_id: p.parse().expect("peer id"),
+                    address: self.addr(p),
+                })
+                .collect(),
+            api: ApiConfig {
+                listen: "127.0.0.1:0".parse().expect("addr"),
+                token_file: d.join("data").join("api.token"),
+                ..api_defaults()
+            },
+            limits: Limits::default(),
+            checkpoints: CheckpointConfig::default(),
+        }
+    }
+}
+
+fn api_defaults() -> ApiConfig {
+    toml_api()
+}
+
+/// An `ApiConfig` with every optional field at its default.
+fn toml_api() -> ApiConfig {
+    #[derive(serde::Deserialize)]
+    struct W {
+        api: ApiConfig,
+    }
+    let w: W = toml::from_str("[api]\nlisten = \"127.0.0.1:0\"\n").expect("api defaults");
+    w.api
+}
+
+fn write_secret(path: &Path, bytes: &[u8]) {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .expect("key file");
+    f.write_all(bytes).expect("write key");
+}
+
+/// Starts a node from a configuration.
+pub async fn start(cfg: Config) -> Node {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Node::start(cfg).await.expect("node starts")
+}
+
+/// Waits until `cond` holds, checking every 20 ms, failing after `limit`.
+pub async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        if start.elapsed() > limit {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A plain AMBER alert to `to`, released to the recipient's network and the sender's.
+pub fn alert(to: &str, text: &str) -> SendRequest {
+    let to_node: NodeId = to.parse().expect("node");
+    SendRequest {
+        kind: "alert".into(),
+        to: vec![to.into()],
+        tlp: "AMBER".into(),
+        release: vec![format!("network:{}", to_node.network())],
+        eval: "B2".into(),
+        text: text.into(),
+        lang: "en".into(),
+        ..Default::default()
+    }
+}
