@@ -25,9 +25,9 @@ pub mod error;
 pub mod identity;
 pub mod load;
 pub mod revocation;
-pub mod tls;
 #[cfg(test)]
 mod testing;
+pub mod tls;
 
 pub use bundle::{write_trust_bundle, TrustBundle};
 pub use ca::{

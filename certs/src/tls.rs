@@ -545,9 +545,8 @@ impl ServerCertVerifier for NodeServerVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let unexpected = || {
-            rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure)
-        };
+        let unexpected =
+            || rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure);
         let verified = self
             .webpki
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
@@ -611,9 +610,7 @@ mod tests {
     }
 
     fn unix_now() -> UnixTime {
-        UnixTime::since_unix_epoch(std::time::Duration::from_secs(
-            now().unix_timestamp() as u64
-        ))
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(now().unix_timestamp() as u64))
     }
 
     /// A `gulf` CA *without* the DNS name constraint, issuing a certificate for a
@@ -772,7 +769,10 @@ mod tests {
                 "not-node-certificate",
             ),
             (AlertDescription::AccessDenied, "unexpected-peer"),
-            (AlertDescription::CertificateRequired, "certificate-required"),
+            (
+                AlertDescription::CertificateRequired,
+                "certificate-required",
+            ),
             (
                 AlertDescription::NoApplicationProtocol,
                 "no-application-protocol",
@@ -780,7 +780,10 @@ mod tests {
             (AlertDescription::HandshakeFailure, "handshake-failed"),
         ];
         for (alert, code) in cases {
-            assert_eq!(TlsError::from_alert(u8::from(alert), "").reason_code(), code);
+            assert_eq!(
+                TlsError::from_alert(u8::from(alert), "").reason_code(),
+                code
+            );
         }
     }
 }

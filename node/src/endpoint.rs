@@ -22,7 +22,7 @@
 //! ([`TlsError`], with its reason code), and is logged with `tracing::warn!` (reason code,
 //! peer address) on both sides. The TLS alert carries the reason across the wire during the
 //! handshake; after it, a refusing side closes the connection with application error code
-//! [`code::UNEXPECTED_PEER`](crate::wire::code::UNEXPECTED_PEER) and the reason code as the
+//! [`code::UNEXPECTED_PEER`] and the reason code as the
 //! reason phrase. [`EndpointError::from`] a [`quinn::ConnectionError`] recovers the refusal
 //! from either.
 //!
@@ -162,9 +162,8 @@ impl From<ConnectionError> for EndpointError {
     /// close; anything else is [`EndpointError::Connection`].
     fn from(e: ConnectionError) -> Self {
         let refusal = match &e {
-            ConnectionError::TransportError(t) => tls_alert(t.code).map(|alert| {
-                (RefusedBy::Us, TlsError::from_alert(alert, t.reason.clone()))
-            }),
+            ConnectionError::TransportError(t) => tls_alert(t.code)
+                .map(|alert| (RefusedBy::Us, TlsError::from_alert(alert, t.reason.clone()))),
             ConnectionError::ConnectionClosed(c) => tls_alert(c.error_code).map(|alert| {
                 let detail = String::from_utf8_lossy(&c.reason).into_owned();
                 (RefusedBy::Peer, TlsError::from_alert(alert, detail))
@@ -173,8 +172,11 @@ impl From<ConnectionError> for EndpointError {
                 if c.error_code == VarInt::from_u32(code::UNEXPECTED_PEER) =>
             {
                 let code = String::from_utf8_lossy(&c.reason);
-                TlsError::from_reason_code(&code, "the peer closed the connection after the handshake")
-                    .map(|reason| (RefusedBy::Peer, reason))
+                TlsError::from_reason_code(
+                    &code,
+                    "the peer closed the connection after the handshake",
+                )
+                .map(|reason| (RefusedBy::Peer, reason))
             }
             _ => None,
         };
@@ -232,8 +234,8 @@ pub fn bind_with(
         .map_err(|e| TlsError::Config(e.to_string()))?;
     let mut client = quinn::ClientConfig::new(Arc::new(client_tls));
     client.transport_config(transport);
-    let mut endpoint =
-        quinn::Endpoint::server(server, addr).map_err(|source| EndpointError::Bind { addr, source })?;
+    let mut endpoint = quinn::Endpoint::server(server, addr)
+        .map_err(|source| EndpointError::Bind { addr, source })?;
     endpoint.set_default_client_config(client);
     Ok(endpoint)
 }

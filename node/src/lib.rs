@@ -14,4 +14,5 @@ pub mod inbound;
 pub mod node;
 pub mod peer;
 pub mod store;
+pub mod verify;
 pub mod wire;

@@ -536,7 +536,7 @@ impl Store {
 }
 
 /// Reads every leaf in order, checks indices are dense from 0, and builds the tree.
-fn rebuild_tree(engine: &dyn Engine) -> Result<MerkleTree> {
+pub fn rebuild_tree(engine: &dyn Engine) -> Result<MerkleTree> {
     let mut tree = MerkleTree::new();
     let mut from = 0u64;
     loop {
