@@ -261,6 +261,7 @@ pub fn body(
         kind,
     };
     body.normalise();
-    body.validate().map_err(|e| format!("{} ({})", e, e.reason_code()))?;
+    body.validate()
+        .map_err(|e| format!("{} ({})", e, e.reason_code()))?;
     Ok(body)
 }

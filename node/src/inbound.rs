@@ -192,20 +192,16 @@ async fn process(ctx: &Arc<Ctx>, peer: &NodeId, frames: Vec<(FrameType, Vec<u8>)
     let mut refusals = Vec::new();
     let mut envelopes = Vec::with_capacity(frames.len());
     for (t, payload) in frames {
-        match t {
-            FrameType::Envelope => match Envelope::decode(&payload) {
-                Ok(env) => envelopes.push(env),
-                Err(e) => {
-                    let id = envelope_id(&payload);
-                    refusals.push(Refuse {
-                        id,
-                        facts: None,
-                        code: e.reason_code().into(),
-                        detail: e.to_string(),
-                    });
-                }
-            },
-            _ => {}
+        // Envelopes are the only frame type this version reads; the decoder refuses others.
+        let FrameType::Envelope = t else { continue };
+        match Envelope::decode(&payload) {
+            Ok(env) => envelopes.push(env),
+            Err(e) => refusals.push(Refuse {
+                id: MessageId([0; 32]),
+                facts: None,
+                code: e.reason_code().into(),
+                detail: e.to_string(),
+            }),
         }
     }
     // Verify on both cores: split the batch in two halves on the blocking pool.
@@ -292,7 +288,10 @@ async fn process(ctx: &Arc<Ctx>, peer: &NodeId, frames: Vec<(FrameType, Vec<u8>)
                 acked.push(id);
             }
             // Not durable: send no receipt, so the sender keeps it and retries.
-            Err(e) => ctx.alarm(format!("cannot store message {} from {peer}: {e:#}", id.short())),
+            Err(e) => ctx.alarm(format!(
+                "cannot store message {} from {peer}: {e:#}",
+                id.short()
+            )),
         }
     }
 
@@ -343,7 +342,11 @@ async fn process(ctx: &Arc<Ctx>, peer: &NodeId, frames: Vec<(FrameType, Vec<u8>)
     out
 }
 
-fn push_frame(decoder: &FrameDecoder, out: &mut Vec<Vec<u8>>, signed: liaison_protocol::SignedMessage) {
+fn push_frame(
+    decoder: &FrameDecoder,
+    out: &mut Vec<Vec<u8>>,
+    signed: liaison_protocol::SignedMessage,
+) {
     let env = Envelope {
         signed,
         route: vec![],
@@ -353,14 +356,10 @@ fn push_frame(decoder: &FrameDecoder, out: &mut Vec<Vec<u8>>, signed: liaison_pr
     }
 }
 
-/// The id of an envelope's body if it got far enough to have one; zeros otherwise.
-fn envelope_id(payload: &[u8]) -> MessageId {
-    Envelope::decode(payload)
-        .map(|e| e.signed.id())
-        .unwrap_or(MessageId([0; 32]))
-}
-
-type Verified = (Vec<NodeId>, Result<VerifiedMessage, (MessageId, liaison_protocol::VerifyError)>);
+type Verified = (
+    Vec<NodeId>,
+    Result<VerifiedMessage, (MessageId, liaison_protocol::VerifyError)>,
+);
 
 async fn verify_all(ctx: &Arc<Ctx>, envelopes: Vec<Envelope>) -> Vec<Verified> {
     let verify = |trust: Arc<liaison_protocol::TrustStore>, part: Vec<Envelope>| {
@@ -408,7 +407,8 @@ impl RateLimiter {
         let n = n as f64;
         loop {
             let now = tokio::time::Instant::now();
-            self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
+            self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
+                .min(self.rate);
             self.last = now;
             if self.tokens >= n.min(self.rate) {
                 self.tokens -= n;

@@ -141,7 +141,12 @@ impl Ctx {
     }
 
     /// Signs a control message (receipt or refusal) from this node to `peer`.
-    pub fn sign_control(&self, peer: &NodeId, kind: Kind, about: Option<MessageId>) -> Result<SignedMessage> {
+    pub fn sign_control(
+        &self,
+        peer: &NodeId,
+        kind: Kind,
+        about: Option<MessageId>,
+    ) -> Result<SignedMessage> {
         let mut body = Body {
             header: Header {
                 originator: self.id.clone(),
@@ -170,12 +175,23 @@ impl Ctx {
     }
 
     /// A signed receipt for `ids`.
-    pub fn receipt(&self, peer: &NodeId, status: ReceiptStatus, ids: Vec<MessageId>) -> Result<SignedMessage> {
+    pub fn receipt(
+        &self,
+        peer: &NodeId,
+        status: ReceiptStatus,
+        ids: Vec<MessageId>,
+    ) -> Result<SignedMessage> {
         self.sign_control(peer, Kind::Receipt(Receipt { status, ids }), None)
     }
 
     /// A signed refusal of `target`.
-    pub fn refusal(&self, peer: &NodeId, target: MessageId, reason_code: &str, detail: &str) -> Result<SignedMessage> {
+    pub fn refusal(
+        &self,
+        peer: &NodeId,
+        target: MessageId,
+        reason_code: &str,
+        detail: &str,
+    ) -> Result<SignedMessage> {
         self.sign_control(
             peer,
             Kind::Refusal(Refusal {
@@ -215,11 +231,17 @@ impl Node {
             .iter()
             .map(|t| (t.ca.clone(), Some(t.crl.clone())))
             .collect();
-        let trust = liaison_certs::load_trust(pairs.iter().map(|(c, r)| (c.as_path(), r.as_deref())))
-            .context("trust: cannot load the trusted CAs and CRLs")?;
+        let trust =
+            liaison_certs::load_trust(pairs.iter().map(|(c, r)| (c.as_path(), r.as_deref())))
+                .context("trust: cannot load the trusted CAs and CRLs")?;
         trust
             .check_node_cert(signer.cert_der(), now())
-            .map_err(|e| anyhow!("identity: this node's own certificate is not valid now: {e} ({})", e.reason_code()))?;
+            .map_err(|e| {
+                anyhow!(
+                    "identity: this node's own certificate is not valid now: {e} ({})",
+                    e.reason_code()
+                )
+            })?;
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("data_dir: cannot create {}", cfg.data_dir.display()))?;
         let signer = Arc::new(signer);
@@ -231,7 +253,12 @@ impl Node {
             signer,
             trust: Arc::new(trust),
             store,
-            peers: Mutex::new(cfg.peers.iter().map(|p| (p.node_id.clone(), PeerState::default())).collect()),
+            peers: Mutex::new(
+                cfg.peers
+                    .iter()
+                    .map(|p| (p.node_id.clone(), PeerState::default()))
+                    .collect(),
+            ),
             alarms: Mutex::new(Vec::new()),
             cancel: CancellationToken::new(),
             rng: ring::rand::SystemRandom::new(),
@@ -240,7 +267,11 @@ impl Node {
         ctx.store
             .record(Event::Admin {
                 act: "start".into(),
-                detail: format!("liaison {} listening on {}", env!("CARGO_PKG_VERSION"), endpoint.local_addr()?),
+                detail: format!(
+                    "liaison {} listening on {}",
+                    env!("CARGO_PKG_VERSION"),
+                    endpoint.local_addr()?
+                ),
             })
             .await?;
         let mut tasks = JoinSet::new();
@@ -301,7 +332,8 @@ impl Node {
         self.ctx.cancel.cancel();
         let mut tasks = std::mem::take(&mut *self.tasks.lock().map_err(|_| anyhow!("poisoned"))?);
         while tasks.join_next().await.is_some() {}
-        self.endpoint.close(crate::wire::code::SHUTDOWN.into(), b"shutdown");
+        self.endpoint
+            .close(crate::wire::code::SHUTDOWN.into(), b"shutdown");
         self.endpoint.wait_idle().await;
         let _ = self.ctx.store.checkpoint().await;
         self.ctx.store.shutdown().await?;
@@ -317,7 +349,10 @@ pub fn next_hops(ctx: &Ctx, body: &Body) -> Result<Vec<NodeId>, String> {
         match r {
             Recipient::Node(n) => {
                 if ctx.peer(n).is_none() {
-                    return Err(format!("no route to {n}: it is not a configured peer of {}", ctx.id));
+                    return Err(format!(
+                        "no route to {n}: it is not a configured peer of {}",
+                        ctx.id
+                    ));
                 }
                 hops.push(n.clone());
             }
@@ -331,7 +366,9 @@ pub fn next_hops(ctx: &Ctx, body: &Body) -> Result<Vec<NodeId>, String> {
                         .map(|p| p.node_id.clone()),
                 );
                 if hops.len() == before {
-                    return Err(format!("no route to network:{net}: no configured peer is in it"));
+                    return Err(format!(
+                        "no route to network:{net}: no configured peer is in it"
+                    ));
                 }
             }
         }
@@ -358,7 +395,8 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
         detail,
     };
     let t = now();
-    let mut body = compose::body(&ctx.id, req, t, ctx.nonce()?).map_err(|e| refused("invalid-message", e))?;
+    let mut body =
+        compose::body(&ctx.id, req, t, ctx.nonce()?).map_err(|e| refused("invalid-message", e))?;
     let hops = next_hops(ctx, &body).map_err(|e| refused("no-route", e))?;
     for h in &hops {
         check_hop(
@@ -381,7 +419,14 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
     let facts = MessageFacts::of(id, &body);
     let leaf = ctx
         .store
-        .originate(Envelope { signed, route: vec![] }, facts, hops.clone())
+        .originate(
+            Envelope {
+                signed,
+                route: vec![],
+            },
+            facts,
+            hops.clone(),
+        )
         .await?;
     tracing::info!(id = %id.short(), kind = body.kind.name(), to = ?hops, "message sent");
     Ok(Sent {

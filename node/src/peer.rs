@@ -106,7 +106,12 @@ async fn session(ctx: &Arc<Ctx>, conn: &quinn::Connection, peer: &NodeId) -> Opt
         freed: Notify::new(),
     });
     let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
-    let mut reader = tokio::spawn(read_answers(ctx.clone(), peer.clone(), recv, window.clone()));
+    let mut reader = tokio::spawn(read_answers(
+        ctx.clone(),
+        peer.clone(),
+        recv,
+        window.clone(),
+    ));
     let mut changed = ctx.store.outbox_watch(peer);
     let mut cursor = 0u64;
     let limit = ctx.cfg.limits.window;
@@ -257,7 +262,10 @@ async fn read_answers(
                         status: r.status,
                         ids: r.ids.clone(),
                     },
-                    r.ids.iter().map(|id| (*id, label.to_string())).collect::<Vec<_>>(),
+                    r.ids
+                        .iter()
+                        .map(|id| (*id, label.to_string()))
+                        .collect::<Vec<_>>(),
                 )
             }
             Kind::Refusal(r) => {
@@ -278,7 +286,11 @@ async fn read_answers(
             }
         };
         let ids: Vec<MessageId> = outcome.iter().map(|(id, _)| *id).collect();
-        if let Err(e) = ctx.store.hop_answer(event, peer.clone(), outcome, answer_id).await {
+        if let Err(e) = ctx
+            .store
+            .hop_answer(event, peer.clone(), outcome, answer_id)
+            .await
+        {
             ctx.alarm(format!("cannot record an answer from {peer}: {e:#}"));
             continue;
         }

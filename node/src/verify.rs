@@ -29,7 +29,11 @@ pub struct LogReport {
 
 /// Checks the data dir of the node whose certificate is `node_cert_der`. The node must be
 /// stopped (the store is opened directly).
-pub fn verify_data_dir(data_dir: &Path, node_cert_der: &[u8], trust: &TrustStore) -> Result<LogReport> {
+pub fn verify_data_dir(
+    data_dir: &Path,
+    node_cert_der: &[u8],
+    trust: &TrustStore,
+) -> Result<LogReport> {
     let node = node_id_from_cert(node_cert_der).map_err(|e| anyhow!("node certificate: {e}"))?;
     let key = cert_public_key(node_cert_der).map_err(|e| anyhow!("node certificate: {e}"))?;
     let engine = SledEngine::open(&data_dir.join("store"))
@@ -46,10 +50,19 @@ pub fn verify_data_dir(data_dir: &Path, node_cert_der: &[u8], trust: &TrustStore
         let mut next = last[1..].to_vec();
         next.push(0);
         for (k, v) in &page {
-            let env = Envelope::decode(v).map_err(|e| anyhow!("stored message {}: {e}", liaison_protocol::ids::hex(&k[1..])))?;
-            env.signed
-                .verify(trust)
-                .map_err(|e| anyhow!("stored message {} does not verify: {e} ({})", liaison_protocol::ids::hex(&k[1..]), e.reason_code()))?;
+            let env = Envelope::decode(v).map_err(|e| {
+                anyhow!(
+                    "stored message {}: {e}",
+                    liaison_protocol::ids::hex(&k[1..])
+                )
+            })?;
+            env.signed.verify(trust).map_err(|e| {
+                anyhow!(
+                    "stored message {} does not verify: {e} ({})",
+                    liaison_protocol::ids::hex(&k[1..]),
+                    e.reason_code()
+                )
+            })?;
             messages_verified += 1;
         }
         from = next;

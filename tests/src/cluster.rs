@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use liaison_certs::load::to_pem;
 use liaison_node::compose::SendRequest;
-use liaison_node::config::{ApiConfig, CheckpointConfig, Config, IdentityConfig, Limits, LogFormat, PeerConfig, TrustConfig};
+use liaison_node::config::{
+    ApiConfig, CheckpointConfig, Config, IdentityConfig, Limits, LogFormat, PeerConfig, TrustConfig,
+};
 use liaison_node::node::Node;
 use liaison_protocol::NodeId;
 
@@ -111,6 +113,8 @@ impl Cluster {
                     address: self.addr(p),
                 })
                 .collect(),
+            // Struct update keeps this compiling as optional API fields are added.
+            #[allow(clippy::needless_update)]
             api: ApiConfig {
                 listen: "127.0.0.1:0".parse().expect("addr"),
                 token_file: d.join("data").join("api.token"),
@@ -137,8 +141,8 @@ fn toml_api() -> ApiConfig {
 }
 
 fn write_secret(path: &Path, bytes: &[u8]) {
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -79,7 +79,11 @@ async fn exchange(p: &RawPeer, bytes: &[u8], n: usize) -> Vec<Kind> {
         .expect("a frame");
         let env = Envelope::decode(&payload).unwrap();
         let body = liaison_protocol::Body::decode(&env.signed.body).unwrap();
-        assert_eq!(body.header.originator, B.parse::<NodeId>().unwrap(), "answers are signed by B");
+        assert_eq!(
+            body.header.originator,
+            B.parse::<NodeId>().unwrap(),
+            "answers are signed by B"
+        );
         out.push(body.kind);
     }
     out
@@ -151,7 +155,10 @@ async fn garbage_and_oversized_frames_reset_the_stream_and_the_node_serves_on() 
     }
     // The node still serves this peer on a new stream.
     let m = signed(&p, B, now(), 2);
-    assert!(matches!(exchange(&p, &frame(&m), 1).await[0], Kind::Receipt(_)));
+    assert!(matches!(
+        exchange(&p, &frame(&m), 1).await[0],
+        Kind::Receipt(_)
+    ));
     // And every refusal is in B's log with its reason code.
     let codes: Vec<String> = (0..b.store().log_size())
         .filter_map(|i| b.store().log_entry(i).unwrap())
@@ -160,7 +167,10 @@ async fn garbage_and_oversized_frames_reset_the_stream_and_the_node_serves_on() 
             _ => None,
         })
         .collect();
-    assert!(codes.contains(&"unknown-frame-type".to_string()), "{codes:?}");
+    assert!(
+        codes.contains(&"unknown-frame-type".to_string()),
+        "{codes:?}"
+    );
     assert!(codes.contains(&"frame-too-large".to_string()), "{codes:?}");
     assert!(codes.contains(&"malformed".to_string()), "{codes:?}");
     b.shutdown().await.unwrap();

@@ -30,7 +30,10 @@ async fn ten_thousand_messages_none_lost_none_duplicated_in_order() {
             let ctx = a.ctx().clone();
             let text = format!("alert {}", wave * 500 + i);
             tasks.spawn(async move {
-                liaison_node::node::send(&ctx, &alert(B, &text)).await.unwrap().id
+                liaison_node::node::send(&ctx, &alert(B, &text))
+                    .await
+                    .unwrap()
+                    .id
             });
         }
         while let Some(id) = tasks.join_next().await {
@@ -39,19 +42,27 @@ async fn ten_thousand_messages_none_lost_none_duplicated_in_order() {
     }
     let store_b = b.store().clone();
     let store_a = a.store().clone();
-    wait_for("every message in B's inbox", Duration::from_secs(300), || {
-        store_b.inbox(0, usize::MAX).map(|i| i.len()).unwrap_or(0) >= N
-    })
+    wait_for(
+        "every message in B's inbox",
+        Duration::from_secs(300),
+        || store_b.inbox(0, usize::MAX).map(|i| i.len()).unwrap_or(0) >= N,
+    )
     .await;
-    wait_for("A's outbox to drain (all receipted)", Duration::from_secs(60), || {
-        store_a.outbox_depths().values().sum::<u64>() == 0
-    })
+    wait_for(
+        "A's outbox to drain (all receipted)",
+        Duration::from_secs(60),
+        || store_a.outbox_depths().values().sum::<u64>() == 0,
+    )
     .await;
     let inbox = store_b.inbox(0, usize::MAX).unwrap();
     assert_eq!(inbox.len(), N, "no duplicates in the inbox");
     let got: HashSet<_> = inbox.iter().map(|i| i.state.facts.id).collect();
     assert_eq!(got.len(), N);
-    assert_eq!(got, sent.iter().copied().collect::<HashSet<_>>(), "nothing lost");
+    assert_eq!(
+        got,
+        sent.iter().copied().collect::<HashSet<_>>(),
+        "nothing lost"
+    );
     // Order: B's inbox follows A's log order (A's sent order).
     let order_a: Vec<_> = (0..store_a.log_size())
         .filter_map(|i| store_a.log_entry(i).unwrap())

@@ -3,7 +3,7 @@
 //! changes them.
 //!
 //! # Shape
-//! One task owns all writes ([`Writer`], on its own thread). Callers send it semantic
+//! One task owns all writes (the writer, on its own thread). Callers send it semantic
 //! requests (originate, accept, record a receipt …) over a bounded channel with a oneshot
 //! reply. The writer takes every request waiting, applies them all to one atomic
 //! [`WriteBatch`] (group commit), makes it durable (sled flush + fsync), only then extends
@@ -364,7 +364,9 @@ impl Store {
         let mut out = Vec::with_capacity(waits.len());
         for (id, rx) in waits {
             let r = match rx {
-                Some(rx) => rx.await.unwrap_or_else(|_| Err(anyhow!("store writer has stopped"))),
+                Some(rx) => rx
+                    .await
+                    .unwrap_or_else(|_| Err(anyhow!("store writer has stopped"))),
                 None => Err(anyhow!("store writer has stopped")),
             };
             out.push((id, r));
