@@ -60,7 +60,12 @@ impl MessageFacts {
             case: body.header.case.clone(),
             in_reply_to: body.header.in_reply_to,
             tlp: body.handling.tlp,
-            eu_codes: body.handling.eu_codes().into_iter().map(String::from).collect(),
+            eu_codes: body
+                .handling
+                .eu_codes()
+                .into_iter()
+                .map(String::from)
+                .collect(),
             releasability: body.handling.releasability.clone(),
             evaluation: body.handling.evaluation,
         }
@@ -261,10 +266,19 @@ mod tests {
         let leaf = e.encode();
         assert_eq!(LogEntry::decode(&leaf).unwrap(), e);
         let text = String::from_utf8_lossy(&leaf);
-        assert!(!text.contains("Партия"), "payload text must not reach the log");
-        assert!(!text.contains("MSCU1234565"), "entities must not reach the log");
+        assert!(
+            !text.contains("Партия"),
+            "payload text must not reach the log"
+        );
+        assert!(
+            !text.contains("MSCU1234565"),
+            "entities must not reach the log"
+        );
         let mut bad = leaf.clone();
         bad.push(0);
-        assert_eq!(LogEntry::decode(&bad).unwrap_err().reason_code(), "trailing-bytes");
+        assert_eq!(
+            LogEntry::decode(&bad).unwrap_err().reason_code(),
+            "trailing-bytes"
+        );
     }
 }
