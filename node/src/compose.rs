@@ -162,8 +162,26 @@ where
     s.parse().map_err(|e| format!("{what} {s:?}: {e}"))
 }
 
-/// Builds the body of a message this node originates.
+/// Builds and checks the body of a message this node originates. Errors are
+/// `(reason code, detail)`: `invalid-message` for a field that does not parse, the rule's own
+/// code (e.g. `invalid-handling`, `limit-exceeded`) for a message that breaks one.
 pub fn body(
+    me: &NodeId,
+    req: &SendRequest,
+    now: Timestamp,
+    nonce: [u8; 16],
+) -> Result<Body, (&'static str, String)> {
+    let body = parse_request(me, req, now, nonce).map_err(|e| ("invalid-message", e))?;
+    // Composition rules first, so the officer sees `invalid-handling` and why.
+    liaison_protocol::handling::check_composition(&body.addressing())
+        .map_err(|e| (e.reason_code(), e.to_string()))?;
+    body.validate()
+        .map_err(|e| (e.reason_code(), e.to_string()))?;
+    Ok(body)
+}
+
+/// Parses the request's fields into a body (not yet checked against the rules).
+fn parse_request(
     me: &NodeId,
     req: &SendRequest,
     now: Timestamp,
@@ -261,7 +279,5 @@ pub fn body(
         kind,
     };
     body.normalise();
-    body.validate()
-        .map_err(|e| format!("{} ({})", e, e.reason_code()))?;
     Ok(body)
 }

@@ -12,7 +12,7 @@ use liaison_protocol::NodeId;
 use serde::Deserialize;
 
 /// A node's whole configuration.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// This node's id, `<centre>.<network>`; must match the node certificate.
@@ -45,7 +45,7 @@ pub struct Config {
 }
 
 /// Structured log output format.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -56,7 +56,7 @@ pub enum LogFormat {
 }
 
 /// Certificate and private key files (PEM).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityConfig {
     /// Node certificate (PEM), issued by `liaison certs issue-node`.
@@ -66,7 +66,7 @@ pub struct IdentityConfig {
 }
 
 /// One trusted network.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustConfig {
     /// The network's CA certificate (PEM).
@@ -76,7 +76,7 @@ pub struct TrustConfig {
 }
 
 /// One peer.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerConfig {
     /// The peer's node id; its certificate must name exactly this.
@@ -86,7 +86,7 @@ pub struct PeerConfig {
 }
 
 /// The local officer API.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
     /// Address to listen on; must be a loopback address.
@@ -95,10 +95,15 @@ pub struct ApiConfig {
     /// relative paths are inside `data_dir`.
     #[serde(default = "default_token_file")]
     pub token_file: PathBuf,
+    /// Optional HTTPS address (loopback) for officers with client certificates: TLS 1.3,
+    /// a certificate from `liaison certs issue-officer` for this node is required, and the
+    /// officer's role comes from it. Absent: only the token listener runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_listen: Option<SocketAddr>,
 }
 
 /// Limits that protect the node from its peers.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest frame accepted or sent, in bytes (default 1 MiB).
@@ -126,7 +131,7 @@ impl Default for Limits {
 }
 
 /// When the node signs checkpoints of its log.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CheckpointConfig {
     /// Seconds between periodic checkpoints (only when the log grew).
@@ -208,6 +213,13 @@ impl Config {
                 "api.listen: {} is not a loopback address; the officer API is local only",
                 self.api.listen
             );
+        }
+        if let Some(tls) = self.api.tls_listen {
+            if !tls.ip().is_loopback() {
+                bail!(
+                    "api.tls_listen: {tls} is not a loopback address; the officer API is local only"
+                );
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for p in &self.peers {

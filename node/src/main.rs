@@ -1,7 +1,8 @@
-//! The `liaison` binary: the node daemon and its operator CLI.
+//! The `liaison` binary: the node daemon, the PKI tools and the officer CLI.
 //!
-//! `main` stays thin: parse the command line, run the chosen command, and turn any error
-//! into `error: …` plus a hint on stderr and a non-zero exit status.
+//! `main` stays thin: parse the command line, run the chosen command (only `node run` gets
+//! an async runtime: a multi-thread tokio runtime built here), and turn any error into
+//! `error: …` plus a hint on stderr and a non-zero exit status (see `liaison --help`).
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -12,11 +13,27 @@ mod cli;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    match cli::run(args) {
-        Ok(code) => code,
-        Err(err) => {
-            cli::report(&err);
-            ExitCode::FAILURE
+    let result = match args.command {
+        cli::Command::Node(cli::run::NodeCommand::Run(run)) => {
+            node_run(args.api.config.as_deref(), &run)
         }
+        _ => cli::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => cli::report(&err),
     }
+}
+
+fn node_run(
+    config: Option<&std::path::Path>,
+    args: &cli::run::RunArgs,
+) -> anyhow::Result<ExitCode> {
+    let cfg = cli::run::prepare(config, args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("liaison")
+        .build()?;
+    runtime.block_on(cli::run::run(cfg))?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -274,13 +274,16 @@ impl Node {
                 ),
             })
             .await?;
+        // The API first: a bad token file or a taken port stops start-up before any session.
+        let api = crate::api::bind(ctx.clone()).await?;
+        let api_addr = api.local_addr;
         let mut tasks = JoinSet::new();
+        tasks.spawn(api.serve);
         tasks.spawn(crate::inbound::accept_loop(ctx.clone(), endpoint.clone()));
         for p in &ctx.cfg.peers {
             tasks.spawn(crate::peer::run(ctx.clone(), endpoint.clone(), p.clone()));
         }
         tasks.spawn(checkpoint_loop(ctx.clone()));
-        let api_addr = ctx.cfg.api.listen; // TEMP
         tracing::info!(node = %ctx.id, quic = %endpoint.local_addr()?, api = %api_addr, "node started");
         Ok(Node {
             ctx,
@@ -395,8 +398,8 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
         detail,
     };
     let t = now();
-    let mut body =
-        compose::body(&ctx.id, req, t, ctx.nonce()?).map_err(|e| refused("invalid-message", e))?;
+    let mut body = compose::body(&ctx.id, req, t, ctx.nonce()?)
+        .map_err(|(code, detail)| refused(code, detail))?;
     let hops = next_hops(ctx, &body).map_err(|e| refused("no-route", e))?;
     for h in &hops {
         check_hop(

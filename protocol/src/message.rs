@@ -238,7 +238,10 @@ impl Body {
         }
         check_composition(&self.addressing()).map_err(|e| DecodeError::InvalidField {
             field: "handling",
-            detail: e.to_string(),
+            detail: match e {
+                crate::error::HandlingError::Invalid(why) => why,
+                other => other.to_string(),
+            },
         })?;
         if let Some(p) = self.kind.payload() {
             p.check_limits()?;

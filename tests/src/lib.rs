@@ -111,3 +111,230 @@ pub fn key_of(cert: &IssuedCert) -> SigningKey {
 pub fn signer(cert: &IssuedCert) -> Signer {
     Signer::new(key_of(cert), cert.cert_der.clone()).expect("signer")
 }
+
+// ---------------------------------------------------------------------------------------
+// Officer API helpers (owned by the API/CLI work; keep additions above this section).
+// ---------------------------------------------------------------------------------------
+
+/// Clients of a node's local officer API, for tests: plain HTTP with the token (ureq) and
+/// HTTPS with an officer client certificate (rustls over a std socket, raw HTTP/1.1).
+pub mod api {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use liaison_certs::{IssuedCert, Role, Validity};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use rustls_pki_types::pem::PemObject;
+    use serde_json::Value;
+    use time::OffsetDateTime;
+
+    use crate::TestPki;
+
+    /// A free TCP port on 127.0.0.1 (bound then released; tests tolerate the tiny race).
+    pub fn free_tcp_addr() -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    }
+
+    /// An HTTP answer: status and body (JSON when it parses, else a JSON string).
+    #[derive(Debug, Clone)]
+    pub struct Answer {
+        /// HTTP status.
+        pub status: u16,
+        /// Body.
+        pub body: Value,
+        /// `WWW-Authenticate`, if sent.
+        pub www_authenticate: Option<String>,
+    }
+
+    impl Answer {
+        /// The `error` reason code of an error answer.
+        pub fn error(&self) -> &str {
+            self.body["error"].as_str().unwrap_or("")
+        }
+    }
+
+    fn body_value(text: String) -> Value {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+
+    /// The token listener of a node's API.
+    pub struct TokenClient {
+        agent: ureq::Agent,
+        base: String,
+        token: Option<String>,
+    }
+
+    impl TokenClient {
+        /// A client of the API at `addr`, with the token read from `token_file`.
+        pub fn new(addr: SocketAddr, token_file: &Path) -> Self {
+            let token = std::fs::read_to_string(token_file).expect("token file");
+            Self::with_token(addr, Some(token.trim().to_owned()))
+        }
+
+        /// A client sending `token` (or no `Authorization` header at all).
+        pub fn with_token(addr: SocketAddr, token: Option<String>) -> Self {
+            let agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(30)))
+                .build()
+                .into();
+            Self {
+                agent,
+                base: format!("http://{addr}"),
+                token,
+            }
+        }
+
+        fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+            let mut r = r.expect("HTTP request");
+            let status = r.status().as_u16();
+            let www_authenticate = r
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let text = r.body_mut().read_to_string().expect("body");
+            Answer {
+                status,
+                body: body_value(text),
+                www_authenticate,
+            }
+        }
+
+        /// `GET path`.
+        pub fn get(&self, path: &str) -> Answer {
+            let mut req = self.agent.get(format!("{}{path}", self.base));
+            if let Some(t) = &self.token {
+                req = req.header("Authorization", format!("Bearer {t}"));
+            }
+            Self::answer(req.call())
+        }
+
+        /// `POST path` with a JSON body.
+        pub fn post(&self, path: &str, body: &Value) -> Answer {
+            self.post_raw(path, &body.to_string())
+        }
+
+        /// `POST path` with raw bytes as `application/json`.
+        pub fn post_raw(&self, path: &str, body: &str) -> Answer {
+            let mut req = self
+                .agent
+                .post(format!("{}{path}", self.base))
+                .header("Content-Type", "application/json");
+            if let Some(t) = &self.token {
+                req = req.header("Authorization", format!("Bearer {t}"));
+            }
+            Self::answer(req.send(body))
+        }
+    }
+
+    /// Issues an officer certificate for `node` (`centre.network`), valid for a year.
+    pub fn officer(pki: &TestPki, node: &str, name: &str, role: Role) -> IssuedCert {
+        let (centre, network) = node.split_once('.').expect("centre.network");
+        let validity = Validity::days_from(OffsetDateTime::now_utc(), 365).expect("validity");
+        pki.ca(network)
+            .issue_officer(
+                &centre.parse().expect("centre"),
+                &name.parse().expect("officer name"),
+                role,
+                validity,
+            )
+            .expect("issue officer")
+    }
+
+    /// An HTTPS client of a node's certificate listener, presenting `cert` (an officer's,
+    /// or any other, to check refusals).
+    pub struct CertClient {
+        config: Arc<rustls::ClientConfig>,
+        addr: SocketAddr,
+        node: String,
+    }
+
+    impl CertClient {
+        /// Trusts the network CAs of `pki`; dials `addr` expecting the certificate of `node`.
+        pub fn new(pki: &TestPki, addr: SocketAddr, node: &str, cert: &IssuedCert) -> Self {
+            let mut roots = rustls::RootCertStore::empty();
+            for net in pki.networks.values() {
+                roots
+                    .add(CertificateDer::from(net.ca.cert_der().to_vec()))
+                    .expect("root");
+            }
+            let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).expect("key");
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("tls13")
+            .with_root_certificates(roots)
+            .with_client_auth_cert(vec![CertificateDer::from(cert.cert_der.clone())], key)
+            .expect("client cert");
+            Self {
+                config: Arc::new(config),
+                addr,
+                node: node.to_owned(),
+            }
+        }
+
+        /// Sends one request on a fresh connection; `Err` if TLS (or the socket) failed.
+        pub fn request(
+            &self,
+            method: &str,
+            path: &str,
+            body: Option<&Value>,
+        ) -> std::io::Result<Answer> {
+            let name = ServerName::try_from(self.node.clone()).expect("server name");
+            let conn = rustls::ClientConnection::new(self.config.clone(), name)
+                .map_err(std::io::Error::other)?;
+            let sock = TcpStream::connect(self.addr)?;
+            sock.set_read_timeout(Some(Duration::from_secs(20)))?;
+            let mut tls = rustls::StreamOwned::new(conn, sock);
+            let body = body.map(Value::to_string).unwrap_or_default();
+            write!(
+                tls,
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                self.addr,
+                body.len()
+            )?;
+            tls.flush()?;
+            let mut raw = Vec::new();
+            match tls.read_to_end(&mut raw) {
+                Ok(_) => {}
+                // A server that closes without close_notify after a complete answer is fine.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+                Err(e) => return Err(e),
+            }
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            let (head, body) = text
+                .split_once("\r\n\r\n")
+                .ok_or_else(|| std::io::Error::other(format!("no HTTP answer: {text:?}")))?;
+            let status = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| std::io::Error::other(format!("bad status line: {head:?}")))?;
+            Ok(Answer {
+                status,
+                body: body_value(body.to_owned()),
+                www_authenticate: None,
+            })
+        }
+    }
+
+    /// Polls `cond` every 20 ms until it returns `Some`, failing after `limit`.
+    pub fn poll<T>(what: &str, limit: Duration, mut cond: impl FnMut() -> Option<T>) -> T {
+        let start = Instant::now();
+        loop {
+            if let Some(t) = cond() {
+                return t;
+            }
+            if start.elapsed() > limit {
+                panic!("timed out after {limit:?} waiting for {what}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

@@ -1,17 +1,41 @@
 //! Command-line interface: one subcommand group per concern, each in its own module.
 //!
-//! To add a command group, add a variant to [`Command`] and a module beside `certs`.
+//! * [`certs`]: the PKI (`liaison certs …`).
+//! * [`run`](mod@run): the daemon (`liaison node run`).
+//! * [`officer`]: officers' commands, clients of the node's local API (`liaison send`,
+//!   `inbox`, `show`, `ack`, `trail`, `status`, `peers`, `log`, `checkpoint`).
+//!
+//! To add a command group, add a variant to [`Command`] and a module beside these.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 pub mod certs;
+pub mod demo;
+pub mod officer;
+pub mod run;
+
+/// Exit status described in `liaison --help`.
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  success
+  1  error: the node is not running, the token or certificate was refused, an unknown id,
+     a bad file; the message says what to do
+  2  usage error (unknown option, missing argument)
+  3  the node refused the message (handling rules, no route, invalid message); the
+     reason code is printed as `refused: <reason-code>: <detail>`
+
+Finding the node: officer commands read api.listen and api.token_file from --config
+<node.toml> (or LIAISON_CONFIG), or take --api <addr> --token-file <path>.";
 
 /// Liaison: secure criminal-intelligence exchange between law-enforcement centres.
 #[derive(Debug, Parser)]
-#[command(name = "liaison", version, about, propagate_version = true)]
+#[command(name = "liaison", version, about, after_long_help = EXIT_STATUS, propagate_version = true)]
 pub struct Cli {
+    /// How to reach the node.
+    #[command(flatten)]
+    pub api: officer::ApiArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -23,19 +47,41 @@ pub enum Command {
     /// Manage the PKI: network CAs, node and officer certificates, revocation, trust bundles.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
+    /// Run the node daemon.
+    #[command(subcommand)]
+    Node(run::NodeCommand),
+    /// A local federation on loopback that shows the whole flow (PKI, real node processes,
+    /// alert, request/reply, refusal, trails, log verification), then exits.
+    Demo(demo::DemoArgs),
+    /// Officer commands (talk to the running node's local API).
+    #[command(flatten)]
+    Officer(officer::OfficerCommand),
 }
 
-/// Runs a parsed command line; the exit code says whether the command's answer was "yes".
+/// Runs a parsed command line that needs no async runtime; the exit code says whether the
+/// command's answer was "yes". (`node run` is started by `main`, which owns the runtime.)
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Certs(cmd) => certs::run(cmd),
+        Command::Demo(args) => demo::run(args),
+        Command::Officer(cmd) => officer::run(&cli.api, cmd),
+        Command::Node(_) => Err(anyhow::anyhow!("`liaison node` commands are run by main")),
     }
 }
 
-/// Prints an error as `error: <message>` and, when one is known, a hint on how to fix it.
-pub fn report(err: &anyhow::Error) {
+/// Prints an error as `error: <message>` (or `refused: …` for a refused message) and, when
+/// one is known, a hint on how to fix it; returns the exit status.
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    if let Some(e) = err.downcast_ref::<officer::ClientError>() {
+        match e {
+            officer::ClientError::Refused { .. } => eprintln!("{e}"),
+            _ => eprintln!("error: {e}"),
+        }
+        return ExitCode::from(e.exit_code());
+    }
     eprintln!("error: {err:#}");
     if let Some(hint) = certs::hint(err) {
         eprintln!("hint: {hint}");
     }
+    ExitCode::FAILURE
 }

@@ -1,0 +1,300 @@
+//! The API's request handlers: parse, check the role, call the node, render with [`view`].
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use liaison_protocol::{Body, MessageId};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::{Action, Principal};
+use super::{view, ApiError, ApiState};
+use crate::compose::SendRequest;
+use crate::node::SendRefused;
+use crate::store::{now, MessageState};
+
+/// Default page size of list endpoints.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Largest page size of list endpoints.
+pub const MAX_LIMIT: usize = 1000;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn parse_id(s: &str) -> ApiResult<MessageId> {
+    s.parse()
+        .map_err(|_| ApiError::Malformed(format!("{s:?} is not a message id (64 hex digits)")))
+}
+
+fn limit(l: Option<usize>) -> ApiResult<usize> {
+    match l.unwrap_or(DEFAULT_LIMIT) {
+        0 => Err(ApiError::Malformed("limit must be at least 1".into())),
+        n => Ok(n.min(MAX_LIMIT)),
+    }
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::Malformed(format!("bad query: {}", e.body_text())))
+}
+
+fn state_of(s: &ApiState, id: &MessageId) -> ApiResult<MessageState> {
+    s.ctx
+        .store
+        .state(id)
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::UnknownMessage(*id))
+}
+
+/// The decoded body and route of a stored message; `None` if it was purged.
+fn body_of(
+    s: &ApiState,
+    id: &MessageId,
+) -> ApiResult<Option<(Body, Vec<liaison_protocol::NodeId>)>> {
+    let Some(env) = s.ctx.store.envelope(id).map_err(ApiError::internal)? else {
+        return Ok(None);
+    };
+    let body = Body::decode(&env.signed.body).map_err(|e| {
+        ApiError::internal(anyhow::anyhow!("stored message {id} does not decode: {e}"))
+    })?;
+    Ok(Some((body, env.route)))
+}
+
+/// `POST /v1/messages`.
+pub async fn send(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    req: Result<Json<SendRequest>, JsonRejection>,
+) -> ApiResult<Response> {
+    p.require(Action::Send)?;
+    let Json(req) =
+        req.map_err(|e| ApiError::Malformed(format!("bad message request: {}", e.body_text())))?;
+    match crate::node::send(&s.ctx, &req).await {
+        Ok(sent) => {
+            let id = sent.id.to_string();
+            let body = json!({
+                "id": id,
+                "leaf": sent.leaf,
+                "next_hops": sent.next_hops.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+            });
+            Ok((
+                StatusCode::CREATED,
+                [(header::LOCATION, format!("/v1/messages/{id}"))],
+                Json(body),
+            )
+                .into_response())
+        }
+        Err(e) => match e.downcast::<SendRefused>() {
+            Ok(r) => {
+                tracing::debug!(who = %p, reason = %r.reason_code, "message refused");
+                Err(ApiError::Refused {
+                    reason_code: r.reason_code,
+                    detail: r.detail,
+                })
+            }
+            Err(e) => Err(ApiError::internal(e)),
+        },
+    }
+}
+
+/// Query of `GET /v1/inbox`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxQuery {
+    /// First inbox sequence number.
+    from: Option<u64>,
+    /// Most items.
+    limit: Option<usize>,
+    /// Only messages not yet acknowledged.
+    #[serde(default)]
+    unread: bool,
+}
+
+/// `GET /v1/inbox`.
+pub async fn inbox(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    q: Result<Query<InboxQuery>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    p.require(Action::ListInbox)?;
+    let q = query(q)?;
+    let limit = limit(q.limit)?;
+    let content = p.reads_content();
+    let t = now();
+    let mut items = Vec::new();
+    let mut next = q.from.unwrap_or(0);
+    let mut full = false;
+    'pages: loop {
+        let page = s.ctx.store.inbox(next, limit).map_err(ApiError::internal)?;
+        let n = page.len();
+        for item in page {
+            next = item.seq + 1;
+            if q.unread && item.state.acked {
+                continue;
+            }
+            let body = body_of(&s, &item.state.facts.id)?.map(|(b, _)| b);
+            items.push(view::inbox_item(
+                item.seq,
+                &item.state,
+                body.as_ref(),
+                content,
+                t,
+            ));
+            if items.len() == limit {
+                full = true;
+                break 'pages;
+            }
+        }
+        if n < limit {
+            break;
+        }
+    }
+    Ok(Json(json!({
+        "items": items,
+        "next_from": full.then_some(next),
+    })))
+}
+
+/// `GET /v1/messages/{id}`.
+pub async fn show(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    p.require(Action::ReadMessage)?;
+    let id = parse_id(&id)?;
+    let state = state_of(&s, &id)?;
+    let (body, route) = body_of(&s, &id)?.ok_or(ApiError::Purged(id))?;
+    Ok(Json(view::message(&state, &body, &route, true, now())))
+}
+
+/// `POST /v1/messages/{id}/ack`.
+pub async fn ack(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    p.require(Action::Ack)?;
+    let id = parse_id(&id)?;
+    let state = state_of(&s, &id)?;
+    let was_acked = state.acked;
+    if !s
+        .ctx
+        .store
+        .ack(id, p.who.clone())
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::NotInInbox(id));
+    }
+    Ok(Json(
+        json!({ "id": id.to_string(), "acked": true, "already": was_acked }),
+    ))
+}
+
+/// `GET /v1/messages/{id}/trail`.
+pub async fn trail(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    p.require(Action::Trail)?;
+    let id = parse_id(&id)?;
+    let state = state_of(&s, &id)?;
+    let mut entries = Vec::with_capacity(state.leaves.len());
+    for &i in &state.leaves {
+        let entry = s
+            .ctx
+            .store
+            .log_entry(i)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("log entry {i} of message {id} is missing"))
+            })?;
+        entries.push(view::log_entry(i, &entry, Some(&id)));
+    }
+    Ok(Json(json!({
+        "id": id.to_string(),
+        "role": view::role(state.role),
+        "message": view::facts(&state.facts),
+        "entries": entries,
+        "hops": state.hops.iter().map(view::hop).collect::<Vec<_>>(),
+        "pending": state.pending.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+    })))
+}
+
+/// `GET /v1/status`.
+pub async fn status(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    p.require(Action::Status)?;
+    let st = crate::node::status(&s.ctx);
+    serde_json::to_value(&st)
+        .map(Json)
+        .map_err(|e| ApiError::internal(e.into()))
+}
+
+/// `GET /v1/peers`.
+pub async fn peers(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    p.require(Action::Status)?;
+    let st = crate::node::status(&s.ctx);
+    Ok(Json(json!({ "peers": st.peers })))
+}
+
+/// Query of `GET /v1/log`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// First log index.
+    from: Option<u64>,
+    /// Most entries.
+    limit: Option<usize>,
+}
+
+/// `GET /v1/log`.
+pub async fn log(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    q: Result<Query<LogQuery>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    p.require(Action::ReadLog)?;
+    let q = query(q)?;
+    let limit = limit(q.limit)? as u64;
+    let size = s.ctx.store.log_size();
+    let from = q.from.unwrap_or(0);
+    let end = from.saturating_add(limit).min(size);
+    let mut entries = Vec::new();
+    for i in from..end {
+        let entry = s
+            .ctx
+            .store
+            .log_entry(i)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("log entry {i} is missing")))?;
+        entries.push(view::log_entry(i, &entry, None));
+    }
+    Ok(Json(json!({
+        "size": size,
+        "from": from,
+        "entries": entries,
+        "next_from": (end < size).then_some(end),
+    })))
+}
+
+/// `GET /v1/checkpoint`: signs a fresh checkpoint if the log grew, then returns the latest.
+pub async fn checkpoint(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Response> {
+    p.require(Action::Checkpoint)?;
+    let fresh = s.ctx.store.checkpoint().await.map_err(ApiError::internal)?;
+    let note = fresh
+        .or_else(|| s.ctx.store.last_checkpoint())
+        .ok_or(ApiError::NoCheckpoint)?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
+}

@@ -1,0 +1,287 @@
+//! The officer API's HTTPS listener: officers authenticate with client certificates.
+//!
+//! TLS policy (STYLE 9, as for peers): ring provider chosen explicitly, TLS 1.3 only, no
+//! session resumption (every connection presents its certificate afresh, so a revocation
+//! takes effect on the next connection), ALPN `http/1.1`, and a client certificate is
+//! **required**. It is accepted only if
+//!
+//! 1. rustls's WebPKI verifier accepts it against every trusted network CA and its CRL
+//!    (clientAuth usage, validity, not revoked), and then
+//! 2. [`liaison_certs::check_officer_cert`] accepts it (officer profile `CN=<name>@<node>,
+//!    OU=<role>`, chains to the CA of the officer's network, not revoked), and
+//! 3. the officer's node is this node (an officer of another centre has no business here).
+//!
+//! All three run inside the handshake, so a refused certificate never reaches HTTP; the
+//! refusal is logged at info with its reason code. The server presents the node certificate
+//! (whose name is the node id).
+//!
+//! Handshakes run in their own tasks, bounded in number and time, so a slow client cannot
+//! hold up others; [`TlsListener`] hands finished connections to `axum::serve`, and
+//! [`OfficerConn`] carries the officer's identity to the request handlers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use axum::extract::connect_info::Connected;
+use axum::serve::{IncomingStream, Listener};
+use liaison_certs::{check_officer_cert, officer_identity, CertError, Officer};
+use liaison_protocol::{NodeId, Timestamp, TrustStore, VerifyError};
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime,
+};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore,
+    SignatureScheme,
+};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// Most TLS handshakes in progress at once; further connections are closed at once.
+pub const MAX_HANDSHAKES: usize = 64;
+/// A handshake not finished in this time is abandoned.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The rustls server configuration of the officer API (see the module documentation).
+pub fn server_config(
+    cfg: &Config,
+    trust: Arc<TrustStore>,
+    node: NodeId,
+) -> Result<rustls::ServerConfig> {
+    let provider = liaison_certs::tls::provider();
+    let mut roots = RootCertStore::empty();
+    let mut crls = Vec::new();
+    for network in trust.networks() {
+        let ca = trust
+            .ca_der(network)
+            .ok_or_else(|| anyhow!("trust: no CA for {network}"))?;
+        roots
+            .add(CertificateDer::from(ca.to_vec()))
+            .map_err(|e| anyhow!("trust: CA of {network}: {e}"))?;
+        let crl = trust
+            .crl_der(network)
+            .ok_or_else(|| anyhow!("trust: network {network} has no CRL"))?;
+        crls.push(CertificateRevocationListDer::from(crl.to_vec()));
+    }
+    let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .with_crls(crls)
+        .build()
+        .map_err(|e| anyhow!("api.tls_listen: cannot build the client verifier: {e}"))?;
+    let verifier = Arc::new(OfficerVerifier {
+        webpki,
+        trust,
+        node,
+    });
+    let cert = liaison_certs::load::read_cert(&cfg.identity.cert)
+        .with_context(|| format!("identity.cert: {}", cfg.identity.cert.display()))?;
+    let key = liaison_certs::load::read_key(&cfg.identity.key)
+        .with_context(|| format!("identity.key: {}", cfg.identity.key.display()))?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()));
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| anyhow!("api.tls_listen: {e}"))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![CertificateDer::from(cert)], key)
+        .map_err(|e| anyhow!("api.tls_listen: cannot use the node certificate: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.send_tls13_tickets = 0;
+    config.session_storage = Arc::new(NoServerSessionStorage {});
+    config.max_early_data_size = 0;
+    Ok(config)
+}
+
+/// Accepts officer client certificates only (see the module documentation).
+#[derive(Debug)]
+struct OfficerVerifier {
+    webpki: Arc<dyn ClientCertVerifier>,
+    trust: Arc<TrustStore>,
+    node: NodeId,
+}
+
+fn refusal(e: &CertError) -> rustls::Error {
+    rustls::Error::InvalidCertificate(match e {
+        CertError::Verify(VerifyError::UnknownCa(_)) => CertificateError::UnknownIssuer,
+        CertError::Verify(VerifyError::Revoked { .. }) => CertificateError::Revoked,
+        CertError::Verify(VerifyError::CertificateExpired) => CertificateError::Expired,
+        CertError::Verify(VerifyError::CertificateNotYetValid) => CertificateError::NotValidYet,
+        CertError::NotOfficerCertificate(_) => CertificateError::InvalidPurpose,
+        other => CertificateError::Other(OtherError(Arc::new(std::io::Error::other(
+            other.reason_code(),
+        )))),
+    })
+}
+
+impl ClientCertVerifier for OfficerVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.webpki.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .webpki
+            .verify_client_cert(end_entity, intermediates, now)
+            .inspect_err(|e| tracing::info!(error = %e, "officer certificate refused"))?;
+        let at = Timestamp(now.as_secs().saturating_mul(1000));
+        let certified = check_officer_cert(&self.trust, end_entity, at).map_err(|e| {
+            tracing::info!(reason = e.reason_code(), error = %e, "officer certificate refused");
+            refusal(&e)
+        })?;
+        if certified.officer.node != self.node {
+            tracing::info!(
+                reason = "unexpected-officer",
+                officer = %certified.officer,
+                "officer certificate refused: it is for another node"
+            );
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            ));
+        }
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// Connections whose handshake (and officer check) succeeded, for `axum::serve`.
+pub struct TlsListener {
+    rx: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl TlsListener {
+    /// Starts accepting on `tcp`; returns the listener and the accept loop to run (it ends
+    /// when `cancel` fires).
+    pub fn new(
+        tcp: TcpListener,
+        config: rustls::ServerConfig,
+        cancel: CancellationToken,
+    ) -> Result<(Self, impl std::future::Future<Output = ()> + Send)> {
+        let local = tcp.local_addr()?;
+        let (tx, rx) = mpsc::channel(MAX_HANDSHAKES);
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        Ok((Self { rx, local }, accept_loop(tcp, acceptor, tx, cancel)))
+    }
+}
+
+async fn accept_loop(
+    tcp: TcpListener,
+    acceptor: TlsAcceptor,
+    tx: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+    cancel: CancellationToken,
+) {
+    let mut handshakes = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            Some(_) = handshakes.join_next(), if !handshakes.is_empty() => {}
+            accepted = tcp.accept() => match accepted {
+                Ok((stream, remote)) => {
+                    if handshakes.len() >= MAX_HANDSHAKES {
+                        tracing::warn!(%remote, "officer API: too many TLS handshakes in progress; connection closed");
+                        continue;
+                    }
+                    let acceptor = acceptor.clone();
+                    let tx = tx.clone();
+                    handshakes.spawn(async move {
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                            Ok(Ok(tls)) => {
+                                let _ = tx.send((tls, remote)).await;
+                            }
+                            Ok(Err(e)) => tracing::debug!(%remote, error = %e, "officer API: TLS handshake failed"),
+                            Err(_) => tracing::debug!(%remote, "officer API: TLS handshake timed out"),
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "officer API: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    handshakes.shutdown().await;
+}
+
+impl Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(conn) => conn,
+            // The accept loop ended (shutdown): serve nothing more.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
+
+/// The officer behind an HTTPS connection, as verified in its handshake.
+#[derive(Clone, Debug)]
+pub struct OfficerConn {
+    /// The officer (none only if the verified certificate could not be re-read, which the
+    /// handshake rules out; such a connection is treated as unauthenticated).
+    pub officer: Option<Officer>,
+    /// The client's address.
+    pub remote: SocketAddr,
+}
+
+impl Connected<IncomingStream<'_, TlsListener>> for OfficerConn {
+    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+        let (_, conn) = stream.io().get_ref();
+        let officer = conn
+            .peer_certificates()
+            .and_then(|certs| certs.first())
+            .and_then(|cert| officer_identity(cert).ok());
+        Self {
+            officer,
+            remote: *stream.remote_addr(),
+        }
+    }
+}

@@ -1,0 +1,984 @@
+//! The officer commands: `send`, `inbox`, `show`, `ack`, `trail`, `status`, `peers`, `log`,
+//! `checkpoint` — thin clients of the node's local API (`docs/openapi.yaml`) over plain
+//! HTTP on loopback, authenticated with the node's API token.
+//!
+//! Finding the node: `--config <node.toml>` (or `LIAISON_CONFIG`) reads `api.listen` and
+//! `api.token_file` from the node's configuration; `--api <addr> --token-file <path>` names
+//! them directly and overrides it. Every read command takes `--json` to print the API's
+//! JSON instead of the human table.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+/// Exit status of a command that ran but whose answer was "no" or that failed.
+pub const EXIT_ERROR: u8 = 1;
+/// Exit status of a message the node refused (handling rules, no route, invalid).
+pub const EXIT_REFUSED: u8 = 3;
+
+/// How to reach the node's API; global options.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// The node's configuration file: api.listen and api.token_file are read from it
+    /// (also `liaison node run` takes it).
+    #[arg(
+        long,
+        global = true,
+        env = "LIAISON_CONFIG",
+        value_name = "NODE.TOML",
+        help_heading = "Finding the node"
+    )]
+    pub config: Option<PathBuf>,
+    /// The API address (overrides api.listen from --config), e.g. 127.0.0.1:7443.
+    #[arg(
+        long,
+        global = true,
+        env = "LIAISON_API",
+        value_name = "ADDR",
+        help_heading = "Finding the node"
+    )]
+    pub api: Option<SocketAddr>,
+    /// The API token file (overrides api.token_file from --config).
+    #[arg(
+        long,
+        global = true,
+        env = "LIAISON_TOKEN_FILE",
+        value_name = "PATH",
+        help_heading = "Finding the node"
+    )]
+    pub token_file: Option<PathBuf>,
+}
+
+/// `--json`, on every read command.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Output {
+    /// Print the API's JSON instead of the human view.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The officer commands.
+#[derive(Debug, Subcommand)]
+pub enum OfficerCommand {
+    /// Send a message; prints its id.
+    Send(Box<SendArgs>),
+    /// List delivered messages: unread first, TLP label first on each line.
+    Inbox {
+        /// Only messages not yet acknowledged.
+        #[arg(long)]
+        unread: bool,
+        /// Most messages to list.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// First inbox position to list.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Show a message: handling, content and state.
+    Show {
+        /// Message id (64 hex digits, or a unique prefix of an inbox message's id).
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Acknowledge (mark read) a delivered message; logged with who did it.
+    Ack {
+        /// Message id (64 hex digits, or a unique prefix of an inbox message's id).
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Show a message's delivery trail: every log entry about it and every hop's receipt.
+    Trail {
+        /// Message id (64 hex digits, or a unique prefix of an inbox message's id).
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Node status: peers up/down, outbox depth per peer, log size, last checkpoint.
+    Status {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Peer sessions and their outboxes.
+    Peers {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Read the event log (auditors and supervisors).
+    Log {
+        /// First log index.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Most entries.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Print the node's latest signed checkpoint (C2SP signed note).
+    Checkpoint,
+}
+
+/// `liaison send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Recipients: node ids (caricc.central-asia) or network:NAME, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
+    pub to: Vec<String>,
+    /// Kind of message.
+    #[arg(long, default_value = "alert", value_parser = ["alert", "request", "reply", "retraction"])]
+    pub kind: String,
+    /// TLP level: CLEAR, GREEN, AMBER, AMBER+STRICT or RED.
+    #[arg(long)]
+    pub tlp: String,
+    /// Who may receive it: network:NAME, centre:NAME or node ids, comma-separated
+    /// (default: the recipients).
+    #[arg(long, value_delimiter = ',')]
+    pub release: Vec<String>,
+    /// 4x4 evaluation: source A/B/C/X, information 1-4, e.g. B2.
+    #[arg(long)]
+    pub eval: String,
+    /// The text (`-` reads it from standard input).
+    #[arg(long)]
+    pub text: String,
+    /// Language of the text (BCP 47), e.g. en, ru, ar.
+    #[arg(long, default_value = "en")]
+    pub lang: String,
+    /// An entity as type=value (phone, email, container, passport, document, person,
+    /// organisation, plate, vin, imo, mmsi, flight, wallet, location); repeatable.
+    #[arg(long = "entity", value_name = "TYPE=VALUE", value_parser = check_entity)]
+    pub entities: Vec<String>,
+    /// Case id, e.g. CARICC-2026-0042.
+    #[arg(long)]
+    pub case: Option<String>,
+    /// The message this replies to or retracts (64 hex digits).
+    #[arg(long)]
+    pub in_reply_to: Option<String>,
+    /// Urgency of a request (reply deadline 8 hours, 3 days or 7 days).
+    #[arg(long, value_parser = ["urgent", "three-days", "seven-days"])]
+    pub urgency: Option<String>,
+    /// Originator control (EU H2): no onward sharing without consent.
+    #[arg(long)]
+    pub originator_control: bool,
+    /// EU H0: use only to prevent and combat crime.
+    #[arg(long)]
+    pub h0: bool,
+    /// EU H1: not for judicial proceedings without permission.
+    #[arg(long)]
+    pub h1: bool,
+    /// EU H3: other restrictions, free text.
+    #[arg(long, value_name = "TEXT")]
+    pub h3: Option<String>,
+    /// Expiry, in seconds after now: relays refuse to forward it later.
+    #[arg(long, value_name = "SECS")]
+    pub expires_in: Option<u64>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+fn check_entity(s: &str) -> Result<String, String> {
+    liaison_node::compose::parse_entity(s).map(|_| s.to_owned())
+}
+
+/// A failure talking to the node, with what to do about it in the message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// Nothing listens at the API address.
+    #[error("node not running at {addr} — start it with `liaison node run --config {}`", config.as_deref().map_or("<node.toml>".into(), |p| p.display().to_string()))]
+    NotRunning {
+        /// The API address tried.
+        addr: SocketAddr,
+        /// The configuration file, if known.
+        config: Option<PathBuf>,
+    },
+    /// The node did not accept the token (401).
+    #[error("the node refused the API token from {}: {detail} — use this node's token file (--config <node.toml> or --token-file <path>)", token_file.display())]
+    Unauthenticated {
+        /// The token file used.
+        token_file: PathBuf,
+        /// The node's explanation.
+        detail: String,
+    },
+    /// The caller's role may not do this (403).
+    #[error("not allowed: {detail}")]
+    Forbidden {
+        /// The node's explanation.
+        detail: String,
+    },
+    /// The node refused the message (422).
+    #[error("refused: {reason_code}: {detail}")]
+    Refused {
+        /// The refusal's reason code.
+        reason_code: String,
+        /// The node's explanation.
+        detail: String,
+    },
+    /// Any other error answer.
+    #[error("{reason_code}: {detail}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The reason code.
+        reason_code: String,
+        /// The node's explanation.
+        detail: String,
+    },
+}
+
+impl ClientError {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Refused { .. } => EXIT_REFUSED,
+            _ => EXIT_ERROR,
+        }
+    }
+}
+
+/// A client of a node's local API (token listener), used by the officer commands and by
+/// `liaison demo`. Paths are relative to `/v1` (e.g. `/status`).
+pub struct Client {
+    agent: ureq::Agent,
+    addr: SocketAddr,
+    token: Zeroizing<String>,
+    token_file: PathBuf,
+    config: Option<PathBuf>,
+}
+
+/// `api.listen` and `api.token_file` from a node configuration, resolved as the node
+/// resolves them (`data_dir` against the file's directory, `token_file` against `data_dir`).
+/// Only these keys are read, so an officer who may not read the node's key can still use it.
+fn api_from_config(path: &Path) -> Result<(SocketAddr, PathBuf)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the node configuration {}", path.display()))?;
+    let doc: toml::Table = toml::from_str(&text)
+        .with_context(|| format!("invalid configuration in {}", path.display()))?;
+    let key = |k: &str| anyhow!("{}: missing or invalid key {k}", path.display());
+    let base = path.parent().unwrap_or(Path::new("."));
+    let data_dir = base.join(
+        doc.get("data_dir")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| key("data_dir"))?,
+    );
+    let api = doc
+        .get("api")
+        .and_then(|v| v.as_table())
+        .ok_or_else(|| key("[api]"))?;
+    let listen: SocketAddr = api
+        .get("listen")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| key("api.listen"))?;
+    let token_file = match api.get("token_file") {
+        Some(v) => data_dir.join(v.as_str().ok_or_else(|| key("api.token_file"))?),
+        None => data_dir.join("api.token"),
+    };
+    Ok((listen, token_file))
+}
+
+/// Whether something accepts TCP connections at `addr`.
+fn listening(addr: SocketAddr) -> bool {
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
+}
+
+impl Client {
+    /// A client of the API at `addr`, authenticating with the token in `token_file`.
+    #[allow(dead_code)] // for `liaison demo` (cli/demo.rs), wired into the CLI separately
+    pub fn connect(addr: SocketAddr, token_file: &Path) -> Result<Self> {
+        Self::new(&ApiArgs {
+            config: None,
+            api: Some(addr),
+            token_file: Some(token_file.to_owned()),
+        })
+    }
+
+    fn new(args: &ApiArgs) -> Result<Self> {
+        let from_config = args.config.as_deref().map(api_from_config).transpose()?;
+        let addr = args
+            .api
+            .or(from_config.as_ref().map(|c| c.0))
+            .ok_or_else(|| {
+                anyhow!(
+                "which node? pass --config <node.toml> (or set LIAISON_CONFIG), or --api <addr> \
+                 --token-file <path>"
+            )
+            })?;
+        let token_file = args
+            .token_file
+            .clone()
+            .or(from_config.map(|c| c.1))
+            .ok_or_else(|| {
+                anyhow!("--api needs --token-file <path> (the node's api.token_file)")
+            })?;
+        let token = match std::fs::read_to_string(&token_file) {
+            Ok(t) => Zeroizing::new(t.trim().to_owned()),
+            // A node that never ran has no token file yet: say that it is not running.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !listening(addr) => {
+                return Err(ClientError::NotRunning {
+                    addr,
+                    config: args.config.clone(),
+                }
+                .into())
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "cannot read the API token file {} — the node creates it at start-up; run \
+                         as the node's user or pass --token-file",
+                        token_file.display()
+                    )
+                })
+            }
+        };
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Ok(Self {
+            agent,
+            addr,
+            token,
+            token_file,
+            config: args.config.clone(),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}/v1{path}", self.addr)
+    }
+
+    fn auth(&self) -> String {
+        format!("Bearer {}", self.token.as_str())
+    }
+
+    fn transport(&self, e: ureq::Error) -> anyhow::Error {
+        let refused = match &e {
+            ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::ConnectionRefused,
+            ureq::Error::ConnectionFailed => true,
+            _ => false,
+        };
+        if refused {
+            ClientError::NotRunning {
+                addr: self.addr,
+                config: self.config.clone(),
+            }
+            .into()
+        } else {
+            anyhow!("cannot talk to the node at {}: {e}", self.addr)
+        }
+    }
+
+    /// Turns an answer into its body text, or its JSON error into a [`ClientError`].
+    fn answer(
+        &self,
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<String> {
+        let mut resp = resp.map_err(|e| self.transport(e))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| self.transport(e))?;
+        if (200..300).contains(&status) {
+            return Ok(text);
+        }
+        let err: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let reason_code = err["error"].as_str().unwrap_or("http-error").to_owned();
+        let detail = err["detail"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("HTTP {status}: {}", text.trim()));
+        Err(match status {
+            401 => ClientError::Unauthenticated {
+                token_file: self.token_file.clone(),
+                detail,
+            },
+            403 => ClientError::Forbidden { detail },
+            422 => ClientError::Refused {
+                reason_code,
+                detail,
+            },
+            _ => ClientError::Api {
+                status,
+                reason_code,
+                detail,
+            },
+        }
+        .into())
+    }
+
+    /// `GET /v1{path}`: the answer's text, or its JSON error as a [`ClientError`].
+    pub fn get_text(&self, path: &str) -> Result<String> {
+        self.answer(
+            self.agent
+                .get(self.url(path))
+                .header("Authorization", self.auth())
+                .call(),
+        )
+    }
+
+    /// `GET /v1{path}`: the answer's JSON, or its JSON error as a [`ClientError`].
+    pub fn get(&self, path: &str) -> Result<Value> {
+        let text = self.get_text(path)?;
+        serde_json::from_str(&text).context("the node's answer is not JSON")
+    }
+
+    /// `POST /v1{path}` with a JSON body: the answer's JSON, or a [`ClientError`].
+    pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        let text = self.answer(
+            self.agent
+                .post(self.url(path))
+                .header("Authorization", self.auth())
+                .send_json(body),
+        )?;
+        serde_json::from_str(&text).context("the node's answer is not JSON")
+    }
+
+    /// A full message id from a full id or a unique prefix of an inbox message's id.
+    fn resolve(&self, id: &str) -> Result<String> {
+        let id = id.trim().to_ascii_lowercase();
+        if id.len() == 64 || id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(id);
+        }
+        if id.len() < 6 {
+            bail!("message id prefix {id:?} is too short: give at least 6 hex digits");
+        }
+        let mut found = Vec::new();
+        let mut from = 0u64;
+        loop {
+            let page = self.get(&format!("/inbox?from={from}&limit=1000"))?;
+            for item in page["items"].as_array().into_iter().flatten() {
+                if let Some(full) = item["id"].as_str() {
+                    if full.starts_with(&id) {
+                        found.push(full.to_owned());
+                    }
+                }
+            }
+            match page["next_from"].as_u64() {
+                Some(n) => from = n,
+                None => break,
+            }
+        }
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => bail!(
+                "no inbox message id starts with {id}; give the full 64-digit id (as `liaison send` \
+                 printed it) for messages sent from this node"
+            ),
+            n => bail!("{n} inbox messages start with {id}; give more digits"),
+        }
+    }
+}
+
+fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// `2026-01-03T10:22:33.123Z` → `2026-01-03 10:22Z`.
+fn short_time(v: &Value) -> String {
+    match v.as_str() {
+        Some(s) if s.len() >= 16 => format!("{} {}Z", &s[..10], &s[11..16]),
+        Some(s) => s.to_owned(),
+        None => "-".into(),
+    }
+}
+
+fn short_id(v: &Value) -> &str {
+    v.as_str().map_or("-", |s| s.get(..16).unwrap_or(s))
+}
+
+fn list(v: &Value) -> String {
+    let items: Vec<&str> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Runs an officer command.
+pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
+    let client = Client::new(api)?;
+    match cmd {
+        OfficerCommand::Send(args) => send(&client, *args),
+        OfficerCommand::Inbox {
+            unread,
+            limit,
+            from,
+            out,
+        } => {
+            let v = client.get(&format!("/inbox?from={from}&limit={limit}&unread={unread}"))?;
+            if out.json {
+                print_json(&v);
+            } else {
+                print_inbox(&v);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OfficerCommand::Show { id, out } => {
+            let id = client.resolve(&id)?;
+            let v = client.get(&format!("/messages/{id}"))?;
+            if out.json {
+                print_json(&v);
+            } else {
+                print_message(&v);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OfficerCommand::Ack { id, out } => {
+            let id = client.resolve(&id)?;
+            let v = client.post(&format!("/messages/{id}/ack"), &json!({}))?;
+            if out.json {
+                print_json(&v);
+            } else if v["already"].as_bool() == Some(true) {
+                println!("already acknowledged {id}");
+            } else {
+                println!("acknowledged {id}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OfficerCommand::Trail { id, out } => {
+            let id = client.resolve(&id)?;
+            let v = client.get(&format!("/messages/{id}/trail"))?;
+            if out.json {
+                print_json(&v);
+            } else {
+                print_trail(&v);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OfficerCommand::Status { out } => {
+            let v = client.get("/status")?;
+            if out.json {
+                print_json(&v);
+            } else {
+                print_status(&v);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OfficerCommand::Peers { out } => {
+            let v = client.get("/peers")?;
+            if out.json {
+                print_json(&v);
+            } else {
+                print_peers(&v["peers"]);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OfficerCommand::Log { from, limit, out } => {
+            let v = client.get(&format!("/log?from={from}&limit={limit}"))?;
+            if out.json {
+                print_json(&v);
+            } else {
+                for e in v["entries"].as_array().into_iter().flatten() {
+                    println!(
+                        "#{:<7} {}  {}",
+                        e["index"],
+                        short_time(&e["at"]),
+                        event_line(&e["event"])
+                    );
+                }
+                if let Some(next) = v["next_from"].as_u64() {
+                    println!("… more: liaison log --from {next}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OfficerCommand::Checkpoint => {
+            let note = client.get_text("/checkpoint")?;
+            print!("{note}");
+            if !note.ends_with('\n') {
+                println!();
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn send(client: &Client, a: SendArgs) -> Result<ExitCode> {
+    let text = if a.text == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .context("cannot read the text from standard input")?
+    } else {
+        a.text
+    };
+    let req = liaison_node::compose::SendRequest {
+        kind: a.kind,
+        to: a.to,
+        tlp: a.tlp,
+        release: a.release,
+        originator_control: a.originator_control,
+        h0: a.h0,
+        h1: a.h1,
+        h3: a.h3,
+        eval: a.eval,
+        text,
+        lang: a.lang,
+        entities: a.entities,
+        case: a.case,
+        in_reply_to: a.in_reply_to,
+        urgency: a.urgency,
+        expires_in_secs: a.expires_in,
+    };
+    let body = serde_json::to_value(&req)?;
+    let v = client.post("/messages", &body)?;
+    if a.out.json {
+        print_json(&v);
+    } else {
+        println!("{}", v["id"].as_str().unwrap_or_default());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_inbox(v: &Value) {
+    let mut items: Vec<&Value> = v["items"].as_array().into_iter().flatten().collect();
+    if items.is_empty() {
+        println!("inbox is empty");
+        return;
+    }
+    // Unread first, each group in delivery order.
+    items.sort_by_key(|i| i["acked"].as_bool().unwrap_or(false));
+    for i in &items {
+        let unread = !i["acked"].as_bool().unwrap_or(false);
+        let mut flags = String::new();
+        if i["overdue"].as_bool() == Some(true) {
+            flags.push_str(" OVERDUE");
+        }
+        if let Some(by) = i["reply_by"].as_str() {
+            flags.push_str(&format!(" reply-by {}", short_time(&json!(by))));
+        }
+        println!(
+            "{} {:<16} {:<10} {:<3} {:<28} {} {}{}  {}",
+            if unread { "*" } else { " " },
+            i["tlp"].as_str().unwrap_or("-"),
+            i["kind"].as_str().unwrap_or("-"),
+            i["eval"].as_str().unwrap_or("-"),
+            i["originator"].as_str().unwrap_or("-"),
+            short_time(&i["received_at"]),
+            short_id(&i["id"]),
+            flags,
+            i["first_line"].as_str().unwrap_or(""),
+        );
+    }
+    let unread = items
+        .iter()
+        .filter(|i| i["acked"].as_bool() == Some(false))
+        .count();
+    println!("{} messages, {unread} unread (* = unread)", items.len());
+    if let Some(next) = v["next_from"].as_u64() {
+        println!("… more: liaison inbox --from {next}");
+    }
+}
+
+fn print_message(v: &Value) {
+    let h = &v["header"];
+    let hd = &v["handling"];
+    let st = &v["state"];
+    println!(
+        "{}  {}  {}",
+        hd["tlp"].as_str().unwrap_or("-"),
+        v["kind"].as_str().unwrap_or("-"),
+        v["id"].as_str().unwrap_or("-")
+    );
+    println!("originator   {}", h["originator"].as_str().unwrap_or("-"));
+    if let Some(from) = st["from"].as_str() {
+        println!("from         {from}");
+    }
+    println!("created      {}", short_time(&h["created_at"]));
+    println!("to           {}", list(&h["recipients"]));
+    println!("release      {}", list(&hd["releasability"]));
+    println!("evaluation   {}", hd["eval"].as_str().unwrap_or("-"));
+    let codes = list(&hd["h_codes"]);
+    if codes != "-" {
+        println!("handling     {codes}");
+    }
+    if let Some(h3) = hd["h3_restrictions"].as_str() {
+        println!("H3           {h3}");
+    }
+    if let Some(case) = h["case"].as_str() {
+        println!("case         {case}");
+    }
+    if let Some(r) = h["in_reply_to"].as_str() {
+        println!("in reply to  {r}");
+    }
+    if let Some(exp) = h["expires_at"].as_str() {
+        println!("expires      {}", short_time(&json!(exp)));
+    }
+    if v["request"].is_object() {
+        let r = &v["request"];
+        println!(
+            "request      {}, reply by {}{}",
+            r["urgency"].as_str().unwrap_or("-"),
+            short_time(&r["reply_by"]),
+            if r["overdue"].as_bool() == Some(true) {
+                "  OVERDUE"
+            } else {
+                ""
+            }
+        );
+    }
+    let state = match (st["role"].as_str(), st["acked"].as_bool()) {
+        (Some("delivered"), Some(true)) => "delivered here, acknowledged".to_owned(),
+        (Some("delivered"), _) => "delivered here, unread".to_owned(),
+        (Some(r), _) => r.to_owned(),
+        _ => "-".into(),
+    };
+    println!("state        {state}");
+    let pending = list(&st["pending"]);
+    if pending != "-" {
+        println!("awaiting     receipts from {pending}");
+    }
+    if let Some(reason) = v["reason"].as_str() {
+        println!("\n{reason}");
+    }
+    let p = &v["payload"];
+    if p.is_object() {
+        println!("language     {}", p["language"].as_str().unwrap_or("-"));
+        println!("\n{}\n", p["text"].as_str().unwrap_or(""));
+        let entities = p["entities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>();
+        if !entities.is_empty() {
+            println!("entities:");
+            for e in entities {
+                println!(
+                    "  {:<13} {}",
+                    e["type"].as_str().unwrap_or("-"),
+                    e["value"].as_str().unwrap_or("")
+                );
+            }
+        }
+        for a in p["attachments"].as_array().into_iter().flatten() {
+            println!(
+                "attachment   {} ({}, {} bytes)",
+                a["name"].as_str().unwrap_or("-"),
+                a["media_type"].as_str().unwrap_or("-"),
+                a["size"]
+            );
+        }
+    }
+}
+
+/// One human line for a log event (as the API renders it).
+fn event_line(e: &Value) -> String {
+    let s = |k: &str| e[k].as_str().unwrap_or("-").to_owned();
+    let msg = |m: &Value| {
+        format!(
+            "{} {} {} {}",
+            m["tlp"].as_str().unwrap_or("-"),
+            m["kind"].as_str().unwrap_or("-"),
+            short_id(&m["id"]),
+            m["originator"].as_str().unwrap_or("-")
+        )
+    };
+    let ids = |v: &Value| match v {
+        Value::Number(n) => format!("{n} message(s)"),
+        Value::Array(a) => format!("{} message(s)", a.len()),
+        _ => "-".into(),
+    };
+    match e["type"].as_str().unwrap_or("-") {
+        "sent" => format!("sent      {} → {}", msg(&e["message"]), list(&e["to"])),
+        "received" => format!("received  {} from {}", msg(&e["message"]), s("from")),
+        "relayed" => format!(
+            "relayed   {} from {} → {}",
+            msg(&e["message"]),
+            s("from"),
+            list(&e["to"])
+        ),
+        "refused" => format!(
+            "refused   {} ({}) peer {}",
+            short_id(&e["id"]),
+            s("reason_code"),
+            s("peer")
+        ),
+        "receipt-sent" => format!(
+            "receipt   sent to {}: {} {} (receipt {})",
+            s("to"),
+            s("status"),
+            ids(&e["ids"]),
+            short_id(&e["receipt"])
+        ),
+        "receipt-received" => format!(
+            "receipt   from {}: {} {} (receipt {})",
+            s("from"),
+            s("status"),
+            ids(&e["ids"]),
+            short_id(&e["receipt"])
+        ),
+        "refusal-received" => format!(
+            "REFUSED   by {}: {} (refusal {})",
+            s("from"),
+            s("reason_code"),
+            short_id(&e["refusal"])
+        ),
+        "acknowledged" => format!("ack       {} by {}", short_id(&e["id"]), s("by")),
+        "admin" => format!("admin     {}: {}", s("act"), s("detail")),
+        "purged" => format!("purged    {} ({})", short_id(&e["id"]), s("rule")),
+        other => other.to_owned(),
+    }
+}
+
+fn print_trail(v: &Value) {
+    let m = &v["message"];
+    println!(
+        "{}  {}  {}  ({} here)",
+        m["tlp"].as_str().unwrap_or("-"),
+        m["kind"].as_str().unwrap_or("-"),
+        v["id"].as_str().unwrap_or("-"),
+        v["role"].as_str().unwrap_or("-")
+    );
+    println!("log:");
+    for e in v["entries"].as_array().into_iter().flatten() {
+        println!(
+            "  #{:<7} {}  {}",
+            e["index"],
+            short_time(&e["at"]),
+            event_line(&e["event"])
+        );
+    }
+    let hops = v["hops"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    if !hops.is_empty() {
+        println!("hops:");
+        for h in hops {
+            println!(
+                "  {:<28} {:<24} {}  leaf {}  proof {}",
+                h["peer"].as_str().unwrap_or("-"),
+                h["outcome"].as_str().unwrap_or("-"),
+                short_time(&h["at"]),
+                h["leaf"],
+                short_id(&h["proof"])
+            );
+        }
+    }
+    let pending = list(&v["pending"]);
+    if pending != "-" {
+        println!("awaiting receipts from: {pending}");
+    }
+}
+
+fn print_peers(peers: &Value) {
+    let peers = peers.as_array().into_iter().flatten().collect::<Vec<_>>();
+    if peers.is_empty() {
+        println!("no peers configured");
+    }
+    for p in peers {
+        let up = p["connected"].as_bool() == Some(true);
+        let mut line = format!(
+            "  {:<28} {:<21} {:<4} outbox {:<6}",
+            p["node"].as_str().unwrap_or("-"),
+            p["address"].as_str().unwrap_or("-"),
+            if up { "up" } else { "down" },
+            p["outbox"]
+        );
+        if let Some(ms) = p["since"].as_u64() {
+            line.push_str(&format!(" since {}", liaison_protocol::Timestamp(ms)));
+        }
+        if let Some(err) = p["last_error"].as_str() {
+            line.push_str(&format!("  last error: {err}"));
+        }
+        println!("{line}");
+    }
+}
+
+fn print_status(v: &Value) {
+    println!(
+        "node         {}  (QUIC {})",
+        v["node"].as_str().unwrap_or("-"),
+        v["listen"].as_str().unwrap_or("-")
+    );
+    println!(
+        "log          {} entries, root {}",
+        v["log_size"],
+        v["log_root"]
+            .as_str()
+            .map_or("-", |r| r.get(..16).unwrap_or(r))
+    );
+    let checkpoint = v["last_checkpoint"]
+        .as_str()
+        .and_then(|note| note.lines().nth(1))
+        .map_or("none yet".to_owned(), |size| {
+            format!("covers {size} entries")
+        });
+    println!("checkpoint   {checkpoint}");
+    println!("unread       {}", v["unread"]);
+    println!(
+        "disk         {:.1} MiB",
+        v["disk_bytes"].as_f64().unwrap_or(0.0) / (1024.0 * 1024.0)
+    );
+    println!("peers:");
+    print_peers(&v["peers"]);
+    let alarms = v["alarms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    if !alarms.is_empty() {
+        println!("ALARMS:");
+        for a in alarms {
+            println!("  {}", a.as_str().unwrap_or("-"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_address_and_token_file_come_from_the_node_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("node.toml");
+        std::fs::write(
+            &cfg,
+            "data_dir = \"data\"\n[api]\nlisten = \"127.0.0.1:7443\"\n",
+        )
+        .unwrap();
+        let (addr, token) = api_from_config(&cfg).unwrap();
+        assert_eq!(addr.to_string(), "127.0.0.1:7443");
+        assert_eq!(token, dir.path().join("data").join("api.token"));
+        std::fs::write(&cfg, "data_dir = \"/var/lib/liaison\"\n[api]\nlisten = \"127.0.0.1:7443\"\ntoken_file = \"/etc/liaison/t\"\n").unwrap();
+        assert_eq!(
+            api_from_config(&cfg).unwrap().1,
+            PathBuf::from("/etc/liaison/t")
+        );
+        std::fs::write(&cfg, "data_dir = \"d\"\n").unwrap();
+        assert!(api_from_config(&cfg)
+            .unwrap_err()
+            .to_string()
+            .contains("[api]"));
+    }
+
+    #[test]
+    fn short_forms() {
+        assert_eq!(
+            short_time(&json!("2026-01-03T10:22:33.123Z")),
+            "2026-01-03 10:22Z"
+        );
+        assert_eq!(short_id(&json!("0123456789abcdef0123")), "0123456789abcdef");
+        assert_eq!(list(&json!(["a", "b"])), "a, b");
+        assert_eq!(list(&json!([])), "-");
+    }
+}

@@ -1,0 +1,84 @@
+//! `liaison node run`: the daemon, as a thin shell (STYLE 12): load and validate the
+//! configuration → tracing with `EnvFilter` → the ring crypto provider → [`Node::start`] →
+//! wait for SIGTERM or Ctrl-C → [`Node::shutdown`] → exit 0.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Args, Subcommand};
+use liaison_node::config::{Config, LogFormat};
+use liaison_node::node::Node;
+use tracing_subscriber::EnvFilter;
+
+/// The `node` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Run the node daemon until SIGTERM or Ctrl-C (needs --config <node.toml>).
+    Run(RunArgs),
+}
+
+/// `liaison node run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Structured logs as one JSON object per line (overrides log_format).
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+/// Loads the configuration and sets up logging; errors name the file or key at fault.
+/// Runs before the async runtime exists.
+pub fn prepare(config: Option<&Path>, args: &RunArgs) -> Result<Config> {
+    let path = config.ok_or_else(|| {
+        anyhow!("liaison node run needs --config <node.toml> (or LIAISON_CONFIG); see deploy/node.example.toml")
+    })?;
+    let cfg = Config::load(path)?;
+    // RUST_LOG, when set, overrides log_level for a one-off debugging session.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directive) if !directive.is_empty() => EnvFilter::try_new(&directive)
+            .with_context(|| format!("RUST_LOG: invalid filter {directive:?}"))?,
+        _ => EnvFilter::try_new(&cfg.log_level).with_context(|| {
+            format!(
+                "log_level: invalid filter {:?} in {}",
+                cfg.log_level,
+                path.display()
+            )
+        })?,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let installed = if args.log_json || cfg.log_format == LogFormat::Json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    installed.map_err(|e| anyhow!("cannot set up logging: {e}"))?;
+    // The process-wide default, for any library that asks for one; Liaison's own TLS
+    // configurations name the ring provider explicitly. Already installed is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(cfg)
+}
+
+/// Runs the node until SIGTERM or Ctrl-C, then shuts it down in order.
+pub async fn run(cfg: Config) -> Result<()> {
+    let node = Node::start(cfg).await?;
+    let signal = wait_for_signal().await;
+    match &signal {
+        Ok(name) => tracing::info!(signal = name, "stopping"),
+        Err(e) => tracing::error!(error = %e, "cannot wait for signals; stopping"),
+    }
+    node.shutdown().await?;
+    tracing::info!("stopped");
+    signal.map(|_| ())
+}
+
+async fn wait_for_signal() -> Result<&'static str> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    tokio::select! {
+        _ = term.recv() => Ok("SIGTERM"),
+        r = tokio::signal::ctrl_c() => r.map(|()| "SIGINT").context("cannot listen for Ctrl-C"),
+    }
+}

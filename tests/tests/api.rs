@@ -1,0 +1,370 @@
+//! The local officer API on real nodes: two in-process nodes over real loopback QUIC with
+//! real certificates and sled stores, driven through HTTP exactly as the CLI and officers'
+//! tools drive them — the token listener (ureq) and the officer-certificate HTTPS listener.
+
+use std::time::Duration;
+
+use liaison_certs::Role;
+use liaison_node::node::Node;
+use liaison_tests::api::{free_tcp_addr, officer, poll, CertClient, TokenClient};
+use liaison_tests::cluster::{start, Cluster};
+use serde_json::{json, Value};
+
+const A: &str = "caricc.central-asia";
+const B: &str = "kz-dcu.central-asia";
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Pair {
+    rt: tokio::runtime::Runtime,
+    c: Cluster,
+    a: Node,
+    b: Node,
+    b_tls: std::net::SocketAddr,
+}
+
+impl Pair {
+    /// Two peered nodes; B also serves officers with certificates.
+    fn start() -> Pair {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mut c = Cluster::new(&["central-asia"]);
+        c.add(A);
+        c.add(B);
+        let cfg_a = c.config(A, &[B]);
+        let mut cfg_b = c.config(B, &[A]);
+        let b_tls = free_tcp_addr();
+        cfg_b.api.tls_listen = Some(b_tls);
+        let a = rt.block_on(start(cfg_a));
+        let b = rt.block_on(start(cfg_b));
+        Pair { rt, c, a, b, b_tls }
+    }
+
+    fn token(&self, node: &Node) -> TokenClient {
+        TokenClient::new(node.api_addr(), &node.ctx().cfg.api.token_file)
+    }
+
+    fn shutdown(self) {
+        self.rt.block_on(async {
+            let (a, b) = tokio::join!(self.a.shutdown(), self.b.shutdown());
+            a.expect("shutdown a");
+            b.expect("shutdown b");
+        });
+    }
+}
+
+fn alert(to: &str, text: &str) -> Value {
+    json!({
+        "kind": "alert",
+        "to": [to],
+        "tlp": "AMBER",
+        "release": ["network:central-asia"],
+        "eval": "B2",
+        "text": text,
+        "lang": "en",
+        "entities": ["phone=+77011234567", "container=MSCU1234565"],
+    })
+}
+
+#[test]
+fn officer_sends_reads_acks_and_traces_a_message_through_the_api() {
+    let p = Pair::start();
+    let api_a = p.token(&p.a);
+    let api_b = p.token(&p.b);
+
+    let sent = api_a.post("/v1/messages", &alert(B, "Shipment via Aktau\nsecond line"));
+    assert_eq!(sent.status, 201, "{sent:?}");
+    let id = sent.body["id"].as_str().expect("id").to_owned();
+    assert_eq!(id.len(), 64);
+    assert_eq!(sent.body["next_hops"], json!([B]));
+
+    // It reaches B's inbox (bounded wait on the condition itself).
+    let item = poll("the alert in B's inbox", WAIT, || {
+        let inbox = api_b.get("/v1/inbox");
+        assert_eq!(inbox.status, 200, "{inbox:?}");
+        inbox.body["items"]
+            .as_array()?
+            .iter()
+            .find(|i| i["id"] == json!(id))
+            .cloned()
+    });
+    assert_eq!(item["tlp"], "TLP:AMBER");
+    assert_eq!(item["eval"], "B2");
+    assert_eq!(item["kind"], "alert");
+    assert_eq!(item["originator"], A);
+    assert_eq!(item["from"], A);
+    assert_eq!(item["acked"], false);
+    assert_eq!(item["first_line"], "Shipment via Aktau");
+
+    // Show: header, handling, content, state.
+    let msg = api_b.get(&format!("/v1/messages/{id}"));
+    assert_eq!(msg.status, 200, "{msg:?}");
+    assert_eq!(msg.body["handling"]["tlp"], "TLP:AMBER");
+    assert_eq!(
+        msg.body["handling"]["releasability"],
+        json!(["network:central-asia"])
+    );
+    assert_eq!(
+        msg.body["payload"]["text"],
+        "Shipment via Aktau\nsecond line"
+    );
+    assert_eq!(msg.body["payload"]["entities"][0]["type"], "phone");
+    assert_eq!(msg.body["state"]["role"], "delivered");
+
+    // Ack: logged, idempotent, and the unread filter hides it.
+    let ack = api_b.post(&format!("/v1/messages/{id}/ack"), &json!({}));
+    assert_eq!(ack.status, 200, "{ack:?}");
+    assert_eq!(ack.body["already"], false);
+    let again = api_b.post(&format!("/v1/messages/{id}/ack"), &json!({}));
+    assert_eq!(again.body["already"], true);
+    let unread = api_b.get("/v1/inbox?unread=true");
+    assert!(!unread.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["id"] == json!(id)));
+    let st = api_b.get("/v1/status");
+    assert_eq!(st.status, 200);
+    assert_eq!(st.body["unread"], 0);
+
+    // B's trail: received, receipt sent, acknowledged by the token holder.
+    let trail_b = api_b.get(&format!("/v1/messages/{id}/trail"));
+    assert_eq!(trail_b.status, 200, "{trail_b:?}");
+    let types: Vec<&str> = trail_b.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"]["type"].as_str())
+        .collect();
+    assert!(types.contains(&"received"), "{types:?}");
+    assert!(types.contains(&"acknowledged"), "{types:?}");
+
+    // A's trail shows B's signed "delivered" receipt.
+    let hop = poll("B's delivered receipt in A's trail", WAIT, || {
+        let t = api_a.get(&format!("/v1/messages/{id}/trail"));
+        assert_eq!(t.status, 200, "{t:?}");
+        t.body["hops"]
+            .as_array()?
+            .iter()
+            .find(|h| h["peer"] == B)
+            .cloned()
+    });
+    assert_eq!(hop["outcome"], "delivered");
+    assert_eq!(hop["proof"].as_str().map(str::len), Some(64));
+    let trail_a = api_a.get(&format!("/v1/messages/{id}/trail"));
+    assert_eq!(trail_a.body["role"], "originated");
+    assert_eq!(trail_a.body["pending"], json!([]));
+    let first = &trail_a.body["entries"][0]["event"];
+    assert_eq!(first["type"], "sent");
+    assert_eq!(first["to"], json!([B]));
+
+    // Status, peers, log, checkpoint for the token holder (a supervisor).
+    let peers = api_a.get("/v1/peers");
+    assert_eq!(peers.status, 200);
+    assert_eq!(peers.body["peers"][0]["node"], B);
+    let log = api_a.get("/v1/log?from=0&limit=5");
+    assert_eq!(log.status, 200, "{log:?}");
+    assert!(log.body["size"].as_u64().unwrap() >= 2);
+    assert!(
+        !log.body.to_string().contains("Shipment via Aktau"),
+        "the log holds no content"
+    );
+    let cp = api_a.get("/v1/checkpoint");
+    assert_eq!(cp.status, 200, "{cp:?}");
+    assert!(cp
+        .body
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("liaison/{A}\n")));
+
+    p.shutdown();
+}
+
+#[test]
+fn api_errors_are_json_with_reason_codes() {
+    let p = Pair::start();
+    let api_a = p.token(&p.a);
+
+    // Unauthenticated: no token, wrong token.
+    for client in [
+        TokenClient::with_token(p.a.api_addr(), None),
+        TokenClient::with_token(p.a.api_addr(), Some("00".repeat(32))),
+    ] {
+        let r = client.post("/v1/messages", &alert(B, "x"));
+        assert_eq!(r.status, 401, "{r:?}");
+        assert_eq!(r.error(), "unauthenticated");
+        assert!(r
+            .www_authenticate
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("Bearer"));
+        assert_eq!(client.get("/v1/status").status, 401);
+    }
+
+    // Refused by the node's handling rules / routing: 422 with the refusal's reason code.
+    let mut red = alert(B, "x");
+    red["tlp"] = json!("RED");
+    red["to"] = json!(["network:central-asia"]);
+    let r = api_a.post("/v1/messages", &red);
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(
+        !r.error().is_empty() && r.body["detail"].is_string(),
+        "{r:?}"
+    );
+    let r = api_a.post("/v1/messages", &alert("nobody.central-asia", "x"));
+    assert_eq!(r.status, 422, "{r:?}");
+    assert_eq!(r.error(), "no-route");
+
+    // Malformed requests: 400.
+    let r = api_a.post_raw("/v1/messages", "{not json");
+    assert_eq!((r.status, r.error()), (400, "malformed-request"), "{r:?}");
+    let r = api_a.post("/v1/messages", &json!({"kind": "alert", "surprise": 1}));
+    assert_eq!((r.status, r.error()), (400, "malformed-request"), "{r:?}");
+    let r = api_a.get("/v1/messages/not-an-id");
+    assert_eq!((r.status, r.error()), (400, "malformed-request"), "{r:?}");
+    let r = api_a.get("/v1/inbox?limit=many");
+    assert_eq!((r.status, r.error()), (400, "malformed-request"), "{r:?}");
+
+    // Unknown things: 404.
+    let zero = "0".repeat(64);
+    let r = api_a.get(&format!("/v1/messages/{zero}"));
+    assert_eq!((r.status, r.error()), (404, "unknown-message"), "{r:?}");
+    let r = api_a.post(&format!("/v1/messages/{zero}/ack"), &json!({}));
+    assert_eq!((r.status, r.error()), (404, "unknown-message"), "{r:?}");
+    let r = api_a.get("/v1/nothing-here");
+    assert_eq!((r.status, r.error()), (404, "no-such-endpoint"), "{r:?}");
+    let r = api_a.post("/v1/status", &json!({}));
+    assert_eq!((r.status, r.error()), (405, "method-not-allowed"), "{r:?}");
+
+    // A message this node sent is not in its inbox: it cannot be acknowledged here.
+    let sent = api_a.post("/v1/messages", &alert(B, "y"));
+    assert_eq!(sent.status, 201, "{sent:?}");
+    let id = sent.body["id"].as_str().unwrap();
+    let r = api_a.post(&format!("/v1/messages/{id}/ack"), &json!({}));
+    assert_eq!((r.status, r.error()), (404, "not-in-inbox"), "{r:?}");
+
+    p.shutdown();
+}
+
+#[test]
+fn officer_certificates_carry_roles_and_auditors_cannot_send_or_read_content() {
+    let p = Pair::start();
+    let api_a = p.token(&p.a);
+    let sent = api_a.post("/v1/messages", &alert(B, "For officers only"));
+    assert_eq!(sent.status, 201, "{sent:?}");
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+    poll("the alert at B", WAIT, || {
+        p.b.store().state(&id.parse().unwrap()).ok().flatten()
+    });
+
+    let auditor = CertClient::new(
+        &p.c.pki,
+        p.b_tls,
+        B,
+        &officer(&p.c.pki, B, "audit.one", Role::Auditor),
+    );
+    let r = auditor
+        .request("POST", "/v1/messages", Some(&alert(A, "x")))
+        .expect("https");
+    assert_eq!((r.status, r.error()), (403, "forbidden-role"), "{r:?}");
+    let r = auditor
+        .request("GET", &format!("/v1/messages/{id}"), None)
+        .expect("https");
+    assert_eq!((r.status, r.error()), (403, "forbidden-role"), "{r:?}");
+    let r = auditor
+        .request("POST", &format!("/v1/messages/{id}/ack"), None)
+        .expect("https");
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = auditor.request("GET", "/v1/log", None).expect("https");
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = auditor
+        .request("GET", &format!("/v1/messages/{id}/trail"), None)
+        .expect("https");
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = auditor.request("GET", "/v1/inbox", None).expect("https");
+    assert_eq!(r.status, 200, "{r:?}");
+    let item = &r.body["items"][0];
+    assert_eq!(item["id"], json!(id));
+    assert!(
+        item.get("first_line").is_none(),
+        "auditors see no content: {item}"
+    );
+    assert!(!r.body.to_string().contains("For officers only"));
+
+    // An officer reads and acknowledges; the log records who.
+    let off = CertClient::new(
+        &p.c.pki,
+        p.b_tls,
+        B,
+        &officer(&p.c.pki, B, "a.karimova", Role::Officer),
+    );
+    let r = off
+        .request("GET", &format!("/v1/messages/{id}"), None)
+        .expect("https");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["payload"]["text"], "For officers only");
+    let r = off.request("GET", "/v1/log", None).expect("https");
+    assert_eq!(r.status, 403, "officers do not read the raw log: {r:?}");
+    let r = off
+        .request("POST", &format!("/v1/messages/{id}/ack"), None)
+        .expect("https");
+    assert_eq!(r.status, 200, "{r:?}");
+    let trail = off
+        .request("GET", &format!("/v1/messages/{id}/trail"), None)
+        .expect("https");
+    let by: Vec<&str> = trail.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["type"] == "acknowledged")
+        .filter_map(|e| e["event"]["by"].as_str())
+        .collect();
+    assert_eq!(by, vec![format!("a.karimova@{B}")]);
+
+    // Refused in the handshake: an officer of another node, a node certificate.
+    let other = CertClient::new(
+        &p.c.pki,
+        p.b_tls,
+        B,
+        &officer(&p.c.pki, A, "a.karimova", Role::Supervisor),
+    );
+    assert!(
+        other.request("GET", "/v1/status", None).is_err(),
+        "officer of another node"
+    );
+    let node_cert = CertClient::new(&p.c.pki, p.b_tls, B, &p.c.pki.node(A));
+    assert!(
+        node_cert.request("GET", "/v1/status", None).is_err(),
+        "node certificate"
+    );
+
+    p.shutdown();
+}
+
+#[test]
+fn node_refuses_to_start_with_a_token_file_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut c = Cluster::new(&["central-asia"]);
+    c.add(A);
+    let cfg = c.config(A, &[]);
+    let token = cfg.api.token_file.clone();
+    std::fs::create_dir_all(token.parent().unwrap()).unwrap();
+    std::fs::write(&token, "ab".repeat(32)).unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let err = match rt.block_on(Node::start(cfg)) {
+        Ok(_) => panic!("a node must not start with a world-readable token file"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("api.token_file") && err.contains("chmod 600"),
+        "{err}"
+    );
+}
