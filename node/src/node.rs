@@ -337,7 +337,10 @@ impl Node {
         while tasks.join_next().await.is_some() {}
         self.endpoint
             .close(crate::wire::code::SHUTDOWN.into(), b"shutdown");
-        self.endpoint.wait_idle().await;
+        // Closed connections drain for a few round trips; never let a peer that keeps
+        // redialling hold the shutdown hostage.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.endpoint.wait_idle())
+            .await;
         let _ = self.ctx.store.checkpoint().await;
         self.ctx.store.shutdown().await?;
         Ok(())
