@@ -4,6 +4,8 @@
 //! an async runtime: a multi-thread tokio runtime built here), and turn any error into
 //! `error: …` plus a hint on stderr and a non-zero exit status (see `liaison --help`).
 #![forbid(unsafe_code)]
+// Doc comments in this binary are clap's help text, where `<placeholder>` is the convention.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::process::ExitCode;
 
