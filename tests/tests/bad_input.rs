@@ -12,6 +12,7 @@ use liaison_tests::cluster::{start, Cluster};
 
 const A: &str = "kz-dcu.central-asia";
 const B: &str = "caricc.central-asia";
+const C: &str = "tj-dcu.central-asia";
 
 /// A raw QUIC client speaking as node A, for sending hand-made frames to B.
 struct RawPeer {
@@ -117,9 +118,11 @@ async fn duplicate_is_recognised_and_receipted_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_oversized_frames_reset_the_stream_and_the_node_serves_on() {
-    let c = cluster();
+    let mut c = cluster();
+    c.add(C);
     let _a_cfg = c.config(A, &[B]);
-    let b = start(c.config(B, &[A])).await;
+    let b = start(c.config(B, &[A, C])).await;
+    let other = start(c.config(C, &[B])).await;
     let p = raw_peer(&c).await;
 
     for bad in [

@@ -111,3 +111,33 @@ async fn receiver_down_then_up_gets_the_queued_thousand_in_order() {
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusal_travels_back_and_shows_in_the_senders_trail() {
+    let c = pair();
+    let a = start(c.config(A, &[B])).await;
+    // B accepts no clock difference at all: A's message is refused with `clock-skew`.
+    let mut cfg_b = c.config(B, &[A]);
+    cfg_b.limits.clock_skew_secs = 0;
+    let b = start(cfg_b).await;
+    let sent = a.send(&alert(B, "refused at the door")).await.unwrap();
+    let store_a = a.store().clone();
+    wait_for("B's signed refusal at A", Duration::from_secs(30), || {
+        store_a
+            .state(&sent.id)
+            .unwrap()
+            .is_some_and(|s| !s.hops.is_empty())
+    })
+    .await;
+    let s = store_a.state(&sent.id).unwrap().unwrap();
+    assert_eq!(s.hops[0].outcome, "refused: clock-skew");
+    assert!(s.pending.is_empty(), "a refused message is not retried");
+    assert_eq!(store_a.outbox_depths().values().sum::<u64>(), 0);
+    let logged = (0..store_a.log_size())
+        .filter_map(|i| store_a.log_entry(i).unwrap())
+        .any(|e| matches!(e.event, liaison_protocol::log::Event::RefusalReceived { ref reason_code, .. } if reason_code == "clock-skew"));
+    assert!(logged, "the refusal is in the sender's log");
+    assert!(b.store().inbox(0, 10).unwrap().is_empty());
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
