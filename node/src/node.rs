@@ -446,11 +446,7 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
 pub fn status(ctx: &Ctx) -> Status {
     let depths = ctx.store.outbox_depths();
     let peers = ctx.peers.lock().map(|p| p.clone()).unwrap_or_default();
-    let unread = ctx
-        .store
-        .inbox(0, usize::MAX)
-        .map(|items| items.iter().filter(|i| !i.state.acked).count() as u64)
-        .unwrap_or(0);
+    let unread = ctx.store.unread();
     Status {
         node: ctx.id.clone(),
         listen: ctx.cfg.listen,

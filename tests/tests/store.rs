@@ -216,3 +216,41 @@ async fn checkpoint_of_another_key_refuses_to_start() {
         .expect("must refuse");
     assert!(format!("{err:#}").contains("ALARM"), "{err:#}");
 }
+
+#[tokio::test]
+async fn unread_count_follows_acks_and_survives_restart() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    let from = n("caricc.central-asia");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (env, facts) = message(&f.kz, i);
+        ids.push(facts.id);
+        store
+            .accept(env, facts, from.clone(), true, vec![])
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.unread(), 3);
+    assert!(store.ack(ids[1], "officer aigerim".into()).await.unwrap());
+    assert!(
+        store.ack(ids[1], "officer aigerim".into()).await.unwrap(),
+        "acking twice is fine"
+    );
+    assert_eq!(store.unread(), 2);
+    assert!(
+        !store.ack(MessageId([7; 32]), "x".into()).await.unwrap(),
+        "not in the inbox"
+    );
+    store.shutdown().await.unwrap();
+    drop(store);
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    assert_eq!(store.unread(), 2);
+    assert_eq!(
+        store.log_size(),
+        4,
+        "three deliveries and one acknowledgement"
+    );
+    store.shutdown().await.unwrap();
+}

@@ -17,6 +17,7 @@
 //! S <message id>                → MessageState (postcard)             the seen-set and trail index
 //! O <peer> 0x00 <seq u64be>     → message id                          outbox, per next hop
 //! I <seq u64be>                 → message id                          inbox, in delivery order
+//! U <seq u64be>                 → message id                          inbox entries not yet acknowledged
 //! C <case> 0x00 <message id>    → ()                                  case index
 //! ```
 //! The log has no update or delete operation; the signed checkpoint file beside the database
@@ -156,6 +157,8 @@ struct Shared {
     /// Outbox depth per peer.
     outbox_depth: RwLock<BTreeMap<NodeId, u64>>,
     last_checkpoint: RwLock<Option<String>>,
+    /// Inbox messages not yet acknowledged (the `U` index, counted once at start-up).
+    unread: std::sync::atomic::AtomicU64,
 }
 
 /// A handle on the store: cheap to clone, used by every task of the node.
@@ -260,10 +263,12 @@ impl Store {
             .last(b"I")?
             .and_then(|(k, _)| be_u64(&k))
             .map_or(0, |s| s + 1);
+        let unread = engine.scan(b"U", b"", usize::MAX)?.len() as u64;
         let shared = Arc::new(Shared {
             tree: RwLock::new(tree),
             outbox_depth: RwLock::new(outbox_depth),
             last_checkpoint: RwLock::new(last),
+            unread: std::sync::atomic::AtomicU64::new(unread),
         });
         let (tx, rx) = mpsc::channel(MAX_GROUP);
         let store = Store {
@@ -483,6 +488,13 @@ impl Store {
         Ok(out)
     }
 
+    /// Inbox messages not yet acknowledged by an officer.
+    pub fn unread(&self) -> u64 {
+        self.shared
+            .unread
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Messages of a case, by id.
     pub fn case_messages(&self, case: &CaseId) -> Result<Vec<MessageId>> {
         let mut prefix = vec![b'C'];
@@ -605,6 +617,7 @@ struct Group<'a> {
     states: HashMap<MessageId, Option<MessageState>>,
     outbox_delta: BTreeMap<NodeId, i64>,
     queued: HashSet<NodeId>,
+    unread_delta: i64,
     now: Timestamp,
 }
 
@@ -675,6 +688,9 @@ impl Group<'_> {
             self.w.next_inbox += 1;
             self.batch
                 .put(key(b'I', &[&s.to_be_bytes()]), id.as_bytes().to_vec());
+            self.batch
+                .put(key(b'U', &[&s.to_be_bytes()]), id.as_bytes().to_vec());
+            self.unread_delta += 1;
             s
         });
         self.put_state(MessageState {
@@ -819,6 +835,10 @@ impl Group<'_> {
             Request::Ack { id, by, reply } => match self.state(&id)? {
                 Some(mut s) if s.inbox_seq.is_some() => {
                     if !s.acked {
+                        if let Some(seq) = s.inbox_seq {
+                            self.batch.delete(key(b'U', &[&seq.to_be_bytes()]));
+                            self.unread_delta -= 1;
+                        }
                         let leaf = self.append(Event::Acknowledged { id, by });
                         s.acked = true;
                         s.leaves.push(leaf);
@@ -888,6 +908,7 @@ impl Writer {
             states: HashMap::new(),
             outbox_delta: BTreeMap::new(),
             queued: HashSet::new(),
+            unread_delta: 0,
             now: now(),
         };
         let mut failure = None;
@@ -902,6 +923,7 @@ impl Writer {
             leaves,
             outbox_delta,
             queued,
+            unread_delta,
             ..
         } = group;
         let result = match failure {
@@ -928,6 +950,16 @@ impl Writer {
             for leaf in &leaves {
                 tree.push(leaf);
             }
+        }
+        if unread_delta >= 0 {
+            self.shared
+                .unread
+                .fetch_add(unread_delta as u64, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            self.shared.unread.fetch_sub(
+                unread_delta.unsigned_abs(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         if let Ok(mut depth) = self.shared.outbox_depth.write() {
             for (peer, d) in outbox_delta {
