@@ -156,12 +156,22 @@ async fn garbage_and_oversized_frames_reset_the_stream_and_the_node_serves_on() 
             other => panic!("unexpected stream outcome {other:?}"),
         }
     }
-    // The node still serves this peer on a new stream.
+    // The node still serves this peer on a new stream, and its other peers.
     let m = signed(&p, B, now(), 2);
     assert!(matches!(
         exchange(&p, &frame(&m), 1).await[0],
         Kind::Receipt(_)
     ));
+    let sent = other
+        .send(&liaison_tests::cluster::alert(B, "from another peer"))
+        .await
+        .unwrap();
+    let store_b = b.store().clone();
+    liaison_tests::cluster::wait_for("C's message at B", Duration::from_secs(30), || {
+        store_b.state(&sent.id).unwrap().is_some()
+    })
+    .await;
+    other.shutdown().await.unwrap();
     // And every refusal is in B's log with its reason code.
     let codes: Vec<String> = (0..b.store().log_size())
         .filter_map(|i| b.store().log_entry(i).unwrap())
