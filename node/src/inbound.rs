@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::node::Ctx;
-use crate::store::{now, Accepted};
+use crate::store::now;
 use crate::wire::{code, read_frame, ReadError};
 
 /// Most messages processed as one batch (one group commit, one receipt signature).
@@ -118,6 +118,49 @@ async fn serve_stream(
             }
         }
     });
+    // Stage 2 (storer): stores batch k and writes its receipt while stage 1 verifies k+1.
+    let (stx, mut srx) = mpsc::channel::<(
+        Vec<(Envelope, MessageFacts)>,
+        Vec<Refuse>,
+        Option<ReadError>,
+    )>(2);
+    let storer = {
+        let (ctx, peer) = (ctx.clone(), peer.clone());
+        tokio::spawn(async move {
+            while let Some((accepts, refusals, bad)) = srx.recv().await {
+                let out = finish(&ctx, &peer, accepts, refusals).await;
+                for frame in out {
+                    if let Err(e) = send.write_all(&frame).await {
+                        tracing::info!(peer = %peer, error = %e, "cannot write to peer stream");
+                        return;
+                    }
+                }
+                if let Some(e) = bad {
+                    match &e {
+                        ReadError::Bad(d) => {
+                            tracing::warn!(peer = %peer, reason = e.reason_code(), error = %e, "bad frame: resetting stream");
+                            let _ = ctx
+                                .store
+                                .record(Event::Refused {
+                                    id: None,
+                                    msg: None,
+                                    peer: peer.clone(),
+                                    reason_code: d.reason_code().into(),
+                                })
+                                .await;
+                            let _ = send.reset(code::BAD_FRAME.into());
+                            return;
+                        }
+                        ReadError::Stream(_) => {
+                            tracing::debug!(peer = %peer, error = %e, "peer stream ended");
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = send.finish();
+        })
+    };
     let mut limiter = RateLimiter::new(ctx.cfg.limits.peer_messages_per_sec);
     let mut batch = Vec::with_capacity(BATCH);
     loop {
@@ -141,39 +184,14 @@ async fn serve_stream(
             }
         }
         limiter.take(frames.len()).await;
-        let out = process(&ctx, &peer, frames).await;
-        for frame in out {
-            if let Err(e) = send.write_all(&frame).await {
-                tracing::info!(peer = %peer, error = %e, "cannot write to peer stream");
-                reader.abort();
-                return;
-            }
-        }
-        if let Some(e) = bad {
-            match &e {
-                ReadError::Bad(d) => {
-                    tracing::warn!(peer = %peer, reason = e.reason_code(), error = %e, "bad frame: resetting stream");
-                    let _ = ctx
-                        .store
-                        .record(Event::Refused {
-                            id: None,
-                            msg: None,
-                            peer: peer.clone(),
-                            reason_code: d.reason_code().into(),
-                        })
-                        .await;
-                    let _ = send.reset(code::BAD_FRAME.into());
-                    reader.abort();
-                    return;
-                }
-                ReadError::Stream(_) => {
-                    tracing::debug!(peer = %peer, error = %e, "peer stream ended");
-                    break;
-                }
-            }
+        let (accepts, refusals) = prepare(&ctx, &peer, frames).await;
+        let stop = bad.is_some();
+        if stx.send((accepts, refusals, bad)).await.is_err() || stop {
+            break;
         }
     }
-    let _ = send.finish();
+    drop(stx);
+    let _ = storer.await;
     reader.abort();
 }
 
@@ -187,8 +205,11 @@ struct Refuse {
 
 /// Verifies, checks and stores a batch; returns the frames to write back (one receipt for
 /// everything stored or already known, one refusal per refused message).
-async fn process(ctx: &Arc<Ctx>, peer: &NodeId, frames: Vec<(FrameType, Vec<u8>)>) -> Vec<Vec<u8>> {
-    let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
+async fn prepare(
+    ctx: &Arc<Ctx>,
+    peer: &NodeId,
+    frames: Vec<(FrameType, Vec<u8>)>,
+) -> (Vec<(Envelope, MessageFacts)>, Vec<Refuse>) {
     let mut refusals = Vec::new();
     let mut envelopes = Vec::with_capacity(frames.len());
     for (t, payload) in frames {
@@ -277,43 +298,40 @@ async fn process(ctx: &Arc<Ctx>, peer: &NodeId, frames: Vec<(FrameType, Vec<u8>)
         accepts.push((Envelope { signed, route }, facts));
     }
 
-    // Offer everything in arrival order: the writer folds them into one group commit.
-    let mut acked = Vec::new();
-    for (id, r) in ctx.store.accept_many(accepts, peer, true).await {
-        match r {
-            Ok(a) => {
-                if a == Accepted::Duplicate {
-                    tracing::debug!(peer = %peer, id = %id.short(), "duplicate: acknowledging again");
-                }
-                acked.push(id);
-            }
-            // Not durable: send no receipt, so the sender keeps it and retries.
-            Err(e) => ctx.alarm(format!(
-                "cannot store message {} from {peer}: {e:#}",
-                id.short()
-            )),
-        }
-    }
+    (accepts, refusals)
+}
 
+/// Stores what `prepare` accepted and answers: one receipt, one refusal per refused message.
+async fn finish(
+    ctx: &Arc<Ctx>,
+    peer: &NodeId,
+    accepts: Vec<(Envelope, MessageFacts)>,
+    refusals: Vec<Refuse>,
+) -> Vec<Vec<u8>> {
+    let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
+    // Sign the receipt first, then log the messages and the receipt in one group commit; the
+    // receipt leaves only once both are durable.
     let mut out = Vec::new();
-    if !acked.is_empty() {
+    if !accepts.is_empty() {
+        let mut acked: Vec<MessageId> = accepts.iter().map(|(_, f)| f.id).collect();
         acked.sort();
         acked.dedup();
         match ctx.receipt(peer, ReceiptStatus::Delivered, acked.clone()) {
             Ok(receipt) => {
-                let rid = receipt.id();
-                let logged = ctx
+                let event = Event::ReceiptSent {
+                    receipt: receipt.id(),
+                    to: peer.clone(),
+                    status: ReceiptStatus::Delivered,
+                    ids: acked,
+                };
+                match ctx
                     .store
-                    .record(Event::ReceiptSent {
-                        receipt: rid,
-                        to: peer.clone(),
-                        status: ReceiptStatus::Delivered,
-                        ids: acked,
-                    })
-                    .await;
-                match logged {
-                    Ok(_) => push_frame(&decoder, &mut out, receipt),
-                    Err(e) => ctx.alarm(format!("cannot log a receipt: {e:#}")),
+                    .accept_many_with_receipt(accepts, peer, true, event)
+                    .await
+                {
+                    Ok(()) => push_frame(&decoder, &mut out, receipt),
+                    // Not durable: send no receipt, so the sender keeps them and retries.
+                    Err(e) => ctx.alarm(format!("cannot store messages from {peer}: {e:#}")),
                 }
             }
             Err(e) => ctx.alarm(format!("cannot sign a receipt: {e:#}")),

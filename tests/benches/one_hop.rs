@@ -821,16 +821,18 @@ impl NodeProgram {
                 c
             }
         };
+        // Its log goes to a file beside the config (a pipe nobody reads could fill and block it).
+        let log = std::fs::File::create(config.with_extension("log"))?;
         cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stdout(log.try_clone()?)
+            .stderr(log)
             .spawn()
             .context("cannot start the node process")
     }
 }
 
 /// Stops a node process with SIGTERM (graceful shutdown) and waits for it.
-fn stop_node(mut child: Child) -> Result<()> {
+fn stop_node(mut child: Child, config: &Path) -> Result<()> {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -846,8 +848,8 @@ fn stop_node(mut child: Child) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    if let Some(err) = child.stderr.take() {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
+    if let Ok(log) = std::fs::File::open(config.with_extension("log")) {
+        for line in BufReader::new(log).lines().map_while(Result::ok) {
             if line.contains("ERROR") || line.contains("error") {
                 eprintln!("  node B: {line}");
             }
@@ -959,13 +961,8 @@ async fn memory(
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = rss_kib(b.id())?;
         // Restart B on the same store: start-up rebuilds the Merkle tree from every leaf.
-        stop_node(b)?;
-        let cfg = liaison_node::config::Config::load(&toml_path)?;
-        let (log_entries, disk_bytes) = {
-            let dir = cfg.data_dir.join("store");
-            let disk = dir_size(&dir);
-            (0, disk)
-        };
+        stop_node(b, &toml_path)?;
+        let disk_bytes = dir_size(&cfg_b.data_dir.join("store"));
         b = program.spawn(&toml_path)?;
         // A reconnects with backoff; wait for the session, then let it settle.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -982,14 +979,14 @@ async fn memory(
         let reopened = rss_kib(b.id())?;
         loaded = Some(LoadedMemory {
             messages: m,
-            log_entries,
+            log_entries: 0,
             after,
             reopened,
             rate,
             disk_bytes,
         });
     }
-    stop_node(b)?;
+    stop_node(b, &toml_path)?;
     if let Some(l) = loaded.as_mut() {
         // B is stopped: count its log entries by opening its store read-only here.
         l.log_entries = count_log_entries(&c, B).unwrap_or(0);

@@ -340,6 +340,43 @@ impl Store {
         .await
     }
 
+    /// As [`Store::accept_many`], then `event` (the receipt for them, signed in advance) queued
+    /// right behind them, so both usually share one group commit. `Ok` only if every message
+    /// and the receipt entry are durable.
+    pub async fn accept_many_with_receipt(
+        &self,
+        items: Vec<(Envelope, MessageFacts)>,
+        from: &NodeId,
+        deliver: bool,
+        event: Event,
+    ) -> Result<()> {
+        let stopped = || anyhow!("store writer has stopped");
+        let mut waits = Vec::with_capacity(items.len());
+        for (envelope, facts) in items {
+            let (reply, rx) = oneshot::channel();
+            let req = Request::Accept {
+                envelope,
+                facts,
+                from: from.clone(),
+                deliver,
+                next_hops: vec![],
+                reply,
+            };
+            self.tx.send(req).await.map_err(|_| stopped())?;
+            waits.push(rx);
+        }
+        let (reply, rrx) = oneshot::channel();
+        self.tx
+            .send(Request::Record { event, reply })
+            .await
+            .map_err(|_| stopped())?;
+        for rx in waits {
+            rx.await.map_err(|_| stopped())??;
+        }
+        rrx.await.map_err(|_| stopped())??;
+        Ok(())
+    }
+
     /// Offers several verified messages from `from` in order: they are queued to the writer in
     /// this order (so inbox order is arrival order) and usually share one group commit.
     pub async fn accept_many(
@@ -818,9 +855,11 @@ impl Group<'_> {
                 replies.push(Reply::Index(reply, leaf));
             }
             Request::Record { event, reply } => {
+                // A refusal joins the refused message's trail. A receipt we issue is not added
+                // to every covered message's state: that would rewrite each state once more per
+                // message; the receipt is in the log, found by its message ids.
                 let ids = match &event {
                     Event::Refused { id: Some(id), .. } => vec![*id],
-                    Event::ReceiptSent { ids, .. } => ids.clone(),
                     _ => vec![],
                 };
                 let leaf = self.append(event);
