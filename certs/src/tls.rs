@@ -19,7 +19,7 @@
 //!   the CA of *the network that node id names*. The second check is defence in depth on
 //!   top of the name constraints.
 //!
-//! Both checks run inside the handshake (see `NodeClientVerifier` and `NodeServerVerifier`
+//! Both checks run inside the handshake (see `CheckedClientVerifier` and `NodeServerVerifier`
 //! below), so a refused certificate ends the handshake with a TLS alert that both sides
 //! see. The alert is what crosses the wire, so [`TlsError::from_alert`] maps alerts back to
 //! our reason codes on either side. After the handshake, [`peer_node_id`] turns the peer's
@@ -357,7 +357,7 @@ pub fn server_config(
     trust: &TlsTrust,
 ) -> Result<rustls::ServerConfig, TlsError> {
     let provider = provider();
-    let verifier = Arc::new(client_verifier(trust, provider.clone())?);
+    let verifier = Arc::new(client_verifier(trust)?);
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(config_error)?
@@ -440,29 +440,49 @@ fn check_node(
     }
 }
 
+/// The extra check a [`CheckedClientVerifier`] applies after WebPKI accepted a client
+/// certificate (end-entity certificate, handshake time).
+pub type ClientCheck =
+    dyn Fn(&CertificateDer<'_>, UnixTime) -> Result<(), rustls::Error> + Send + Sync;
+
 /// Server side: a client certificate is verified by rustls's WebPKI verifier (all network
-/// CAs and CRLs, clientAuth usage, mandatory), then by the trust store ([`check_node`]).
-#[derive(Debug)]
-struct NodeClientVerifier {
+/// CAs and CRLs, clientAuth usage, mandatory), then by an extra check — for peers, the trust
+/// store ([`check_node`]); for the officer API, the officer's identity and role.
+pub struct CheckedClientVerifier {
     webpki: Arc<dyn ClientCertVerifier>,
-    trust: Arc<TrustStore>,
+    check: Box<ClientCheck>,
 }
 
-fn client_verifier(
+impl std::fmt::Debug for CheckedClientVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedClientVerifier")
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client-certificate verifier over `trust`'s CAs and CRLs (client auth mandatory) that
+/// also runs `check` on every certificate WebPKI accepts. The one way this workspace builds
+/// client verifiers: node peers and the officer API both use it.
+pub fn checked_client_verifier(
     trust: &TlsTrust,
-    provider: Arc<CryptoProvider>,
-) -> Result<NodeClientVerifier, TlsError> {
-    let webpki = WebPkiClientVerifier::builder_with_provider(trust.roots.clone(), provider)
+    check: Box<ClientCheck>,
+) -> Result<CheckedClientVerifier, TlsError> {
+    let webpki = WebPkiClientVerifier::builder_with_provider(trust.roots.clone(), provider())
         .with_crls(trust.crls.iter().cloned())
         .build()
         .map_err(config_error)?;
-    Ok(NodeClientVerifier {
-        webpki,
-        trust: trust.store.clone(),
-    })
+    Ok(CheckedClientVerifier { webpki, check })
 }
 
-impl ClientCertVerifier for NodeClientVerifier {
+fn client_verifier(trust: &TlsTrust) -> Result<CheckedClientVerifier, TlsError> {
+    let store = trust.store.clone();
+    checked_client_verifier(
+        trust,
+        Box::new(move |ee, now| check_node(&store, ee, now).map(|_| ())),
+    )
+}
+
+impl ClientCertVerifier for CheckedClientVerifier {
     fn offer_client_auth(&self) -> bool {
         true
     }
@@ -484,7 +504,7 @@ impl ClientCertVerifier for NodeClientVerifier {
         let verified = self
             .webpki
             .verify_client_cert(end_entity, intermediates, now)?;
-        check_node(&self.trust, end_entity, now)?;
+        (self.check)(end_entity, now)?;
         Ok(verified)
     }
 
@@ -670,10 +690,10 @@ mod tests {
         let node = CertificateDer::from(node);
 
         // WebPKI alone would accept it.
-        let webpki = client_verifier(&trust, provider()).unwrap().webpki;
+        let webpki = client_verifier(&trust).unwrap().webpki;
         webpki.verify_client_cert(&node, &[], unix_now()).unwrap();
 
-        let err = client_verifier(&trust, provider())
+        let err = client_verifier(&trust)
             .unwrap()
             .verify_client_cert(&node, &[], unix_now())
             .unwrap_err();

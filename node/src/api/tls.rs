@@ -28,16 +28,9 @@ use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use liaison_certs::{check_officer_cert, officer_identity, CertError, Officer};
 use liaison_protocol::{NodeId, Timestamp, TrustStore, VerifyError};
-use rustls::client::danger::HandshakeSignatureValid;
-use rustls::pki_types::{
-    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime,
-};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
-use rustls::{
-    CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore,
-    SignatureScheme,
-};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::server::NoServerSessionStorage;
+use rustls::{CertificateError, OtherError};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -59,29 +52,15 @@ pub fn server_config(
     node: NodeId,
 ) -> Result<rustls::ServerConfig> {
     let provider = liaison_certs::tls::provider();
-    let mut roots = RootCertStore::empty();
-    let mut crls = Vec::new();
-    for network in trust.networks() {
-        let ca = trust
-            .ca_der(network)
-            .ok_or_else(|| anyhow!("trust: no CA for {network}"))?;
-        roots
-            .add(CertificateDer::from(ca.to_vec()))
-            .map_err(|e| anyhow!("trust: CA of {network}: {e}"))?;
-        let crl = trust
-            .crl_der(network)
-            .ok_or_else(|| anyhow!("trust: network {network} has no CRL"))?;
-        crls.push(CertificateRevocationListDer::from(crl.to_vec()));
-    }
-    let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .with_crls(crls)
-        .build()
-        .map_err(|e| anyhow!("api.tls_listen: cannot build the client verifier: {e}"))?;
-    let verifier = Arc::new(OfficerVerifier {
-        webpki,
-        trust,
-        node,
-    });
+    let tls_trust = liaison_certs::tls::TlsTrust::from_trust_store(&trust)
+        .map_err(|e| anyhow!("trust: {e}"))?;
+    let verifier = Arc::new(
+        liaison_certs::tls::checked_client_verifier(
+            &tls_trust,
+            Box::new(move |ee, now| check_officer(&trust, &node, ee, now)),
+        )
+        .map_err(|e| anyhow!("api.tls_listen: cannot build the client verifier: {e}"))?,
+    );
     let cert = liaison_certs::load::read_cert(&cfg.identity.cert)
         .with_context(|| format!("identity.cert: {}", cfg.identity.cert.display()))?;
     let key = liaison_certs::load::read_key(&cfg.identity.key)
@@ -100,14 +79,6 @@ pub fn server_config(
     Ok(config)
 }
 
-/// Accepts officer client certificates only (see the module documentation).
-#[derive(Debug)]
-struct OfficerVerifier {
-    webpki: Arc<dyn ClientCertVerifier>,
-    trust: Arc<TrustStore>,
-    node: NodeId,
-}
-
 fn refusal(e: &CertError) -> rustls::Error {
     rustls::Error::InvalidCertificate(match e {
         CertError::Verify(VerifyError::UnknownCa(_)) => CertificateError::UnknownIssuer,
@@ -121,68 +92,30 @@ fn refusal(e: &CertError) -> rustls::Error {
     })
 }
 
-impl ClientCertVerifier for OfficerVerifier {
-    fn offer_client_auth(&self) -> bool {
-        true
+/// Accepts officer client certificates of this node only (see the module documentation);
+/// runs after WebPKI accepted the certificate.
+fn check_officer(
+    trust: &TrustStore,
+    node: &NodeId,
+    end_entity: &CertificateDer<'_>,
+    now: UnixTime,
+) -> Result<(), rustls::Error> {
+    let at = Timestamp(now.as_secs().saturating_mul(1000));
+    let certified = check_officer_cert(trust, end_entity, at).map_err(|e| {
+        tracing::info!(reason = e.reason_code(), error = %e, "officer certificate refused");
+        refusal(&e)
+    })?;
+    if &certified.officer.node != node {
+        tracing::info!(
+            reason = "unexpected-officer",
+            officer = %certified.officer,
+            "officer certificate refused: it is for another node"
+        );
+        return Err(rustls::Error::InvalidCertificate(
+            CertificateError::ApplicationVerificationFailure,
+        ));
     }
-
-    fn client_auth_mandatory(&self) -> bool {
-        true
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.webpki.root_hint_subjects()
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        let verified = self
-            .webpki
-            .verify_client_cert(end_entity, intermediates, now)
-            .inspect_err(|e| tracing::info!(error = %e, "officer certificate refused"))?;
-        let at = Timestamp(now.as_secs().saturating_mul(1000));
-        let certified = check_officer_cert(&self.trust, end_entity, at).map_err(|e| {
-            tracing::info!(reason = e.reason_code(), error = %e, "officer certificate refused");
-            refusal(&e)
-        })?;
-        if certified.officer.node != self.node {
-            tracing::info!(
-                reason = "unexpected-officer",
-                officer = %certified.officer,
-                "officer certificate refused: it is for another node"
-            );
-            return Err(rustls::Error::InvalidCertificate(
-                CertificateError::ApplicationVerificationFailure,
-            ));
-        }
-        Ok(verified)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
+    Ok(())
 }
 
 /// Connections whose handshake (and officer check) succeeded, for `axum::serve`.
