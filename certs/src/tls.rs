@@ -447,7 +447,7 @@ pub type ClientCheck =
 
 /// Server side: a client certificate is verified by rustls's WebPKI verifier (all network
 /// CAs and CRLs, clientAuth usage, mandatory), then by an extra check — for peers, the trust
-/// store ([`check_node`]); for the officer API, the officer's identity and role.
+/// store (`check_node`); for the officer API, the officer's identity and role.
 pub struct CheckedClientVerifier {
     webpki: Arc<dyn ClientCertVerifier>,
     check: Box<ClientCheck>,
