@@ -164,20 +164,8 @@ async fn session(ctx: &Arc<Ctx>, conn: &quinn::Connection, peer: &NodeId) -> Opt
                         continue;
                     }
                 };
-                // The route we forward is the one we received, plus ourselves if we relay.
-                let route = if env.signed_originator_is(&ctx.id) {
-                    vec![]
-                } else {
-                    let mut r = env.route.clone();
-                    r.push(ctx.id.clone());
-                    r
-                };
-                match (Envelope {
-                    signed: env.signed,
-                    route,
-                })
-                .to_frame(&decoder)
-                {
+                // Stored as it goes on the wire (a relay stored its route with itself added).
+                match env.to_frame(&decoder) {
                     Ok(f) => {
                         buf.extend_from_slice(&f);
                         inf.insert(*id);
@@ -194,19 +182,6 @@ async fn session(ctx: &Arc<Ctx>, conn: &quinn::Connection, peer: &NodeId) -> Opt
         }
         let n = batch.len() as u64;
         ctx.set_peer(peer, |s| s.sent += n);
-    }
-}
-
-/// Small helper on envelopes, kept here to avoid decoding the body just to know who wrote it.
-trait OriginatorCheck {
-    fn signed_originator_is(&self, node: &NodeId) -> bool;
-}
-
-impl OriginatorCheck for Envelope {
-    fn signed_originator_is(&self, node: &NodeId) -> bool {
-        liaison_protocol::message::Body::decode(&self.signed.body)
-            .map(|b| &b.header.originator == node)
-            .unwrap_or(false)
     }
 }
 

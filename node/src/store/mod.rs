@@ -340,9 +340,10 @@ impl Store {
         .await
     }
 
-    /// As [`Store::accept_many`], then `event` (the receipt for them, signed in advance) queued
-    /// right behind them, so both usually share one group commit. `Ok` only if every message
-    /// and the receipt entry are durable.
+    /// Offers several verified messages from `from` in order (so inbox order is arrival
+    /// order; a message already seen changes nothing), then `event` (the receipt for them,
+    /// signed in advance) right behind them, so all usually share one group commit. `Ok` only
+    /// if every message and the receipt entry are durable.
     pub async fn accept_many_with_receipt(
         &self,
         items: Vec<(Envelope, MessageFacts)>,
@@ -375,45 +376,6 @@ impl Store {
         }
         rrx.await.map_err(|_| stopped())??;
         Ok(())
-    }
-
-    /// Offers several verified messages from `from` in order: they are queued to the writer in
-    /// this order (so inbox order is arrival order) and usually share one group commit.
-    pub async fn accept_many(
-        &self,
-        items: Vec<(Envelope, MessageFacts)>,
-        from: &NodeId,
-        deliver: bool,
-    ) -> Vec<(MessageId, Result<Accepted>)> {
-        let mut waits = Vec::with_capacity(items.len());
-        for (envelope, facts) in items {
-            let id = facts.id;
-            let (reply, rx) = oneshot::channel();
-            let req = Request::Accept {
-                envelope,
-                facts,
-                from: from.clone(),
-                deliver,
-                next_hops: vec![],
-                reply,
-            };
-            if self.tx.send(req).await.is_err() {
-                waits.push((id, None));
-            } else {
-                waits.push((id, Some(rx)));
-            }
-        }
-        let mut out = Vec::with_capacity(waits.len());
-        for (id, rx) in waits {
-            let r = match rx {
-                Some(rx) => rx
-                    .await
-                    .unwrap_or_else(|_| Err(anyhow!("store writer has stopped"))),
-                None => Err(anyhow!("store writer has stopped")),
-            };
-            out.push((id, r));
-        }
-        out
     }
 
     /// Records a next hop's verified receipt or refusal (`event`), taking the covered messages
@@ -712,7 +674,15 @@ impl Group<'_> {
         deliver: bool,
     ) {
         let id = facts.id;
-        self.batch.put(body_key(&id), envelope.encode());
+        if role == Role::Relayed {
+            // Stored as it will be forwarded: the route so far plus this node, so a peer
+            // session sends the bytes as they are.
+            let mut env = envelope.clone();
+            env.route.push(self.w.signer.node().clone());
+            self.batch.put(body_key(&id), env.encode());
+        } else {
+            self.batch.put(body_key(&id), envelope.encode());
+        }
         if let Some(case) = &facts.case {
             self.batch.put(case_key(case, &id), Vec::new());
         }
