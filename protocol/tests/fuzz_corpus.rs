@@ -112,7 +112,10 @@ const STALE: &str = "fuzz seeds are stale: regenerate them (see protocol/tests/f
 
 /// Writes the fixture PKI (only if missing or `LIAISON_FUZZ_NEW_KEYS=1`) and the seeds.
 /// Signatures are deterministic (Ed25519), so rerunning with the same fixtures rewrites
-/// identical seeds.
+/// identical seeds. Ignored on purpose: it is a generator, not a check — it writes into the
+/// source tree, which a test run must never do; the tests above check the committed seeds and
+/// fail with "seeds are stale" when the format changes. Run it with
+/// `cargo test -p liaison-protocol --test fuzz_corpus -- --ignored regenerate_fuzz_seeds`.
 #[test]
 #[ignore = "writes fuzz/fixtures and fuzz/corpus; run explicitly to regenerate"]
 fn regenerate_fuzz_seeds() {
