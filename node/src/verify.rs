@@ -4,13 +4,14 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use liaison_protocol::checkpoint::{log_origin, NoteVerifier};
 use liaison_protocol::merkle::Hash;
 use liaison_protocol::trust::{cert_public_key, node_id_from_cert};
 use liaison_protocol::{Envelope, NodeId, TrustStore};
 
-use crate::store::{checkpoint, rebuild_tree, Engine, SledEngine};
+use crate::store::journal::{self, FileMedium, Medium, Record};
+use crate::store::{checkpoint, Index};
 
 /// What the check found.
 #[derive(Clone, Debug)]
@@ -36,42 +37,46 @@ pub fn verify_data_dir(
 ) -> Result<LogReport> {
     let node = node_id_from_cert(node_cert_der).map_err(|e| anyhow!("node certificate: {e}"))?;
     let key = cert_public_key(node_cert_der).map_err(|e| anyhow!("node certificate: {e}"))?;
-    let engine = SledEngine::open(&data_dir.join("store"))
+    let dir = data_dir.join("store");
+    let medium = FileMedium::open_read_only(&dir)
         .with_context(|| format!("cannot open the store of {node}"))?;
-    let tree = rebuild_tree(&engine)?;
+    let cp_path = data_dir.join(checkpoint::FILE);
+    let (index, root_at, end) = Index::load(&medium, checkpoint::stated_size(&cp_path)?)?;
+    if end.torn > 0 {
+        bail!(
+            "{}: the last {} bytes are an incomplete batch (a write interrupted by a crash); \
+             start the node once to cut them off, then check again",
+            medium.path().display(),
+            end.torn
+        );
+    }
     let verifier = NoteVerifier::new(&log_origin(&node), key).map_err(|e| anyhow!("{e}"))?;
-    let note = checkpoint::check_against(&data_dir.join(checkpoint::FILE), &tree, &verifier)?;
+    let note = checkpoint::check_against(&cp_path, index.log_size(), root_at, &verifier)?;
     let checkpoint_size = note.as_deref().and_then(checkpoint::size_of).unwrap_or(0);
     let mut messages_verified = 0;
-    let mut from: Vec<u8> = Vec::new();
-    loop {
-        let page = engine.scan(b"B", &from, 4096)?;
-        let Some((last, _)) = page.last() else { break };
-        let mut next = last[1..].to_vec();
-        next.push(0);
-        for (k, v) in &page {
-            let env = Envelope::decode(v).map_err(|e| {
-                anyhow!(
-                    "stored message {}: {e}",
-                    liaison_protocol::ids::hex(&k[1..])
-                )
-            })?;
-            env.signed.verify(trust).map_err(|e| {
-                anyhow!(
-                    "stored message {} does not verify: {e} ({})",
-                    liaison_protocol::ids::hex(&k[1..]),
-                    e.reason_code()
-                )
-            })?;
-            messages_verified += 1;
-        }
-        from = next;
-    }
+    journal::replay(&medium, |rec| {
+        let Record::New { body, .. } = rec else {
+            return Ok(());
+        };
+        let bytes = journal::read(&medium as &dyn Medium, body)?;
+        let env = Envelope::decode(&bytes)
+            .map_err(|e| anyhow!("stored message at byte {}: {e}", body.offset()))?;
+        let id = env.signed.id();
+        env.signed.verify(trust).map_err(|e| {
+            anyhow!(
+                "stored message {} does not verify: {e} ({})",
+                id,
+                e.reason_code()
+            )
+        })?;
+        messages_verified += 1;
+        Ok(())
+    })?;
     Ok(LogReport {
         node,
-        entries: tree.len(),
+        entries: index.log_size(),
         checkpoint_size,
-        root: tree.root(),
+        root: index.log_root(),
         messages_verified,
     })
 }

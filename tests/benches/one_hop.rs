@@ -1015,9 +1015,11 @@ fn dir_size(dir: &Path) -> u64 {
 
 /// Log size of a stopped node, from its store.
 fn count_log_entries(c: &Cluster, node: &str) -> Result<u64> {
-    let engine = liaison_node::store::SledEngine::open(&c.node_dir(node).join("data/store"))?;
-    let tree = liaison_node::store::rebuild_tree(&engine)?;
-    Ok(tree.len())
+    let medium = liaison_node::store::journal::FileMedium::open_read_only(
+        &c.node_dir(node).join("data/store"),
+    )?;
+    let (index, _, _) = liaison_node::store::Index::load(&medium, None)?;
+    Ok(index.log_size())
 }
 
 // ---------------------------------------------------------------------------------------

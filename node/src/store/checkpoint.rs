@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use liaison_protocol::checkpoint::{open_checkpoint, NoteVerifier};
-use liaison_protocol::merkle::MerkleTree;
+use liaison_protocol::merkle::Hash;
 
 /// File name of the last checkpoint in the data dir.
 pub const FILE: &str = "checkpoint.note";
@@ -21,10 +21,22 @@ pub fn size_of(note: &str) -> Option<u64> {
     note.lines().nth(1)?.parse().ok()
 }
 
-/// Checks the stored checkpoint (if any) against the recomputed tree; returns the note.
+/// The size the stored checkpoint states, unverified (replay uses it to know where to take
+/// the root that [`check_against`] then compares); `None` without a checkpoint.
+pub fn stated_size(path: &Path) -> Result<Option<u64>> {
+    match fs::read_to_string(path) {
+        Ok(n) => Ok(size_of(&n)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Checks the stored checkpoint (if any) against the recomputed log: `len` entries, whose
+/// root at the checkpoint's size was `root_at_size` (from the replay). Returns the note.
 pub fn check_against(
     path: &Path,
-    tree: &MerkleTree,
+    len: u64,
+    root_at_size: Option<Hash>,
     verifier: &NoteVerifier,
 ) -> Result<Option<String>> {
     let note = match fs::read_to_string(path) {
@@ -48,19 +60,17 @@ pub fn check_against(
             verifier.name()
         );
     }
-    if cp.size() > tree.len() {
+    if cp.size() > len {
         bail!(
             "ALARM: storage holds {} log entries but this node signed a checkpoint of {}; \
              the store was rolled back or lost data after the checkpoint was published. \
              Refusing to start: restore the data dir that matches {} or investigate.",
-            tree.len(),
+            len,
             cp.size(),
             path.display()
         );
     }
-    let root = tree
-        .root_at(cp.size())
-        .map_err(|e| anyhow!("cannot recompute the root at {}: {e}", cp.size()))?;
+    let root = root_at_size.ok_or_else(|| anyhow!("cannot recompute the root at {}", cp.size()))?;
     if &root != cp.root() {
         bail!(
             "ALARM: the first {} log entries in storage do not match the signed checkpoint in {}; \

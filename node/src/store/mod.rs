@@ -1,44 +1,39 @@
-//! The node's durable state: the append-only event log (Merkle leaves), message bodies, the
-//! seen-set, per-peer outboxes, the inbox and the case index — and the single writer that
+//! The node's durable state: the append-only event log (Merkle leaves), message bodies and
+//! states, per-peer outboxes, the inbox and the case index — and the single writer that
 //! changes them.
 //!
 //! # Shape
-//! One task owns all writes (the writer, on its own thread). Callers send it semantic
-//! requests (originate, accept, record a receipt …) over a bounded channel with a oneshot
-//! reply. The writer takes every request waiting, applies them all to one atomic
-//! [`WriteBatch`] (group commit), makes it durable (sled flush + fsync), only then extends
-//! the in-memory Merkle tree and answers. Nothing is acknowledged before it is durable.
-//! Reads go straight to the engine: they see only committed state.
+//! Everything durable is in one append-only file, the journal ([`journal`]): each group commit
+//! appends one checksummed batch of log leaves, new messages (state + envelope) and replaced
+//! states, and `fdatasync`s it. The indexes that find things in it live in memory ([`Index`])
+//! and are rebuilt by replaying the journal at start-up; they hold positions and counters, not
+//! bodies: about 90 bytes per message (see `docs/DECISIONS.md`, "Storage").
 //!
-//! # Keys (one engine tree, `state-v1`)
-//! ```text
-//! L <index u64be>               → log leaf (LogEntry bytes)          append-only, dense from 0
-//! B <message id>                → envelope bytes as received/sent     purgeable
-//! S <message id>                → MessageState (postcard)             the seen-set and trail index
-//! O <peer> 0x00 <seq u64be>     → message id                          outbox, per next hop
-//! I <seq u64be>                 → message id                          inbox, in delivery order
-//! U <seq u64be>                 → message id                          inbox entries not yet acknowledged
-//! C <case> 0x00 <message id>    → ()                                  case index
-//! ```
-//! The log has no update or delete operation; the signed checkpoint file beside the database
+//! One thread owns all writes (the writer). Callers send it semantic requests (originate,
+//! accept, record a receipt …) over a bounded channel with a oneshot reply. The writer takes
+//! every request waiting, folds them into one batch (group commit), makes it durable, only
+//! then updates the indexes and the Merkle root and answers. Nothing is acknowledged before it
+//! is durable, and readers see only committed state.
+//!
+//! The log has no update or delete operation; the signed checkpoint file beside the journal
 //! (see [`checkpoint`]) lets start-up detect a store rolled back below what was published.
 
 pub mod checkpoint;
-pub mod engine;
+pub mod journal;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use anyhow::{anyhow, bail, Context, Result};
 use liaison_protocol::checkpoint::{log_origin, Checkpoint, NoteVerifier, SignedCheckpoint};
 use liaison_protocol::log::{Event, LogEntry, MessageFacts};
-use liaison_protocol::merkle::MerkleTree;
+use liaison_protocol::merkle::{leaf_hash, Hash, RootBuilder, EMPTY_ROOT};
 use liaison_protocol::{CaseId, Envelope, MessageId, NodeId, Signer, Timestamp};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use engine::{Engine, SledEngine, WriteBatch};
+use journal::{BatchBuf, FileMedium, Loc, Medium, Record, ReplayEnd};
 
 /// Most requests folded into one group commit.
 const MAX_GROUP: usize = 4096;
@@ -151,62 +146,205 @@ enum Request {
     Shutdown { reply: oneshot::Sender<Result<()>> },
 }
 
-/// Shared, read-mostly view of the writer's in-memory state.
+/// Where one message's current state and its envelope are in the journal.
+#[derive(Clone, Copy)]
+struct MsgEntry {
+    state: Loc,
+    body: Loc,
+}
+
+/// The in-memory indexes over the journal, rebuilt by [`Index::load`] at start-up.
+///
+/// Messages are numbered densely in journal order; every other index refers to that number.
+#[derive(Default)]
+pub struct Index {
+    by_id: HashMap<MessageId, u32>,
+    msgs: Vec<MsgEntry>,
+    /// Log entry `i` → its bytes in the journal.
+    leaves: Vec<Loc>,
+    /// Merkle root of the log (a frontier of O(log n) hashes).
+    root: RootBuilder,
+    /// Inbox position → message.
+    inbox: Vec<u32>,
+    /// Acknowledged flags by inbox position (a bitset).
+    acked: Vec<u64>,
+    unread: u64,
+    /// Per next hop: outbox sequence → message (only messages still owed a receipt).
+    outbox: HashMap<NodeId, BTreeMap<u64, u32>>,
+    /// Next outbox sequence per next hop (never reused).
+    next_outbox: HashMap<NodeId, u64>,
+    /// States of messages still owed a receipt by some next hop, kept in memory: the receipt
+    /// path and the peer sessions read them on every message. Bounded by the outboxes.
+    hot: HashMap<u32, MessageState>,
+    /// Case → its messages.
+    cases: HashMap<CaseId, Vec<MessageId>>,
+}
+
+impl Index {
+    /// Replays the journal; returns the index, the root at `root_at_size` if the log reaches
+    /// it, and what the replay found at the end of the file.
+    pub fn load(
+        medium: &dyn Medium,
+        root_at_size: Option<u64>,
+    ) -> Result<(Self, Option<Hash>, ReplayEnd)> {
+        let mut idx = Index::default();
+        let mut root_at = (root_at_size == Some(0)).then_some(EMPTY_ROOT);
+        let end = journal::replay(medium, |rec| {
+            match rec {
+                Record::Leaf { loc, bytes } => {
+                    idx.leaves.push(loc);
+                    idx.root.push(bytes);
+                    if Some(idx.root.len()) == root_at_size {
+                        root_at = Some(idx.root.root());
+                    }
+                }
+                Record::New { state, bytes, body } => {
+                    let s = decode_state(bytes)?;
+                    if idx.by_id.contains_key(&s.facts.id) {
+                        bail!(
+                            "the journal stores message {} twice; the store was altered",
+                            s.facts.id
+                        );
+                    }
+                    idx.insert(s, state, body)?;
+                }
+                Record::Update { state, bytes } => {
+                    let s = decode_state(bytes)?;
+                    let n = *idx.by_id.get(&s.facts.id).ok_or_else(|| {
+                        anyhow!(
+                            "the journal updates unknown message {}; the store was altered",
+                            s.facts.id
+                        )
+                    })?;
+                    idx.update(n, s, state);
+                }
+            }
+            Ok(())
+        })?;
+        Ok((idx, root_at, end))
+    }
+
+    /// Number of log entries.
+    pub fn log_size(&self) -> u64 {
+        self.root.len()
+    }
+
+    /// Root of the log.
+    pub fn log_root(&self) -> Hash {
+        self.root.root()
+    }
+
+    fn acked_bit(&self, seq: u64) -> bool {
+        self.acked
+            .get((seq / 64) as usize)
+            .is_some_and(|w| w & (1 << (seq % 64)) != 0)
+    }
+
+    fn set_acked_bit(&mut self, seq: u64) {
+        let w = (seq / 64) as usize;
+        if self.acked.len() <= w {
+            self.acked.resize(w + 1, 0);
+        }
+        self.acked[w] |= 1 << (seq % 64);
+    }
+
+    /// Adds a new message (number = current count).
+    fn insert(&mut self, s: MessageState, state: Loc, body: Loc) -> Result<()> {
+        let n = u32::try_from(self.msgs.len()).map_err(|_| anyhow!("store holds 2^32 messages"))?;
+        self.msgs.push(MsgEntry { state, body });
+        self.by_id.insert(s.facts.id, n);
+        if let Some(case) = &s.facts.case {
+            self.cases.entry(case.clone()).or_default().push(s.facts.id);
+        }
+        if let Some(seq) = s.inbox_seq {
+            if seq != self.inbox.len() as u64 {
+                bail!("inbox position {seq} out of order in the journal; the store was altered");
+            }
+            self.inbox.push(n);
+            if s.acked {
+                self.set_acked_bit(seq);
+            } else {
+                self.unread += 1;
+            }
+        }
+        self.track(n, s);
+        Ok(())
+    }
+
+    /// Replaces message `n`'s state.
+    fn update(&mut self, n: u32, s: MessageState, state: Loc) {
+        if let Some(e) = self.msgs.get_mut(n as usize) {
+            e.state = state;
+        }
+        if let Some(seq) = s.inbox_seq {
+            if s.acked && !self.acked_bit(seq) {
+                self.set_acked_bit(seq);
+                self.unread = self.unread.saturating_sub(1);
+            }
+        }
+        self.track(n, s);
+    }
+
+    /// Moves message `n`'s outbox entries to those of its new state; keeps it hot while any
+    /// next hop still owes a receipt.
+    fn track(&mut self, n: u32, s: MessageState) {
+        if let Some(old) = self.hot.remove(&n) {
+            for (peer, seq) in &old.pending {
+                if let Some(q) = self.outbox.get_mut(peer) {
+                    q.remove(seq);
+                }
+            }
+        }
+        for (peer, seq) in &s.pending {
+            self.outbox.entry(peer.clone()).or_default().insert(*seq, n);
+            let next = self.next_outbox.entry(peer.clone()).or_insert(0);
+            *next = (*next).max(seq + 1);
+        }
+        if !s.pending.is_empty() {
+            self.hot.insert(n, s);
+        }
+    }
+}
+
+/// Shared state: the journal and the indexes over it.
 struct Shared {
-    tree: RwLock<MerkleTree>,
-    /// Outbox depth per peer.
-    outbox_depth: RwLock<BTreeMap<NodeId, u64>>,
+    medium: Arc<dyn Medium>,
+    index: RwLock<Index>,
     last_checkpoint: RwLock<Option<String>>,
-    /// Inbox messages not yet acknowledged (the `U` index, counted once at start-up).
-    unread: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    fn index(&self) -> RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Current state of message `n` (hot copy, or read from the journal).
+    fn state_of(&self, n: u32) -> Result<Option<MessageState>> {
+        let loc = {
+            let idx = self.index();
+            if let Some(s) = idx.hot.get(&n) {
+                return Ok(Some(s.clone()));
+            }
+            match idx.msgs.get(n as usize) {
+                Some(e) => e.state,
+                None => return Ok(None),
+            }
+        };
+        decode_state(&journal::read(self.medium.as_ref(), loc)?).map(Some)
+    }
+
+    fn number(&self, id: &MessageId) -> Option<u32> {
+        self.index().by_id.get(id).copied()
+    }
 }
 
 /// A handle on the store: cheap to clone, used by every task of the node.
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<Request>,
-    engine: Arc<dyn Engine>,
     shared: Arc<Shared>,
     /// Bumped after every commit that queued outbox entries, per peer.
     outbox_signal: Arc<RwLock<HashMap<NodeId, watch::Sender<u64>>>>,
-}
-
-fn key(prefix: u8, rest: &[&[u8]]) -> Vec<u8> {
-    let mut k = vec![prefix];
-    for r in rest {
-        k.extend_from_slice(r);
-    }
-    k
-}
-
-fn outbox_key(peer: &NodeId, seq: u64) -> Vec<u8> {
-    key(b'O', &[peer.as_str().as_bytes(), &[0], &seq.to_be_bytes()])
-}
-
-fn outbox_prefix(peer: &NodeId) -> Vec<u8> {
-    key(b'O', &[peer.as_str().as_bytes(), &[0]])
-}
-
-fn state_key(id: &MessageId) -> Vec<u8> {
-    key(b'S', &[id.as_bytes()])
-}
-
-fn body_key(id: &MessageId) -> Vec<u8> {
-    key(b'B', &[id.as_bytes()])
-}
-
-fn leaf_key(i: u64) -> Vec<u8> {
-    key(b'L', &[&i.to_be_bytes()])
-}
-
-fn case_key(case: &CaseId, id: &MessageId) -> Vec<u8> {
-    key(b'C', &[case.as_str().as_bytes(), &[0], id.as_bytes()])
-}
-
-fn be_u64(b: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(
-        b.get(b.len().checked_sub(8)?..)?.try_into().ok()?,
-    ))
 }
 
 fn encode<T: Serialize>(t: &T) -> Vec<u8> {
@@ -225,66 +363,71 @@ pub fn now() -> Timestamp {
     Timestamp(d.as_millis() as u64)
 }
 
+/// Opens the journal of a store in `data_dir`, refusing a directory from the sled-based
+/// development builds (there is no migration: nothing was deployed on it).
+fn open_medium(data_dir: &Path) -> Result<FileMedium> {
+    let dir = data_dir.join("store");
+    if dir.join("db").exists() && !dir.join(journal::FILE).exists() {
+        bail!(
+            "{} holds a store written by an earlier development build (sled); this build keeps \
+             its log in {}: start from an empty data dir",
+            dir.display(),
+            journal::FILE
+        );
+    }
+    FileMedium::open(&dir)
+}
+
 impl Store {
-    /// Opens the store in `data_dir`, recomputes the log's tree, checks it against the last
-    /// signed checkpoint (refusing to run if storage is behind it or disagrees), and starts the
-    /// writer. `signer` signs checkpoints.
+    /// Opens the store in `data_dir`: replays the journal (cutting off an incomplete last
+    /// batch, which no one was told about), recomputes the log's root, checks it against the
+    /// last signed checkpoint (refusing to run if storage is behind it or disagrees), and
+    /// starts the writer. `signer` signs checkpoints.
     pub fn open(data_dir: &Path, signer: Arc<Signer>) -> Result<Self> {
-        let engine: Arc<dyn Engine> = Arc::new(SledEngine::open(&data_dir.join("store"))?);
-        Self::open_with(engine, data_dir, signer)
+        let medium: Arc<dyn Medium> = Arc::new(open_medium(data_dir)?);
+        Self::open_with(medium, data_dir, signer)
     }
 
-    /// As [`Store::open`], with an explicit engine.
+    /// As [`Store::open`], on an explicit medium.
     pub fn open_with(
-        engine: Arc<dyn Engine>,
+        medium: Arc<dyn Medium>,
         data_dir: &Path,
         signer: Arc<Signer>,
     ) -> Result<Self> {
-        let tree = rebuild_tree(engine.as_ref())?;
         let cp_path = data_dir.join(checkpoint::FILE);
+        let (index, root_at, end) =
+            Index::load(medium.as_ref(), checkpoint::stated_size(&cp_path)?)?;
+        if end.torn > 0 {
+            tracing::warn!(
+                valid = end.valid,
+                discarded = end.torn,
+                "the journal ends in an incomplete batch (a write interrupted by a crash); \
+                 nothing in it was acknowledged: cutting it off"
+            );
+            medium
+                .truncate(end.valid)
+                .context("cannot cut off the incomplete end of the journal")?;
+        }
         let verifier = NoteVerifier::new(&log_origin(signer.node()), signer.key().public_key())
             .map_err(|e| anyhow!("checkpoint key: {e}"))?;
-        let last = checkpoint::check_against(&cp_path, &tree, &verifier)?;
-        let mut outbox_depth = BTreeMap::new();
-        let mut next_outbox = HashMap::new();
-        for (k, _) in engine.scan(b"O", b"", usize::MAX)? {
-            let Some(sep) = k.iter().position(|&b| b == 0) else {
-                bail!("corrupt outbox key");
-            };
-            let peer: NodeId = std::str::from_utf8(&k[1..sep])?
-                .parse()
-                .map_err(|e| anyhow!("corrupt outbox key: {e}"))?;
-            let seq = be_u64(&k).ok_or_else(|| anyhow!("corrupt outbox key"))?;
-            *outbox_depth.entry(peer.clone()).or_insert(0) += 1;
-            let n = next_outbox.entry(peer).or_insert(0u64);
-            *n = (*n).max(seq + 1);
-        }
-        let next_inbox = engine
-            .last(b"I")?
-            .and_then(|(k, _)| be_u64(&k))
-            .map_or(0, |s| s + 1);
-        let unread = engine.scan(b"U", b"", usize::MAX)?.len() as u64;
+        let last = checkpoint::check_against(&cp_path, index.root.len(), root_at, &verifier)?;
         let shared = Arc::new(Shared {
-            tree: RwLock::new(tree),
-            outbox_depth: RwLock::new(outbox_depth),
+            medium,
+            index: RwLock::new(index),
             last_checkpoint: RwLock::new(last),
-            unread: std::sync::atomic::AtomicU64::new(unread),
         });
         let (tx, rx) = mpsc::channel(MAX_GROUP);
         let store = Store {
             tx,
-            engine: engine.clone(),
             shared: shared.clone(),
             outbox_signal: Default::default(),
         };
         let writer = Writer {
-            engine,
             shared,
             signer,
             cp_path,
-            next_inbox,
-            next_outbox,
             signals: store.outbox_signal.clone(),
+            broken: None,
         };
         std::thread::Builder::new()
             .name("liaison-store-writer".into())
@@ -419,9 +562,9 @@ impl Store {
         self.ask(|reply| Request::Shutdown { reply }).await
     }
 
-    /// Stored envelope of a message (none if unknown or purged).
+    /// Stored envelope of a message (none if unknown).
     pub fn envelope(&self, id: &MessageId) -> Result<Option<Envelope>> {
-        match self.engine.get(&body_key(id))? {
+        match self.envelope_bytes(id)? {
             Some(b) => {
                 Ok(Some(Envelope::decode(&b).map_err(|e| {
                     anyhow!("corrupt stored envelope {id}: {e}")
@@ -431,24 +574,41 @@ impl Store {
         }
     }
 
+    /// Stored envelope bytes of a message, exactly as they go on the wire (a relay stored its
+    /// route with itself added).
+    pub fn envelope_bytes(&self, id: &MessageId) -> Result<Option<Vec<u8>>> {
+        let loc = {
+            let idx = self.shared.index();
+            match idx.by_id.get(id).and_then(|n| idx.msgs.get(*n as usize)) {
+                Some(e) => e.body,
+                None => return Ok(None),
+            }
+        };
+        journal::read(self.shared.medium.as_ref(), loc).map(Some)
+    }
+
     /// Stored state of a message.
     pub fn state(&self, id: &MessageId) -> Result<Option<MessageState>> {
-        self.engine
-            .get(&state_key(id))?
-            .map(|b| decode_state(&b))
-            .transpose()
+        match self.shared.number(id) {
+            Some(n) => self.shared.state_of(n),
+            None => Ok(None),
+        }
     }
 
     /// Up to `limit` outbox entries for `peer` with sequence ≥ `from`, in order.
     pub fn outbox(&self, peer: &NodeId, from: u64, limit: usize) -> Result<Vec<(u64, MessageId)>> {
-        let prefix = outbox_prefix(peer);
-        self.engine
-            .scan(&prefix, &from.to_be_bytes(), limit)?
-            .into_iter()
-            .map(|(k, v)| {
-                let seq = be_u64(&k).ok_or_else(|| anyhow!("corrupt outbox key"))?;
-                let id: [u8; 32] = v.try_into().map_err(|_| anyhow!("corrupt outbox entry"))?;
-                Ok((seq, MessageId(id)))
+        let idx = self.shared.index();
+        let Some(q) = idx.outbox.get(peer) else {
+            return Ok(Vec::new());
+        };
+        q.range(from..)
+            .take(limit)
+            .map(|(seq, n)| {
+                let s = idx
+                    .hot
+                    .get(n)
+                    .ok_or_else(|| anyhow!("outbox entry {seq} of {peer} without state"))?;
+                Ok((*seq, s.facts.id))
             })
             .collect()
     }
@@ -467,70 +627,76 @@ impl Store {
     /// Outbox depth per peer.
     pub fn outbox_depths(&self) -> BTreeMap<NodeId, u64> {
         self.shared
-            .outbox_depth
-            .read()
-            .map(|m| m.clone())
-            .unwrap_or_default()
+            .index()
+            .outbox
+            .iter()
+            .map(|(p, q)| (p.clone(), q.len() as u64))
+            .collect()
     }
 
     /// Inbox entries with sequence ≥ `from`, up to `limit`.
     pub fn inbox(&self, from: u64, limit: usize) -> Result<Vec<InboxItem>> {
-        let mut out = Vec::new();
-        for (k, v) in self.engine.scan(b"I", &from.to_be_bytes(), limit)? {
-            let seq = be_u64(&k).ok_or_else(|| anyhow!("corrupt inbox key"))?;
-            let id: [u8; 32] = v.try_into().map_err(|_| anyhow!("corrupt inbox entry"))?;
-            let state = self
-                .state(&MessageId(id))?
-                .ok_or_else(|| anyhow!("inbox entry without state"))?;
-            out.push(InboxItem { seq, state });
-        }
-        Ok(out)
-    }
-
-    /// Inbox messages not yet acknowledged by an officer.
-    pub fn unread(&self) -> u64 {
-        self.shared
-            .unread
-            .load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Messages of a case, by id.
-    pub fn case_messages(&self, case: &CaseId) -> Result<Vec<MessageId>> {
-        let mut prefix = vec![b'C'];
-        prefix.extend_from_slice(case.as_str().as_bytes());
-        prefix.push(0);
-        self.engine
-            .scan(&prefix, b"", usize::MAX)?
+        let numbers: Vec<(u64, u32)> = {
+            let idx = self.shared.index();
+            idx.inbox
+                .iter()
+                .enumerate()
+                .skip(usize::try_from(from).unwrap_or(usize::MAX))
+                .take(limit)
+                .map(|(seq, n)| (seq as u64, *n))
+                .collect()
+        };
+        numbers
             .into_iter()
-            .map(|(k, _)| {
-                let id: [u8; 32] = k[k.len() - 32..]
-                    .try_into()
-                    .map_err(|_| anyhow!("corrupt case key"))?;
-                Ok(MessageId(id))
+            .map(|(seq, n)| {
+                let state = self
+                    .shared
+                    .state_of(n)?
+                    .ok_or_else(|| anyhow!("inbox entry without state"))?;
+                Ok(InboxItem { seq, state })
             })
             .collect()
     }
 
+    /// Inbox messages not yet acknowledged by an officer.
+    pub fn unread(&self) -> u64 {
+        self.shared.index().unread
+    }
+
+    /// Messages of a case, by id.
+    pub fn case_messages(&self, case: &CaseId) -> Result<Vec<MessageId>> {
+        Ok(self
+            .shared
+            .index()
+            .cases
+            .get(case)
+            .cloned()
+            .unwrap_or_default())
+    }
+
     /// One log entry.
     pub fn log_entry(&self, index: u64) -> Result<Option<LogEntry>> {
-        self.engine
-            .get(&leaf_key(index))?
-            .map(|b| LogEntry::decode(&b).map_err(|e| anyhow!("corrupt log leaf {index}: {e}")))
-            .transpose()
+        let loc = {
+            let idx = self.shared.index();
+            match usize::try_from(index).ok().and_then(|i| idx.leaves.get(i)) {
+                Some(l) => *l,
+                None => return Ok(None),
+            }
+        };
+        let bytes = journal::read(self.shared.medium.as_ref(), loc)?;
+        LogEntry::decode(&bytes)
+            .map(Some)
+            .map_err(|e| anyhow!("corrupt log leaf {index}: {e}"))
     }
 
     /// Number of durable log entries.
     pub fn log_size(&self) -> u64 {
-        self.shared.tree.read().map(|t| t.len()).unwrap_or(0)
+        self.shared.index().root.len()
     }
 
     /// Current tree root over the durable log.
-    pub fn log_root(&self) -> liaison_protocol::merkle::Hash {
-        self.shared
-            .tree
-            .read()
-            .map(|t| t.root())
-            .unwrap_or(liaison_protocol::merkle::EMPTY_ROOT)
+    pub fn log_root(&self) -> Hash {
+        self.shared.index().root.root()
     }
 
     /// The last signed checkpoint note.
@@ -544,43 +710,19 @@ impl Store {
 
     /// Bytes on disk.
     pub fn size_on_disk(&self) -> u64 {
-        self.engine.size_on_disk()
+        self.shared.medium.size()
     }
 }
 
-/// Reads every leaf in order, checks indices are dense from 0, and builds the tree.
-pub fn rebuild_tree(engine: &dyn Engine) -> Result<MerkleTree> {
-    let mut tree = MerkleTree::new();
-    let mut from = 0u64;
-    loop {
-        let page = engine.scan(b"L", &from.to_be_bytes(), 65_536)?;
-        if page.is_empty() {
-            break;
-        }
-        for (k, v) in page {
-            let i = be_u64(&k).ok_or_else(|| anyhow!("corrupt log key"))?;
-            if i != tree.len() {
-                bail!(
-                    "log is not dense: expected entry {} but found {i}; the store was altered",
-                    tree.len()
-                );
-            }
-            tree.push(&v);
-            from = i + 1;
-        }
-    }
-    Ok(tree)
-}
-
-/// The single writer. Owns the sequence counters; everything else is in the engine.
+/// The single writer. Owns every change to the journal and the indexes.
 struct Writer {
-    engine: Arc<dyn Engine>,
     shared: Arc<Shared>,
     signer: Arc<Signer>,
     cp_path: std::path::PathBuf,
-    next_inbox: u64,
-    next_outbox: HashMap<NodeId, u64>,
     signals: Arc<RwLock<HashMap<NodeId, watch::Sender<u64>>>>,
+    /// Set when the journal's end could not be restored after a failed write: every later
+    /// request fails until the node is restarted (replay then finds the durable end).
+    broken: Option<String>,
 }
 
 /// Answers a request that will not be carried out.
@@ -605,59 +747,79 @@ enum Reply {
     Checkpoint(oneshot::Sender<Result<Option<String>>>),
 }
 
-/// One group commit in the making: the batch plus an overlay of what it changes, so
-/// requests later in the same group see earlier ones (a duplicate within one group is
-/// still a duplicate).
+/// A message's state as the group sees it.
+struct Pending {
+    /// Message number (new ones continue the index's count).
+    n: u32,
+    state: MessageState,
+    /// Changed by this group (new messages always are).
+    dirty: bool,
+}
+
+/// One group commit in the making: an overlay of what it changes, so requests later in the
+/// same group see earlier ones (a duplicate within one group is still a duplicate).
 struct Group<'a> {
-    w: &'a mut Writer,
-    batch: WriteBatch,
+    shared: &'a Shared,
+    node: &'a NodeId,
     leaves: Vec<Vec<u8>>,
-    base: u64,
-    states: HashMap<MessageId, Option<MessageState>>,
-    outbox_delta: BTreeMap<NodeId, i64>,
+    base_leaf: u64,
+    base_msg: u32,
+    /// New messages in number order: id and envelope bytes.
+    new: Vec<(MessageId, Vec<u8>)>,
+    states: HashMap<MessageId, Pending>,
+    /// Next inbox position and outbox sequences (copied from the index, advanced here).
+    next_inbox: u64,
+    next_outbox: HashMap<NodeId, u64>,
     queued: HashSet<NodeId>,
-    unread_delta: i64,
     now: Timestamp,
 }
 
 impl Group<'_> {
     fn append(&mut self, event: Event) -> u64 {
-        let index = self.base + self.leaves.len() as u64;
-        let leaf = LogEntry {
-            at: self.now,
-            event,
-        }
-        .encode();
-        self.batch.put(leaf_key(index), leaf.clone());
-        self.leaves.push(leaf);
+        let index = self.base_leaf + self.leaves.len() as u64;
+        self.leaves.push(
+            LogEntry {
+                at: self.now,
+                event,
+            }
+            .encode(),
+        );
         index
     }
 
+    /// The message's state: from this group, else from the index.
     fn state(&mut self, id: &MessageId) -> Result<Option<MessageState>> {
-        if let Some(s) = self.states.get(id) {
-            return Ok(s.clone());
+        if let Some(p) = self.states.get(id) {
+            return Ok(Some(p.state.clone()));
         }
-        let s = self
-            .w
-            .engine
-            .get(&state_key(id))?
-            .map(|b| decode_state(&b))
-            .transpose()?;
-        self.states.insert(*id, s.clone());
-        Ok(s)
+        let Some(n) = self.shared.number(id) else {
+            return Ok(None);
+        };
+        let Some(state) = self.shared.state_of(n)? else {
+            return Ok(None);
+        };
+        self.states.insert(
+            *id,
+            Pending {
+                n,
+                state: state.clone(),
+                dirty: false,
+            },
+        );
+        Ok(Some(state))
     }
 
     fn put_state(&mut self, s: MessageState) {
-        self.batch.put(state_key(&s.facts.id), encode(&s));
-        self.states.insert(s.facts.id, Some(s));
+        if let Some(p) = self.states.get_mut(&s.facts.id) {
+            p.state = s;
+            p.dirty = true;
+        }
     }
 
-    fn enqueue(&mut self, peer: &NodeId, id: &MessageId) -> u64 {
-        let seq = self.w.next_outbox.entry(peer.clone()).or_insert(0);
+    fn enqueue(&mut self, peer: &NodeId) -> u64 {
+        let seq = self.next_outbox.entry(peer.clone()).or_insert(0);
         let s = *seq;
         *seq += 1;
-        self.batch.put(outbox_key(peer, s), id.as_bytes().to_vec());
-        *self.outbox_delta.entry(peer.clone()).or_insert(0) += 1;
         self.queued.insert(peer.clone());
         s
     }
@@ -674,44 +836,45 @@ impl Group<'_> {
         deliver: bool,
     ) {
         let id = facts.id;
-        if role == Role::Relayed {
+        let bytes = if role == Role::Relayed {
             // Stored as it will be forwarded: the route so far plus this node, so a peer
             // session sends the bytes as they are.
             let mut env = envelope.clone();
-            env.route.push(self.w.signer.node().clone());
-            self.batch.put(body_key(&id), env.encode());
+            env.route.push(self.node.clone());
+            env.encode()
         } else {
-            self.batch.put(body_key(&id), envelope.encode());
-        }
-        if let Some(case) = &facts.case {
-            self.batch.put(case_key(case, &id), Vec::new());
-        }
+            envelope.encode()
+        };
         let pending = next_hops
             .iter()
-            .map(|p| (p.clone(), self.enqueue(p, &id)))
+            .map(|p| (p.clone(), self.enqueue(p)))
             .collect();
         let inbox_seq = deliver.then(|| {
-            let s = self.w.next_inbox;
-            self.w.next_inbox += 1;
-            self.batch
-                .put(key(b'I', &[&s.to_be_bytes()]), id.as_bytes().to_vec());
-            self.batch
-                .put(key(b'U', &[&s.to_be_bytes()]), id.as_bytes().to_vec());
-            self.unread_delta += 1;
+            let s = self.next_inbox;
+            self.next_inbox += 1;
             s
         });
-        self.put_state(MessageState {
-            facts,
-            role,
-            from,
-            logged_at: self.now,
-            leaves: vec![leaf],
-            pending,
-            hops: Vec::new(),
-            inbox_seq,
-            acked: false,
-            purged: false,
-        });
+        let n = self.base_msg + self.new.len() as u32;
+        self.new.push((id, bytes));
+        self.states.insert(
+            id,
+            Pending {
+                n,
+                state: MessageState {
+                    facts,
+                    role,
+                    from,
+                    logged_at: self.now,
+                    leaves: vec![leaf],
+                    pending,
+                    hops: Vec::new(),
+                    inbox_seq,
+                    acked: false,
+                    purged: false,
+                },
+                dirty: true,
+            },
+        );
     }
 
     fn apply(&mut self, req: Request, replies: &mut Vec<Reply>) -> Result<()> {
@@ -795,23 +958,7 @@ impl Group<'_> {
                     let Some(mut s) = self.state(&id)? else {
                         continue;
                     };
-                    let before = s.pending.len();
-                    let mut removed = Vec::new();
-                    s.pending.retain(|(p, seq)| {
-                        if *p == peer {
-                            removed.push(*seq);
-                            false
-                        } else {
-                            true
-                        }
-                    });
-                    for seq in removed {
-                        self.batch.delete(outbox_key(&peer, seq));
-                    }
-                    if s.pending.len() != before {
-                        *self.outbox_delta.entry(peer.clone()).or_insert(0) -=
-                            (before - s.pending.len()) as i64;
-                    }
+                    s.pending.retain(|(p, _)| *p != peer);
                     s.leaves.push(leaf);
                     s.hops.push(HopRecord {
                         peer: peer.clone(),
@@ -844,10 +991,6 @@ impl Group<'_> {
             Request::Ack { id, by, reply } => match self.state(&id)? {
                 Some(mut s) if s.inbox_seq.is_some() => {
                     if !s.acked {
-                        if let Some(seq) = s.inbox_seq {
-                            self.batch.delete(key(b'U', &[&seq.to_be_bytes()]));
-                            self.unread_delta -= 1;
-                        }
                         let leaf = self.append(Event::Acknowledged { id, by });
                         s.acked = true;
                         s.leaves.push(leaf);
@@ -907,42 +1050,60 @@ impl Writer {
     }
 
     fn commit_group(&mut self, requests: Vec<Request>) {
-        let base = self.shared.tree.read().map(|t| t.len()).unwrap_or(0);
+        let (base_leaf, base_msg, next_inbox, next_outbox) = {
+            let idx = self.shared.index();
+            (
+                idx.root.len(),
+                idx.msgs.len() as u32,
+                idx.inbox.len() as u64,
+                idx.next_outbox.clone(),
+            )
+        };
         let mut replies = Vec::with_capacity(requests.len());
+        let node = self.signer.node().clone();
         let mut group = Group {
-            w: self,
-            batch: WriteBatch::default(),
+            shared: &self.shared,
+            node: &node,
             leaves: Vec::new(),
-            base,
+            base_leaf,
+            base_msg,
+            new: Vec::new(),
             states: HashMap::new(),
-            outbox_delta: BTreeMap::new(),
+            next_inbox,
+            next_outbox,
             queued: HashSet::new(),
-            unread_delta: 0,
             now: now(),
         };
-        let mut failure = None;
-        for req in requests {
-            if let Err(e) = group.apply(req, &mut replies) {
-                failure = Some(e);
-                break;
+        let mut failure = self.broken.as_ref().map(|why| anyhow!("{why}"));
+        if failure.is_none() {
+            for req in requests {
+                if let Err(e) = group.apply(req, &mut replies) {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        } else {
+            for req in requests {
+                fail(
+                    req,
+                    "the store is unusable after a failed write; restart the node",
+                );
             }
         }
         let Group {
-            batch,
             leaves,
-            outbox_delta,
+            new,
+            states,
             queued,
-            unread_delta,
             ..
         } = group;
         let result = match failure {
             Some(e) => Err(e),
-            None if batch.is_empty() => Ok(()),
-            None => self.engine.commit(batch),
+            None => self.write(leaves, new, states),
         };
         if let Err(e) = result {
-            // Nothing of this group is durable: fail every request in it. The in-memory state
-            // (tree, counters) was not advanced for the leaves, so the next group starts clean.
+            // Nothing of this group is durable: fail every request in it. The indexes were not
+            // touched, so the next group starts clean.
             tracing::error!(error = %e, "store commit failed");
             let msg = format!("store commit failed: {e:#}");
             for r in replies {
@@ -954,27 +1115,6 @@ impl Writer {
                 }
             }
             return;
-        }
-        if let Ok(mut tree) = self.shared.tree.write() {
-            for leaf in &leaves {
-                tree.push(leaf);
-            }
-        }
-        if unread_delta >= 0 {
-            self.shared
-                .unread
-                .fetch_add(unread_delta as u64, std::sync::atomic::Ordering::Relaxed);
-        } else {
-            self.shared.unread.fetch_sub(
-                unread_delta.unsigned_abs(),
-                std::sync::atomic::Ordering::Relaxed,
-            );
-        }
-        if let Ok(mut depth) = self.shared.outbox_depth.write() {
-            for (peer, d) in outbox_delta {
-                let e = depth.entry(peer).or_insert(0);
-                *e = (*e as i64 + d).max(0) as u64;
-            }
         }
         if !queued.is_empty() {
             let mut signals = self.signals.write().unwrap_or_else(|e| e.into_inner());
@@ -995,16 +1135,81 @@ impl Writer {
         }
     }
 
+    /// Appends the group's batch durably, then updates the indexes and the root.
+    fn write(
+        &mut self,
+        leaves: Vec<Vec<u8>>,
+        new: Vec<(MessageId, Vec<u8>)>,
+        mut states: HashMap<MessageId, Pending>,
+    ) -> Result<()> {
+        let mut batch = BatchBuf::default();
+        let mut leaf_at = Vec::with_capacity(leaves.len());
+        for leaf in &leaves {
+            leaf_at.push((batch.record(journal::TAG_LEAF, &[leaf])?, leaf.len()));
+        }
+        // New messages in number order, with their final state in this group.
+        let mut new_at = Vec::with_capacity(new.len());
+        for (id, body) in &new {
+            let p = states
+                .remove(id)
+                .ok_or_else(|| anyhow!("new message {id} without state"))?;
+            let state = encode(&p.state);
+            let body_len = u32::try_from(body.len()).map_err(|_| anyhow!("envelope too large"))?;
+            let at = batch.record(journal::TAG_NEW, &[&body_len.to_le_bytes(), &state])?;
+            new_at.push((at + 4, state.len(), batch.body(body), body.len(), p.state));
+        }
+        let mut updates = Vec::new();
+        for p in states.into_values().filter(|p| p.dirty) {
+            let state = encode(&p.state);
+            let at = batch.record(journal::TAG_UPDATE, &[&state])?;
+            updates.push((p.n, at, state.len(), p.state));
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let hashes: Vec<Hash> = leaves.iter().map(|l| leaf_hash(l)).collect();
+        let before = self.shared.medium.size();
+        let start = match batch.commit(self.shared.medium.as_ref()) {
+            Ok(s) => s,
+            Err(e) => {
+                // Put the end back where the last durable batch ended, or stop writing.
+                if let Err(t) = self.shared.medium.truncate(before) {
+                    let why = format!(
+                        "the journal could not be restored after a failed write ({t}); \
+                         the store stopped writing — restart the node"
+                    );
+                    tracing::error!("{why}");
+                    self.broken = Some(why);
+                }
+                return Err(e);
+            }
+        };
+        let meta = start + journal::HEADER;
+        let bodies = meta + batch.meta_len();
+        let mut idx = self.shared.index.write().unwrap_or_else(|e| e.into_inner());
+        for ((at, len), h) in leaf_at.into_iter().zip(hashes) {
+            idx.leaves.push(Loc::new(meta + at, len as u64)?);
+            idx.root.push_leaf_hash(h);
+        }
+        for (at, len, body_at, body_len, state) in new_at {
+            idx.insert(
+                state,
+                Loc::new(meta + at, len as u64)?,
+                Loc::new(bodies + body_at, body_len as u64)?,
+            )?;
+        }
+        for (n, at, len, state) in updates {
+            idx.update(n, state, Loc::new(meta + at, len as u64)?);
+        }
+        Ok(())
+    }
+
     /// Signs a checkpoint over the durable tree (everything in it has passed the barrier),
     /// if it grew since the last one, and writes it durably before returning it.
     fn sign_checkpoint(&mut self) -> Result<Option<String>> {
         let (size, root) = {
-            let tree = self
-                .shared
-                .tree
-                .read()
-                .map_err(|_| anyhow!("tree lock poisoned"))?;
-            (tree.len(), tree.root())
+            let idx = self.shared.index();
+            (idx.root.len(), idx.root.root())
         };
         let last_size = self
             .shared
