@@ -8,6 +8,7 @@
 //! `Refusal` with its reason code, and a `refused` log entry. A malformed frame resets that
 //! stream with an error code; the connection and the node go on.
 
+use crate::store::Stored;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,11 +120,8 @@ async fn serve_stream(
         }
     });
     // Stage 2 (storer): stores batch k and writes its receipt while stage 1 verifies k+1.
-    let (stx, mut srx) = mpsc::channel::<(
-        Vec<(Envelope, MessageFacts)>,
-        Vec<Refuse>,
-        Option<ReadError>,
-    )>(2);
+    let (stx, mut srx) =
+        mpsc::channel::<(Vec<(Stored, MessageFacts)>, Vec<Refuse>, Option<ReadError>)>(2);
     let storer = {
         let (ctx, peer) = (ctx.clone(), peer.clone());
         tokio::spawn(async move {
@@ -209,14 +207,14 @@ async fn prepare(
     ctx: &Arc<Ctx>,
     peer: &NodeId,
     frames: Vec<(FrameType, Vec<u8>)>,
-) -> (Vec<(Envelope, MessageFacts)>, Vec<Refuse>) {
+) -> (Vec<(Stored, MessageFacts)>, Vec<Refuse>) {
     let mut refusals = Vec::new();
     let mut envelopes = Vec::with_capacity(frames.len());
     for (t, payload) in frames {
         // Envelopes are the only frame type this version reads; the decoder refuses others.
         let FrameType::Envelope = t else { continue };
         match Envelope::decode(&payload) {
-            Ok(env) => envelopes.push(env),
+            Ok(env) => envelopes.push((env, payload)),
             Err(e) => refusals.push(Refuse {
                 id: MessageId([0; 32]),
                 facts: None,
@@ -230,7 +228,7 @@ async fn prepare(
     let t = now();
     let skew = ctx.cfg.limits.clock_skew_secs.saturating_mul(1000);
     let mut accepts = Vec::new();
-    for (route, result) in verified {
+    for (route, bytes, result) in verified {
         let v = match result {
             Ok(v) => v,
             Err((id, e)) => {
@@ -294,8 +292,7 @@ async fn prepare(
             });
             continue;
         }
-        let (signed, _) = v.into_parts();
-        accepts.push((Envelope { signed, route }, facts));
+        accepts.push((Stored { bytes, route }, facts));
     }
 
     (accepts, refusals)
@@ -305,7 +302,7 @@ async fn prepare(
 async fn finish(
     ctx: &Arc<Ctx>,
     peer: &NodeId,
-    accepts: Vec<(Envelope, MessageFacts)>,
+    accepts: Vec<(Stored, MessageFacts)>,
     refusals: Vec<Refuse>,
 ) -> Vec<Vec<u8>> {
     let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
@@ -374,17 +371,23 @@ fn push_frame(
     }
 }
 
+/// Route, the envelope's bytes as received, and the verification result.
 type Verified = (
     Vec<NodeId>,
+    Vec<u8>,
     Result<VerifiedMessage, (MessageId, liaison_protocol::VerifyError)>,
 );
 
-async fn verify_all(ctx: &Arc<Ctx>, envelopes: Vec<Envelope>) -> Vec<Verified> {
-    let verify = |trust: Arc<liaison_protocol::TrustStore>, part: Vec<Envelope>| {
+async fn verify_all(ctx: &Arc<Ctx>, envelopes: Vec<(Envelope, Vec<u8>)>) -> Vec<Verified> {
+    let verify = |trust: Arc<liaison_protocol::TrustStore>, part: Vec<(Envelope, Vec<u8>)>| {
         part.into_iter()
-            .map(|env| {
+            .map(|(env, bytes)| {
                 let id = env.signed.id();
-                (env.route, env.signed.verify(&trust).map_err(|e| (id, e)))
+                (
+                    env.route,
+                    bytes,
+                    env.signed.verify(&trust).map_err(|e| (id, e)),
+                )
             })
             .collect::<Vec<_>>()
     };

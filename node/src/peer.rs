@@ -153,8 +153,8 @@ async fn session(ctx: &Arc<Ctx>, conn: &quinn::Connection, peer: &NodeId) -> Opt
             let mut inf = window.in_flight.lock().await;
             for (seq, id) in &batch {
                 cursor = seq + 1;
-                let env = match ctx.store.envelope(id) {
-                    Ok(Some(env)) => env,
+                let bytes = match ctx.store.envelope_bytes(id) {
+                    Ok(Some(b)) => b,
                     Ok(None) => {
                         tracing::warn!(peer = %peer, id = %id.short(), "outbox entry without a stored body; skipped");
                         continue;
@@ -164,8 +164,9 @@ async fn session(ctx: &Arc<Ctx>, conn: &quinn::Connection, peer: &NodeId) -> Opt
                         continue;
                     }
                 };
-                // Stored as it goes on the wire (a relay stored its route with itself added).
-                match env.to_frame(&decoder) {
+                // Stored exactly as it goes on the wire (a relay stored its route with itself
+                // added), so the bytes are framed as they are.
+                match decoder.encode(FrameType::Envelope, &bytes) {
                     Ok(f) => {
                         buf.extend_from_slice(&f);
                         inf.insert(*id);

@@ -14,7 +14,7 @@
 //! 1. **Bound**: raw ring Ed25519 sign + verify of a 1 KiB message, two threads (both cores),
 //!    messages/s: one sign and one verify per message is the crypto a hop cannot avoid.
 //! 2. **Liaison**: nodes A → B in this process, real certificates, real loopback QUIC (mTLS),
-//!    real sled stores with fsync on every group commit on both sides, signed receipts.
+//!    real journal stores with fdatasync on every group commit on both sides, signed receipts.
 //!    `concurrency` tasks each call `send` (compose, sign, log durably at A) for the next
 //!    message until N are sent. Throughput: N / (first submit → B's inbox holds all N *and*
 //!    A's outbox is empty, i.e. every message receipted). Latency: submit → seen in B's inbox
@@ -1222,7 +1222,7 @@ fn main() -> Result<()> {
             .join(", ")
     );
     println!(
-        "| Liaison A → B (QUIC mTLS, sled, receipts) | {} | {} | {} | {} | {} | {} | fsync (sled flush + fdatasync + dir fsync) on every group commit, both nodes; nothing acknowledged before it |",
+        "| Liaison A → B (QUIC mTLS, journal store, receipts) | {} | {} | {} | {} | {} | {} | fdatasync of the journal on every group commit, both nodes; nothing acknowledged before it |",
         rate(l_rate),
         l_rates.iter().map(|r| rate(*r)).collect::<Vec<_>>().join(", "),
         ms(l_e2e.value_at_quantile(0.5)),

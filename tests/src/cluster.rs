@@ -1,5 +1,5 @@
 //! Real nodes for scenario tests: certificates and configuration files written to a temp
-//! dir, nodes started in-process over real loopback QUIC with real sled stores.
+//! dir, nodes started in-process over real loopback QUIC with real stores on disk.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};

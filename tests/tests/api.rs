@@ -1,5 +1,5 @@
 //! The local officer API on real nodes: two in-process nodes over real loopback QUIC with
-//! real certificates and sled stores, driven through HTTP exactly as the CLI and officers'
+//! real certificates and real stores on disk, driven through HTTP exactly as the CLI and officers'
 //! tools drive them — the token listener (ureq) and the officer-certificate HTTPS listener.
 
 use std::time::Duration;

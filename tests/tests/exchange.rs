@@ -1,4 +1,4 @@
-//! Two real nodes over loopback QUIC with real certificates and sled stores: promise 3,
+//! Two real nodes over loopback QUIC with real certificates and real stores on disk: promise 3,
 //! nothing acknowledged is lost; delivery is exactly-once in effect and in order.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! The durable store on real sled files: group commit, exactly-once acceptance, outbox
+//! The durable store on real files: group commit, exactly-once acceptance, outbox
 //! removal on receipts, checkpoints, and refusal to start on a rolled-back or altered log.
 
 use std::sync::Arc;

@@ -214,6 +214,14 @@ impl BatchBuf {
         at
     }
 
+    /// Empties the buffer for the next batch, keeping its memory (up to 16 MiB per section).
+    pub fn clear(&mut self) {
+        for v in [&mut self.meta, &mut self.bodies] {
+            v.clear();
+            v.shrink_to(16 << 20);
+        }
+    }
+
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
         self.meta.is_empty() && self.bodies.is_empty()
@@ -332,7 +340,13 @@ pub fn replay(
             };
         }
         if end > file_len {
-            return Ok(torn);
+            // Past the end of the file: a torn tail, unless valid batches follow (then a
+            // length field was damaged, and cutting here would throw them away).
+            return if valid_batch_after(medium, pos + 1, file_len)? {
+                Err(damaged("batch length"))
+            } else {
+                Ok(torn)
+            };
         }
         meta.resize(meta_len as usize, 0);
         medium.read_at(&mut meta, pos + HEADER)?;

@@ -98,6 +98,25 @@ pub enum Accepted {
     Duplicate,
 }
 
+/// A message as the store keeps it: its envelope exactly as on the wire, and the route in it.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    /// The envelope's encoding (as received, or as sent).
+    pub bytes: Vec<u8>,
+    /// The relays it passed, as in the envelope.
+    pub route: Vec<NodeId>,
+}
+
+impl Stored {
+    /// The stored form of an envelope.
+    pub fn of(envelope: &Envelope) -> Self {
+        Self {
+            bytes: envelope.encode(),
+            route: envelope.route.clone(),
+        }
+    }
+}
+
 /// One inbox line.
 #[derive(Clone, Debug)]
 pub struct InboxItem {
@@ -109,13 +128,13 @@ pub struct InboxItem {
 
 enum Request {
     Originate {
-        envelope: Envelope,
+        envelope: Stored,
         facts: MessageFacts,
         next_hops: Vec<NodeId>,
         reply: oneshot::Sender<Result<u64>>,
     },
     Accept {
-        envelope: Envelope,
+        envelope: Stored,
         facts: MessageFacts,
         from: NodeId,
         deliver: bool,
@@ -397,6 +416,11 @@ impl Store {
         let cp_path = data_dir.join(checkpoint::FILE);
         let (index, root_at, end) =
             Index::load(medium.as_ref(), checkpoint::stated_size(&cp_path)?)?;
+        let verifier = NoteVerifier::new(&log_origin(signer.node()), signer.key().public_key())
+            .map_err(|e| anyhow!("checkpoint key: {e}"))?;
+        let last = checkpoint::check_against(&cp_path, index.root.len(), root_at, &verifier)?;
+        // Only after the checkpoint agrees with what is kept: never cut anything off a
+        // journal that is already in doubt.
         if end.torn > 0 {
             tracing::warn!(
                 valid = end.valid,
@@ -408,9 +432,6 @@ impl Store {
                 .truncate(end.valid)
                 .context("cannot cut off the incomplete end of the journal")?;
         }
-        let verifier = NoteVerifier::new(&log_origin(signer.node()), signer.key().public_key())
-            .map_err(|e| anyhow!("checkpoint key: {e}"))?;
-        let last = checkpoint::check_against(&cp_path, index.root.len(), root_at, &verifier)?;
         let shared = Arc::new(Shared {
             medium,
             index: RwLock::new(index),
@@ -428,6 +449,7 @@ impl Store {
             cp_path,
             signals: store.outbox_signal.clone(),
             broken: None,
+            buf: BatchBuf::default(),
         };
         std::thread::Builder::new()
             .name("liaison-store-writer".into())
@@ -453,6 +475,7 @@ impl Store {
         facts: MessageFacts,
         next_hops: Vec<NodeId>,
     ) -> Result<u64> {
+        let envelope = Stored::of(&envelope);
         self.ask(|reply| Request::Originate {
             envelope,
             facts,
@@ -472,6 +495,7 @@ impl Store {
         deliver: bool,
         next_hops: Vec<NodeId>,
     ) -> Result<Accepted> {
+        let envelope = Stored::of(&envelope);
         self.ask(|reply| Request::Accept {
             envelope,
             facts,
@@ -489,7 +513,7 @@ impl Store {
     /// if every message and the receipt entry are durable.
     pub async fn accept_many_with_receipt(
         &self,
-        items: Vec<(Envelope, MessageFacts)>,
+        items: Vec<(Stored, MessageFacts)>,
         from: &NodeId,
         deliver: bool,
         event: Event,
@@ -723,6 +747,8 @@ struct Writer {
     /// Set when the journal's end could not be restored after a failed write: every later
     /// request fails until the node is restarted (replay then finds the durable end).
     broken: Option<String>,
+    /// The batch buffer, reused from one group commit to the next.
+    buf: BatchBuf,
 }
 
 /// Answers a request that will not be carried out.
@@ -827,7 +853,7 @@ impl Group<'_> {
     #[allow(clippy::too_many_arguments)] // one call site each; a struct would only rename them
     fn store_new(
         &mut self,
-        envelope: &Envelope,
+        bytes: Vec<u8>,
         facts: MessageFacts,
         role: Role,
         from: Option<NodeId>,
@@ -836,15 +862,6 @@ impl Group<'_> {
         deliver: bool,
     ) {
         let id = facts.id;
-        let bytes = if role == Role::Relayed {
-            // Stored as it will be forwarded: the route so far plus this node, so a peer
-            // session sends the bytes as they are.
-            let mut env = envelope.clone();
-            env.route.push(self.node.clone());
-            env.encode()
-        } else {
-            envelope.encode()
-        };
         let pending = next_hops
             .iter()
             .map(|p| (p.clone(), self.enqueue(p)))
@@ -894,7 +911,7 @@ impl Group<'_> {
                     to: next_hops.clone(),
                 });
                 self.store_new(
-                    &envelope,
+                    envelope.bytes,
                     facts,
                     Role::Originated,
                     None,
@@ -929,21 +946,29 @@ impl Group<'_> {
                         to: next_hops.clone(),
                     }
                 };
-                let leaf = self.append(event);
                 let role = if deliver {
                     Role::Delivered
                 } else {
                     Role::Relayed
                 };
-                self.store_new(
-                    &envelope,
-                    facts,
-                    role,
-                    Some(from),
-                    leaf,
-                    &next_hops,
-                    deliver,
-                );
+                let bytes = if role == Role::Relayed {
+                    // Stored as it will be forwarded: the route so far plus this node, so a
+                    // peer session sends the bytes as they are.
+                    match Envelope::decode(&envelope.bytes) {
+                        Ok(mut env) => {
+                            env.route.push(self.node.clone());
+                            env.encode()
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(anyhow!("cannot relay {}: {e}", facts.id)));
+                            return Ok(());
+                        }
+                    }
+                } else {
+                    envelope.bytes
+                };
+                let leaf = self.append(event);
+                self.store_new(bytes, facts, role, Some(from), leaf, &next_hops, deliver);
                 replies.push(Reply::Accepted(reply, Accepted::New(leaf)));
             }
             Request::HopAnswer {
@@ -1142,7 +1167,8 @@ impl Writer {
         new: Vec<(MessageId, Vec<u8>)>,
         mut states: HashMap<MessageId, Pending>,
     ) -> Result<()> {
-        let mut batch = BatchBuf::default();
+        let batch = &mut self.buf;
+        batch.clear();
         let mut leaf_at = Vec::with_capacity(leaves.len());
         for leaf in &leaves {
             leaf_at.push((batch.record(journal::TAG_LEAF, &[leaf])?, leaf.len()));
