@@ -382,12 +382,12 @@ async fn verify_all(ctx: &Arc<Ctx>, envelopes: Vec<(Envelope, Vec<u8>)>) -> Vec<
     let verify = |trust: Arc<liaison_protocol::TrustStore>, part: Vec<(Envelope, Vec<u8>)>| {
         part.into_iter()
             .map(|(env, bytes)| {
-                let id = env.signed.id();
-                (
-                    env.route,
-                    bytes,
-                    env.signed.verify(&trust).map_err(|e| (id, e)),
-                )
+                // The id is hashed again only for a refusal; verification computes it anyway.
+                let result = env.signed.verify(&trust).map_err(|e| {
+                    let id = Envelope::decode(&bytes).map_or(MessageId([0; 32]), |e| e.signed.id());
+                    (id, e)
+                });
+                (env.route, bytes, result)
             })
             .collect::<Vec<_>>()
     };

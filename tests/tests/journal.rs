@@ -3,7 +3,7 @@
 //! followed by valid data, or a journal behind the signed checkpoint, refuses to start.
 //!
 //! The tests alter `<data_dir>/store/journal-v1` directly, reading batch boundaries from the
-//! documented format (a 76-byte header: magic, meta length, bodies length, two digests).
+//! documented format (a header: magic, meta length, bodies length, two checksums).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -403,8 +403,8 @@ async fn torn_tail_is_cut_off_and_the_rest_kept() {
     *bad_bodies.last_mut().unwrap() ^= 0x40;
     let tails: Vec<(&str, Vec<u8>)> = vec![
         (
-            "the first 30 bytes of a real header",
-            first_header[..30].to_vec(),
+            "the first 12 bytes of a real header",
+            first_header[..12].to_vec(),
         ),
         (
             "magic and 26 random bytes",
@@ -420,7 +420,7 @@ async fn torn_tail_is_cut_off_and_the_rest_kept() {
         ),
         ("500 zero bytes", vec![0u8; 500]),
         (
-            "a complete batch whose bodies miss their digest",
+            "a complete batch whose bodies miss their checksum",
             bad_bodies,
         ),
     ];

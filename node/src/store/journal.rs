@@ -4,7 +4,7 @@
 //! # Format (`journal-v1`)
 //! ```text
 //! batch   := header meta bodies
-//! header  := "LJB1" | meta_len u32le | bodies_len u32le | SHA-256(meta) | SHA-256(bodies)   (76 bytes)
+//! header  := "LJB1" | meta_len u32le | bodies_len u32le | crc32(meta) u32le | crc32(bodies) u32le   (20 bytes)
 //! meta    := record*
 //! record  := tag u8 | len u32le | payload
 //!   tag 1  Leaf    payload = a log entry (the Merkle leaf, as logged)
@@ -18,9 +18,11 @@
 //! such a tail (it was never acknowledged) and refuses a damaged batch anywhere else.
 //!
 //! Replay reads the meta of every batch (leaves and states, a few hundred bytes a message) and
-//! checks its digest; bodies are read only where needed, and the bodies digest is checked for
-//! the last batch, the only one a crash can tear. A body is in any case bound to its message
-//! id (the SHA-256 of its signed body) and its signature.
+//! checks its checksum; bodies are read only where needed, and the bodies checksum is checked
+//! for the last batch, the only one a crash can tear. The checksums (CRC-32) detect torn and
+//! damaged writes, not tampering: anyone who can rewrite the file can recompute any unkeyed
+//! digest. Tampering is what the Merkle log, its signed checkpoints and the messages' own
+//! signatures detect (a body is bound to its message id, the SHA-256 of its signed body).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -34,7 +36,7 @@ pub const FILE: &str = "journal-v1";
 
 const MAGIC: &[u8; 4] = b"LJB1";
 /// Header bytes before a batch's meta.
-pub const HEADER: u64 = 4 + 4 + 4 + 32 + 32;
+pub const HEADER: u64 = 4 + 4 + 4 + 4 + 4;
 /// A record's tag and length.
 pub const RECORD_HEADER: u64 = 5;
 /// Largest meta or bodies section a batch may have.
@@ -179,11 +181,8 @@ impl Medium for FileMedium {
     }
 }
 
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
+fn crc(bytes: &[u8]) -> [u8; 4] {
+    crc32fast::hash(bytes).to_le_bytes()
 }
 
 /// A batch being assembled: records in `meta`, bodies in `bodies`.
@@ -246,8 +245,8 @@ impl BatchBuf {
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&meta_len.to_le_bytes());
         header.extend_from_slice(&bodies_len.to_le_bytes());
-        header.extend_from_slice(&sha256(&self.meta));
-        header.extend_from_slice(&sha256(&self.bodies));
+        header.extend_from_slice(&crc(&self.meta));
+        header.extend_from_slice(&crc(&self.bodies));
         Ok(medium.append_durable(&[&header, &self.meta, &self.bodies])?)
     }
 }
@@ -351,17 +350,17 @@ pub fn replay(
         meta.resize(meta_len as usize, 0);
         medium.read_at(&mut meta, pos + HEADER)?;
         let last = end == file_len;
-        if sha256(&meta) != header[12..44] {
+        if crc(&meta) != header[12..16] {
             return if last {
                 Ok(torn)
             } else {
-                Err(damaged("meta digest"))
+                Err(damaged("meta checksum"))
             };
         }
         if last {
             let mut bodies = vec![0u8; bodies_len as usize];
             medium.read_at(&mut bodies, pos + HEADER + u64::from(meta_len))?;
-            if sha256(&bodies) != header[44..76] {
+            if crc(&bodies) != header[16..20] {
                 return Ok(torn);
             }
         }
@@ -413,7 +412,7 @@ pub fn replay(
     }
 }
 
-/// Whether a valid batch (plausible header, meta matching its digest) starts anywhere in
+/// Whether a valid batch (plausible header, meta matching its checksum) starts anywhere in
 /// `[from, file_len)`. Used only when a header is bad, to tell a torn tail from damage.
 fn valid_batch_after(medium: &dyn Medium, from: u64, file_len: u64) -> Result<bool> {
     const CHUNK: u64 = 1 << 20;
@@ -450,7 +449,7 @@ fn plausible_batch(medium: &dyn Medium, pos: u64, file_len: u64) -> Result<bool>
     }
     let mut meta = vec![0u8; meta_len as usize];
     medium.read_at(&mut meta, pos + HEADER)?;
-    Ok(sha256(&meta) == header[12..44])
+    Ok(crc(&meta) == header[12..16])
 }
 
 /// Reads the bytes at `loc`.

@@ -682,6 +682,11 @@ impl Store {
             .collect()
     }
 
+    /// Number of messages ever delivered to the inbox.
+    pub fn inbox_len(&self) -> u64 {
+        self.shared.index().inbox.len() as u64
+    }
+
     /// Inbox messages not yet acknowledged by an officer.
     pub fn unread(&self) -> u64 {
         self.shared.index().unread
