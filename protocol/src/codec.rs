@@ -147,8 +147,14 @@ pub struct Envelope {
 impl Envelope {
     /// Encodes the envelope (the payload of an envelope frame).
     pub fn encode(&self) -> Vec<u8> {
-        // Serialising plain structs into a Vec cannot fail.
-        postcard::to_stdvec(self).unwrap_or_default()
+        // Sized up front (byte strings, their length prefixes, the route) so encoding does not
+        // grow the buffer repeatedly. Serialising plain structs into a Vec cannot fail.
+        let s = &self.signed;
+        let cap =
+            s.body.len() + s.signer_cert.len() + s.signature.len() + 16 + 64 * self.route.len();
+        let mut out = Vec::with_capacity(cap);
+        let _ = postcard::to_io(self, &mut out);
+        out
     }
 
     /// Decodes an envelope strictly: whole input consumed, sizes within limits. The body

@@ -211,7 +211,8 @@ pub struct LogEntry {
 impl LogEntry {
     /// The leaf bytes: version byte, then postcard.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![LEAF_VERSION];
+        let mut out = Vec::with_capacity(512);
+        out.push(LEAF_VERSION);
         // Serialising plain structs into a Vec cannot fail.
         let _ = postcard::to_io(self, &mut out);
         out

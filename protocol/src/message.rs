@@ -298,7 +298,9 @@ impl Body {
     /// Normalise first; an unnormalised or invalid body is refused.
     pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
         self.validate()?;
-        let mut out = vec![FORMAT_VERSION];
+        // Sized for a typical body, so encoding does not grow the buffer a dozen times.
+        let mut out = Vec::with_capacity(1024);
+        out.push(FORMAT_VERSION);
         postcard::to_io(self, &mut out).map_err(|e| DecodeError::Malformed {
             what: "body",
             detail: e.to_string(),

@@ -367,7 +367,9 @@ pub struct Store {
 }
 
 fn encode<T: Serialize>(t: &T) -> Vec<u8> {
-    postcard::to_stdvec(t).unwrap_or_default()
+    let mut out = Vec::with_capacity(512);
+    let _ = postcard::to_io(t, &mut out);
+    out
 }
 
 fn decode_state(bytes: &[u8]) -> Result<MessageState> {
@@ -818,6 +820,23 @@ impl Group<'_> {
         index
     }
 
+    /// Appends an event about a message and hands its facts back, so they are not cloned once
+    /// for the log and once more for the message's state.
+    fn append_message_event(&mut self, event: Event) -> Result<(u64, MessageFacts)> {
+        let index = self.base_leaf + self.leaves.len() as u64;
+        let entry = LogEntry {
+            at: self.now,
+            event,
+        };
+        self.leaves.push(entry.encode());
+        match entry.event {
+            Event::Sent { msg, .. } | Event::Received { msg, .. } | Event::Relayed { msg, .. } => {
+                Ok((index, msg))
+            }
+            other => Err(anyhow!("internal: {other:?} is not a message event")),
+        }
+    }
+
     /// The message's state: from this group, else from the index.
     fn state(&mut self, id: &MessageId) -> Result<Option<MessageState>> {
         if let Some(p) = self.states.get(id) {
@@ -838,6 +857,35 @@ impl Group<'_> {
             },
         );
         Ok(Some(state))
+    }
+
+    /// The message's state to change in this group (loaded once; written at commit).
+    fn state_mut(&mut self, id: &MessageId) -> Result<Option<&mut MessageState>> {
+        if !self.states.contains_key(id) {
+            let Some(n) = self.shared.number(id) else {
+                return Ok(None);
+            };
+            let Some(state) = self.shared.state_of(n)? else {
+                return Ok(None);
+            };
+            self.states.insert(
+                *id,
+                Pending {
+                    n,
+                    state,
+                    dirty: false,
+                },
+            );
+        }
+        Ok(self.states.get_mut(id).map(|p| {
+            p.dirty = true;
+            &mut p.state
+        }))
+    }
+
+    /// Whether the message is known (in this group or durable).
+    fn exists(&self, id: &MessageId) -> bool {
+        self.states.contains_key(id) || self.shared.number(id).is_some()
     }
 
     fn put_state(&mut self, s: MessageState) {
@@ -907,14 +955,14 @@ impl Group<'_> {
                 next_hops,
                 reply,
             } => {
-                if self.state(&facts.id)?.is_some() {
+                if self.exists(&facts.id) {
                     let _ = reply.send(Err(anyhow!("message {} already exists", facts.id)));
                     return Ok(());
                 }
-                let leaf = self.append(Event::Sent {
-                    msg: facts.clone(),
+                let (leaf, facts) = self.append_message_event(Event::Sent {
+                    msg: facts,
                     to: next_hops.clone(),
-                });
+                })?;
                 self.store_new(
                     envelope.bytes,
                     facts,
@@ -934,23 +982,10 @@ impl Group<'_> {
                 next_hops,
                 reply,
             } => {
-                if self.state(&facts.id)?.is_some() {
+                if self.exists(&facts.id) {
                     replies.push(Reply::Accepted(reply, Accepted::Duplicate));
                     return Ok(());
                 }
-                let event = if deliver && next_hops.is_empty() {
-                    Event::Received {
-                        msg: facts.clone(),
-                        from: from.clone(),
-                        route: envelope.route.clone(),
-                    }
-                } else {
-                    Event::Relayed {
-                        msg: facts.clone(),
-                        from: from.clone(),
-                        to: next_hops.clone(),
-                    }
-                };
                 let role = if deliver {
                     Role::Delivered
                 } else {
@@ -972,7 +1007,20 @@ impl Group<'_> {
                 } else {
                     envelope.bytes
                 };
-                let leaf = self.append(event);
+                let event = if deliver && next_hops.is_empty() {
+                    Event::Received {
+                        msg: facts,
+                        from: from.clone(),
+                        route: envelope.route,
+                    }
+                } else {
+                    Event::Relayed {
+                        msg: facts,
+                        from: from.clone(),
+                        to: next_hops.clone(),
+                    }
+                };
+                let (leaf, facts) = self.append_message_event(event)?;
                 self.store_new(bytes, facts, role, Some(from), leaf, &next_hops, deliver);
                 replies.push(Reply::Accepted(reply, Accepted::New(leaf)));
             }
@@ -984,8 +1032,9 @@ impl Group<'_> {
                 reply,
             } => {
                 let leaf = self.append(event);
+                let at = self.now;
                 for (id, result) in outcome {
-                    let Some(mut s) = self.state(&id)? else {
+                    let Some(s) = self.state_mut(&id)? else {
                         continue;
                     };
                     s.pending.retain(|(p, _)| *p != peer);
@@ -993,11 +1042,10 @@ impl Group<'_> {
                     s.hops.push(HopRecord {
                         peer: peer.clone(),
                         outcome: result,
-                        at: self.now,
+                        at,
                         leaf,
                         proof,
                     });
-                    self.put_state(s);
                 }
                 replies.push(Reply::Index(reply, leaf));
             }
@@ -1011,9 +1059,8 @@ impl Group<'_> {
                 };
                 let leaf = self.append(event);
                 for id in ids {
-                    if let Some(mut s) = self.state(&id)? {
+                    if let Some(s) = self.state_mut(&id)? {
                         s.leaves.push(leaf);
-                        self.put_state(s);
                     }
                 }
                 replies.push(Reply::Index(reply, leaf));
