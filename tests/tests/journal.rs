@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use liaison_certs::IssuedCert;
-use liaison_node::store::journal::{self, HEADER};
+use liaison_node::store::journal::{self, FILE_HEADER, HEADER};
+
+/// Where the first batch starts: after the journal's file header.
+const B0: usize = FILE_HEADER as usize;
 use liaison_node::store::{Accepted, MessageState, Store};
 use liaison_node::verify::verify_data_dir;
 use liaison_protocol::log::{Event, LogEntry, MessageFacts};
@@ -112,8 +115,9 @@ fn truncate_journal(dir: &Path, len: u64) {
 /// file length last. Panics if the headers do not tile the file exactly.
 fn batch_starts(bytes: &[u8]) -> Vec<u64> {
     let field = |at: usize| u64::from(u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()));
-    let mut starts = vec![0u64];
-    let mut pos = 0usize;
+    assert_eq!(&bytes[..4], b"LJF1", "journal file header");
+    let mut starts = vec![FILE_HEADER];
+    let mut pos = B0;
     while pos < bytes.len() {
         assert_eq!(&bytes[pos..pos + 4], b"LJB1", "batch header at byte {pos}");
         pos += (HEADER + field(pos + 4) + field(pos + 8)) as usize;
@@ -397,7 +401,7 @@ async fn torn_tail_is_cut_off_and_the_rest_kept() {
 
     let pristine = read_journal(dir.path());
     let starts = batch_starts(&pristine);
-    let first_header = &pristine[..HEADER as usize];
+    let first_header = &pristine[B0..B0 + HEADER as usize];
     let last_batch = &pristine[starts[starts.len() - 2] as usize..];
     let mut bad_bodies = last_batch.to_vec();
     *bad_bodies.last_mut().unwrap() ^= 0x40;
@@ -450,6 +454,15 @@ async fn torn_tail_is_cut_off_and_the_rest_kept() {
             "{what}: cut back to the valid end"
         );
         assert_eq!(store.size_on_disk(), valid, "{what}");
+        let kept = dir
+            .path()
+            .join("store")
+            .join(format!("{}.torn-at-{valid}", journal::FILE));
+        assert_eq!(
+            std::fs::read(&kept).unwrap_or_default(),
+            tail,
+            "{what}: the cut-off bytes are kept beside the journal"
+        );
         assert_eq!(store.log_size(), size, "{what}");
         assert_eq!(store.log_root(), root, "{what}");
         let inbox_now: Vec<_> = store
@@ -511,7 +524,7 @@ async fn truncated_last_batch_is_dropped_and_earlier_batches_kept() {
     let final_len = file_len(dir.path());
     assert_eq!(
         batch_starts(&read_journal(dir.path())),
-        vec![0, len1, final_len]
+        vec![FILE_HEADER, len1, final_len]
     );
 
     truncate_journal(dir.path(), final_len - 3);
@@ -549,13 +562,13 @@ async fn damage_before_valid_data_refuses_to_start() {
     let report = f.verify(dir.path()).unwrap();
     assert_eq!((report.entries, report.messages_verified), (3, 3));
 
-    let meta_len = u32::from_le_bytes(pristine[4..8].try_into().unwrap()) as usize;
-    let in_meta = HEADER as usize + 5;
+    let meta_len = u32::from_le_bytes(pristine[B0 + 4..B0 + 8].try_into().unwrap()) as usize;
+    let in_meta = B0 + HEADER as usize + 5;
     assert!(
-        in_meta < HEADER as usize + meta_len,
+        in_meta < B0 + HEADER as usize + meta_len,
         "inside the first batch's meta"
     );
-    for (what, at) in [("meta", in_meta), ("header magic", 0)] {
+    for (what, at) in [("meta", in_meta), ("header magic", B0)] {
         let mut bytes = pristine.clone();
         bytes[at] ^= 0x20;
         write_journal(dir.path(), &bytes);
@@ -611,9 +624,9 @@ async fn damaged_length_in_first_batch_header_refuses_to_start() {
     // tail. Every case is tried before failing, so a failure lists them all.
     let mut wrong = Vec::new();
     for (what, at, with_checkpoint) in [
-        ("meta length", 7, false),
-        ("bodies length", 11, false),
-        ("meta length, under a checkpoint", 7, true),
+        ("meta length", B0 + 7, false),
+        ("bodies length", B0 + 11, false),
+        ("meta length, under a checkpoint", B0 + 7, true),
     ] {
         let mut bytes = pristine.clone();
         bytes[at] ^= 0x01;

@@ -143,6 +143,39 @@ async fn receipt_takes_messages_out_of_the_outbox_and_into_the_trail() {
     assert_eq!(s.hops.len(), 1);
     assert_eq!(s.hops[0].outcome, "delivered");
     assert_eq!(s.leaves, vec![0, 3], "sent, then receipt");
+
+    // A repeated receipt, and a receipt from a node that was never sent the message, are
+    // logged but change no trail.
+    let size = store.log_size();
+    for (who, id) in [(om.clone(), ids[0]), (n("bh-dcu.gulf"), ids[2])] {
+        let again = MessageId([10; 32]);
+        store
+            .hop_answer(
+                Event::ReceiptReceived {
+                    receipt: again,
+                    from: who.clone(),
+                    status: ReceiptStatus::Delivered,
+                    ids: vec![id],
+                },
+                who,
+                vec![(id, "delivered".to_string())],
+                again,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.log_size(), size + 2, "both answers are in the log");
+    assert_eq!(
+        store.state(&ids[0]).unwrap().unwrap(),
+        s,
+        "no second hop record"
+    );
+    let s2 = store.state(&ids[2]).unwrap().unwrap();
+    assert!(
+        s2.hops.is_empty(),
+        "a node that owed nothing cannot mark it delivered"
+    );
+    assert_eq!(s2.pending.len(), 1, "still owed by its real next hop");
     store.shutdown().await.unwrap();
 }
 

@@ -3,8 +3,11 @@
 //!
 //! # Format (`journal-v1`)
 //! ```text
+//! file    := file_header batch*
+//! file_header := "LJF1" | salt (8 random bytes) | crc32("LJF1" | salt) u32le                (16 bytes)
 //! batch   := header meta bodies
-//! header  := "LJB1" | meta_len u32le | bodies_len u32le | crc32(meta) u32le | crc32(bodies) u32le   (20 bytes)
+//! header  := "LJB1" | meta_len u32le | bodies_len u32le | crc32(meta) u32le | crc32(bodies) u32le
+//!            | crc32(salt | the 20 bytes before) u32le                                     (24 bytes)
 //! meta    := record*
 //! record  := tag u8 | len u32le | payload
 //!   tag 1  Leaf    payload = a log entry (the Merkle leaf, as logged)
@@ -15,11 +18,15 @@
 //! One group commit is one batch: one positional write of header, meta and bodies, then one
 //! `fdatasync`. Nothing is answered before that returns. Every batch is durable before the
 //! next is written, so after a crash only the last batch can be incomplete; [`replay`] drops
-//! such a tail (it was never acknowledged) and refuses a damaged batch anywhere else.
+//! such a tail (it was never acknowledged) and refuses a damaged batch anywhere else: a bad
+//! batch is damage, not a torn tail, exactly when a chain of valid batches runs from
+//! somewhere after it to the end of the file.
 //!
 //! Replay reads the meta of every batch (leaves and states, a few hundred bytes a message) and
 //! checks its checksum; bodies are read only where needed, and the bodies checksum is checked
-//! for the last batch, the only one a crash can tear. The checksums (CRC-32) detect torn and
+//! for the last batch, the only one a crash can tear. The header's own checksum is salted with
+//! the journal's random salt, so bytes inside a message (which a peer chooses) cannot pass for
+//! a batch header. The checksums (CRC-32) detect torn and
 //! damaged writes, not tampering: anyone who can rewrite the file can recompute any unkeyed
 //! digest. Tampering is what the Merkle log, its signed checkpoints and the messages' own
 //! signatures detect (a body is bound to its message id, the SHA-256 of its signed body).
@@ -35,8 +42,11 @@ use anyhow::{anyhow, bail, Context, Result};
 pub const FILE: &str = "journal-v1";
 
 const MAGIC: &[u8; 4] = b"LJB1";
+const FILE_MAGIC: &[u8; 4] = b"LJF1";
+/// Bytes of the file header (magic, salt, checksum) before the first batch.
+pub const FILE_HEADER: u64 = 16;
 /// Header bytes before a batch's meta.
-pub const HEADER: u64 = 4 + 4 + 4 + 4 + 4;
+pub const HEADER: u64 = 4 + 4 + 4 + 4 + 4 + 4;
 /// A record's tag and length.
 pub const RECORD_HEADER: u64 = 5;
 /// Largest meta or bodies section a batch may have.
@@ -49,29 +59,29 @@ pub const TAG_NEW: u8 = 2;
 /// A replacement state for a known message.
 pub const TAG_UPDATE: u8 = 3;
 
-/// Where a value lives in the journal: offset (40 bits) and length (24 bits) in one word.
+/// Where a value lives in the journal: offset (39 bits) and length (25 bits) in one word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Loc(u64);
 
 impl Loc {
-    /// Largest value length a location can describe (16 MiB − 1).
-    pub const MAX_LEN: u64 = (1 << 24) - 1;
-    /// Largest offset (1 TiB).
-    pub const MAX_OFFSET: u64 = (1 << 40) - 1;
+    /// Largest value length a location can describe (32 MiB − 1: twice the largest frame).
+    pub const MAX_LEN: u64 = (1 << 25) - 1;
+    /// Largest offset (512 GiB).
+    pub const MAX_OFFSET: u64 = (1 << 39) - 1;
 
     /// A location; fails beyond the limits above.
     pub fn new(offset: u64, len: u64) -> Result<Self> {
         if len > Self::MAX_LEN {
-            bail!("a stored value of {len} bytes exceeds the journal's 16 MiB per value");
+            bail!("a stored value of {len} bytes exceeds the journal's 32 MiB per value");
         }
         if offset > Self::MAX_OFFSET {
-            bail!("the journal has reached its 1 TiB limit");
+            bail!("the journal has reached its 512 GiB limit");
         }
-        Ok(Self(offset << 24 | len))
+        Ok(Self(offset << 25 | len))
     }
     /// Byte offset in the file.
     pub fn offset(self) -> u64 {
-        self.0 >> 24
+        self.0 >> 25
     }
     /// Length in bytes.
     pub fn length(self) -> usize {
@@ -107,7 +117,6 @@ impl FileMedium {
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join(FILE);
-        let existed = path.exists();
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -115,8 +124,11 @@ impl FileMedium {
             .truncate(false)
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        if !existed {
-            File::open(dir)?.sync_all()?;
+        // Make the file's (and the store directory's) names durable, whether this run created
+        // them or an earlier one crashed before doing so.
+        File::open(dir)?.sync_all()?;
+        if let Some(parent) = dir.parent() {
+            File::open(parent)?.sync_all()?;
         }
         let end = file.metadata()?.len();
         Ok(Self {
@@ -185,6 +197,52 @@ fn crc(bytes: &[u8]) -> [u8; 4] {
     crc32fast::hash(bytes).to_le_bytes()
 }
 
+/// The batch header's own checksum, over the journal's salt and the header's first 20 bytes.
+fn header_crc(salt: &[u8; 8], first: &[u8]) -> [u8; 4] {
+    let mut h = crc32fast::Hasher::new();
+    h.update(salt);
+    h.update(first);
+    h.finalize().to_le_bytes()
+}
+
+/// Reads the journal's salt from its file header; `None` if the file is shorter than the
+/// header (a crash while creating it: nothing can have been written after it).
+pub fn salt(medium: &dyn Medium) -> Result<Option<[u8; 8]>> {
+    if medium.size() < FILE_HEADER {
+        return Ok(None);
+    }
+    let mut h = [0u8; FILE_HEADER as usize];
+    medium.read_at(&mut h, 0)?;
+    if &h[..4] != FILE_MAGIC || crc(&h[..12]) != h[12..16] {
+        bail!(
+            "ALARM: the store's journal does not start with a valid journal header: it is not \
+             a Liaison journal, or it was altered. Refusing to start."
+        );
+    }
+    let mut salt = [0u8; 8];
+    salt.copy_from_slice(&h[4..12]);
+    Ok(Some(salt))
+}
+
+/// Gives a journal without a file header (new, or cut short while being created) one, with a
+/// random salt; returns the salt.
+pub fn init(medium: &dyn Medium) -> Result<[u8; 8]> {
+    if let Some(s) = salt(medium)? {
+        return Ok(s);
+    }
+    let mut salt = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
+        .map_err(|_| anyhow!("no randomness for the journal's salt"))?;
+    let mut h = Vec::with_capacity(FILE_HEADER as usize);
+    h.extend_from_slice(FILE_MAGIC);
+    h.extend_from_slice(&salt);
+    let c = crc(&h);
+    h.extend_from_slice(&c);
+    medium.truncate(0)?;
+    medium.append_durable(&[&h])?;
+    Ok(salt)
+}
+
 /// A batch being assembled: records in `meta`, bodies in `bodies`.
 #[derive(Default)]
 pub struct BatchBuf {
@@ -231,8 +289,13 @@ impl BatchBuf {
         self.meta.len() as u64
     }
 
+    /// Length of the bodies section.
+    pub fn bodies_len(&self) -> u64 {
+        self.bodies.len() as u64
+    }
+
     /// Writes the batch durably; returns the batch's start offset.
-    pub fn commit(&self, medium: &dyn Medium) -> Result<u64> {
+    pub fn commit(&self, medium: &dyn Medium, salt: &[u8; 8]) -> Result<u64> {
         let meta_len = u32::try_from(self.meta.len())
             .ok()
             .filter(|l| *l <= MAX_SECTION)
@@ -247,6 +310,8 @@ impl BatchBuf {
         header.extend_from_slice(&bodies_len.to_le_bytes());
         header.extend_from_slice(&crc(&self.meta));
         header.extend_from_slice(&crc(&self.bodies));
+        let sealed = header_crc(salt, &header);
+        header.extend_from_slice(&sealed);
         Ok(medium.append_durable(&[&header, &self.meta, &self.bodies])?)
     }
 }
@@ -297,7 +362,15 @@ pub fn replay(
     mut visit: impl FnMut(Record<'_>) -> Result<()>,
 ) -> Result<ReplayEnd> {
     let file_len = medium.size();
-    let mut pos = 0u64;
+    let Some(salt) = salt(medium)? else {
+        // Empty, or cut short while its header was being written: nothing in it yet.
+        return Ok(ReplayEnd {
+            valid: 0,
+            torn: file_len,
+            batches: 0,
+        });
+    };
+    let mut pos = FILE_HEADER;
     let mut batches = 0u64;
     let mut meta = Vec::new();
     loop {
@@ -313,67 +386,47 @@ pub fn replay(
             torn: file_len - pos,
             batches,
         };
-        if file_len - pos < HEADER {
-            return Ok(torn);
-        }
-        let mut header = [0u8; HEADER as usize];
-        medium.read_at(&mut header, pos)?;
-        let field = |at: usize| {
-            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
-        };
-        let (meta_len, bodies_len) = (field(4), field(8));
-        let end = pos + HEADER + u64::from(meta_len) + u64::from(bodies_len);
         let damaged = |what: &str| {
             anyhow!(
                 "ALARM: the store's journal is damaged at byte {pos} ({what}) and valid data \
                  follows: the file was altered or the disk is failing. Refusing to start."
             )
         };
-        if &header[..4] != MAGIC || meta_len > MAX_SECTION || bodies_len > MAX_SECTION {
-            // Only the last batch can be incomplete: a bad header is a torn tail unless a valid
-            // batch follows it somewhere.
-            return if valid_batch_after(medium, pos + 1, file_len)? {
+        let Some(h) = read_header(medium, &salt, pos, file_len)? else {
+            // Only the last batch can be incomplete: a bad header is a torn tail unless a
+            // chain of valid batches runs from somewhere after it to the end of the file.
+            return if chain_after(medium, &salt, pos + 1, file_len)? {
                 Err(damaged("bad batch header"))
             } else {
                 Ok(torn)
             };
-        }
-        if end > file_len {
-            // Past the end of the file: a torn tail, unless valid batches follow (then a
-            // length field was damaged, and cutting here would throw them away).
-            return if valid_batch_after(medium, pos + 1, file_len)? {
-                Err(damaged("batch length"))
-            } else {
-                Ok(torn)
-            };
-        }
-        meta.resize(meta_len as usize, 0);
+        };
+        let end = h.end(pos);
+        meta.resize(h.meta_len as usize, 0);
         medium.read_at(&mut meta, pos + HEADER)?;
         let last = end == file_len;
-        if crc(&meta) != header[12..16] {
+        if crc(&meta) != h.meta_crc {
+            // The header is intact (its salted checksum holds), so its lengths are right:
+            // only a batch ending at the end of the file can be torn.
             return if last {
                 Ok(torn)
             } else {
                 Err(damaged("meta checksum"))
             };
         }
-        if last {
-            let mut bodies = vec![0u8; bodies_len as usize];
-            medium.read_at(&mut bodies, pos + HEADER + u64::from(meta_len))?;
-            if crc(&bodies) != header[16..20] {
-                return Ok(torn);
-            }
+        if last && !bodies_ok(medium, pos, &h)? {
+            return Ok(torn);
         }
         let meta_start = pos + HEADER;
-        let mut body_at = meta_start + u64::from(meta_len);
+        let mut body_at = meta_start + u64::from(h.meta_len);
         let bodies_end = end;
         let mut i = 0usize;
         while i < meta.len() {
-            let Some(h) = meta.get(i..i + RECORD_HEADER as usize) else {
+            let Some(rh) = meta.get(i..i + RECORD_HEADER as usize) else {
                 return Err(damaged("truncated record"));
             };
-            let tag = h[0];
-            let len = u32::from_le_bytes([h[1], h[2], h[3], h[4]]) as usize;
+            let tag = rh[0];
+            let len = u32::from_le_bytes([rh[1], rh[2], rh[3], rh[4]]) as usize;
             let p = i + RECORD_HEADER as usize;
             let Some(payload) = meta.get(p..p + len) else {
                 return Err(damaged("record overruns its batch"));
@@ -412,9 +465,57 @@ pub fn replay(
     }
 }
 
-/// Whether a valid batch (plausible header, meta matching its checksum) starts anywhere in
-/// `[from, file_len)`. Used only when a header is bad, to tell a torn tail from damage.
-fn valid_batch_after(medium: &dyn Medium, from: u64, file_len: u64) -> Result<bool> {
+/// A batch header whose salted checksum holds and whose batch fits in the file.
+struct Header {
+    meta_len: u32,
+    bodies_len: u32,
+    meta_crc: [u8; 4],
+    bodies_crc: [u8; 4],
+}
+
+impl Header {
+    fn end(&self, pos: u64) -> u64 {
+        pos + HEADER + u64::from(self.meta_len) + u64::from(self.bodies_len)
+    }
+}
+
+fn read_header(
+    medium: &dyn Medium,
+    salt: &[u8; 8],
+    pos: u64,
+    file_len: u64,
+) -> Result<Option<Header>> {
+    if pos + HEADER > file_len {
+        return Ok(None);
+    }
+    let mut b = [0u8; HEADER as usize];
+    medium.read_at(&mut b, pos)?;
+    let word = |at: usize| [b[at], b[at + 1], b[at + 2], b[at + 3]];
+    if &b[..4] != MAGIC || header_crc(salt, &b[..20]) != word(20) {
+        return Ok(None);
+    }
+    let h = Header {
+        meta_len: u32::from_le_bytes(word(4)),
+        bodies_len: u32::from_le_bytes(word(8)),
+        meta_crc: word(12),
+        bodies_crc: word(16),
+    };
+    if h.meta_len > MAX_SECTION || h.bodies_len > MAX_SECTION || h.end(pos) > file_len {
+        return Ok(None);
+    }
+    Ok(Some(h))
+}
+
+fn bodies_ok(medium: &dyn Medium, pos: u64, h: &Header) -> Result<bool> {
+    let mut bodies = vec![0u8; h.bodies_len as usize];
+    medium.read_at(&mut bodies, pos + HEADER + u64::from(h.meta_len))?;
+    Ok(crc(&bodies) == h.bodies_crc)
+}
+
+/// Whether, from some position in `[from, file_len)`, fully valid batches (salted header,
+/// meta and bodies checksums) follow one another exactly to the end of the file. Used only
+/// when a batch is bad, to tell a torn tail (nothing valid after it) from damage.
+fn chain_after(medium: &dyn Medium, salt: &[u8; 8], from: u64, file_len: u64) -> Result<bool> {
     const CHUNK: u64 = 1 << 20;
     let mut at = from;
     let mut buf = Vec::new();
@@ -423,7 +524,7 @@ fn valid_batch_after(medium: &dyn Medium, from: u64, file_len: u64) -> Result<bo
         buf.resize(n as usize, 0);
         medium.read_at(&mut buf, at)?;
         for (i, w) in buf.windows(4).enumerate() {
-            if w == MAGIC && plausible_batch(medium, at + i as u64, file_len)? {
+            if w == MAGIC && chain_from(medium, salt, at + i as u64, file_len)? {
                 return Ok(true);
             }
         }
@@ -433,23 +534,19 @@ fn valid_batch_after(medium: &dyn Medium, from: u64, file_len: u64) -> Result<bo
     Ok(false)
 }
 
-fn plausible_batch(medium: &dyn Medium, pos: u64, file_len: u64) -> Result<bool> {
-    if pos + HEADER > file_len {
-        return Ok(false);
+fn chain_from(medium: &dyn Medium, salt: &[u8; 8], mut pos: u64, file_len: u64) -> Result<bool> {
+    while pos < file_len {
+        let Some(h) = read_header(medium, salt, pos, file_len)? else {
+            return Ok(false);
+        };
+        let mut meta = vec![0u8; h.meta_len as usize];
+        medium.read_at(&mut meta, pos + HEADER)?;
+        if crc(&meta) != h.meta_crc || !bodies_ok(medium, pos, &h)? {
+            return Ok(false);
+        }
+        pos = h.end(pos);
     }
-    let mut header = [0u8; HEADER as usize];
-    medium.read_at(&mut header, pos)?;
-    let meta_len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    let bodies_len = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-    if meta_len > MAX_SECTION || bodies_len > MAX_SECTION {
-        return Ok(false);
-    }
-    if pos + HEADER + u64::from(meta_len) + u64::from(bodies_len) > file_len {
-        return Ok(false);
-    }
-    let mut meta = vec![0u8; meta_len as usize];
-    medium.read_at(&mut meta, pos + HEADER)?;
-    Ok(crc(&meta) == header[12..16])
+    Ok(pos == file_len)
 }
 
 /// Reads the bytes at `loc`.

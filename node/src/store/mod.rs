@@ -235,7 +235,7 @@ impl Index {
                             s.facts.id
                         )
                     })?;
-                    idx.update(n, s, state);
+                    idx.update(n, s, state)?;
                 }
             }
             Ok(())
@@ -291,17 +291,26 @@ impl Index {
     }
 
     /// Replaces message `n`'s state.
-    fn update(&mut self, n: u32, s: MessageState, state: Loc) {
+    fn update(&mut self, n: u32, s: MessageState, state: Loc) -> Result<()> {
         if let Some(e) = self.msgs.get_mut(n as usize) {
             e.state = state;
         }
         if let Some(seq) = s.inbox_seq {
+            let at = usize::try_from(seq).ok().and_then(|i| self.inbox.get(i));
+            if at != Some(&n) {
+                bail!(
+                    "message {} claims inbox position {seq}, which is not its own; the store \
+                     was altered",
+                    s.facts.id
+                );
+            }
             if s.acked && !self.acked_bit(seq) {
                 self.set_acked_bit(seq);
                 self.unread = self.unread.saturating_sub(1);
             }
         }
         self.track(n, s);
+        Ok(())
     }
 
     /// Moves message `n`'s outbox entries to those of its new state; keeps it hot while any
@@ -384,6 +393,19 @@ pub fn now() -> Timestamp {
     Timestamp(d.as_millis() as u64)
 }
 
+/// Keeps the bytes a replay is about to cut off in a side file beside the journal, so an
+/// operator can still look at them (a crash's torn write normally; evidence if not).
+fn save_torn(medium: &dyn Medium, dir: &Path, end: ReplayEnd) -> Result<()> {
+    let mut bytes = vec![0u8; usize::try_from(end.torn).unwrap_or(usize::MAX)];
+    medium.read_at(&mut bytes, end.valid)?;
+    let path = dir.join(format!("{}.torn-at-{}", journal::FILE, end.valid));
+    std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::File::open(&path)?.sync_all()?;
+    std::fs::File::open(dir)?.sync_all()?;
+    tracing::warn!(file = %path.display(), "the cut-off bytes are kept here");
+    Ok(())
+}
+
 /// Opens the journal of a store in `data_dir`, refusing a directory from the sled-based
 /// development builds (there is no migration: nothing was deployed on it).
 fn open_medium(data_dir: &Path) -> Result<FileMedium> {
@@ -430,10 +452,12 @@ impl Store {
                 "the journal ends in an incomplete batch (a write interrupted by a crash); \
                  nothing in it was acknowledged: cutting it off"
             );
+            save_torn(medium.as_ref(), &data_dir.join("store"), end)?;
             medium
                 .truncate(end.valid)
                 .context("cannot cut off the incomplete end of the journal")?;
         }
+        let salt = journal::init(medium.as_ref())?;
         let shared = Arc::new(Shared {
             medium,
             index: RwLock::new(index),
@@ -452,6 +476,7 @@ impl Store {
             signals: store.outbox_signal.clone(),
             broken: None,
             buf: BatchBuf::default(),
+            salt,
         };
         std::thread::Builder::new()
             .name("liaison-store-writer".into())
@@ -756,6 +781,8 @@ struct Writer {
     broken: Option<String>,
     /// The batch buffer, reused from one group commit to the next.
     buf: BatchBuf,
+    /// The journal's salt (seals batch headers).
+    salt: [u8; 8],
 }
 
 /// Answers a request that will not be carried out.
@@ -883,6 +910,21 @@ impl Group<'_> {
         }))
     }
 
+    /// Whether `peer` still owes an answer about the message.
+    fn owes(&mut self, id: &MessageId, peer: &NodeId) -> Result<bool> {
+        if let Some(p) = self.states.get(id) {
+            return Ok(p.state.pending.iter().any(|(q, _)| q == peer));
+        }
+        let Some(n) = self.shared.number(id) else {
+            return Ok(false);
+        };
+        let idx = self.shared.index();
+        Ok(idx
+            .hot
+            .get(&n)
+            .is_some_and(|s| s.pending.iter().any(|(q, _)| q == peer)))
+    }
+
     /// Whether the message is known (in this group or durable).
     fn exists(&self, id: &MessageId) -> bool {
         self.states.contains_key(id) || self.shared.number(id).is_some()
@@ -959,6 +1001,10 @@ impl Group<'_> {
                     let _ = reply.send(Err(anyhow!("message {} already exists", facts.id)));
                     return Ok(());
                 }
+                if envelope.bytes.len() as u64 > Loc::MAX_LEN {
+                    let _ = reply.send(Err(anyhow!("message {} is too large to store", facts.id)));
+                    return Ok(());
+                }
                 let (leaf, facts) = self.append_message_event(Event::Sent {
                     msg: facts,
                     to: next_hops.clone(),
@@ -984,6 +1030,10 @@ impl Group<'_> {
             } => {
                 if self.exists(&facts.id) {
                     replies.push(Reply::Accepted(reply, Accepted::Duplicate));
+                    return Ok(());
+                }
+                if envelope.bytes.len() as u64 > Loc::MAX_LEN {
+                    let _ = reply.send(Err(anyhow!("message {} is too large to store", facts.id)));
                     return Ok(());
                 }
                 let role = if deliver {
@@ -1034,6 +1084,12 @@ impl Group<'_> {
                 let leaf = self.append(event);
                 let at = self.now;
                 for (id, result) in outcome {
+                    // Only a next hop that still owes an answer for this message changes its
+                    // trail; anything else (a repeat, or an id it was never sent) stays in the
+                    // log entry above and nowhere else.
+                    if !self.owes(&id, &peer)? {
+                        continue;
+                    }
                     let Some(s) = self.state_mut(&id)? else {
                         continue;
                     };
@@ -1172,11 +1228,12 @@ impl Writer {
             new,
             states,
             queued,
+            next_outbox,
             ..
         } = group;
         let result = match failure {
             Some(e) => Err(e),
-            None => self.write(leaves, new, states),
+            None => self.write(leaves, new, states, next_outbox),
         };
         if let Err(e) = result {
             // Nothing of this group is durable: fail every request in it. The indexes were not
@@ -1218,6 +1275,7 @@ impl Writer {
         leaves: Vec<Vec<u8>>,
         new: Vec<(MessageId, Vec<u8>)>,
         mut states: HashMap<MessageId, Pending>,
+        next_outbox: HashMap<NodeId, u64>,
     ) -> Result<()> {
         let batch = &mut self.buf;
         batch.clear();
@@ -1247,7 +1305,20 @@ impl Writer {
         }
         let hashes: Vec<Hash> = leaves.iter().map(|l| leaf_hash(l)).collect();
         let before = self.shared.medium.size();
-        let start = match batch.commit(self.shared.medium.as_ref()) {
+        // Everything that could fail is checked before writing: once the batch is durable,
+        // the index must follow it.
+        let end = before + journal::HEADER + batch.meta_len() + batch.bodies_len();
+        let too_long = leaf_at
+            .iter()
+            .map(|(_, l)| *l)
+            .chain(new_at.iter().flat_map(|n| [n.1, n.3]));
+        let too_long = too_long
+            .chain(updates.iter().map(|u| u.2))
+            .any(|l| l as u64 > Loc::MAX_LEN);
+        if too_long || end > Loc::MAX_OFFSET {
+            bail!("this group's records exceed the journal's limits (32 MiB per value, 512 GiB per file)");
+        }
+        let start = match batch.commit(self.shared.medium.as_ref(), &self.salt) {
             Ok(s) => s,
             Err(e) => {
                 // Put the end back where the last durable batch ended, or stop writing.
@@ -1265,19 +1336,37 @@ impl Writer {
         let meta = start + journal::HEADER;
         let bodies = meta + batch.meta_len();
         let mut idx = self.shared.index.write().unwrap_or_else(|e| e.into_inner());
-        for ((at, len), h) in leaf_at.into_iter().zip(hashes) {
-            idx.leaves.push(Loc::new(meta + at, len as u64)?);
-            idx.root.push_leaf_hash(h);
-        }
-        for (at, len, body_at, body_len, state) in new_at {
-            idx.insert(
-                state,
-                Loc::new(meta + at, len as u64)?,
-                Loc::new(bodies + body_at, body_len as u64)?,
-            )?;
-        }
-        for (n, at, len, state) in updates {
-            idx.update(n, state, Loc::new(meta + at, len as u64)?);
+        let applied = (|| -> Result<()> {
+            for ((at, len), h) in leaf_at.into_iter().zip(hashes) {
+                idx.leaves.push(Loc::new(meta + at, len as u64)?);
+                idx.root.push_leaf_hash(h);
+            }
+            for (at, len, body_at, body_len, state) in new_at {
+                idx.insert(
+                    state,
+                    Loc::new(meta + at, len as u64)?,
+                    Loc::new(bodies + body_at, body_len as u64)?,
+                )?;
+            }
+            for (n, at, len, state) in updates {
+                idx.update(n, state, Loc::new(meta + at, len as u64)?)?;
+            }
+            for (peer, next) in next_outbox {
+                let e = idx.next_outbox.entry(peer).or_insert(0);
+                *e = (*e).max(next);
+            }
+            Ok(())
+        })();
+        if let Err(e) = applied {
+            // Durable but not indexed: answering would be a lie, and so would be failing the
+            // requests (they are on disk). Stop writing; a restart replays the journal.
+            let why = format!(
+                "the store could not index a durable batch ({e:#}); it stopped writing — \
+                 restart the node"
+            );
+            tracing::error!("{why}");
+            self.broken = Some(why.clone());
+            bail!(why);
         }
         Ok(())
     }
