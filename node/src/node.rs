@@ -417,11 +417,10 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
         )
         .map_err(|e| refused(e.reason_code(), e.to_string()))?;
     }
-    let signed = ctx
+    let (signed, id) = ctx
         .signer
-        .sign(&mut body)
+        .sign_with_id(&mut body)
         .map_err(|e| refused(e.reason_code(), e.to_string()))?;
-    let id = signed.id();
     let facts = MessageFacts::of(id, &body);
     let leaf = ctx
         .store

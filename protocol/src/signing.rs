@@ -137,6 +137,17 @@ impl Signer {
 
     /// Normalises, validates, encodes and signs a body. The body's originator must be this node.
     pub fn sign(&self, body: &mut Body) -> Result<SignedMessage, DecodeError> {
+        Ok(self.sign_with_id(body)?.0)
+    }
+
+    /// Signs already-encoded body bytes (the caller vouches they are a valid body of this node).
+    pub fn sign_encoded(&self, body: Vec<u8>) -> SignedMessage {
+        self.sign_encoded_with_id(body).0
+    }
+
+    /// As [`Signer::sign`], also returning the message id (computed while signing, so the
+    /// caller need not hash the body again).
+    pub fn sign_with_id(&self, body: &mut Body) -> Result<(SignedMessage, MessageId), DecodeError> {
         if body.header.originator != self.node {
             return Err(DecodeError::InvalidField {
                 field: "originator",
@@ -145,18 +156,20 @@ impl Signer {
         }
         body.normalise();
         let bytes = body.encode()?;
-        Ok(self.sign_encoded(bytes))
+        Ok(self.sign_encoded_with_id(bytes))
     }
 
-    /// Signs already-encoded body bytes (the caller vouches they are a valid body of this node).
-    pub fn sign_encoded(&self, body: Vec<u8>) -> SignedMessage {
+    fn sign_encoded_with_id(&self, body: Vec<u8>) -> (SignedMessage, MessageId) {
         let id = MessageId::of_body(&body);
         let signature = self.key.sign(&message_signing_input(&id));
-        SignedMessage {
-            body,
-            signer_cert: self.cert_der.clone(),
-            signature: signature.to_vec(),
-        }
+        (
+            SignedMessage {
+                body,
+                signer_cert: self.cert_der.clone(),
+                signature: signature.to_vec(),
+            },
+            id,
+        )
     }
 }
 
