@@ -720,3 +720,51 @@ async fn journal_rolled_back_below_the_checkpoint_refuses_to_start() {
     assert_eq!(store.last_checkpoint().as_deref(), Some(note.as_str()));
     store.shutdown().await.unwrap();
 }
+
+/// A peer chooses message bytes: text that imitates journal batches (here, empty batches with
+/// zero checksums, over and over, which the first, unsalted version of the torn-or-damaged rule
+/// took for valid data) must not make a crash's torn tail look like damage.
+#[tokio::test]
+async fn message_bytes_that_imitate_batches_do_not_turn_a_crash_into_damage() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let om = n("om-dcu.gulf");
+    let store = f.open(dir.path()).unwrap();
+    let (e1, f1) = message(&f.kz, 1, None);
+    store.originate(e1, f1, vec![om.clone()]).await.unwrap();
+    let len1 = file_len(dir.path());
+
+    let mut body = sample::alert_of_size(300);
+    body.header.originator = f.kz.node().clone();
+    body.header.created_at = liaison_node::store::now();
+    body.header.nonce[..8].copy_from_slice(&2u64.to_be_bytes());
+    if let liaison_protocol::Kind::Alert(p) = &mut body.kind {
+        p.text = format!("LJB1{}", "\0".repeat(20)).repeat(64);
+    }
+    let signed = f.kz.sign(&mut body).unwrap();
+    let facts = MessageFacts::of(signed.id(), &body);
+    let env = Envelope {
+        signed,
+        route: vec![],
+    };
+    store.originate(env, facts, vec![om]).await.unwrap();
+    store.shutdown().await.unwrap();
+    drop(store);
+    let len2 = file_len(dir.path());
+    assert!(len2 > len1 + 64 * 24, "the imitation is in the last batch");
+
+    // A crash tore the last batch a few bytes short of its end.
+    let mut bytes = read_journal(dir.path());
+    bytes.truncate((len2 - 3) as usize);
+    write_journal(dir.path(), &bytes);
+    let store = f
+        .open(dir.path())
+        .unwrap_or_else(|e| panic!("a torn tail must open, got {e:#}"));
+    assert_eq!(
+        store.log_size(),
+        1,
+        "the torn message is dropped, the first kept"
+    );
+    assert_eq!(file_len(dir.path()), len1);
+    store.shutdown().await.unwrap();
+}
