@@ -22,6 +22,7 @@ pub mod checkpoint;
 pub mod journal;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
@@ -177,7 +178,12 @@ struct MsgEntry {
 /// Messages are numbered densely in journal order; every other index refers to that number.
 #[derive(Default)]
 pub struct Index {
-    by_id: HashMap<MessageId, u32>,
+    /// Message id → number: a table of numbers whose keys are the ids in `ids` (4 bytes per
+    /// entry in the table instead of a second copy of every 32-byte id).
+    by_id: hashbrown::HashTable<u32>,
+    hasher: std::hash::RandomState,
+    /// Message number → id.
+    ids: Vec<MessageId>,
     msgs: Vec<MsgEntry>,
     /// Log entry `i` → its bytes in the journal.
     leaves: Vec<Loc>,
@@ -219,7 +225,7 @@ impl Index {
                 }
                 Record::New { state, bytes, body } => {
                     let s = decode_state(bytes)?;
-                    if idx.by_id.contains_key(&s.facts.id) {
+                    if idx.number(&s.facts.id).is_some() {
                         bail!(
                             "the journal stores message {} twice; the store was altered",
                             s.facts.id
@@ -229,7 +235,7 @@ impl Index {
                 }
                 Record::Update { state, bytes } => {
                     let s = decode_state(bytes)?;
-                    let n = *idx.by_id.get(&s.facts.id).ok_or_else(|| {
+                    let n = idx.number(&s.facts.id).ok_or_else(|| {
                         anyhow!(
                             "the journal updates unknown message {}; the store was altered",
                             s.facts.id
@@ -241,6 +247,15 @@ impl Index {
             Ok(())
         })?;
         Ok((idx, root_at, end))
+    }
+
+    /// The number of the message with this id.
+    fn number(&self, id: &MessageId) -> Option<u32> {
+        self.by_id
+            .find(self.hasher.hash_one(id), |n| {
+                self.ids.get(*n as usize) == Some(id)
+            })
+            .copied()
     }
 
     /// Number of log entries.
@@ -271,7 +286,13 @@ impl Index {
     fn insert(&mut self, s: MessageState, state: Loc, body: Loc) -> Result<()> {
         let n = u32::try_from(self.msgs.len()).map_err(|_| anyhow!("store holds 2^32 messages"))?;
         self.msgs.push(MsgEntry { state, body });
-        self.by_id.insert(s.facts.id, n);
+        let Index {
+            by_id, hasher, ids, ..
+        } = self;
+        ids.push(s.facts.id);
+        by_id.insert_unique(hasher.hash_one(s.facts.id), n, |m| {
+            ids.get(*m as usize).map_or(0, |id| hasher.hash_one(id))
+        });
         if let Some(case) = &s.facts.case {
             self.cases.entry(case.clone()).or_default().push(s.facts.id);
         }
@@ -362,7 +383,7 @@ impl Shared {
     }
 
     fn number(&self, id: &MessageId) -> Option<u32> {
-        self.index().by_id.get(id).copied()
+        self.index().number(id)
     }
 }
 
@@ -630,7 +651,7 @@ impl Store {
     pub fn envelope_bytes(&self, id: &MessageId) -> Result<Option<Vec<u8>>> {
         let loc = {
             let idx = self.shared.index();
-            match idx.by_id.get(id).and_then(|n| idx.msgs.get(*n as usize)) {
+            match idx.number(id).and_then(|n| idx.msgs.get(n as usize)) {
                 Some(e) => e.body,
                 None => return Ok(None),
             }
