@@ -885,30 +885,8 @@ impl Group<'_> {
         }
     }
 
-    /// The message's state: from this group, else from the index.
-    fn state(&mut self, id: &MessageId) -> Result<Option<MessageState>> {
-        if let Some(p) = self.states.get(id) {
-            return Ok(Some(p.state.clone()));
-        }
-        let Some(n) = self.shared.number(id) else {
-            return Ok(None);
-        };
-        let Some(state) = self.shared.state_of(n)? else {
-            return Ok(None);
-        };
-        self.states.insert(
-            *id,
-            Pending {
-                n,
-                state: state.clone(),
-                dirty: false,
-            },
-        );
-        Ok(Some(state))
-    }
-
-    /// The message's state to change in this group (loaded once; written at commit).
-    fn state_mut(&mut self, id: &MessageId) -> Result<Option<&mut MessageState>> {
+    /// The message as this group sees it, loaded into the group once.
+    fn pending(&mut self, id: &MessageId) -> Result<Option<&mut Pending>> {
         if !self.states.contains_key(id) {
             let Some(n) = self.shared.number(id) else {
                 return Ok(None);
@@ -925,7 +903,12 @@ impl Group<'_> {
                 },
             );
         }
-        Ok(self.states.get_mut(id).map(|p| {
+        Ok(self.states.get_mut(id))
+    }
+
+    /// The message's state to change in this group (written at commit).
+    fn state_mut(&mut self, id: &MessageId) -> Result<Option<&mut MessageState>> {
+        Ok(self.pending(id)?.map(|p| {
             p.dirty = true;
             &mut p.state
         }))
@@ -949,13 +932,6 @@ impl Group<'_> {
     /// Whether the message is known (in this group or durable).
     fn exists(&self, id: &MessageId) -> bool {
         self.states.contains_key(id) || self.shared.number(id).is_some()
-    }
-
-    fn put_state(&mut self, s: MessageState) {
-        if let Some(p) = self.states.get_mut(&s.facts.id) {
-            p.state = s;
-            p.dirty = true;
-        }
     }
 
     fn enqueue(&mut self, peer: &NodeId) -> u64 {
@@ -1142,18 +1118,20 @@ impl Group<'_> {
                 }
                 replies.push(Reply::Index(reply, leaf));
             }
-            Request::Ack { id, by, reply } => match self.state(&id)? {
-                Some(mut s) if s.inbox_seq.is_some() => {
-                    if !s.acked {
-                        let leaf = self.append(Event::Acknowledged { id, by });
+            Request::Ack { id, by, reply } => {
+                // `Some(acked)` for an inbox message, `None` for anything else.
+                let acked = self
+                    .pending(&id)?
+                    .and_then(|p| p.state.inbox_seq.map(|_| p.state.acked));
+                if acked == Some(false) {
+                    let leaf = self.append(Event::Acknowledged { id, by });
+                    if let Some(s) = self.state_mut(&id)? {
                         s.acked = true;
                         s.leaves.push(leaf);
-                        self.put_state(s);
                     }
-                    replies.push(Reply::Bool(reply, true));
                 }
-                _ => replies.push(Reply::Bool(reply, false)),
-            },
+                replies.push(Reply::Bool(reply, acked.is_some()));
+            }
             Request::Checkpoint { reply } => replies.push(Reply::Checkpoint(reply)),
             Request::Shutdown { reply } => drop(reply.send(Ok(()))),
         }
