@@ -116,6 +116,40 @@ pub fn signer(cert: &IssuedCert) -> Signer {
 // Officer API helpers (owned by the API/CLI work; keep additions above this section).
 // ---------------------------------------------------------------------------------------
 
+/// `body` signed by `s` as a store receives it: the envelope (no route yet) and its facts.
+pub fn signed_envelope(
+    s: &Signer,
+    mut body: liaison_protocol::Body,
+) -> (
+    liaison_protocol::Envelope,
+    liaison_protocol::log::MessageFacts,
+) {
+    body.header.originator = s.node().clone();
+    let signed = s.sign(&mut body).expect("a sample body signs");
+    let facts = liaison_protocol::log::MessageFacts::of(signed.id(), &body);
+    let envelope = liaison_protocol::Envelope {
+        signed,
+        route: vec![],
+    };
+    (envelope, facts)
+}
+
+/// A fresh 300-byte sample alert from `s`, made distinct by `i` (its nonce), signed now.
+pub fn stored_alert(
+    s: &Signer,
+    i: u64,
+    case: Option<&liaison_protocol::CaseId>,
+) -> (
+    liaison_protocol::Envelope,
+    liaison_protocol::log::MessageFacts,
+) {
+    let mut body = liaison_protocol::sample::alert_of_size(300);
+    body.header.created_at = liaison_node::store::now();
+    body.header.nonce[..8].copy_from_slice(&i.to_be_bytes());
+    body.header.case = case.cloned();
+    signed_envelope(s, body)
+}
+
 /// Clients of a node's local officer API, for tests: plain HTTP with the token (ureq) and
 /// HTTPS with an officer client certificate (rustls over a std socket, raw HTTP/1.1).
 pub mod api {

@@ -18,7 +18,7 @@ use liaison_node::store::{Accepted, MessageState, Store};
 use liaison_node::verify::verify_data_dir;
 use liaison_protocol::log::{Event, LogEntry, MessageFacts};
 use liaison_protocol::merkle::Hash;
-use liaison_protocol::{sample, CaseId, Envelope, MessageId, NodeId, ReceiptStatus, Signer};
+use liaison_protocol::{CaseId, Envelope, MessageId, NodeId, ReceiptStatus, Signer};
 use liaison_tests::{signer, TestPki};
 
 fn n(s: &str) -> NodeId {
@@ -60,20 +60,17 @@ impl Fixture {
 
 /// A freshly signed sample alert by `s` (distinct nonce per `i`), optionally in `case`.
 fn message(s: &Signer, i: u64, case: Option<&CaseId>) -> (Envelope, MessageFacts) {
-    let mut body = sample::alert_of_size(300);
-    body.header.originator = s.node().clone();
-    body.header.created_at = liaison_node::store::now();
-    body.header.nonce[..8].copy_from_slice(&i.to_be_bytes());
-    body.header.case = case.cloned();
-    let signed = s.sign(&mut body).unwrap();
-    let facts = MessageFacts::of(signed.id(), &body);
-    (
-        Envelope {
-            signed,
-            route: vec![],
-        },
-        facts,
-    )
+    liaison_tests::stored_alert(s, i, case)
+}
+
+/// Originates messages `range` to `to`, each awaited (so each is its own batch), and closes
+/// the store.
+async fn originate_each(store: Store, s: &Signer, range: std::ops::Range<u64>, to: &NodeId) {
+    for i in range {
+        let (env, facts) = message(s, i, None);
+        store.originate(env, facts, vec![to.clone()]).await.unwrap();
+    }
+    store.shutdown().await.unwrap();
 }
 
 fn journal_path(dir: &Path) -> PathBuf {
@@ -549,13 +546,7 @@ async fn damage_before_valid_data_refuses_to_start() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
     let om = n("om-dcu.gulf");
-    let store = f.open(dir.path()).unwrap();
-    for i in 0..3 {
-        let (env, facts) = message(&f.kz, i, None);
-        store.originate(env, facts, vec![om.clone()]).await.unwrap();
-    }
-    store.shutdown().await.unwrap();
-    drop(store);
+    originate_each(f.open(dir.path()).unwrap(), &f.kz, 0..3, &om).await;
     let pristine = read_journal(dir.path());
     let starts = batch_starts(&pristine);
     assert_eq!(starts.len(), 4, "three batches");
@@ -667,13 +658,7 @@ async fn journal_rolled_back_below_the_checkpoint_refuses_to_start() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
     let om = n("om-dcu.gulf");
-    let store = f.open(dir.path()).unwrap();
-    for i in 0..2 {
-        let (env, facts) = message(&f.kz, i, None);
-        store.originate(env, facts, vec![om.clone()]).await.unwrap();
-    }
-    store.shutdown().await.unwrap();
-    drop(store);
+    originate_each(f.open(dir.path()).unwrap(), &f.kz, 0..2, &om).await;
     let old = read_journal(dir.path());
 
     let store = f.open(dir.path()).unwrap();
@@ -734,19 +719,13 @@ async fn message_bytes_that_imitate_batches_do_not_turn_a_crash_into_damage() {
     store.originate(e1, f1, vec![om.clone()]).await.unwrap();
     let len1 = file_len(dir.path());
 
-    let mut body = sample::alert_of_size(300);
-    body.header.originator = f.kz.node().clone();
-    body.header.created_at = liaison_node::store::now();
-    body.header.nonce[..8].copy_from_slice(&2u64.to_be_bytes());
+    let (mut env, _) = message(&f.kz, 2, None);
+    let mut body = liaison_protocol::Body::decode(&env.signed.body).unwrap();
     if let liaison_protocol::Kind::Alert(p) = &mut body.kind {
         p.text = format!("LJB1{}", "\0".repeat(20)).repeat(64);
     }
-    let signed = f.kz.sign(&mut body).unwrap();
-    let facts = MessageFacts::of(signed.id(), &body);
-    let env = Envelope {
-        signed,
-        route: vec![],
-    };
+    let facts;
+    (env, facts) = liaison_tests::signed_envelope(&f.kz, body);
     store.originate(env, facts, vec![om]).await.unwrap();
     store.shutdown().await.unwrap();
     drop(store);

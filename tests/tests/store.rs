@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use liaison_node::store::{Accepted, Store};
 use liaison_protocol::log::{Event, MessageFacts};
-use liaison_protocol::{sample, Envelope, MessageId, NodeId, ReceiptStatus, Signer};
+use liaison_protocol::{Envelope, MessageId, NodeId, ReceiptStatus, Signer};
 use liaison_tests::{signer, TestPki};
 
 fn n(s: &str) -> NodeId {
@@ -25,18 +25,7 @@ fn fixture() -> Fixture {
 
 /// A freshly signed sample alert (distinct nonce per call).
 fn message(s: &Signer, i: u64) -> (Envelope, MessageFacts) {
-    let mut body = sample::alert_of_size(300);
-    body.header.created_at = liaison_node::store::now();
-    body.header.nonce[..8].copy_from_slice(&i.to_be_bytes());
-    let signed = s.sign(&mut body).unwrap();
-    let facts = MessageFacts::of(signed.id(), &body);
-    (
-        Envelope {
-            signed,
-            route: vec![],
-        },
-        facts,
-    )
+    liaison_tests::stored_alert(s, i, None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
