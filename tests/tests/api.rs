@@ -22,14 +22,19 @@ struct Pair {
     b_tls: std::net::SocketAddr,
 }
 
+/// A two-worker runtime, as a node gets in production on this machine.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 impl Pair {
     /// Two peered nodes; B also serves officers with certificates.
     fn start() -> Pair {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         let mut c = Cluster::new(&["central-asia"]);
         c.add(A);
         c.add(B);
@@ -346,11 +351,7 @@ fn officer_certificates_carry_roles_and_auditors_cannot_send_or_read_content() {
 #[test]
 fn node_refuses_to_start_with_a_token_file_others_can_read() {
     use std::os::unix::fs::PermissionsExt;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let mut c = Cluster::new(&["central-asia"]);
     c.add(A);
     let cfg = c.config(A, &[]);

@@ -180,24 +180,12 @@ pub fn entity_value(e: &Entity) -> String {
             date_of_birth,
             nationalities,
         } => join(vec![
-            Some(
-                names
-                    .iter()
-                    .map(|n| n.value.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" / "),
-            ),
+            Some(all_names(names)),
             date_of_birth.map(|d| format!("born {}", d.to_iso())),
             (!nationalities.is_empty()).then(|| format!("({})", strings(nationalities).join(", "))),
         ]),
         Entity::Organisation { names, country } => join(vec![
-            Some(
-                names
-                    .iter()
-                    .map(|n| n.value.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" / "),
-            ),
+            Some(all_names(names)),
             country.map(|c| format!("({c})")),
         ]),
         Entity::Document {
@@ -418,6 +406,15 @@ pub fn message(
         }
     }
     v
+}
+
+/// Every written form of a name, as one line.
+fn all_names(names: &[liaison_protocol::entity::Name]) -> String {
+    names
+        .iter()
+        .map(|n| n.value.as_str())
+        .collect::<Vec<_>>()
+        .join(" / ")
 }
 
 #[cfg(test)]
