@@ -252,6 +252,25 @@ struct HopRun {
     logged: Histogram<u64>,
     /// Liaison only: bytes of one envelope as stored and framed.
     envelope_bytes: usize,
+    /// Liaison only: CPU time of this process (both nodes) per message, µs.
+    cpu_us: f64,
+    /// Liaison only: that CPU time over the wall time of both cores.
+    busy: f64,
+}
+
+/// CPU time (user + system) this process has used so far, µs, from `/proc/self/stat`
+/// (clock ticks of 10 ms: a round of seconds on two cores reads to within about 1 %).
+fn process_cpu_us() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    f.iter().sum::<f64>() * 1e6 / 100.0
 }
 
 type Submitted = Vec<(MessageId, Instant, Duration)>;
@@ -290,6 +309,7 @@ async fn liaison_round(n: usize, concurrency: usize, text_len: usize) -> Result<
     let next = Arc::new(AtomicUsize::new(0));
     let t0 = Instant::now();
     let wall0 = wall_us();
+    let cpu0 = process_cpu_us();
 
     // The poller only watches B's inbox length (cheap, so the harness does not load the
     // system it measures); which message each position holds is read after the round.
@@ -343,6 +363,7 @@ async fn liaison_round(n: usize, concurrency: usize, text_len: usize) -> Result<
     }
     let (seen_at, t_end) = poller.await??;
     let elapsed = t_end - t0;
+    let cpu = process_cpu_us() - cpu0;
     // Inbox position → the first poll that saw the inbox reach past it.
     let mut seen: Vec<(MessageId, Instant, Timestamp)> = Vec::with_capacity(n);
     for it in sb.inbox(WARM as u64, n)? {
@@ -386,6 +407,8 @@ async fn liaison_round(n: usize, concurrency: usize, text_len: usize) -> Result<
         submit,
         logged,
         envelope_bytes,
+        cpu_us: cpu / n as f64,
+        busy: cpu / (2.0 * elapsed.as_micros() as f64),
     })
 }
 
@@ -752,6 +775,8 @@ async fn nats_round(
         submit,
         logged: histogram(),
         envelope_bytes: NATS_PAYLOAD,
+        cpu_us: 0.0,
+        busy: 0.0,
     })
 }
 
@@ -1163,11 +1188,13 @@ fn main() -> Result<()> {
         for round in 0..opts.rounds {
             let l = rt.block_on(liaison_round(opts.n, opts.concurrency, text_len))?;
             eprintln!(
-                "round {}: liaison {}, e2e p50 {}, send p50 {}",
+                "round {}: liaison {}, e2e p50 {}, send p50 {}, {:.0} µs CPU/msg, cores {:.0} % busy",
                 round + 1,
                 rate(l.rate),
                 ms(l.e2e.value_at_quantile(0.5)),
-                ms(l.submit.value_at_quantile(0.5))
+                ms(l.submit.value_at_quantile(0.5)),
+                l.cpu_us,
+                l.busy * 100.0
             );
         }
         return Ok(());
@@ -1179,11 +1206,14 @@ fn main() -> Result<()> {
         let b2 = crypto_bound(opts.bound_time);
         let bound = (b1 + b2) / 2.0;
         eprintln!(
-            "round {}: bound {} | liaison {} ({:.3} of bound)",
+            "round {}: bound {} ({:.0} µs CPU/msg) | liaison {} ({:.3} of bound; {:.0} µs CPU/msg, cores {:.0} % busy)",
             round + 1,
             rate(bound),
+            2e6 / bound,
             rate(l.rate),
-            l.rate / bound
+            l.rate / bound,
+            l.cpu_us,
+            l.busy * 100.0
         );
         bounds.extend([b1, b2]);
         l_rates.push(l.rate);
