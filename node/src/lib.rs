@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
+pub mod audit;
 pub mod compose;
 pub mod config;
 pub mod endpoint;
@@ -15,5 +16,4 @@ pub mod inbound;
 pub mod node;
 pub mod peer;
 pub mod store;
-pub mod verify;
 pub mod wire;

@@ -244,6 +244,7 @@ impl Node {
             })?;
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("data_dir: cannot create {}", cfg.data_dir.display()))?;
+        crate::store::checkpoint::keep_cert(&cfg.data_dir, signer.cert_der())?;
         let signer = Arc::new(signer);
         let store = Store::open(&cfg.data_dir, signer.clone())?;
         let tls_trust = crate::endpoint::trust_from_config(&cfg)?;

@@ -202,6 +202,10 @@ impl Event {
 /// One leaf of the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {
+    /// The entry's own position in the log (0-based). A verifier checks it against the
+    /// position it found the leaf at, so a removed or reordered entry is named where it
+    /// happened, not only by a root that no longer matches.
+    pub index: u64,
     /// When the node recorded the event (node clock, UTC).
     pub at: Timestamp,
     /// The event.
@@ -258,6 +262,7 @@ mod tests {
         let bytes = body.encode().unwrap();
         let id = MessageId::of_body(&bytes);
         let e = LogEntry {
+            index: 0,
             at: sample::SAMPLE_TIME,
             event: Event::Sent {
                 msg: MessageFacts::of(id, &body),

@@ -354,13 +354,15 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     )?;
     let mut total = 0;
     for n in &nodes {
-        let cert = liaison_certs::load::read_cert(&n.cfg.identity.cert)?;
-        let r = liaison_node::verify::verify_data_dir(&n.cfg.data_dir, &cert, &trust)
-            .with_context(|| format!("the log of {} does not verify", n.id))?;
+        let r = liaison_node::audit::verify(&n.cfg.data_dir, &trust, |_, _| {})
+            .with_context(|| format!("the log of {} cannot be audited", n.id))?;
+        if let Some(p) = r.problems.first() {
+            bail!("the log of {} does not verify: {p}", n.id);
+        }
         total += r.entries;
         println!(
             "    {:<22} {:>3} log entries, checkpoint covers {:>3}, {} stored messages verified, root {}",
-            r.node.as_str(),
+            n.id.as_str(),
             r.entries,
             r.checkpoint_size,
             r.messages_verified,

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod audit;
 pub mod certs;
 pub mod demo;
 pub mod officer;
@@ -50,6 +51,10 @@ pub enum Command {
     /// Run the node daemon.
     #[command(subcommand)]
     Node(run::NodeCommand),
+    /// Auditors' offline tools: verify a data dir, prove a message is logged, check a proof,
+    /// check two checkpoints are consistent, export the log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// A local federation on loopback that shows the whole flow (PKI, real node processes,
     /// alert, request/reply, refusal, trails, log verification), then exits.
     Demo(demo::DemoArgs),
@@ -64,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Certs(cmd) => certs::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::Audit(cmd) => audit::run(cmd),
         Command::Officer(cmd) => officer::run(&cli.api, cmd),
         Command::Node(_) => Err(anyhow::anyhow!("`liaison node` commands are run by main")),
     }

@@ -15,6 +15,63 @@ use liaison_protocol::merkle::Hash;
 
 /// File name of the last checkpoint in the data dir.
 pub const FILE: &str = "checkpoint.note";
+/// Every checkpoint this node signed, oldest first: one JSON object `{"note": "..."}` per
+/// line, appended and fsync'd before [`FILE`] is replaced (auditors check each of them).
+pub const HISTORY: &str = "checkpoints.jsonl";
+/// Directory in the data dir holding every certificate this node has signed with (PEM), so
+/// an auditor of a copy of the data dir needs nothing but the network CAs.
+pub const CERTS_DIR: &str = "certs";
+
+/// Keeps the node's certificate in [`CERTS_DIR`] (one file per certificate, never removed:
+/// checkpoints and messages signed under an earlier certificate must stay verifiable).
+pub fn keep_cert(data_dir: &Path, cert_der: &[u8]) -> Result<()> {
+    let dir = data_dir.join(CERTS_DIR);
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, cert_der);
+    let name: String = digest.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = dir.join(format!("node-{name}.pem"));
+    if path.exists() {
+        return Ok(());
+    }
+    let pem = liaison_certs::load::to_pem("CERTIFICATE", cert_der);
+    let tmp = dir.join(format!(".node-{name}.pem.tmp"));
+    {
+        let mut f =
+            File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(pem.as_bytes())?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    File::open(&dir)?.sync_all()?;
+    Ok(())
+}
+
+/// The checkpoints in [`HISTORY`], oldest first (none if the file does not exist).
+pub fn history(data_dir: &Path) -> Result<Vec<String>> {
+    let path = data_dir.join(HISTORY);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str::<HistoryLine>(l)
+                .map(|h| h.note)
+                .map_err(|e| anyhow!("{} line {}: {e}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HistoryLine {
+    note: String,
+}
 
 /// The tree size a checkpoint note states (without verifying it).
 pub fn size_of(note: &str) -> Option<u64> {
@@ -82,11 +139,26 @@ pub fn check_against(
     Ok(Some(note))
 }
 
-/// Writes the note durably: temp file, fsync, rename over the old one, fsync the directory.
+/// Writes the note durably: appended to [`HISTORY`], then temp file, fsync, rename over the
+/// old one, fsync the directory.
 pub fn write(path: &Path, note: &str) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| anyhow!("checkpoint path has no directory"))?;
+    {
+        let history = dir.join(HISTORY);
+        let mut f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&history)
+            .with_context(|| format!("cannot append to {}", history.display()))?;
+        let mut line = serde_json::to_string(&HistoryLine {
+            note: note.to_owned(),
+        })?;
+        line.push('\n');
+        f.write_all(line.as_bytes())?;
+        f.sync_all()?;
+    }
     let tmp = dir.join(format!(".{FILE}.tmp"));
     {
         let mut f = OpenOptions::new()

@@ -860,6 +860,7 @@ impl Group<'_> {
         let index = self.base_leaf + self.leaves.len() as u64;
         self.leaves.push(
             LogEntry {
+                index,
                 at: self.now,
                 event,
             }
@@ -873,6 +874,7 @@ impl Group<'_> {
     fn append_message_event(&mut self, event: Event) -> Result<(u64, MessageFacts)> {
         let index = self.base_leaf + self.leaves.len() as u64;
         let entry = LogEntry {
+            index,
             at: self.now,
             event,
         };

@@ -1,0 +1,827 @@
+//! The auditor's offline tools over a copy of a node's data dir: full verification of the
+//! log, inclusion proofs for a message and their check, and consistency between two
+//! checkpoints. The only trust input is the network CA certificates; the node's own
+//! certificates are in the data dir ([`checkpoint::CERTS_DIR`]) and must chain to one of them.
+//! Formats: `docs/AUDIT.md`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use liaison_protocol::checkpoint::{log_origin, open_checkpoint, NoteVerifier, SignedCheckpoint};
+use liaison_protocol::log::{Event, LogEntry};
+use liaison_protocol::merkle::{leaf_hash, verify_inclusion, Hash, MerkleTree, RootBuilder};
+use liaison_protocol::{CaseId, Envelope, MessageId, NodeId, Timestamp, TrustStore};
+use serde::{Deserialize, Serialize};
+
+use crate::store::journal::{self, FileMedium, Medium, Record};
+use crate::store::{checkpoint, MessageState};
+
+/// Format name written into every inclusion proof file.
+pub const PROOF_FORMAT: &str = "liaison-inclusion-proof/1";
+
+/// Something that does not hold, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The log entry it concerns, if one.
+    pub leaf: Option<u64>,
+    /// What is wrong, in words an auditor can act on.
+    pub what: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.leaf {
+            Some(i) => write!(f, "entry {i}: {}", self.what),
+            None => f.write_str(&self.what),
+        }
+    }
+}
+
+/// What `audit verify` found.
+#[derive(Clone, Debug, Default)]
+pub struct AuditReport {
+    /// Whose log (from its certificates).
+    pub node: Option<NodeId>,
+    /// Log entries.
+    pub entries: u64,
+    /// Entries by event type.
+    pub by_type: BTreeMap<&'static str, u64>,
+    /// Root of the whole log.
+    pub root: Hash,
+    /// Signed checkpoints checked (history and last).
+    pub checkpoints: u64,
+    /// Size covered by the newest checkpoint.
+    pub checkpoint_size: u64,
+    /// Cosignatures that verified with a known key.
+    pub cosignatures: u64,
+    /// Signature lines by keys this audit has no certificate for (not checked).
+    pub unknown_signatures: u64,
+    /// Stored messages whose signature and certificate chain verified.
+    pub messages_verified: u64,
+    /// Messages whose body was purged (their log entries remain).
+    pub purged: u64,
+    /// Bytes of an incomplete last batch (a crash's torn write), not part of the log.
+    pub torn_bytes: u64,
+    /// Everything that does not hold, ordered by entry.
+    pub problems: Vec<Problem>,
+}
+
+impl AuditReport {
+    /// Whether everything holds.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The node's certificates kept in the data dir that chain to a trusted CA, as checkpoint
+/// verifiers; all must name the same node.
+fn node_keys(
+    data_dir: &Path,
+    trust: &TrustStore,
+) -> Result<(NodeId, Vec<NoteVerifier>, Vec<Vec<u8>>)> {
+    let dir = data_dir.join(checkpoint::CERTS_DIR);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| {
+            format!(
+                "no node certificates in {} (a node writes them there when it starts)",
+                dir.display()
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+        .collect();
+    files.sort();
+    let mut node: Option<NodeId> = None;
+    let mut verifiers = Vec::new();
+    let mut ders = Vec::new();
+    for path in files {
+        let der = liaison_certs::load::read_cert(&path)
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let c = trust.certify(&der).map_err(|e| {
+            anyhow!(
+                "{}: does not chain to a given CA: {e} ({})",
+                path.display(),
+                e.reason_code()
+            )
+        })?;
+        if let Some(n) = &node {
+            if n != &c.node {
+                bail!(
+                    "{}: names {}, but other certificates name {n}",
+                    path.display(),
+                    c.node
+                );
+            }
+        }
+        verifiers.push(
+            NoteVerifier::new(&log_origin(&c.node), c.public_key).map_err(|e| anyhow!("{e}"))?,
+        );
+        node = Some(c.node);
+        ders.push(der);
+    }
+    let node = node.ok_or_else(|| anyhow!("no node certificate (*.pem) in {}", dir.display()))?;
+    Ok((node, verifiers, ders))
+}
+
+/// Every checkpoint in the data dir: the history, then the last one if the history lacks it.
+fn checkpoints(data_dir: &Path) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = checkpoint::history(data_dir)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| (format!("{} #{}", checkpoint::HISTORY, i + 1), n))
+        .collect();
+    let last = data_dir.join(checkpoint::FILE);
+    match std::fs::read_to_string(&last) {
+        Ok(n) => {
+            if !out.iter().any(|(_, h)| h == &n) {
+                out.push((checkpoint::FILE.to_owned(), n));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", last.display())),
+    }
+    Ok(out)
+}
+
+/// Verifies a copy of a node's data dir (the node stopped, or a copy taken at any moment):
+/// recomputes the Merkle tree from every leaf and checks each leaf states its own position;
+/// checks every checkpoint's signature and that the log matches it; re-verifies every
+/// stored message's signature and certificate chain and that it is the message its log
+/// entries name; and that every message the log names is stored or was purged.
+/// `progress(done, total)` is called with journal bytes as it goes.
+pub fn verify(
+    data_dir: &Path,
+    trust: &TrustStore,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<AuditReport> {
+    let mut r = AuditReport::default();
+    let (node, verifiers, _) = node_keys(data_dir, trust)?;
+    let origin = log_origin(&node);
+    r.node = Some(node);
+    // Checkpoints first: their sizes say where the replay must take roots.
+    let mut signed: Vec<(String, SignedCheckpoint)> = Vec::new();
+    for (name, note) in checkpoints(data_dir)? {
+        match open_checkpoint(&note, &verifiers) {
+            Ok(cp) if cp.checkpoint().origin() != origin => r.problems.push(Problem {
+                leaf: None,
+                what: format!(
+                    "{name} is the checkpoint of {}, not of {origin}",
+                    cp.checkpoint().origin()
+                ),
+            }),
+            Ok(cp) => signed.push((name, cp)),
+            Err(e) => r.problems.push(Problem {
+                leaf: None,
+                what: format!(
+                    "{name} does not verify with the node's key: {e} ({})",
+                    e.reason_code()
+                ),
+            }),
+        }
+    }
+    let sizes: HashSet<u64> = signed.iter().map(|(_, c)| c.checkpoint().size()).collect();
+    let mut roots: HashMap<u64, Hash> = HashMap::new();
+    if sizes.contains(&0) {
+        roots.insert(0, RootBuilder::new().root());
+    }
+
+    let dir = data_dir.join("store");
+    let medium = FileMedium::open_read_only(&dir)?;
+    let total = medium.size();
+    let mut tree = RootBuilder::new();
+    // Message id → the first entry about it (sent/received/relayed); purged ids.
+    let mut logged: HashMap<MessageId, u64> = HashMap::new();
+    let mut purged: HashSet<MessageId> = HashSet::new();
+    // Stored message id → the first entry its state names.
+    let mut stored: Vec<(MessageId, Option<u64>)> = Vec::new();
+    let mut problems = Vec::new();
+    let end = journal::replay(&medium, |rec| {
+        match rec {
+            Record::Leaf { loc, bytes } => {
+                let i = tree.len();
+                tree.push(bytes);
+                if sizes.contains(&tree.len()) {
+                    roots.insert(tree.len(), tree.root());
+                }
+                progress(loc.offset(), total);
+                match LogEntry::decode(bytes) {
+                    Err(e) => problems.push(Problem {
+                        leaf: Some(i),
+                        what: format!("cannot be decoded: {e} ({})", e.reason_code()),
+                    }),
+                    Ok(entry) => {
+                        if entry.index != i {
+                            problems.push(Problem {
+                                leaf: Some(i),
+                                what: format!(
+                                    "the leaf at position {i} says it is entry {}: entries were removed, inserted or reordered here",
+                                    entry.index
+                                ),
+                            });
+                        }
+                        *r.by_type.entry(entry.event.name()).or_default() += 1;
+                        match &entry.event {
+                            Event::Sent { msg, .. }
+                            | Event::Received { msg, .. }
+                            | Event::Relayed { msg, .. } => {
+                                logged.entry(msg.id).or_insert(i);
+                            }
+                            Event::Purged { id, .. } => {
+                                purged.insert(*id);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            Record::New { bytes, body, .. } => {
+                let state: MessageState = match postcard::from_bytes(bytes) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        problems.push(Problem {
+                            leaf: None,
+                            what: format!("a message state at byte {} cannot be decoded: {e}", body.offset()),
+                        });
+                        return Ok(());
+                    }
+                };
+                let leaf = state.leaves.first().copied();
+                let id = state.facts.id;
+                stored.push((id, leaf));
+                if state.purged {
+                    return Ok(());
+                }
+                let bytes = journal::read(&medium as &dyn Medium, body)?;
+                let bad = |what: String| Problem { leaf, what };
+                match Envelope::decode(&bytes) {
+                    Err(e) => problems.push(bad(format!("stored message {id} cannot be decoded: {e} ({})", e.reason_code()))),
+                    Ok(env) if env.signed.id() != id => problems.push(bad(format!(
+                        "stored message {id} was altered: its body now hashes to {}",
+                        env.signed.id()
+                    ))),
+                    Ok(env) => match env.signed.verify(trust) {
+                        Ok(_) => r.messages_verified += 1,
+                        Err(e) => problems.push(bad(format!(
+                            "stored message {id} does not verify: {e} ({})",
+                            e.reason_code()
+                        ))),
+                    },
+                }
+            }
+            Record::Update { .. } => {}
+        }
+        Ok(())
+    })
+    .with_context(|| format!("{}", medium.path().display()))?;
+    progress(total, total);
+    r.torn_bytes = end.torn;
+    r.entries = tree.len();
+    r.root = tree.root();
+    r.purged = purged.len() as u64;
+
+    for (id, leaf) in &stored {
+        match (leaf, logged.get(id)) {
+            (_, None) => problems.push(Problem {
+                leaf: *leaf,
+                what: format!("message {id} is stored but no log entry records it"),
+            }),
+            (Some(l), Some(first)) if l != first => problems.push(Problem {
+                leaf: Some(*first),
+                what: format!("message {id} is stored as logged at entry {l}, but the log records it at entry {first}"),
+            }),
+            _ => {}
+        }
+    }
+    let stored_ids: HashSet<MessageId> = stored.iter().map(|(id, _)| *id).collect();
+    for (id, leaf) in &logged {
+        if !stored_ids.contains(id) && !purged.contains(id) {
+            problems.push(Problem {
+                leaf: Some(*leaf),
+                what: format!("records message {id}, which is neither stored nor purged"),
+            });
+        }
+    }
+
+    for (name, cp) in &signed {
+        r.checkpoints += 1;
+        let c = cp.checkpoint();
+        r.checkpoint_size = r.checkpoint_size.max(c.size());
+        for s in cp.signatures() {
+            if verifiers
+                .iter()
+                .any(|v| v.name() == s.key_name() && v.key_id() == s.key_id())
+            {
+                continue;
+            }
+            if s.is_verified() {
+                r.cosignatures += 1;
+            } else {
+                r.unknown_signatures += 1;
+            }
+        }
+        match roots.get(&c.size()) {
+            None => problems.push(Problem {
+                leaf: Some(r.entries),
+                what: format!(
+                    "{name} signs a log of {} entries, but the log holds only {}: entries were removed from its end",
+                    c.size(),
+                    r.entries
+                ),
+            }),
+            Some(root) if root != c.root() => problems.push(Problem {
+                leaf: None,
+                what: format!(
+                    "the first {} entries do not hash to the root {name} signs: the log was rewritten",
+                    c.size()
+                ),
+            }),
+            Some(_) => {}
+        }
+    }
+    // Entry-specific problems first, in log order; then the rest.
+    problems.sort_by_key(|p| p.leaf.unwrap_or(u64::MAX));
+    r.problems.extend(problems);
+    Ok(r)
+}
+
+/// One entry of an inclusion proof file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProvenEntry {
+    /// Position in the log.
+    pub index: u64,
+    /// The leaf bytes, base64.
+    pub leaf: String,
+    /// The audit path, leaf level first, base64 hashes.
+    pub path: Vec<String>,
+}
+
+/// An inclusion proof file: every log entry about one message, proven against a signed
+/// checkpoint, with the node's certificates to check the checkpoint from the CAs alone.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProofFile {
+    /// Always [`PROOF_FORMAT`].
+    pub format: String,
+    /// The message, hex.
+    pub message: String,
+    /// The signed checkpoint note the proofs are against.
+    pub checkpoint: String,
+    /// The node's certificates (DER, base64).
+    pub node_certificates: Vec<String>,
+    /// The entries about the message that the checkpoint covers.
+    pub entries: Vec<ProvenEntry>,
+}
+
+/// Builds an inclusion proof for every entry about message `id` that the node's last
+/// checkpoint covers.
+pub fn prove(data_dir: &Path, trust: &TrustStore, id: &MessageId) -> Result<ProofFile> {
+    let (node, verifiers, ders) = node_keys(data_dir, trust)?;
+    let last = data_dir.join(checkpoint::FILE);
+    let note = std::fs::read_to_string(&last).with_context(|| {
+        format!(
+            "no checkpoint in {} yet: run `liaison checkpoint` on the node first",
+            data_dir.display()
+        )
+    })?;
+    let cp = open_checkpoint(&note, &verifiers).map_err(|e| {
+        anyhow!(
+            "{} does not verify with the node's key: {e}",
+            last.display()
+        )
+    })?;
+    let size = cp.checkpoint().size();
+    let (tree, leaves) = read_tree(data_dir, |e| e.event.message_ids().contains(id))?;
+    if tree.len() < size {
+        bail!(
+            "the log holds {} entries but its checkpoint signs {size}: run `liaison audit verify`",
+            tree.len()
+        );
+    }
+    if &tree.root_at(size).map_err(|e| anyhow!("{e}"))? != cp.checkpoint().root() {
+        bail!("the log does not match its checkpoint: run `liaison audit verify`");
+    }
+    if leaves.is_empty() {
+        bail!("message {id} is not in the log of {node}");
+    }
+    let mut entries = Vec::new();
+    for (index, leaf) in &leaves {
+        if *index >= size {
+            continue;
+        }
+        let proof = tree
+            .inclusion_proof(*index, size)
+            .map_err(|e| anyhow!("{e}"))?;
+        entries.push(ProvenEntry {
+            index: *index,
+            leaf: B64.encode(leaf),
+            path: proof.hashes.iter().map(|h| B64.encode(h)).collect(),
+        });
+    }
+    if entries.is_empty() {
+        bail!(
+            "message {id} was logged at entry {} but the last checkpoint covers {size} entries: \
+             sign a new checkpoint on the node (`liaison checkpoint`) and prove again",
+            leaves[0].0
+        );
+    }
+    Ok(ProofFile {
+        format: PROOF_FORMAT.to_owned(),
+        message: id.to_string(),
+        checkpoint: note,
+        node_certificates: ders.iter().map(|d| B64.encode(d)).collect(),
+        entries,
+    })
+}
+
+/// A leaf's position and bytes.
+type Kept = (u64, Vec<u8>);
+
+/// The whole tree of a data dir's log, and the leaves `keep` selects (with their positions).
+fn read_tree(
+    data_dir: &Path,
+    mut keep: impl FnMut(&LogEntry) -> bool,
+) -> Result<(MerkleTree, Vec<Kept>)> {
+    let medium = FileMedium::open_read_only(&data_dir.join("store"))?;
+    let mut tree = MerkleTree::new();
+    let mut kept = Vec::new();
+    journal::replay(&medium, |rec| {
+        if let Record::Leaf { bytes, .. } = rec {
+            let i = tree.push(bytes);
+            if LogEntry::decode(bytes).is_ok_and(|e| keep(&e)) {
+                kept.push((i, bytes.to_vec()));
+            }
+        }
+        Ok(())
+    })?;
+    Ok((tree, kept))
+}
+
+/// What a checked proof file shows.
+#[derive(Clone, Debug)]
+pub struct CheckedProof {
+    /// Whose log.
+    pub node: NodeId,
+    /// The checkpoint's size.
+    pub size: u64,
+    /// The proven entries, decoded.
+    pub entries: Vec<LogEntry>,
+}
+
+/// Checks a proof file with nothing but the trusted CAs: the node certificates chain to one,
+/// the checkpoint is signed by the node, every entry is about the message, states its own
+/// position, and is included in the checkpoint's tree.
+pub fn check_proof(file: &ProofFile, trust: &TrustStore) -> Result<CheckedProof> {
+    if file.format != PROOF_FORMAT {
+        bail!("not a {PROOF_FORMAT} file (format {:?})", file.format);
+    }
+    let id: MessageId = file.message.parse().map_err(|e| anyhow!("message: {e}"))?;
+    let mut node: Option<NodeId> = None;
+    let mut verifiers = Vec::new();
+    for (i, c) in file.node_certificates.iter().enumerate() {
+        let der = B64
+            .decode(c)
+            .map_err(|e| anyhow!("node certificate {}: {e}", i + 1))?;
+        let c = trust
+            .certify(&der)
+            .map_err(|e| anyhow!("node certificate {}: {e} ({})", i + 1, e.reason_code()))?;
+        if node.as_ref().is_some_and(|n| n != &c.node) {
+            bail!("the node certificates name different nodes");
+        }
+        verifiers.push(
+            NoteVerifier::new(&log_origin(&c.node), c.public_key).map_err(|e| anyhow!("{e}"))?,
+        );
+        node = Some(c.node);
+    }
+    let node = node.ok_or_else(|| anyhow!("the proof carries no node certificate"))?;
+    let cp = open_checkpoint(&file.checkpoint, &verifiers).map_err(|e| {
+        anyhow!(
+            "the checkpoint does not verify with {node}'s key: {e} ({})",
+            e.reason_code()
+        )
+    })?;
+    let (size, root) = (cp.checkpoint().size(), *cp.checkpoint().root());
+    if file.entries.is_empty() {
+        bail!("the proof holds no entries");
+    }
+    let mut entries = Vec::new();
+    for e in &file.entries {
+        let leaf = B64
+            .decode(&e.leaf)
+            .map_err(|x| anyhow!("entry {}: leaf: {x}", e.index))?;
+        let path = e
+            .path
+            .iter()
+            .map(|h| {
+                B64.decode(h)
+                    .ok()
+                    .and_then(|b| Hash::try_from(b.as_slice()).ok())
+                    .ok_or_else(|| {
+                        anyhow!("entry {}: a path hash is not 32 bytes of base64", e.index)
+                    })
+            })
+            .collect::<Result<Vec<Hash>>>()?;
+        verify_inclusion(&leaf_hash(&leaf), e.index, size, &path, &root).map_err(|x| {
+            anyhow!(
+                "entry {}: not included in the checkpoint's tree: {x}",
+                e.index
+            )
+        })?;
+        let entry = LogEntry::decode(&leaf).map_err(|x| anyhow!("entry {}: {x}", e.index))?;
+        if entry.index != e.index {
+            bail!(
+                "entry {}: the leaf says it is entry {}",
+                e.index,
+                entry.index
+            );
+        }
+        if !entry.event.message_ids().contains(&id) {
+            bail!("entry {}: is not about message {id}", e.index);
+        }
+        entries.push(entry);
+    }
+    Ok(CheckedProof {
+        node,
+        size,
+        entries,
+    })
+}
+
+/// Checks that checkpoint `new` extends `old` (both signed by the node whose data dir this
+/// is) and returns the consistency proof's hashes.
+pub fn consistency(data_dir: &Path, trust: &TrustStore, old: &str, new: &str) -> Result<Vec<Hash>> {
+    let (node, verifiers, _) = node_keys(data_dir, trust)?;
+    let open = |which: &str, note: &str| {
+        open_checkpoint(note, &verifiers).map_err(|e| {
+            anyhow!(
+                "the {which} checkpoint does not verify with {node}'s key: {e} ({})",
+                e.reason_code()
+            )
+        })
+    };
+    let (o, n) = (open("old", old)?, open("new", new)?);
+    let (o, n) = (o.checkpoint(), n.checkpoint());
+    if o.size() > n.size() {
+        bail!(
+            "the old checkpoint ({} entries) is larger than the new one ({})",
+            o.size(),
+            n.size()
+        );
+    }
+    let (tree, _) = read_tree(data_dir, |_| false)?;
+    if tree.len() < n.size() {
+        bail!(
+            "the log holds {} entries, fewer than the new checkpoint's {}",
+            tree.len(),
+            n.size()
+        );
+    }
+    let proof = tree
+        .consistency_proof(o.size(), n.size())
+        .map_err(|e| anyhow!("{e}"))?;
+    proof.verify(o.root(), n.root()).map_err(|e| {
+        anyhow!("the checkpoints are not consistent: {e} — the log was rewritten between them")
+    })?;
+    Ok(proof.hashes)
+}
+
+/// Which entries `audit export` writes.
+#[derive(Clone, Debug, Default)]
+pub struct ExportFilter {
+    /// From this time (inclusive).
+    pub from: Option<Timestamp>,
+    /// Until this time (inclusive).
+    pub to: Option<Timestamp>,
+    /// Only entries about messages of this case.
+    pub case: Option<CaseId>,
+    /// Only entries naming this peer (as sender, next hop or answering hop).
+    pub peer: Option<NodeId>,
+}
+
+/// One exported log entry: who, what, to whom, when, under which handling; no content.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ExportRecord {
+    /// Position in the log.
+    pub leaf: u64,
+    /// SHA-256 leaf hash (RFC 6962, hex) of the entry, as the checkpoint's tree holds it.
+    pub leaf_hash: String,
+    /// When the node logged it (RFC 3339, UTC).
+    pub time: String,
+    /// Event type (`sent`, `received`, `receipt-received`, …).
+    pub event: String,
+    /// Message id(s), space-separated (a batch receipt covers several).
+    pub message: String,
+    /// The signed receipt or refusal's own id, if the event is one.
+    pub proof: String,
+    /// Kind of message.
+    pub kind: String,
+    /// Originating node.
+    pub originator: String,
+    /// Named recipients, space-separated.
+    pub recipients: String,
+    /// The peer it came from.
+    pub from: String,
+    /// The next hop(s) or the peer answered, space-separated.
+    pub to: String,
+    /// Relays it passed before reaching this node, space-separated.
+    pub route: String,
+    /// Case id.
+    pub case: String,
+    /// TLP level.
+    pub tlp: String,
+    /// EU handling codes, space-separated.
+    pub h_codes: String,
+    /// Releasability, space-separated.
+    pub releasability: String,
+    /// 4x4 evaluation.
+    pub evaluation: String,
+    /// Receipt status or refusal reason code.
+    pub outcome: String,
+    /// Admin act details, acknowledging officer or purge rule.
+    pub detail: String,
+}
+
+fn joined<T: ToString>(list: &[T]) -> String {
+    list.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl ExportRecord {
+    /// The record of entry `index`.
+    pub fn of(index: u64, leaf: &[u8], e: &LogEntry) -> Self {
+        let mut r = ExportRecord {
+            leaf: index,
+            leaf_hash: liaison_protocol::ids::hex(&leaf_hash(leaf)),
+            time: e.at.to_rfc3339(),
+            event: e.event.name().to_owned(),
+            ..Default::default()
+        };
+        let facts = |f: &liaison_protocol::log::MessageFacts, r: &mut ExportRecord| {
+            r.message = f.id.to_string();
+            r.kind = f.kind.clone();
+            r.originator = f.originator.to_string();
+            r.recipients = joined(&f.recipients);
+            r.case = f.case.as_ref().map(ToString::to_string).unwrap_or_default();
+            r.tlp = f.tlp.label().to_owned();
+            r.h_codes = f.eu_codes.join(" ");
+            r.releasability = joined(&f.releasability);
+            r.evaluation = f.evaluation.to_string();
+        };
+        match &e.event {
+            Event::Sent { msg, to } => {
+                facts(msg, &mut r);
+                r.to = joined(to);
+            }
+            Event::Received { msg, from, route } => {
+                facts(msg, &mut r);
+                r.from = from.to_string();
+                r.route = joined(route);
+            }
+            Event::Relayed { msg, from, to } => {
+                facts(msg, &mut r);
+                r.from = from.to_string();
+                r.to = joined(to);
+            }
+            Event::Refused {
+                id,
+                msg,
+                peer,
+                reason_code,
+            } => {
+                if let Some(m) = msg {
+                    facts(m, &mut r);
+                }
+                r.message = id.map(|i| i.to_string()).unwrap_or_default();
+                r.from = peer.to_string();
+                r.outcome = reason_code.clone();
+            }
+            Event::ReceiptSent {
+                receipt,
+                to,
+                status,
+                ids,
+            } => {
+                r.message = joined(ids);
+                r.proof = receipt.to_string();
+                r.to = to.to_string();
+                r.outcome = format!("{status:?}").to_lowercase();
+            }
+            Event::ReceiptReceived {
+                receipt,
+                from,
+                status,
+                ids,
+            } => {
+                r.message = joined(ids);
+                r.proof = receipt.to_string();
+                r.from = from.to_string();
+                r.outcome = format!("{status:?}").to_lowercase();
+            }
+            Event::RefusalReceived {
+                refusal,
+                id,
+                from,
+                reason_code,
+            } => {
+                r.message = id.to_string();
+                r.proof = refusal.to_string();
+                r.from = from.to_string();
+                r.outcome = reason_code.clone();
+            }
+            Event::Acknowledged { id, by } => {
+                r.message = id.to_string();
+                r.detail = format!("by {by}");
+            }
+            Event::Admin { act, detail } => r.detail = format!("{act}: {detail}"),
+            Event::Purged { id, rule } => {
+                r.message = id.to_string();
+                r.detail = format!("rule {rule}");
+            }
+        }
+        r
+    }
+
+    fn matches(&self, e: &LogEntry, f: &ExportFilter) -> bool {
+        let peer_named = |p: &NodeId| {
+            let p = p.as_str();
+            self.from == p || self.to.split(' ').any(|t| t == p)
+        };
+        f.from.is_none_or(|t| e.at >= t)
+            && f.to.is_none_or(|t| e.at <= t)
+            && f.case.as_ref().is_none_or(|c| self.case == c.as_str())
+            && f.peer.as_ref().is_none_or(peer_named)
+    }
+}
+
+/// The export's anchor: the checkpoint (signed note) covering the exported entries.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExportAnchor {
+    /// Always `checkpoint`.
+    pub record: String,
+    /// Entries the checkpoint covers.
+    pub size: u64,
+    /// The signed note.
+    pub note: String,
+}
+
+/// The entries of a data dir's log that `filter` selects and that its last checkpoint covers
+/// (entries after it are not yet signed and so not exported), with that checkpoint. The log
+/// must match the checkpoint (else run `audit verify`).
+pub fn export(
+    data_dir: &Path,
+    trust: &TrustStore,
+    filter: &ExportFilter,
+) -> Result<(ExportAnchor, Vec<ExportRecord>)> {
+    let (_, verifiers, _) = node_keys(data_dir, trust)?;
+    let last = data_dir.join(checkpoint::FILE);
+    let note = std::fs::read_to_string(&last).with_context(|| {
+        format!(
+            "no checkpoint in {} yet: run `liaison checkpoint` on the node first",
+            data_dir.display()
+        )
+    })?;
+    let cp = open_checkpoint(&note, &verifiers).map_err(|e| {
+        anyhow!(
+            "{} does not verify with the node's key: {e}",
+            last.display()
+        )
+    })?;
+    let size = cp.checkpoint().size();
+    let medium = FileMedium::open_read_only(&data_dir.join("store"))?;
+    let mut tree = RootBuilder::new();
+    let mut root = (size == 0).then(|| tree.root());
+    let mut out = Vec::new();
+    journal::replay(&medium, |rec| {
+        let Record::Leaf { bytes, .. } = rec else {
+            return Ok(());
+        };
+        let i = tree.len();
+        if i >= size {
+            return Ok(());
+        }
+        tree.push(bytes);
+        if tree.len() == size {
+            root = Some(tree.root());
+        }
+        let e = LogEntry::decode(bytes).map_err(|e| anyhow!("entry {i}: {e}"))?;
+        let r = ExportRecord::of(i, bytes, &e);
+        if r.matches(&e, filter) {
+            out.push(r);
+        }
+        Ok(())
+    })?;
+    if root.as_ref() != Some(cp.checkpoint().root()) {
+        bail!("the log does not match its checkpoint: run `liaison audit verify` to find where");
+    }
+    Ok((
+        ExportAnchor {
+            record: "checkpoint".into(),
+            size,
+            note,
+        },
+        out,
+    ))
+}
