@@ -319,6 +319,13 @@ pub fn verified_peer(conn: &quinn::Connection, trust: &TrustStore) -> Result<Nod
     peer_node_id(&certs, trust, now)
 }
 
+/// The DER of an established connection's peer (leaf) certificate.
+pub fn peer_cert_der(conn: &quinn::Connection) -> Option<Vec<u8>> {
+    conn.peer_identity()
+        .and_then(|id| id.downcast::<Vec<CertificateDer<'static>>>().ok())
+        .and_then(|certs| certs.first().map(|c| c.as_ref().to_vec()))
+}
+
 /// Closes an established connection that failed the identity check, and logs why.
 fn refuse(
     conn: &quinn::Connection,

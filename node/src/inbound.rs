@@ -65,6 +65,8 @@ pub async fn accept_loop(ctx: Arc<Ctx>, endpoint: quinn::Endpoint) {
 /// Serves the streams a peer opens on one connection.
 async fn serve_connection(ctx: Arc<Ctx>, conn: quinn::Connection, peer: NodeId) {
     let mut streams = JoinSet::new();
+    // Checked at the handshake; needed to check the peer's checkpoints.
+    let peer_key = crate::witness::peer_key(&ctx, &conn).ok().map(|(k, _)| k);
     loop {
         tokio::select! {
             _ = ctx.cancel.cancelled() => {
@@ -74,7 +76,7 @@ async fn serve_connection(ctx: Arc<Ctx>, conn: quinn::Connection, peer: NodeId) 
             Some(_) = streams.join_next(), if !streams.is_empty() => {}
             s = conn.accept_bi() => match s {
                 Ok((send, recv)) => {
-                    streams.spawn(serve_stream(ctx.clone(), peer.clone(), send, recv));
+                    streams.spawn(serve_stream(ctx.clone(), peer.clone(), peer_key, send, recv));
                 }
                 Err(e) => {
                     tracing::info!(peer = %peer, reason = %e, "peer connection closed");
@@ -95,12 +97,33 @@ enum Incoming {
 async fn serve_stream(
     ctx: Arc<Ctx>,
     peer: NodeId,
+    peer_key: Option<[u8; 32]>,
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) {
     let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
+    // The first frame says what the stream is for: messages, or a checkpoint to witness.
+    let first = match read_frame(&mut recv, &decoder).await {
+        Ok(Some((FrameType::WitnessRequest, p))) => match peer_key {
+            Some(key) => return crate::witness::serve(ctx, peer, key, send, recv, p).await,
+            None => return,
+        },
+        Ok(Some((t, p))) => Incoming::Frame(t, p),
+        Ok(None) => return,
+        Err(e) => {
+            if matches!(e, ReadError::Bad(_)) {
+                let _ = recv.stop(code::BAD_FRAME.into());
+            }
+            Incoming::Bad(e)
+        }
+    };
     let (tx, mut rx) = mpsc::channel::<Incoming>(BATCH);
+    let stop_reading = matches!(first, Incoming::Bad(_));
+    let _ = tx.try_send(first);
     let reader = tokio::spawn(async move {
+        if stop_reading {
+            return;
+        }
         loop {
             match read_frame(&mut recv, &decoder).await {
                 Ok(Some((t, p))) => {
@@ -211,8 +234,16 @@ async fn prepare(
     let mut refusals = Vec::new();
     let mut envelopes = Vec::with_capacity(frames.len());
     for (t, payload) in frames {
-        // Envelopes are the only frame type this version reads; the decoder refuses others.
-        let FrameType::Envelope = t else { continue };
+        // A message stream carries envelopes only; witnessing has streams of its own.
+        if t != FrameType::Envelope {
+            refusals.push(Refuse {
+                id: MessageId([0; 32]),
+                facts: None,
+                code: "unexpected-frame".into(),
+                detail: format!("a {t:?} frame on a message stream"),
+            });
+            continue;
+        }
         match Envelope::decode(&payload) {
             Ok(env) => envelopes.push((env, payload)),
             Err(e) => refusals.push(Refuse {

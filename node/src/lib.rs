@@ -17,3 +17,4 @@ pub mod node;
 pub mod peer;
 pub mod store;
 pub mod wire;
+pub mod witness;

@@ -107,6 +107,8 @@ pub struct Ctx {
     pub alarms: Mutex<Vec<String>>,
     /// Cancelled on shutdown.
     pub cancel: CancellationToken,
+    /// Serialises witnessing decisions (see [`crate::witness`]).
+    pub witness_lock: tokio::sync::Mutex<()>,
     rng: ring::rand::SystemRandom,
 }
 
@@ -262,6 +264,7 @@ impl Node {
             ),
             alarms: Mutex::new(Vec::new()),
             cancel: CancellationToken::new(),
+            witness_lock: tokio::sync::Mutex::new(()),
             rng: ring::rand::SystemRandom::new(),
             cfg,
         });
@@ -275,6 +278,7 @@ impl Node {
                 ),
             })
             .await?;
+        crate::witness::raise_kept_alarms(&ctx);
         // The API first: a bad token file or a taken port stops start-up before any session.
         let api = crate::api::bind(ctx.clone()).await?;
         let api_addr = api.local_addr;
@@ -338,9 +342,11 @@ impl Node {
         while tasks.join_next().await.is_some() {}
         self.endpoint
             .close(crate::wire::code::SHUTDOWN.into(), b"shutdown");
-        // Closed connections drain for a few round trips; never let a peer that keeps
-        // redialling hold the shutdown hostage.
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.endpoint.wait_idle())
+        // Closed connections drain for three probe timeouts before the endpoint lets its socket
+        // go; a handshake to a peer that is down has no RTT sample, so that is about 3 s. Wait
+        // for it, or a restart at once (systemd) cannot bind the address. Bounded: a closed
+        // endpoint accepts no new connection, so no peer can hold the shutdown hostage.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(6), self.endpoint.wait_idle())
             .await;
         let _ = self.ctx.store.checkpoint().await;
         self.ctx.store.shutdown().await?;

@@ -48,7 +48,13 @@ pub async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConfig) {
                     s.receipts = 0;
                 });
                 backoff = BACKOFF_MIN;
+                // Witnessing lives as long as the session, however that ends (also when this
+                // task is aborted at shutdown: the handle aborts it on drop).
+                let witnessing = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+                    crate::witness::offer_loop(ctx.clone(), conn.clone(), peer.node_id.clone()),
+                ));
                 let why = session(&ctx, &conn, &peer.node_id).await;
+                drop(witnessing);
                 conn.close(code::OK.into(), b"bye");
                 ctx.set_peer(&peer.node_id, |s| {
                     s.connected = false;

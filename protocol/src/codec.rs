@@ -21,6 +21,10 @@ use crate::signing::SignedMessage;
 pub enum FrameType {
     /// A signed message with its route so far ([`Envelope`]).
     Envelope,
+    /// A checkpoint to cosign ([`crate::witness::WitnessRequest`]), first on its own stream.
+    WitnessRequest,
+    /// A witness's answer ([`crate::witness::WitnessReply`]).
+    WitnessReply,
 }
 
 impl FrameType {
@@ -28,12 +32,16 @@ impl FrameType {
     pub fn to_byte(self) -> u8 {
         match self {
             FrameType::Envelope => 1,
+            FrameType::WitnessRequest => 2,
+            FrameType::WitnessReply => 3,
         }
     }
     /// Parses the byte on the wire.
     pub fn from_byte(b: u8) -> Result<Self, DecodeError> {
         match b {
             1 => Ok(FrameType::Envelope),
+            2 => Ok(FrameType::WitnessRequest),
+            3 => Ok(FrameType::WitnessReply),
             other => Err(DecodeError::UnknownFrameType(other)),
         }
     }

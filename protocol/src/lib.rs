@@ -43,6 +43,7 @@ pub mod sample;
 pub mod signing;
 pub mod stix;
 pub mod trust;
+pub mod witness;
 
 pub use codec::{Envelope, Frame, FrameDecoder, FrameType};
 pub use entity::{Attachment, Entity, Name, PartialDate, Payload};

@@ -665,6 +665,164 @@ impl RootBuilder {
     }
 }
 
+impl RootBuilder {
+    /// The compact range `[0, len)`: `(level, index, hash)` of each complete subtree, largest
+    /// first (the subtree at `level` and `index` covers leaves `index·2^level ..`).
+    pub fn frontier(&self) -> Vec<(u32, u64, Hash)> {
+        let mut out = Vec::with_capacity(self.stack.len());
+        let mut start = 0u64;
+        let mut hashes = self.stack.iter();
+        for level in (0..64u32).rev() {
+            if self.size & (1u64 << level) != 0 {
+                if let Some(h) = hashes.next() {
+                    out.push((level, start >> level, *h));
+                }
+                start += 1u64 << level;
+            }
+        }
+        out
+    }
+}
+
+/// The part of a tree a log needs to prove that a checkpoint of `base` leaves is a prefix of
+/// later ones: the compact range at `base` plus the leaves after it, O(log base + new leaves)
+/// hashes instead of the whole tree. Proofs match [`MerkleTree::consistency_proof`].
+#[derive(Clone, Debug, Default)]
+pub struct TreeTail {
+    base: u64,
+    len: u64,
+    /// Complete subtrees known: `(level, index)` → hash.
+    nodes: std::collections::HashMap<(u32, u64), Hash>,
+}
+
+impl TreeTail {
+    /// A tail starting at the size of `frontier` (which holds the tree's first leaves).
+    pub fn new(frontier: &RootBuilder) -> Self {
+        let nodes = frontier
+            .frontier()
+            .into_iter()
+            .map(|(l, i, h)| ((l, i), h))
+            .collect();
+        Self {
+            base: frontier.len(),
+            len: frontier.len(),
+            nodes,
+        }
+    }
+
+    /// The size the tail starts at.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// The number of leaves of the whole tree so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the tree has no leaves.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends the next leaf by its hash.
+    pub fn push_leaf_hash(&mut self, hash: Hash) {
+        let mut index = self.len;
+        let mut h = hash;
+        let mut level = 0u32;
+        self.nodes.insert((0, index), h);
+        // Each completed pair makes its parent, as long as the left sibling is known.
+        while index & 1 == 1 {
+            let Some(left) = self.nodes.get(&(level, index - 1)) else {
+                break;
+            };
+            h = node_hash(left, &h);
+            level += 1;
+            index >>= 1;
+            self.nodes.insert((level, index), h);
+        }
+        self.len += 1;
+    }
+
+    /// The root of the first `size` leaves, for `base <= size <= len`.
+    pub fn root_at(&self, size: u64) -> Result<Hash, ProofError> {
+        if size > self.len {
+            return Err(ProofError::SizeBeyondTree {
+                size,
+                len: self.len,
+            });
+        }
+        if size == 0 {
+            return Ok(EMPTY_ROOT);
+        }
+        self.range(0, size)
+    }
+
+    /// The proof that the tree of `old_size` leaves is a prefix of that of `new_size`, for
+    /// `old_size == base` (or 0) and `new_size <= len`.
+    pub fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, ProofError> {
+        if new_size > self.len {
+            return Err(ProofError::SizeBeyondTree {
+                size: new_size,
+                len: self.len,
+            });
+        }
+        if old_size > new_size {
+            return Err(ProofError::OldSizeLarger { old_size, new_size });
+        }
+        let mut hashes = Vec::new();
+        if old_size != 0 && old_size != new_size {
+            let (mut start, mut end, mut complete) = (0, new_size, true);
+            while old_size != end {
+                let mid = start + split_point(end - start);
+                if old_size <= mid {
+                    hashes.push(self.range(mid, end)?);
+                    end = mid;
+                } else {
+                    hashes.push(self.range(start, mid)?);
+                    start = mid;
+                    complete = false;
+                }
+            }
+            if !complete {
+                hashes.push(self.range(start, end)?);
+            }
+            hashes.reverse();
+        }
+        Ok(ConsistencyProof {
+            old_size,
+            new_size,
+            hashes,
+        })
+    }
+
+    /// `MTH(D[start:end])` from known complete subtrees (an error if one is missing: the
+    /// range reaches into the part before `base` that the frontier does not cover).
+    fn range(&self, start: u64, end: u64) -> Result<Hash, ProofError> {
+        let missing = ProofError::SizeBeyondTree {
+            size: end,
+            len: self.len,
+        };
+        let n = end
+            .checked_sub(start)
+            .filter(|n| *n > 0)
+            .ok_or(missing.clone())?;
+        if n.is_power_of_two() && start % n == 0 {
+            return self
+                .nodes
+                .get(&(n.trailing_zeros(), start / n))
+                .copied()
+                .ok_or(missing);
+        }
+        let mid = start + split_point(n);
+        Ok(node_hash(&self.range(start, mid)?, &self.range(mid, end)?))
+    }
+}
+
 impl Extend<Hash> for RootBuilder {
     fn extend<I: IntoIterator<Item = Hash>>(&mut self, iter: I) {
         for h in iter {
@@ -1284,6 +1442,48 @@ mod tests {
             }
             if let Ok(p) = ConsistencyProof::from_bytes(&bytes) {
                 prop_assert_eq!(p.to_bytes(), bytes);
+            }
+        }
+    }
+
+    #[test]
+    fn tree_tail_proves_what_the_whole_tree_proves() {
+        let leaves: Vec<Hash> = (0u32..40).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let full = MerkleTree::from_leaf_hashes(leaves.iter().copied());
+        for base in 0..=leaves.len() {
+            let mut frontier = RootBuilder::new();
+            frontier.extend(leaves[..base].iter().copied());
+            let mut tail = TreeTail::new(&frontier);
+            tail.extend_from(&leaves[base..]);
+            assert_eq!(tail.base(), base as u64);
+            for old in base as u64..=leaves.len() as u64 {
+                for new in old..=leaves.len() as u64 {
+                    assert_eq!(
+                        tail.consistency_proof(old, new).unwrap(),
+                        full.consistency_proof(old, new).unwrap(),
+                        "base {base}, {old} → {new}"
+                    );
+                    assert_eq!(tail.root_at(new).unwrap(), full.root_at(new).unwrap());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tree_tail_refuses_what_it_cannot_know() {
+        let leaves: Vec<Hash> = (0u32..10).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut frontier = RootBuilder::new();
+        frontier.extend(leaves[..6].iter().copied());
+        let tail = TreeTail::new(&frontier);
+        // Before the base, only the compact range is known: size 5 is not in it.
+        assert!(tail.consistency_proof(5, 6).is_err());
+        assert!(tail.root_at(7).is_err());
+    }
+
+    impl TreeTail {
+        fn extend_from(&mut self, hashes: &[Hash]) {
+            for h in hashes {
+                self.push_leaf_hash(*h);
             }
         }
     }

@@ -141,3 +141,17 @@ async fn refusal_travels_back_and_shows_in_the_senders_trail() {
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
 }
+
+/// A node restarted at once (as systemd does) while a peer is down must bind its address
+/// again: the shutdown may not leave a connection attempt to the dead peer holding the socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_at_once_while_a_peer_is_down() {
+    let c = pair();
+    let cfg = c.config(B, &[A]);
+    // A is not running: B's session to it is dialling (a QUIC handshake to a dead address
+    // waits for its timeout) when B shuts down.
+    let b = start(cfg.clone()).await;
+    b.shutdown().await.unwrap();
+    let b = start(cfg).await;
+    b.shutdown().await.unwrap();
+}

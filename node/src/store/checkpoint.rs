@@ -25,6 +25,12 @@ pub const CERTS_DIR: &str = "certs";
 /// Keeps the node's certificate in [`CERTS_DIR`] (one file per certificate, never removed:
 /// checkpoints and messages signed under an earlier certificate must stay verifiable).
 pub fn keep_cert(data_dir: &Path, cert_der: &[u8]) -> Result<()> {
+    keep_cert_as(data_dir, "node", cert_der)
+}
+
+/// Keeps a certificate in [`CERTS_DIR`] as `<kind>-<hash>.pem` (`node`: this node's own;
+/// `witness`: a peer that cosigns this node's checkpoints).
+pub fn keep_cert_as(data_dir: &Path, kind: &str, cert_der: &[u8]) -> Result<()> {
     let dir = data_dir.join(CERTS_DIR);
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let digest = ring::digest::digest(&ring::digest::SHA256, cert_der);
@@ -32,12 +38,12 @@ pub fn keep_cert(data_dir: &Path, cert_der: &[u8]) -> Result<()> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let path = dir.join(format!("node-{name}.pem"));
+    let path = dir.join(format!("{kind}-{name}.pem"));
     if path.exists() {
         return Ok(());
     }
     let pem = liaison_certs::load::to_pem("CERTIFICATE", cert_der);
-    let tmp = dir.join(format!(".node-{name}.pem.tmp"));
+    let tmp = dir.join(format!(".{kind}-{name}.pem.tmp"));
     {
         let mut f =
             File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -139,26 +145,46 @@ pub fn check_against(
     Ok(Some(note))
 }
 
+/// The body of a note: everything up to and including the blank line before its signatures.
+pub fn body_of(note: &str) -> &str {
+    note.find("\n\n").map_or(note, |i| &note[..i + 2])
+}
+
+/// The signature lines of a note (without their newlines).
+pub fn signature_lines(note: &str) -> Vec<&str> {
+    note[body_of(note).len()..]
+        .lines()
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Appends a note to [`HISTORY`] beside `path` (the last checkpoint's file), durably.
+pub fn append_history(path: &Path, note: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| anyhow!("checkpoint path has no directory"))?;
+    let history = dir.join(HISTORY);
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&history)
+        .with_context(|| format!("cannot append to {}", history.display()))?;
+    let mut line = serde_json::to_string(&HistoryLine {
+        note: note.to_owned(),
+    })?;
+    line.push('\n');
+    f.write_all(line.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
 /// Writes the note durably: appended to [`HISTORY`], then temp file, fsync, rename over the
 /// old one, fsync the directory.
 pub fn write(path: &Path, note: &str) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| anyhow!("checkpoint path has no directory"))?;
-    {
-        let history = dir.join(HISTORY);
-        let mut f = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&history)
-            .with_context(|| format!("cannot append to {}", history.display()))?;
-        let mut line = serde_json::to_string(&HistoryLine {
-            note: note.to_owned(),
-        })?;
-        line.push('\n');
-        f.write_all(line.as_bytes())?;
-        f.sync_all()?;
-    }
+    append_history(path, note)?;
     let tmp = dir.join(format!(".{FILE}.tmp"));
     {
         let mut f = OpenOptions::new()

@@ -162,6 +162,11 @@ enum Request {
     Checkpoint {
         reply: oneshot::Sender<Result<Option<String>>>,
     },
+    /// A witness's cosignature of one of our checkpoints (already verified) to keep.
+    Cosigned {
+        note: String,
+        reply: oneshot::Sender<Result<()>>,
+    },
     /// Finish, then stop the writer (replies after the last commit).
     Shutdown { reply: oneshot::Sender<Result<()>> },
 }
@@ -203,7 +208,13 @@ pub struct Index {
     hot: HashMap<u32, MessageState>,
     /// Case → its messages.
     cases: HashMap<CaseId, Vec<MessageId>>,
+    /// The compact range of the log at the sizes of recent checkpoints (at most
+    /// [`FRONTIERS`]): what a consistency proof from one of them needs besides later leaves.
+    frontiers: BTreeMap<u64, RootBuilder>,
 }
+
+/// Recent checkpoints whose compact range the index keeps for witnesses' proofs.
+const FRONTIERS: usize = 32;
 
 impl Index {
     /// Replays the journal; returns the index, the root at `root_at_size` if the log reaches
@@ -212,8 +223,21 @@ impl Index {
         medium: &dyn Medium,
         root_at_size: Option<u64>,
     ) -> Result<(Self, Option<Hash>, ReplayEnd)> {
+        Self::load_keeping(medium, root_at_size, &[])
+    }
+
+    /// As [`Index::load`], also keeping the compact range at each of `frontier_sizes` (the
+    /// sizes of recent checkpoints, for consistency proofs).
+    pub fn load_keeping(
+        medium: &dyn Medium,
+        root_at_size: Option<u64>,
+        frontier_sizes: &[u64],
+    ) -> Result<(Self, Option<Hash>, ReplayEnd)> {
         let mut idx = Index::default();
         let mut root_at = (root_at_size == Some(0)).then_some(EMPTY_ROOT);
+        if frontier_sizes.contains(&0) {
+            idx.keep_frontier();
+        }
         let end = journal::replay(medium, |rec| {
             match rec {
                 Record::Leaf { loc, bytes } => {
@@ -221,6 +245,9 @@ impl Index {
                     idx.root.push(bytes);
                     if Some(idx.root.len()) == root_at_size {
                         root_at = Some(idx.root.root());
+                    }
+                    if frontier_sizes.contains(&idx.root.len()) {
+                        idx.keep_frontier();
                     }
                 }
                 Record::New { state, bytes, body } => {
@@ -247,6 +274,14 @@ impl Index {
             Ok(())
         })?;
         Ok((idx, root_at, end))
+    }
+
+    /// Keeps the compact range at the current size (dropping the oldest beyond [`FRONTIERS`]).
+    fn keep_frontier(&mut self) {
+        self.frontiers.insert(self.root.len(), self.root.clone());
+        while self.frontiers.len() > FRONTIERS {
+            self.frontiers.pop_first();
+        }
     }
 
     /// The number of the message with this id.
@@ -394,6 +429,8 @@ pub struct Store {
     shared: Arc<Shared>,
     /// Bumped after every commit that queued outbox entries, per peer.
     outbox_signal: Arc<RwLock<HashMap<NodeId, watch::Sender<u64>>>>,
+    /// The size of the last checkpoint signed, sent after each one.
+    checkpoint_signal: Arc<watch::Sender<u64>>,
 }
 
 fn encode<T: Serialize>(t: &T) -> Vec<u8> {
@@ -459,8 +496,17 @@ impl Store {
         signer: Arc<Signer>,
     ) -> Result<Self> {
         let cp_path = data_dir.join(checkpoint::FILE);
-        let (index, root_at, end) =
-            Index::load(medium.as_ref(), checkpoint::stated_size(&cp_path)?)?;
+        let history: Vec<u64> = checkpoint::history(data_dir)?
+            .iter()
+            .rev()
+            .filter_map(|n| checkpoint::size_of(n))
+            .take(FRONTIERS)
+            .collect();
+        let (index, root_at, end) = Index::load_keeping(
+            medium.as_ref(),
+            checkpoint::stated_size(&cp_path)?,
+            &history,
+        )?;
         let verifier = NoteVerifier::new(&log_origin(signer.node()), signer.key().public_key())
             .map_err(|e| anyhow!("checkpoint key: {e}"))?;
         let last = checkpoint::check_against(&cp_path, index.root.len(), root_at, &verifier)?;
@@ -489,12 +535,14 @@ impl Store {
             tx,
             shared: shared.clone(),
             outbox_signal: Default::default(),
+            checkpoint_signal: Arc::new(watch::channel(0).0),
         };
         let writer = Writer {
             shared,
             signer,
             cp_path,
             signals: store.outbox_signal.clone(),
+            checkpoint_signal: store.checkpoint_signal.clone(),
             broken: None,
             buf: BatchBuf::default(),
             salt,
@@ -626,6 +674,50 @@ impl Store {
     /// the note.
     pub async fn checkpoint(&self) -> Result<Option<String>> {
         self.ask(|reply| Request::Checkpoint { reply }).await
+    }
+
+    /// Keeps a witness's cosignature of one of this node's checkpoints (the caller verified
+    /// it): merged into the last checkpoint if it is the same, and added to the history.
+    pub async fn add_cosignature(&self, note: String) -> Result<()> {
+        self.ask(|reply| Request::Cosigned { note, reply }).await
+    }
+
+    /// Changes whenever a checkpoint is signed (its value is the checkpoint's size).
+    pub fn checkpoint_watch(&self) -> watch::Receiver<u64> {
+        self.checkpoint_signal.subscribe()
+    }
+
+    /// A consistency proof from `old_size` entries to `new_size`: from the compact range kept
+    /// at `old_size` (a recent checkpoint) and the leaves after it, or else from every leaf.
+    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>> {
+        let (frontier, before, locs) = {
+            let idx = self.shared.index();
+            let from = usize::try_from(old_size)?;
+            let to = usize::try_from(new_size)?;
+            let locs = idx
+                .leaves
+                .get(from..to)
+                .ok_or_else(|| anyhow!("the log holds fewer than {new_size} entries"))?
+                .to_vec();
+            match idx.frontiers.get(&old_size) {
+                Some(f) => (f.clone(), vec![], locs),
+                // Not a recent checkpoint of this run (a witness remembers an older one, or
+                // this node was restored from a copy): rebuild it from the leaves before it.
+                None => (RootBuilder::new(), idx.leaves[..from].to_vec(), locs),
+            }
+        };
+        let mut frontier = frontier;
+        for loc in before {
+            frontier.push(&journal::read(self.shared.medium.as_ref(), loc)?);
+        }
+        let mut tail = liaison_protocol::merkle::TreeTail::new(&frontier);
+        for loc in locs {
+            tail.push_leaf_hash(leaf_hash(&journal::read(self.shared.medium.as_ref(), loc)?));
+        }
+        Ok(tail
+            .consistency_proof(old_size, new_size)
+            .map_err(|e| anyhow!("consistency proof: {e}"))?
+            .hashes)
     }
 
     /// Waits for every request sent so far to be committed, then stops the writer. Other
@@ -797,6 +889,7 @@ struct Writer {
     signer: Arc<Signer>,
     cp_path: std::path::PathBuf,
     signals: Arc<RwLock<HashMap<NodeId, watch::Sender<u64>>>>,
+    checkpoint_signal: Arc<watch::Sender<u64>>,
     /// Set when the journal's end could not be restored after a failed write: every later
     /// request fails until the node is restarted (replay then finds the durable end).
     broken: Option<String>,
@@ -816,6 +909,7 @@ fn fail(r: Request, why: &str) {
         Request::Record { reply, .. } => drop(reply.send(Err(e()))),
         Request::Ack { reply, .. } => drop(reply.send(Err(e()))),
         Request::Checkpoint { reply } => drop(reply.send(Err(e()))),
+        Request::Cosigned { reply, .. } => drop(reply.send(Err(e()))),
         Request::Shutdown { reply } => drop(reply.send(Err(e()))),
     }
 }
@@ -826,6 +920,7 @@ enum Reply {
     Accepted(oneshot::Sender<Result<Accepted>>, Accepted),
     Bool(oneshot::Sender<Result<bool>>, bool),
     Checkpoint(oneshot::Sender<Result<Option<String>>>),
+    Cosigned(oneshot::Sender<Result<()>>, String),
 }
 
 /// A message's state as the group sees it.
@@ -1135,6 +1230,7 @@ impl Group<'_> {
                 replies.push(Reply::Bool(reply, acked.is_some()));
             }
             Request::Checkpoint { reply } => replies.push(Reply::Checkpoint(reply)),
+            Request::Cosigned { note, reply } => replies.push(Reply::Cosigned(reply, note)),
             Request::Shutdown { reply } => drop(reply.send(Ok(()))),
         }
         Ok(())
@@ -1247,6 +1343,7 @@ impl Writer {
                     Reply::Accepted(tx, _) => drop(tx.send(Err(anyhow!(msg.clone())))),
                     Reply::Bool(tx, _) => drop(tx.send(Err(anyhow!(msg.clone())))),
                     Reply::Checkpoint(tx) => drop(tx.send(Err(anyhow!(msg.clone())))),
+                    Reply::Cosigned(tx, _) => drop(tx.send(Err(anyhow!(msg.clone())))),
                 }
             }
             return;
@@ -1266,6 +1363,7 @@ impl Writer {
                 Reply::Accepted(tx, a) => drop(tx.send(Ok(a))),
                 Reply::Bool(tx, b) => drop(tx.send(Ok(b))),
                 Reply::Checkpoint(tx) => drop(tx.send(self.sign_checkpoint())),
+                Reply::Cosigned(tx, note) => drop(tx.send(self.add_cosignature(&note))),
             }
         }
     }
@@ -1397,6 +1495,44 @@ impl Writer {
         if let Ok(mut last) = self.shared.last_checkpoint.write() {
             *last = Some(note.clone());
         }
+        self.shared
+            .index
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .keep_frontier();
+        self.checkpoint_signal.send_replace(size);
         Ok(Some(note))
+    }
+
+    /// Merges a cosigned copy of one of our checkpoints: into the last checkpoint if it is the
+    /// same one (adding only signature lines it lacks), and into the history either way.
+    fn add_cosignature(&mut self, cosigned: &str) -> Result<()> {
+        let last = self
+            .shared
+            .last_checkpoint
+            .read()
+            .ok()
+            .and_then(|c| c.clone());
+        let merged = match last {
+            Some(last) if checkpoint::body_of(&last) == checkpoint::body_of(cosigned) => {
+                let mut merged = last.clone();
+                for line in checkpoint::signature_lines(cosigned) {
+                    if !checkpoint::signature_lines(&last).contains(&line) {
+                        merged.push_str(line);
+                        merged.push('\n');
+                    }
+                }
+                if merged == last {
+                    return Ok(());
+                }
+                merged
+            }
+            _ => return checkpoint::append_history(&self.cp_path, cosigned),
+        };
+        checkpoint::write(&self.cp_path, &merged)?;
+        if let Ok(mut l) = self.shared.last_checkpoint.write() {
+            *l = Some(merged);
+        }
+        Ok(())
     }
 }

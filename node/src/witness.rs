@@ -1,0 +1,340 @@
+//! Witnessing over the peer connections (protocol: [`liaison_protocol::witness`]).
+//!
+//! **As a log owner**, each outbound session offers the peer every checkpoint this node signs
+//! (and the last one when the session comes up), on a stream of its own, with a consistency
+//! proof from the last checkpoint that peer cosigned. A cosignature is verified with the
+//! peer's certificate key and kept with the checkpoint ([`crate::store::Store::add_cosignature`]);
+//! the peer's certificate is kept in `<data>/certs/witness-*.pem` so auditors can check it.
+//!
+//! **As a witness**, the node keeps, per peer, the last checkpoint of that peer's log it
+//! cosigned (`<data>/witness/<node>.note`, durable before the cosignature leaves). A checkpoint
+//! that does not extend it — a shorter log, another root for the same size, a proof that
+//! fails — is refused with `inconsistent-checkpoint`, raised as an alarm (logged, in
+//! `liaison status`, and a log entry), and both signed checkpoints are kept as evidence in
+//! `<data>/witness/<node>.evidence-<ms>.txt`. Evidence files raise the alarm again at start-up.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use liaison_protocol::checkpoint::{log_origin, open_checkpoint, Checkpoint, NoteVerifier};
+use liaison_protocol::log::Event;
+use liaison_protocol::witness::{judge, Verdict, WitnessReply, WitnessRequest};
+use liaison_protocol::{FrameDecoder, FrameType, NodeId};
+
+use crate::node::Ctx;
+use crate::store::{checkpoint, now};
+use crate::wire::{code, read_frame};
+
+/// Directory in the data dir with what this node witnessed of its peers' logs.
+pub const DIR: &str = "witness";
+/// Most request/answer rounds on one witnessing stream (a request, a proof from another size).
+const ROUNDS: usize = 3;
+
+fn state_path(data_dir: &Path, peer: &NodeId) -> PathBuf {
+    data_dir.join(DIR).join(format!("{peer}.note"))
+}
+
+/// The checkpoint a note states (its signatures are not checked here).
+fn checkpoint_in(note: &str) -> Option<Checkpoint> {
+    let (body, _) = note.split_once("\n\n")?;
+    Checkpoint::parse_body(&format!("{body}\n")).ok()
+}
+
+/// The Ed25519 key of a connection's peer certificate (checked at the handshake), and the
+/// certificate.
+pub fn peer_key(ctx: &Ctx, conn: &quinn::Connection) -> Result<([u8; 32], Vec<u8>)> {
+    let der = crate::endpoint::peer_cert_der(conn).ok_or_else(|| anyhow!("no peer certificate"))?;
+    let c = ctx
+        .trust
+        .certify(&der)
+        .map_err(|e| anyhow!("peer certificate: {e}"))?;
+    Ok((c.public_key, der))
+}
+
+/// Writes `text` to `path` durably (temp file, fsync, rename, fsync the directory).
+fn write_durably(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().ok_or_else(|| anyhow!("no directory"))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Raises again, at start-up, the alarm of every evidence file kept.
+pub fn raise_kept_alarms(ctx: &Ctx) {
+    let dir = ctx.cfg.data_dir.join(DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().contains(".evidence-"))
+        .collect();
+    files.sort();
+    for f in files {
+        ctx.alarm(format!(
+            "a peer presented an inconsistent checkpoint; evidence kept in {}",
+            f.display()
+        ));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Log owner
+
+/// Offers `peer` every checkpoint this node signs while the connection lasts.
+pub async fn offer_loop(ctx: Arc<Ctx>, conn: quinn::Connection, peer: NodeId) {
+    let (key, der) = match peer_key(&ctx, &conn) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!(peer = %peer, error = %e, "cannot witness with this peer");
+            return;
+        }
+    };
+    if let Err(e) = checkpoint::keep_cert_as(&ctx.cfg.data_dir, "witness", &der) {
+        ctx.alarm(format!(
+            "cannot keep the certificate of witness {peer}: {e:#}"
+        ));
+    }
+    let verifier = match NoteVerifier::new(&log_origin(&peer), key) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(peer = %peer, error = %e, "cannot witness with this peer");
+            return;
+        }
+    };
+    let mut signed = ctx.store.checkpoint_watch();
+    // What this peer cosigned last, as far as this run knows (0: nothing yet).
+    let mut cosigned = 0u64;
+    loop {
+        if let Some(note) = ctx.store.last_checkpoint() {
+            match offer(&ctx, &conn, &peer, &verifier, &note, cosigned).await {
+                Ok(size) => cosigned = size,
+                Err(e) => {
+                    tracing::info!(peer = %peer, error = %format!("{e:#}"), "checkpoint not cosigned")
+                }
+            }
+        }
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            _ = conn.closed() => return,
+            r = signed.changed() => if r.is_err() { return },
+        }
+    }
+}
+
+/// One witnessing exchange; returns the size the peer cosigned.
+async fn offer(
+    ctx: &Ctx,
+    conn: &quinn::Connection,
+    peer: &NodeId,
+    verifier: &NoteVerifier,
+    note: &str,
+    mut old_size: u64,
+) -> Result<u64> {
+    let cp = checkpoint_in(note).ok_or_else(|| anyhow!("our checkpoint does not parse"))?;
+    let (mut send, mut recv) = conn.open_bi().await?;
+    let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
+    for _ in 0..ROUNDS {
+        let proof = if old_size == 0 || old_size > cp.size() {
+            old_size = 0;
+            vec![]
+        } else {
+            ctx.store.consistency_proof(old_size, cp.size())?
+        };
+        let req = WitnessRequest {
+            note: note.to_owned(),
+            old_size,
+            proof,
+        };
+        send.write_all(&decoder.encode(FrameType::WitnessRequest, &req.encode())?)
+            .await?;
+        let Some((FrameType::WitnessReply, payload)) = read_frame(&mut recv, &decoder).await?
+        else {
+            bail!("{peer} did not answer with a witness reply");
+        };
+        match WitnessReply::decode(&payload)? {
+            WitnessReply::Cosigned { note: cosigned } => {
+                let _ = send.finish();
+                if checkpoint::body_of(&cosigned) != checkpoint::body_of(note) {
+                    bail!("{peer} cosigned another checkpoint than the one offered");
+                }
+                // Keep only the peer's own signature line: a witness vouches for itself only.
+                let mine = format!("— {} ", verifier.name());
+                let mut kept = note.to_owned();
+                for line in checkpoint::signature_lines(&cosigned) {
+                    if line.starts_with(&mine)
+                        && !checkpoint::signature_lines(&kept).contains(&line)
+                    {
+                        kept.push_str(line);
+                        kept.push('\n');
+                    }
+                }
+                let opened = open_checkpoint(&kept, std::slice::from_ref(verifier))
+                    .map_err(|e| anyhow!("{peer}'s cosignature does not verify: {e}"))?;
+                if !opened.is_signed_by(verifier) {
+                    bail!("{peer} answered without its cosignature");
+                }
+                ctx.store.add_cosignature(kept).await?;
+                tracing::debug!(peer = %peer, size = cp.size(), "checkpoint cosigned");
+                return Ok(cp.size());
+            }
+            WitnessReply::NeedProof { from } => old_size = from,
+            WitnessReply::Refused {
+                reason_code,
+                detail,
+            } => {
+                let _ = send.finish();
+                if reason_code == "inconsistent-checkpoint" {
+                    ctx.alarm(format!(
+                        "witness {peer} refuses this node's checkpoint of {} entries as inconsistent \
+                         with one it cosigned earlier: {detail}",
+                        cp.size()
+                    ));
+                }
+                bail!("{peer} refused to cosign ({reason_code}): {detail}");
+            }
+        }
+    }
+    bail!("{peer} kept asking for other proofs")
+}
+
+// ---------------------------------------------------------------------------------------
+// Witness
+
+/// Serves a witnessing stream from `peer` whose first frame (a request) is `first`.
+pub async fn serve(
+    ctx: Arc<Ctx>,
+    peer: NodeId,
+    peer_key: [u8; 32],
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    first: Vec<u8>,
+) {
+    let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
+    let mut payload = first;
+    for _ in 0..ROUNDS {
+        let reply = match WitnessRequest::decode(&payload) {
+            Ok(req) => judge_request(&ctx, &peer, peer_key, req).await,
+            Err(e) => {
+                tracing::warn!(peer = %peer, reason = e.reason_code(), error = %e, "bad witness request: resetting stream");
+                let _ = send.reset(code::BAD_FRAME.into());
+                return;
+            }
+        };
+        let done = !matches!(reply, WitnessReply::NeedProof { .. });
+        let Ok(frame) = decoder.encode(FrameType::WitnessReply, &reply.encode()) else {
+            return;
+        };
+        if send.write_all(&frame).await.is_err() || done {
+            let _ = send.finish();
+            return;
+        }
+        payload = match read_frame(&mut recv, &decoder).await {
+            Ok(Some((FrameType::WitnessRequest, p))) => p,
+            _ => return,
+        };
+    }
+}
+
+fn refused(code: &str, detail: String) -> WitnessReply {
+    WitnessReply::Refused {
+        reason_code: code.into(),
+        detail,
+    }
+}
+
+async fn judge_request(
+    ctx: &Ctx,
+    peer: &NodeId,
+    peer_key: [u8; 32],
+    req: WitnessRequest,
+) -> WitnessReply {
+    let origin = log_origin(peer);
+    let verifier = match NoteVerifier::new(&origin, peer_key) {
+        Ok(v) => v,
+        Err(e) => return refused("bad-key", e.to_string()),
+    };
+    let mut signed = match open_checkpoint(&req.note, std::slice::from_ref(&verifier)) {
+        Ok(s) => s,
+        Err(e) => {
+            return refused(
+                e.reason_code(),
+                format!("the checkpoint does not verify: {e}"),
+            )
+        }
+    };
+    if signed.checkpoint().origin() != origin {
+        return refused(
+            "wrong-origin",
+            format!("{peer} may only present its own log ({origin})"),
+        );
+    }
+    // One witnessing decision at a time, so two streams cannot both pass the same state.
+    let _one = ctx.witness_lock.lock().await;
+    let path = state_path(&ctx.cfg.data_dir, peer);
+    let last_note = match std::fs::read_to_string(&path) {
+        Ok(n) => Some(n),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return refused(
+                "witness-unavailable",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        }
+    };
+    let last = last_note.as_deref().and_then(checkpoint_in);
+    match judge(last.as_ref(), signed.checkpoint(), req.old_size, &req.proof) {
+        Verdict::Cosign => {
+            if let Err(e) = signed.add_signature(&log_origin(&ctx.id), ctx.signer.key()) {
+                return refused("witness-unavailable", e.to_string());
+            }
+            let cosigned = signed.encode();
+            // Durable before the cosignature leaves: a restart must remember what it vouched for.
+            if let Err(e) = write_durably(&path, &cosigned) {
+                return refused("witness-unavailable", format!("{e:#}"));
+            }
+            WitnessReply::Cosigned { note: cosigned }
+        }
+        Verdict::NeedProof(from) => WitnessReply::NeedProof { from },
+        Verdict::Inconsistent(why) => {
+            let evidence = ctx
+                .cfg
+                .data_dir
+                .join(DIR)
+                .join(format!("{peer}.evidence-{}.txt", now().millis()));
+            let text = format!(
+                "{peer} presented a checkpoint inconsistent with the one this node cosigned: {why}\n\n\
+                 === cosigned earlier ===\n{}\n=== presented at {} ===\n{}",
+                last_note.unwrap_or_default(),
+                now(),
+                req.note
+            );
+            let kept = write_durably(&evidence, &text);
+            ctx.alarm(format!(
+                "ALARM: {peer} presented a rewritten history: {why}; evidence {}",
+                match &kept {
+                    Ok(()) => format!("kept in {}", evidence.display()),
+                    Err(e) => format!("NOT kept ({e:#})"),
+                }
+            ));
+            let _ = ctx
+                .store
+                .record(Event::Admin {
+                    act: "witness-alarm".into(),
+                    detail: format!("{peer}: {why}"),
+                })
+                .await;
+            refused("inconsistent-checkpoint", why)
+        }
+    }
+}
