@@ -76,6 +76,25 @@ impl AuditReport {
     }
 }
 
+/// The certificates of witnesses kept in the data dir that chain to a trusted CA, as
+/// verifiers of their cosignatures (under their own log origin); others are skipped.
+fn witness_keys(data_dir: &Path, trust: &TrustStore) -> Vec<NoteVerifier> {
+    let dir = data_dir.join(checkpoint::CERTS_DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return vec![];
+    };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("witness-"))
+        })
+        .filter_map(|p| liaison_certs::load::read_cert(&p).ok())
+        .filter_map(|der| trust.certify(&der).ok())
+        .filter_map(|c| NoteVerifier::new(&log_origin(&c.node), c.public_key).ok())
+        .collect()
+}
+
 /// The node's certificates kept in the data dir that chain to a trusted CA, as checkpoint
 /// verifiers; all must name the same node.
 fn node_keys(
@@ -92,6 +111,10 @@ fn node_keys(
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("node-"))
+        })
         .collect();
     files.sort();
     let mut node: Option<NodeId> = None;
@@ -124,6 +147,25 @@ fn node_keys(
     }
     let node = node.ok_or_else(|| anyhow!("no node certificate (*.pem) in {}", dir.display()))?;
     Ok((node, verifiers, ders))
+}
+
+/// Opens a checkpoint of `node`'s own log: signed by one of its `keys` (and only those are
+/// given), with origin `liaison/<node>`. The error reads after "<which checkpoint> ".
+fn open_own(note: &str, keys: &[NoteVerifier], node: &NodeId) -> Result<SignedCheckpoint> {
+    let cp = open_checkpoint(note, keys).map_err(|e| {
+        anyhow!(
+            "does not verify with {node}'s key: {e} ({})",
+            e.reason_code()
+        )
+    })?;
+    if cp.checkpoint().origin() != log_origin(node) {
+        bail!(
+            "is the checkpoint of {}, not of {}",
+            cp.checkpoint().origin(),
+            log_origin(node)
+        );
+    }
+    Ok(cp)
 }
 
 /// Every checkpoint in the data dir: the history, then the last one if the history lacks it.
@@ -162,9 +204,15 @@ pub fn verify(
     let origin = log_origin(&node);
     r.node = Some(node);
     // Checkpoints first: their sizes say where the replay must take roots.
+    let mut all_keys = verifiers.clone();
+    all_keys.extend(witness_keys(data_dir, trust));
     let mut signed: Vec<(String, SignedCheckpoint)> = Vec::new();
     for (name, note) in checkpoints(data_dir)? {
-        match open_checkpoint(&note, &verifiers) {
+        match open_checkpoint(&note, &all_keys) {
+            Ok(cp) if !verifiers.iter().any(|v| cp.is_signed_by(v)) => r.problems.push(Problem {
+                leaf: None,
+                what: format!("{name} is not signed by the node's key"),
+            }),
             Ok(cp) if cp.checkpoint().origin() != origin => r.problems.push(Problem {
                 leaf: None,
                 what: format!(
@@ -175,10 +223,7 @@ pub fn verify(
             Ok(cp) => signed.push((name, cp)),
             Err(e) => r.problems.push(Problem {
                 leaf: None,
-                what: format!(
-                    "{name} does not verify with the node's key: {e} ({})",
-                    e.reason_code()
-                ),
+                what: format!("{name} does not verify: {e} ({})", e.reason_code()),
             }),
         }
     }
@@ -197,6 +242,10 @@ pub fn verify(
     let mut purged: HashSet<MessageId> = HashSet::new();
     // Stored message id → the first entry its state names.
     let mut stored: Vec<(MessageId, Option<u64>)> = Vec::new();
+    // Stored messages whose state says their body was purged.
+    let mut marked_purged: Vec<(MessageId, Option<u64>)> = Vec::new();
+    // The first position whose leaf states another index.
+    let mut first_misplaced: Option<u64> = None;
     let mut problems = Vec::new();
     let end = journal::replay(&medium, |rec| {
         match rec {
@@ -214,6 +263,7 @@ pub fn verify(
                     }),
                     Ok(entry) => {
                         if entry.index != i {
+                            first_misplaced.get_or_insert(i);
                             problems.push(Problem {
                                 leaf: Some(i),
                                 what: format!(
@@ -252,6 +302,7 @@ pub fn verify(
                 let id = state.facts.id;
                 stored.push((id, leaf));
                 if state.purged {
+                    marked_purged.push((id, leaf));
                     return Ok(());
                 }
                 let bytes = journal::read(&medium as &dyn Medium, body)?;
@@ -295,6 +346,17 @@ pub fn verify(
             _ => {}
         }
     }
+    // The flag skips the body check above, so only a purge the log records may set it.
+    for (id, leaf) in &marked_purged {
+        if !purged.contains(id) {
+            problems.push(Problem {
+                leaf: *leaf,
+                what: format!(
+                    "message {id} is stored as purged, but no log entry records its purge"
+                ),
+            });
+        }
+    }
     let stored_ids: HashSet<MessageId> = stored.iter().map(|(id, _)| *id).collect();
     for (id, leaf) in &logged {
         if !stored_ids.contains(id) && !purged.contains(id) {
@@ -323,12 +385,18 @@ pub fn verify(
             }
         }
         match roots.get(&c.size()) {
+            // Every leaf before the first misplaced one is where it says: removed entries
+            // are there or after it; with none misplaced, at the end.
             None => problems.push(Problem {
-                leaf: Some(r.entries),
+                leaf: Some(first_misplaced.unwrap_or(r.entries)),
                 what: format!(
-                    "{name} signs a log of {} entries, but the log holds only {}: entries were removed from its end",
+                    "{name} signs a log of {} entries, but the log holds only {}: entries were removed {}",
                     c.size(),
-                    r.entries
+                    r.entries,
+                    match first_misplaced {
+                        Some(i) => format!("at entry {i} or after it"),
+                        None => "from its end".to_owned(),
+                    }
                 ),
             }),
             Some(root) if root != c.root() => problems.push(Problem {
@@ -385,12 +453,7 @@ pub fn prove(data_dir: &Path, trust: &TrustStore, id: &MessageId) -> Result<Proo
             data_dir.display()
         )
     })?;
-    let cp = open_checkpoint(&note, &verifiers).map_err(|e| {
-        anyhow!(
-            "{} does not verify with the node's key: {e}",
-            last.display()
-        )
-    })?;
+    let cp = open_own(&note, &verifiers, &node).map_err(|e| anyhow!("{} {e}", last.display()))?;
     let size = cp.checkpoint().size();
     let (tree, leaves) = read_tree(data_dir, |e| e.event.message_ids().contains(id))?;
     if tree.len() < size {
@@ -495,12 +558,8 @@ pub fn check_proof(file: &ProofFile, trust: &TrustStore) -> Result<CheckedProof>
         node = Some(c.node);
     }
     let node = node.ok_or_else(|| anyhow!("the proof carries no node certificate"))?;
-    let cp = open_checkpoint(&file.checkpoint, &verifiers).map_err(|e| {
-        anyhow!(
-            "the checkpoint does not verify with {node}'s key: {e} ({})",
-            e.reason_code()
-        )
-    })?;
+    let cp =
+        open_own(&file.checkpoint, &verifiers, &node).map_err(|e| anyhow!("the checkpoint {e}"))?;
     let (size, root) = (cp.checkpoint().size(), *cp.checkpoint().root());
     if file.entries.is_empty() {
         bail!("the proof holds no entries");
@@ -553,12 +612,7 @@ pub fn check_proof(file: &ProofFile, trust: &TrustStore) -> Result<CheckedProof>
 pub fn consistency(data_dir: &Path, trust: &TrustStore, old: &str, new: &str) -> Result<Vec<Hash>> {
     let (node, verifiers, _) = node_keys(data_dir, trust)?;
     let open = |which: &str, note: &str| {
-        open_checkpoint(note, &verifiers).map_err(|e| {
-            anyhow!(
-                "the {which} checkpoint does not verify with {node}'s key: {e} ({})",
-                e.reason_code()
-            )
-        })
+        open_own(note, &verifiers, &node).map_err(|e| anyhow!("the {which} checkpoint {e}"))
     };
     let (o, n) = (open("old", old)?, open("new", new)?);
     let (o, n) = (o.checkpoint(), n.checkpoint());
@@ -775,7 +829,7 @@ pub fn export(
     trust: &TrustStore,
     filter: &ExportFilter,
 ) -> Result<(ExportAnchor, Vec<ExportRecord>)> {
-    let (_, verifiers, _) = node_keys(data_dir, trust)?;
+    let (node, verifiers, _) = node_keys(data_dir, trust)?;
     let last = data_dir.join(checkpoint::FILE);
     let note = std::fs::read_to_string(&last).with_context(|| {
         format!(
@@ -783,12 +837,7 @@ pub fn export(
             data_dir.display()
         )
     })?;
-    let cp = open_checkpoint(&note, &verifiers).map_err(|e| {
-        anyhow!(
-            "{} does not verify with the node's key: {e}",
-            last.display()
-        )
-    })?;
+    let cp = open_own(&note, &verifiers, &node).map_err(|e| anyhow!("{} {e}", last.display()))?;
     let size = cp.checkpoint().size();
     let medium = FileMedium::open_read_only(&data_dir.join("store"))?;
     let mut tree = RootBuilder::new();
