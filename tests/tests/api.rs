@@ -348,6 +348,98 @@ fn officer_certificates_carry_roles_and_auditors_cannot_send_or_read_content() {
     p.shutdown();
 }
 
+/// The root a checkpoint note states.
+fn note_root(note: &str) -> (u64, liaison_protocol::merkle::Hash) {
+    let body = note.split_once("\n\n").unwrap().0;
+    let cp = liaison_protocol::checkpoint::Checkpoint::parse_body(&format!("{body}\n")).unwrap();
+    (cp.size(), *cp.root())
+}
+
+#[test]
+fn auditors_read_checkpoints_and_proofs_over_the_api() {
+    use base64::Engine as _;
+    let p = Pair::start();
+    let api_a = p.token(&p.a);
+    let auditor = CertClient::new(
+        &p.c.pki,
+        p.b_tls,
+        B,
+        &officer(&p.c.pki, B, "audit.two", Role::Auditor),
+    );
+    let mut sizes = Vec::new();
+    let mut ids = Vec::new();
+    for text in ["first", "second"] {
+        let sent = api_a.post("/v1/messages", &alert(B, text));
+        assert_eq!(sent.status, 201, "{sent:?}");
+        let id = sent.body["id"].as_str().unwrap().to_owned();
+        poll("the alert at B", WAIT, || {
+            p.b.store().state(&id.parse().unwrap()).ok().flatten()
+        });
+        let r = auditor
+            .request("GET", "/v1/checkpoint", None)
+            .expect("https");
+        assert_eq!(r.status, 200, "{r:?}");
+        sizes.push(note_root(r.body.as_str().unwrap()));
+        ids.push(id);
+    }
+    let r = auditor
+        .request("GET", "/v1/checkpoints", None)
+        .expect("https");
+    assert_eq!(r.status, 200, "{r:?}");
+    let notes = r.body["checkpoints"].as_array().unwrap();
+    assert!(notes.len() >= 2, "{r:?}");
+
+    // An inclusion proof that checks with nothing but the CA.
+    let r = auditor
+        .request("GET", &format!("/v1/proofs/{}", ids[0]), None)
+        .expect("https");
+    assert_eq!(r.status, 200, "{r:?}");
+    let proof: liaison_node::audit::ProofFile = serde_json::from_value(r.body.clone()).unwrap();
+    let checked = liaison_node::audit::check_proof(&proof, &p.c.pki.trust()).unwrap();
+    assert!(checked.entries.iter().any(|e| e.event.name() == "received"));
+
+    // A consistency proof between the two checkpoints.
+    let ((s1, r1), (s2, r2)) = (sizes[0], sizes[1]);
+    assert!(s2 > s1);
+    let r = auditor
+        .request("GET", &format!("/v1/consistency?old={s1}&new={s2}"), None)
+        .expect("https");
+    assert_eq!(r.status, 200, "{r:?}");
+    let hashes = r.body["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let b = base64::engine::general_purpose::STANDARD
+                .decode(h.as_str().unwrap())
+                .unwrap();
+            <[u8; 32]>::try_from(b.as_slice()).unwrap()
+        })
+        .collect::<Vec<_>>();
+    liaison_protocol::merkle::verify_consistency(s1, s2, &r1, &r2, &hashes).unwrap();
+    let r = auditor
+        .request("GET", &format!("/v1/consistency?old={s2}&new={s1}"), None)
+        .expect("https");
+    assert_eq!(r.status, 400, "{r:?}");
+
+    // Officers do not read proofs; unknown ids are 404.
+    let off = CertClient::new(
+        &p.c.pki,
+        p.b_tls,
+        B,
+        &officer(&p.c.pki, B, "b.officer", Role::Officer),
+    );
+    let r = off
+        .request("GET", &format!("/v1/proofs/{}", ids[0]), None)
+        .expect("https");
+    assert_eq!((r.status, r.error()), (403, "forbidden-role"), "{r:?}");
+    let r = auditor
+        .request("GET", &format!("/v1/proofs/{}", "ab".repeat(32)), None)
+        .expect("https");
+    assert_eq!(r.status, 404, "{r:?}");
+    p.shutdown();
+}
+
 #[test]
 fn node_refuses_to_start_with_a_token_file_others_can_read() {
     use std::os::unix::fs::PermissionsExt;

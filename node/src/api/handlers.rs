@@ -286,6 +286,85 @@ pub async fn log(
     })))
 }
 
+/// `GET /v1/checkpoints`: every checkpoint this node signed, oldest first, each as stored
+/// (later copies carry the witnesses' cosignatures).
+pub async fn checkpoints(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    p.require(Action::Checkpoint)?;
+    let notes =
+        crate::store::checkpoint::history(&s.ctx.cfg.data_dir).map_err(ApiError::internal)?;
+    Ok(Json(json!({ "checkpoints": notes })))
+}
+
+/// `GET /v1/proofs/{id}`: an inclusion proof of every log entry about a message against the
+/// last checkpoint, in the format of `liaison audit prove` (docs/AUDIT.md).
+pub async fn proof(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::audit::ProofFile>> {
+    p.require(Action::ReadLog)?;
+    let id = parse_id(&id)?;
+    if s.ctx
+        .store
+        .state(&id)
+        .map_err(ApiError::internal)?
+        .is_none()
+    {
+        return Err(ApiError::UnknownMessage(id));
+    }
+    let ctx = s.ctx.clone();
+    // Reads the whole log (the node keeps no full tree in memory): off the async threads.
+    let proof = tokio::task::spawn_blocking(move || {
+        crate::audit::prove(&ctx.cfg.data_dir, &ctx.trust, &id)
+    })
+    .await
+    .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+    .map_err(|e| ApiError::Malformed(format!("{e:#}")))?;
+    Ok(Json(proof))
+}
+
+/// Query of `GET /v1/consistency`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    /// Size of the older checkpoint.
+    old: u64,
+    /// Size of the newer checkpoint.
+    new: u64,
+}
+
+/// `GET /v1/consistency?old=N&new=M`: the proof that the log of `old` entries is a prefix of
+/// that of `new` entries (base64 hashes, RFC 9162 order).
+pub async fn consistency(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    q: Result<Query<ConsistencyQuery>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    use base64::Engine as _;
+    p.require(Action::ReadLog)?;
+    let q = query(q)?;
+    if q.old > q.new || q.new > s.ctx.store.log_size() {
+        return Err(ApiError::Malformed(format!(
+            "need old <= new <= {} (the log's size)",
+            s.ctx.store.log_size()
+        )));
+    }
+    let ctx = s.ctx.clone();
+    let hashes = tokio::task::spawn_blocking(move || ctx.store.consistency_proof(q.old, q.new))
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+        .map_err(ApiError::internal)?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    Ok(Json(json!({
+        "old_size": q.old,
+        "new_size": q.new,
+        "hashes": hashes.iter().map(|h| b64.encode(h)).collect::<Vec<_>>(),
+    })))
+}
+
 /// `GET /v1/checkpoint`: signs a fresh checkpoint if the log grew, then returns the latest.
 pub async fn checkpoint(
     State(s): State<ApiState>,
