@@ -197,7 +197,7 @@ fn checkpoints(data_dir: &Path) -> Result<Vec<(String, String)>> {
 pub fn verify(
     data_dir: &Path,
     trust: &TrustStore,
-    mut progress: impl FnMut(u64, u64),
+    mut progress: impl FnMut(&'static str, u64, u64),
 ) -> Result<AuditReport> {
     let mut r = AuditReport::default();
     let (node, verifiers, _) = node_keys(data_dir, trust)?;
@@ -247,6 +247,8 @@ pub fn verify(
     // The first position whose leaf states another index.
     let mut first_misplaced: Option<u64> = None;
     let mut problems = Vec::new();
+    // Stored messages to re-verify after the replay, on every core.
+    let mut to_verify: Vec<(MessageId, Option<u64>, journal::Loc)> = Vec::new();
     let end = journal::replay(&medium, |rec| {
         match rec {
             Record::Leaf { loc, bytes } => {
@@ -255,7 +257,7 @@ pub fn verify(
                 if sizes.contains(&tree.len()) {
                     roots.insert(tree.len(), tree.root());
                 }
-                progress(loc.offset(), total);
+                progress("reading the log", loc.offset(), total);
                 match LogEntry::decode(bytes) {
                     Err(e) => problems.push(Problem {
                         leaf: Some(i),
@@ -305,29 +307,19 @@ pub fn verify(
                     marked_purged.push((id, leaf));
                     return Ok(());
                 }
-                let bytes = journal::read(&medium as &dyn Medium, body)?;
-                let bad = |what: String| Problem { leaf, what };
-                match Envelope::decode(&bytes) {
-                    Err(e) => problems.push(bad(format!("stored message {id} cannot be decoded: {e} ({})", e.reason_code()))),
-                    Ok(env) if env.signed.id() != id => problems.push(bad(format!(
-                        "stored message {id} was altered: its body now hashes to {}",
-                        env.signed.id()
-                    ))),
-                    Ok(env) => match env.signed.verify(trust) {
-                        Ok(_) => r.messages_verified += 1,
-                        Err(e) => problems.push(bad(format!(
-                            "stored message {id} does not verify: {e} ({})",
-                            e.reason_code()
-                        ))),
-                    },
-                }
+                to_verify.push((id, leaf, body));
             }
             Record::Update { .. } => {}
         }
         Ok(())
     })
     .with_context(|| format!("{}", medium.path().display()))?;
-    progress(total, total);
+    progress("reading the log", total, total);
+    let (verified, bad) = verify_messages(&medium, trust, &to_verify, |done| {
+        progress("verifying messages", done, to_verify.len() as u64)
+    })?;
+    r.messages_verified = verified;
+    problems.extend(bad);
     r.torn_bytes = end.torn;
     r.entries = tree.len();
     r.root = tree.root();
@@ -413,6 +405,94 @@ pub fn verify(
     problems.sort_by_key(|p| p.leaf.unwrap_or(u64::MAX));
     r.problems.extend(problems);
     Ok(r)
+}
+
+/// Re-verifies stored messages (signature, certificate chain at their creation time, and
+/// that each is the message its id names) on every core; returns how many verified and the
+/// problems. `progress(done)` is called from this thread as work completes.
+fn verify_messages(
+    medium: &FileMedium,
+    trust: &TrustStore,
+    messages: &[(MessageId, Option<u64>, journal::Loc)],
+    mut progress: impl FnMut(u64),
+) -> Result<(u64, Vec<Problem>)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const CHUNK: usize = 256;
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (tx, rx) = std::sync::mpsc::channel::<Result<(u64, Vec<Problem>)>>();
+    let check =
+        |(id, leaf, body): &(MessageId, Option<u64>, journal::Loc)| -> Result<Option<Problem>> {
+            let (id, leaf) = (*id, *leaf);
+            let bytes = journal::read(medium as &dyn Medium, *body)?;
+            let bad = |what: String| Ok(Some(Problem { leaf, what }));
+            let env = match Envelope::decode(&bytes) {
+                Ok(env) => env,
+                Err(e) => {
+                    return bad(format!(
+                        "stored message {id} cannot be decoded: {e} ({})",
+                        e.reason_code()
+                    ))
+                }
+            };
+            // Verification hashes the body once; only a failure pays for hashing it again.
+            match env.signed.verify(trust) {
+                Ok(v) if v.id() == id => Ok(None),
+                Ok(v) => bad(format!(
+                    "stored message {id} was replaced by another signed message, {}",
+                    v.id()
+                )),
+                Err(e) => match Envelope::decode(&bytes).map(|env| env.signed.id()) {
+                    Ok(now) if now != id => bad(format!(
+                        "stored message {id} was altered: its body now hashes to {now}"
+                    )),
+                    _ => bad(format!(
+                        "stored message {id} does not verify: {e} ({})",
+                        e.reason_code()
+                    )),
+                },
+            }
+        };
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, check) = (&next, &check);
+            scope.spawn(move || loop {
+                let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+                let Some(chunk) = messages.get(start..(start + CHUNK).min(messages.len())) else {
+                    return;
+                };
+                if chunk.is_empty() {
+                    return;
+                }
+                let mut ok = 0;
+                let mut problems = Vec::new();
+                for m in chunk {
+                    match check(m) {
+                        Ok(None) => ok += 1,
+                        Ok(Some(p)) => problems.push(p),
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                if tx.send(Ok((ok, problems))).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(tx);
+        let (mut verified, mut problems, mut done) = (0u64, Vec::new(), 0u64);
+        for r in rx {
+            let (ok, mut p) = r?;
+            done += ok + p.len() as u64;
+            verified += ok;
+            problems.append(&mut p);
+            progress(done);
+        }
+        Ok((verified, problems))
+    })
 }
 
 /// One entry of an inclusion proof file.

@@ -273,7 +273,7 @@ fn copy_of(data: &Path) -> TempDir {
 }
 
 fn verify(data: &Path, trust: &TrustStore) -> AuditReport {
-    audit::verify(data, trust, |_, _| {}).unwrap_or_else(|e| panic!("verify: {e:#}"))
+    audit::verify(data, trust, |_, _, _| {}).unwrap_or_else(|e| panic!("verify: {e:#}"))
 }
 
 /// Asserts the report names a problem at `leaf` whose text contains `text`.
@@ -479,7 +479,7 @@ async fn altered_message_body_is_named_by_its_id() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[(FILE_HEADER + HEADER) as usize + 5] ^= 0x20;
     std::fs::write(&path, &bytes).unwrap();
-    let err = audit::verify(copy.path(), &trust, |_, _| {}).expect_err("damage");
+    let err = audit::verify(copy.path(), &trust, |_, _, _| {}).expect_err("damage");
     let msg = format!("{err:#}");
     assert!(
         msg.contains(&format!("damaged at byte {FILE_HEADER} (meta checksum)")),

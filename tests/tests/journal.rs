@@ -57,7 +57,7 @@ impl Fixture {
     /// stopped node's data dir; an error unless everything holds.
     fn verify(&self, dir: &Path) -> anyhow::Result<AuditReport> {
         keep_cert(dir, &self.kz_cert.cert_der)?;
-        let r = liaison_node::audit::verify(dir, &self.pki.trust(), |_, _| {})?;
+        let r = liaison_node::audit::verify(dir, &self.pki.trust(), |_, _, _| {})?;
         match r.problems.first() {
             None => Ok(r),
             Some(p) => anyhow::bail!("{p}"),

@@ -145,13 +145,13 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
             let trust = trust(&cas)?;
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "verifying {bar:40} {bytes}/{total_bytes} ({eta})",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template("{msg:20} {bar:40} {pos}/{len} ({eta})")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            // indicatif draws only on a terminal (stderr); elsewhere this is silent.
-            let report = audit::verify(&data, &trust, |done, total| {
+            // indicatif draws only on a terminal (stderr); elsewhere this is silent. Two
+            // phases: reading the log (journal bytes), then verifying messages (count).
+            let report = audit::verify(&data, &trust, |phase, done, total| {
+                bar.set_message(phase);
                 bar.set_length(total);
                 bar.set_position(done);
             })?;

@@ -354,7 +354,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     )?;
     let mut total = 0;
     for n in &nodes {
-        let r = liaison_node::audit::verify(&n.cfg.data_dir, &trust, |_, _| {})
+        let r = liaison_node::audit::verify(&n.cfg.data_dir, &trust, |_, _, _| {})
             .with_context(|| format!("the log of {} cannot be audited", n.id))?;
         if let Some(p) = r.problems.first() {
             bail!("the log of {} does not verify: {p}", n.id);
