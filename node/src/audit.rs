@@ -244,6 +244,7 @@ pub fn verify(
     let mut stored: Vec<(MessageId, Option<u64>)> = Vec::new();
     // Stored messages whose state says their body was purged.
     let mut marked_purged: Vec<(MessageId, Option<u64>)> = Vec::new();
+    let mut seen_purged: HashSet<MessageId> = HashSet::new();
     // The first position whose leaf states another index.
     let mut first_misplaced: Option<u64> = None;
     let mut problems = Vec::new();
@@ -304,17 +305,26 @@ pub fn verify(
                 let id = state.facts.id;
                 stored.push((id, leaf));
                 if state.purged {
+                    seen_purged.insert(id);
                     marked_purged.push((id, leaf));
                     return Ok(());
                 }
                 to_verify.push((id, leaf, body));
             }
-            Record::Update { .. } => {}
+            Record::Update { bytes, .. } => {
+                // A purge replaces the state with one marked purged (its body is zeroed).
+                if let Ok(state) = postcard::from_bytes::<MessageState>(bytes) {
+                    if state.purged && seen_purged.insert(state.facts.id) {
+                        marked_purged.push((state.facts.id, state.leaves.first().copied()));
+                    }
+                }
+            }
         }
         Ok(())
     })
     .with_context(|| format!("{}", medium.path().display()))?;
     progress("reading the log", total, total);
+    to_verify.retain(|(id, _, _)| !seen_purged.contains(id));
     let (verified, bad) = verify_messages(&medium, trust, &to_verify, |done| {
         progress("verifying messages", done, to_verify.len() as u64)
     })?;

@@ -122,6 +122,7 @@ impl Cluster {
             },
             limits: Limits::default(),
             checkpoints: CheckpointConfig::default(),
+            retention: Default::default(),
         }
     }
 }

@@ -101,6 +101,8 @@ pub enum Action {
     ReadLog,
     /// Read the signed checkpoint (`GET /v1/checkpoint`).
     Checkpoint,
+    /// Purge message bodies under the retention policy (`POST /v1/purge`).
+    Purge,
 }
 
 impl Action {
@@ -113,6 +115,7 @@ impl Action {
             }
             Action::ListInbox | Action::Trail | Action::Status | Action::Checkpoint => true,
             Action::ReadLog => matches!(role, Auditor | Supervisor),
+            Action::Purge => matches!(role, Supervisor),
         }
     }
 
@@ -127,6 +130,7 @@ impl Action {
             Action::Status => "read the node status",
             Action::ReadLog => "read the event log",
             Action::Checkpoint => "read checkpoints",
+            Action::Purge => "purge message bodies",
         }
     }
 }

@@ -365,6 +365,58 @@ pub async fn consistency(
     })))
 }
 
+/// Body of `POST /v1/purge`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PurgeRequest {
+    /// Only list what is due.
+    dry_run: bool,
+}
+
+/// `POST /v1/purge`: deletes the message bodies the retention policy says are due (a
+/// `purged` log entry each); lists them with `dry_run`. Supervisor only.
+pub async fn purge(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    req: Result<Json<PurgeRequest>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    p.require(Action::Purge)?;
+    let Json(req) =
+        req.map_err(|e| ApiError::Malformed(format!("bad purge request: {}", e.body_text())))?;
+    let ctx = s.ctx.clone();
+    let due = tokio::task::spawn_blocking(move || {
+        ctx.store.retention_due(&ctx.cfg.retention.rules, now())
+    })
+    .await
+    .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+    .map_err(ApiError::internal)?;
+    let listed: Vec<Value> = due
+        .iter()
+        .map(|(id, rule)| json!({ "id": id.to_string(), "rule": rule }))
+        .collect();
+    let purged = if req.dry_run {
+        vec![]
+    } else {
+        let done = s.ctx.store.purge(due).await.map_err(ApiError::internal)?;
+        tracing::info!(count = done.len(), by = %p.who, "message bodies purged");
+        // Who asked is part of the record: the purge entries name only the rule.
+        s.ctx
+            .store
+            .record(liaison_protocol::log::Event::Admin {
+                act: "purge".into(),
+                detail: format!("{} message bodies purged by {}", done.len(), p.who),
+            })
+            .await
+            .map_err(ApiError::internal)?;
+        done
+    };
+    Ok(Json(json!({
+        "dry_run": req.dry_run,
+        "due": listed,
+        "purged": purged.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })))
+}
+
 /// `GET /v1/checkpoint`: signs a fresh checkpoint if the log grew, then returns the latest.
 pub async fn checkpoint(
     State(s): State<ApiState>,

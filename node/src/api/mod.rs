@@ -259,6 +259,7 @@ fn router(state: ApiState) -> Router {
         .route("/v1/checkpoints", get(handlers::checkpoints))
         .route("/v1/proofs/{id}", get(handlers::proof))
         .route("/v1/consistency", get(handlers::consistency))
+        .route("/v1/purge", post(handlers::purge))
         .fallback(|req: Request| async move { ApiError::NoRoute(req.uri().path().to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))

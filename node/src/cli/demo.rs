@@ -164,6 +164,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             api: api_config(*api)?,
             limits: Limits::default(),
             checkpoints: CheckpointConfig { interval_secs: 1 },
+            retention: Default::default(),
         };
         let config = home.join("node.toml");
         std::fs::write(&config, toml::to_string(&cfg)?)?;

@@ -126,6 +126,15 @@ pub enum OfficerCommand {
     },
     /// Print the node's latest signed checkpoint (C2SP signed note).
     Checkpoint,
+    /// Delete the message bodies the retention policy says are due (supervisor role). Each
+    /// gets a `purged` log entry; every log entry and proof stays.
+    Purge {
+        /// Only list what is due.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 /// `liaison send`.
@@ -597,6 +606,30 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
                 }
                 if let Some(next) = v["next_from"].as_u64() {
                     println!("… more: liaison log --from {next}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OfficerCommand::Purge { dry_run, out } => {
+            let v = client.post("/purge", &json!({ "dry_run": dry_run }))?;
+            if out.json {
+                print_json(&v);
+            } else {
+                let due = v["due"].as_array().map_or(0, Vec::len);
+                let purged = v["purged"].as_array().map_or(0, Vec::len);
+                if dry_run {
+                    println!("{due} message bodies are due for purging under the retention policy");
+                    for d in v["due"].as_array().into_iter().flatten() {
+                        println!(
+                            "  {} ({})",
+                            d["id"].as_str().unwrap_or("?"),
+                            d["rule"].as_str().unwrap_or("?")
+                        );
+                    }
+                } else {
+                    println!(
+                        "purged {purged} of {due} message bodies due; their log entries remain"
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -162,6 +162,12 @@ enum Request {
     Checkpoint {
         reply: oneshot::Sender<Result<Option<String>>>,
     },
+    /// Purge these messages' bodies (with the rule that applies): a purge entry each, then
+    /// the bodies zeroed. Replies with the ids actually purged.
+    Purge {
+        ids: Vec<(MessageId, String)>,
+        reply: oneshot::Sender<Result<Vec<MessageId>>>,
+    },
     /// A witness's cosignature of one of our checkpoints (already verified) to keep.
     Cosigned {
         note: String,
@@ -211,6 +217,9 @@ pub struct Index {
     /// The compact range of the log at the sizes of recent checkpoints (at most
     /// [`FRONTIERS`]): what a consistency proof from one of them needs besides later leaves.
     frontiers: BTreeMap<u64, RootBuilder>,
+    /// Where the bodies of purged messages were (found at load; a purge cut short by a crash
+    /// is finished at start-up).
+    purged_bodies: Vec<Loc>,
 }
 
 /// Recent checkpoints whose compact range the index keeps for witnesses' proofs.
@@ -258,6 +267,9 @@ impl Index {
                             s.facts.id
                         );
                     }
+                    if s.purged {
+                        idx.purged_bodies.push(body);
+                    }
                     idx.insert(s, state, body)?;
                 }
                 Record::Update { state, bytes } => {
@@ -268,6 +280,11 @@ impl Index {
                             s.facts.id
                         )
                     })?;
+                    if s.purged {
+                        if let Some(e) = idx.msgs.get(n as usize) {
+                            idx.purged_bodies.push(e.body);
+                        }
+                    }
                     idx.update(n, s, state)?;
                 }
             }
@@ -451,6 +468,24 @@ pub fn now() -> Timestamp {
     Timestamp(d.as_millis() as u64)
 }
 
+/// Zeroes the bodies of purged messages that still hold bytes: a purge writes its log entries
+/// first, then overwrites the bodies; a crash in between leaves this to the next start.
+fn finish_purges(medium: &dyn Medium, bodies: &[Loc]) -> Result<()> {
+    let mut left = Vec::new();
+    for &loc in bodies {
+        if journal::read(medium, loc)?.iter().any(|b| *b != 0) {
+            left.push((loc.offset(), loc.length()));
+        }
+    }
+    if !left.is_empty() {
+        tracing::warn!(bodies = left.len(), "finishing a purge a crash interrupted");
+        medium
+            .zero_durable(&left)
+            .context("cannot finish an interrupted purge")?;
+    }
+    Ok(())
+}
+
 /// Keeps the bytes a replay is about to cut off in a side file beside the journal, so an
 /// operator can still look at them (a crash's torn write normally; evidence if not).
 fn save_torn(medium: &dyn Medium, dir: &Path, end: ReplayEnd) -> Result<()> {
@@ -525,6 +560,7 @@ impl Store {
                 .context("cannot cut off the incomplete end of the journal")?;
         }
         let salt = journal::init(medium.as_ref())?;
+        finish_purges(medium.as_ref(), &index.purged_bodies)?;
         let shared = Arc::new(Shared {
             medium,
             index: RwLock::new(index),
@@ -682,6 +718,44 @@ impl Store {
         self.ask(|reply| Request::Cosigned { note, reply }).await
     }
 
+    /// Messages whose bodies the retention `rules` say may go at `now`: not purged yet, owed
+    /// no receipt, logged at least the first covering rule's `after_days` ago. Reads every
+    /// message's state (an administrative task, not a hot path).
+    pub fn retention_due(
+        &self,
+        rules: &[crate::config::RetentionRule],
+        now: Timestamp,
+    ) -> Result<Vec<(MessageId, String)>> {
+        let count = self.shared.index().msgs.len() as u32;
+        let mut due = Vec::new();
+        for n in 0..count {
+            let Some(s) = self.shared.state_of(n)? else {
+                continue;
+            };
+            if s.purged || !s.pending.is_empty() {
+                continue;
+            }
+            let Some(rule) = rules
+                .iter()
+                .find(|r| r.covers(&s.facts.kind, s.facts.tlp.label()))
+            else {
+                continue;
+            };
+            let age = now.millis().saturating_sub(s.logged_at.millis());
+            if age >= u64::from(rule.after_days) * 86_400_000 {
+                due.push((s.facts.id, rule.name.clone()));
+            }
+        }
+        Ok(due)
+    }
+
+    /// Purges the bodies of `ids` (each with the rule that applies): a `purged` log entry per
+    /// message, durable first, then the body overwritten on disk. Every proof over the log
+    /// stays valid. Returns the ids purged (already purged or still owed a receipt: skipped).
+    pub async fn purge(&self, ids: Vec<(MessageId, String)>) -> Result<Vec<MessageId>> {
+        self.ask(|reply| Request::Purge { ids, reply }).await
+    }
+
     /// Changes whenever a checkpoint is signed (its value is the checkpoint's size).
     pub fn checkpoint_watch(&self) -> watch::Receiver<u64> {
         self.checkpoint_signal.subscribe()
@@ -728,6 +802,9 @@ impl Store {
 
     /// Stored envelope of a message (none if unknown).
     pub fn envelope(&self, id: &MessageId) -> Result<Option<Envelope>> {
+        if self.state(id)?.is_some_and(|s| s.purged) {
+            return Ok(None);
+        }
         match self.envelope_bytes(id)? {
             Some(b) => {
                 Ok(Some(Envelope::decode(&b).map_err(|e| {
@@ -910,6 +987,7 @@ fn fail(r: Request, why: &str) {
         Request::Ack { reply, .. } => drop(reply.send(Err(e()))),
         Request::Checkpoint { reply } => drop(reply.send(Err(e()))),
         Request::Cosigned { reply, .. } => drop(reply.send(Err(e()))),
+        Request::Purge { reply, .. } => drop(reply.send(Err(e()))),
         Request::Shutdown { reply } => drop(reply.send(Err(e()))),
     }
 }
@@ -921,6 +999,7 @@ enum Reply {
     Bool(oneshot::Sender<Result<bool>>, bool),
     Checkpoint(oneshot::Sender<Result<Option<String>>>),
     Cosigned(oneshot::Sender<Result<()>>, String),
+    Purged(oneshot::Sender<Result<Vec<MessageId>>>, Vec<MessageId>),
 }
 
 /// A message's state as the group sees it.
@@ -1231,6 +1310,26 @@ impl Group<'_> {
             }
             Request::Checkpoint { reply } => replies.push(Reply::Checkpoint(reply)),
             Request::Cosigned { note, reply } => replies.push(Reply::Cosigned(reply, note)),
+            Request::Purge { ids, reply } => {
+                let mut done = Vec::new();
+                for (id, rule) in ids {
+                    // Still there, not purged, and owed nothing by a next hop (a message in
+                    // an outbox must keep its body until it is receipted).
+                    let ok = self
+                        .pending(&id)?
+                        .is_some_and(|p| !p.state.purged && p.state.pending.is_empty());
+                    if !ok {
+                        continue;
+                    }
+                    let leaf = self.append(Event::Purged { id, rule });
+                    if let Some(s) = self.state_mut(&id)? {
+                        s.purged = true;
+                        s.leaves.push(leaf);
+                    }
+                    done.push(id);
+                }
+                replies.push(Reply::Purged(reply, done));
+            }
             Request::Shutdown { reply } => drop(reply.send(Ok(()))),
         }
         Ok(())
@@ -1344,6 +1443,7 @@ impl Writer {
                     Reply::Bool(tx, _) => drop(tx.send(Err(anyhow!(msg.clone())))),
                     Reply::Checkpoint(tx) => drop(tx.send(Err(anyhow!(msg.clone())))),
                     Reply::Cosigned(tx, _) => drop(tx.send(Err(anyhow!(msg.clone())))),
+                    Reply::Purged(tx, _) => drop(tx.send(Err(anyhow!(msg.clone())))),
                 }
             }
             return;
@@ -1364,6 +1464,7 @@ impl Writer {
                 Reply::Bool(tx, b) => drop(tx.send(Ok(b))),
                 Reply::Checkpoint(tx) => drop(tx.send(self.sign_checkpoint())),
                 Reply::Cosigned(tx, note) => drop(tx.send(self.add_cosignature(&note))),
+                Reply::Purged(tx, ids) => drop(tx.send(self.zero_bodies(&ids).map(|()| ids))),
             }
         }
     }
@@ -1502,6 +1603,22 @@ impl Writer {
             .keep_frontier();
         self.checkpoint_signal.send_replace(size);
         Ok(Some(note))
+    }
+
+    /// Overwrites the bodies of messages whose purge is durable in the log.
+    fn zero_bodies(&self, ids: &[MessageId]) -> Result<()> {
+        let ranges: Vec<(u64, usize)> = {
+            let idx = self.shared.index();
+            ids.iter()
+                .filter_map(|id| idx.number(id))
+                .filter_map(|n| idx.msgs.get(n as usize))
+                .map(|e| (e.body.offset(), e.body.length()))
+                .collect()
+        };
+        self.shared
+            .medium
+            .zero_durable(&ranges)
+            .context("purge: cannot overwrite the bodies (the next start finishes it)")
     }
 
     /// Merges a cosigned copy of one of our checkpoints: into the last checkpoint if it is the
