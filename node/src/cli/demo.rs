@@ -335,7 +335,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 
     step(
         7,
-        "Shutting every node down (SIGTERM) and checking each log offline",
+        "Shutting every node down (SIGTERM) and auditing each log offline (liaison audit verify)",
     );
     for n in &mut nodes {
         stop(n)?;
@@ -362,10 +362,11 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         }
         total += r.entries;
         println!(
-            "    {:<22} {:>3} log entries, checkpoint covers {:>3}, {} stored messages verified, root {}",
+            "    {:<22} {:>3} log entries, checkpoint covers {:>3}, {} peer cosignatures, {} stored messages verified, root {}",
             n.id.as_str(),
             r.entries,
             r.checkpoint_size,
+            r.cosignatures,
             r.messages_verified,
             &liaison_protocol::ids::hex(&r.root)[..16]
         );
@@ -373,8 +374,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 
     println!(
         "\nSummary: 4 nodes in 2 networks; an alert, a request and its reply delivered with signed \
-         receipts;\n         a TLP:RED misuse refused; {total} log entries verified against signed \
-         checkpoints; {:.1} s.",
+         receipts;\n         a TLP:RED misuse refused; {total} log entries verified against checkpoints cosigned \
+         by peers; {:.1} s.",
         started.elapsed().as_secs_f64()
     );
     if args.keep || args.dir.is_some() {
