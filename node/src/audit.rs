@@ -61,6 +61,9 @@ pub struct AuditReport {
     pub unknown_signatures: u64,
     /// Stored messages whose signature and certificate chain verified.
     pub messages_verified: u64,
+    /// Signed receipts and refusals (sent and received) kept beside their log entries that
+    /// verified and are the ones the entries name.
+    pub answers_verified: u64,
     /// Messages whose body was purged (their log entries remain).
     pub purged: u64,
     /// Bytes of an incomplete last batch (a crash's torn write), not part of the log.
@@ -249,7 +252,10 @@ pub fn verify(
     let mut first_misplaced: Option<u64> = None;
     let mut problems = Vec::new();
     // Stored messages to re-verify after the replay, on every core.
-    let mut to_verify: Vec<(MessageId, Option<u64>, journal::Loc)> = Vec::new();
+    let mut to_verify: Vec<Check> = Vec::new();
+    // Log entries that name a signed receipt or refusal → its id; the envelopes kept for them.
+    let mut answers_named: HashMap<u64, MessageId> = HashMap::new();
+    let mut answers_kept: Vec<(u64, journal::Loc)> = Vec::new();
     let end = journal::replay(&medium, |rec| {
         match rec {
             Record::Leaf { loc, bytes } => {
@@ -285,11 +291,19 @@ pub fn verify(
                             Event::Purged { id, .. } => {
                                 purged.insert(*id);
                             }
+                            Event::ReceiptSent { receipt, .. }
+                            | Event::ReceiptReceived { receipt, .. }
+                            | Event::RefusalReceived {
+                                refusal: receipt, ..
+                            } => {
+                                answers_named.insert(i, *receipt);
+                            }
                             _ => {}
                         }
                     }
                 }
             }
+            Record::Signed { leaf, body } => answers_kept.push((leaf, body)),
             Record::New { bytes, body, .. } => {
                 let state: MessageState = match postcard::from_bytes(bytes) {
                     Ok(s) => s,
@@ -309,7 +323,7 @@ pub fn verify(
                     marked_purged.push((id, leaf));
                     return Ok(());
                 }
-                to_verify.push((id, leaf, body));
+                to_verify.push((id, leaf, body, "message"));
             }
             Record::Update { bytes, .. } => {
                 // A purge replaces the state with one marked purged (its body is zeroed).
@@ -324,11 +338,33 @@ pub fn verify(
     })
     .with_context(|| format!("{}", medium.path().display()))?;
     progress("reading the log", total, total);
-    to_verify.retain(|(id, _, _)| !seen_purged.contains(id));
+    to_verify.retain(|(id, ..)| !seen_purged.contains(id));
     let (verified, bad) = verify_messages(&medium, trust, &to_verify, |done| {
         progress("verifying messages", done, to_verify.len() as u64)
     })?;
     r.messages_verified = verified;
+    problems.extend(bad);
+    // Every signed receipt and refusal the log names is kept beside it, and is that message.
+    let mut answers = Vec::new();
+    for (leaf, body) in answers_kept {
+        match answers_named.remove(&leaf) {
+            Some(id) => answers.push((id, Some(leaf), body, "receipt or refusal")),
+            None => problems.push(Problem {
+                leaf: Some(leaf),
+                what: "a signed answer is kept for this entry, which names none".into(),
+            }),
+        }
+    }
+    for (leaf, id) in answers_named {
+        problems.push(Problem {
+            leaf: Some(leaf),
+            what: format!("names the signed receipt or refusal {id}, which is not kept"),
+        });
+    }
+    let (verified, bad) = verify_messages(&medium, trust, &answers, |done| {
+        progress("verifying receipts", done, answers.len() as u64)
+    })?;
+    r.answers_verified = verified;
     problems.extend(bad);
     r.torn_bytes = end.torn;
     r.entries = tree.len();
@@ -417,13 +453,17 @@ pub fn verify(
     Ok(r)
 }
 
+/// A signed message to re-verify: the id the log names, its entry, where its envelope is
+/// kept, and what it is (for the report).
+type Check = (MessageId, Option<u64>, journal::Loc, &'static str);
+
 /// Re-verifies stored messages (signature, certificate chain at their creation time, and
 /// that each is the message its id names) on every core; returns how many verified and the
 /// problems. `progress(done)` is called from this thread as work completes.
 fn verify_messages(
     medium: &FileMedium,
     trust: &TrustStore,
-    messages: &[(MessageId, Option<u64>, journal::Loc)],
+    messages: &[Check],
     mut progress: impl FnMut(u64),
 ) -> Result<(u64, Vec<Problem>)> {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -431,38 +471,37 @@ fn verify_messages(
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (tx, rx) = std::sync::mpsc::channel::<Result<(u64, Vec<Problem>)>>();
-    let check =
-        |(id, leaf, body): &(MessageId, Option<u64>, journal::Loc)| -> Result<Option<Problem>> {
-            let (id, leaf) = (*id, *leaf);
-            let bytes = journal::read(medium as &dyn Medium, *body)?;
-            let bad = |what: String| Ok(Some(Problem { leaf, what }));
-            let env = match Envelope::decode(&bytes) {
-                Ok(env) => env,
-                Err(e) => {
-                    return bad(format!(
-                        "stored message {id} cannot be decoded: {e} ({})",
-                        e.reason_code()
-                    ))
-                }
-            };
-            // Verification hashes the body once; only a failure pays for hashing it again.
-            match env.signed.verify(trust) {
-                Ok(v) if v.id() == id => Ok(None),
-                Ok(v) => bad(format!(
-                    "stored message {id} was replaced by another signed message, {}",
-                    v.id()
-                )),
-                Err(e) => match Envelope::decode(&bytes).map(|env| env.signed.id()) {
-                    Ok(now) if now != id => bad(format!(
-                        "stored message {id} was altered: its body now hashes to {now}"
-                    )),
-                    _ => bad(format!(
-                        "stored message {id} does not verify: {e} ({})",
-                        e.reason_code()
-                    )),
-                },
+    let check = |(id, leaf, body, kind): &Check| -> Result<Option<Problem>> {
+        let (id, leaf) = (*id, *leaf);
+        let bytes = journal::read(medium as &dyn Medium, *body)?;
+        let bad = |what: String| Ok(Some(Problem { leaf, what }));
+        let env = match Envelope::decode(&bytes) {
+            Ok(env) => env,
+            Err(e) => {
+                return bad(format!(
+                    "stored {kind} {id} cannot be decoded: {e} ({})",
+                    e.reason_code()
+                ))
             }
         };
+        // Verification hashes the body once; only a failure pays for hashing it again.
+        match env.signed.verify(trust) {
+            Ok(v) if v.id() == id => Ok(None),
+            Ok(v) => bad(format!(
+                "stored {kind} {id} was replaced by another signed message, {}",
+                v.id()
+            )),
+            Err(e) => match Envelope::decode(&bytes).map(|env| env.signed.id()) {
+                Ok(now) if now != id => bad(format!(
+                    "stored {kind} {id} was altered: its body now hashes to {now}"
+                )),
+                _ => bad(format!(
+                    "stored {kind} {id} does not verify: {e} ({})",
+                    e.reason_code()
+                )),
+            },
+        }
+    };
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let tx = tx.clone();

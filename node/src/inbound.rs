@@ -352,12 +352,22 @@ async fn finish(
                     status: ReceiptStatus::Delivered,
                     ids: acked,
                 };
+                // Kept beside its log entry: what this node signed to have received.
+                let bytes = Envelope {
+                    signed: receipt,
+                    route: vec![],
+                }
+                .encode();
                 match ctx
                     .store
-                    .accept_many_with_receipt(accepts, peer, true, event)
+                    .accept_many_with_receipt(accepts, peer, true, event, bytes.clone())
                     .await
                 {
-                    Ok(()) => push_frame(&decoder, &mut out, receipt),
+                    Ok(()) => {
+                        if let Ok(f) = decoder.encode(FrameType::Envelope, &bytes) {
+                            out.push(f);
+                        }
+                    }
                     // Not durable: send no receipt, so the sender keeps them and retries.
                     Err(e) => ctx.alarm(format!("cannot store messages from {peer}: {e:#}")),
                 }

@@ -270,7 +270,7 @@ async fn read_answers(
         let ids: Vec<MessageId> = outcome.iter().map(|(id, _)| *id).collect();
         if let Err(e) = ctx
             .store
-            .hop_answer(event, peer.clone(), outcome, answer_id)
+            .hop_answer(event, peer.clone(), outcome, answer_id, payload)
             .await
         {
             ctx.alarm(format!("cannot record an answer from {peer}: {e:#}"));

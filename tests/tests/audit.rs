@@ -139,6 +139,8 @@ enum Rec {
     New { state: Vec<u8>, body: Vec<u8> },
     /// A replacement state.
     Update(Vec<u8>),
+    /// A signed receipt or refusal kept for log entry `leaf`.
+    Signed { leaf: u64, body: Vec<u8> },
 }
 
 fn journal_path(data: &Path) -> PathBuf {
@@ -157,6 +159,10 @@ fn read_records(data: &Path) -> Vec<Rec> {
                 body: journal::read(&medium, body)?,
             },
             Record::Update { bytes, .. } => Rec::Update(bytes.to_vec()),
+            Record::Signed { leaf, body } => Rec::Signed {
+                leaf,
+                body: journal::read(&medium, body)?,
+            },
         });
         Ok(())
     })
@@ -181,6 +187,11 @@ fn write_records(data: &Path, recs: &[Rec]) {
                 batch.record(TAG_NEW, &[&len, state])
             }
             Rec::Update(state) => batch.record(TAG_UPDATE, &[state]),
+            Rec::Signed { leaf, body } => {
+                batch.body(body);
+                let len = u32::try_from(body.len()).unwrap().to_le_bytes();
+                batch.record(journal::TAG_SIGNED, &[&leaf.to_le_bytes(), &len])
+            }
         }
         .unwrap();
     }
@@ -315,6 +326,10 @@ async fn untouched_exchange_verifies_on_both_sides() {
     assert!((1..=ALERTS as u64).contains(&receipts), "{:?}", a.by_type);
     assert_eq!(a.entries, 1 + ALERTS as u64 + receipts, "{:?}", a.by_type);
     assert_eq!((a.purged, a.torn_bytes), (0, 0));
+    assert_eq!(
+        a.answers_verified, receipts,
+        "every receipt A received is kept and verifies"
+    );
 
     let b = verify(&x.data(B), &trust);
     assert!(b.ok(), "{:#?}", b.problems);
@@ -325,6 +340,11 @@ async fn untouched_exchange_verifies_on_both_sides() {
     assert_eq!(b.messages_verified, ALERTS as u64, "every alert B received");
     assert_eq!(b.by_type.get("received"), Some(&(ALERTS as u64)));
     assert!(b.by_type.get("receipt-sent").is_some_and(|r| *r >= 1));
+    assert_eq!(
+        Some(&b.answers_verified),
+        b.by_type.get("receipt-sent"),
+        "every receipt B signed is kept and verifies"
+    );
 
     // The rewriting helper the other tests use is faithful: the same records in a fresh
     // journal (new salt, one batch) verify exactly as the original.
@@ -577,7 +597,7 @@ async fn message_marked_purged_without_a_purge_entry_is_reported() {
 
     let r = verify(copy.path(), &x.trust());
     assert_eq!(r.problems.len(), 1, "{:#?}", r.problems);
-    assert_eq!(r.problems[0].leaf, Some(at));
+    assert_eq!(r.problems[0].leaf, Some(at), "{:#?}", r.problems);
     assert_eq!(
         r.problems[0].what,
         format!("message {id} is stored as purged, but no log entry records its purge")
@@ -981,4 +1001,50 @@ async fn cli_audit_prove_check_and_export() {
     ]);
     assert_ne!(run.code, Some(0), "{run:?}");
     assert!(run.stderr.contains("--out"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_receipts_prove_delivery_and_cannot_be_altered() {
+    let x = exchange().await;
+    let trust = x.trust();
+    // A kept receipt (B's signature over the ids it received) altered in A's journal, with
+    // checksums fixed: named at its entry.
+    let copy = copy_of(&x.data(A));
+    let mut at = None;
+    rewrite_journal(copy.path(), |recs| {
+        for r in recs.iter_mut() {
+            if let Rec::Signed { leaf, body } = r {
+                let last = body.len() - 1;
+                body[last] ^= 1;
+                at = Some(*leaf);
+                break;
+            }
+        }
+    });
+    let at = at.expect("A keeps B's receipts");
+    let r = verify(copy.path(), &trust);
+    assert_eq!(r.problems.len(), 1, "{:#?}", r.problems);
+    assert_eq!(r.problems[0].leaf, Some(at));
+    assert!(
+        r.problems[0].what.contains("receipt or refusal"),
+        "{}",
+        r.problems[0]
+    );
+
+    // Removed: the entry still names it, so its absence is reported.
+    let copy = copy_of(&x.data(A));
+    rewrite_journal(copy.path(), |recs| {
+        let i = recs
+            .iter()
+            .position(|r| matches!(r, Rec::Signed { .. }))
+            .unwrap();
+        recs.remove(i);
+    });
+    let r = verify(copy.path(), &trust);
+    assert_eq!(r.problems.len(), 1, "{:#?}", r.problems);
+    assert!(
+        r.problems[0].what.contains("which is not kept"),
+        "{}",
+        r.problems[0]
+    );
 }

@@ -79,6 +79,8 @@ async fn data_dir(pki: &TestPki, dir: &Path) -> MessageId {
                 .map(|id| (*id, "delivered".to_owned()))
                 .collect(),
             receipt,
+            // Kept as given; the proof covers the log entry, not the receipt's signature.
+            b"om's signed receipt".to_vec(),
         )
         .await
         .unwrap();

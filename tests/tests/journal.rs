@@ -270,6 +270,8 @@ async fn restart_rebuilds_every_index() {
                 .map(|id| (*id, "delivered".to_string()))
                 .collect(),
             receipt,
+            // The signed receipt's bytes are kept as given; this test is about the indexes.
+            b"om's signed receipt".to_vec(),
         )
         .await
         .unwrap();

@@ -118,6 +118,8 @@ async fn receipt_takes_messages_out_of_the_outbox_and_into_the_trail() {
                 .map(|id| (*id, "delivered".to_string()))
                 .collect(),
             receipt,
+            // Kept as given; this test is about outboxes and trails.
+            b"om's signed receipt".to_vec(),
         )
         .await
         .unwrap();
@@ -149,6 +151,7 @@ async fn receipt_takes_messages_out_of_the_outbox_and_into_the_trail() {
                 who,
                 vec![(id, "delivered".to_string())],
                 again,
+                b"a repeated receipt".to_vec(),
             )
             .await
             .unwrap();

@@ -168,6 +168,7 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                     "cosignatures": report.cosignatures,
                     "unknown_signatures": report.unknown_signatures,
                     "messages_verified": report.messages_verified,
+                    "answers_verified": report.answers_verified,
                     "purged": report.purged,
                     "torn_bytes": report.torn_bytes,
                     "problems": report.problems.iter().map(|p| serde_json::json!({"leaf": p.leaf, "what": p.what})).collect::<Vec<_>>(),
@@ -201,8 +202,9 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                     }
                 );
                 println!(
-                    "  messages: {} verified (signature and certificate chain), {} purged",
-                    report.messages_verified, report.purged
+                    "  messages: {} verified (signature and certificate chain), {} purged; \
+                     signed receipts and refusals: {} verified",
+                    report.messages_verified, report.purged, report.answers_verified
                 );
                 if report.torn_bytes > 0 {
                     println!(

@@ -14,6 +14,9 @@
 //!   tag 2  New     payload = body_len u32le | postcard(MessageState); the body is the next
 //!                  body_len bytes of the batch's `bodies`, in the order of the New records
 //!   tag 3  Update  payload = postcard(MessageState), replacing that message's state
+//!   tag 4  Signed  payload = leaf u64le | body_len u32le; the body (next in `bodies`, in
+//!                  record order with the New records' bodies) is the envelope of the signed
+//!                  receipt or refusal that log entry `leaf` names, kept for auditors
 //! ```
 //! One group commit is one batch: one positional write of header, meta and bodies, then one
 //! `fdatasync`. Nothing is answered before that returns. Every batch is durable before the
@@ -60,6 +63,8 @@ pub const TAG_LEAF: u8 = 1;
 pub const TAG_NEW: u8 = 2;
 /// A replacement state for a known message.
 pub const TAG_UPDATE: u8 = 3;
+/// Record tag: a signed receipt or refusal, kept beside the log entry that names it.
+pub const TAG_SIGNED: u8 = 4;
 
 /// Where a value lives in the journal: offset (39 bits) and length (25 bits) in one word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -354,6 +359,13 @@ pub enum Record<'a> {
         /// Where the envelope is.
         body: Loc,
     },
+    /// The envelope of a signed receipt or refusal named by log entry `leaf`.
+    Signed {
+        /// The log entry.
+        leaf: u64,
+        /// Where the envelope is.
+        body: Loc,
+    },
     /// A replacement state.
     Update {
         /// Where the state is.
@@ -476,6 +488,21 @@ pub fn replay(
                     state: Loc::new(at, len as u64)?,
                     bytes: payload,
                 })?,
+                TAG_SIGNED => {
+                    let (Some(lb), Some(bl)) = (payload.get(..8), payload.get(8..12)) else {
+                        return Err(damaged("short signed-answer record"));
+                    };
+                    let leaf = u64::from_le_bytes(lb.try_into().unwrap_or_default());
+                    let body_len = u64::from(u32::from_le_bytes(bl.try_into().unwrap_or_default()));
+                    if body_at + body_len > bodies_end {
+                        return Err(damaged("body overruns its batch"));
+                    }
+                    visit(Record::Signed {
+                        leaf,
+                        body: Loc::new(body_at, body_len)?,
+                    })?;
+                    body_at += body_len;
+                }
                 other => return Err(damaged(&format!("unknown record tag {other}"))),
             }
             i = p + len;

@@ -148,10 +148,14 @@ enum Request {
         peer: NodeId,
         outcome: Vec<(MessageId, String)>,
         proof: MessageId,
+        /// The answer's signed envelope, kept beside its log entry for auditors.
+        signed: Vec<u8>,
         reply: oneshot::Sender<Result<u64>>,
     },
     Record {
         event: Event,
+        /// A signed receipt or refusal the event names, kept beside its log entry.
+        signed: Option<Vec<u8>>,
         reply: oneshot::Sender<Result<u64>>,
     },
     Ack {
@@ -267,11 +271,9 @@ impl Index {
                             s.facts.id
                         );
                     }
-                    if s.purged {
-                        idx.purged_bodies.push(body);
-                    }
                     idx.insert(s, state, body)?;
                 }
+                Record::Signed { .. } => {}
                 Record::Update { state, bytes } => {
                     let s = decode_state(bytes)?;
                     let n = idx.number(&s.facts.id).ok_or_else(|| {
@@ -280,9 +282,14 @@ impl Index {
                             s.facts.id
                         )
                     })?;
+                    // A purge replaces the state in a later batch than the body's (a body is
+                    // never purged in the batch that stored it): only then is it finished
+                    // here, so the last batch's bodies (checksummed) are never touched.
                     if s.purged {
                         if let Some(e) = idx.msgs.get(n as usize) {
-                            idx.purged_bodies.push(e.body);
+                            if e.body.offset() < state.offset() {
+                                idx.purged_bodies.push(e.body);
+                            }
                         }
                     }
                     idx.update(n, s, state)?;
@@ -649,6 +656,7 @@ impl Store {
         from: &NodeId,
         deliver: bool,
         event: Event,
+        receipt: Vec<u8>,
     ) -> Result<()> {
         let stopped = || anyhow!("store writer has stopped");
         let mut waits = Vec::with_capacity(items.len());
@@ -667,7 +675,11 @@ impl Store {
         }
         let (reply, rrx) = oneshot::channel();
         self.tx
-            .send(Request::Record { event, reply })
+            .send(Request::Record {
+                event,
+                signed: Some(receipt),
+                reply,
+            })
             .await
             .map_err(|_| stopped())?;
         for rx in waits {
@@ -685,12 +697,14 @@ impl Store {
         peer: NodeId,
         outcome: Vec<(MessageId, String)>,
         proof: MessageId,
+        signed: Vec<u8>,
     ) -> Result<u64> {
         self.ask(|reply| Request::HopAnswer {
             event,
             peer,
             outcome,
             proof,
+            signed,
             reply,
         })
         .await
@@ -698,7 +712,23 @@ impl Store {
 
     /// Appends an event to the log (refusals, receipts sent, administrative acts).
     pub async fn record(&self, event: Event) -> Result<u64> {
-        self.ask(|reply| Request::Record { event, reply }).await
+        self.ask(|reply| Request::Record {
+            event,
+            signed: None,
+            reply,
+        })
+        .await
+    }
+
+    /// As [`Store::record`], keeping `signed` (the envelope of the signed receipt or refusal
+    /// the event names) beside the entry, so auditors can verify it from the log alone.
+    pub async fn record_signed(&self, event: Event, signed: Vec<u8>) -> Result<u64> {
+        self.ask(|reply| Request::Record {
+            event,
+            signed: Some(signed),
+            reply,
+        })
+        .await
     }
 
     /// Marks an inbox message as acknowledged by an officer; false if it is not in the inbox.
@@ -1021,6 +1051,8 @@ struct Group<'a> {
     base_msg: u32,
     /// New messages in number order: id and envelope bytes.
     new: Vec<(MessageId, Vec<u8>)>,
+    /// Signed receipts and refusals to keep, with the log entry that names each.
+    signed: Vec<(u64, Vec<u8>)>,
     states: HashMap<MessageId, Pending>,
     /// Next inbox position and outbox sequences (copied from the index, advanced here).
     next_inbox: u64,
@@ -1252,9 +1284,11 @@ impl Group<'_> {
                 peer,
                 outcome,
                 proof,
+                signed,
                 reply,
             } => {
                 let leaf = self.append(event);
+                self.signed.push((leaf, signed));
                 let at = self.now;
                 for (id, result) in outcome {
                     // Only a next hop that still owes an answer for this message changes its
@@ -1278,7 +1312,11 @@ impl Group<'_> {
                 }
                 replies.push(Reply::Index(reply, leaf));
             }
-            Request::Record { event, reply } => {
+            Request::Record {
+                event,
+                signed,
+                reply,
+            } => {
                 // A refusal joins the refused message's trail. A receipt we issue is not added
                 // to every covered message's state: that would rewrite each state once more per
                 // message; the receipt is in the log, found by its message ids.
@@ -1287,6 +1325,9 @@ impl Group<'_> {
                     _ => vec![],
                 };
                 let leaf = self.append(event);
+                if let Some(b) = signed {
+                    self.signed.push((leaf, b));
+                }
                 for id in ids {
                     if let Some(s) = self.state_mut(&id)? {
                         s.leaves.push(leaf);
@@ -1397,6 +1438,7 @@ impl Writer {
             base_leaf,
             base_msg,
             new: Vec::new(),
+            signed: Vec::new(),
             states: HashMap::new(),
             next_inbox,
             next_outbox,
@@ -1422,6 +1464,7 @@ impl Writer {
         let Group {
             leaves,
             new,
+            signed,
             states,
             queued,
             next_outbox,
@@ -1429,7 +1472,7 @@ impl Writer {
         } = group;
         let result = match failure {
             Some(e) => Err(e),
-            None => self.write(leaves, new, states, next_outbox),
+            None => self.write(leaves, new, signed, states, next_outbox),
         };
         if let Err(e) = result {
             // Nothing of this group is durable: fail every request in it. The indexes were not
@@ -1474,6 +1517,7 @@ impl Writer {
         &mut self,
         leaves: Vec<Vec<u8>>,
         new: Vec<(MessageId, Vec<u8>)>,
+        signed: Vec<(u64, Vec<u8>)>,
         mut states: HashMap<MessageId, Pending>,
         next_outbox: HashMap<NodeId, u64>,
     ) -> Result<()> {
@@ -1494,6 +1538,17 @@ impl Writer {
             let at = batch.record(journal::TAG_NEW, &[&body_len.to_le_bytes(), &state])?;
             new_at.push((at + 4, state.len(), batch.body(body), body.len(), p.state));
         }
+        // Signed answers: their bodies follow the new messages' in the bodies section.
+        let mut signed_lens = Vec::with_capacity(signed.len());
+        for (leaf, bytes) in &signed {
+            let len = u32::try_from(bytes.len()).map_err(|_| anyhow!("signed answer too large"))?;
+            batch.record(
+                journal::TAG_SIGNED,
+                &[&leaf.to_le_bytes(), &len.to_le_bytes()],
+            )?;
+            batch.body(bytes);
+            signed_lens.push(bytes.len());
+        }
         let mut updates = Vec::new();
         for p in states.into_values().filter(|p| p.dirty) {
             let state = encode(&p.state);
@@ -1513,6 +1568,7 @@ impl Writer {
             .map(|(_, l)| *l)
             .chain(new_at.iter().flat_map(|n| [n.1, n.3]));
         let too_long = too_long
+            .chain(signed_lens.iter().copied())
             .chain(updates.iter().map(|u| u.2))
             .any(|l| l as u64 > Loc::MAX_LEN);
         if too_long || end > Loc::MAX_OFFSET {
