@@ -231,15 +231,11 @@ pub fn verify(
         }
     }
     let sizes: HashSet<u64> = signed.iter().map(|(_, c)| c.checkpoint().size()).collect();
-    let mut roots: HashMap<u64, Hash> = HashMap::new();
-    if sizes.contains(&0) {
-        roots.insert(0, RootBuilder::new().root());
-    }
 
     let dir = data_dir.join("store");
     let medium = FileMedium::open_read_only(&dir)?;
     let total = medium.size();
-    let mut tree = RootBuilder::new();
+    let mut tree = ParallelRoot::new(&sizes);
     // Message id → the first entry about it (sent/received/relayed); purged ids.
     let mut logged: HashMap<MessageId, u64> = HashMap::new();
     let mut purged: HashSet<MessageId> = HashSet::new();
@@ -261,9 +257,6 @@ pub fn verify(
             Record::Leaf { loc, bytes } => {
                 let i = tree.len();
                 tree.push(bytes);
-                if sizes.contains(&tree.len()) {
-                    roots.insert(tree.len(), tree.root());
-                }
                 progress("reading the log", loc.offset(), total);
                 match LogEntry::decode(bytes) {
                     Err(e) => problems.push(Problem {
@@ -367,8 +360,9 @@ pub fn verify(
     r.answers_verified = verified;
     problems.extend(bad);
     r.torn_bytes = end.torn;
-    r.entries = tree.len();
-    r.root = tree.root();
+    let (entries, root, roots) = tree.finish();
+    r.entries = entries;
+    r.root = root;
     r.purged = purged.len() as u64;
 
     for (id, leaf) in &stored {
@@ -542,6 +536,100 @@ fn verify_messages(
         }
         Ok((verified, problems))
     })
+}
+
+/// The Merkle root of a stream of leaves, with the leaf hashes computed on every core: leaves
+/// are buffered, hashed in parallel a block at a time, and folded into a [`RootBuilder`] in
+/// order (the roots at `sizes` are kept on the way).
+struct ParallelRoot<'a> {
+    tree: RootBuilder,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    sizes: &'a HashSet<u64>,
+    roots: HashMap<u64, Hash>,
+}
+
+/// Leaves hashed per block.
+const ROOT_BLOCK: usize = 16_384;
+
+impl<'a> ParallelRoot<'a> {
+    fn new(sizes: &'a HashSet<u64>) -> Self {
+        let mut roots = HashMap::new();
+        if sizes.contains(&0) {
+            roots.insert(0, RootBuilder::new().root());
+        }
+        Self {
+            tree: RootBuilder::new(),
+            bytes: Vec::new(),
+            ends: Vec::with_capacity(ROOT_BLOCK),
+            sizes,
+            roots,
+        }
+    }
+
+    /// Leaves pushed so far.
+    fn len(&self) -> u64 {
+        self.tree.len() + self.ends.len() as u64
+    }
+
+    fn push(&mut self, leaf: &[u8]) {
+        self.bytes.extend_from_slice(leaf);
+        self.ends.push(self.bytes.len());
+        if self.ends.len() == ROOT_BLOCK {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let (bytes, ends) = (&self.bytes, &self.ends);
+        let leaf = |i: usize| &bytes[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per = ends.len().div_ceil(threads).max(1);
+        let hashes: Vec<Hash> = std::thread::scope(|scope| {
+            let parts: Vec<_> = (0..ends.len())
+                .step_by(per)
+                .map(|start| {
+                    let end = (start + per).min(ends.len());
+                    scope
+                        .spawn(move || (start..end).map(|i| leaf_hash(leaf(i))).collect::<Vec<_>>())
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|p| p.join().unwrap_or_default())
+                .collect()
+        });
+        for h in hashes {
+            self.tree.push_leaf_hash(h);
+            if self.sizes.contains(&self.tree.len()) {
+                self.roots.insert(self.tree.len(), self.tree.root());
+            }
+        }
+        self.bytes.clear();
+        self.ends.clear();
+    }
+
+    /// Size, root, and the roots at the requested sizes the log reached.
+    fn finish(mut self) -> (u64, Hash, HashMap<u64, Hash>) {
+        self.flush();
+        (self.tree.len(), self.tree.root(), self.roots)
+    }
+}
+
+/// Recomputes the Merkle root of a data dir's whole log (leaf hashes on every core), as
+/// `verify` does: the log's size and root.
+pub fn recompute_root(data_dir: &Path) -> Result<(u64, Hash)> {
+    let medium = FileMedium::open_read_only(&data_dir.join("store"))?;
+    let none = HashSet::new();
+    let mut tree = ParallelRoot::new(&none);
+    journal::replay(&medium, |rec| {
+        if let Record::Leaf { bytes, .. } = rec {
+            tree.push(bytes);
+        }
+        Ok(())
+    })?;
+    let (size, root, _) = tree.finish();
+    Ok((size, root))
 }
 
 /// One entry of an inclusion proof file.
