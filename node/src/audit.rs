@@ -596,7 +596,8 @@ impl<'a> ParallelRoot<'a> {
                 .collect();
             parts
                 .into_iter()
-                .flat_map(|p| p.join().unwrap_or_default())
+                // A worker that panicked would leave the root wrong: panic here too.
+                .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .collect()
         });
         for h in hashes {

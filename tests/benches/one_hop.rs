@@ -83,15 +83,7 @@ struct Opts {
     memory_n: Option<usize>,
 }
 
-fn env_usize(name: &str) -> Option<usize> {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-}
-
-fn env_flag(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
-}
+use liaison_tests::bench::{flag as env_flag, median, usize_var as env_usize};
 
 impl Opts {
     fn from_env() -> Self {
@@ -136,16 +128,6 @@ fn wall_us() -> u128 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_micros()
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 fn ms(us: u64) -> String {

@@ -4,6 +4,32 @@
 
 pub mod cluster;
 
+/// What the benches share: settings from the environment, medians.
+pub mod bench {
+    /// A number, `_` allowed as a separator (`1_000_000`); `None` if unset or not a number.
+    pub fn usize_var(name: &str) -> Option<usize> {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.replace('_', "").parse().ok())
+    }
+
+    /// Set to anything but empty or `0`.
+    pub fn flag(name: &str) -> bool {
+        std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
+    }
+
+    /// The median (NaN for none).
+    pub fn median(v: &[f64]) -> f64 {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    }
+}
+
 use std::collections::BTreeMap;
 
 use liaison_certs::revocation::{empty_crl, revoke_in_crl, Reason};
