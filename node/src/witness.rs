@@ -69,6 +69,16 @@ fn write_durably(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether evidence against `peer` is already kept.
+fn has_evidence(data_dir: &Path, peer: &NodeId) -> bool {
+    let prefix = format!("{peer}.evidence-");
+    std::fs::read_dir(data_dir.join(DIR)).is_ok_and(|entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+    })
+}
+
 /// Raises again, at start-up, the alarm of every evidence file kept.
 pub fn raise_kept_alarms(ctx: &Ctx) {
     let dir = ctx.cfg.data_dir.join(DIR);
@@ -115,9 +125,20 @@ pub async fn offer_loop(ctx: Arc<Ctx>, conn: quinn::Connection, peer: NodeId) {
     let mut signed = ctx.store.checkpoint_watch();
     // What this peer cosigned last, as far as this run knows (0: nothing yet).
     let mut cosigned = 0u64;
+    let mut refused_before = false;
     loop {
         if let Some(note) = ctx.store.last_checkpoint() {
-            match offer(&ctx, &conn, &peer, &verifier, &note, cosigned).await {
+            match offer(
+                &ctx,
+                &conn,
+                &peer,
+                &verifier,
+                &note,
+                cosigned,
+                &mut refused_before,
+            )
+            .await
+            {
                 Ok(size) => cosigned = size,
                 Err(e) => {
                     tracing::info!(peer = %peer, error = %format!("{e:#}"), "checkpoint not cosigned")
@@ -140,6 +161,7 @@ async fn offer(
     verifier: &NoteVerifier,
     note: &str,
     mut old_size: u64,
+    refused_before: &mut bool,
 ) -> Result<u64> {
     let cp = checkpoint_in(note).ok_or_else(|| anyhow!("our checkpoint does not parse"))?;
     let (mut send, mut recv) = conn.open_bi().await?;
@@ -194,7 +216,9 @@ async fn offer(
                 detail,
             } => {
                 let _ = send.finish();
-                if reason_code == "inconsistent-checkpoint" {
+                // Alarmed once per session with this witness, not at every checkpoint.
+                if reason_code == "inconsistent-checkpoint" && !*refused_before {
+                    *refused_before = true;
                     ctx.alarm(format!(
                         "witness {peer} refuses this node's checkpoint of {} entries as inconsistent \
                          with one it cosigned earlier: {detail}",
@@ -307,6 +331,11 @@ async fn judge_request(
         }
         Verdict::NeedProof(from) => WitnessReply::NeedProof { from },
         Verdict::Inconsistent(why) => {
+            // The first evidence is kept and alarmed; the peer offers again at every
+            // checkpoint, and those repeats are refused without another file, entry or alarm.
+            if has_evidence(&ctx.cfg.data_dir, peer) {
+                return refused("inconsistent-checkpoint", why);
+            }
             let evidence = ctx
                 .cfg
                 .data_dir
