@@ -353,7 +353,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             .iter()
             .map(|(c, r)| (c.as_path(), r.as_deref())),
     )?;
-    let mut total = 0;
+    let (mut total, mut cosigned) = (0, 0);
     for n in &nodes {
         let r = liaison_node::audit::verify(&n.cfg.data_dir, &trust, |_, _, _| {})
             .with_context(|| format!("the log of {} cannot be audited", n.id))?;
@@ -361,6 +361,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             bail!("the log of {} does not verify: {p}", n.id);
         }
         total += r.entries;
+        cosigned += r.cosignatures;
         println!(
             "    {:<22} {:>3} log entries, checkpoint covers {:>3}, {} peer cosignatures, {} stored messages verified, root {}",
             n.id.as_str(),
@@ -374,8 +375,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 
     println!(
         "\nSummary: 4 nodes in 2 networks; an alert, a request and its reply delivered with signed \
-         receipts;\n         a TLP:RED misuse refused; {total} log entries verified against checkpoints cosigned \
-         by peers; {:.1} s.",
+         receipts;\n         a TLP:RED misuse refused; {total} log entries verified against signed checkpoints \
+         ({cosigned} cosignatures by witnessing peers); {:.1} s.",
         started.elapsed().as_secs_f64()
     );
     if args.keep || args.dir.is_some() {
