@@ -74,6 +74,38 @@ pub fn history(data_dir: &Path) -> Result<Vec<String>> {
         .collect()
 }
 
+/// The sizes of the last checkpoints in [`HISTORY`] (up to `n`, newest first), reading only
+/// the file's tail: start-up needs the recent ones, and the history grows for as long as the
+/// node runs.
+pub fn recent_sizes(data_dir: &Path, n: usize) -> Result<Vec<u64>> {
+    use std::io::{Read, Seek, SeekFrom};
+    const TAIL: u64 = 256 * 1024;
+    let path = data_dir.join(HISTORY);
+    let mut f = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let len = f.metadata()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(TAIL)))?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail)?;
+    // Skip a line cut by the seek; every whole line is one checkpoint.
+    let text = String::from_utf8_lossy(&tail);
+    let whole = if len > TAIL {
+        text.split_once('\n').map_or("", |(_, rest)| rest)
+    } else {
+        &text
+    };
+    Ok(whole
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<HistoryLine>(l).ok())
+        .filter_map(|h| size_of(&h.note))
+        .take(n)
+        .collect())
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct HistoryLine {
     note: String,
@@ -199,4 +231,31 @@ pub fn write(path: &Path, note: &str) -> Result<()> {
     fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
     File::open(dir)?.sync_all()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_sizes_reads_the_tail_of_a_long_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp = dir.path().join(FILE);
+        // ~300-byte notes: 2000 of them are more than the 256 KiB tail.
+        for size in 0..2000u64 {
+            let note = format!(
+                "liaison/kz-dcu.central-asia\n{size}\n{}=\n\n— liaison/kz-dcu.central-asia {}\n",
+                "A".repeat(43),
+                "B".repeat(200)
+            );
+            append_history(&cp, &note).unwrap();
+        }
+        assert!(std::fs::metadata(dir.path().join(HISTORY)).unwrap().len() > 256 * 1024);
+        let sizes = recent_sizes(dir.path(), 32).unwrap();
+        assert_eq!(sizes, (1968..2000).rev().collect::<Vec<u64>>());
+        assert_eq!(
+            recent_sizes(&dir.path().join("none"), 32).unwrap(),
+            Vec::<u64>::new()
+        );
+    }
 }

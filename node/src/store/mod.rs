@@ -538,12 +538,7 @@ impl Store {
         signer: Arc<Signer>,
     ) -> Result<Self> {
         let cp_path = data_dir.join(checkpoint::FILE);
-        let history: Vec<u64> = checkpoint::history(data_dir)?
-            .iter()
-            .rev()
-            .filter_map(|n| checkpoint::size_of(n))
-            .take(FRONTIERS)
-            .collect();
+        let history = checkpoint::recent_sizes(data_dir, FRONTIERS)?;
         let (index, root_at, end) = Index::load_keeping(
             medium.as_ref(),
             checkpoint::stated_size(&cp_path)?,
