@@ -979,7 +979,7 @@ impl ExportRecord {
                 r.message = joined(ids);
                 r.proof = receipt.to_string();
                 r.to = to.to_string();
-                r.outcome = format!("{status:?}").to_lowercase();
+                r.outcome = crate::api::view::receipt_status(*status).to_owned();
             }
             Event::ReceiptReceived {
                 receipt,
@@ -990,7 +990,7 @@ impl ExportRecord {
                 r.message = joined(ids);
                 r.proof = receipt.to_string();
                 r.from = from.to_string();
-                r.outcome = format!("{status:?}").to_lowercase();
+                r.outcome = crate::api::view::receipt_status(*status).to_owned();
             }
             Event::RefusalReceived {
                 refusal,

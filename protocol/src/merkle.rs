@@ -405,6 +405,41 @@ fn decode_proof(bytes: &[u8]) -> Result<(u64, u64, Vec<Hash>), ProofError> {
     Ok((u64::from_be_bytes(*a), u64::from_be_bytes(*b), hashes))
 }
 
+/// The consistency proof from `old_size` to `new_size` (RFC 9162 SUBPROOF(m, D[0:n], true),
+/// unrolled), taking subtree hashes `MTH(D[start:end])` from `range`. Empty when `old_size` is
+/// 0 or equals `new_size`; the caller has checked the sizes.
+fn consistency_path(
+    old_size: u64,
+    new_size: u64,
+    mut range: impl FnMut(u64, u64) -> Result<Hash, ProofError>,
+) -> Result<ConsistencyProof, ProofError> {
+    let mut hashes = Vec::new();
+    if old_size != 0 && old_size != new_size {
+        // `complete` is SUBPROOF's `b`.
+        let (mut start, mut end, mut complete) = (0, new_size, true);
+        while old_size != end {
+            let mid = start + split_point(end - start);
+            if old_size <= mid {
+                hashes.push(range(mid, end)?);
+                end = mid;
+            } else {
+                hashes.push(range(start, mid)?);
+                start = mid;
+                complete = false;
+            }
+        }
+        if !complete {
+            hashes.push(range(start, end)?);
+        }
+        hashes.reverse();
+    }
+    Ok(ConsistencyProof {
+        old_size,
+        new_size,
+        hashes,
+    })
+}
+
 /// An append-only Merkle tree held in memory: the leaf hashes plus every complete subtree's hash.
 ///
 /// Memory is about 64 bytes per leaf (64 MB for a million leaves). Appends are amortised
@@ -536,31 +571,7 @@ impl MerkleTree {
         if old_size > new_size {
             return Err(ProofError::OldSizeLarger { old_size, new_size });
         }
-        let mut hashes = Vec::new();
-        if old_size != 0 && old_size != new_size {
-            // RFC 9162 SUBPROOF(m, D[start:end], b), unrolled; `complete` is `b`.
-            let (mut start, mut end, mut complete) = (0, new_size, true);
-            while old_size != end {
-                let mid = start + split_point(end - start);
-                if old_size <= mid {
-                    hashes.push(self.range(mid, end)?);
-                    end = mid;
-                } else {
-                    hashes.push(self.range(start, mid)?);
-                    start = mid;
-                    complete = false;
-                }
-            }
-            if !complete {
-                hashes.push(self.range(start, end)?);
-            }
-            hashes.reverse();
-        }
-        Ok(ConsistencyProof {
-            old_size,
-            new_size,
-            hashes,
-        })
+        consistency_path(old_size, new_size, |start, end| self.range(start, end))
     }
 
     fn check_size(&self, size: u64) -> Result<(), ProofError> {
@@ -774,30 +785,7 @@ impl TreeTail {
         if old_size > new_size {
             return Err(ProofError::OldSizeLarger { old_size, new_size });
         }
-        let mut hashes = Vec::new();
-        if old_size != 0 && old_size != new_size {
-            let (mut start, mut end, mut complete) = (0, new_size, true);
-            while old_size != end {
-                let mid = start + split_point(end - start);
-                if old_size <= mid {
-                    hashes.push(self.range(mid, end)?);
-                    end = mid;
-                } else {
-                    hashes.push(self.range(start, mid)?);
-                    start = mid;
-                    complete = false;
-                }
-            }
-            if !complete {
-                hashes.push(self.range(start, end)?);
-            }
-            hashes.reverse();
-        }
-        Ok(ConsistencyProof {
-            old_size,
-            new_size,
-            hashes,
-        })
+        consistency_path(old_size, new_size, |start, end| self.range(start, end))
     }
 
     /// `MTH(D[start:end])` from known complete subtrees (an error if one is missing: the

@@ -4,6 +4,20 @@
 
 pub mod cluster;
 
+/// Copies a directory tree (a data dir, to tamper with or restore).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("dir entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("file type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+        }
+    }
+}
+
 /// What the benches share: settings from the environment, medians.
 pub mod bench {
     /// A number, `_` allowed as a separator (`1_000_000`); `None` if unset or not a number.

@@ -22,6 +22,7 @@ use liaison_node::store::{checkpoint, Store};
 use liaison_protocol::log::{Event, LogEntry};
 use liaison_protocol::{Envelope, MessageId, NodeId, Timestamp, TrustStore};
 use liaison_tests::cluster::{alert, start, wait_for, Cluster};
+use liaison_tests::copy_dir;
 use liaison_tests::TestPki;
 use tempfile::TempDir;
 
@@ -261,19 +262,6 @@ fn find(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len())
         .position(|w| w == needle)
         .expect("bytes present")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
 }
 
 /// A copy of a data dir to tamper with.

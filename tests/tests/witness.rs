@@ -8,6 +8,7 @@ use std::time::Duration;
 use liaison_node::node::Node;
 use liaison_node::store::checkpoint::size_of;
 use liaison_tests::cluster::{alert, start, wait_for, Cluster};
+use liaison_tests::copy_dir;
 
 const A: &str = "kz-dcu.central-asia";
 const B: &str = "caricc.central-asia";
@@ -59,19 +60,6 @@ async fn cosigned_checkpoint(a: &Node) -> u64 {
 fn witnessed_size(b_data: &Path) -> Option<u64> {
     let note = std::fs::read_to_string(b_data.join("witness").join(format!("{A}.note"))).ok()?;
     size_of(&note)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,7 +38,8 @@ pub fn role(r: Role) -> &'static str {
     }
 }
 
-fn receipt_status(s: ReceiptStatus) -> &'static str {
+/// A receipt's status as written in views and exports.
+pub fn receipt_status(s: ReceiptStatus) -> &'static str {
     match s {
         ReceiptStatus::Relayed => "relayed",
         ReceiptStatus::Delivered => "delivered",
