@@ -356,19 +356,64 @@ pub fn server_config(
     identity: &TlsIdentity,
     trust: &TlsTrust,
 ) -> Result<rustls::ServerConfig, TlsError> {
+    server_config_multi(std::slice::from_ref(identity), trust)
+}
+
+/// As [`server_config`] for a node that belongs to several networks, with one identity per
+/// network: the server presents the identity the client asked for by name (the client sets
+/// the server name to the node id it dials), and the first identity when the name is
+/// absent or unknown (the client then refuses the name itself, with `unexpected-peer`).
+pub fn server_config_multi(
+    identities: &[TlsIdentity],
+    trust: &TlsTrust,
+) -> Result<rustls::ServerConfig, TlsError> {
     let provider = provider();
+    let mut keys = Vec::with_capacity(identities.len());
+    for id in identities {
+        let key = rustls::sign::CertifiedKey::from_der(
+            vec![id.cert.clone()],
+            id.key.clone_key(),
+            &provider,
+        )
+        .map_err(config_error)?;
+        keys.push((id.node.clone(), Arc::new(key)));
+    }
+    if keys.is_empty() {
+        return Err(TlsError::Config(
+            "a server needs at least one identity".into(),
+        ));
+    }
     let verifier = Arc::new(client_verifier(trust)?);
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(config_error)?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(vec![identity.cert.clone()], identity.key.clone_key())
-        .map_err(config_error)?;
+        .with_cert_resolver(Arc::new(ByServerName { keys }));
     config.alpn_protocols = vec![ALPN.to_vec()];
     config.send_tls13_tickets = 0;
     config.session_storage = Arc::new(NoServerSessionStorage {});
     config.max_early_data_size = 0;
     Ok(config)
+}
+
+/// Picks the node identity whose id the client asked for (SNI).
+#[derive(Debug)]
+struct ByServerName {
+    keys: Vec<(NodeId, Arc<rustls::sign::CertifiedKey>)>,
+}
+
+impl rustls::server::ResolvesServerCert for ByServerName {
+    fn resolve(
+        &self,
+        hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let asked = hello.server_name();
+        self.keys
+            .iter()
+            .find(|(node, _)| Some(node.as_str()) == asked)
+            .or(self.keys.first())
+            .map(|(_, key)| key.clone())
+    }
 }
 
 /// The rustls client configuration of a node: TLS 1.3, ALPN `liaison/1`, our node

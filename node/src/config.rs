@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use liaison_protocol::NodeId;
+use liaison_protocol::{NetworkId, NodeId};
 use serde::Deserialize;
 
 /// A node's whole configuration.
@@ -29,11 +29,24 @@ pub struct Config {
     pub log_format: LogFormat,
     /// This node's certificate and key.
     pub identity: IdentityConfig,
+    /// Further memberships: one certificate and key per other network this node belongs to
+    /// (a gateway such as `caricc.central-asia` admitted to `inter-regional` as
+    /// `caricc.inter-regional`). Each peer is shown the identity in its own network, or the
+    /// main one.
+    #[serde(default)]
+    pub identities: Vec<IdentityConfig>,
     /// Trusted network CAs and their CRLs.
     pub trust: Vec<TrustConfig>,
     /// Peers this node exchanges messages with.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
+    /// Routes to nodes and networks that are not direct peers.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    /// Which networks this node relays between; none: it relays nothing (it only sends and
+    /// receives its own messages).
+    #[serde(default)]
+    pub relay: Vec<RelayRule>,
     /// The local officer API.
     pub api: ApiConfig,
     /// Limits.
@@ -120,6 +133,38 @@ pub struct PeerConfig {
     pub node_id: NodeId,
     /// The peer's QUIC address.
     pub address: SocketAddr,
+}
+
+/// A route: messages for `to` go to the peer `via`.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// A node id (`oman.gulf`) or a whole network (`network:gulf`).
+    pub to: String,
+    /// A configured peer.
+    pub via: NodeId,
+    /// Relays after `via` (0: `via` is the destination's gateway); the shortest route wins.
+    #[serde(default)]
+    pub distance: u8,
+}
+
+impl RouteConfig {
+    /// The destination, parsed.
+    pub fn destination(&self) -> Result<liaison_protocol::Recipient> {
+        self.to
+            .parse()
+            .map_err(|e| anyhow::anyhow!("routes: to = {:?}: {e}", self.to))
+    }
+}
+
+/// Messages arriving from a peer in network `from` may be relayed to peers in networks `to`.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayRule {
+    /// The network of the peer that hands a message over.
+    pub from: NetworkId,
+    /// Networks of the peers it may be handed on to.
+    pub to: Vec<NetworkId>,
 }
 
 /// The local officer API.
@@ -214,6 +259,10 @@ impl Config {
         abs(&mut self.data_dir);
         abs(&mut self.identity.cert);
         abs(&mut self.identity.key);
+        for i in &mut self.identities {
+            abs(&mut i.cert);
+            abs(&mut i.key);
+        }
         for t in &mut self.trust {
             abs(&mut t.ca);
             abs(&mut t.crl);
@@ -232,6 +281,16 @@ impl Config {
         for (key, f) in files {
             if !f.is_file() {
                 bail!("{key}: file {} does not exist", f.display());
+            }
+        }
+        for (i, id) in self.identities.iter().enumerate() {
+            for (what, f) in [("cert", &id.cert), ("key", &id.key)] {
+                if !f.is_file() {
+                    bail!(
+                        "identities[{i}].{what}: file {} does not exist",
+                        f.display()
+                    );
+                }
             }
         }
         if self.trust.is_empty() {
@@ -267,6 +326,12 @@ impl Config {
                 bail!("peers: {} is listed twice", p.node_id);
             }
         }
+        for (i, r) in self.routes.iter().enumerate() {
+            r.destination().with_context(|| format!("routes[{i}]"))?;
+            if !seen.contains(&r.via) {
+                bail!("routes[{i}].via: {} is not a configured peer", r.via);
+            }
+        }
         if self.limits.max_frame < 1024
             || self.limits.max_frame > liaison_protocol::limits::MAX_FRAME_CEILING
         {
@@ -279,5 +344,12 @@ impl Config {
             bail!("limits.window: must be at least 1");
         }
         Ok(())
+    }
+
+    /// Whether a message from a peer in network `from` may be handed on to a peer in `to`.
+    pub fn may_relay(&self, from: &str, to: &str) -> bool {
+        self.relay
+            .iter()
+            .any(|r| r.from.as_str() == from && r.to.iter().any(|t| t.as_str() == to))
     }
 }

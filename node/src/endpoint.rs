@@ -212,10 +212,17 @@ pub fn trust_from_config(cfg: &Config) -> Result<TlsTrust, EndpointError> {
     Ok(TlsTrust::from_trust_store(&store)?)
 }
 
-/// Binds the configured listen address with the configured node identity and `trust`.
-pub fn bind(cfg: &Config, trust: &TlsTrust) -> Result<quinn::Endpoint, EndpointError> {
-    let identity = TlsIdentity::load(&cfg.identity.cert, &cfg.identity.key)?;
-    bind_with(cfg.listen, &identity, trust)
+/// Binds the configured listen address with the configured node identities and `trust`.
+/// Returns the endpoint and one client configuration per identity (main one first).
+pub fn bind(
+    cfg: &Config,
+    trust: &TlsTrust,
+) -> Result<(quinn::Endpoint, Vec<quinn::ClientConfig>), EndpointError> {
+    let mut identities = vec![TlsIdentity::load(&cfg.identity.cert, &cfg.identity.key)?];
+    for id in &cfg.identities {
+        identities.push(TlsIdentity::load(&id.cert, &id.key)?);
+    }
+    bind_identities(cfg.listen, &identities, trust)
 }
 
 /// Binds `addr` (port 0 picks a free port) as a server and client for `identity`, trusting
@@ -225,19 +232,36 @@ pub fn bind_with(
     identity: &TlsIdentity,
     trust: &TlsTrust,
 ) -> Result<quinn::Endpoint, EndpointError> {
+    Ok(bind_identities(addr, std::slice::from_ref(identity), trust)?.0)
+}
+
+/// As [`bind_with`] for a node with one identity per network it belongs to: the server shows
+/// each client the identity it dialled; the returned client configurations (one per
+/// identity, in order; the first is the endpoint's default) are for [`connect_as`].
+pub fn bind_identities(
+    addr: SocketAddr,
+    identities: &[TlsIdentity],
+    trust: &TlsTrust,
+) -> Result<(quinn::Endpoint, Vec<quinn::ClientConfig>), EndpointError> {
     let transport = Arc::new(transport_config());
-    let server_tls = QuicServerConfig::try_from(tls::server_config(identity, trust)?)
+    let server_tls = QuicServerConfig::try_from(tls::server_config_multi(identities, trust)?)
         .map_err(|e| TlsError::Config(e.to_string()))?;
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(server_tls));
     server.transport_config(transport.clone());
-    let client_tls = QuicClientConfig::try_from(tls::client_config(identity, trust)?)
-        .map_err(|e| TlsError::Config(e.to_string()))?;
-    let mut client = quinn::ClientConfig::new(Arc::new(client_tls));
-    client.transport_config(transport);
+    let mut clients = Vec::with_capacity(identities.len());
+    for identity in identities {
+        let client_tls = QuicClientConfig::try_from(tls::client_config(identity, trust)?)
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        let mut client = quinn::ClientConfig::new(Arc::new(client_tls));
+        client.transport_config(transport.clone());
+        clients.push(client);
+    }
     let mut endpoint = quinn::Endpoint::server(server, addr)
         .map_err(|source| EndpointError::Bind { addr, source })?;
-    endpoint.set_default_client_config(client);
-    Ok(endpoint)
+    if let Some(first) = clients.first() {
+        endpoint.set_default_client_config(first.clone());
+    }
+    Ok((endpoint, clients))
 }
 
 /// Dials `peer` at `addr`: TLS with server name `peer`, then the server's certificate must
@@ -250,9 +274,23 @@ pub async fn connect(
     peer: &NodeId,
     addr: SocketAddr,
 ) -> Result<quinn::Connection, EndpointError> {
-    let connecting = endpoint
-        .connect(addr, peer.as_str())
-        .map_err(|source| EndpointError::Connect { addr, source })?;
+    connect_as(endpoint, None, trust, peer, addr).await
+}
+
+/// As [`connect`], presenting the identity of `client` (from [`bind_identities`]), or the
+/// endpoint's default identity if `None`.
+pub async fn connect_as(
+    endpoint: &quinn::Endpoint,
+    client: Option<&quinn::ClientConfig>,
+    trust: &TrustStore,
+    peer: &NodeId,
+    addr: SocketAddr,
+) -> Result<quinn::Connection, EndpointError> {
+    let connecting = match client {
+        Some(c) => endpoint.connect_with(c.clone(), addr, peer.as_str()),
+        None => endpoint.connect(addr, peer.as_str()),
+    }
+    .map_err(|source| EndpointError::Connect { addr, source })?;
     let conn = match connecting.await {
         Ok(conn) => conn,
         Err(e) => return Err(failed(e.into(), addr, Some(peer))),

@@ -8,11 +8,10 @@
 //! `Refusal` with its reason code, and a `refused` log entry. A malformed frame resets that
 //! stream with an error code; the connection and the node go on.
 
-use crate::store::Stored;
+use crate::store::{Offer, Stored};
 use std::sync::Arc;
 use std::time::Duration;
 
-use liaison_protocol::handling::{check_hop, Hop};
 use liaison_protocol::log::{Event, MessageFacts};
 use liaison_protocol::message::{Kind, ReceiptStatus};
 use liaison_protocol::{Envelope, FrameDecoder, FrameType, MessageId, NodeId, VerifiedMessage};
@@ -143,8 +142,7 @@ async fn serve_stream(
         }
     });
     // Stage 2 (storer): stores batch k and writes its receipt while stage 1 verifies k+1.
-    let (stx, mut srx) =
-        mpsc::channel::<(Vec<(Stored, MessageFacts)>, Vec<Refuse>, Option<ReadError>)>(2);
+    let (stx, mut srx) = mpsc::channel::<(Vec<Accepted>, Vec<Refuse>, Option<ReadError>)>(2);
     let storer = {
         let (ctx, peer) = (ctx.clone(), peer.clone());
         tokio::spawn(async move {
@@ -230,7 +228,7 @@ async fn prepare(
     ctx: &Arc<Ctx>,
     peer: &NodeId,
     frames: Vec<(FrameType, Vec<u8>)>,
-) -> (Vec<(Stored, MessageFacts)>, Vec<Refuse>) {
+) -> (Vec<Accepted>, Vec<Refuse>) {
     let mut refusals = Vec::new();
     let mut envelopes = Vec::with_capacity(frames.len());
     for (t, payload) in frames {
@@ -297,82 +295,150 @@ async fn prepare(
             });
             continue;
         }
-        let me = &ctx.id;
-        if !body.header.recipients.iter().any(|r| r.includes(me)) {
+        let routed = crate::relay::route_incoming(ctx, body, peer, &route, t);
+        if routed.is_refusal() {
+            let (code, detail) = routed
+                .refused
+                .first()
+                .map(|(_, _, c, d)| (c.clone(), d.clone()))
+                .unwrap_or_else(|| ("not-a-recipient".into(), String::new()));
             refusals.push(Refuse {
                 id: v.id(),
                 facts: Some(facts),
-                code: "not-a-recipient".into(),
-                detail: format!("{me} is not among the recipients and does not relay"),
+                code,
+                detail,
             });
             continue;
         }
-        let hop = Hop {
-            next: me,
-            destination: me,
-            route: &route,
-            now: t,
-            consented: &[],
+        // A hop report for this node goes to the trail, not the inbox.
+        let carried = match &body.kind {
+            Kind::HopReport(r) if routed.deliver => crate::relay::carried_answers(ctx, r, peer),
+            _ => Vec::new(),
         };
-        if let Err(e) = check_hop(&body.addressing(), &hop) {
-            refusals.push(Refuse {
-                id: v.id(),
-                facts: Some(facts),
-                code: e.reason_code().into(),
-                detail: e.to_string(),
-            });
-            continue;
-        }
-        accepts.push((Stored { bytes, route }, facts));
+        let inbox = routed.deliver && !matches!(body.kind, Kind::HopReport(_));
+        accepts.push(Accepted {
+            offer: Offer {
+                stored: Stored {
+                    bytes,
+                    route: route.clone(),
+                },
+                facts,
+                deliver: routed.deliver,
+                inbox,
+                next_hops: routed.next_hops,
+            },
+            refused: routed.refused,
+            carried,
+        });
     }
 
     (accepts, refusals)
 }
 
-/// Stores what `prepare` accepted and answers: one receipt, one refusal per refused message.
+/// A message `prepare` accepted, with what else it brought.
+struct Accepted {
+    offer: Offer,
+    /// Copies refused at this hop (reported back to the originator).
+    refused: Vec<(NodeId, String, String, String)>,
+    /// Answers a hop report carried to this node.
+    carried: Vec<crate::relay::Carried>,
+}
+
+/// Stores what `prepare` accepted and answers: one receipt per status (`delivered` for
+/// what reached a recipient here, `relayed` for what only goes on), one refusal per refused
+/// message; then records carried answers and reports copies refused here.
 async fn finish(
     ctx: &Arc<Ctx>,
     peer: &NodeId,
-    accepts: Vec<(Stored, MessageFacts)>,
+    accepts: Vec<Accepted>,
     refusals: Vec<Refuse>,
 ) -> Vec<Vec<u8>> {
     let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
-    // Sign the receipt first, then log the messages and the receipt in one group commit; the
-    // receipt leaves only once both are durable.
+    // Sign the receipts first, then log the messages and the receipts in one group commit;
+    // the receipts leave only once all are durable.
     let mut out = Vec::new();
     if !accepts.is_empty() {
-        let mut acked: Vec<MessageId> = accepts.iter().map(|(_, f)| f.id).collect();
-        acked.sort();
-        acked.dedup();
-        match ctx.receipt(peer, ReceiptStatus::Delivered, acked.clone()) {
-            Ok(receipt) => {
-                let event = Event::ReceiptSent {
-                    receipt: receipt.id(),
-                    to: peer.clone(),
-                    status: ReceiptStatus::Delivered,
-                    ids: acked,
-                };
-                // Kept beside its log entry: what this node signed to have received.
-                let bytes = Envelope {
-                    signed: receipt,
-                    route: vec![],
+        let mut delivered: Vec<MessageId> = Vec::new();
+        let mut relayed: Vec<MessageId> = Vec::new();
+        for a in &accepts {
+            if a.offer.deliver {
+                delivered.push(a.offer.facts.id);
+            } else {
+                relayed.push(a.offer.facts.id);
+            }
+        }
+        let mut receipts = Vec::new();
+        let mut frames = Vec::new();
+        for (status, mut ids) in [
+            (ReceiptStatus::Delivered, delivered),
+            (ReceiptStatus::Relayed, relayed),
+        ] {
+            if ids.is_empty() {
+                continue;
+            }
+            ids.sort();
+            ids.dedup();
+            match ctx.receipt(peer, status, ids.clone()) {
+                Ok(receipt) => {
+                    let event = Event::ReceiptSent {
+                        receipt: receipt.id(),
+                        to: peer.clone(),
+                        status,
+                        ids,
+                    };
+                    // Kept beside its log entry: what this node signed to have received.
+                    let bytes = Envelope {
+                        signed: receipt,
+                        route: vec![],
+                    }
+                    .encode();
+                    if let Ok(f) = decoder.encode(FrameType::Envelope, &bytes) {
+                        frames.push(f);
+                    }
+                    receipts.push((event, bytes));
                 }
-                .encode();
-                match ctx
-                    .store
-                    .accept_many_with_receipt(accepts, peer, true, event, bytes.clone())
-                    .await
-                {
-                    Ok(()) => {
-                        if let Ok(f) = decoder.encode(FrameType::Envelope, &bytes) {
-                            out.push(f);
+                Err(e) => ctx.alarm(format!("cannot sign a receipt: {e:#}")),
+            }
+        }
+        if receipts.len() == frames.len() && !receipts.is_empty() {
+            let mut offers = Vec::with_capacity(accepts.len());
+            let mut after = Vec::new();
+            for a in accepts {
+                if !a.refused.is_empty() || !a.carried.is_empty() {
+                    after.push((
+                        a.offer.facts.clone(),
+                        a.offer.stored.route.clone(),
+                        a.refused,
+                        a.carried,
+                    ));
+                }
+                offers.push(a.offer);
+            }
+            match ctx
+                .store
+                .accept_many_with_receipt(offers, peer, receipts)
+                .await
+            {
+                Ok(()) => {
+                    out.extend(frames);
+                    for (facts, route, refused, carried) in after {
+                        for c in carried {
+                            let recorded = ctx
+                                .store
+                                .remote_answer(c.event, c.signer, c.outcome, c.proof, c.signed)
+                                .await;
+                            if let Err(e) = recorded {
+                                ctx.alarm(format!("cannot record a carried answer: {e:#}"));
+                            }
+                        }
+                        if !refused.is_empty() {
+                            crate::relay::report_refusals(ctx, &facts, &route, &refused).await;
                         }
                     }
-                    // Not durable: send no receipt, so the sender keeps them and retries.
-                    Err(e) => ctx.alarm(format!("cannot store messages from {peer}: {e:#}")),
                 }
+                // Not durable: send no receipt, so the sender keeps them and retries.
+                Err(e) => ctx.alarm(format!("cannot store messages from {peer}: {e:#}")),
             }
-            Err(e) => ctx.alarm(format!("cannot sign a receipt: {e:#}")),
         }
     }
     for r in refusals {

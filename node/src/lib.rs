@@ -15,6 +15,7 @@ pub mod endpoint;
 pub mod inbound;
 pub mod node;
 pub mod peer;
+pub mod relay;
 pub mod store;
 pub mod wire;
 pub mod witness;

@@ -10,9 +10,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Context, Result};
-use liaison_protocol::handling::{check_hop, Hop};
+use liaison_protocol::handling::{check_hop, check_network_hop, Hop};
 use liaison_protocol::log::{Event, MessageFacts};
 use liaison_protocol::message::{Body, Header, Kind, Receipt, ReceiptStatus, Refusal};
+use liaison_protocol::routing::{Leg, Plan, Route, RouteSource, Router, Target};
 use liaison_protocol::{
     Envelope, Evaluation, Handling, MessageId, NodeId, Recipient, Release, SignedMessage, Signer,
     Timestamp, Tlp, TrustStore,
@@ -109,10 +110,69 @@ pub struct Ctx {
     pub cancel: CancellationToken,
     /// Serialises witnessing decisions (see [`crate::witness`]).
     pub witness_lock: tokio::sync::Mutex<()>,
+    /// This node's identities, one per network it belongs to; the main one first.
+    pub identities: Vec<Identity>,
+    /// Routes to nodes and networks that are not direct peers.
+    pub routes: std::sync::RwLock<Vec<Route>>,
     rng: ring::rand::SystemRandom,
 }
 
+/// One membership of this node: its signer and the TLS client configuration that presents
+/// the same certificate.
+pub struct Identity {
+    /// Signs what this node says to peers of that network.
+    pub signer: Arc<Signer>,
+    /// Presents the certificate when dialling.
+    pub client: quinn::ClientConfig,
+}
+
 impl Ctx {
+    /// Whether `node` is one of this node's identities.
+    pub fn is_me(&self, node: &NodeId) -> bool {
+        self.identities.iter().any(|i| i.signer.node() == node)
+    }
+
+    /// This node's identities.
+    pub fn me(&self) -> Vec<NodeId> {
+        self.identities
+            .iter()
+            .map(|i| i.signer.node().clone())
+            .collect()
+    }
+
+    /// The identity this node shows `peer`: its membership in the peer's network, or the
+    /// main one.
+    pub fn identity_for(&self, peer: &NodeId) -> &Identity {
+        self.identities
+            .iter()
+            .find(|i| i.signer.node().network_str() == peer.network_str())
+            .unwrap_or(&self.identities[0])
+    }
+
+    /// Plans the copies of a message: deliver here, and which peers it goes to next (see
+    /// [`liaison_protocol::routing`]). `from` is the peer it came from (none if this node
+    /// originates it); `route` the relays it passed.
+    pub fn plan(&self, body: &Body, from: Option<&NodeId>, route: &[NodeId]) -> Plan {
+        let me = self.me();
+        let peers: Vec<NodeId> = self.cfg.peers.iter().map(|p| p.node_id.clone()).collect();
+        let up_now: BTreeMap<NodeId, bool> = self
+            .peers
+            .lock()
+            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.connected)).collect())
+            .unwrap_or_default();
+        let up = |p: &NodeId| up_now.get(p).copied().unwrap_or(false);
+        let routes = self.routes.read().map(|r| r.clone()).unwrap_or_default();
+        let mut avoid = route.to_vec();
+        avoid.push(body.header.originator.clone());
+        Router {
+            me: &me,
+            peers: &peers,
+            routes: &routes,
+            up: &up,
+        }
+        .plan(&body.header.recipients, from, &avoid)
+    }
+
     /// The configured peer with this id.
     pub fn peer(&self, id: &NodeId) -> Option<&PeerConfig> {
         self.cfg.peers.iter().find(|p| &p.node_id == id)
@@ -149,9 +209,10 @@ impl Ctx {
         kind: Kind,
         about: Option<MessageId>,
     ) -> Result<SignedMessage> {
+        let signer = &self.identity_for(peer).signer;
         let mut body = Body {
             header: Header {
-                originator: self.id.clone(),
+                originator: signer.node().clone(),
                 created_at: now(),
                 nonce: self.nonce()?,
                 recipients: vec![Recipient::Node(peer.clone())],
@@ -171,7 +232,7 @@ impl Ctx {
             },
             kind,
         };
-        self.signer
+        signer
             .sign(&mut body)
             .map_err(|e| anyhow!("cannot sign a control message: {e}"))
     }
@@ -248,9 +309,47 @@ impl Node {
             .with_context(|| format!("data_dir: cannot create {}", cfg.data_dir.display()))?;
         crate::store::checkpoint::keep_cert(&cfg.data_dir, signer.cert_der())?;
         let signer = Arc::new(signer);
+        let mut signers = vec![signer.clone()];
+        for (i, id) in cfg.identities.iter().enumerate() {
+            let s = liaison_certs::load_signer(&id.cert, &id.key)
+                .with_context(|| format!("identities[{i}]: cannot load the certificate and key"))?;
+            if signers
+                .iter()
+                .any(|o| o.node().network_str() == s.node().network_str())
+            {
+                bail!(
+                    "identities[{i}]: {} is a second identity in network {}; a node has one per network",
+                    s.node(),
+                    s.node().network_str()
+                );
+            }
+            trust.check_node_cert(s.cert_der(), now()).map_err(|e| {
+                anyhow!(
+                    "identities[{i}]: the certificate of {} is not valid now: {e} ({})",
+                    s.node(),
+                    e.reason_code()
+                )
+            })?;
+            crate::store::checkpoint::keep_cert(&cfg.data_dir, s.cert_der())?;
+            signers.push(Arc::new(s));
+        }
+        let mut routes = Vec::with_capacity(cfg.routes.len());
+        for r in &cfg.routes {
+            routes.push(Route {
+                dest: r.destination()?,
+                via: r.via.clone(),
+                distance: r.distance,
+                source: RouteSource::Config,
+            });
+        }
         let store = Store::open(&cfg.data_dir, signer.clone())?;
         let tls_trust = crate::endpoint::trust_from_config(&cfg)?;
-        let endpoint = crate::endpoint::bind(&cfg, &tls_trust)?;
+        let (endpoint, clients) = crate::endpoint::bind(&cfg, &tls_trust)?;
+        let identities = signers
+            .into_iter()
+            .zip(clients)
+            .map(|(signer, client)| Identity { signer, client })
+            .collect();
         let ctx = Arc::new(Ctx {
             id: cfg.node_id.clone(),
             signer,
@@ -265,6 +364,8 @@ impl Node {
             alarms: Mutex::new(Vec::new()),
             cancel: CancellationToken::new(),
             witness_lock: tokio::sync::Mutex::new(()),
+            identities,
+            routes: std::sync::RwLock::new(routes),
             rng: ring::rand::SystemRandom::new(),
             cfg,
         });
@@ -354,43 +455,6 @@ impl Node {
     }
 }
 
-/// Computes next hops for recipients: direct peers only (a node recipient must be a
-/// configured peer; a network recipient fans out to every configured peer of that network).
-pub fn next_hops(ctx: &Ctx, body: &Body) -> Result<Vec<NodeId>, String> {
-    let mut hops = Vec::new();
-    for r in &body.header.recipients {
-        match r {
-            Recipient::Node(n) => {
-                if ctx.peer(n).is_none() {
-                    return Err(format!(
-                        "no route to {n}: it is not a configured peer of {}",
-                        ctx.id
-                    ));
-                }
-                hops.push(n.clone());
-            }
-            Recipient::Network(net) => {
-                let before = hops.len();
-                hops.extend(
-                    ctx.cfg
-                        .peers
-                        .iter()
-                        .filter(|p| p.node_id.network_str() == net.as_str())
-                        .map(|p| p.node_id.clone()),
-                );
-                if hops.len() == before {
-                    return Err(format!(
-                        "no route to network:{net}: no configured peer is in it"
-                    ));
-                }
-            }
-        }
-    }
-    hops.sort();
-    hops.dedup();
-    Ok(hops)
-}
-
 /// Error from `send` that an officer should see as a refusal (with a reason code).
 #[derive(Debug, thiserror::Error)]
 #[error("{reason_code}: {detail}")]
@@ -410,19 +474,28 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
     let t = now();
     let mut body = compose::body(&ctx.id, req, t, ctx.nonce()?)
         .map_err(|(code, detail)| refused(code, detail))?;
-    let hops = next_hops(ctx, &body).map_err(|e| refused("no-route", e))?;
-    for h in &hops {
-        check_hop(
-            &body.addressing(),
-            &Hop {
-                next: h,
-                destination: h,
-                route: &[],
-                now: t,
-                consented: &[],
-            },
+    let plan = ctx.plan(&body, None, &[]);
+    if let Some(r) = plan.unroutable.first() {
+        return Err(refused(
+            "no-route",
+            format!(
+                "no route to {r} from {}: it is neither a peer nor reachable through a configured or announced route",
+                ctx.id
+            ),
         )
-        .map_err(|e| refused(e.reason_code(), e.to_string()))?;
+        .into());
+    }
+    for leg in &plan.legs {
+        check_leg(&body, leg, &[], t)
+            .map_err(|e| refused(e.reason_code(), format!("towards {}: {e}", leg.next)))?;
+    }
+    let hops = plan.next_hops();
+    if hops.is_empty() {
+        return Err(refused(
+            "no-route",
+            "every recipient is this node itself; nothing to send".into(),
+        )
+        .into());
     }
     let (signed, id) = ctx
         .signer
@@ -446,6 +519,40 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
         leaf,
         next_hops: hops,
     })
+}
+
+/// The handling checks for one copy of a message (see [`liaison_protocol::handling`]):
+/// to `leg.next`, for `leg.target`, with `route` the relays so far including this node.
+pub fn check_leg(
+    body: &Body,
+    leg: &Leg,
+    route: &[NodeId],
+    now: Timestamp,
+) -> Result<(), liaison_protocol::HandlingError> {
+    let a = body.addressing();
+    match &leg.target {
+        Target::Node(d) => check_hop(
+            &a,
+            &Hop {
+                next: &leg.next,
+                destination: d,
+                route,
+                now,
+                consented: &[],
+            },
+        ),
+        Target::Network(net) => check_network_hop(
+            &a,
+            &Hop {
+                next: &leg.next,
+                destination: &leg.next,
+                route,
+                now,
+                consented: &[],
+            },
+            net,
+        ),
+    }
 }
 
 /// The status report of a node.

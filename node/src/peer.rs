@@ -10,8 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use liaison_protocol::log::Event;
-use liaison_protocol::message::{Kind, ReceiptStatus};
+use liaison_protocol::message::Kind;
 use liaison_protocol::{Envelope, FrameDecoder, FrameType, MessageId, NodeId};
 use ring::rand::SecureRandom;
 use tokio::sync::{Mutex, Notify};
@@ -35,7 +34,13 @@ pub async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConfig) {
         }
         let attempt = tokio::select! {
             _ = ctx.cancel.cancelled() => return,
-            r = crate::endpoint::connect(&endpoint, &ctx.trust, &peer.node_id, peer.address) => r,
+            r = crate::endpoint::connect_as(
+                &endpoint,
+                Some(&ctx.identity_for(&peer.node_id).client),
+                &ctx.trust,
+                &peer.node_id,
+                peer.address,
+            ) => r,
         };
         match attempt {
             Ok(conn) => {
@@ -231,42 +236,13 @@ async fn read_answers(
             continue;
         }
         let answer_id = v.id();
-        let (event, outcome) = match &v.body().kind {
-            Kind::Receipt(r) => {
-                let label = match r.status {
-                    ReceiptStatus::Delivered => "delivered",
-                    ReceiptStatus::Relayed => "relayed",
-                };
-                (
-                    Event::ReceiptReceived {
-                        receipt: answer_id,
-                        from: peer.clone(),
-                        status: r.status,
-                        ids: r.ids.clone(),
-                    },
-                    r.ids
-                        .iter()
-                        .map(|id| (*id, label.to_string()))
-                        .collect::<Vec<_>>(),
-                )
-            }
-            Kind::Refusal(r) => {
-                tracing::warn!(peer = %peer, id = %r.target.short(), reason = %r.reason_code, detail = %r.detail, "peer refused our message");
-                (
-                    Event::RefusalReceived {
-                        refusal: answer_id,
-                        id: r.target,
-                        from: peer.clone(),
-                        reason_code: r.reason_code.clone(),
-                    },
-                    vec![(r.target, format!("refused: {}", r.reason_code))],
-                )
-            }
-            other => {
-                tracing::warn!(peer = %peer, kind = other.name(), "unexpected message on the answer stream; ignored");
-                continue;
-            }
+        let Some((event, outcome)) = crate::relay::answer_record(&v) else {
+            tracing::warn!(peer = %peer, kind = v.body().kind.name(), "unexpected message on the answer stream; ignored");
+            continue;
         };
+        if let Kind::Refusal(r) = &v.body().kind {
+            tracing::warn!(peer = %peer, id = %r.target.short(), reason = %r.reason_code, detail = %r.detail, "peer refused our message");
+        }
         let ids: Vec<MessageId> = outcome.iter().map(|(id, _)| *id).collect();
         if let Err(e) = ctx
             .store
@@ -275,6 +251,11 @@ async fn read_answers(
         {
             ctx.alarm(format!("cannot record an answer from {peer}: {e:#}"));
             continue;
+        }
+        // Carry the answer back to the originators of what we relayed (a node without relay
+        // rules relays nothing, and skips the lookups).
+        if !ctx.cfg.relay.is_empty() {
+            crate::relay::report_answer(&ctx, &ids, v.signed()).await;
         }
         let mut inf = window.in_flight.lock().await;
         for id in &ids {

@@ -103,6 +103,12 @@ pub fn raise_kept_alarms(ctx: &Ctx) {
 
 /// Offers `peer` every checkpoint this node signs while the connection lasts.
 pub async fn offer_loop(ctx: Arc<Ctx>, conn: quinn::Connection, peer: NodeId) {
+    // The log's checkpoints are signed by the main identity; a peer that knows this node by
+    // another membership (a gateway's second network) cannot check them.
+    if ctx.identity_for(&peer).signer.node() != &ctx.id {
+        tracing::debug!(peer = %peer, "not offering checkpoints: the peer knows this node by another identity");
+        return;
+    }
     let (key, der) = match peer_key(&ctx, &conn) {
         Ok(k) => k,
         Err(e) => {
@@ -319,7 +325,9 @@ async fn judge_request(
     let last = last_note.as_deref().and_then(checkpoint_in);
     match judge(last.as_ref(), signed.checkpoint(), req.old_size, &req.proof) {
         Verdict::Cosign => {
-            if let Err(e) = signed.add_signature(&log_origin(&ctx.id), ctx.signer.key()) {
+            // Signed as the identity this peer knows (a gateway has one per network).
+            let me = &ctx.identity_for(peer).signer;
+            if let Err(e) = signed.add_signature(&log_origin(me.node()), me.key()) {
                 return refused("witness-unavailable", e.to_string());
             }
             let cosigned = signed.encode();

@@ -368,7 +368,33 @@ pub fn check_composition(a: &Addressing<'_>) -> Result<(), HandlingError> {
 /// Run by the originator before the first hop and by every relay before forwarding; see the
 /// module documentation for the rule table.
 pub fn check_hop(a: &Addressing<'_>, hop: &Hop<'_>) -> Result<(), HandlingError> {
-    let next = hop.next;
+    check(a, hop.next, Toward::Node(hop.destination), hop)
+}
+
+/// As [`check_hop`] for a copy addressed to a whole network (`Recipient::Network`) that
+/// travels through `hop.next` towards it; `hop.destination` is not read. The network must be
+/// a named recipient and released as a whole; each node in it is checked again, as a
+/// destination, by the gateway that fans the message out.
+pub fn check_network_hop(
+    a: &Addressing<'_>,
+    hop: &Hop<'_>,
+    network: &NetworkId,
+) -> Result<(), HandlingError> {
+    check(a, hop.next, Toward::Network(network), hop)
+}
+
+/// What a copy of a message is ultimately for.
+enum Toward<'a> {
+    Node(&'a NodeId),
+    Network(&'a NetworkId),
+}
+
+fn check(
+    a: &Addressing<'_>,
+    next: &NodeId,
+    toward: Toward<'_>,
+    hop: &Hop<'_>,
+) -> Result<(), HandlingError> {
     if hop.route.len() + 1 > usize::from(a.hop_limit) {
         return Err(HandlingError::HopLimitExceeded(a.hop_limit));
     }
@@ -380,13 +406,31 @@ pub fn check_hop(a: &Addressing<'_>, hop: &Hop<'_>) -> Result<(), HandlingError>
     }
     let named = |n: &NodeId| a.recipients.iter().any(|r| r.includes(n));
     let consented = |n: &NodeId| hop.consented.contains(n);
+    let released = |n: &NodeId| a.handling.releases_to(n) || consented(n);
 
-    for node in [next, hop.destination] {
-        if !a.handling.releases_to(node) && !consented(node) {
+    if !released(next) {
+        return Err(HandlingError::ReleasabilityViolation {
+            node: next.to_string(),
+        });
+    }
+    match toward {
+        Toward::Node(d) if !released(d) => {
             return Err(HandlingError::ReleasabilityViolation {
-                node: node.to_string(),
-            });
+                node: d.to_string(),
+            })
         }
+        Toward::Network(net)
+            if !a
+                .handling
+                .releasability
+                .iter()
+                .any(|r| matches!(r, Release::Network(n) if n == net)) =>
+        {
+            return Err(HandlingError::ReleasabilityViolation {
+                node: format!("network:{net}"),
+            })
+        }
+        _ => {}
     }
     match a.handling.tlp {
         Tlp::Red => {
@@ -416,10 +460,22 @@ pub fn check_hop(a: &Addressing<'_>, hop: &Hop<'_>) -> Result<(), HandlingError>
         }
         Tlp::Amber | Tlp::Green | Tlp::Clear => {}
     }
-    if a.handling.originator_control && !named(hop.destination) && !consented(hop.destination) {
-        return Err(HandlingError::OriginatorControl {
-            node: hop.destination.to_string(),
-        });
+    if a.handling.originator_control {
+        let ok = match toward {
+            Toward::Node(d) => named(d) || consented(d),
+            Toward::Network(net) => a
+                .recipients
+                .iter()
+                .any(|r| matches!(r, Recipient::Network(n) if n == net)),
+        };
+        if !ok {
+            return Err(HandlingError::OriginatorControl {
+                node: match toward {
+                    Toward::Node(d) => d.to_string(),
+                    Toward::Network(net) => format!("network:{net}"),
+                },
+            });
+        }
     }
     Ok(())
 }

@@ -30,6 +30,8 @@ pub const MAX_SHORT_STRING: usize = 1024;
 pub const MAX_RECEIPT_IDS: usize = 4096;
 /// Maximum hop limit an originator may set.
 pub const MAX_HOP_LIMIT: u8 = 16;
+/// Most signed answers one hop report carries.
+pub const MAX_REPORT_ANSWERS: usize = 16;
 /// Maximum relays recorded on the route beside a signed body.
 pub const MAX_ROUTE: usize = MAX_HOP_LIMIT as usize;
 /// Maximum length of a network or centre label (a DNS label).

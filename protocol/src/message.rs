@@ -88,6 +88,15 @@ pub struct Refusal {
     pub detail: String,
 }
 
+/// Signed answers (receipts, refusals) of hops beyond the reporting relay, carried back to
+/// the originator of the messages they answer so that its trail shows every hop. Each answer
+/// is verified on its own; the report adds only who carried it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HopReport {
+    /// The answers, exactly as their hops signed them.
+    pub answers: Vec<crate::signing::SignedMessage>,
+}
+
 /// The kind of a message and its kind-specific content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Kind {
@@ -141,6 +150,8 @@ pub enum Kind {
     },
     /// Refuses a message.
     Refusal(Refusal),
+    /// A relay carries later hops' signed receipts and refusals back to the originator.
+    HopReport(HopReport),
 }
 
 impl Kind {
@@ -158,6 +169,7 @@ impl Kind {
             Kind::Receipt(_) => "receipt",
             Kind::Retraction { .. } => "retraction",
             Kind::Refusal(_) => "refusal",
+            Kind::HopReport(_) => "hop-report",
         }
     }
 
@@ -285,6 +297,13 @@ impl Body {
             Kind::Refusal(r) => {
                 limit("refusal reason", r.reason_code.len(), MAX_REASON_CODE)?;
                 limit("refusal detail", r.detail.len(), MAX_SHORT_STRING)?;
+            }
+            Kind::HopReport(r) => {
+                limit("report answers", r.answers.len(), MAX_REPORT_ANSWERS)?;
+                need(!r.answers.is_empty(), "must carry at least one answer")?;
+                for a in &r.answers {
+                    a.check_shape()?;
+                }
             }
             Kind::Alert(_) => {}
         }

@@ -526,6 +526,10 @@ impl<'a> Exporter<'a> {
                 o.insert("x_liaison_reason_code".into(), json!(r.reason_code));
                 o.insert("x_liaison_refusal_detail".into(), json!(r.detail));
             }
+            Kind::HopReport(r) => {
+                let carried: Vec<String> = r.answers.iter().map(|a| a.id().to_string()).collect();
+                o.insert("x_liaison_report_answers".into(), json!(carried));
+            }
             Kind::Alert(_) | Kind::Reply(_) | Kind::CaseUpdate(_) => {}
         }
         Value::Object(o)

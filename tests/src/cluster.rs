@@ -62,6 +62,28 @@ impl Cluster {
         addr
     }
 
+    /// Lets `other` (a second membership of a node, e.g. `caricc.inter-regional`) be dialled
+    /// at the address reserved for `node`.
+    pub fn alias(&mut self, other: &str, node: &str) {
+        let addr = self.addr(node);
+        self.addrs.push((other.parse().expect("node id"), addr));
+    }
+
+    /// Issues (once) a certificate for `other`, a further membership of `cfg`'s node, and
+    /// adds it to the configuration's identities.
+    pub fn add_identity(&self, cfg: &mut Config, other: &str) {
+        let d = self.node_dir(cfg.node_id.as_str());
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let cert = d.join(format!("{other}.crt"));
+        let key = d.join(format!("{other}.key"));
+        if !cert.exists() {
+            let issued = self.pki.node(other);
+            std::fs::write(&cert, &issued.cert_pem).expect("cert");
+            write_secret(&key, issued.key_pem.as_bytes());
+        }
+        cfg.identities.push(IdentityConfig { cert, key });
+    }
+
     /// The address reserved for a node.
     pub fn addr(&self, node: &str) -> SocketAddr {
         self.addrs
@@ -113,6 +135,9 @@ impl Cluster {
                     address: self.addr(p),
                 })
                 .collect(),
+            identities: vec![],
+            routes: vec![],
+            relay: vec![],
             // Struct update keeps this compiling as optional API fields are added.
             #[allow(clippy::needless_update)]
             api: ApiConfig {

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cluster;
+pub mod federation;
 
 /// Copies a directory tree (a data dir, to tamper with or restore).
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

@@ -161,6 +161,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                 })
                 .collect(),
             peers,
+            identities: vec![],
+            routes: vec![],
+            relay: vec![],
             api: api_config(*api)?,
             limits: Limits::default(),
             checkpoints: CheckpointConfig { interval_secs: 1 },

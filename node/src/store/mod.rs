@@ -118,6 +118,21 @@ impl Stored {
     }
 }
 
+/// A verified message offered to the store by the node that received it.
+#[derive(Clone, Debug)]
+pub struct Offer {
+    /// The envelope as received.
+    pub stored: Stored,
+    /// Its facts.
+    pub facts: MessageFacts,
+    /// This node is one of its recipients.
+    pub deliver: bool,
+    /// It goes to the inbox (a delivered message an officer reads; not a hop report).
+    pub inbox: bool,
+    /// Peers to hand it on to (relaying, or fanning a network recipient out).
+    pub next_hops: Vec<NodeId>,
+}
+
 /// One inbox line.
 #[derive(Clone, Debug)]
 pub struct InboxItem {
@@ -139,6 +154,7 @@ enum Request {
         facts: MessageFacts,
         from: NodeId,
         deliver: bool,
+        inbox: bool,
         next_hops: Vec<NodeId>,
         reply: oneshot::Sender<Result<Accepted>>,
     },
@@ -150,6 +166,9 @@ enum Request {
         proof: MessageId,
         /// The answer's signed envelope, kept beside its log entry for auditors.
         signed: Vec<u8>,
+        /// Carried back by a relay (a hop report) from a hop beyond our next hop: it joins
+        /// the trail of messages we originated, once, and owes nothing.
+        remote: bool,
         reply: oneshot::Sender<Result<u64>>,
     },
     Record {
@@ -635,6 +654,7 @@ impl Store {
             facts,
             from,
             deliver,
+            inbox: deliver,
             next_hops,
             reply,
         })
@@ -642,45 +662,51 @@ impl Store {
     }
 
     /// Offers several verified messages from `from` in order (so inbox order is arrival
-    /// order; a message already seen changes nothing), then `event` (the receipt for them,
-    /// signed in advance) right behind them, so all usually share one group commit. `Ok` only
-    /// if every message and the receipt entry are durable.
+    /// order; a message already seen changes nothing), then `receipts` (the receipts for
+    /// them, signed in advance, each an event and its signed envelope) right behind them, so
+    /// all usually share one group commit. `Ok` only if every message and every receipt entry
+    /// is durable.
     pub async fn accept_many_with_receipt(
         &self,
-        items: Vec<(Stored, MessageFacts)>,
+        items: Vec<Offer>,
         from: &NodeId,
-        deliver: bool,
-        event: Event,
-        receipt: Vec<u8>,
+        receipts: Vec<(Event, Vec<u8>)>,
     ) -> Result<()> {
         let stopped = || anyhow!("store writer has stopped");
-        let mut waits = Vec::with_capacity(items.len());
-        for (envelope, facts) in items {
+        let mut waits = Vec::with_capacity(items.len() + receipts.len());
+        for o in items {
             let (reply, rx) = oneshot::channel();
             let req = Request::Accept {
-                envelope,
-                facts,
+                envelope: o.stored,
+                facts: o.facts,
                 from: from.clone(),
-                deliver,
-                next_hops: vec![],
+                deliver: o.deliver,
+                inbox: o.inbox,
+                next_hops: o.next_hops,
                 reply,
             };
             self.tx.send(req).await.map_err(|_| stopped())?;
             waits.push(rx);
         }
-        let (reply, rrx) = oneshot::channel();
-        self.tx
-            .send(Request::Record {
-                event,
-                signed: Some(receipt),
-                reply,
-            })
-            .await
-            .map_err(|_| stopped())?;
+        let mut rwaits = Vec::with_capacity(receipts.len());
+        for (event, signed) in receipts {
+            let (reply, rrx) = oneshot::channel();
+            self.tx
+                .send(Request::Record {
+                    event,
+                    signed: Some(signed),
+                    reply,
+                })
+                .await
+                .map_err(|_| stopped())?;
+            rwaits.push(rrx);
+        }
         for rx in waits {
             rx.await.map_err(|_| stopped())??;
         }
-        rrx.await.map_err(|_| stopped())??;
+        for rx in rwaits {
+            rx.await.map_err(|_| stopped())??;
+        }
         Ok(())
     }
 
@@ -700,9 +726,36 @@ impl Store {
             outcome,
             proof,
             signed,
+            remote: false,
             reply,
         })
         .await
+    }
+
+    /// Records a verified answer signed by `signer`, a hop beyond our next hop, that a relay
+    /// carried back in a hop report: it joins the trail of each covered message this node
+    /// originated, unless that trail already holds it. Returns the log index, or `None` if
+    /// nothing was new (a repeated report).
+    pub async fn remote_answer(
+        &self,
+        event: Event,
+        signer: NodeId,
+        outcome: Vec<(MessageId, String)>,
+        proof: MessageId,
+        signed: Vec<u8>,
+    ) -> Result<Option<u64>> {
+        let leaf = self
+            .ask(|reply| Request::HopAnswer {
+                event,
+                peer: signer,
+                outcome,
+                proof,
+                signed,
+                remote: true,
+                reply,
+            })
+            .await?;
+        Ok((leaf != u64::MAX).then_some(leaf))
     }
 
     /// Appends an event to the log (refusals, receipts sent, administrative acts).
@@ -1225,6 +1278,7 @@ impl Group<'_> {
                 facts,
                 from,
                 deliver,
+                inbox,
                 next_hops,
                 reply,
             } => {
@@ -1241,7 +1295,7 @@ impl Group<'_> {
                 } else {
                     Role::Relayed
                 };
-                let bytes = if role == Role::Relayed {
+                let bytes = if !next_hops.is_empty() {
                     // Stored as it will be forwarded: the route so far plus this node, so a
                     // peer session sends the bytes as they are.
                     match Envelope::decode(&envelope.bytes) {
@@ -1271,7 +1325,7 @@ impl Group<'_> {
                     }
                 };
                 let (leaf, facts) = self.append_message_event(event)?;
-                self.store_new(bytes, facts, role, Some(from), leaf, &next_hops, deliver);
+                self.store_new(bytes, facts, role, Some(from), leaf, &next_hops, inbox);
                 replies.push(Reply::Accepted(reply, Accepted::New(leaf)));
             }
             Request::HopAnswer {
@@ -1280,18 +1334,35 @@ impl Group<'_> {
                 outcome,
                 proof,
                 signed,
+                remote,
                 reply,
             } => {
-                let leaf = self.append(event);
-                self.signed.push((leaf, signed));
-                let at = self.now;
+                let mut applies = Vec::with_capacity(outcome.len());
                 for (id, result) in outcome {
                     // Only a next hop that still owes an answer for this message changes its
                     // trail; anything else (a repeat, or an id it was never sent) stays in the
-                    // log entry above and nowhere else.
-                    if !self.owes(&id, &peer)? {
-                        continue;
+                    // log entry below and nowhere else. A carried answer changes the trail of
+                    // a message we originated, once.
+                    let yes = if remote {
+                        self.pending(&id)?.is_some_and(|p| {
+                            p.state.role == Role::Originated
+                                && !p.state.hops.iter().any(|h| h.proof == proof)
+                        })
+                    } else {
+                        self.owes(&id, &peer)?
+                    };
+                    if yes {
+                        applies.push((id, result));
                     }
+                }
+                if remote && applies.is_empty() {
+                    replies.push(Reply::Index(reply, u64::MAX));
+                    return Ok(());
+                }
+                let leaf = self.append(event);
+                self.signed.push((leaf, signed));
+                let at = self.now;
+                for (id, result) in applies {
                     let Some(s) = self.state_mut(&id)? else {
                         continue;
                     };

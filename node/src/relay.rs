@@ -1,0 +1,352 @@
+//! Relaying: what a node does with a message that is not (only) for itself, and how the
+//! answers of later hops travel back to the originator.
+//!
+//! ```text
+//!  kz ──▶ caricc (relay) ──▶ gcc-cic (relay) ──▶ oman
+//!   ◀─receipt─┘   ◀──receipt──┘    ◀──receipt──┘          each hop answers the one before
+//!   ◀════ hop report {gcc-cic's receipt} ══┘              relays carry the later hops'
+//!   ◀════════════ hop report {oman's receipt} ════════┘   signed answers to the originator
+//! ```
+//!
+//! * [`route_incoming`] decides, per verified message, whether this node delivers it, which
+//!   peers it goes to next (routing, the configured relay rules between networks, and the
+//!   handling checks for every copy), and which copies are refused.
+//! * A relay that receives a next hop's receipt or refusal for a message it relayed sends
+//!   that signed answer, unchanged, to the originator in a `hop-report` message
+//!   ([`report_answer`]); a leg refused here goes back the same way, as this node's own
+//!   signed refusal ([`report_refusals`]). Reports are ordinary signed messages: logged,
+//!   receipted and retried like any other, released to the centres on the way back.
+//! * The originator verifies each carried answer on its own (signature and certificate of
+//!   the hop that signed it) and adds it to the message's trail ([`carried_answers`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use liaison_protocol::handling::Release;
+use liaison_protocol::log::{Event, MessageFacts};
+use liaison_protocol::message::{Body, Header, HopReport, Kind, ReceiptStatus};
+use liaison_protocol::routing::{Leg, Target};
+use liaison_protocol::{
+    Envelope, Evaluation, Handling, MessageId, NodeId, Recipient, SignedMessage, Timestamp, Tlp,
+    VerifiedMessage,
+};
+
+use crate::compose::DEFAULT_HOP_LIMIT;
+use crate::node::{check_leg, Ctx};
+use crate::store::{now, Role};
+
+/// What this node does with one verified message that arrived from a peer.
+pub struct Routed {
+    /// This node is one of its recipients.
+    pub deliver: bool,
+    /// Peers it goes to next (checked).
+    pub next_hops: Vec<NodeId>,
+    /// Copies refused here: (next hop, destination, reason code, detail).
+    pub refused: Vec<(NodeId, String, String, String)>,
+}
+
+impl Routed {
+    /// Nothing of the message stays or goes on: it is refused as a whole.
+    pub fn is_refusal(&self) -> bool {
+        !self.deliver && self.next_hops.is_empty()
+    }
+}
+
+/// Decides delivery and onward copies for a message from `peer` whose envelope carried
+/// `route` (the relays before `peer`... and `peer` itself if it relayed). Relaying needs a
+/// `[[relay]]` rule from the peer's network to the next hop's; every copy passes the
+/// handling checks with this node added to the route.
+pub fn route_incoming(
+    ctx: &Ctx,
+    body: &Body,
+    peer: &NodeId,
+    route: &[NodeId],
+    t: Timestamp,
+) -> Routed {
+    let plan = ctx.plan(body, Some(peer), route);
+    let mut onward = route.to_vec();
+    onward.push(ctx.identity_for(peer).signer.node().clone());
+    let mut next_hops = Vec::new();
+    let mut refused = Vec::new();
+    let dest = |leg: &Leg| match &leg.target {
+        Target::Node(n) => n.to_string(),
+        Target::Network(n) => format!("network:{n}"),
+    };
+    for leg in &plan.legs {
+        if !ctx
+            .cfg
+            .may_relay(peer.network_str(), leg.next.network_str())
+        {
+            refused.push((
+                leg.next.clone(),
+                dest(leg),
+                "relay-not-allowed".into(),
+                format!(
+                    "{} does not relay from network {} to network {}",
+                    ctx.id,
+                    peer.network_str(),
+                    leg.next.network_str()
+                ),
+            ));
+            continue;
+        }
+        match check_leg(body, leg, &onward, t) {
+            Ok(()) => next_hops.push(leg.next.clone()),
+            Err(e) => refused.push((
+                leg.next.clone(),
+                dest(leg),
+                e.reason_code().into(),
+                format!("towards {} via {}: {e}", dest(leg), leg.next),
+            )),
+        }
+    }
+    for r in &plan.unroutable {
+        refused.push((
+            ctx.id.clone(),
+            r.to_string(),
+            "no-route".into(),
+            format!("{} has no route to {r}", ctx.id),
+        ));
+    }
+    if !plan.deliver && plan.legs.is_empty() && plan.unroutable.is_empty() {
+        refused.push((
+            ctx.id.clone(),
+            ctx.id.to_string(),
+            "not-a-recipient".into(),
+            format!(
+                "{} is not among the recipients and has nowhere to relay it",
+                ctx.id
+            ),
+        ));
+    }
+    next_hops.sort();
+    next_hops.dedup();
+    Routed {
+        deliver: plan.deliver,
+        next_hops,
+        refused,
+    }
+}
+
+/// A verified receipt or refusal turned into what the log and the trail record: the event,
+/// and each covered message with its outcome (`relayed`, `delivered`, `refused: <code>`).
+/// `None` for any other kind.
+pub fn answer_record(v: &VerifiedMessage) -> Option<(Event, Vec<(MessageId, String)>)> {
+    let from = v.originator().clone();
+    let id = v.id();
+    match &v.body().kind {
+        Kind::Receipt(r) => {
+            let label = match r.status {
+                ReceiptStatus::Delivered => "delivered",
+                ReceiptStatus::Relayed => "relayed",
+            };
+            Some((
+                Event::ReceiptReceived {
+                    receipt: id,
+                    from,
+                    status: r.status,
+                    ids: r.ids.clone(),
+                },
+                r.ids.iter().map(|m| (*m, label.to_string())).collect(),
+            ))
+        }
+        Kind::Refusal(r) => Some((
+            Event::RefusalReceived {
+                refusal: id,
+                id: r.target,
+                from,
+                reason_code: r.reason_code.clone(),
+            },
+            vec![(r.target, format!("refused: {}", r.reason_code))],
+        )),
+        _ => None,
+    }
+}
+
+/// A carried answer checked and ready for the trail.
+pub struct Carried {
+    /// What the log records.
+    pub event: Event,
+    /// The hop that signed it.
+    pub signer: NodeId,
+    /// Covered messages and outcomes.
+    pub outcome: Vec<(MessageId, String)>,
+    /// The answer's id.
+    pub proof: MessageId,
+    /// Its signed envelope, kept beside the log entry.
+    pub signed: Vec<u8>,
+}
+
+/// Verifies the answers a hop report carries to this node (each on its own: the report's
+/// signature says only who carried them). Answers that do not verify are logged and skipped.
+pub fn carried_answers(ctx: &Ctx, report: &HopReport, carrier: &NodeId) -> Vec<Carried> {
+    let mut out = Vec::new();
+    for a in &report.answers {
+        let signed = Envelope {
+            signed: a.clone(),
+            route: vec![],
+        }
+        .encode();
+        match a.clone().verify(&ctx.trust) {
+            Ok(v) => match answer_record(&v) {
+                Some((event, outcome)) => out.push(Carried {
+                    event,
+                    signer: v.originator().clone(),
+                    outcome,
+                    proof: v.id(),
+                    signed,
+                }),
+                None => {
+                    tracing::warn!(carrier = %carrier, kind = v.body().kind.name(), "hop report carries something other than an answer; skipped")
+                }
+            },
+            Err(e) => {
+                tracing::warn!(carrier = %carrier, reason = e.reason_code(), error = %e, "carried answer does not verify; skipped")
+            }
+        }
+    }
+    out
+}
+
+/// Sends `answers` (signed receipts or refusals about messages `originator` wrote) to the
+/// originator in a hop report, released to the centres of `back` (the relays the messages
+/// passed on their way here, which are the way back).
+pub async fn send_report(
+    ctx: &Arc<Ctx>,
+    originator: &NodeId,
+    back: &[NodeId],
+    answers: Vec<SignedMessage>,
+) {
+    if ctx.is_me(originator) || answers.is_empty() {
+        return;
+    }
+    for chunk in answers.chunks(liaison_protocol::limits::MAX_REPORT_ANSWERS) {
+        if let Err(e) = send_one_report(ctx, originator, back, chunk.to_vec()).await {
+            tracing::warn!(to = %originator, reason = "report-not-sent", error = %e, "cannot send a hop report");
+        }
+    }
+}
+
+async fn send_one_report(
+    ctx: &Arc<Ctx>,
+    originator: &NodeId,
+    back: &[NodeId],
+    answers: Vec<SignedMessage>,
+) -> anyhow::Result<()> {
+    let signer = ctx.identity_for(originator).signer.clone();
+    let mut release = vec![Release::Node(originator.clone())];
+    release.extend(back.iter().map(|n| Release::Centre(n.centre())));
+    let t = now();
+    let mut body = Body {
+        header: Header {
+            originator: signer.node().clone(),
+            created_at: t,
+            nonce: ctx.nonce()?,
+            recipients: vec![Recipient::Node(originator.clone())],
+            case: None,
+            in_reply_to: None,
+            expires_at: None,
+            hop_limit: DEFAULT_HOP_LIMIT,
+        },
+        handling: Handling {
+            tlp: Tlp::Green,
+            releasability: release,
+            originator_control: false,
+            h0_crime_only: false,
+            h1_no_judicial_use: false,
+            h3_restrictions: None,
+            evaluation: "A1".parse::<Evaluation>().map_err(anyhow::Error::msg)?,
+        },
+        kind: Kind::HopReport(HopReport { answers }),
+    };
+    body.normalise();
+    let plan = ctx.plan(&body, None, &[]);
+    let mut hops = Vec::new();
+    for leg in &plan.legs {
+        match check_leg(&body, leg, &[], t) {
+            Ok(()) => hops.push(leg.next.clone()),
+            Err(e) => {
+                tracing::warn!(to = %originator, next = %leg.next, reason = e.reason_code(), "hop report cannot take this hop")
+            }
+        }
+    }
+    hops.sort();
+    hops.dedup();
+    if hops.is_empty() {
+        anyhow::bail!("no route back to {originator}");
+    }
+    let (signed, id) = signer.sign_with_id(&mut body)?;
+    let facts = MessageFacts::of(id, &body);
+    ctx.store
+        .originate(
+            Envelope {
+                signed,
+                route: vec![],
+            },
+            facts,
+            hops,
+        )
+        .await?;
+    Ok(())
+}
+
+/// After a next hop answered `ids` with `answer`: carries the answer back to the originators
+/// of those that this node relayed (not hop reports themselves: no reports about reports).
+pub async fn report_answer(ctx: &Arc<Ctx>, ids: &[MessageId], answer: &SignedMessage) {
+    let mut by_originator: BTreeMap<NodeId, Vec<NodeId>> = BTreeMap::new();
+    for id in ids {
+        let Ok(Some(s)) = ctx.store.state(id) else {
+            continue;
+        };
+        if s.role == Role::Originated || s.facts.kind == "hop-report" {
+            continue;
+        }
+        let back = relays_before_me(ctx, id);
+        by_originator.entry(s.facts.originator).or_insert(back);
+    }
+    for (originator, back) in by_originator {
+        send_report(ctx, &originator, &back, vec![answer.clone()]).await;
+    }
+}
+
+/// The relays a message passed before reaching this node (its stored route, minus this node).
+pub fn relays_before_me(ctx: &Ctx, id: &MessageId) -> Vec<NodeId> {
+    match ctx.store.envelope(id) {
+        Ok(Some(env)) => env.route.into_iter().filter(|n| !ctx.is_me(n)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Signs this node's refusal of each refused copy and reports it to the originator.
+pub async fn report_refusals(
+    ctx: &Arc<Ctx>,
+    facts: &MessageFacts,
+    route: &[NodeId],
+    refused: &[(NodeId, String, String, String)],
+) {
+    if facts.kind == "hop-report" {
+        return;
+    }
+    let mut answers = Vec::new();
+    for (next, _dest, code, detail) in refused {
+        let logged = ctx
+            .store
+            .record(Event::Refused {
+                id: Some(facts.id),
+                msg: Some(facts.clone()),
+                peer: next.clone(),
+                reason_code: code.clone(),
+            })
+            .await;
+        if let Err(e) = logged {
+            ctx.alarm(format!("cannot log a refusal: {e:#}"));
+            continue;
+        }
+        tracing::warn!(id = %facts.id.short(), next = %next, reason = %code, detail = %detail, "copy refused at this hop");
+        match ctx.refusal(&facts.originator, facts.id, code, detail) {
+            Ok(m) => answers.push(m),
+            Err(e) => ctx.alarm(format!("cannot sign a refusal: {e:#}")),
+        }
+    }
+    send_report(ctx, &facts.originator, route, answers).await;
+}

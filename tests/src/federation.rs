@@ -1,0 +1,143 @@
+//! A network of networks for scenario tests and benchmarks: three networks, seven nodes,
+//! two gateways into the Gulf, real certificates, real QUIC on loopback, real stores.
+//!
+//! ```text
+//!   central-asia                 inter-regional                     gulf
+//!   kz ──┐                  ┌── caricc.ir ──┬── gcc.ir ──┐      ┌── oman
+//!        ├── caricc.ca ═════╡               │            ╞═ gcc.gulf ──┤
+//!   uz ──┘                  └──────── apicc.ir ──────────┘      └── uae
+//!                                         ╚═ apicc.gulf ── oman, uae (second way in)
+//! ```
+//!
+//! `caricc` (central-asia + inter-regional), `gcc` (gulf + inter-regional) and `apicc`
+//! (inter-regional + gulf) are gateways with one certificate per network; each relays between
+//! its networks in both directions. Units route other networks through their centre;
+//! `caricc` reaches the Gulf through `gcc` (distance 0) or `apicc` (distance 1).
+
+use liaison_node::config::{Config, RelayRule, RouteConfig};
+
+use crate::cluster::Cluster;
+
+/// Kazakh unit.
+pub const KZ: &str = "kz.central-asia";
+/// Uzbek unit.
+pub const UZ: &str = "uz.central-asia";
+/// CARICC, in central-asia.
+pub const CARICC: &str = "caricc.central-asia";
+/// CARICC, in inter-regional.
+pub const CARICC_IR: &str = "caricc.inter-regional";
+/// GCC-CIC, in gulf.
+pub const GCC: &str = "gcc.gulf";
+/// GCC-CIC, in inter-regional.
+pub const GCC_IR: &str = "gcc.inter-regional";
+/// APICC, in inter-regional.
+pub const APICC: &str = "apicc.inter-regional";
+/// APICC, in gulf.
+pub const APICC_GULF: &str = "apicc.gulf";
+/// Omani unit.
+pub const OMAN: &str = "oman.gulf";
+/// Emirati unit.
+pub const UAE: &str = "uae.gulf";
+
+/// The seven nodes, by main identity.
+pub const NODES: [&str; 7] = [KZ, UZ, CARICC, GCC, APICC, OMAN, UAE];
+
+/// The federation's certificates, addresses and configurations (nodes not started).
+pub struct Federation {
+    /// PKI, addresses, directories.
+    pub cluster: Cluster,
+    /// Configuration of each node, in [`NODES`] order.
+    pub configs: Vec<Config>,
+}
+
+impl Federation {
+    /// Builds the federation's PKI and configuration files.
+    pub fn new() -> Self {
+        let mut c = Cluster::new(&["central-asia", "gulf", "inter-regional"]);
+        for n in NODES {
+            c.add(n);
+        }
+        c.alias(CARICC_IR, CARICC);
+        c.alias(GCC_IR, GCC);
+        c.alias(APICC_GULF, APICC);
+        let route = |to: &str, via: &str, distance: u8| RouteConfig {
+            to: to.into(),
+            via: via.parse().expect("via"),
+            distance,
+        };
+        let relay = |from: &str, to: &[&str]| RelayRule {
+            from: from.parse().expect("network"),
+            to: to.iter().map(|t| t.parse().expect("network")).collect(),
+        };
+        let both = |a: &str, b: &str| vec![relay(a, &[a, b]), relay(b, &[a, b])];
+        let mut configs = Vec::new();
+        for n in NODES {
+            let mut cfg = match n {
+                KZ | UZ => {
+                    let mut cfg = c.config(n, &[CARICC]);
+                    cfg.routes = vec![
+                        route("network:central-asia", CARICC, 0),
+                        route("network:gulf", CARICC, 1),
+                        route("network:inter-regional", CARICC, 0),
+                    ];
+                    cfg
+                }
+                CARICC => {
+                    let mut cfg = c.config(n, &[KZ, UZ, GCC_IR, APICC]);
+                    c.add_identity(&mut cfg, CARICC_IR);
+                    cfg.routes = vec![
+                        route("network:gulf", GCC_IR, 0),
+                        route("network:gulf", APICC, 1),
+                    ];
+                    cfg.relay = both("central-asia", "inter-regional");
+                    cfg
+                }
+                GCC => {
+                    let mut cfg = c.config(n, &[OMAN, UAE, CARICC_IR, APICC]);
+                    c.add_identity(&mut cfg, GCC_IR);
+                    cfg.routes = vec![route("network:central-asia", CARICC_IR, 0)];
+                    cfg.relay = both("gulf", "inter-regional");
+                    cfg
+                }
+                APICC => {
+                    let mut cfg = c.config(n, &[CARICC_IR, GCC_IR, OMAN, UAE]);
+                    c.add_identity(&mut cfg, APICC_GULF);
+                    cfg.routes = vec![route("network:central-asia", CARICC_IR, 0)];
+                    cfg.relay = both("gulf", "inter-regional");
+                    cfg
+                }
+                _ => {
+                    let mut cfg = c.config(n, &[GCC, APICC_GULF]);
+                    cfg.routes = vec![
+                        route("network:gulf", GCC, 0),
+                        route("network:central-asia", GCC, 1),
+                        route("network:central-asia", APICC_GULF, 2),
+                        route("network:inter-regional", GCC, 0),
+                    ];
+                    cfg
+                }
+            };
+            cfg.checkpoints.interval_secs = 3600;
+            configs.push(cfg);
+        }
+        Self {
+            cluster: c,
+            configs,
+        }
+    }
+
+    /// The configuration of a node (by main identity).
+    pub fn config(&self, node: &str) -> Config {
+        self.configs
+            .iter()
+            .find(|c| c.node_id.as_str() == node)
+            .cloned()
+            .expect("a node of the federation")
+    }
+}
+
+impl Default for Federation {
+    fn default() -> Self {
+        Self::new()
+    }
+}
