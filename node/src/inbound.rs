@@ -295,6 +295,18 @@ async fn prepare(
             });
             continue;
         }
+        if matches!(body.kind, Kind::Announce(_)) && v.originator() != peer {
+            refusals.push(Refuse {
+                id: v.id(),
+                facts: Some(facts),
+                code: "forged-announcement".into(),
+                detail: format!(
+                    "an announcement signed by {} arrived from {peer}; a node announces only for itself",
+                    v.originator()
+                ),
+            });
+            continue;
+        }
         let routed = crate::relay::route_incoming(ctx, body, peer, &route, t);
         if routed.is_refusal() {
             let (code, detail) = routed
@@ -310,12 +322,21 @@ async fn prepare(
             });
             continue;
         }
-        // A hop report for this node goes to the trail, not the inbox.
+        // A hop report for this node goes to the trail, an announcement to the routes and the
+        // key directory; neither to the inbox.
         let carried = match &body.kind {
             Kind::HopReport(r) if routed.deliver => crate::relay::carried_answers(ctx, r, peer),
             _ => Vec::new(),
         };
-        let inbox = routed.deliver && !matches!(body.kind, Kind::HopReport(_));
+        let announce = match &body.kind {
+            Kind::Announce(a) if routed.deliver => Some(a.clone()),
+            _ => None,
+        };
+        let inbox = routed.deliver
+            && !matches!(
+                body.kind,
+                Kind::HopReport(_) | Kind::Announce(_) | Kind::SealingKey(_)
+            );
         accepts.push(Accepted {
             offer: Offer {
                 stored: Stored {
@@ -329,6 +350,7 @@ async fn prepare(
             },
             refused: routed.refused,
             carried,
+            announce,
         });
     }
 
@@ -342,6 +364,8 @@ struct Accepted {
     refused: Vec<(NodeId, String, String, String)>,
     /// Answers a hop report carried to this node.
     carried: Vec<crate::relay::Carried>,
+    /// A route announcement from the peer.
+    announce: Option<liaison_protocol::routing::Announcement>,
 }
 
 /// Stores what `prepare` accepted and answers: one receipt per status (`delivered` for
@@ -403,6 +427,7 @@ async fn finish(
         if receipts.len() == frames.len() && !receipts.is_empty() {
             let mut offers = Vec::with_capacity(accepts.len());
             let mut after = Vec::new();
+            let mut announcements = Vec::new();
             for a in accepts {
                 if !a.refused.is_empty() || !a.carried.is_empty() {
                     after.push((
@@ -412,6 +437,7 @@ async fn finish(
                         a.carried,
                     ));
                 }
+                announcements.extend(a.announce);
                 offers.push(a.offer);
             }
             match ctx
@@ -421,6 +447,15 @@ async fn finish(
             {
                 Ok(()) => {
                     out.extend(frames);
+                    for a in announcements {
+                        if crate::directory::learn(ctx, peer, &a) {
+                            tracing::info!(peer = %peer, "routes or sealing keys learned; announcing on");
+                            let (ctx, peer) = (ctx.clone(), peer.clone());
+                            tokio::spawn(async move {
+                                crate::directory::announce_to_others(&ctx, &peer).await
+                            });
+                        }
+                    }
                     for (facts, route, refused, carried) in after {
                         for c in carried {
                             let recorded = ctx

@@ -11,6 +11,8 @@ pub mod api;
 pub mod audit;
 pub mod compose;
 pub mod config;
+pub mod consent;
+pub mod directory;
 pub mod endpoint;
 pub mod inbound;
 pub mod node;

@@ -14,6 +14,7 @@ use liaison_protocol::handling::{check_hop, check_network_hop, Hop};
 use liaison_protocol::log::{Event, MessageFacts};
 use liaison_protocol::message::{Body, Header, Kind, Receipt, ReceiptStatus, Refusal};
 use liaison_protocol::routing::{Leg, Plan, Route, RouteSource, Router, Target};
+use liaison_protocol::seal::SealingSecret;
 use liaison_protocol::{
     Envelope, Evaluation, Handling, MessageId, NodeId, Recipient, Release, SignedMessage, Signer,
     Timestamp, Tlp, TrustStore,
@@ -114,6 +115,16 @@ pub struct Ctx {
     pub identities: Vec<Identity>,
     /// Routes to nodes and networks that are not direct peers.
     pub routes: std::sync::RwLock<Vec<Route>>,
+    /// This node's sealing secret (see [`crate::directory`]).
+    pub sealing: SealingSecret,
+    /// This node's signed sealing-key statements, one per identity.
+    pub own_statements: Vec<SignedMessage>,
+    /// The sealing keys this node knows.
+    pub directory: std::sync::RwLock<crate::directory::Directory>,
+    /// Agreements with recipients' sealing keys, reused for a while.
+    pub shares: Mutex<crate::directory::Shares>,
+    /// Bumped whenever the directory learns a key.
+    pub keys_learned: tokio::sync::watch::Sender<u64>,
     rng: ring::rand::SystemRandom,
 }
 
@@ -342,6 +353,9 @@ impl Node {
                 source: RouteSource::Config,
             });
         }
+        let sealing = crate::directory::load_or_create_secret(&cfg.data_dir)?;
+        let own_statements = crate::directory::own_statements(&signers, &sealing)?;
+        let directory = crate::directory::load(&cfg.data_dir, &trust);
         let store = Store::open(&cfg.data_dir, signer.clone())?;
         let tls_trust = crate::endpoint::trust_from_config(&cfg)?;
         let (endpoint, clients) = crate::endpoint::bind(&cfg, &tls_trust)?;
@@ -366,6 +380,11 @@ impl Node {
             witness_lock: tokio::sync::Mutex::new(()),
             identities,
             routes: std::sync::RwLock::new(routes),
+            sealing,
+            own_statements,
+            directory: std::sync::RwLock::new(directory),
+            shares: Mutex::new(Default::default()),
+            keys_learned: tokio::sync::watch::Sender::new(0),
             rng: ring::rand::SystemRandom::new(),
             cfg,
         });
@@ -455,6 +474,9 @@ impl Node {
     }
 }
 
+/// How long `send` waits for a recipient's sealing key to arrive before refusing.
+const KEY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Error from `send` that an officer should see as a refusal (with a reason code).
 #[derive(Debug, thiserror::Error)]
 #[error("{reason_code}: {detail}")]
@@ -496,6 +518,25 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
             "every recipient is this node itself; nothing to send".into(),
         )
         .into());
+    }
+    // A key not known yet usually arrives with the next announcement of a peer that has
+    // just connected: wait for it a little before refusing.
+    let mut learned = ctx.keys_learned.subscribe();
+    let deadline = tokio::time::Instant::now() + KEY_WAIT;
+    loop {
+        learned.borrow_and_update();
+        match crate::directory::seal_body(ctx, &mut body) {
+            Ok(()) => break,
+            Err((code, detail)) => {
+                let waited = code == "no-sealing-key"
+                    && tokio::time::timeout_at(deadline, learned.changed())
+                        .await
+                        .is_ok_and(|r| r.is_ok());
+                if !waited {
+                    return Err(refused(&code, detail).into());
+                }
+            }
+        }
     }
     let (signed, id) = ctx
         .signer

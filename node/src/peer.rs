@@ -53,6 +53,10 @@ pub async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConfig) {
                     s.receipts = 0;
                 });
                 backoff = BACKOFF_MIN;
+                // Tell the peer what it can reach through us and the sealing keys we know.
+                if let Err(e) = crate::directory::announce(&ctx, &peer.node_id).await {
+                    tracing::warn!(peer = %peer.node_id, error = %e, "cannot queue an announcement");
+                }
                 // Witnessing lives as long as the session, however that ends (also when this
                 // task is aborted at shutdown: the handle aborts it on drop).
                 let witnessing = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(

@@ -27,8 +27,7 @@ use liaison_protocol::log::{Event, MessageFacts};
 use liaison_protocol::message::{Body, Header, HopReport, Kind, ReceiptStatus};
 use liaison_protocol::routing::{Leg, Target};
 use liaison_protocol::{
-    Envelope, Evaluation, Handling, MessageId, NodeId, Recipient, SignedMessage, Timestamp, Tlp,
-    VerifiedMessage,
+    Envelope, MessageId, NodeId, Recipient, SignedMessage, Timestamp, VerifiedMessage,
 };
 
 use crate::compose::DEFAULT_HOP_LIMIT;
@@ -64,6 +63,18 @@ pub fn route_incoming(
     t: Timestamp,
 ) -> Routed {
     let plan = ctx.plan(body, Some(peer), route);
+    if !plan.deliver && ctx.cfg.relay.is_empty() {
+        return Routed {
+            deliver: false,
+            next_hops: Vec::new(),
+            refused: vec![(
+                ctx.id.clone(),
+                ctx.id.to_string(),
+                "not-a-recipient".into(),
+                format!("{} is not among the recipients and does not relay", ctx.id),
+            )],
+        };
+    }
     let mut onward = route.to_vec();
     onward.push(ctx.identity_for(peer).signer.node().clone());
     let mut next_hops = Vec::new();
@@ -90,14 +101,33 @@ pub fn route_incoming(
             ));
             continue;
         }
-        match check_leg(body, leg, &onward, t) {
+        let checked = check_leg(body, leg, &onward, t)
+            .map_err(|e| (e.reason_code().to_string(), e.to_string()))
+            .and_then(|()| match &body.kind {
+                Kind::Share(share) => {
+                    crate::consent::check_share_leg(ctx, share, &leg.next, &leg.target, &onward, t)
+                }
+                _ => Ok(()),
+            });
+        match checked {
             Ok(()) => next_hops.push(leg.next.clone()),
-            Err(e) => refused.push((
+            Err((code, e)) => refused.push((
                 leg.next.clone(),
                 dest(leg),
-                e.reason_code().into(),
+                code,
                 format!("towards {} via {}: {e}", dest(leg), leg.next),
             )),
+        }
+    }
+    // A share delivered here must be allowed here too, by the original's rules and grants.
+    let mut deliver = plan.deliver;
+    if let (true, Kind::Share(share)) = (deliver, &body.kind) {
+        let me = ctx.identity_for(peer).signer.node().clone();
+        if let Err((code, e)) =
+            crate::consent::check_share_leg(ctx, share, &me, &Target::Node(me.clone()), route, t)
+        {
+            deliver = false;
+            refused.push((me.clone(), me.to_string(), code, e));
         }
     }
     for r in &plan.unroutable {
@@ -108,7 +138,7 @@ pub fn route_incoming(
             format!("{} has no route to {r}", ctx.id),
         ));
     }
-    if !plan.deliver && plan.legs.is_empty() && plan.unroutable.is_empty() {
+    if !deliver && refused.is_empty() && next_hops.is_empty() {
         refused.push((
             ctx.id.clone(),
             ctx.id.to_string(),
@@ -122,7 +152,7 @@ pub fn route_incoming(
     next_hops.sort();
     next_hops.dedup();
     Routed {
-        deliver: plan.deliver,
+        deliver,
         next_hops,
         refused,
     }
@@ -233,8 +263,29 @@ async fn send_one_report(
     back: &[NodeId],
     answers: Vec<SignedMessage>,
 ) -> anyhow::Result<()> {
-    let signer = ctx.identity_for(originator).signer.clone();
-    let mut release = vec![Release::Node(originator.clone())];
+    send_control(
+        ctx,
+        originator,
+        back,
+        Kind::HopReport(HopReport { answers }),
+        None,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Signs and queues a message this node writes to `to` about traffic it handled (a hop
+/// report, a consent request or answer): TLP:GREEN, released to `to` and to the centres of
+/// `back` (the relays between them, which are the way back). Returns its id and next hops.
+pub async fn send_control(
+    ctx: &Arc<Ctx>,
+    to: &NodeId,
+    back: &[NodeId],
+    kind: Kind,
+    in_reply_to: Option<MessageId>,
+) -> anyhow::Result<(MessageId, Vec<NodeId>)> {
+    let signer = ctx.identity_for(to).signer.clone();
+    let mut release = vec![Release::Node(to.clone())];
     release.extend(back.iter().map(|n| Release::Centre(n.centre())));
     let t = now();
     let mut body = Body {
@@ -242,22 +293,14 @@ async fn send_one_report(
             originator: signer.node().clone(),
             created_at: t,
             nonce: ctx.nonce()?,
-            recipients: vec![Recipient::Node(originator.clone())],
+            recipients: vec![Recipient::Node(to.clone())],
             case: None,
-            in_reply_to: None,
+            in_reply_to,
             expires_at: None,
             hop_limit: DEFAULT_HOP_LIMIT,
         },
-        handling: Handling {
-            tlp: Tlp::Green,
-            releasability: release,
-            originator_control: false,
-            h0_crime_only: false,
-            h1_no_judicial_use: false,
-            h3_restrictions: None,
-            evaluation: "A1".parse::<Evaluation>().map_err(anyhow::Error::msg)?,
-        },
-        kind: Kind::HopReport(HopReport { answers }),
+        handling: crate::directory::control_handling(release)?,
+        kind,
     };
     body.normalise();
     let plan = ctx.plan(&body, None, &[]);
@@ -266,14 +309,14 @@ async fn send_one_report(
         match check_leg(&body, leg, &[], t) {
             Ok(()) => hops.push(leg.next.clone()),
             Err(e) => {
-                tracing::warn!(to = %originator, next = %leg.next, reason = e.reason_code(), "hop report cannot take this hop")
+                tracing::warn!(to = %to, next = %leg.next, reason = e.reason_code(), "message cannot take this hop")
             }
         }
     }
     hops.sort();
     hops.dedup();
     if hops.is_empty() {
-        anyhow::bail!("no route back to {originator}");
+        anyhow::bail!("no route to {to}");
     }
     let (signed, id) = signer.sign_with_id(&mut body)?;
     let facts = MessageFacts::of(id, &body);
@@ -284,10 +327,10 @@ async fn send_one_report(
                 route: vec![],
             },
             facts,
-            hops,
+            hops.clone(),
         )
         .await?;
-    Ok(())
+    Ok((id, hops))
 }
 
 /// After a next hop answered `ids` with `answer`: carries the answer back to the originators

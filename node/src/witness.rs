@@ -53,7 +53,7 @@ pub fn peer_key(ctx: &Ctx, conn: &quinn::Connection) -> Result<([u8; 32], Vec<u8
 }
 
 /// Writes `text` to `path` durably (temp file, fsync, rename, fsync the directory).
-fn write_durably(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_durably(path: &Path, text: impl AsRef<[u8]>) -> Result<()> {
     use std::io::Write;
     let dir = path.parent().ok_or_else(|| anyhow!("no directory"))?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -61,7 +61,7 @@ fn write_durably(path: &Path, text: &str) -> Result<()> {
     {
         let mut f = std::fs::File::create(&tmp)
             .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(text.as_bytes())?;
+        f.write_all(text.as_ref())?;
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;

@@ -238,4 +238,13 @@ pub const REASON_CODES: &[&str] = &[
     "bad-checkpoint-signature",
     "unknown-checkpoint-key",
     "bad-key",
+    "consent-invalid",
+    "consent-denied",
+    "consent-expired",
+    "cannot-open",
+    "not-a-recipient",
+    "no-recipients",
+    "duplicate-recipient",
+    "weak-key",
+    "random-failed",
 ];

@@ -31,6 +31,7 @@
 
 pub mod checkpoint;
 pub mod codec;
+pub mod consent;
 pub mod entity;
 pub mod error;
 pub mod handling;

@@ -37,6 +37,20 @@ pub struct Header {
     pub hop_limit: u8,
 }
 
+impl Header {
+    /// The associated data a sealed body's content is bound to: originator, creation time
+    /// and nonce, so sealed content cannot be moved into another message.
+    pub fn seal_aad(&self) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(64);
+        aad.extend_from_slice(b"liaison/v1/sealed-body\0");
+        aad.extend_from_slice(self.originator.as_str().as_bytes());
+        aad.push(0);
+        aad.extend_from_slice(&self.created_at.millis().to_be_bytes());
+        aad.extend_from_slice(&self.nonce);
+        aad
+    }
+}
+
 /// How quickly a request must be answered (EU Directive 2023/977 deadlines).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Urgency {
@@ -152,6 +166,83 @@ pub enum Kind {
     Refusal(Refusal),
     /// A relay carries later hops' signed receipts and refusals back to the originator.
     HopReport(HopReport),
+    /// Content sealed to its recipients: the kind it declares (`alert`, `request`, …) and
+    /// the sealed encoding of that kind ([`crate::seal`]).
+    Sealed(SealedContent),
+    /// A node's sealing public key, signed by the node (carried in route announcements).
+    SealingKey(crate::seal::SealingKey),
+    /// What a node can reach for its direct peer, and the sealing keys it knows.
+    Announce(crate::routing::Announcement),
+    /// Asks an originator's consent to share one of its messages with further nodes.
+    ConsentRequest(ConsentRequest),
+    /// The originator's answer to a consent request.
+    ConsentAnswer(ConsentAnswer),
+    /// Someone else's message, shared onward under its originator's consent.
+    Share(Share),
+}
+
+/// The names of the content kinds, the only kinds that are sealed.
+pub const CONTENT_KINDS: [&str; 9] = [
+    "alert",
+    "request",
+    "reply",
+    "case-open",
+    "case-invite",
+    "case-join",
+    "case-update",
+    "case-close",
+    "retraction",
+];
+
+/// A content kind sealed to the recipients. Its name stays readable (relays, logs and
+/// retention rules see `alert` or `request`, as they see the handling block); everything
+/// else is sealed, and opening checks that the sealed kind is the one declared.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedContent {
+    /// The name of the sealed kind, one of [`CONTENT_KINDS`].
+    pub kind: String,
+    /// The sealed postcard encoding of the kind.
+    pub content: crate::seal::Sealed,
+}
+
+/// Asks the originator of `target` (an originator-controlled message) to let the sender
+/// share it with `to`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRequest {
+    /// The message to share.
+    pub target: MessageId,
+    /// The nodes to share it with. Sorted, no duplicates.
+    pub to: Vec<NodeId>,
+    /// Why (shown to the originator's officer).
+    pub reason: String,
+}
+
+/// The originator's answer to a consent request: a grant widens the releasability of
+/// `target`, for that message only, to `to` until `expires_at`; the content is re-sealed by
+/// the originator for the new recipients (a relay never re-seals).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentAnswer {
+    /// The message concerned.
+    pub target: MessageId,
+    /// The nodes concerned. Sorted, no duplicates.
+    pub to: Vec<NodeId>,
+    /// Granted or denied.
+    pub granted: bool,
+    /// A grant is void from this instant.
+    pub expires_at: Option<Timestamp>,
+    /// The target's content sealed to `to` (grants of sealed messages).
+    pub resealed: Option<SealedContent>,
+    /// The officer's note.
+    pub reason: String,
+}
+
+/// A message shared onward by one of its recipients, with the originator's grants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    /// The original message, as its originator signed it.
+    pub original: crate::signing::SignedMessage,
+    /// The originator's signed consent answers that allow it.
+    pub grants: Vec<crate::signing::SignedMessage>,
 }
 
 impl Kind {
@@ -170,7 +261,34 @@ impl Kind {
             Kind::Retraction { .. } => "retraction",
             Kind::Refusal(_) => "refusal",
             Kind::HopReport(_) => "hop-report",
+            Kind::Sealed(s) => CONTENT_KINDS
+                .iter()
+                .find(|k| **k == s.kind)
+                .copied()
+                .unwrap_or("sealed"),
+            Kind::SealingKey(_) => "sealing-key",
+            Kind::Announce(_) => "announce",
+            Kind::ConsentRequest(_) => "consent-request",
+            Kind::ConsentAnswer(_) => "consent-answer",
+            Kind::Share(_) => "share",
         }
+    }
+
+    /// Whether this kind is content an officer wrote (sealed to the recipients when sent),
+    /// rather than a control message the nodes exchange.
+    pub fn is_content(&self) -> bool {
+        matches!(
+            self,
+            Kind::Alert(_)
+                | Kind::Request { .. }
+                | Kind::Reply(_)
+                | Kind::CaseOpen { .. }
+                | Kind::CaseInvite { .. }
+                | Kind::CaseJoin { .. }
+                | Kind::CaseUpdate(_)
+                | Kind::CaseClose { .. }
+                | Kind::Retraction { .. }
+        )
     }
 
     /// The payload, for kinds that carry one.
@@ -213,9 +331,20 @@ impl Body {
         self.header.recipients.dedup();
         self.handling.releasability.sort();
         self.handling.releasability.dedup();
-        if let Kind::Receipt(r) = &mut self.kind {
-            r.ids.sort();
-            r.ids.dedup();
+        match &mut self.kind {
+            Kind::Receipt(r) => {
+                r.ids.sort();
+                r.ids.dedup();
+            }
+            Kind::ConsentRequest(r) => {
+                r.to.sort();
+                r.to.dedup();
+            }
+            Kind::ConsentAnswer(a) => {
+                a.to.sort();
+                a.to.dedup();
+            }
+            _ => {}
         }
     }
 
@@ -305,6 +434,38 @@ impl Body {
                     a.check_shape()?;
                 }
             }
+            Kind::Sealed(sealed) => {
+                need(
+                    CONTENT_KINDS.contains(&sealed.kind.as_str()),
+                    "must declare a content kind (alert, request, …)",
+                )?;
+                sealed.content.validate()?
+            }
+            Kind::SealingKey(_) => {}
+            Kind::Announce(a) => a.validate()?,
+            Kind::ConsentRequest(r) => {
+                need(
+                    h.in_reply_to == Some(r.target),
+                    "must refer to the message it concerns",
+                )?;
+                check_nodes("consent nodes", &r.to)?;
+                limit("consent reason", r.reason.len(), MAX_SHORT_STRING)?;
+            }
+            Kind::ConsentAnswer(a) => {
+                need(h.in_reply_to.is_some(), "must refer to the consent request")?;
+                check_nodes("consent nodes", &a.to)?;
+                limit("consent reason", a.reason.len(), MAX_SHORT_STRING)?;
+                if let Some(s) = &a.resealed {
+                    s.content.validate()?;
+                }
+            }
+            Kind::Share(sh) => {
+                sh.original.check_shape()?;
+                limit("share grants", sh.grants.len(), MAX_REPORT_ANSWERS)?;
+                for g in &sh.grants {
+                    g.check_shape()?;
+                }
+            }
             Kind::Alert(_) => {}
         }
         if let Kind::CaseClose { reason } | Kind::Retraction { reason } = &self.kind {
@@ -359,6 +520,23 @@ impl Body {
     }
 }
 
-fn strictly_sorted<T: Ord>(v: &[T]) -> bool {
+/// Checks a list of nodes: 1 to `MAX_RECIPIENTS`, sorted, no duplicates.
+fn check_nodes(what: &'static str, v: &[NodeId]) -> Result<(), DecodeError> {
+    limit(what, v.len(), MAX_RECIPIENTS)?;
+    if v.is_empty() {
+        return Err(DecodeError::InvalidField {
+            field: "consent",
+            detail: format!("{what}: at least one node"),
+        });
+    }
+    if !strictly_sorted(v) {
+        return Err(DecodeError::NonCanonical(
+            "consent nodes (must be sorted, no duplicates)",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn strictly_sorted<T: Ord>(v: &[T]) -> bool {
     v.windows(2).all(|w| w[0] < w[1])
 }

@@ -17,8 +17,69 @@
 //! "Best" is deterministic: a route whose peer is up before one that is down, then the
 //! shorter distance, then configured before announced, then the smaller peer id.
 
+use serde::{Deserialize, Serialize};
+
+use crate::error::DecodeError;
 use crate::handling::Recipient;
 use crate::ids::{NetworkId, NodeId};
+use crate::signing::SignedMessage;
+
+/// Most destinations one announcement lists.
+pub const MAX_REACH: usize = 256;
+/// Most sealing-key statements one announcement carries.
+pub const MAX_KEYS: usize = 256;
+
+/// A node's signed statement to a direct peer (sent as a message of kind `announce`, whose
+/// originator must be that peer's connection identity): what the peer can reach through it,
+/// and the sealing keys it knows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    /// Destinations reachable through the announcer, sorted, one entry each.
+    pub reach: Vec<Reach>,
+    /// Signed `sealing-key` messages (the announcer's own and those it learned).
+    pub keys: Vec<SignedMessage>,
+}
+
+/// One reachable destination and how many relays lie beyond the announcer.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Reach {
+    /// A node or a whole network.
+    pub dest: Recipient,
+    /// Relays after the announcer (0: it delivers or enters the network itself).
+    pub distance: u8,
+}
+
+impl Announcement {
+    /// Checks limits and canonical order.
+    pub fn validate(&self) -> Result<(), DecodeError> {
+        crate::entity::limit("announced destinations", self.reach.len(), MAX_REACH)?;
+        crate::entity::limit("announced keys", self.keys.len(), MAX_KEYS)?;
+        if !self.reach.windows(2).all(|w| w[0].dest < w[1].dest) {
+            return Err(DecodeError::NonCanonical(
+                "announced destinations (must be sorted, one entry each)",
+            ));
+        }
+        for k in &self.keys {
+            k.check_shape()?;
+        }
+        Ok(())
+    }
+
+    /// The routes a node learns from `peer`'s announcement (distances past the hop limit are
+    /// dropped: they can only be counting to infinity).
+    pub fn routes_via(&self, peer: &NodeId) -> Vec<Route> {
+        self.reach
+            .iter()
+            .filter(|r| r.distance < crate::limits::MAX_HOP_LIMIT)
+            .map(|r| Route {
+                dest: r.dest.clone(),
+                via: peer.clone(),
+                distance: r.distance,
+                source: RouteSource::Announced,
+            })
+            .collect()
+    }
+}
 
 /// Where a route came from; configured routes win ties over announced ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

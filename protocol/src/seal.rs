@@ -48,6 +48,7 @@ use crate::entity::limit;
 use crate::error::DecodeError;
 use crate::ids::{NodeId, Timestamp};
 use crate::limits::MAX_RECIPIENTS;
+use crate::message::{Header, Kind, SealedContent};
 
 /// Domain-separation prefix of the HKDF info that derives each key-encryption key.
 pub const SEAL_INFO: &[u8] = b"liaison/v1/seal";
@@ -208,51 +209,115 @@ impl SealError {
     }
 }
 
-/// Derives the single-use key-encryption key for one recipient entry.
+/// Derives the key-encryption key of one recipient entry. It is bound to the sealed
+/// content's random nonce and to `aad`, so it is new for every seal even when a sender
+/// reuses its agreement with that recipient ([`SenderShare`]): its AEAD nonce can be fixed.
 fn kek(
     shared: &[u8],
     ephemeral: &[u8; 32],
     recipient: &[u8; 32],
     node: &NodeId,
+    content_nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
 ) -> Result<LessSafeKey, ring::error::Unspecified> {
     let mut salt = [0u8; 64];
     salt[..32].copy_from_slice(ephemeral);
     salt[32..].copy_from_slice(recipient);
     let prk = Salt::new(HKDF_SHA256, &salt).extract(shared);
-    let info = [SEAL_INFO, node.as_str().as_bytes()];
+    let aad_digest = ring::digest::digest(&ring::digest::SHA256, aad);
+    let info = [
+        SEAL_INFO,
+        node.as_str().as_bytes(),
+        &[0],
+        content_nonce,
+        aad_digest.as_ref(),
+    ];
     let okm = prk.expand(&info, &CHACHA20_POLY1305)?;
     Ok(LessSafeKey::new(UnboundKey::from(okm)))
 }
 
-/// The KEK is used once, so its nonce can be fixed.
+/// The KEK is never used twice (see [`kek`]), so its nonce can be fixed.
 fn kek_nonce() -> Nonce {
     Nonce::assume_unique_for_key([0u8; NONCE_LEN])
 }
 
-/// Wraps `key` for one recipient under a fresh ephemeral key.
+/// A sender's X25519 agreement with one recipient: a fresh ephemeral key (ring) and the
+/// shared secret. One share may seal many messages to that recipient (each seal derives its
+/// own key-encryption key), which saves two scalar multiplications per message; a sender
+/// should replace it periodically (forward secrecy is per share, not per message).
+pub struct SenderShare {
+    node: NodeId,
+    public: [u8; 32],
+    ephemeral: [u8; 32],
+    shared: Zeroizing<[u8; 32]>,
+}
+
+impl fmt::Debug for SenderShare {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SenderShare")
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SenderShare {
+    /// Agrees a fresh ephemeral key with `node`'s sealing public key.
+    pub fn new(
+        node: &NodeId,
+        public: &[u8; 32],
+        rng: &dyn SecureRandom,
+    ) -> Result<Self, SealError> {
+        let private = EphemeralPrivateKey::generate(&X25519, rng).map_err(|_| SealError::Random)?;
+        let mut ephemeral = [0u8; 32];
+        ephemeral.copy_from_slice(
+            private
+                .compute_public_key()
+                .map_err(|_| SealError::Random)?
+                .as_ref(),
+        );
+        // ring refuses an all-zero X25519 output, the only way agreement can fail here.
+        let shared =
+            agreement::agree_ephemeral(private, &UnparsedPublicKey::new(&X25519, public), |s| {
+                let mut out = Zeroizing::new([0u8; 32]);
+                out.copy_from_slice(s);
+                out
+            })
+            .map_err(|_| SealError::WeakKey)?;
+        Ok(Self {
+            node: node.clone(),
+            public: *public,
+            ephemeral,
+            shared,
+        })
+    }
+
+    /// The recipient.
+    pub fn node(&self) -> &NodeId {
+        &self.node
+    }
+
+    /// The recipient's sealing public key this share was agreed with.
+    pub fn public(&self) -> &[u8; 32] {
+        &self.public
+    }
+}
+
+/// Wraps `key` for the recipient of `share`.
 fn wrap(
     key: &[u8; KEY_LEN],
+    content_nonce: &[u8; NONCE_LEN],
     aad: &[u8],
-    node: &NodeId,
-    public: &[u8; 32],
-    rng: &dyn SecureRandom,
+    share: &SenderShare,
 ) -> Result<WrappedKey, SealError> {
-    let private = EphemeralPrivateKey::generate(&X25519, rng).map_err(|_| SealError::Random)?;
-    let mut ephemeral = [0u8; 32];
-    ephemeral.copy_from_slice(
-        private
-            .compute_public_key()
-            .map_err(|_| SealError::Random)?
-            .as_ref(),
-    );
-    // ring refuses an all-zero X25519 output, which is the only way agreement can fail here.
-    let kek = agreement::agree_ephemeral(
-        private,
-        &UnparsedPublicKey::new(&X25519, public),
-        |shared| kek(shared, &ephemeral, public, node),
-    )
-    .map_err(|_| SealError::WeakKey)?
     // HKDF refuses only outputs over 255 hash lengths; 32 bytes cannot fail.
+    let kek = kek(
+        share.shared.as_ref(),
+        &share.ephemeral,
+        &share.public,
+        &share.node,
+        content_nonce,
+        aad,
+    )
     .map_err(|_| SealError::CannotOpen)?;
     let mut wrapped = Vec::with_capacity(WRAPPED_KEY_LEN);
     wrapped.extend_from_slice(key);
@@ -260,28 +325,42 @@ fn wrap(
     kek.seal_in_place_append_tag(kek_nonce(), Aad::from(aad), &mut wrapped)
         .map_err(|_| SealError::CannotOpen)?;
     Ok(WrappedKey {
-        node: node.clone(),
-        ephemeral,
+        node: share.node.clone(),
+        ephemeral: share.ephemeral,
         wrapped,
     })
 }
 
 /// Encrypts `plaintext` (bound to `aad`) so that each of `recipients` — a node and its sealing
-/// public key — and nobody else can open it. Refuses an empty list or a node named twice;
-/// the entries come out sorted by node.
+/// public key — and nobody else can open it, with a fresh agreement per recipient. Refuses
+/// an empty list or a node named twice; the entries come out sorted by node.
 pub fn seal(
     plaintext: &[u8],
     aad: &[u8],
     recipients: &[(NodeId, [u8; 32])],
     rng: &dyn SecureRandom,
 ) -> Result<Sealed, SealError> {
-    if recipients.is_empty() {
+    let shares = recipients
+        .iter()
+        .map(|(n, k)| SenderShare::new(n, k, rng))
+        .collect::<Result<Vec<_>, _>>()?;
+    seal_with(plaintext, aad, &shares.iter().collect::<Vec<_>>(), rng)
+}
+
+/// As [`seal`], with agreements the sender already holds (see [`SenderShare`]).
+pub fn seal_with(
+    plaintext: &[u8],
+    aad: &[u8],
+    shares: &[&SenderShare],
+    rng: &dyn SecureRandom,
+) -> Result<Sealed, SealError> {
+    if shares.is_empty() {
         return Err(SealError::NoRecipients);
     }
-    let mut sorted: Vec<&(NodeId, [u8; 32])> = recipients.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(SealError::DuplicateRecipient(w[0].0.to_string()));
+    let mut sorted: Vec<&SenderShare> = shares.to_vec();
+    sorted.sort_by(|a, b| a.node.cmp(&b.node));
+    if let Some(w) = sorted.windows(2).find(|w| w[0].node == w[1].node) {
+        return Err(SealError::DuplicateRecipient(w[0].node.to_string()));
     }
 
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
@@ -291,7 +370,7 @@ pub fn seal(
 
     let wrapped = sorted
         .iter()
-        .map(|(node, public)| wrap(&key, aad, node, public, rng))
+        .map(|share| wrap(&key, &nonce, aad, share))
         .collect::<Result<Vec<_>, _>>()?;
 
     let cek = UnboundKey::new(&CHACHA20_POLY1305, key.as_ref())
@@ -333,8 +412,15 @@ pub fn open(
     if !shared.was_contributory() {
         return Err(SealError::WeakKey);
     }
-    let kek = kek(shared.as_bytes(), &entry.ephemeral, &secret.public(), me)
-        .map_err(|_| SealError::CannotOpen)?;
+    let kek = kek(
+        shared.as_bytes(),
+        &entry.ephemeral,
+        &secret.public(),
+        me,
+        &sealed.nonce,
+        aad,
+    )
+    .map_err(|_| SealError::CannotOpen)?;
 
     let mut key = Zeroizing::new(entry.wrapped.clone());
     let unwrapped = kek
@@ -355,6 +441,42 @@ pub fn open(
         .len();
     buf.truncate(len);
     Ok(buf)
+}
+
+/// Seals the content kind of a body with header `header` to `recipients` (the body then
+/// carries `Kind::Sealed` instead). Only content kinds ([`Kind::is_content`]) are sealed.
+pub fn seal_kind(
+    kind: &Kind,
+    header: &Header,
+    shares: &[&SenderShare],
+    rng: &dyn SecureRandom,
+) -> Result<SealedContent, SealError> {
+    if !kind.is_content() {
+        return Err(SealError::CannotOpen);
+    }
+    let plain = Zeroizing::new(postcard::to_stdvec(kind).map_err(|_| SealError::CannotOpen)?);
+    Ok(SealedContent {
+        kind: kind.name().to_owned(),
+        content: seal_with(&plain, &header.seal_aad(), shares, rng)?,
+    })
+}
+
+/// Opens the sealed content of a body with header `header` for `me`: the hidden kind, which
+/// must be a content kind (never another sealed kind or a control message). The caller
+/// validates the body it rebuilds with it.
+pub fn open_kind(
+    sealed: &SealedContent,
+    header: &Header,
+    me: &NodeId,
+    secret: &SealingSecret,
+) -> Result<Kind, SealError> {
+    let plain = Zeroizing::new(open(&sealed.content, &header.seal_aad(), me, secret)?);
+    let (kind, rest): (Kind, _) =
+        postcard::take_from_bytes(&plain).map_err(|_| SealError::CannotOpen)?;
+    if !rest.is_empty() || !kind.is_content() || kind.name() != sealed.kind {
+        return Err(SealError::CannotOpen);
+    }
+    Ok(kind)
 }
 
 #[cfg(test)]
@@ -392,6 +514,70 @@ mod tests {
 
     fn err(r: Result<Vec<u8>, SealError>) -> &'static str {
         r.unwrap_err().reason_code()
+    }
+
+    #[test]
+    fn a_reused_share_seals_many_messages_each_under_its_own_key() {
+        let p = parties(&["kz-dcu.central-asia", "om-dea.gulf"]);
+        let rng = SystemRandom::new();
+        let shares: Vec<SenderShare> = p
+            .iter()
+            .map(|(n, s)| SenderShare::new(n, &s.public(), &rng).unwrap())
+            .collect();
+        let refs: Vec<&SenderShare> = shares.iter().collect();
+        let a = seal_with(b"first", AAD, &refs, &rng).unwrap();
+        let b = seal_with(b"first", AAD, &refs, &rng).unwrap();
+        // Same ephemeral keys, different wrapped keys (the content nonce differs).
+        assert_eq!(a.recipients[0].ephemeral, b.recipients[0].ephemeral);
+        assert_ne!(a.recipients[0].wrapped, b.recipients[0].wrapped);
+        for (n, s) in &p {
+            assert_eq!(open(&a, AAD, n, s).unwrap(), b"first");
+            assert_eq!(open(&b, AAD, n, s).unwrap(), b"first");
+        }
+        // An entry moved to another sealed message does not open there.
+        let mut moved = b.clone();
+        moved.recipients[0] = a.recipients[0].clone();
+        assert_eq!(
+            open(
+                &moved,
+                AAD,
+                &moved.recipients[0].node.clone(),
+                &p.iter()
+                    .find(|(n, _)| *n == moved.recipients[0].node)
+                    .unwrap()
+                    .1
+            ),
+            Err(SealError::CannotOpen)
+        );
+    }
+
+    #[test]
+    fn content_kinds_seal_into_a_body_and_open_for_its_recipients_only() {
+        let p = parties(&["kz-dcu.central-asia", "om-dea.gulf"]);
+        let rng = SystemRandom::new();
+        let body = crate::sample::alert();
+        let shares: Vec<SenderShare> = p
+            .iter()
+            .map(|(n, s)| SenderShare::new(n, &s.public(), &rng).unwrap())
+            .collect();
+        let refs: Vec<&SenderShare> = shares.iter().collect();
+        let sealed = seal_kind(&body.kind, &body.header, &refs, &rng).unwrap();
+        for (n, s) in &p {
+            assert_eq!(open_kind(&sealed, &body.header, n, s).unwrap(), body.kind);
+        }
+        // Bound to the header: another message's header does not open it.
+        let mut other = body.header.clone();
+        other.nonce[0] ^= 1;
+        assert_eq!(
+            open_kind(&sealed, &other, &p[0].0, &p[0].1),
+            Err(SealError::CannotOpen)
+        );
+        // Control kinds are never sealed.
+        let receipt = Kind::Receipt(crate::message::Receipt {
+            status: crate::message::ReceiptStatus::Delivered,
+            ids: vec![crate::MessageId([1; 32])],
+        });
+        assert!(seal_kind(&receipt, &body.header, &refs, &rng).is_err());
     }
 
     #[test]

@@ -530,6 +530,22 @@ impl<'a> Exporter<'a> {
                 let carried: Vec<String> = r.answers.iter().map(|a| a.id().to_string()).collect();
                 o.insert("x_liaison_report_answers".into(), json!(carried));
             }
+            Kind::ConsentRequest(r) => {
+                o.insert(
+                    "x_liaison_consent_target".into(),
+                    json!(r.target.to_string()),
+                );
+                o.insert("x_liaison_consent_nodes".into(), strings(&r.to));
+            }
+            Kind::ConsentAnswer(a) => {
+                o.insert(
+                    "x_liaison_consent_target".into(),
+                    json!(a.target.to_string()),
+                );
+                o.insert("x_liaison_consent_nodes".into(), strings(&a.to));
+                o.insert("x_liaison_consent_granted".into(), json!(a.granted));
+            }
+            Kind::Sealed(_) | Kind::SealingKey(_) | Kind::Announce(_) | Kind::Share(_) => {}
             Kind::Alert(_) | Kind::Reply(_) | Kind::CaseUpdate(_) => {}
         }
         Value::Object(o)

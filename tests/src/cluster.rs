@@ -196,6 +196,17 @@ pub async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> boo
     }
 }
 
+/// Waits until `node` knows the sealing keys of `peers` (learnt from their announcements once
+/// their sessions are up): content can then be sealed to them even while they are down.
+pub async fn wait_keys(node: &Node, peers: &[&str]) {
+    let ids: Vec<NodeId> = peers.iter().map(|p| p.parse().expect("node id")).collect();
+    wait_for("sealing keys", Duration::from_secs(60), || {
+        ids.iter()
+            .all(|p| liaison_node::directory::key_of(node.ctx(), p).is_some())
+    })
+    .await;
+}
+
 /// A plain AMBER alert to `to`, released to the recipient's network and the sender's.
 pub fn alert(to: &str, text: &str) -> SendRequest {
     let to_node: NodeId = to.parse().expect("node");

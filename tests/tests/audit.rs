@@ -4,9 +4,10 @@
 //! it happened; inclusion proofs and checkpoint consistency hold only for what the node
 //! signed; `liaison audit …` reports all of it with its exit status.
 //!
-//! Every data dir comes from a real exchange: two nodes over loopback QUIC, A sends B alerts
-//! in two waves with a checkpoint between them, B receipts them, both stop. Tampering is done
-//! on copies of the stopped nodes' data dirs.
+//! Every data dir comes from a real exchange: two nodes over loopback QUIC, each announces its
+//! routes to the other as the session starts, A sends B alerts (sealed to B) in two waves with
+//! a checkpoint between them, B receipts them, both stop. Tampering is done on copies of the
+//! stopped nodes' data dirs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,7 +21,7 @@ use liaison_node::store::journal::{
 };
 use liaison_node::store::{checkpoint, Store};
 use liaison_protocol::log::{Event, LogEntry};
-use liaison_protocol::{Envelope, MessageId, NodeId, Timestamp, TrustStore};
+use liaison_protocol::{Body, Envelope, Kind, MessageId, NodeId, Timestamp, TrustStore};
 use liaison_tests::cluster::{alert, start, wait_for, Cluster};
 use liaison_tests::copy_dir;
 use liaison_tests::TestPki;
@@ -41,7 +42,7 @@ fn n(s: &str) -> NodeId {
     s.parse().unwrap()
 }
 
-/// The text of alert `i`: findable in the stored body bytes.
+/// The text of alert `i` (sealed to the recipient: not readable in the stored bytes).
 fn text(i: usize) -> String {
     format!("audit alert number {i}")
 }
@@ -78,8 +79,9 @@ impl Exchange {
     }
 }
 
-/// Waits until B holds `sent` alerts and A's outbox is empty (every one receipted; B logs
-/// its receipt in the batch that stores the alerts, so both logs are then quiescent).
+/// Waits until B holds `sent` alerts and both outboxes are empty (every alert and each node's
+/// announcement receipted; a node logs its receipt in the batch that stores what it
+/// receipts, so both logs are then quiescent).
 async fn settle(a: &Node, b: &Node, sent: usize) {
     let (store_a, store_b) = (a.store().clone(), b.store().clone());
     wait_for("B to hold the alerts", Duration::from_secs(60), || {
@@ -88,6 +90,10 @@ async fn settle(a: &Node, b: &Node, sent: usize) {
     .await;
     wait_for("A's outbox to drain", Duration::from_secs(60), || {
         store_a.outbox_depths().values().sum::<u64>() == 0
+    })
+    .await;
+    wait_for("B's outbox to drain", Duration::from_secs(60), || {
+        store_b.outbox_depths().values().sum::<u64>() == 0
     })
     .await;
 }
@@ -235,6 +241,31 @@ fn positions(log: &[LogEntry], pick: impl Fn(&Event) -> bool) -> Vec<u64> {
         .collect()
 }
 
+/// The ids of the messages of kind `kind` (`alert`, `announce`) that the log's entries of type
+/// `event` (`sent`, `received`) record, in log order.
+fn logged(log: &[LogEntry], event: &str, kind: &str) -> Vec<MessageId> {
+    log.iter()
+        .filter(|e| e.event.name() == event)
+        .filter_map(|e| match &e.event {
+            Event::Sent { msg, .. } | Event::Received { msg, .. } if msg.kind == kind => {
+                Some(msg.id)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Positions of the `sent` entries of the alerts `ids` (not of the announcements between
+/// them), in log order.
+fn alerts_sent(log: &[LogEntry], ids: &[MessageId]) -> Vec<u64> {
+    let sent = positions(
+        log,
+        |e| matches!(e, Event::Sent { msg, .. } if ids.contains(&msg.id)),
+    );
+    assert_eq!(sent.len(), ids.len(), "every alert has its `sent` entry");
+    sent
+}
+
 /// The first entry about message `id` (where its stored state says it was logged).
 fn first_entry_about(log: &[LogEntry], id: &MessageId) -> u64 {
     log.iter()
@@ -255,6 +286,16 @@ fn body_of<'a>(recs: &'a mut [Rec], id: &MessageId) -> (&'a mut Vec<u8>, &'a mut
             _ => None,
         })
         .expect("the message is stored")
+}
+
+/// The sealed text of a stored alert envelope: its ciphertext, the bytes that stand for the
+/// alert's text in the signed body (and so in the journal).
+fn ciphertext_of(stored: &[u8]) -> Vec<u8> {
+    let env = Envelope::decode(stored).expect("a stored envelope");
+    match Body::decode(&env.signed.body).expect("a signed body").kind {
+        Kind::Sealed(s) if s.kind == "alert" => s.content.ciphertext,
+        other => panic!("an alert is stored sealed, not as {}", other.name()),
+    }
 }
 
 /// Where `needle` is in `hay`.
@@ -295,6 +336,27 @@ fn assert_problem(r: &AuditReport, leaf: Option<u64>, text: &str) {
 async fn untouched_exchange_verifies_on_both_sides() {
     let x = exchange().await;
     let trust = x.trust();
+    // Each node announces its routes to the other at the session's start (a message like any
+    // other: sent, received, receipted), besides the alerts.
+    let (log_a, log_b) = (log_of(&x.data(A)), log_of(&x.data(B)));
+    assert_eq!(
+        logged(&log_a, "sent", "alert"),
+        x.ids,
+        "every alert A sent, in order"
+    );
+    let mut received = logged(&log_b, "received", "alert");
+    received.sort();
+    let mut ids = x.ids.clone();
+    ids.sort();
+    assert_eq!(received, ids, "every alert B received");
+    let announced_a = logged(&log_a, "sent", "announce").len() as u64;
+    let announced_b = logged(&log_b, "sent", "announce").len() as u64;
+    assert!(announced_a >= 1, "A announces to B");
+    assert!(announced_b >= 1, "B announces to A");
+    let heard_a = logged(&log_a, "received", "announce").len() as u64;
+    let heard_b = logged(&log_b, "received", "announce").len() as u64;
+    assert!(heard_a >= 1, "A heard B's announcement");
+    assert!(heard_b >= 1, "B heard A's announcement");
 
     let a = verify(&x.data(A), &trust);
     assert!(a.ok(), "{:#?}", a.problems);
@@ -307,16 +369,38 @@ async fn untouched_exchange_verifies_on_both_sides() {
         a.checkpoint_size, x.entries_a,
         "shutdown signs the whole log"
     );
-    assert_eq!(a.messages_verified, ALERTS as u64, "every alert A sent");
-    assert_eq!(a.by_type.get("sent"), Some(&(ALERTS as u64)));
+    let sent_a = ALERTS as u64 + announced_a;
+    assert_eq!(
+        a.by_type.get("sent"),
+        Some(&sent_a),
+        "A sent the alerts and its announcements, nothing else"
+    );
+    assert_eq!(
+        a.by_type.get("received"),
+        Some(&heard_a),
+        "A received B's announcements, nothing else"
+    );
+    assert_eq!(
+        a.messages_verified,
+        sent_a + heard_a,
+        "every alert and announcement A sent or received"
+    );
     assert_eq!(a.by_type.get("admin"), Some(&1), "the start");
     let receipts = a.by_type.get("receipt-received").copied().unwrap_or(0);
-    assert!((1..=ALERTS as u64).contains(&receipts), "{:?}", a.by_type);
-    assert_eq!(a.entries, 1 + ALERTS as u64 + receipts, "{:?}", a.by_type);
+    assert!((1..=sent_a).contains(&receipts), "{:?}", a.by_type);
+    let receipted = a.by_type.get("receipt-sent").copied().unwrap_or(0);
+    assert!((1..=heard_a).contains(&receipted), "{:?}", a.by_type);
+    assert_eq!(
+        a.entries,
+        1 + sent_a + heard_a + receipts + receipted,
+        "{:?}",
+        a.by_type
+    );
     assert_eq!((a.purged, a.torn_bytes), (0, 0));
     assert_eq!(
-        a.answers_verified, receipts,
-        "every receipt A received is kept and verifies"
+        a.answers_verified,
+        receipts + receipted,
+        "every receipt A received or signed is kept and verifies"
     );
 
     let b = verify(&x.data(B), &trust);
@@ -325,13 +409,30 @@ async fn untouched_exchange_verifies_on_both_sides() {
     assert_eq!(b.entries, x.entries_b);
     assert!(b.checkpoints >= 1, "the one at shutdown");
     assert_eq!(b.checkpoint_size, x.entries_b);
-    assert_eq!(b.messages_verified, ALERTS as u64, "every alert B received");
-    assert_eq!(b.by_type.get("received"), Some(&(ALERTS as u64)));
-    assert!(b.by_type.get("receipt-sent").is_some_and(|r| *r >= 1));
+    let received_b = ALERTS as u64 + heard_b;
     assert_eq!(
-        Some(&b.answers_verified),
-        b.by_type.get("receipt-sent"),
-        "every receipt B signed is kept and verifies"
+        b.by_type.get("received"),
+        Some(&received_b),
+        "B received the alerts and A's announcements, nothing else"
+    );
+    assert_eq!(
+        b.by_type.get("sent"),
+        Some(&announced_b),
+        "B sent its announcements, nothing else"
+    );
+    assert_eq!(
+        b.messages_verified,
+        received_b + announced_b,
+        "every alert and announcement B received or sent"
+    );
+    let receipted = b.by_type.get("receipt-sent").copied().unwrap_or(0);
+    assert!((1..=received_b).contains(&receipted), "{:?}", b.by_type);
+    let receipts = b.by_type.get("receipt-received").copied().unwrap_or(0);
+    assert!((1..=announced_b).contains(&receipts), "{:?}", b.by_type);
+    assert_eq!(
+        b.answers_verified,
+        receipted + receipts,
+        "every receipt B signed or received is kept and verifies"
     );
 
     // The rewriting helper the other tests use is faithful: the same records in a fresh
@@ -362,8 +463,8 @@ async fn deleted_entry_is_named_where_it_was_removed() {
     let copy = copy_of(&x.data(A));
     let log = log_of(copy.path());
     // The second alert's `sent` entry, which the early checkpoint covers.
-    let sent = positions(&log, |e| matches!(e, Event::Sent { .. }));
-    let k = sent[1];
+    let k = alerts_sent(&log, &x.ids)[1];
+    assert_eq!(log[k as usize].event.message_ids(), [x.ids[1]]);
     let early_size = checkpoint::size_of(&x.early).unwrap();
     assert!(
         k + 1 < early_size,
@@ -413,7 +514,7 @@ async fn swapped_entries_are_named_at_the_first_position() {
     let x = exchange().await;
     let copy = copy_of(&x.data(A));
     let log = log_of(copy.path());
-    let sent = positions(&log, |e| matches!(e, Event::Sent { .. }));
+    let sent = alerts_sent(&log, &x.ids);
     let (i, j) = (sent[0], sent[2]);
     rewrite_journal(copy.path(), |recs| {
         let (ri, rj) = (leaf_at(recs, i), leaf_at(recs, j));
@@ -444,13 +545,15 @@ async fn altered_message_body_is_named_by_its_id() {
     let at = first_entry_about(&log, &id);
     assert!(matches!(log[at as usize].event, Event::Received { .. }));
 
-    // One letter of the alert's text, inside the signed body; the journal's checksums are
-    // recomputed, so only the message's own id can tell.
+    // One byte of the alert's sealed text, inside the signed body; the journal's checksums
+    // are recomputed, so only the message's own id can tell.
     let copy = copy_of(&x.data(B));
+    let mut sealed = Vec::new();
     rewrite_journal(copy.path(), |recs| {
         let (_, body) = body_of(recs, &id);
-        let p = find(body, text(1).as_bytes());
-        body[p] = b'A';
+        sealed = ciphertext_of(body);
+        let p = find(body, &sealed);
+        body[p] ^= 1;
     });
     let r = verify(copy.path(), &trust);
     assert_eq!(r.problems.len(), 1, "{:#?}", r.problems);
@@ -470,8 +573,8 @@ async fn altered_message_body_is_named_by_its_id() {
     let copy = copy_of(&x.data(B));
     let path = journal_path(copy.path());
     let mut bytes = std::fs::read(&path).unwrap();
-    let p = find(&bytes, text(1).as_bytes());
-    bytes[p] = b'A';
+    let p = find(&bytes, &sealed);
+    bytes[p] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
     let r = verify(copy.path(), &trust);
     assert_eq!(r.problems.len(), 1, "{:#?}", r.problems);
@@ -568,8 +671,8 @@ async fn message_marked_purged_without_a_purge_entry_is_reported() {
         // `purged` is the state's last field: postcard writes a bool as one byte.
         assert_eq!(state.last(), Some(&0));
         *state.last_mut().unwrap() = 1;
-        let p = find(body, text(2).as_bytes());
-        body[p] = b'A';
+        let p = find(body, &ciphertext_of(body));
+        body[p] ^= 1;
     });
 
     // The edit means what it says: the store reads the message as purged.
@@ -868,7 +971,7 @@ async fn cli_audit_verify_exits_by_whether_everything_holds() {
     );
 
     let copy = copy_of(&data);
-    let sent = positions(&log_of(&data), |e| matches!(e, Event::Sent { .. }));
+    let sent = alerts_sent(&log_of(&data), &x.ids);
     let (i, j) = (sent[0], sent[1]);
     rewrite_journal(copy.path(), |recs| {
         let (ri, rj) = (leaf_at(recs, i), leaf_at(recs, j));

@@ -49,12 +49,14 @@ impl Running {
             .id
     }
 
-    async fn shutdown(self) {
+    /// Stops every node; the federation's files stay until the returned value is dropped.
+    async fn shutdown(self) -> Federation {
         let mut all = tokio::task::JoinSet::new();
         for (_, n) in self.nodes {
             all.spawn(async move { n.shutdown().await.expect("shutdown") });
         }
         while all.join_next().await.is_some() {}
+        self.fed
     }
 
     fn connected(&self, node: &str, peer: &str) -> bool {
@@ -138,17 +140,12 @@ const ALL_NETWORKS: [&str; 3] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kazakh_alert_reaches_oman_through_two_gateways_with_every_hop_in_the_trail() {
+    let logs = liaison_tests::logs::captured();
     let fed = Running::start().await;
+    const MARKER: &str = "MARKER-7f3a9c-Груз героина";
+    let text = format!("{MARKER}, контейнер MSCU1234565");
     let id = fed
-        .send(
-            KZ,
-            &message(
-                "AMBER",
-                &[OMAN],
-                &ALL_NETWORKS,
-                "Груз героина, контейнер MSCU1234565",
-            ),
-        )
+        .send(KZ, &message("AMBER", &[OMAN], &ALL_NETWORKS, &text))
         .await;
     wait_for("the alert in Oman's inbox", LONG, || {
         fed.inbox_has(OMAN, &id)
@@ -167,6 +164,17 @@ async fn kazakh_alert_reaches_oman_through_two_gateways_with_every_hop_in_the_tr
         .verify(&fed.fed.cluster.pki.trust())
         .expect("the Kazakh signature verifies in Oman");
     assert_eq!(v.originator().as_str(), KZ);
+    // The gateways announced what they reach: the Kazakh unit learnt (signed, verified) that
+    // the Gulf is two relays away through CARICC, besides its configured route.
+    wait_for("an announced route to the Gulf at KZ", LONG, || {
+        fed.node(KZ).ctx().routes.read().unwrap().iter().any(|r| {
+            r.source == liaison_protocol::routing::RouteSource::Announced
+                && r.via.as_str() == CARICC
+                && r.dest.to_string() == "network:gulf"
+                && r.distance == 1
+        })
+    })
+    .await;
     // Every hop's signed answer is in the originator's trail.
     fed.wait_hop(KZ, &id, CARICC, "relayed").await;
     fed.wait_hop(KZ, &id, GCC_IR, "relayed").await;
@@ -175,7 +183,79 @@ async fn kazakh_alert_reaches_oman_through_two_gateways_with_every_hop_in_the_tr
     for n in [UZ, CARICC, GCC, APICC, UAE] {
         assert!(!fed.inbox_has(n, &id), "{n} must not have it in its inbox");
     }
-    fed.shutdown().await;
+    // Sealed: Oman and the originator read it; the gateways that relayed it hold no
+    // plaintext of it anywhere on disk, and no node logged it.
+    for n in [OMAN, KZ] {
+        let text = readable_text(fed.node(n), &id);
+        assert!(text.contains(MARKER), "{n} reads the alert: {text:?}");
+    }
+    let gateway_body = liaison_protocol::Body::decode(
+        &fed.node(CARICC)
+            .store()
+            .envelope(&id)
+            .unwrap()
+            .unwrap()
+            .signed
+            .body,
+    )
+    .unwrap();
+    assert!(
+        matches!(gateway_body.kind, liaison_protocol::message::Kind::Sealed(ref s) if s.kind == "alert"),
+        "the gateway holds the sealed alert"
+    );
+    let (_, why) = liaison_node::directory::open_body(fed.node(CARICC).ctx(), gateway_body);
+    assert!(why.is_some(), "a relay cannot open what it relays");
+    let dirs: Vec<_> = [CARICC, GCC]
+        .iter()
+        .map(|n| fed.fed.cluster.node_dir(n))
+        .collect();
+    let _files = fed.shutdown().await;
+    for d in dirs {
+        for (path, bytes) in all_files(&d) {
+            assert!(
+                !contains(&bytes, MARKER.as_bytes()),
+                "plaintext of a relayed payload in {}",
+                path.display()
+            );
+        }
+    }
+    assert!(
+        logs.text().contains("message sent"),
+        "the log capture works"
+    );
+    assert!(
+        !logs.text().contains(MARKER),
+        "payload text in the log output"
+    );
+}
+
+/// The text of a message as the node's officer API would show it.
+fn readable_text(node: &Node, id: &MessageId) -> String {
+    let env = node.store().envelope(id).unwrap().unwrap();
+    let body = liaison_protocol::Body::decode(&env.signed.body).unwrap();
+    let (body, why) = liaison_node::directory::open_body(node.ctx(), body);
+    assert_eq!(why, None);
+    body.kind
+        .payload()
+        .map(|p| p.text.clone())
+        .unwrap_or_default()
+}
+
+fn all_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(all_files(&p));
+        } else {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -399,4 +479,230 @@ async fn raw_send(
         Kind::Refusal(r) => vec![r.reason_code],
         other => vec![other.name().to_string()],
     }
+}
+
+/// The ids of the messages of `kind` in `node`'s inbox.
+fn inbox_of_kind(fed: &Running, node: &str, kind: &str) -> Vec<MessageId> {
+    fed.node(node)
+        .store()
+        .inbox(0, usize::MAX)
+        .unwrap()
+        .iter()
+        .filter(|i| i.state.facts.kind == kind)
+        .map(|i| i.state.facts.id)
+        .collect()
+}
+
+fn refusal_code(r: anyhow::Result<liaison_node::node::Sent>) -> String {
+    match r {
+        Ok(s) => panic!("expected a refusal, but {} was sent", s.id),
+        Err(e) => e
+            .downcast::<liaison_node::node::SendRefused>()
+            .map(|r| r.reason_code)
+            .unwrap_or_else(|e| panic!("not a refusal: {e:#}")),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onward_sharing_needs_the_originators_consent_and_an_expired_grant_is_refused() {
+    let fed = Running::start().await;
+    // An originator-controlled (H2) alert from the Kazakh unit to CARICC.
+    let mut req = message("AMBER", &[CARICC], &ALL_NETWORKS, "H2 SHARE-MARKER");
+    req.originator_control = true;
+    let original = fed.send(KZ, &req).await;
+    wait_for("the alert at CARICC", LONG, || {
+        fed.inbox_has(CARICC, &original)
+    })
+    .await;
+    let caricc = fed.node(CARICC).ctx().clone();
+    let oman: liaison_protocol::NodeId = OMAN.parse().unwrap();
+
+    // Without consent CARICC may not pass it to Oman.
+    let r = liaison_node::consent::share(&caricc, original, vec![oman.clone()]).await;
+    assert_eq!(refusal_code(r), "originator-control");
+
+    // CARICC asks; the Kazakh officer grants; CARICC shares; Oman reads it.
+    liaison_node::consent::request(&caricc, original, vec![oman.clone()], "joint op".into())
+        .await
+        .unwrap();
+    wait_for("the consent request at KZ", LONG, || {
+        !inbox_of_kind(&fed, KZ, "consent-request").is_empty()
+    })
+    .await;
+    let request = inbox_of_kind(&fed, KZ, "consent-request")[0];
+    let kz = fed.node(KZ).ctx().clone();
+    liaison_node::consent::answer(&kz, request, true, Some(3600), "granted".into())
+        .await
+        .unwrap();
+    wait_for("the grant at CARICC", LONG, || {
+        !inbox_of_kind(&fed, CARICC, "consent-answer").is_empty()
+    })
+    .await;
+    let shared = liaison_node::consent::share(&caricc, original, vec![oman.clone()])
+        .await
+        .expect("shared under the grant")
+        .id;
+    wait_for("the shared alert in Oman", LONG, || {
+        fed.inbox_has(OMAN, &shared)
+    })
+    .await;
+    let text = readable_text(fed.node(OMAN), &shared);
+    assert!(
+        text.contains("SHARE-MARKER"),
+        "re-sealed for Oman by the originator: {text:?}"
+    );
+    // The gateway relayed it without reading it.
+    let at_gcc = fed.node(GCC).store().envelope(&shared).unwrap().unwrap();
+    let (_, why) = liaison_node::directory::open_body(
+        fed.node(GCC).ctx(),
+        liaison_protocol::Body::decode(&at_gcc.signed.body).unwrap(),
+    );
+    assert!(why.is_some(), "GCC-CIC cannot read what it relays");
+
+    // A grant that has expired: refused at CARICC itself, and by a gateway if CARICC (or
+    // anyone holding the bytes) sends it anyway.
+    let uae: liaison_protocol::NodeId = UAE.parse().unwrap();
+    liaison_node::consent::request(&caricc, original, vec![uae.clone()], "second".into())
+        .await
+        .unwrap();
+    wait_for("the second request at KZ", LONG, || {
+        inbox_of_kind(&fed, KZ, "consent-request").len() == 2
+    })
+    .await;
+    let second = inbox_of_kind(&fed, KZ, "consent-request")[1];
+    liaison_node::consent::answer(&kz, second, true, Some(0), "expired at once".into())
+        .await
+        .unwrap();
+    wait_for("the second answer at CARICC", LONG, || {
+        inbox_of_kind(&fed, CARICC, "consent-answer").len() == 2
+    })
+    .await;
+    let r = liaison_node::consent::share(&caricc, original, vec![uae.clone()]).await;
+    assert_eq!(refusal_code(r), "consent-expired");
+    let expired_grant = inbox_of_kind(&fed, CARICC, "consent-answer")
+        .into_iter()
+        .map(|id| {
+            fed.node(CARICC)
+                .store()
+                .envelope(&id)
+                .unwrap()
+                .unwrap()
+                .signed
+        })
+        .find(|g| {
+            matches!(liaison_protocol::Body::decode(&g.body).unwrap().kind,
+                liaison_protocol::message::Kind::ConsentAnswer(ref a) if a.to == [uae.clone()])
+        })
+        .unwrap();
+    let forced = forged_share(&fed.fed, original, expired_grant, &fed);
+    let answers = raw_send(&fed.fed, CARICC, CARICC_IR, GCC_IR, &forced).await;
+    assert_eq!(answers, ["consent-expired"]);
+    fed.shutdown().await;
+}
+
+/// A share of `original` to the UAE with `grant`, signed by CARICC, as CARICC's node would
+/// build it if it did not check grants.
+fn forged_share(
+    fed: &Federation,
+    original: MessageId,
+    grant: liaison_protocol::SignedMessage,
+    running: &Running,
+) -> liaison_protocol::Envelope {
+    use liaison_protocol::message::{Body, Header, Kind, Share};
+    let env = running
+        .node(CARICC)
+        .store()
+        .envelope(&original)
+        .unwrap()
+        .unwrap();
+    let orig = Body::decode(&env.signed.body).unwrap();
+    let d = fed.cluster.node_dir(CARICC);
+    let signer = liaison_certs::load_signer(&d.join("node.crt"), &d.join("node.key")).unwrap();
+    let mut handling = orig.handling.clone();
+    handling
+        .releasability
+        .push(liaison_protocol::Release::Node(UAE.parse().unwrap()));
+    let mut body = Body {
+        header: Header {
+            originator: CARICC.parse().unwrap(),
+            created_at: liaison_node::store::now(),
+            nonce: [7; 16],
+            recipients: vec![liaison_protocol::Recipient::Node(UAE.parse().unwrap())],
+            case: None,
+            in_reply_to: Some(original),
+            expires_at: None,
+            hop_limit: 8,
+        },
+        handling,
+        kind: Kind::Share(Share {
+            original: env.signed,
+            grants: vec![grant],
+        }),
+    };
+    body.normalise();
+    liaison_protocol::Envelope {
+        signed: signer.sign(&mut body).unwrap(),
+        route: vec![CARICC.parse().unwrap()],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_route_announcement_is_refused_and_changes_no_route() {
+    use liaison_protocol::message::{Body, Header, Kind};
+    use liaison_protocol::routing::{Announcement, Reach};
+    let fed = Running::start().await;
+    let routes_before = fed.node(GCC).ctx().routes.read().unwrap().clone();
+    // APICC's key signs "the whole central-asia network is behind me at distance 0", and
+    // the bytes arrive over CARICC's authenticated connection.
+    let d = fed.fed.cluster.node_dir(APICC);
+    let apicc = liaison_certs::load_signer(&d.join("node.crt"), &d.join("node.key")).unwrap();
+    let gcc_ir: liaison_protocol::NodeId = GCC_IR.parse().unwrap();
+    let mut body = Body {
+        header: Header {
+            originator: APICC.parse().unwrap(),
+            created_at: liaison_node::store::now(),
+            nonce: [9; 16],
+            recipients: vec![liaison_protocol::Recipient::Node(gcc_ir.clone())],
+            case: None,
+            in_reply_to: None,
+            expires_at: None,
+            hop_limit: 1,
+        },
+        handling: liaison_node::directory::control_handling(vec![liaison_protocol::Release::Node(
+            gcc_ir,
+        )])
+        .unwrap(),
+        kind: Kind::Announce(Announcement {
+            reach: vec![Reach {
+                dest: "network:central-asia".parse().unwrap(),
+                distance: 0,
+            }],
+            keys: vec![],
+        }),
+    };
+    let env = liaison_protocol::Envelope {
+        signed: apicc.sign(&mut body).unwrap(),
+        route: vec![],
+    };
+    let answers = raw_send(&fed.fed, CARICC, CARICC_IR, GCC_IR, &env).await;
+    assert_eq!(answers, ["forged-announcement"]);
+    // Altered after signing: the signature no longer verifies.
+    let mut altered = env.clone();
+    let n = altered.signed.body.len();
+    altered.signed.body[n - 1] ^= 1;
+    let answers = raw_send(&fed.fed, CARICC, CARICC_IR, GCC_IR, &altered).await;
+    assert_eq!(answers.len(), 1);
+    assert!(
+        ["bad-signature", "malformed", "non-canonical"].contains(&answers[0].as_str()),
+        "{answers:?}"
+    );
+    let routes_after = fed.node(GCC).ctx().routes.read().unwrap().clone();
+    assert!(
+        !routes_after.iter().any(|r| r.via.as_str() == CARICC_IR
+            && r.distance == 0
+            && r.dest.to_string() == "network:central-asia"
+            && !routes_before.contains(r)),
+        "no route learnt from the forgery"
+    );
+    fed.shutdown().await;
 }

@@ -5,9 +5,8 @@
 //! [`RefusedBy::Peer`].
 
 use std::future::Future;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use liaison_certs::tls::{self, TlsIdentity, TlsTrust};
@@ -487,43 +486,6 @@ async fn reject_officer_certificate() {
     .await
 }
 
-/// Collects formatted log lines.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-/// The log of this test process. A process-wide subscriber, not a scoped one: tracing
-/// caches each call site's interest, and with a single scoped subscriber a call site first
-/// reached on another test's thread would be cached as uninteresting.
-fn captured_logs() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("first global subscriber");
-        logs
-    })
-}
-
 /// The first warning in `logs` with `message` about `peer_addr`.
 fn warning<'a>(logs: &'a str, message: &str, peer_addr: SocketAddr) -> &'a str {
     let addr = format!("peer_addr={peer_addr}");
@@ -535,7 +497,7 @@ fn warning<'a>(logs: &'a str, message: &str, peer_addr: SocketAddr) -> &'a str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusal_is_logged_with_reason_code_and_peer_address() {
     within(async {
-        let logs = captured_logs();
+        let logs = liaison_tests::logs::captured();
         let pki = TestPki::new(&["central-asia"]);
         let trust = tls_trust(&pki, &["central-asia"]);
         let caricc = Node::new(&pki.node("caricc.central-asia"), trust.clone());
@@ -563,7 +525,7 @@ async fn refusal_is_logged_with_reason_code_and_peer_address() {
             "unexpected-peer",
         );
 
-        let logs = String::from_utf8(logs.0.lock().expect("log buffer").clone()).expect("utf-8");
+        let logs = logs.text();
         let reason = "reason=\"unexpected-peer\"";
         for line in [
             warning(&logs, "refused a peer", kz.addr()),

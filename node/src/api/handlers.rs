@@ -58,19 +58,18 @@ fn body_of(
     let body = Body::decode(&env.signed.body).map_err(|e| {
         ApiError::internal(anyhow::anyhow!("stored message {id} does not decode: {e}"))
     })?;
+    // Sealed content is opened for reading here; what cannot be opened is shown sealed.
+    let (body, why) = crate::directory::open_body(&s.ctx, body);
+    if let Some(why) = why {
+        tracing::debug!(id = %id.short(), reason = %why, "content stays sealed");
+    }
     Ok(Some((body, env.route)))
 }
 
-/// `POST /v1/messages`.
-pub async fn send(
-    State(s): State<ApiState>,
-    Extension(p): Extension<Principal>,
-    req: Result<Json<SendRequest>, JsonRejection>,
-) -> ApiResult<Response> {
-    p.require(Action::Send)?;
-    let Json(req) =
-        req.map_err(|e| ApiError::Malformed(format!("bad message request: {}", e.body_text())))?;
-    match crate::node::send(&s.ctx, &req).await {
+/// The answer to a send-like request: 201 with the new message's id and next hops, or the
+/// refusal with its reason code.
+fn sent_response(p: &Principal, r: anyhow::Result<crate::node::Sent>) -> ApiResult<Response> {
+    match r {
         Ok(sent) => {
             let id = sent.id.to_string();
             let body = json!({
@@ -96,6 +95,102 @@ pub async fn send(
             Err(e) => Err(ApiError::internal(e)),
         },
     }
+}
+
+/// What `POST /v1/messages/{id}/consent-request` and `/share` take: the nodes concerned.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodesRequest {
+    /// Node ids.
+    pub to: Vec<String>,
+    /// Why (consent requests).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// What `POST /v1/messages/{id}/consent` takes: the originator's answer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRequestAnswer {
+    /// Grant (true) or deny (false).
+    pub grant: bool,
+    /// A grant expires this many seconds from now (absent: it does not expire).
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
+    /// The officer's note.
+    #[serde(default)]
+    pub reason: String,
+}
+
+fn nodes(list: &[String]) -> ApiResult<Vec<liaison_protocol::NodeId>> {
+    if list.is_empty() {
+        return Err(ApiError::Malformed(
+            "name at least one node in \"to\"".into(),
+        ));
+    }
+    list.iter()
+        .map(|n| {
+            n.parse()
+                .map_err(|e| ApiError::Malformed(format!("{n:?} is not a node id: {e}")))
+        })
+        .collect()
+}
+
+/// `POST /v1/messages/{id}/consent-request`: ask the originator's consent to share.
+pub async fn consent_request(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    req: Result<Json<NodesRequest>, JsonRejection>,
+) -> ApiResult<Response> {
+    p.require(Action::Send)?;
+    let id = parse_id(&id)?;
+    let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let to = nodes(&req.to)?;
+    sent_response(
+        &p,
+        crate::consent::request(&s.ctx, id, to, req.reason).await,
+    )
+}
+
+/// `POST /v1/messages/{id}/consent`: the originator grants or denies a consent request.
+pub async fn consent_answer(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    req: Result<Json<ConsentRequestAnswer>, JsonRejection>,
+) -> ApiResult<Response> {
+    p.require(Action::Send)?;
+    let id = parse_id(&id)?;
+    let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let r = crate::consent::answer(&s.ctx, id, req.grant, req.expires_in_secs, req.reason).await;
+    sent_response(&p, r)
+}
+
+/// `POST /v1/messages/{id}/share`: share a received message onward under consent.
+pub async fn share(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    req: Result<Json<NodesRequest>, JsonRejection>,
+) -> ApiResult<Response> {
+    p.require(Action::Send)?;
+    let id = parse_id(&id)?;
+    let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let to = nodes(&req.to)?;
+    sent_response(&p, crate::consent::share(&s.ctx, id, to).await)
+}
+
+/// `POST /v1/messages`.
+pub async fn send(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    req: Result<Json<SendRequest>, JsonRejection>,
+) -> ApiResult<Response> {
+    p.require(Action::Send)?;
+    let Json(req) =
+        req.map_err(|e| ApiError::Malformed(format!("bad message request: {}", e.body_text())))?;
+    sent_response(&p, crate::node::send(&s.ctx, &req).await)
 }
 
 /// Query of `GET /v1/inbox`.

@@ -9,6 +9,9 @@
 //! | GET | `/messages/{id}` | officer, supervisor | header, handling, content, state |
 //! | POST | `/messages/{id}/ack` | officer, supervisor | acknowledge a delivered message |
 //! | GET | `/messages/{id}/trail` | all | log entries and hop receipts about a message |
+//! | POST | `/messages/{id}/consent-request` | officer, supervisor | ask a message's originator for consent to share it |
+//! | POST | `/messages/{id}/consent` | officer, supervisor | grant or deny a consent request (at the originator) |
+//! | POST | `/messages/{id}/share` | officer, supervisor | share a received message onward under the originator's grant |
 //! | GET | `/status`, `/peers` | all | node status, peer sessions, outbox depths |
 //! | GET | `/log?from=&limit=` | auditor, supervisor | decoded log entries |
 //! | GET | `/checkpoint` | all | the latest signed checkpoint (text/plain) |
@@ -252,6 +255,12 @@ fn router(state: ApiState) -> Router {
         .route("/v1/messages/{id}", get(handlers::show))
         .route("/v1/messages/{id}/ack", post(handlers::ack))
         .route("/v1/messages/{id}/trail", get(handlers::trail))
+        .route(
+            "/v1/messages/{id}/consent-request",
+            post(handlers::consent_request),
+        )
+        .route("/v1/messages/{id}/consent", post(handlers::consent_answer))
+        .route("/v1/messages/{id}/share", post(handlers::share))
         .route("/v1/status", get(handlers::status))
         .route("/v1/peers", get(handlers::peers))
         .route("/v1/log", get(handlers::log))

@@ -325,7 +325,7 @@ pub fn inbox_item(
     let mut v = json!({
         "seq": seq,
         "id": f.id.to_string(),
-        "kind": f.kind,
+        "kind": body.map_or(f.kind.as_str(), |b| b.kind.name()),
         "from": state.from.as_ref().map(|n| n.as_str()),
         "originator": f.originator.as_str(),
         "created_at": ts(f.created_at),

@@ -63,6 +63,47 @@ pub struct Output {
     pub json: bool,
 }
 
+/// `liaison consent …`.
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Ask the originator of a message you received for consent to share it with `--to`.
+    Request {
+        /// Message id (64 hex digits, or a unique prefix of an inbox message's id).
+        id: String,
+        /// Node to share it with (repeat for several).
+        #[arg(long, required = true)]
+        to: Vec<String>,
+        /// Why (shown to the originator's officer; not sealed: no case content here).
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Grant a consent request about a message this centre originated.
+    Grant {
+        /// The consent request's id (from the inbox).
+        id: String,
+        /// The grant expires this many seconds from now (default: no expiry).
+        #[arg(long)]
+        expires_in: Option<u64>,
+        /// A note to the requester.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Deny a consent request.
+    Deny {
+        /// The consent request's id (from the inbox).
+        id: String,
+        /// A note to the requester.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
 /// The officer commands.
 #[derive(Debug, Subcommand)]
 pub enum OfficerCommand {
@@ -93,6 +134,20 @@ pub enum OfficerCommand {
     Ack {
         /// Message id (64 hex digits, or a unique prefix of an inbox message's id).
         id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Third-party consent (H2): ask an originator, or answer a request as the originator.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Share a message you received with further nodes, under its originator's consent
+    /// (an originator-controlled message needs a grant; the originator re-seals the content).
+    Share {
+        /// Message id (64 hex digits, or a unique prefix of an inbox message's id).
+        id: String,
+        /// Node to share it with (repeat for several).
+        #[arg(long, required = true)]
+        to: Vec<String>,
         #[command(flatten)]
         out: Output,
     },
@@ -563,6 +618,53 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        OfficerCommand::Consent(c) => {
+            let (path, body, out) = match c {
+                ConsentCommand::Request {
+                    id,
+                    to,
+                    reason,
+                    out,
+                } => {
+                    let id = client.resolve(&id)?;
+                    (
+                        format!("/messages/{id}/consent-request"),
+                        json!({ "to": to, "reason": reason }),
+                        out,
+                    )
+                }
+                ConsentCommand::Grant {
+                    id,
+                    expires_in,
+                    reason,
+                    out,
+                } => {
+                    let id = client.resolve(&id)?;
+                    (
+                        format!("/messages/{id}/consent"),
+                        json!({ "grant": true, "expires_in_secs": expires_in, "reason": reason }),
+                        out,
+                    )
+                }
+                ConsentCommand::Deny { id, reason, out } => {
+                    let id = client.resolve(&id)?;
+                    (
+                        format!("/messages/{id}/consent"),
+                        json!({ "grant": false, "reason": reason }),
+                        out,
+                    )
+                }
+            };
+            let v = client.post(&path, &body)?;
+            print_sent(&v, &out);
+            Ok(ExitCode::SUCCESS)
+        }
+        OfficerCommand::Share { id, to, out } => {
+            let id = client.resolve(&id)?;
+            let v = client.post(&format!("/messages/{id}/share"), &json!({ "to": to }))?;
+            print_sent(&v, &out);
+            Ok(ExitCode::SUCCESS)
+        }
         OfficerCommand::Trail { id, out } => {
             let id = client.resolve(&id)?;
             let v = client.get(&format!("/messages/{id}/trail"))?;
@@ -672,12 +774,17 @@ fn send(client: &Client, a: SendArgs) -> Result<ExitCode> {
     };
     let body = serde_json::to_value(&req)?;
     let v = client.post("/messages", &body)?;
-    if a.out.json {
-        print_json(&v);
+    print_sent(&v, &a.out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the id of a message just sent (or the API's JSON).
+fn print_sent(v: &Value, out: &Output) {
+    if out.json {
+        print_json(v);
     } else {
         println!("{}", v["id"].as_str().unwrap_or_default());
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn print_inbox(v: &Value) {

@@ -1,0 +1,290 @@
+//! Third-party consent on a node: asking an originator for consent, answering such a
+//! request, and sharing a message onward under a grant (see [`liaison_protocol::consent`]).
+//!
+//! * `request` (at a recipient R): a `consent-request` to the originator O, released back
+//!   along the relays the message came through.
+//! * `answer` (at O, by its officer): a signed `consent-answer` to R; a grant re-seals the
+//!   message's content for the newly allowed nodes (O opens its own sealed copy and seals it
+//!   to their keys; a relay never re-seals).
+//! * `share` (at R): a `share` message to the allowed nodes, carrying O's original signed
+//!   bytes and O's grants. R's node checks it as every relay and the destination will: the
+//!   original's handling rules with the granted nodes as consented; an originator-controlled
+//!   message without a valid grant is refused (`originator-control`, `consent-expired`, …).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Result;
+use liaison_protocol::consent::verify_share;
+use liaison_protocol::handling::{check_hop, Hop};
+use liaison_protocol::log::MessageFacts;
+use liaison_protocol::message::{Body, ConsentAnswer, ConsentRequest, Header, Kind, Share};
+use liaison_protocol::routing::Target;
+use liaison_protocol::{Envelope, MessageId, NodeId, Recipient, Release, Timestamp};
+
+use crate::compose::DEFAULT_HOP_LIMIT;
+use crate::node::{check_leg, Ctx, SendRefused, Sent};
+use crate::store::{now, Role};
+
+fn refused(code: &str, detail: impl Into<String>) -> anyhow::Error {
+    SendRefused {
+        reason_code: code.into(),
+        detail: detail.into(),
+    }
+    .into()
+}
+
+/// The stored, decoded body of `id`, with its route.
+fn stored(ctx: &Ctx, id: &MessageId) -> Result<(Envelope, Body)> {
+    let env = ctx.store.envelope(id)?.ok_or_else(|| {
+        refused(
+            "unknown-message",
+            format!("no message {id} here (or its body was purged)"),
+        )
+    })?;
+    let body = Body::decode(&env.signed.body)
+        .map_err(|e| refused("invalid-message", format!("stored message {id}: {e}")))?;
+    Ok((env, body))
+}
+
+/// Asks the originator of `target` (delivered here) for consent to share it with `to`.
+pub async fn request(
+    ctx: &Arc<Ctx>,
+    target: MessageId,
+    mut to: Vec<NodeId>,
+    reason: String,
+) -> Result<Sent> {
+    let state = ctx
+        .store
+        .state(&target)?
+        .ok_or_else(|| refused("unknown-message", format!("no message {target} here")))?;
+    if state.role != Role::Delivered {
+        return Err(refused(
+            "not-a-recipient",
+            "consent is asked for a message this node received",
+        ));
+    }
+    to.sort();
+    to.dedup();
+    let originator = state.facts.originator.clone();
+    let back = crate::relay::relays_before_me(ctx, &target);
+    let kind = Kind::ConsentRequest(ConsentRequest { target, to, reason });
+    sent(crate::relay::send_control(ctx, &originator, &back, kind, Some(target)).await)
+}
+
+fn sent(r: Result<(MessageId, Vec<NodeId>)>) -> Result<Sent> {
+    let (id, next_hops) = r.map_err(|e| refused("no-route", format!("{e:#}")))?;
+    Ok(Sent {
+        id,
+        leaf: 0,
+        next_hops,
+    })
+}
+
+/// Answers the consent request `request_id` (delivered here, about a message this node
+/// originated): grants it for `expires_in_secs` (none: no expiry) or denies it.
+pub async fn answer(
+    ctx: &Arc<Ctx>,
+    request_id: MessageId,
+    granted: bool,
+    expires_in_secs: Option<u64>,
+    reason: String,
+) -> Result<Sent> {
+    let (req_env, req_body) = stored(ctx, &request_id)?;
+    let Kind::ConsentRequest(req) = &req_body.kind else {
+        return Err(refused(
+            "invalid-message",
+            format!(
+                "{request_id} is a {}, not a consent request",
+                req_body.kind.name()
+            ),
+        ));
+    };
+    let target_state = ctx.store.state(&req.target)?.ok_or_else(|| {
+        refused(
+            "unknown-message",
+            format!("the requested message {} is not here", req.target),
+        )
+    })?;
+    if target_state.role != Role::Originated {
+        return Err(refused(
+            "not-originator",
+            "only the originator of a message answers consent requests about it",
+        ));
+    }
+    let resealed = if granted {
+        let (_, target_body) = stored(ctx, &req.target)?;
+        let (clear, why) = crate::directory::open_body(ctx, target_body.clone());
+        if let Some(why) = why {
+            return Err(refused("cannot-open", why));
+        }
+        if matches!(target_body.kind, Kind::Sealed(_)) {
+            let mut keys = BTreeMap::new();
+            for n in &req.to {
+                let k = crate::directory::key_of(ctx, n).ok_or_else(|| {
+                    refused(
+                        "no-sealing-key",
+                        format!("the sealing key of {n} is not known here; it cannot be re-sealed for it"),
+                    )
+                })?;
+                keys.insert(n.clone(), k);
+            }
+            Some(
+                crate::directory::seal_to(ctx, &clear.kind, &target_body.header, &keys)
+                    .map_err(|(c, d)| refused(&c, d))?,
+            )
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    let expires_at = expires_in_secs.map(|s| Timestamp(now().millis() + s.saturating_mul(1000)));
+    let requester = req_body.header.originator.clone();
+    let kind = Kind::ConsentAnswer(ConsentAnswer {
+        target: req.target,
+        to: req.to.clone(),
+        granted,
+        expires_at,
+        resealed,
+        reason,
+    });
+    sent(crate::relay::send_control(ctx, &requester, &req_env.route, kind, Some(request_id)).await)
+}
+
+/// The consent answers about `target` in this node's inbox, newest last.
+fn grants_for(ctx: &Ctx, target: &MessageId) -> Result<Vec<liaison_protocol::SignedMessage>> {
+    let mut out = Vec::new();
+    for item in ctx.store.inbox(0, usize::MAX)? {
+        if item.state.facts.kind != "consent-answer" {
+            continue;
+        }
+        let Ok((env, body)) = stored(ctx, &item.state.facts.id) else {
+            continue;
+        };
+        if let Kind::ConsentAnswer(a) = &body.kind {
+            if &a.target == target && a.granted {
+                out.push(env.signed);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Checks the copies of a share: the share itself verifies (original and grants), and the
+/// original's handling rules hold for each copy with the granted nodes as consented.
+pub fn check_share_leg(
+    ctx: &Ctx,
+    share: &Share,
+    next: &NodeId,
+    target: &Target,
+    route: &[NodeId],
+    t: Timestamp,
+) -> Result<(), (String, String)> {
+    let v =
+        verify_share(share, &ctx.trust, t).map_err(|e| (e.reason_code().into(), e.to_string()))?;
+    let Target::Node(dest) = target else {
+        return Err((
+            "invalid-handling".into(),
+            "a share goes to named nodes, not to whole networks".into(),
+        ));
+    };
+    check_hop(
+        &v.original.body().addressing(),
+        &Hop {
+            next,
+            destination: dest,
+            route,
+            now: t,
+            consented: &v.consented,
+        },
+    )
+    .map_err(|e| (e.reason_code().into(), format!("the shared message: {e}")))
+}
+
+/// Shares `target` (delivered here) with `to`, under the grants this node holds.
+pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Result<Sent> {
+    let (env, original) = stored(ctx, &target)?;
+    to.sort();
+    to.dedup();
+    let mut grants = grants_for(ctx, &target)?;
+    // Only the newest grant per set of nodes matters; keep a handful.
+    grants.reverse();
+    grants.truncate(4);
+    let t = now();
+    let share = Share {
+        original: env.signed.clone(),
+        grants,
+    };
+    // An expired or foreign grant makes the whole share fail; try without the bad ones.
+    let mut share = share;
+    share.grants.retain(|g| {
+        verify_share(
+            &Share {
+                original: env.signed.clone(),
+                grants: vec![g.clone()],
+            },
+            &ctx.trust,
+            t,
+        )
+        .is_ok()
+    });
+    let had_expired = grants_for(ctx, &target)?.len() > share.grants.len();
+    let me = ctx.id.clone();
+    let mut release: Vec<Release> = original.handling.releasability.clone();
+    release.extend(to.iter().map(|n| Release::Node(n.clone())));
+    let mut body = Body {
+        header: Header {
+            originator: me,
+            created_at: t,
+            nonce: ctx.nonce()?,
+            recipients: to.iter().cloned().map(Recipient::Node).collect(),
+            case: original.header.case.clone(),
+            in_reply_to: Some(target),
+            expires_at: original.header.expires_at,
+            hop_limit: DEFAULT_HOP_LIMIT,
+        },
+        handling: {
+            let mut h = original.handling.clone();
+            h.releasability = release;
+            h
+        },
+        kind: Kind::Share(share.clone()),
+    };
+    body.normalise();
+    let plan = ctx.plan(&body, None, &[]);
+    if let Some(r) = plan.unroutable.first() {
+        return Err(refused("no-route", format!("no route to {r}")));
+    }
+    for leg in &plan.legs {
+        check_leg(&body, leg, &[], t).map_err(|e| refused(e.reason_code(), e.to_string()))?;
+        if let Err((code, detail)) = check_share_leg(ctx, &share, &leg.next, &leg.target, &[], t) {
+            let code = if code == "originator-control" && had_expired {
+                "consent-expired".to_string()
+            } else {
+                code
+            };
+            return Err(refused(&code, detail));
+        }
+    }
+    let hops = plan.next_hops();
+    let (signed, id) = ctx.signer.sign_with_id(&mut body)?;
+    let facts = MessageFacts::of(id, &body);
+    let leaf = ctx
+        .store
+        .originate(
+            Envelope {
+                signed,
+                route: vec![],
+            },
+            facts,
+            hops.clone(),
+        )
+        .await?;
+    tracing::info!(id = %id.short(), original = %target.short(), to = ?hops, "message shared onward");
+    Ok(Sent {
+        id,
+        leaf,
+        next_hops: hops,
+    })
+}

@@ -1,0 +1,659 @@
+//! Three hops through two gateways, beside one hop measured in the same run. Results and
+//! method: `docs/PERFORMANCE.md`, section "Network of networks: three hops".
+//!
+//! ```sh
+//! cargo bench -p liaison-tests --bench three_hops                        # 3 rounds, ~1 min after the build
+//! LIAISON_BENCH_QUICK=1 cargo bench -p liaison-tests --bench three_hops  # smoke run, ~10 s
+//! ```
+//!
+//! Each round measures both paths one right after the other, in this process, on one tokio
+//! runtime with two workers (the order alternates between rounds), so that their ratio
+//! compares like with like on a shared, noisy box:
+//!
+//! 1. **One hop**: `kz-dcu.central-asia` → `caricc.central-asia`, one network, peered
+//!    directly (the workload of `one_hop.rs`).
+//! 2. **Three hops**: `kz` → `caricc` → `gcc` → `oman` of the federation in
+//!    `liaison_tests::federation` (central-asia → inter-regional → gulf): two gateways, each
+//!    verifying, logging, receipting and relaying every message, and sending a signed hop
+//!    report back to `kz` for every answer it gets from the next hop. Only the four nodes on
+//!    the path run (APICC, the second way into the Gulf, stays stopped, as do UZ and UAE);
+//!    the bench checks that a delivered envelope's route names the two gateways and that
+//!    every message's trail at `kz` ends with Oman's `delivered`.
+//!
+//! Both paths: real certificates, mTLS QUIC on loopback, journal stores in fresh temp dirs
+//! with an fdatasync on every group commit, checkpoints every hour (so none during a round),
+//! message bodies of the same size (an AMBER alert whose encoded body is 1024 B; the
+//! three-hop one is released to `network:central-asia`, `network:inter-regional` and
+//! `network:gulf`). 64 warm-up messages go first, once every session on the path is up.
+//! Then `concurrency` tasks each call `send` for the next message until N are sent.
+//!
+//! * Throughput: N / (first submit → the receiver's inbox holds all N *and* the sender's
+//!   outbox is empty, i.e. the first hop receipted every message).
+//! * Latency: submit → seen in the receiver's inbox by a 1 ms poller that reads only the
+//!   inbox length (the inbox entry is written in the same commit as the receiver's log entry).
+//! * Idle-path latency: after the load, `probes` messages one at a time, each sent once the
+//!   previous one's answers are home: submit → seen in the receiver's inbox (1 ms poll).
+//!   Under load the latency is mostly the queue that the closed loop builds.
+//! * Answers home: first submit → every outbox on the path is empty (the hop reports
+//!   delivered back to the originator too), for information.
+//! * CPU: this process's user + system time per message (`/proc/self/stat`), both paths'
+//!   nodes alike, and how busy that kept the two cores.
+//!
+//! Environment: `LIAISON_BENCH_N` (default 5 000), `LIAISON_BENCH_CONCURRENCY` (64),
+//! `LIAISON_BENCH_ROUNDS` (3), `LIAISON_BENCH_PROBES` (50), `LIAISON_BENCH_QUICK=1`
+//! (N = 1 000, one round, 20 probes), `LIAISON_BENCH_PROFILE=1` (three-hop rounds only,
+//! nothing else: for `perf record`).
+#![allow(missing_docs)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Result};
+use hdrhistogram::Histogram;
+use liaison_node::compose::SendRequest;
+use liaison_node::config::Config;
+use liaison_node::node::Node;
+use liaison_protocol::{MessageId, NodeId, Timestamp};
+use liaison_tests::bench::{flag, median, usize_var};
+use liaison_tests::cluster::{alert, start, wait_for, Cluster};
+use liaison_tests::federation::{Federation, CARICC, CARICC_IR, GCC, GCC_IR, KZ, OMAN};
+
+/// One-hop sender and receiver (one network), as in `one_hop.rs`.
+const ONE_A: &str = "kz-dcu.central-asia";
+const ONE_B: &str = "caricc.central-asia";
+/// Networks a three-hop alert is released to: the sender's, the gateways' and Oman's.
+const ALL_NETWORKS: [&str; 3] = [
+    "network:central-asia",
+    "network:inter-regional",
+    "network:gulf",
+];
+/// Size of the signed message body, both paths.
+const BODY_BYTES: usize = 1024;
+/// Messages sent before measuring, so sessions, files and caches exist.
+const WARM: usize = 64;
+/// Three-hop throughput over one-hop throughput.
+const TARGET: f64 = 0.50;
+/// Time allowed for sessions to come up and for untimed waits.
+const LONG: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------
+// Options and small helpers
+
+struct Opts {
+    n: usize,
+    concurrency: usize,
+    rounds: usize,
+    probes: usize,
+}
+
+impl Opts {
+    fn from_env() -> Self {
+        let quick = flag("LIAISON_BENCH_QUICK");
+        Self {
+            n: usize_var("LIAISON_BENCH_N").unwrap_or(if quick { 1_000 } else { 5_000 }),
+            concurrency: usize_var("LIAISON_BENCH_CONCURRENCY").unwrap_or(64),
+            rounds: usize_var("LIAISON_BENCH_ROUNDS").unwrap_or(if quick { 1 } else { 3 }),
+            probes: usize_var("LIAISON_BENCH_PROBES").unwrap_or(if quick { 20 } else { 50 }),
+        }
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    // Microseconds, 1 µs .. 10 min, 3 significant digits.
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("histogram bounds")
+}
+
+fn record(h: &mut Histogram<u64>, d: Duration) {
+    h.saturating_record(d.as_micros().max(1) as u64);
+}
+
+fn ms(us: f64) -> String {
+    format!("{:.1} ms", us / 1000.0)
+}
+
+fn rate(r: f64) -> String {
+    if r >= 1000.0 {
+        format!("{:.2} k/s", r / 1000.0)
+    } else {
+        format!("{r:.0} /s")
+    }
+}
+
+fn joined(v: &[f64], f: impl Fn(f64) -> String) -> String {
+    v.iter().map(|x| f(*x)).collect::<Vec<_>>().join(", ")
+}
+
+/// Deterministic filler text of exactly `len` bytes, numbered so no two messages are equal.
+fn padded_text(len: usize, i: usize) -> String {
+    const WORDS: &str = "suspect vessel container transfer port corridor shipment courier \
+        account wallet transit border checkpoint consignment manifest route cargo ";
+    let mut s = format!("bench alert #{i:08}: ");
+    while s.len() < len {
+        s.push_str(WORDS);
+    }
+    s.truncate(len);
+    s
+}
+
+/// An AMBER alert from KZ to Oman, released to the three networks on the way.
+fn to_oman(text: &str) -> SendRequest {
+    SendRequest {
+        release: ALL_NETWORKS.iter().map(|s| s.to_string()).collect(),
+        ..alert(OMAN, text)
+    }
+}
+
+/// The text length that makes `me`'s encoded body of `req(text)` `BODY_BYTES` long (or just
+/// under), and that length.
+fn calibrate(me: &str, req: impl Fn(&str) -> SendRequest) -> Result<(usize, usize)> {
+    let me: NodeId = me.parse().map_err(|e| anyhow!("{e:?}"))?;
+    let size = |len: usize| -> Result<usize> {
+        let body = liaison_node::compose::body(
+            &me,
+            &req(&padded_text(len, 0)),
+            Timestamp(1_800_000_000_000),
+            [7; 16],
+        )
+        .map_err(|(code, detail)| anyhow!("{code}: {detail}"))?;
+        Ok(body.encode().map_err(|e| anyhow!("{e:?}"))?.len())
+    };
+    let mut len = BODY_BYTES.saturating_sub(size(100)? - 100);
+    while len > 0 && size(len)? > BODY_BYTES {
+        len -= 1;
+    }
+    Ok((len, size(len)?))
+}
+
+/// CPU time (user + system) this process has used so far, µs, from `/proc/self/stat`
+/// (clock ticks of 10 ms).
+fn process_cpu_us() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    f.iter().sum::<f64>() * 1e6 / 100.0
+}
+
+/// No group commit of a checkpoint during a round (the federation's nodes do the same).
+fn quiet(mut cfg: Config) -> Config {
+    cfg.checkpoints.interval_secs = 3600;
+    cfg
+}
+
+fn connected(node: &Node, peer: &str) -> bool {
+    node.status()
+        .peers
+        .iter()
+        .any(|p| p.node.as_str() == peer && p.state.connected)
+}
+
+/// Waits until every `(node, peer)` session is established.
+async fn wait_sessions(sessions: &[(&Node, &str)]) {
+    for (node, peer) in sessions {
+        wait_for(&format!("{} → {peer} connected", node.id()), LONG, || {
+            connected(node, peer)
+        })
+        .await;
+    }
+}
+
+fn outboxes_empty(nodes: &[&Node]) -> bool {
+    nodes
+        .iter()
+        .all(|n| n.store().outbox_depths().values().sum::<u64>() == 0)
+}
+
+// ---------------------------------------------------------------------------------------
+// One path under load
+
+/// What one path did in one round.
+struct Run {
+    /// Messages per second, end to end.
+    rate: f64,
+    /// Submit → seen in the receiver's inbox, µs.
+    e2e: Histogram<u64>,
+    /// Submit → `send` returned (signed and logged durably at the sender), µs.
+    submit: Histogram<u64>,
+    /// One message at a time on the idle path: submit → seen in the receiver's inbox, µs.
+    idle: Histogram<u64>,
+    /// First submit → every outbox on the path empty (all answers home).
+    settled: Duration,
+    /// First submit → all delivered and the first hop receipted everything.
+    elapsed: Duration,
+    /// CPU time of this process per message, µs.
+    cpu_us: f64,
+    /// That CPU time over the wall time of both cores.
+    busy: f64,
+    /// Bytes of one envelope as the receiver stored it.
+    envelope_bytes: usize,
+}
+
+/// A path: who sends, who receives, every node on it, and how many relays it has.
+struct Path<'a> {
+    sender: &'a Node,
+    receiver: &'a Node,
+    nodes: &'a [&'a Node],
+    relays: usize,
+}
+
+type Submitted = Vec<(MessageId, Instant, Duration)>;
+
+/// Sends `n` messages `make(i)` along `path` from `concurrency` tasks and measures them,
+/// then `probes` more one at a time.
+async fn drive(path: &Path<'_>, make: impl Fn(usize) -> SendRequest, opts: &Opts) -> Result<Run> {
+    let (n, concurrency) = (opts.n, opts.concurrency);
+    let (sender, receiver) = (path.sender, path.receiver);
+    let (ss, sr) = (sender.store().clone(), receiver.store().clone());
+
+    // Warm-up: every session carries traffic, stores written once, answers home.
+    let mut warm = Vec::new();
+    for i in 0..WARM {
+        let (ctx, req) = (sender.ctx().clone(), make(usize::MAX - i));
+        warm.push(tokio::spawn(async move {
+            liaison_node::node::send(&ctx, &req).await
+        }));
+    }
+    for w in warm {
+        w.await??;
+    }
+    wait_for("warm-up delivered, answers home", LONG, || {
+        sr.inbox_len() >= WARM as u64 && outboxes_empty(path.nodes)
+    })
+    .await;
+
+    let reqs: Arc<Vec<SendRequest>> = Arc::new((0..n).map(&make).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let cpu0 = process_cpu_us();
+
+    // The poller only watches the receiver's inbox length and the sender's outbox (cheap,
+    // so the harness does not load the system it measures); which message each inbox
+    // position holds is read after the round. Once done, it waits for the answers home.
+    let poller = {
+        let (ss, sr) = (ss.clone(), sr.clone());
+        tokio::spawn(async move {
+            let target = (WARM + n) as u64;
+            let mut seen_at: Vec<(u64, Instant)> = Vec::new();
+            loop {
+                let len = sr.inbox_len();
+                let now = Instant::now();
+                if seen_at.last().is_none_or(|(l, _)| *l < len) {
+                    seen_at.push((len, now));
+                }
+                if len >= target && ss.outbox_depths().values().sum::<u64>() == 0 {
+                    return Ok::<_, anyhow::Error>((seen_at, now));
+                }
+                if t0.elapsed() > Duration::from_secs(600) {
+                    bail!(
+                        "timed out: {} of {n} delivered",
+                        len.saturating_sub(WARM as u64)
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+    let mut submitters = Vec::new();
+    for _ in 0..concurrency {
+        let (ctx, reqs, next) = (sender.ctx().clone(), reqs.clone(), next.clone());
+        submitters.push(tokio::spawn(async move {
+            let mut out: Submitted = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= reqs.len() {
+                    return Ok::<_, anyhow::Error>(out);
+                }
+                let t = Instant::now();
+                let sent = liaison_node::node::send(&ctx, &reqs[i]).await?;
+                out.push((sent.id, t, t.elapsed()));
+            }
+        }));
+    }
+    let mut submitted: HashMap<MessageId, Instant> = HashMap::with_capacity(n);
+    let mut submit = histogram();
+    for s in submitters {
+        for (id, t, d) in s.await?? {
+            submitted.insert(id, t);
+            record(&mut submit, d);
+        }
+    }
+    let (seen_at, t_end) = poller.await??;
+    let elapsed = t_end - t0;
+    let cpu = process_cpu_us() - cpu0;
+    // The reverse traffic (receipts, hop reports) finishing: same 1 ms poll.
+    while !outboxes_empty(path.nodes) {
+        if t0.elapsed() > Duration::from_secs(600) {
+            bail!("answers still travelling after 600 s");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let settled = t0.elapsed();
+
+    // Inbox position → the first poll that saw the inbox reach past it.
+    let mut e2e = histogram();
+    let mut delivered = Vec::with_capacity(n);
+    for it in sr.inbox(WARM as u64, n)? {
+        let i = seen_at.partition_point(|(len, _)| *len <= it.seq);
+        let Some((_, at)) = seen_at.get(i) else {
+            bail!("inbox position {} was never observed", it.seq);
+        };
+        let id = it.state.facts.id;
+        let Some(t) = submitted.get(&id) else {
+            bail!("the receiver delivered a message the sender did not submit");
+        };
+        record(&mut e2e, at.saturating_duration_since(*t));
+        delivered.push(id);
+    }
+    if delivered.len() != n || submitted.len() != n {
+        bail!(
+            "lost or duplicated: {} submitted, {} delivered, {n} expected",
+            submitted.len(),
+            delivered.len()
+        );
+    }
+    // The route the messages took, and the receiver's signed answer home for every one.
+    let envelope = sr
+        .envelope(&delivered[0])?
+        .ok_or_else(|| anyhow!("no envelope at the receiver"))?;
+    if envelope.route.len() != path.relays {
+        bail!(
+            "expected {} relays, the envelope's route is {:?}",
+            path.relays,
+            envelope.route
+        );
+    }
+    let receiver_id = receiver.id().clone();
+    let mut incomplete = 0;
+    for id in submitted.keys() {
+        let hops = ss.state(id)?.map(|s| s.hops).unwrap_or_default();
+        let home = hops
+            .iter()
+            .any(|h| h.peer == receiver_id && h.outcome == "delivered");
+        if !home || hops.len() != path.relays + 1 {
+            incomplete += 1;
+        }
+    }
+    if incomplete > 0 {
+        bail!("{incomplete} of {n} trails at the sender lack an answer from some hop");
+    }
+
+    // A lone message on an idle path, one at a time (the latencies under load above are
+    // mostly the queue the closed loop builds): what an officer sees on a quiet day.
+    let mut idle = histogram();
+    for i in 0..opts.probes {
+        let req = make(usize::MAX - WARM - i);
+        let before = sr.inbox_len();
+        let t = Instant::now();
+        liaison_node::node::send(sender.ctx(), &req).await?;
+        while sr.inbox_len() <= before {
+            if t.elapsed() > LONG {
+                bail!("a lone message took more than {LONG:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        record(&mut idle, t.elapsed());
+        while !outboxes_empty(path.nodes) {
+            if t.elapsed() > LONG {
+                bail!("a lone message's answers took more than {LONG:?} to come home");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    Ok(Run {
+        rate: n as f64 / elapsed.as_secs_f64(),
+        e2e,
+        submit,
+        idle,
+        settled,
+        elapsed,
+        cpu_us: cpu / n as f64,
+        busy: cpu / (2.0 * elapsed.as_micros() as f64),
+        envelope_bytes: envelope.encode().len(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The two paths
+
+async fn one_hop(opts: &Opts, text_len: usize) -> Result<Run> {
+    let mut c = Cluster::new(&["central-asia"]);
+    c.add(ONE_A);
+    c.add(ONE_B);
+    let a = start(quiet(c.config(ONE_A, &[ONE_B]))).await;
+    let b = start(quiet(c.config(ONE_B, &[ONE_A]))).await;
+    wait_sessions(&[(&a, ONE_B), (&b, ONE_A)]).await;
+    let path = Path {
+        sender: &a,
+        receiver: &b,
+        nodes: &[&a, &b],
+        relays: 0,
+    };
+    let run = drive(&path, |i| alert(ONE_B, &padded_text(text_len, i)), opts).await?;
+    a.shutdown().await?;
+    b.shutdown().await?;
+    // The temp dir goes only now, after the nodes have let go of their stores.
+    drop(c);
+    Ok(run)
+}
+
+async fn three_hops(opts: &Opts, text_len: usize) -> Result<Run> {
+    let fed = Federation::new();
+    let kz = start(fed.config(KZ)).await;
+    let caricc = start(fed.config(CARICC)).await;
+    let gcc = start(fed.config(GCC)).await;
+    let oman = start(fed.config(OMAN)).await;
+    // Both directions of every session on the path: messages go one way, receipts and hop
+    // reports come back.
+    wait_sessions(&[
+        (&kz, CARICC),
+        (&caricc, KZ),
+        (&caricc, GCC_IR),
+        (&gcc, CARICC_IR),
+        (&gcc, OMAN),
+        (&oman, GCC),
+    ])
+    .await;
+    let path = Path {
+        sender: &kz,
+        receiver: &oman,
+        nodes: &[&kz, &caricc, &gcc, &oman],
+        relays: 2,
+    };
+    let run = drive(&path, |i| to_oman(&padded_text(text_len, i)), opts).await?;
+    for node in [kz, caricc, gcc, oman] {
+        node.shutdown().await?;
+    }
+    // The temp dir goes only now, after the nodes have let go of their stores.
+    drop(fed);
+    Ok(run)
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+
+/// One path's figures over the rounds.
+#[derive(Default)]
+struct Series {
+    rates: Vec<f64>,
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+    submit_p50: Vec<f64>,
+    submit_p99: Vec<f64>,
+    idle_p50: Vec<f64>,
+    idle_p99: Vec<f64>,
+    cpu_us: Vec<f64>,
+    busy: Vec<f64>,
+    settled: Vec<f64>,
+    envelope_bytes: usize,
+}
+
+impl Series {
+    fn push(&mut self, r: &Run) {
+        self.rates.push(r.rate);
+        self.p50.push(r.e2e.value_at_quantile(0.5) as f64);
+        self.p99.push(r.e2e.value_at_quantile(0.99) as f64);
+        self.submit_p50.push(r.submit.value_at_quantile(0.5) as f64);
+        self.submit_p99
+            .push(r.submit.value_at_quantile(0.99) as f64);
+        self.idle_p50.push(r.idle.value_at_quantile(0.5) as f64);
+        self.idle_p99.push(r.idle.value_at_quantile(0.99) as f64);
+        self.cpu_us.push(r.cpu_us);
+        self.busy.push(r.busy);
+        self.settled
+            .push(r.settled.as_secs_f64() / r.elapsed.as_secs_f64());
+        self.envelope_bytes = r.envelope_bytes;
+    }
+
+    fn row(&self, name: &str) -> String {
+        format!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} µs | {:.0} % | {:.2} × |",
+            rate(median(&self.rates)),
+            joined(&self.rates, rate),
+            ms(median(&self.p50)),
+            ms(median(&self.p99)),
+            ms(median(&self.submit_p50)),
+            ms(median(&self.submit_p99)),
+            ms(median(&self.idle_p50)),
+            ms(median(&self.idle_p99)),
+            median(&self.cpu_us),
+            median(&self.busy) * 100.0,
+            median(&self.settled),
+        )
+    }
+}
+
+fn main() -> Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let opts = Opts::from_env();
+    let (one_len, one_body) = calibrate(ONE_A, |t| alert(ONE_B, t))?;
+    let (three_len, three_body) = calibrate(KZ, to_oman)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+
+    eprintln!(
+        "three hops beside one hop: N = {} × {one_body} / {three_body} B bodies, {} concurrent submitters, {} round(s)",
+        opts.n, opts.concurrency, opts.rounds
+    );
+    if flag("LIAISON_BENCH_PROFILE") {
+        // Three-hop rounds only, nothing else: for `perf record`.
+        for round in 0..opts.rounds {
+            let t = rt.block_on(three_hops(&opts, three_len))?;
+            eprintln!(
+                "round {}: three hops {}, e2e p50 {}, idle p50 {}, {:.0} µs CPU/msg, cores {:.0} % busy",
+                round + 1,
+                rate(t.rate),
+                ms(t.e2e.value_at_quantile(0.5) as f64),
+                ms(t.idle.value_at_quantile(0.5) as f64),
+                t.cpu_us,
+                t.busy * 100.0
+            );
+        }
+        return Ok(());
+    }
+    let (mut one, mut three) = (Series::default(), Series::default());
+    let mut ratios = Vec::new();
+    let mut cpu_ratios = Vec::new();
+    let mut per_round = Vec::new();
+    let started = Instant::now();
+    for round in 0..opts.rounds {
+        // Alternate which path goes first, so a drift of the host's speed within a round
+        // does not always favour the same one.
+        let (o, t) = if round % 2 == 0 {
+            let o = rt.block_on(one_hop(&opts, one_len))?;
+            (o, rt.block_on(three_hops(&opts, three_len))?)
+        } else {
+            let t = rt.block_on(three_hops(&opts, three_len))?;
+            (rt.block_on(one_hop(&opts, one_len))?, t)
+        };
+        let ratio = t.rate / o.rate;
+        eprintln!(
+            "round {}: one hop {} (p50 {}, p99 {}, {:.0} µs CPU/msg, {:.0} % busy) | three hops {} (p50 {}, p99 {}, {:.0} µs CPU/msg, {:.0} % busy) | ratio {ratio:.3}",
+            round + 1,
+            rate(o.rate),
+            ms(o.e2e.value_at_quantile(0.5) as f64),
+            ms(o.e2e.value_at_quantile(0.99) as f64),
+            o.cpu_us,
+            o.busy * 100.0,
+            rate(t.rate),
+            ms(t.e2e.value_at_quantile(0.5) as f64),
+            ms(t.e2e.value_at_quantile(0.99) as f64),
+            t.cpu_us,
+            t.busy * 100.0,
+        );
+        per_round.push(format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {ratio:.3} | {:.0} / {:.0} µs |",
+            round + 1,
+            rate(o.rate),
+            ms(o.e2e.value_at_quantile(0.5) as f64),
+            ms(o.e2e.value_at_quantile(0.99) as f64),
+            rate(t.rate),
+            ms(t.e2e.value_at_quantile(0.5) as f64),
+            ms(t.e2e.value_at_quantile(0.99) as f64),
+            o.cpu_us,
+            t.cpu_us,
+        ));
+        ratios.push(ratio);
+        cpu_ratios.push(o.cpu_us / t.cpu_us);
+        one.push(&o);
+        three.push(&t);
+    }
+    let took = started.elapsed();
+
+    let ratio = median(&ratios);
+    println!();
+    println!(
+        "## Three hops beside one hop, {} round(s) of N = {} messages ({one_body} B / {three_body} B signed bodies; envelope at the receiver {} B / {} B), {} concurrent submitters; rounds took {:.0} s",
+        opts.rounds,
+        opts.n,
+        one.envelope_bytes,
+        three.envelope_bytes,
+        opts.concurrency,
+        took.as_secs_f64()
+    );
+    println!();
+    println!("| round | one hop msgs/s | e2e p50 | e2e p99 | three hops msgs/s | e2e p50 | e2e p99 | three / one | CPU/msg one / three |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &per_round {
+        println!("{r}");
+    }
+    println!();
+    println!("| path | msgs/s (median) | per round | e2e p50 | e2e p99 | submit→durable ack p50 | p99 | idle path e2e p50 | p99 | CPU/msg | cores busy | answers home |");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("{}", one.row("one hop: kz-dcu → caricc (one network)"));
+    println!(
+        "{}",
+        three.row("three hops: kz → caricc → gcc → oman (two gateways)")
+    );
+    println!();
+    println!("Latencies and CPU are medians of the per-round figures. e2e = submit → seen in the receiver's inbox (1 ms poll); submit→durable ack = `send` returned (signed, logged at the sender); idle path e2e = {} messages sent one at a time after the load, each once the previous one's answers were home; answers home = (first submit → every outbox on the path empty) / (first submit → all delivered and receipted by the first hop).", opts.probes);
+    println!();
+    println!("| ratio (median of per-round ratios) | value | per round | target | |");
+    println!("|---|---:|---|---:|---|");
+    println!(
+        "| three hops / one hop, msgs/s | **{ratio:.3}** | {} | ≥ {TARGET:.2} | **{}** |",
+        joined(&ratios, |r| format!("{r:.3}")),
+        if ratio >= TARGET { "PASS" } else { "MISS" }
+    );
+    println!(
+        "| CPU per message, one hop / three hops | {:.3} | {} | | |",
+        median(&cpu_ratios),
+        joined(&cpu_ratios, |r| format!("{r:.3}"))
+    );
+    println!();
+    println!(
+        "{}: three hops at {ratio:.3} of one-hop throughput (target ≥ {TARGET:.2})",
+        if ratio >= TARGET { "PASS" } else { "MISS" }
+    );
+    std::io::stdout().flush()?;
+    Ok(())
+}
