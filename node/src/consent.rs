@@ -15,9 +15,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
-use liaison_protocol::consent::verify_share;
+use liaison_protocol::consent::{verify_share, ConsentError};
 use liaison_protocol::handling::{check_hop, Hop};
-use liaison_protocol::log::MessageFacts;
 use liaison_protocol::message::{Body, ConsentAnswer, ConsentRequest, Header, Kind, Share};
 use liaison_protocol::routing::Target;
 use liaison_protocol::{Envelope, MessageId, NodeId, Recipient, Release, Timestamp};
@@ -207,29 +206,27 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
     let (env, original) = stored(ctx, &target)?;
     to.sort();
     to.dedup();
-    let mut grants = grants_for(ctx, &target)?;
-    // Only the newest grant per set of nodes matters; keep a handful.
+    // The grants held here that are valid now (newest first, a handful); remember whether an
+    // expired one was left out, to say so if the share is then refused.
+    let t = now();
+    let held = grants_for(ctx, &target)?;
+    let valid_now = |g: &liaison_protocol::SignedMessage| {
+        let one = Share {
+            original: env.signed.clone(),
+            grants: vec![g.clone()],
+        };
+        verify_share(&one, &ctx.trust, t).map(|_| ())
+    };
+    let had_expired = held
+        .iter()
+        .any(|g| matches!(valid_now(g), Err(ConsentError::Expired(_))));
+    let mut grants: Vec<_> = held.into_iter().filter(|g| valid_now(g).is_ok()).collect();
     grants.reverse();
     grants.truncate(4);
-    let t = now();
     let share = Share {
         original: env.signed.clone(),
         grants,
     };
-    // An expired or foreign grant makes the whole share fail; try without the bad ones.
-    let mut share = share;
-    share.grants.retain(|g| {
-        verify_share(
-            &Share {
-                original: env.signed.clone(),
-                grants: vec![g.clone()],
-            },
-            &ctx.trust,
-            t,
-        )
-        .is_ok()
-    });
-    let had_expired = grants_for(ctx, &target)?.len() > share.grants.len();
     let me = ctx.id.clone();
     let mut release: Vec<Release> = original.handling.releasability.clone();
     release.extend(to.iter().map(|n| Release::Node(n.clone())));
@@ -268,19 +265,7 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
         }
     }
     let hops = plan.next_hops();
-    let (signed, id) = ctx.signer.sign_with_id(&mut body)?;
-    let facts = MessageFacts::of(id, &body);
-    let leaf = ctx
-        .store
-        .originate(
-            Envelope {
-                signed,
-                route: vec![],
-            },
-            facts,
-            hops.clone(),
-        )
-        .await?;
+    let (id, leaf) = ctx.originate(&ctx.signer, &mut body, hops.clone()).await?;
     tracing::info!(id = %id.short(), original = %target.short(), to = ?hops, "message shared onward");
     Ok(Sent {
         id,

@@ -19,12 +19,11 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
 use liaison_protocol::handling::Release;
-use liaison_protocol::log::MessageFacts;
 use liaison_protocol::message::{Body, Header, Kind};
 use liaison_protocol::routing::{Announcement, Reach, Route, RouteSource};
 use liaison_protocol::seal::{open_kind, seal_kind, SealingKey, SealingSecret, SenderShare};
 use liaison_protocol::{
-    Envelope, Evaluation, Handling, NodeId, Recipient, SignedMessage, Timestamp, Tlp, TrustStore,
+    Evaluation, Handling, NodeId, Recipient, SignedMessage, Timestamp, Tlp, TrustStore,
 };
 
 use crate::node::Ctx;
@@ -280,17 +279,7 @@ pub async fn announce(ctx: &Arc<Ctx>, peer: &NodeId) -> Result<()> {
         handling: control_handling(vec![Release::Node(peer.clone())])?,
         kind: Kind::Announce(announcement_for(ctx, peer)),
     };
-    let (signed, id) = signer.sign_with_id(&mut body)?;
-    let facts = MessageFacts::of(id, &body);
-    ctx.store
-        .originate(
-            Envelope {
-                signed,
-                route: vec![],
-            },
-            facts,
-            vec![peer.clone()],
-        )
+    ctx.originate(&signer, &mut body, vec![peer.clone()])
         .await?;
     Ok(())
 }

@@ -184,6 +184,33 @@ impl Ctx {
         .plan(&body.header.recipients, from, &avoid)
     }
 
+    /// Signs `body` as `signer` (one of this node's identities), logs it as sent and queues it
+    /// for `hops`; returns its id and log index once durable.
+    pub async fn originate(
+        &self,
+        signer: &Signer,
+        body: &mut Body,
+        hops: Vec<NodeId>,
+    ) -> Result<(MessageId, u64)> {
+        let (signed, id) = signer.sign_with_id(body).map_err(|e| SendRefused {
+            reason_code: e.reason_code().into(),
+            detail: e.to_string(),
+        })?;
+        let facts = MessageFacts::of(id, body);
+        let leaf = self
+            .store
+            .originate(
+                Envelope {
+                    signed,
+                    route: vec![],
+                },
+                facts,
+                hops,
+            )
+            .await?;
+        Ok((id, leaf))
+    }
+
     /// The configured peer with this id.
     pub fn peer(&self, id: &NodeId) -> Option<&PeerConfig> {
         self.cfg.peers.iter().find(|p| &p.node_id == id)
@@ -358,7 +385,7 @@ impl Node {
         let directory = crate::directory::load(&cfg.data_dir, &trust);
         let store = Store::open(&cfg.data_dir, signer.clone())?;
         let tls_trust = crate::endpoint::trust_from_config(&cfg)?;
-        let (endpoint, clients) = crate::endpoint::bind(&cfg, &tls_trust)?;
+        let (endpoint, clients) = bind_when_free(&cfg, &tls_trust).await?;
         let identities = signers
             .into_iter()
             .zip(clients)
@@ -474,6 +501,27 @@ impl Node {
     }
 }
 
+/// Binds the QUIC endpoint; if the address is still held by this node's previous run (a
+/// restart at once, while the old endpoint drains connections to peers that are down), waits
+/// for it for up to 10 s before giving up.
+async fn bind_when_free(
+    cfg: &Config,
+    tls: &liaison_certs::tls::TlsTrust,
+) -> Result<(quinn::Endpoint, Vec<quinn::ClientConfig>)> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match crate::endpoint::bind(cfg, tls) {
+            Err(crate::endpoint::EndpointError::Bind { source, .. })
+                if source.kind() == std::io::ErrorKind::AddrInUse
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            r => return Ok(r?),
+        }
+    }
+}
+
 /// How long `send` waits for a recipient's sealing key to arrive before refusing.
 const KEY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -538,22 +586,7 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
             }
         }
     }
-    let (signed, id) = ctx
-        .signer
-        .sign_with_id(&mut body)
-        .map_err(|e| refused(e.reason_code(), e.to_string()))?;
-    let facts = MessageFacts::of(id, &body);
-    let leaf = ctx
-        .store
-        .originate(
-            Envelope {
-                signed,
-                route: vec![],
-            },
-            facts,
-            hops.clone(),
-        )
-        .await?;
+    let (id, leaf) = ctx.originate(&ctx.signer, &mut body, hops.clone()).await?;
     tracing::info!(id = %id.short(), kind = body.kind.name(), to = ?hops, "message sent");
     Ok(Sent {
         id,

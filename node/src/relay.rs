@@ -62,6 +62,19 @@ pub fn route_incoming(
     route: &[NodeId],
     t: Timestamp,
 ) -> Routed {
+    // The common case, addressed to this node alone: nothing to plan.
+    let only_me = body
+        .header
+        .recipients
+        .iter()
+        .all(|r| matches!(r, Recipient::Node(n) if ctx.is_me(n)));
+    if only_me && !matches!(body.kind, Kind::Share(_)) {
+        return Routed {
+            deliver: true,
+            next_hops: Vec::new(),
+            refused: Vec::new(),
+        };
+    }
     let plan = ctx.plan(body, Some(peer), route);
     if !plan.deliver && ctx.cfg.relay.is_empty() {
         return Routed {
@@ -318,18 +331,7 @@ pub async fn send_control(
     if hops.is_empty() {
         anyhow::bail!("no route to {to}");
     }
-    let (signed, id) = signer.sign_with_id(&mut body)?;
-    let facts = MessageFacts::of(id, &body);
-    ctx.store
-        .originate(
-            Envelope {
-                signed,
-                route: vec![],
-            },
-            facts,
-            hops.clone(),
-        )
-        .await?;
+    let (id, _) = ctx.originate(&signer, &mut body, hops.clone()).await?;
     Ok((id, hops))
 }
 

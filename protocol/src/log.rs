@@ -82,7 +82,9 @@ pub enum Event {
         /// Next hops it was queued for.
         to: Vec<NodeId>,
     },
-    /// A message arrived, verified, and was delivered to this node's inbox.
+    /// A message arrived, verified, and was delivered to this node: to its inbox, or — route
+    /// announcements and hop reports, which the node itself consumes — to its routes, key
+    /// directory or trails.
     Received {
         /// The message.
         msg: MessageFacts,

@@ -7,7 +7,7 @@
 //! * `recipient-org-other-node`: to `om-dcu.inter-regional`, another node of the recipient's centre;
 //! * `stranger`: onward to `ae-dcu.gulf`, a node nobody named.
 
-use liaison_protocol::handling::{check_hop, Addressing, Hop};
+use liaison_protocol::handling::{check_hop, check_network_hop, Addressing, Hop};
 use liaison_protocol::ids::{NodeId, Timestamp};
 use liaison_protocol::sample;
 use liaison_protocol::{HandlingError, Recipient, Tlp};
@@ -261,4 +261,62 @@ fn red_and_strict_must_name_nodes() {
             "invalid-handling"
         );
     }
+}
+
+/// A copy for a whole network travelling through a relay: the network must be a named
+/// recipient and released as a whole, the relay itself released; each node of the network is
+/// judged again as a destination by the gateway that fans it out.
+#[test]
+fn network_copies_need_the_network_named_and_released_and_the_relay_released() {
+    let check = |release: &[&str], to: &str, next: &str, h2: bool| {
+        let mut h = sample::handling(Tlp::Amber, release);
+        h.originator_control = h2;
+        let recipients = vec![to.parse::<Recipient>().unwrap()];
+        let a = Addressing {
+            originator: &n(ORIGIN),
+            recipients: &recipients,
+            handling: &h,
+            hop_limit: 8,
+            expires_at: None,
+        };
+        let next = n(next);
+        let hop = Hop {
+            next: &next,
+            destination: &next,
+            route: &[],
+            now: Timestamp(1),
+            consented: &[],
+        };
+        check_network_hop(&a, &hop, &"gulf".parse().unwrap()).map_err(|e| e.reason_code())
+    };
+    let both = ["network:central-asia", "network:gulf"];
+    assert_eq!(
+        check(&both, "network:gulf", "caricc.central-asia", true),
+        Ok(())
+    );
+    // The relay is not released.
+    assert_eq!(
+        check(
+            &["network:gulf"],
+            "network:gulf",
+            "caricc.central-asia",
+            false
+        ),
+        Err("releasability-violation")
+    );
+    // The network is released only node by node, not as a whole.
+    assert_eq!(
+        check(
+            &["network:central-asia", "om-dcu.gulf"],
+            "network:gulf",
+            "caricc.central-asia",
+            false
+        ),
+        Err("releasability-violation")
+    );
+    // Under originator control a network that is not named may not be reached.
+    assert_eq!(
+        check(&both, "om-dcu.gulf", "caricc.central-asia", true),
+        Err("originator-control")
+    );
 }

@@ -544,6 +544,8 @@ async fn altered_message_body_is_named_by_its_id() {
     let id = x.ids[1];
     let at = first_entry_about(&log, &id);
     assert!(matches!(log[at as usize].event, Event::Received { .. }));
+    let untouched = verify(&x.data(B), &trust);
+    assert!(untouched.ok(), "{:#?}", untouched.problems);
 
     // One byte of the alert's sealed text, inside the signed body; the journal's checksums
     // are recomputed, so only the message's own id can tell.
@@ -565,7 +567,11 @@ async fn altered_message_body_is_named_by_its_id() {
         "{}",
         r.problems[0]
     );
-    assert_eq!(r.messages_verified, ALERTS as u64 - 1);
+    assert_eq!(
+        r.messages_verified,
+        untouched.messages_verified - 1,
+        "every other message (the alerts and A's announcements) still verifies"
+    );
 
     // The crude attacker flips the byte in place without fixing any checksum. The alert is
     // not in the last batch, whose bodies are the only ones replay checksums: the id still
@@ -1098,18 +1104,23 @@ async fn cli_audit_prove_check_and_export() {
 async fn kept_receipts_prove_delivery_and_cannot_be_altered() {
     let x = exchange().await;
     let trust = x.trust();
+    // B's receipts of the alerts, as A logged them (A also keeps B's receipts of its
+    // announcements and the receipts it signed for B's: not those).
+    let about_alerts = |ids: &[MessageId]| ids.iter().any(|id| x.ids.contains(id));
+    let delivered = positions(
+        &log_of(&x.data(A)),
+        |e| matches!(e, Event::ReceiptReceived { ids, .. } if about_alerts(ids)),
+    );
+    let is_delivery = |r: &Rec| matches!(r, Rec::Signed { leaf, .. } if delivered.contains(leaf));
     // A kept receipt (B's signature over the ids it received) altered in A's journal, with
     // checksums fixed: named at its entry.
     let copy = copy_of(&x.data(A));
     let mut at = None;
     rewrite_journal(copy.path(), |recs| {
-        for r in recs.iter_mut() {
-            if let Rec::Signed { leaf, body } = r {
-                let last = body.len() - 1;
-                body[last] ^= 1;
-                at = Some(*leaf);
-                break;
-            }
+        if let Some(Rec::Signed { leaf, body }) = recs.iter_mut().find(|r| is_delivery(r)) {
+            let last = body.len() - 1;
+            body[last] ^= 1;
+            at = Some(*leaf);
         }
     });
     let at = at.expect("A keeps B's receipts");
@@ -1122,17 +1133,15 @@ async fn kept_receipts_prove_delivery_and_cannot_be_altered() {
         r.problems[0]
     );
 
-    // Removed: the entry still names it, so its absence is reported.
+    // Removed: the entry still names it, so its absence is reported there.
     let copy = copy_of(&x.data(A));
     rewrite_journal(copy.path(), |recs| {
-        let i = recs
-            .iter()
-            .position(|r| matches!(r, Rec::Signed { .. }))
-            .unwrap();
+        let i = recs.iter().position(is_delivery).unwrap();
         recs.remove(i);
     });
     let r = verify(copy.path(), &trust);
     assert_eq!(r.problems.len(), 1, "{:#?}", r.problems);
+    assert_eq!(r.problems[0].leaf, Some(at));
     assert!(
         r.problems[0].what.contains("which is not kept"),
         "{}",

@@ -117,8 +117,8 @@ fn purge_deletes_due_bodies_and_every_proof_stays_valid() {
     assert_eq!(purged, expected);
 
     // The bodies are gone from every file of the data dir; the kept one is there.
-    for i in 0..3 {
-        assert!(!found_in(&b_data, &content[i]), "body {i}");
+    for (i, c) in content.iter().enumerate() {
+        assert!(!found_in(&b_data, c), "body {i}");
     }
     assert!(found_in(&b_data, &kept_content));
     let show = api.get(&format!("/v1/messages/{}", due[0]));

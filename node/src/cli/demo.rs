@@ -1,6 +1,9 @@
 //! `liaison demo`: a local federation on loopback that shows the whole flow in under a
-//! minute — PKI, real node processes, an alert, a request and its reply, a refusal, delivery
-//! trails with signed receipts, clean shutdown, and an offline check of every node's log.
+//! minute — two regional networks with their own PKIs joined through their centres (CARICC
+//! and GCC-CIC, gateways), real node processes, a sealed alert crossing both gateways with
+//! every hop's signed receipt in the trail, a request and its reply, a TLP:RED message a
+//! gateway refuses, a consent request granted and the message shared onward, clean
+//! shutdown, and an offline audit of every node's log.
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
@@ -11,7 +14,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use liaison_certs::{create_network, issue_node_files, Validity};
 use liaison_node::config::{
-    ApiConfig, CheckpointConfig, Config, IdentityConfig, Limits, LogFormat, PeerConfig, TrustConfig,
+    ApiConfig, CheckpointConfig, Config, IdentityConfig, Limits, LogFormat, PeerConfig, RelayRule,
+    RouteConfig, TrustConfig,
 };
 use liaison_protocol::NodeId;
 use serde_json::{json, Value};
@@ -130,17 +134,53 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         println!("    node    {id:<22} certificate issued by the {net} CA");
         addrs.push((id, free_udp()?, free_tcp()?));
     }
-    // Each network is a star around its regional centre.
+    // Each network is a star around its regional centre; the two centres are each other's
+    // peers across the boundary, and relay between their networks.
+    let centre = |net: &str| if net == "gulf" { "gcc-cic" } else { "caricc" };
     for (id, quic, api) in &addrs {
         let net = id.network_str();
+        let is_centre = id.centre_str() == centre(net);
+        let other = if net == "gulf" {
+            "central-asia"
+        } else {
+            "gulf"
+        };
         let peers: Vec<PeerConfig> = addrs
             .iter()
-            .filter(|(p, _, _)| p != id && p.network_str() == net)
+            .filter(|(p, _, _)| {
+                p != id
+                    && (p.network_str() == net
+                        || (is_centre && p.centre_str() == centre(p.network_str())))
+            })
             .map(|(p, a, _)| PeerConfig {
                 node_id: p.clone(),
                 address: *a,
             })
             .collect();
+        let via: NodeId = if is_centre {
+            format!("{}.{other}", centre(other)).parse()?
+        } else {
+            format!("{}.{net}", centre(net)).parse()?
+        };
+        let routes = vec![RouteConfig {
+            to: format!("network:{other}"),
+            via,
+            distance: u8::from(!is_centre),
+        }];
+        let relay = if is_centre {
+            vec![
+                RelayRule {
+                    from: net.parse()?,
+                    to: vec![net.parse()?, other.parse()?],
+                },
+                RelayRule {
+                    from: other.parse()?,
+                    to: vec![net.parse()?],
+                },
+            ]
+        } else {
+            vec![]
+        };
         let home = dir.join("nodes").join(id.as_str());
         std::fs::create_dir_all(&home)?;
         let cfg = Config {
@@ -162,8 +202,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                 .collect(),
             peers,
             identities: vec![],
-            routes: vec![],
-            relay: vec![],
+            routes,
+            relay,
             api: api_config(*api)?,
             limits: Limits::default(),
             checkpoints: CheckpointConfig { interval_secs: 1 },
@@ -228,46 +268,79 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     };
     step(
         3,
-        "kz-dcu.central-asia sends an AMBER alert (Russian) to caricc.central-asia",
+        "kz-dcu.central-asia sends an AMBER alert (Russian) to om-dcu.gulf, released to both networks",
     );
     let kz = by("kz-dcu.central-asia")?;
     let caricc = by("caricc.central-asia")?;
+    let om = by("om-dcu.gulf")?;
+    let gcc = by("gcc-cic.gulf")?;
     let alert = client(kz)?.post(
         "/messages",
         &json!({
             "kind": "alert",
-            "to": ["caricc.central-asia"],
+            "to": ["om-dcu.gulf"],
             "tlp": "AMBER",
-            "release": ["network:central-asia"],
+            "release": ["network:central-asia", "network:gulf"],
             "eval": "B2",
             "h0": true,
             "lang": "ru",
-            "text": "Партия героина (18 кг) в контейнере MSCU1234565, прибытие в Алматы 3 декабря.",
-            "entities": ["container=MSCU1234565", "phone=+77011234567"]
+            "text": "Партия героина (18 кг) в контейнере MSCU1234565, судно AL NOOR, прибытие в Сохар 3 декабря.",
+            "entities": ["container=MSCU1234565", "phone=+77011234567", "imo=9074729"]
         }),
     )?;
     let alert_id = alert["id"].as_str().unwrap_or_default().to_owned();
     println!(
-        "    sent {}  (TLP:AMBER, H0, evaluation B2, 2 entities)",
+        "    sent {}  (TLP:AMBER, H0, evaluation B2, 3 entities), sealed to om-dcu.gulf",
         short(&alert_id)
     );
-    let got = wait_inbox(caricc, &alert_id)?;
+    let got = wait_inbox(om, &alert_id)?;
     println!(
-        "    caricc.central-asia has it in its inbox: \"{}\"",
+        "    om-dcu.gulf opens it: \"{}…\"",
         got["payload"]["text"]
             .as_str()
             .unwrap_or_default()
             .chars()
-            .take(60)
+            .take(48)
             .collect::<String>()
     );
+    println!(
+        "    route: kz-dcu → {} → om-dcu; the original signature verified at every hop",
+        got["state"]["route"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str())
+            .collect::<Vec<_>>()
+            .join(" → ")
+    );
+    let at_gateway = client(caricc)?.get(&format!("/messages/{alert_id}"))?;
+    println!(
+        "    caricc.central-asia relayed it and cannot read it: {}",
+        if at_gateway["payload"].is_null() {
+            "its copy holds only the sealed content"
+        } else {
+            "IT CAN (this is a bug)"
+        }
+    );
+    if !at_gateway["payload"].is_null() {
+        bail!("a gateway could read what it relayed");
+    }
+    wait_until(
+        "every hop's receipt at kz-dcu",
+        Duration::from_secs(20),
+        || {
+            let t = client(kz)?.get(&format!("/messages/{alert_id}/trail"))?;
+            Ok(t["hops"].as_array().is_some_and(|h| h.len() >= 3))
+        },
+    )?;
+    let trail = client(kz)?.get(&format!("/messages/{alert_id}/trail"))?;
+    println!("    delivery trail at the originator, one signed answer per hop:");
+    print_trail(&trail);
 
     step(
         4,
         "om-dcu.gulf sends an urgent request (Arabic) to gcc-cic.gulf, which replies",
     );
-    let om = by("om-dcu.gulf")?;
-    let gcc = by("gcc-cic.gulf")?;
     let request = client(om)?.post(
         "/messages",
         &json!({
@@ -307,7 +380,41 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 
     step(
         5,
-        "A message its handling rules forbid is refused before it leaves",
+        "Handling rules at every hop: a TLP:RED message to CARICC and Oman stops at the gateway",
+    );
+    let red = client(kz)?.post(
+        "/messages",
+        &json!({
+            "kind": "alert", "to": ["caricc.central-asia", "om-dcu.gulf"], "tlp": "RED",
+            "release": ["network:central-asia", "network:gulf"],
+            "eval": "A1", "lang": "en", "text": "identity of the informant in Aktau"
+        }),
+    )?;
+    let red_id = red["id"].as_str().unwrap_or_default().to_owned();
+    wait_inbox(caricc, &red_id)?;
+    let mut refusal = Value::Null;
+    wait_until(
+        "the gateway's refusal at kz-dcu",
+        Duration::from_secs(20),
+        || {
+            let t = client(kz)?.get(&format!("/messages/{red_id}/trail"))?;
+            refusal = t["hops"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|h| {
+                    h["outcome"]
+                        .as_str()
+                        .is_some_and(|o| o.starts_with("refused"))
+                })
+                .cloned()
+                .unwrap_or(Value::Null);
+            Ok(!refusal.is_null())
+        },
+    )?;
+    println!(
+        "    caricc.central-asia received it (a named recipient) but refused to pass it on:\n    {} (its signed refusal is in kz-dcu's trail of the message)",
+        refusal["outcome"].as_str().unwrap_or_default()
     );
     match client(kz)?.post(
         "/messages",
@@ -317,24 +424,73 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         }),
     ) {
         Ok(v) => bail!("a TLP:RED message to a whole network was accepted: {v}"),
-        Err(e) => println!("    {e}"),
+        Err(e) => println!(
+            "    and a TLP:RED message to a whole network is refused before it leaves:\n    {e}"
+        ),
     }
-    println!(
-        "    (Cross-network relaying through the gateways CARICC and GCC-CIC arrives with \
-         \"Network of networks\";\n     until then each regional network exchanges within itself.)"
-    );
 
-    step(6, "Delivery trail of the alert, as its originator sees it");
-    let trail = client(kz)?.get(&format!("/messages/{alert_id}/trail"))?;
-    print_trail(&trail);
+    step(
+        6,
+        "Third-party rule (H2): CARICC asks kz-dcu's consent to share an alert with Oman",
+    );
+    let h2 = client(kz)?.post(
+        "/messages",
+        &json!({
+            "kind": "alert", "to": ["caricc.central-asia"], "tlp": "AMBER",
+            "release": ["network:central-asia", "network:gulf"], "originator_control": true,
+            "eval": "B2", "lang": "ru",
+            "text": "Курьер вылетает из Алматы в Маскат 5 декабря, рейс WY 4120."
+        }),
+    )?;
+    let h2_id = h2["id"].as_str().unwrap_or_default().to_owned();
+    wait_inbox(caricc, &h2_id)?;
+    match client(caricc)?.post(
+        &format!("/messages/{h2_id}/share"),
+        &json!({ "to": ["om-dcu.gulf"] }),
+    ) {
+        Ok(v) => bail!("an originator-controlled message was shared without consent: {v}"),
+        Err(e) => println!("    without consent: {e}"),
+    }
+    let asked = client(caricc)?.post(
+        &format!("/messages/{h2_id}/consent-request"),
+        &json!({ "to": ["om-dcu.gulf"], "reason": "joint operation with Oman" }),
+    )?;
+    let asked_id = asked["id"].as_str().unwrap_or_default().to_owned();
+    wait_inbox(kz, &asked_id)?;
+    client(kz)?.post(
+        &format!("/messages/{asked_id}/consent"),
+        &json!({ "grant": true, "expires_in_secs": 86400, "reason": "granted for the operation" }),
+    )?;
+    println!(
+        "    kz-dcu's officer grants it for 24 h; the grant carries the content re-sealed for Oman"
+    );
+    let mut shared = Value::Null;
     wait_until(
-        "the reply's receipt at gcc-cic",
-        Duration::from_secs(10),
-        || {
-            let t = client(gcc)?.get(&format!("/messages/{reply_id}/trail"))?;
-            Ok(t["hops"].as_array().is_some_and(|h| !h.is_empty()))
+        "the grant at caricc",
+        Duration::from_secs(20),
+        || match client(caricc)?.post(
+            &format!("/messages/{h2_id}/share"),
+            &json!({ "to": ["om-dcu.gulf"] }),
+        ) {
+            Ok(v) => {
+                shared = v;
+                Ok(true)
+            }
+            Err(_) => Ok(false),
         },
     )?;
+    let shared_id = shared["id"].as_str().unwrap_or_default().to_owned();
+    let got = wait_inbox(om, &shared_id)?;
+    println!(
+        "    shared {}; om-dcu.gulf reads it: \"{}…\"",
+        short(&shared_id),
+        got["payload"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .take(40)
+            .collect::<String>()
+    );
 
     step(
         7,
@@ -377,8 +533,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     }
 
     println!(
-        "\nSummary: 4 nodes in 2 networks; an alert, a request and its reply delivered with signed \
-         receipts;\n         a TLP:RED misuse refused; {total} log entries verified against signed checkpoints \
+        "\nSummary: 4 nodes in 2 networks joined through 2 gateways; a sealed alert across both with \
+         every hop's signed receipt;\n         a request and its reply; a TLP:RED message refused at a gateway; \
+         an H2 alert shared after consent;\n         {total} log entries verified against signed checkpoints \
          ({cosigned} cosignatures by witnessing peers); {:.1} s.",
         started.elapsed().as_secs_f64()
     );
