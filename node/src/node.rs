@@ -115,6 +115,8 @@ pub struct Ctx {
     pub identities: Vec<Identity>,
     /// Routes to nodes and networks that are not direct peers.
     pub routes: std::sync::RwLock<Vec<Route>>,
+    /// The configured peers' ids.
+    pub peer_ids: Vec<NodeId>,
     /// This node's sealing secret (see [`crate::directory`]).
     pub sealing: SealingSecret,
     /// This node's signed sealing-key statements, one per identity.
@@ -164,21 +166,22 @@ impl Ctx {
     /// [`liaison_protocol::routing`]). `from` is the peer it came from (none if this node
     /// originates it); `route` the relays it passed.
     pub fn plan(&self, body: &Body, from: Option<&NodeId>, route: &[NodeId]) -> Plan {
+        // Runs for every message a node relays: borrow, do not copy, what it reads.
         let me = self.me();
-        let peers: Vec<NodeId> = self.cfg.peers.iter().map(|p| p.node_id.clone()).collect();
-        let up_now: BTreeMap<NodeId, bool> = self
-            .peers
-            .lock()
-            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.connected)).collect())
-            .unwrap_or_default();
-        let up = |p: &NodeId| up_now.get(p).copied().unwrap_or(false);
-        let routes = self.routes.read().map(|r| r.clone()).unwrap_or_default();
+        let sessions = self.peers.lock().ok();
+        let up = |p: &NodeId| {
+            sessions
+                .as_ref()
+                .and_then(|s| s.get(p))
+                .is_some_and(|s| s.connected)
+        };
+        let routes = self.routes.read().ok();
         let mut avoid = route.to_vec();
         avoid.push(body.header.originator.clone());
         Router {
             me: &me,
-            peers: &peers,
-            routes: &routes,
+            peers: &self.peer_ids,
+            routes: routes.as_deref().map_or(&[], |r| r.as_slice()),
             up: &up,
         }
         .plan(&body.header.recipients, from, &avoid)
@@ -407,6 +410,7 @@ impl Node {
             witness_lock: tokio::sync::Mutex::new(()),
             identities,
             routes: std::sync::RwLock::new(routes),
+            peer_ids: cfg.peers.iter().map(|p| p.node_id.clone()).collect(),
             sealing,
             own_statements,
             directory: std::sync::RwLock::new(directory),

@@ -346,8 +346,10 @@ pub async fn report_answer(ctx: &Arc<Ctx>, ids: &[MessageId], answer: &SignedMes
         if s.role == Role::Originated || s.facts.kind == "hop-report" {
             continue;
         }
-        let back = relays_before_me(ctx, id);
-        by_originator.entry(s.facts.originator).or_insert(back);
+        // The way back is read once per originator (a batch is mostly one sender's).
+        by_originator
+            .entry(s.facts.originator)
+            .or_insert_with(|| relays_before_me(ctx, id));
     }
     for (originator, back) in by_originator {
         send_report(ctx, &originator, &back, vec![answer.clone()]).await;

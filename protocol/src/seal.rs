@@ -59,19 +59,24 @@ const TAG_LEN: usize = 16;
 /// Length of one wrapped content key: the 32-byte key and the 16-byte tag.
 pub const WRAPPED_KEY_LEN: usize = KEY_LEN + TAG_LEN;
 
-/// A node's long-lived X25519 sealing secret (zeroed on drop, never printed: custom Debug).
-pub struct SealingSecret(x25519_dalek::StaticSecret);
+/// A node's long-lived X25519 sealing secret (zeroed on drop, never printed: custom Debug),
+/// with its public key computed once.
+pub struct SealingSecret(x25519_dalek::StaticSecret, [u8; 32]);
 
 impl SealingSecret {
     /// Generates a new secret from `rng`.
     pub fn generate(rng: &dyn SecureRandom) -> Result<Self, SealError> {
         let mut bytes = Zeroizing::new([0u8; 32]);
         rng.fill(bytes.as_mut()).map_err(|_| SealError::Random)?;
-        Ok(Self(x25519_dalek::StaticSecret::from(*bytes)))
+        Ok(Self::from_static(x25519_dalek::StaticSecret::from(*bytes)))
     }
     /// Loads a secret from its 32 stored bytes.
     pub fn from_bytes(b: [u8; 32]) -> Self {
-        Self(x25519_dalek::StaticSecret::from(b))
+        Self::from_static(x25519_dalek::StaticSecret::from(b))
+    }
+    fn from_static(secret: x25519_dalek::StaticSecret) -> Self {
+        let public = x25519_dalek::PublicKey::from(&secret).to_bytes();
+        Self(secret, public)
     }
     /// The 32 bytes to store, zeroed when dropped.
     pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
@@ -79,7 +84,7 @@ impl SealingSecret {
     }
     /// The public key that senders seal to.
     pub fn public(&self) -> [u8; 32] {
-        x25519_dalek::PublicKey::from(&self.0).to_bytes()
+        self.1
     }
 }
 
