@@ -255,8 +255,6 @@ fn process_cpu_us() -> f64 {
     f.iter().sum::<f64>() * 1e6 / 100.0
 }
 
-type Submitted = Vec<(MessageId, Instant, Duration)>;
-
 async fn liaison_round(n: usize, concurrency: usize, text_len: usize) -> Result<HopRun> {
     let mut c = Cluster::new(&["central-asia"]);
     c.add(A);
@@ -288,62 +286,28 @@ async fn liaison_round(n: usize, concurrency: usize, text_len: usize) -> Result<
             .map(|i| alert(B, &padded_text(text_len, i)))
             .collect(),
     );
-    let next = Arc::new(AtomicUsize::new(0));
     let t0 = Instant::now();
     let wall0 = wall_us();
     let cpu0 = process_cpu_us();
 
     // The poller only watches B's inbox length (cheap, so the harness does not load the
     // system it measures); which message each position holds is read after the round.
-    let poller = {
-        let (sa, sb) = (sa.clone(), sb.clone());
-        tokio::spawn(async move {
-            let target = (WARM + n) as u64;
-            let mut seen_at: Vec<(u64, Instant)> = Vec::new();
-            loop {
-                let len = sb.inbox_len();
-                let now = Instant::now();
-                if seen_at.last().is_none_or(|(l, _)| *l < len) {
-                    seen_at.push((len, now));
-                }
-                if len >= target && sa.outbox_depths().values().sum::<u64>() == 0 {
-                    return Ok::<_, anyhow::Error>((seen_at, now));
-                }
-                if t0.elapsed() > Duration::from_secs(600) {
-                    bail!(
-                        "timed out: {} of {n} delivered",
-                        len.saturating_sub(WARM as u64)
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        })
-    };
-    let mut submitters = Vec::new();
-    for _ in 0..concurrency {
-        let (ctx, reqs, next) = (a.ctx().clone(), reqs.clone(), next.clone());
-        submitters.push(tokio::spawn(async move {
-            let mut out: Submitted = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= reqs.len() {
-                    return Ok::<_, anyhow::Error>(out);
-                }
-                let t = Instant::now();
-                let sent = liaison_node::node::send(&ctx, &reqs[i]).await?;
-                out.push((sent.id, t, t.elapsed()));
-            }
-        }));
-    }
+    let driven = liaison_tests::bench::drive(
+        a.ctx().clone(),
+        reqs.clone(),
+        concurrency,
+        sa.clone(),
+        sb.clone(),
+        (WARM + n) as u64,
+    )
+    .await?;
     let mut submitted: HashMap<MessageId, Instant> = HashMap::with_capacity(n);
     let mut submit = histogram();
-    for s in submitters {
-        for (id, t, d) in s.await?? {
-            submitted.insert(id, t);
-            record(&mut submit, d);
-        }
+    for (id, t, d) in driven.submitted {
+        submitted.insert(id, t);
+        record(&mut submit, d);
     }
-    let (seen_at, t_end) = poller.await??;
+    let (seen_at, t_end) = (driven.seen_at, driven.end);
     let elapsed = t_end - t0;
     let cpu = process_cpu_us() - cpu0;
     // Inbox position → the first poll that saw the inbox reach past it.

@@ -57,7 +57,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -307,8 +306,6 @@ struct Path<'a> {
     via: &'a [&'a str],
 }
 
-type Submitted = Vec<(MessageId, Instant, Duration)>;
-
 /// Sends `n` messages `make(i)` along `path` from `concurrency` tasks and measures them,
 /// then `probes` more one at a time.
 async fn drive(path: &Path<'_>, make: impl Fn(usize) -> SendRequest, opts: &Opts) -> Result<Run> {
@@ -331,7 +328,6 @@ async fn drive(path: &Path<'_>, make: impl Fn(usize) -> SendRequest, opts: &Opts
     answers_home(path, warm_ids, Instant::now(), LONG).await?;
 
     let reqs: Arc<Vec<SendRequest>> = Arc::new((0..n).map(&make).collect());
-    let next = Arc::new(AtomicUsize::new(0));
     let t0 = Instant::now();
     let cpu0 = process_cpu_us();
     let logs0: Vec<u64> = path.nodes.iter().map(|n| n.store().log_size()).collect();
@@ -339,55 +335,22 @@ async fn drive(path: &Path<'_>, make: impl Fn(usize) -> SendRequest, opts: &Opts
     // The poller only watches the receiver's inbox length and the sender's outbox (cheap,
     // so the harness does not load the system it measures); which message each inbox
     // position holds is read after the round.
-    let poller = {
-        let (ss, sr) = (ss.clone(), sr.clone());
-        tokio::spawn(async move {
-            let target = (WARM + n) as u64;
-            let mut seen_at: Vec<(u64, Instant)> = Vec::new();
-            loop {
-                let len = sr.inbox_len();
-                let now = Instant::now();
-                if seen_at.last().is_none_or(|(l, _)| *l < len) {
-                    seen_at.push((len, now));
-                }
-                if len >= target && ss.outbox_depths().values().sum::<u64>() == 0 {
-                    return Ok::<_, anyhow::Error>((seen_at, now));
-                }
-                if t0.elapsed() > Duration::from_secs(600) {
-                    bail!(
-                        "timed out: {} of {n} delivered",
-                        len.saturating_sub(WARM as u64)
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        })
-    };
-    let mut submitters = Vec::new();
-    for _ in 0..concurrency {
-        let (ctx, reqs, next) = (sender.ctx().clone(), reqs.clone(), next.clone());
-        submitters.push(tokio::spawn(async move {
-            let mut out: Submitted = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= reqs.len() {
-                    return Ok::<_, anyhow::Error>(out);
-                }
-                let t = Instant::now();
-                let sent = liaison_node::node::send(&ctx, &reqs[i]).await?;
-                out.push((sent.id, t, t.elapsed()));
-            }
-        }));
-    }
+    let driven = liaison_tests::bench::drive(
+        sender.ctx().clone(),
+        reqs.clone(),
+        concurrency,
+        ss.clone(),
+        sr.clone(),
+        (WARM + n) as u64,
+    )
+    .await?;
     let mut submitted: HashMap<MessageId, Instant> = HashMap::with_capacity(n);
     let mut submit = histogram();
-    for s in submitters {
-        for (id, t, d) in s.await?? {
-            submitted.insert(id, t);
-            record(&mut submit, d);
-        }
+    for (id, t, d) in driven.submitted {
+        submitted.insert(id, t);
+        record(&mut submit, d);
     }
-    let (seen_at, t_end) = poller.await??;
+    let (seen_at, t_end) = (driven.seen_at, driven.end);
     let elapsed = t_end - t0;
     let cpu = process_cpu_us() - cpu0;
     // The reverse traffic finishing: every trail at the sender complete.

@@ -95,6 +95,86 @@ pub mod bench {
             n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
         }
     }
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use liaison_node::compose::SendRequest;
+    use liaison_node::node::Ctx;
+    use liaison_node::store::Store;
+    use liaison_protocol::MessageId;
+
+    /// What a closed-loop run measured: each message's (id, submit instant, submit → durable
+    /// ack), the receiver's inbox length each time it grew (with when the 1 ms poller saw
+    /// it), and when everything was delivered and the sender's outbox was empty.
+    pub struct Driven {
+        /// One entry per message sent.
+        pub submitted: Vec<(MessageId, Instant, Duration)>,
+        /// (inbox length, first seen) each time it grew.
+        pub seen_at: Vec<(u64, Instant)>,
+        /// When the receiver held `target` messages and the sender's outbox was empty.
+        pub end: Instant,
+    }
+
+    /// Sends `reqs` through `ctx` from `concurrency` tasks, each taking the next request as
+    /// soon as its previous `send` returned, while a 1 ms poller watches only `receiver`'s
+    /// inbox length and `sender`'s outbox (cheap, so the harness does not load the system it
+    /// measures), until the inbox holds `target` messages and the outbox is empty.
+    pub async fn drive(
+        ctx: Arc<Ctx>,
+        reqs: Arc<Vec<SendRequest>>,
+        concurrency: usize,
+        sender: Store,
+        receiver: Store,
+        target: u64,
+    ) -> anyhow::Result<Driven> {
+        let t0 = Instant::now();
+        let poller = tokio::spawn(async move {
+            let mut seen_at: Vec<(u64, Instant)> = Vec::new();
+            loop {
+                let len = receiver.inbox_len();
+                let now = Instant::now();
+                if seen_at.last().is_none_or(|(l, _)| *l < len) {
+                    seen_at.push((len, now));
+                }
+                if len >= target && sender.outbox_depths().values().sum::<u64>() == 0 {
+                    return Ok::<_, anyhow::Error>((seen_at, now));
+                }
+                if t0.elapsed() > Duration::from_secs(600) {
+                    anyhow::bail!("timed out: the receiver holds {len} of {target} messages");
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut submitters = Vec::new();
+        for _ in 0..concurrency {
+            let (ctx, reqs, next) = (ctx.clone(), reqs.clone(), next.clone());
+            submitters.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= reqs.len() {
+                        return Ok::<_, anyhow::Error>(out);
+                    }
+                    let t = Instant::now();
+                    let sent = liaison_node::node::send(&ctx, &reqs[i]).await?;
+                    out.push((sent.id, t, t.elapsed()));
+                }
+            }));
+        }
+        let mut submitted = Vec::with_capacity(reqs.len());
+        for s in submitters {
+            submitted.extend(s.await??);
+        }
+        let (seen_at, end) = poller.await??;
+        Ok(Driven {
+            submitted,
+            seen_at,
+            end,
+        })
+    }
 }
 
 use std::collections::BTreeMap;
