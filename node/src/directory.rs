@@ -264,21 +264,15 @@ pub fn announcement_for(ctx: &Ctx, peer: &NodeId) -> Announcement {
 /// Queues an announcement for `peer` (durably, like any message).
 pub async fn announce(ctx: &Arc<Ctx>, peer: &NodeId) -> Result<()> {
     let signer = ctx.identity_for(peer).signer.clone();
-    let t = now();
-    let mut body = Body {
-        header: Header {
-            originator: signer.node().clone(),
-            created_at: t,
-            nonce: ctx.nonce()?,
-            recipients: vec![Recipient::Node(peer.clone())],
-            case: None,
-            in_reply_to: None,
-            expires_at: None,
-            hop_limit: 1,
-        },
-        handling: control_handling(vec![Release::Node(peer.clone())])?,
-        kind: Kind::Announce(announcement_for(ctx, peer)),
-    };
+    let mut body = crate::relay::control_body(
+        ctx,
+        signer.node(),
+        peer,
+        vec![Release::Node(peer.clone())],
+        Kind::Announce(announcement_for(ctx, peer)),
+        None,
+        1,
+    )?;
     ctx.originate(&signer, &mut body, vec![peer.clone()])
         .await?;
     Ok(())

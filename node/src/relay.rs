@@ -301,20 +301,15 @@ pub async fn send_control(
     let mut release = vec![Release::Node(to.clone())];
     release.extend(back.iter().map(|n| Release::Centre(n.centre())));
     let t = now();
-    let mut body = Body {
-        header: Header {
-            originator: signer.node().clone(),
-            created_at: t,
-            nonce: ctx.nonce()?,
-            recipients: vec![Recipient::Node(to.clone())],
-            case: None,
-            in_reply_to,
-            expires_at: None,
-            hop_limit: DEFAULT_HOP_LIMIT,
-        },
-        handling: crate::directory::control_handling(release)?,
+    let mut body = control_body(
+        ctx,
+        signer.node(),
+        to,
+        release,
         kind,
-    };
+        in_reply_to,
+        DEFAULT_HOP_LIMIT,
+    )?;
     body.normalise();
     let plan = ctx.plan(&body, None, &[]);
     let mut hops = Vec::new();
@@ -333,6 +328,33 @@ pub async fn send_control(
     }
     let (id, _) = ctx.originate(&signer, &mut body, hops.clone()).await?;
     Ok((id, hops))
+}
+
+/// The body of a message nodes exchange among themselves (TLP:GREEN, evaluation A1), from
+/// `originator` (one of this node's identities) to the node `to`.
+pub fn control_body(
+    ctx: &Ctx,
+    originator: &NodeId,
+    to: &NodeId,
+    releasability: Vec<Release>,
+    kind: Kind,
+    in_reply_to: Option<MessageId>,
+    hop_limit: u8,
+) -> anyhow::Result<Body> {
+    Ok(Body {
+        header: Header {
+            originator: originator.clone(),
+            created_at: now(),
+            nonce: ctx.nonce()?,
+            recipients: vec![Recipient::Node(to.clone())],
+            case: None,
+            in_reply_to,
+            expires_at: None,
+            hop_limit,
+        },
+        handling: crate::directory::control_handling(releasability)?,
+        kind,
+    })
 }
 
 /// After a next hop answered `ids` with `answer`: carries the answer back to the originators

@@ -41,7 +41,6 @@
 //! `LIAISON_BENCH_PROFILE=1` (Liaison rounds only, nothing else: for `perf record`).
 #![allow(missing_docs)]
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -301,22 +300,18 @@ async fn liaison_round(n: usize, concurrency: usize, text_len: usize) -> Result<
         (WARM + n) as u64,
     )
     .await?;
-    let mut submitted: HashMap<MessageId, Instant> = HashMap::with_capacity(n);
+    let submitted = driven.submit_times();
     let mut submit = histogram();
-    for (id, t, d) in driven.submitted {
-        submitted.insert(id, t);
-        record(&mut submit, d);
+    for (_, _, d) in &driven.submitted {
+        record(&mut submit, *d);
     }
-    let (seen_at, t_end) = (driven.seen_at, driven.end);
+    let t_end = driven.end;
     let elapsed = t_end - t0;
     let cpu = process_cpu_us() - cpu0;
     // Inbox position → the first poll that saw the inbox reach past it.
     let mut seen: Vec<(MessageId, Instant, Timestamp)> = Vec::with_capacity(n);
     for it in sb.inbox(WARM as u64, n)? {
-        let i = seen_at.partition_point(|(len, _)| *len <= it.seq);
-        let Some((_, at)) = seen_at.get(i) else {
-            bail!("inbox position {} was never observed", it.seq);
-        };
+        let at = &driven.first_seen(it.seq)?;
         seen.push((it.state.facts.id, *at, it.state.logged_at));
     }
 

@@ -55,7 +55,7 @@
 //! nothing else: for `perf record`).
 #![allow(missing_docs)]
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -344,13 +344,12 @@ async fn drive(path: &Path<'_>, make: impl Fn(usize) -> SendRequest, opts: &Opts
         (WARM + n) as u64,
     )
     .await?;
-    let mut submitted: HashMap<MessageId, Instant> = HashMap::with_capacity(n);
+    let submitted = driven.submit_times();
     let mut submit = histogram();
-    for (id, t, d) in driven.submitted {
-        submitted.insert(id, t);
-        record(&mut submit, d);
+    for (_, _, d) in &driven.submitted {
+        record(&mut submit, *d);
     }
-    let (seen_at, t_end) = (driven.seen_at, driven.end);
+    let t_end = driven.end;
     let elapsed = t_end - t0;
     let cpu = process_cpu_us() - cpu0;
     // The reverse traffic finishing: every trail at the sender complete.
@@ -373,10 +372,7 @@ async fn drive(path: &Path<'_>, make: impl Fn(usize) -> SendRequest, opts: &Opts
     let mut e2e = histogram();
     let mut delivered = Vec::with_capacity(n);
     for it in sr.inbox(WARM as u64, n)? {
-        let i = seen_at.partition_point(|(len, _)| *len <= it.seq);
-        let Some((_, at)) = seen_at.get(i) else {
-            bail!("inbox position {} was never observed", it.seq);
-        };
+        let at = &driven.first_seen(it.seq)?;
         let id = it.state.facts.id;
         let Some(t) = submitted.get(&id) else {
             bail!("the receiver delivered a message the sender did not submit");

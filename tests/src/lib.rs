@@ -117,6 +117,22 @@ pub mod bench {
         pub end: Instant,
     }
 
+    impl Driven {
+        /// When the poller first saw the inbox reach past position `seq`.
+        pub fn first_seen(&self, seq: u64) -> anyhow::Result<Instant> {
+            let i = self.seen_at.partition_point(|(len, _)| *len <= seq);
+            self.seen_at
+                .get(i)
+                .map(|(_, at)| *at)
+                .ok_or_else(|| anyhow::anyhow!("inbox position {seq} was never observed"))
+        }
+
+        /// Each message's submit instant, by id.
+        pub fn submit_times(&self) -> std::collections::HashMap<MessageId, Instant> {
+            self.submitted.iter().map(|(id, t, _)| (*id, *t)).collect()
+        }
+    }
+
     /// Sends `reqs` through `ctx` from `concurrency` tasks, each taking the next request as
     /// soon as its previous `send` returned, while a 1 ms poller watches only `receiver`'s
     /// inbox length and `sender`'s outbox (cheap, so the harness does not load the system it
