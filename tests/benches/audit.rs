@@ -98,7 +98,7 @@ struct Opts {
     dir: PathBuf,
 }
 
-use liaison_tests::bench::{flag as env_flag, median, usize_var as env_usize};
+use liaison_tests::bench::{flag as env_flag, median, process_cpu_us, usize_var as env_usize};
 
 impl Opts {
     fn from_env() -> Result<Self> {
@@ -168,21 +168,6 @@ fn verdict(ok: bool) -> &'static str {
     } else {
         "MISS"
     }
-}
-
-/// CPU time (user + system) this process has used so far, µs, from `/proc/self/stat`
-/// (clock ticks of 10 ms: good to about 1 % over a span of seconds).
-fn process_cpu_us() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    f.iter().sum::<f64>() * 1e6 / 100.0
 }
 
 fn file_len(path: &Path) -> u64 {

@@ -82,7 +82,7 @@ struct Opts {
     memory_n: Option<usize>,
 }
 
-use liaison_tests::bench::{flag as env_flag, median, usize_var as env_usize};
+use liaison_tests::bench::{flag as env_flag, median, process_cpu_us, usize_var as env_usize};
 
 impl Opts {
     fn from_env() -> Self {
@@ -237,21 +237,6 @@ struct HopRun {
     cpu_us: f64,
     /// Liaison only: that CPU time over the wall time of both cores.
     busy: f64,
-}
-
-/// CPU time (user + system) this process has used so far, µs, from `/proc/self/stat`
-/// (clock ticks of 10 ms: a round of seconds on two cores reads to within about 1 %).
-fn process_cpu_us() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    f.iter().sum::<f64>() * 1e6 / 100.0
 }
 
 async fn liaison_round(n: usize, concurrency: usize, text_len: usize) -> Result<HopRun> {

@@ -66,7 +66,7 @@ use liaison_node::compose::SendRequest;
 use liaison_node::config::Config;
 use liaison_node::node::Node;
 use liaison_protocol::{MessageId, NodeId, Timestamp};
-use liaison_tests::bench::{flag, median, usize_var};
+use liaison_tests::bench::{flag, median, process_cpu_us, usize_var};
 use liaison_tests::cluster::{alert, start, wait_for, Cluster};
 use liaison_tests::federation::{Federation, CARICC, CARICC_IR, GCC, GCC_IR, KZ, OMAN};
 
@@ -176,21 +176,6 @@ fn calibrate(me: &str, req: impl Fn(&str) -> SendRequest) -> Result<(usize, usiz
         len -= 1;
     }
     Ok((len, size(len)?))
-}
-
-/// CPU time (user + system) this process has used so far, µs, from `/proc/self/stat`
-/// (clock ticks of 10 ms).
-fn process_cpu_us() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    f.iter().sum::<f64>() * 1e6 / 100.0
 }
 
 /// No group commit of a checkpoint during a round (the federation's nodes do the same).
