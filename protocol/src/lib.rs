@@ -24,11 +24,14 @@
 //! * [`codec`]: length-prefixed frames and the wire envelope.
 //! * [`log`]: what each log leaf records (commitments, never content).
 //! * [`merkle`], [`checkpoint`]: the tamper-evident log's tree, proofs and signed checkpoints.
+//! * [`case`]: shared cases: the state each participant derives from the case's messages.
+//! * [`selector`]: deconfliction selectors: normalisation and keyed hashes.
 //! * [`stix`]: export to STIX 2.1 bundles for MISP/OpenCTI.
 //! * [`error`], [`limits`]: reason codes and hard limits.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod case;
 pub mod checkpoint;
 pub mod codec;
 pub mod consent;
@@ -43,6 +46,7 @@ pub mod message;
 pub mod routing;
 pub mod sample;
 pub mod seal;
+pub mod selector;
 pub mod signing;
 pub mod stix;
 pub mod trust;

@@ -136,12 +136,24 @@ pub enum Kind {
         /// Lead centre's node.
         lead: NodeId,
     },
-    /// Invites a node to a case.
+    /// Invites a node to a case (from the case's lead, to the members and the invitee). It
+    /// carries what the invitee needs to follow the case from here on: title, summary, lead
+    /// and the members as the lead knows them.
     CaseInvite {
         /// The node invited.
         invitee: NodeId,
         /// Note to the invitee.
         note: Payload,
+        /// Case title.
+        title: String,
+        /// Case summary, as opened.
+        summary: Payload,
+        /// The lead centre's node.
+        lead: NodeId,
+        /// Participants when invited (lead included). Sorted, no duplicates.
+        members: Vec<NodeId>,
+        /// Nodes invited and not yet answered. Sorted, no duplicates.
+        pending: Vec<NodeId>,
     },
     /// Accepts (or declines) an invitation to a case.
     CaseJoin {
@@ -179,10 +191,31 @@ pub enum Kind {
     ConsentAnswer(ConsentAnswer),
     /// Someone else's message, shared onward under its originator's consent.
     Share(Share),
+    /// Removes a participant from a case (by the lead), or a participant leaves it (by itself).
+    CaseRemove {
+        /// The node removed (the sender itself when leaving).
+        participant: NodeId,
+        /// Why.
+        reason: String,
+    },
+    /// Suspends or resumes a case (by the lead).
+    CaseStatus {
+        /// True to suspend, false to resume.
+        suspended: bool,
+        /// Why.
+        reason: String,
+    },
+    /// Creates a task in a case, or changes one.
+    CaseTask(crate::case::TaskChange),
+    /// Keyed hashes of the selectors a message carries, for the deconfliction service.
+    Selectors(crate::selector::Selectors),
+    /// The deconfliction service's notice: a selector of one of this node's messages is also
+    /// held by another centre.
+    Deconfliction(crate::selector::Overlap),
 }
 
 /// The names of the content kinds, the only kinds that are sealed.
-pub const CONTENT_KINDS: [&str; 9] = [
+pub const CONTENT_KINDS: [&str; 14] = [
     "alert",
     "request",
     "reply",
@@ -192,6 +225,11 @@ pub const CONTENT_KINDS: [&str; 9] = [
     "case-update",
     "case-close",
     "retraction",
+    "case-remove",
+    "case-status",
+    "case-task",
+    "selectors",
+    "deconfliction",
 ];
 
 /// A content kind sealed to the recipients. Its name stays readable (relays, logs and
@@ -271,6 +309,11 @@ impl Kind {
             Kind::ConsentRequest(_) => "consent-request",
             Kind::ConsentAnswer(_) => "consent-answer",
             Kind::Share(_) => "share",
+            Kind::CaseRemove { .. } => "case-remove",
+            Kind::CaseStatus { .. } => "case-status",
+            Kind::CaseTask(_) => "case-task",
+            Kind::Selectors(_) => "selectors",
+            Kind::Deconfliction(_) => "deconfliction",
         }
     }
 
@@ -288,6 +331,27 @@ impl Kind {
                 | Kind::CaseUpdate(_)
                 | Kind::CaseClose { .. }
                 | Kind::Retraction { .. }
+                | Kind::CaseRemove { .. }
+                | Kind::CaseStatus { .. }
+                | Kind::CaseTask(_)
+                | Kind::Selectors(_)
+                | Kind::Deconfliction(_)
+        )
+    }
+
+    /// Whether this kind belongs to a case's own conversation (membership, updates, tasks,
+    /// status): a case-`*` kind, which must name its case.
+    pub fn is_case(&self) -> bool {
+        matches!(
+            self,
+            Kind::CaseOpen { .. }
+                | Kind::CaseInvite { .. }
+                | Kind::CaseJoin { .. }
+                | Kind::CaseUpdate(_)
+                | Kind::CaseClose { .. }
+                | Kind::CaseRemove { .. }
+                | Kind::CaseStatus { .. }
+                | Kind::CaseTask(_)
         )
     }
 
@@ -343,6 +407,18 @@ impl Body {
             Kind::ConsentAnswer(a) => {
                 a.to.sort();
                 a.to.dedup();
+            }
+            Kind::CaseInvite {
+                members, pending, ..
+            } => {
+                members.sort();
+                members.dedup();
+                pending.sort();
+                pending.dedup();
+            }
+            Kind::Selectors(s) => {
+                s.hashes.sort();
+                s.hashes.dedup();
             }
             _ => {}
         }
@@ -406,10 +482,41 @@ impl Body {
                 limit("case title", title.len(), MAX_SHORT_STRING)?;
                 need(h.case.is_some(), "must name its case")?
             }
-            Kind::CaseInvite { .. }
-            | Kind::CaseJoin { .. }
+            Kind::CaseInvite {
+                title,
+                summary,
+                members,
+                pending,
+                ..
+            } => {
+                limit("case title", title.len(), MAX_SHORT_STRING)?;
+                summary.check_limits()?;
+                limit("case members", members.len(), MAX_RECIPIENTS)?;
+                limit("case invitations", pending.len(), MAX_RECIPIENTS)?;
+                if !strictly_sorted(members) || !strictly_sorted(pending) {
+                    return Err(DecodeError::NonCanonical(
+                        "case members (must be sorted, no duplicates)",
+                    ));
+                }
+                need(h.case.is_some(), "must name its case")?
+            }
+            Kind::CaseJoin { .. }
             | Kind::CaseUpdate(_)
-            | Kind::CaseClose { .. } => need(h.case.is_some(), "must name its case")?,
+            | Kind::CaseClose { .. }
+            | Kind::CaseStatus { .. }
+            | Kind::CaseRemove { .. } => need(h.case.is_some(), "must name its case")?,
+            Kind::CaseTask(t) => {
+                t.validate()?;
+                need(h.case.is_some(), "must name its case")?
+            }
+            Kind::Selectors(s) => {
+                s.validate()?;
+                need(
+                    h.in_reply_to.is_some(),
+                    "must name the message its selectors come from",
+                )?
+            }
+            Kind::Deconfliction(_) => {}
             Kind::Request { reply_by, .. } => need(
                 *reply_by > h.created_at,
                 "must have a reply deadline after its creation",
@@ -468,7 +575,11 @@ impl Body {
             }
             Kind::Alert(_) => {}
         }
-        if let Kind::CaseClose { reason } | Kind::Retraction { reason } = &self.kind {
+        if let Kind::CaseClose { reason }
+        | Kind::Retraction { reason }
+        | Kind::CaseRemove { reason, .. }
+        | Kind::CaseStatus { reason, .. } = &self.kind
+        {
             limit("reason", reason.len(), MAX_SHORT_STRING)?;
         }
         Ok(())

@@ -178,12 +178,46 @@ pub fn every_kind() -> Vec<Body> {
         Kind::CaseInvite {
             invitee: node("om-dcu.gulf"),
             note: Payload::text(parse("en"), "Please join the controlled delivery."),
+            title: "Операция «Караван» / عملية القافلة".into(),
+            summary: Payload::text(parse("en"), "Controlled delivery Almaty to Sohar."),
+            lead: node("caricc.central-asia"),
+            members: vec![node("caricc.central-asia"), node("kz-dcu.central-asia")],
+            pending: vec![],
         },
         Kind::CaseJoin { accept: true },
         Kind::CaseUpdate(p()),
         Kind::CaseClose {
             reason: "Arrests made in Almaty and Sohar".into(),
         },
+        Kind::CaseRemove {
+            participant: node("om-dcu.gulf"),
+            reason: "Left the operation".into(),
+        },
+        Kind::CaseStatus {
+            suspended: true,
+            reason: "Waiting for the vessel".into(),
+        },
+        Kind::CaseTask(crate::case::TaskChange {
+            task: None,
+            title: "Watch the port of Sohar".into(),
+            assignee: node("om-dcu.gulf"),
+            due: Some(SAMPLE_TIME.plus_millis(86_400_000)),
+            status: crate::case::TaskStatus::Open,
+            note: String::new(),
+        }),
+        Kind::Selectors(crate::selector::Selectors {
+            hashes: vec![crate::selector::SelectorHash {
+                kind: crate::selector::SelectorKind::Phone,
+                hash: [0x5e; 32],
+            }],
+        }),
+        Kind::Deconfliction(crate::selector::Overlap {
+            kind: crate::selector::SelectorKind::Phone,
+            yours: other,
+            your_case: Some(case.clone()),
+            other: node("om-dcu.gulf"),
+            other_since: SAMPLE_TIME,
+        }),
         Kind::Receipt(Receipt {
             status: ReceiptStatus::Delivered,
             ids: vec![MessageId([1; 32]), MessageId([2; 32])],
@@ -205,12 +239,17 @@ pub fn every_kind() -> Vec<Body> {
                 &["om-dcu.gulf", "caricc.central-asia"],
             );
             match &kind {
-                Kind::Reply(_) | Kind::Retraction { .. } => header.in_reply_to = Some(other),
+                Kind::Reply(_) | Kind::Retraction { .. } | Kind::Selectors(_) => {
+                    header.in_reply_to = Some(other)
+                }
                 Kind::CaseOpen { .. }
                 | Kind::CaseInvite { .. }
                 | Kind::CaseJoin { .. }
                 | Kind::CaseUpdate(_)
-                | Kind::CaseClose { .. } => header.case = Some(case.clone()),
+                | Kind::CaseClose { .. }
+                | Kind::CaseRemove { .. }
+                | Kind::CaseStatus { .. }
+                | Kind::CaseTask(_) => header.case = Some(case.clone()),
                 _ => {}
             }
             let mut b = Body {

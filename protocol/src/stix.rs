@@ -510,6 +510,32 @@ impl<'a> Exporter<'a> {
             Kind::CaseClose { reason } | Kind::Retraction { reason } => {
                 o.insert("x_liaison_reason".into(), json!(reason));
             }
+            Kind::CaseRemove {
+                participant,
+                reason,
+            } => {
+                o.insert("x_liaison_participant".into(), json!(participant.as_str()));
+                o.insert("x_liaison_reason".into(), json!(reason));
+            }
+            Kind::CaseStatus { suspended, reason } => {
+                o.insert("x_liaison_suspended".into(), json!(suspended));
+                o.insert("x_liaison_reason".into(), json!(reason));
+            }
+            Kind::CaseTask(t) => {
+                o.insert("x_liaison_task_title".into(), json!(t.title));
+                o.insert("x_liaison_task_assignee".into(), json!(t.assignee.as_str()));
+                o.insert("x_liaison_task_status".into(), json!(t.status.name()));
+                put_opt(
+                    &mut o,
+                    "x_liaison_task_due",
+                    t.due.map(Timestamp::to_rfc3339),
+                );
+            }
+            Kind::Deconfliction(n) => {
+                o.insert("x_liaison_selector_kind".into(), json!(n.kind.name()));
+                o.insert("x_liaison_overlap_with".into(), json!(n.other.as_str()));
+            }
+            Kind::Selectors(_) => {}
             Kind::Receipt(r) => {
                 let status = match r.status {
                     ReceiptStatus::Relayed => "relayed",
@@ -563,6 +589,35 @@ impl<'a> Exporter<'a> {
                 format!("{} declines the invitation to case {case}", h.originator)
             }
             Kind::CaseClose { reason } => format!("Case {case} closed: {reason}"),
+            Kind::CaseRemove {
+                participant,
+                reason,
+            } if participant == &h.originator => {
+                format!("{participant} leaves case {case}: {reason}")
+            }
+            Kind::CaseRemove {
+                participant,
+                reason,
+            } => format!("{participant} removed from case {case}: {reason}"),
+            Kind::CaseStatus {
+                suspended: true,
+                reason,
+            } => format!("Case {case} suspended: {reason}"),
+            Kind::CaseStatus {
+                suspended: false,
+                reason,
+            } => format!("Case {case} resumed: {reason}"),
+            Kind::CaseTask(t) => format!(
+                "Task in case {case} for {}: {} ({})",
+                t.assignee,
+                t.title,
+                t.status.name()
+            ),
+            Kind::Deconfliction(n) => format!(
+                "Deconfliction: a {} selector is also held by {}",
+                n.kind.name(),
+                n.other
+            ),
             Kind::Retraction { reason } => match &h.in_reply_to {
                 Some(m) => format!("Retracts message {m}: {reason}"),
                 None => format!("Retraction: {reason}"),

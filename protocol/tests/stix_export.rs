@@ -280,6 +280,11 @@ fn every_kind() -> Vec<(Body, MessageId)> {
         Kind::CaseInvite {
             invitee: p("om-dcu.gulf"),
             note: Payload::text(p("en"), "Please join the controlled delivery."),
+            title: "Caravan".into(),
+            summary: Payload::text(p("en"), "Controlled delivery."),
+            lead: p("caricc.central-asia"),
+            members: vec![p("caricc.central-asia")],
+            pending: vec![],
         },
         Kind::CaseJoin { accept: true },
         Kind::CaseUpdate(rich_payload()),
