@@ -128,8 +128,12 @@ pub struct Plan {
     pub deliver: bool,
     /// Copies to queue, sorted; a peer can appear once per target.
     pub legs: Vec<Leg>,
-    /// Recipients with no usable route.
+    /// Recipients with no route at all.
     pub unroutable: Vec<Recipient>,
+    /// Recipients reached only through the peer the message came from, a relay before or
+    /// its originator: their copies are theirs to send (a multi-recipient message reaches
+    /// each node with every recipient in it), so nothing is sent and nothing refused here.
+    pub behind: Vec<Recipient>,
 }
 
 impl Plan {
@@ -173,17 +177,18 @@ impl Router<'_> {
                         }
                     } else {
                         let net = n.network();
-                        match self.best(
-                            |d| match d {
-                                Recipient::Node(x) => (x == n).then_some(0),
-                                Recipient::Network(x) => (*x == net).then_some(1),
-                            },
-                            &usable,
-                        ) {
+                        let rank = |d: &Recipient| match d {
+                            Recipient::Node(x) => (x == n).then_some(0),
+                            Recipient::Network(x) => (*x == net).then_some(1),
+                        };
+                        match self.best(rank, &usable) {
                             Some(via) => plan.legs.push(Leg {
                                 next: via,
                                 target: Target::Node(n.clone()),
                             }),
+                            None if self.best(rank, &|_| true).is_some() => {
+                                plan.behind.push(r.clone())
+                            }
                             None => plan.unroutable.push(r.clone()),
                         }
                     }
@@ -203,14 +208,16 @@ impl Router<'_> {
                                 target: Target::Node(p.clone()),
                             }));
                     } else if !member {
-                        match self.best(
-                            |d| matches!(d, Recipient::Network(x) if x == net).then_some(0),
-                            &usable,
-                        ) {
+                        let rank =
+                            |d: &Recipient| matches!(d, Recipient::Network(x) if x == net).then_some(0);
+                        match self.best(rank, &usable) {
                             Some(via) => plan.legs.push(Leg {
                                 next: via,
                                 target: Target::Network(net.clone()),
                             }),
+                            None if self.best(rank, &|_| true).is_some() => {
+                                plan.behind.push(r.clone())
+                            }
                             None => plan.unroutable.push(r.clone()),
                         }
                     }
@@ -390,7 +397,8 @@ mod tests {
             &[n("apicc.inter-regional")],
         );
         assert!(p.legs.is_empty());
-        assert_eq!(p.unroutable, oman);
+        assert!(p.unroutable.is_empty());
+        assert_eq!(p.behind, oman, "only through where it came from: theirs to send");
         // A direct peer on the route is not sent back either.
         let p = caricc_plan(
             &[],
