@@ -155,7 +155,7 @@ pub fn parse_entity(s: &str) -> Result<Entity, String> {
     })
 }
 
-fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, String>
+pub(crate) fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, String>
 where
     T::Err: std::fmt::Display,
 {
@@ -180,14 +180,9 @@ pub fn body(
     Ok(body)
 }
 
-/// Parses the request's fields into a body (not yet checked against the rules).
-fn parse_request(
-    me: &NodeId,
-    req: &SendRequest,
-    now: Timestamp,
-    nonce: [u8; 16],
-) -> Result<Body, String> {
-    let payload = Payload {
+/// The request's payload: text in its language, entities (no attachments).
+pub fn payload_of(req: &SendRequest) -> Result<Payload, String> {
+    Ok(Payload {
         language: parse::<LanguageTag>("language", &req.lang)?,
         text: req.text.clone(),
         entities: req
@@ -196,7 +191,43 @@ fn parse_request(
             .map(|e| parse_entity(e))
             .collect::<Result<_, _>>()?,
         attachments: Vec::new(),
+    })
+}
+
+/// The request's handling block; releasability defaults to the recipients `to`.
+pub fn handling_of(req: &SendRequest, to: &[Recipient]) -> Result<Handling, String> {
+    let releasability = if req.release.is_empty() {
+        to.iter()
+            .map(|r| match r {
+                Recipient::Node(n) => Release::Node(n.clone()),
+                Recipient::Network(n) => Release::Network(n.clone()),
+            })
+            .collect()
+    } else {
+        req.release
+            .iter()
+            .map(|r| parse("releasability", r))
+            .collect::<Result<_, _>>()?
     };
+    Ok(Handling {
+        tlp: parse::<Tlp>("TLP", &req.tlp)?,
+        releasability,
+        originator_control: req.originator_control,
+        h0_crime_only: req.h0,
+        h1_no_judicial_use: req.h1,
+        h3_restrictions: req.h3.clone(),
+        evaluation: parse::<Evaluation>("evaluation", &req.eval)?,
+    })
+}
+
+/// Parses the request's fields into a body (not yet checked against the rules).
+fn parse_request(
+    me: &NodeId,
+    req: &SendRequest,
+    now: Timestamp,
+    nonce: [u8; 16],
+) -> Result<Body, String> {
+    let payload = payload_of(req)?;
     let kind = match req.kind.as_str() {
         "alert" => Kind::Alert(payload),
         "request" => {
@@ -231,19 +262,6 @@ fn parse_request(
         .iter()
         .map(|r| parse("recipient", r))
         .collect::<Result<_, _>>()?;
-    let release = if req.release.is_empty() {
-        to.iter()
-            .map(|r| match r {
-                Recipient::Node(n) => Release::Node(n.clone()),
-                Recipient::Network(n) => Release::Network(n.clone()),
-            })
-            .collect()
-    } else {
-        req.release
-            .iter()
-            .map(|r| parse("releasability", r))
-            .collect::<Result<_, _>>()?
-    };
     let case = req
         .case
         .as_deref()
@@ -254,6 +272,7 @@ fn parse_request(
         .as_deref()
         .map(|c| parse::<MessageId>("in-reply-to", c))
         .transpose()?;
+    let handling = handling_of(req, &to)?;
     let mut body = Body {
         header: Header {
             originator: me.clone(),
@@ -267,15 +286,7 @@ fn parse_request(
                 .map(|s| now.plus_millis(s.saturating_mul(1000))),
             hop_limit: DEFAULT_HOP_LIMIT,
         },
-        handling: Handling {
-            tlp: parse::<Tlp>("TLP", &req.tlp)?,
-            releasability: release,
-            originator_control: req.originator_control,
-            h0_crime_only: req.h0,
-            h1_no_judicial_use: req.h1,
-            h3_restrictions: req.h3.clone(),
-            evaluation: parse::<Evaluation>("evaluation", &req.eval)?,
-        },
+        handling,
         kind,
     };
     body.normalise();

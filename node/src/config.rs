@@ -58,6 +58,29 @@ pub struct Config {
     /// Retention policy: when `liaison purge` deletes message bodies.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Deconfliction: comparing selectors with other centres as keyed hashes.
+    #[serde(default)]
+    pub deconfliction: DeconflictionConfig,
+}
+
+/// Deconfliction (see `docs/DECISIONS.md`, "Deconfliction"): centres that hold the
+/// federation's key send the keyed hashes of their selectors to the service node, which does
+/// not hold the key, compares them and tells both centres of a match.
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeconflictionConfig {
+    /// The federation's deconfliction key (64 hex digits, mode 0600), made by
+    /// `liaison certs deconfliction-key`. With it and `service`, this node submits the keyed
+    /// hashes of the selectors in the messages and cases it originates.
+    pub key_file: Option<PathBuf>,
+    /// The node that runs the deconfliction service.
+    pub service: Option<NodeId>,
+    /// This node runs the deconfliction service. A node that serves must not hold the key.
+    pub serve: bool,
+    /// Country calling code added to phone numbers written in national form (e.g. `7`).
+    pub country_code: Option<String>,
+    /// National trunk prefix dropped before the country code is added (e.g. `8`).
+    pub trunk_prefix: Option<String>,
 }
 
 /// Which message bodies `liaison purge` deletes: the first rule that matches a message
@@ -267,6 +290,9 @@ impl Config {
             abs(&mut t.ca);
             abs(&mut t.crl);
         }
+        if let Some(k) = &mut self.deconfliction.key_file {
+            abs(k);
+        }
         if self.api.token_file.is_relative() {
             self.api.token_file = self.data_dir.join(&self.api.token_file);
         }
@@ -342,6 +368,26 @@ impl Config {
         }
         if self.limits.window == 0 {
             bail!("limits.window: must be at least 1");
+        }
+        let d = &self.deconfliction;
+        if let Some(k) = &d.key_file {
+            if !k.is_file() {
+                bail!(
+                    "deconfliction.key_file: file {} does not exist",
+                    k.display()
+                );
+            }
+            if d.serve {
+                bail!("deconfliction.serve: a node that runs the deconfliction service must not hold the key (remove deconfliction.key_file); otherwise it could test guesses against every centre's hashes");
+            }
+            if d.service.is_none() {
+                bail!("deconfliction.service: name the node that runs the deconfliction service (needed with key_file)");
+            }
+        }
+        if let Some(cc) = &d.country_code {
+            if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
+                bail!("deconfliction.country_code: {cc:?} is not a country calling code (1 to 3 digits, e.g. \"7\")");
+            }
         }
         Ok(())
     }

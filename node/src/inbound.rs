@@ -46,6 +46,7 @@ pub async fn accept_loop(ctx: Arc<Ctx>, endpoint: quinn::Endpoint) {
                     let allowed = |n: &NodeId| ctx.peer(n).is_some();
                     match crate::endpoint::accept(incoming, &ctx.trust, allowed).await {
                         Ok((conn, peer)) => {
+                            ctx.peer_dialled_in(&peer);
                             let span = tracing::info_span!("peer", peer = %peer, dir = "in");
                             let _e = span.enter();
                             tracing::info!(%remote, "peer connected");
@@ -257,6 +258,8 @@ async fn prepare(
     let t = now();
     let skew = ctx.cfg.limits.clock_skew_secs.saturating_mul(1000);
     let mut accepts = Vec::new();
+    // Case messages accepted so far in this batch (opened), for the next ones' checks.
+    let mut case_batch: Vec<(MessageId, liaison_protocol::Body)> = Vec::new();
     for (route, bytes, result) in verified {
         let v = match result {
             Ok(v) => v,
@@ -322,6 +325,35 @@ async fn prepare(
             });
             continue;
         }
+        // A case message for this node passes the case's rules as this node holds the case;
+        // a deconfliction submission is opened by the service.
+        let opened = if routed.deliver
+            && (body.header.case.is_some() && is_case_kind(body.kind.name())
+                || body.kind.name() == "selectors" && ctx.deconfliction.get().is_some())
+        {
+            Some(crate::directory::open_body(ctx, body.clone()).0)
+        } else {
+            None
+        };
+        if let Some(clear) = opened.as_ref().filter(|b| b.kind.is_case()) {
+            if let Err((code, detail)) =
+                crate::case::check_incoming(ctx, v.id(), clear, &case_batch)
+            {
+                refusals.push(Refuse {
+                    id: v.id(),
+                    facts: Some(facts),
+                    code,
+                    detail,
+                });
+                continue;
+            }
+            case_batch.push((v.id(), clear.clone()));
+        }
+        let invited_to = opened
+            .as_ref()
+            .filter(|b| matches!(b.kind, Kind::CaseInvite { .. }))
+            .and_then(|b| b.header.case.clone());
+        let selectors = opened.filter(|b| matches!(b.kind, Kind::Selectors(_)));
         // A hop report for this node goes to the trail, an announcement to the routes and the
         // key directory; neither to the inbox.
         let carried = match &body.kind {
@@ -336,7 +368,8 @@ async fn prepare(
             && !matches!(
                 body.kind,
                 Kind::HopReport(_) | Kind::Announce(_) | Kind::SealingKey(_)
-            );
+            )
+            && body.kind.name() != "selectors";
         accepts.push(Accepted {
             offer: Offer {
                 stored: Stored {
@@ -351,6 +384,8 @@ async fn prepare(
             refused: routed.refused,
             carried,
             announce,
+            selectors,
+            invited_to,
         });
     }
 
@@ -366,6 +401,15 @@ struct Accepted {
     carried: Vec<crate::relay::Carried>,
     /// A route announcement from the peer.
     announce: Option<liaison_protocol::routing::Announcement>,
+    /// A deconfliction submission to this node's service (opened).
+    selectors: Option<liaison_protocol::Body>,
+    /// The case of an invitation delivered here (see [`crate::case::restate_join`]).
+    invited_to: Option<liaison_protocol::CaseId>,
+}
+
+/// Whether a (declared) kind name is one of a case's own kinds.
+fn is_case_kind(name: &str) -> bool {
+    name.starts_with("case-")
 }
 
 /// Stores what `prepare` accepted and answers: one receipt per status (`delivered` for
@@ -428,7 +472,11 @@ async fn finish(
             let mut offers = Vec::with_capacity(accepts.len());
             let mut after = Vec::new();
             let mut announcements = Vec::new();
+            let mut submissions = Vec::new();
+            let mut invitations = Vec::new();
             for a in accepts {
+                submissions.extend(a.selectors.clone());
+                invitations.extend(a.invited_to.clone());
                 if !a.refused.is_empty() || !a.carried.is_empty() {
                     after.push((
                         a.offer.facts.clone(),
@@ -455,6 +503,27 @@ async fn finish(
                                 crate::directory::announce_to_others(&ctx, &peer).await
                             });
                         }
+                    }
+                    if !invitations.is_empty() {
+                        let ctx = ctx.clone();
+                        tokio::spawn(async move {
+                            for case in invitations {
+                                if let Err(e) = crate::case::restate_join(&ctx, &case).await {
+                                    tracing::warn!(case = %case, error = %format!("{e:#}"), "case: cannot restate this node's acceptance");
+                                }
+                            }
+                        });
+                    }
+                    if !submissions.is_empty() {
+                        // Notices are messages of their own: sent off this stream's path.
+                        let ctx = ctx.clone();
+                        tokio::spawn(async move {
+                            if let Some(service) = ctx.deconfliction.get() {
+                                for b in &submissions {
+                                    crate::deconfliction::serve(&ctx, service, b).await;
+                                }
+                            }
+                        });
                     }
                     for (facts, route, refused, carried) in after {
                         for c in carried {

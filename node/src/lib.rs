@@ -9,9 +9,12 @@
 
 pub mod api;
 pub mod audit;
+pub mod case;
 pub mod compose;
 pub mod config;
 pub mod consent;
+pub mod console;
+pub mod deconfliction;
 pub mod directory;
 pub mod endpoint;
 pub mod inbound;

@@ -117,6 +117,8 @@ pub struct Ctx {
     pub routes: std::sync::RwLock<Vec<Route>>,
     /// The configured peers' ids.
     pub peer_ids: Vec<NodeId>,
+    /// Per configured peer: wakes its outbound session's reconnect (see [`Ctx::peer_dialled_in`]).
+    pub peer_wake: BTreeMap<NodeId, Arc<tokio::sync::Notify>>,
     /// This node's sealing secret (see [`crate::directory`]).
     pub sealing: SealingSecret,
     /// This node's signed sealing-key statements, one per identity.
@@ -127,6 +129,10 @@ pub struct Ctx {
     pub shares: Mutex<crate::directory::Shares>,
     /// Bumped whenever the directory learns a key.
     pub keys_learned: tokio::sync::watch::Sender<u64>,
+    /// The federation's deconfliction key, if this node submits selectors.
+    pub selector_key: Option<liaison_protocol::selector::SelectorKey>,
+    /// The deconfliction service's index, if this node runs the service.
+    pub deconfliction: std::sync::OnceLock<Mutex<crate::deconfliction::Service>>,
     rng: ring::rand::SystemRandom,
 }
 
@@ -223,6 +229,21 @@ impl Ctx {
     pub fn set_peer(&self, id: &NodeId, f: impl FnOnce(&mut PeerState)) {
         if let Ok(mut peers) = self.peers.lock() {
             f(peers.entry(id.clone()).or_default());
+        }
+    }
+
+    /// A configured peer has just connected to this node: it is reachable again, so the
+    /// outbound session to it (which carries this node's outbox) stops waiting out its
+    /// reconnect backoff and dials now. Nothing happens while that session is up.
+    pub fn peer_dialled_in(&self, peer: &NodeId) {
+        let up = self
+            .peers
+            .lock()
+            .ok()
+            .and_then(|p| p.get(peer).map(|s| s.connected))
+            .unwrap_or(false);
+        if let (false, Some(wake)) = (up, self.peer_wake.get(peer)) {
+            wake.notify_one();
         }
     }
 
@@ -387,6 +408,7 @@ impl Node {
         let own_statements = crate::directory::own_statements(&signers, &sealing)?;
         let directory = crate::directory::load(&cfg.data_dir, &trust);
         let store = Store::open(&cfg.data_dir, signer.clone())?;
+        let selector_key = crate::deconfliction::load_key(&cfg.deconfliction)?;
         let tls_trust = crate::endpoint::trust_from_config(&cfg)?;
         let (endpoint, clients) = bind_when_free(&cfg, &tls_trust).await?;
         let identities = signers
@@ -411,11 +433,18 @@ impl Node {
             identities,
             routes: std::sync::RwLock::new(routes),
             peer_ids: cfg.peers.iter().map(|p| p.node_id.clone()).collect(),
+            peer_wake: cfg
+                .peers
+                .iter()
+                .map(|p| (p.node_id.clone(), Arc::new(tokio::sync::Notify::new())))
+                .collect(),
             sealing,
             own_statements,
             directory: std::sync::RwLock::new(directory),
             shares: Mutex::new(Default::default()),
             keys_learned: tokio::sync::watch::Sender::new(0),
+            selector_key,
+            deconfliction: std::sync::OnceLock::new(),
             rng: ring::rand::SystemRandom::new(),
             cfg,
         });
@@ -430,6 +459,10 @@ impl Node {
             })
             .await?;
         crate::witness::raise_kept_alarms(&ctx);
+        if ctx.cfg.deconfliction.serve {
+            let service = crate::deconfliction::rebuild(&ctx)?;
+            let _ = ctx.deconfliction.set(Mutex::new(service));
+        }
         // The API first: a bad token file or a taken port stops start-up before any session.
         let api = crate::api::bind(ctx.clone()).await?;
         let api_addr = api.local_addr;
@@ -545,9 +578,21 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
         reason_code: code.into(),
         detail,
     };
-    let t = now();
-    let mut body = compose::body(&ctx.id, req, t, ctx.nonce()?)
+    let body = compose::body(&ctx.id, req, now(), ctx.nonce()?)
         .map_err(|(code, detail)| refused(code, detail))?;
+    send_body(ctx, body).await
+}
+
+/// Plans, checks, seals, signs, logs and queues a body this node composed (see [`send`]);
+/// returns once durable. A body addressed only to this node itself (a case opened with no
+/// one else yet) is logged and queued nowhere. Deconfliction selectors of its content go to
+/// the service afterwards ([`crate::deconfliction::submit`]).
+pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
+    let refused = |code: &str, detail: String| SendRefused {
+        reason_code: code.into(),
+        detail,
+    };
+    let t = body.header.created_at;
     let plan = ctx.plan(&body, None, &[]);
     if let Some(r) = plan.unroutable.first() {
         return Err(refused(
@@ -564,13 +609,14 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
             .map_err(|e| refused(e.reason_code(), format!("towards {}: {e}", leg.next)))?;
     }
     let hops = plan.next_hops();
-    if hops.is_empty() {
+    if hops.is_empty() && !plan.deliver {
         return Err(refused(
             "no-route",
             "every recipient is this node itself; nothing to send".into(),
         )
         .into());
     }
+    let clear = body.clone();
     // A key not known yet usually arrives with the next announcement of a peer that has
     // just connected: wait for it a little before refusing.
     let mut learned = ctx.keys_learned.subscribe();
@@ -592,6 +638,7 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
     }
     let (id, leaf) = ctx.originate(&ctx.signer, &mut body, hops.clone()).await?;
     tracing::info!(id = %id.short(), kind = body.kind.name(), to = ?hops, "message sent");
+    crate::deconfliction::submit(ctx, id, &clear).await;
     Ok(Sent {
         id,
         leaf,

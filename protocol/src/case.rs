@@ -271,7 +271,7 @@ pub struct CaseState {
 /// Derives a case's state from the messages this node holds (bodies opened; a body still
 /// sealed is listed in the timeline as unreadable and has no effect). Order-independent.
 pub fn derive(id: CaseId, mut messages: Vec<(MessageId, Body)>) -> CaseState {
-    messages.sort_by(|a, b| (a.1.header.created_at, a.0).cmp(&(b.1.header.created_at, b.0)));
+    messages.sort_by_key(|m| (m.1.header.created_at, m.0));
     messages.dedup_by_key(|m| m.0);
     let mut s = CaseState {
         id,
@@ -866,6 +866,126 @@ mod tests {
             assert_eq!(derive(id.clone(), v.clone()), reference);
             v.reverse();
             assert_eq!(derive(id.clone(), v), reference);
+        }
+    }
+
+    /// A busy case: joins, concurrent updates, tasks changed by several parties, a removal,
+    /// a suspension and a close, with messages that break rules among them.
+    fn busy() -> Vec<(MessageId, Body)> {
+        let mut m = opened();
+        let mut task = None;
+        for i in 0..6u64 {
+            let from = [KZ, OM, LEAD][i as usize % 3];
+            let others: Vec<&str> = [LEAD, KZ, OM].into_iter().filter(|n| *n != from).collect();
+            m.add(
+                from,
+                &others,
+                30 + i,
+                Tlp::Amber,
+                Kind::CaseUpdate(text("u")),
+            );
+            let t = m.add(
+                from,
+                &others,
+                30 + i,
+                Tlp::Amber,
+                Kind::CaseTask(TaskChange {
+                    task,
+                    title: format!("t{i}"),
+                    assignee: node(OM),
+                    due: None,
+                    status: TaskStatus::InProgress,
+                    note: String::new(),
+                }),
+            );
+            task.get_or_insert(t);
+        }
+        m.add(
+            LEAD,
+            &[KZ, OM],
+            40,
+            Tlp::Amber,
+            Kind::CaseStatus {
+                suspended: true,
+                reason: String::new(),
+            },
+        );
+        m.add(
+            KZ,
+            &[LEAD, OM],
+            41,
+            Tlp::Amber,
+            Kind::CaseUpdate(text("while suspended")),
+        );
+        m.add(
+            LEAD,
+            &[KZ, OM],
+            42,
+            Tlp::Amber,
+            Kind::CaseStatus {
+                suspended: false,
+                reason: String::new(),
+            },
+        );
+        m.add(
+            LEAD,
+            &[KZ, OM],
+            43,
+            Tlp::Amber,
+            Kind::CaseRemove {
+                participant: node(KZ),
+                reason: String::new(),
+            },
+        );
+        m.add(
+            KZ,
+            &[LEAD, OM],
+            44,
+            Tlp::Amber,
+            Kind::CaseUpdate(text("after removal")),
+        );
+        m.add(
+            LEAD,
+            &[OM],
+            45,
+            Tlp::Amber,
+            Kind::CaseClose {
+                reason: String::new(),
+            },
+        );
+        m.0
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    #[test]
+    fn the_busy_case_exercises_the_rules() {
+        let s = derive("OP-1".parse().unwrap(), busy());
+        let codes: Vec<&str> = s
+            .timeline
+            .iter()
+            .filter_map(|e| e.refused.as_ref().map(|r| r.code))
+            .collect();
+        assert_eq!(codes, ["case-suspended", "not-a-participant"]);
+        assert_eq!(s.status, CaseStatus::Closed);
+        assert_eq!(s.tasks.len(), 1);
+        assert_eq!(s.tasks[0].title, "t5");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 256,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+        /// Convergence: any arrival order of the same messages derives the same state.
+        #[test]
+        fn any_order_derives_the_same_state(order in proptest::strategy::Just((0..busy().len()).collect::<Vec<usize>>()).prop_shuffle()) {
+            let msgs = busy();
+            let id: CaseId = "OP-1".parse().unwrap();
+            let reference = derive(id.clone(), msgs.clone());
+            let shuffled: Vec<_> = order.iter().map(|i| msgs[*i].clone()).collect();
+            proptest::prop_assert_eq!(derive(id, shuffled), reference);
         }
     }
 

@@ -208,8 +208,9 @@ impl Router<'_> {
                                 target: Target::Node(p.clone()),
                             }));
                     } else if !member {
-                        let rank =
-                            |d: &Recipient| matches!(d, Recipient::Network(x) if x == net).then_some(0);
+                        let rank = |d: &Recipient| {
+                            matches!(d, Recipient::Network(x) if x == net).then_some(0)
+                        };
                         match self.best(rank, &usable) {
                             Some(via) => plan.legs.push(Leg {
                                 next: via,
@@ -398,7 +399,10 @@ mod tests {
         );
         assert!(p.legs.is_empty());
         assert!(p.unroutable.is_empty());
-        assert_eq!(p.behind, oman, "only through where it came from: theirs to send");
+        assert_eq!(
+            p.behind, oman,
+            "only through where it came from: theirs to send"
+        );
         // A direct peer on the route is not sent back either.
         let p = caricc_plan(
             &[],

@@ -12,7 +12,7 @@
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{DocumentKind, Entity, Payload};
+use crate::entity::{Entity, Payload};
 use crate::error::DecodeError;
 use crate::ids::{CaseId, MessageId, NodeId, Timestamp};
 
@@ -157,11 +157,7 @@ pub fn of_payload(p: &Payload, ctx: &PhoneContext) -> Vec<Selector> {
     for e in &p.entities {
         match e {
             Entity::Phone { number } => add(SelectorKind::Phone, number),
-            Entity::Document { kind, number, .. } => {
-                if !matches!(kind, DocumentKind::Other(_)) || !number.is_empty() {
-                    add(SelectorKind::Document, number)
-                }
-            }
+            Entity::Document { number, .. } => add(SelectorKind::Document, number),
             Entity::Vessel { imo: Some(imo), .. } => add(SelectorKind::Vessel, imo),
             Entity::Container { number } => add(SelectorKind::Container, number),
             Entity::CryptoWallet { address, .. } => add(SelectorKind::Wallet, address),

@@ -148,6 +148,7 @@ impl Cluster {
             limits: Limits::default(),
             checkpoints: CheckpointConfig::default(),
             retention: Default::default(),
+            deconfliction: Default::default(),
         }
     }
 }

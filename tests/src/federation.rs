@@ -14,9 +14,17 @@
 //! its networks in both directions. Units route other networks through their centre;
 //! `caricc` reaches the Gulf through `gcc` (distance 0) or `apicc` (distance 1).
 
-use liaison_node::config::{Config, RelayRule, RouteConfig};
+use std::time::Duration;
 
-use crate::cluster::Cluster;
+use liaison_node::compose::SendRequest;
+use liaison_node::config::{Config, RelayRule, RouteConfig};
+use liaison_node::node::Node;
+use liaison_protocol::MessageId;
+
+use crate::cluster::{start, wait_for, Cluster};
+
+/// How long scenario waits on the federation may take before they fail.
+pub const LONG: Duration = Duration::from_secs(60);
 
 /// Kazakh unit.
 pub const KZ: &str = "kz.central-asia";
@@ -139,5 +147,133 @@ impl Federation {
 impl Default for Federation {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The whole federation, started.
+pub struct Running {
+    /// The federation's files and configurations.
+    pub fed: Federation,
+    nodes: Vec<(String, Node)>,
+}
+
+impl Running {
+    /// Starts every node of a new federation.
+    pub async fn start() -> Self {
+        Self::start_with(Federation::new()).await
+    }
+
+    /// Starts every node of `fed` (its configurations adjusted by the caller).
+    pub async fn start_with(fed: Federation) -> Self {
+        let mut nodes = Vec::new();
+        for n in NODES {
+            nodes.push((n.to_string(), start(fed.config(n)).await));
+        }
+        Self { fed, nodes }
+    }
+
+    /// The running nodes.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().map(|(_, n)| n)
+    }
+
+    /// A running node.
+    pub fn node(&self, id: &str) -> &Node {
+        &self.nodes.iter().find(|(n, _)| n == id).expect("node").1
+    }
+
+    /// Shuts a node down cleanly (its files stay).
+    pub async fn stop(&mut self, id: &str) {
+        let i = self.nodes.iter().position(|(n, _)| n == id).expect("node");
+        let (_, node) = self.nodes.remove(i);
+        node.shutdown().await.expect("shutdown");
+    }
+
+    /// Starts a stopped node again from its files.
+    pub async fn restart(&mut self, id: &str) {
+        self.nodes
+            .push((id.to_string(), start(self.fed.config(id)).await));
+    }
+
+    /// Sends a message from a node; its id.
+    pub async fn send(&self, from: &str, req: &SendRequest) -> MessageId {
+        liaison_node::node::send(self.node(from).ctx(), req)
+            .await
+            .expect("sent")
+            .id
+    }
+
+    /// Stops every node; the federation's files stay until the returned value is dropped.
+    pub async fn shutdown(self) -> Federation {
+        let mut all = tokio::task::JoinSet::new();
+        for (_, n) in self.nodes {
+            all.spawn(async move { n.shutdown().await.expect("shutdown") });
+        }
+        while all.join_next().await.is_some() {}
+        self.fed
+    }
+
+    /// Whether `node` has a session up with `peer`.
+    pub fn connected(&self, node: &str, peer: &str) -> bool {
+        self.node(node)
+            .status()
+            .peers
+            .iter()
+            .any(|p| p.node.as_str() == peer && p.state.connected)
+    }
+
+    /// Waits until `node`'s session with `peer` is up (or down).
+    pub async fn wait_connected(&self, node: &str, peer: &str, up: bool) {
+        wait_for(&format!("{node} → {peer} up={up}"), LONG, || {
+            self.connected(node, peer) == up
+        })
+        .await;
+    }
+
+    /// The refusals in `id`'s trail at `node`: (signer, outcome).
+    pub fn refusals(&self, node: &str, id: &MessageId) -> Vec<(String, String)> {
+        self.hops(node, id)
+            .into_iter()
+            .filter(|(_, o)| o.starts_with("refused"))
+            .collect()
+    }
+
+    /// Whether `id` is in `node`'s inbox.
+    pub fn inbox_has(&self, node: &str, id: &MessageId) -> bool {
+        self.node(node)
+            .store()
+            .inbox(0, usize::MAX)
+            .expect("inbox")
+            .iter()
+            .any(|i| &i.state.facts.id == id)
+    }
+
+    /// The trail of `id` at `node`: (signer, outcome) of every hop answer.
+    pub fn hops(&self, node: &str, id: &MessageId) -> Vec<(String, String)> {
+        self.node(node)
+            .store()
+            .state(id)
+            .expect("state")
+            .map(|s| {
+                s.hops
+                    .iter()
+                    .map(|h| (h.peer.to_string(), h.outcome.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until `signer` answered `outcome` about `id` in `node`'s trail.
+    pub async fn wait_hop(&self, node: &str, id: &MessageId, signer: &str, outcome: &str) {
+        wait_for(
+            &format!("{signer}: {outcome} in the trail at {node}"),
+            LONG,
+            || {
+                self.hops(node, id)
+                    .iter()
+                    .any(|(s, o)| s == signer && o == outcome)
+            },
+        )
+        .await;
     }
 }

@@ -2,6 +2,7 @@
 //! of several networks built with the real `liaison-certs` code, and signers loaded from it.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod cluster;
 pub mod federation;
 

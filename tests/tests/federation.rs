@@ -6,118 +6,10 @@ use std::time::Duration;
 use liaison_node::compose::SendRequest;
 use liaison_node::node::Node;
 use liaison_protocol::MessageId;
-use liaison_tests::cluster::{start, wait_for};
+use liaison_tests::cluster::wait_for;
 use liaison_tests::federation::*;
 
 const LONG: Duration = Duration::from_secs(60);
-
-/// The whole federation, started.
-struct Running {
-    fed: Federation,
-    nodes: Vec<(String, Node)>,
-}
-
-impl Running {
-    async fn start() -> Self {
-        let fed = Federation::new();
-        let mut nodes = Vec::new();
-        for n in NODES {
-            nodes.push((n.to_string(), start(fed.config(n)).await));
-        }
-        Self { fed, nodes }
-    }
-
-    fn node(&self, id: &str) -> &Node {
-        &self.nodes.iter().find(|(n, _)| n == id).expect("node").1
-    }
-
-    async fn stop(&mut self, id: &str) {
-        let i = self.nodes.iter().position(|(n, _)| n == id).expect("node");
-        let (_, node) = self.nodes.remove(i);
-        node.shutdown().await.expect("shutdown");
-    }
-
-    async fn restart(&mut self, id: &str) {
-        self.nodes
-            .push((id.to_string(), start(self.fed.config(id)).await));
-    }
-
-    async fn send(&self, from: &str, req: &SendRequest) -> MessageId {
-        liaison_node::node::send(self.node(from).ctx(), req)
-            .await
-            .expect("sent")
-            .id
-    }
-
-    /// Stops every node; the federation's files stay until the returned value is dropped.
-    async fn shutdown(self) -> Federation {
-        let mut all = tokio::task::JoinSet::new();
-        for (_, n) in self.nodes {
-            all.spawn(async move { n.shutdown().await.expect("shutdown") });
-        }
-        while all.join_next().await.is_some() {}
-        self.fed
-    }
-
-    fn connected(&self, node: &str, peer: &str) -> bool {
-        self.node(node)
-            .status()
-            .peers
-            .iter()
-            .any(|p| p.node.as_str() == peer && p.state.connected)
-    }
-
-    async fn wait_connected(&self, node: &str, peer: &str, up: bool) {
-        wait_for(&format!("{node} → {peer} up={up}"), LONG, || {
-            self.connected(node, peer) == up
-        })
-        .await;
-    }
-
-    fn refusals(&self, node: &str, id: &MessageId) -> Vec<(String, String)> {
-        self.hops(node, id)
-            .into_iter()
-            .filter(|(_, o)| o.starts_with("refused"))
-            .collect()
-    }
-
-    fn inbox_has(&self, node: &str, id: &MessageId) -> bool {
-        self.node(node)
-            .store()
-            .inbox(0, usize::MAX)
-            .expect("inbox")
-            .iter()
-            .any(|i| &i.state.facts.id == id)
-    }
-
-    /// The trail of `id` at `node`: (signer, outcome) of every hop answer.
-    fn hops(&self, node: &str, id: &MessageId) -> Vec<(String, String)> {
-        self.node(node)
-            .store()
-            .state(id)
-            .expect("state")
-            .map(|s| {
-                s.hops
-                    .iter()
-                    .map(|h| (h.peer.to_string(), h.outcome.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    async fn wait_hop(&self, node: &str, id: &MessageId, signer: &str, outcome: &str) {
-        wait_for(
-            &format!("{signer}: {outcome} in the trail at {node}"),
-            LONG,
-            || {
-                self.hops(node, id)
-                    .iter()
-                    .any(|(s, o)| s == signer && o == outcome)
-            },
-        )
-        .await;
-    }
-}
 
 fn message(kind_tlp: &str, to: &[&str], release: &[&str], text: &str) -> SendRequest {
     SendRequest {
@@ -338,9 +230,8 @@ async fn a_ring_of_three_gateways_delivers_each_message_exactly_once() {
     }
     // Every copy answered, no copy circulating: all outboxes drain.
     wait_for("every outbox empty", LONG, || {
-        fed.nodes
-            .iter()
-            .all(|(_, n)| n.store().outbox_depths().values().sum::<u64>() == 0)
+        fed.nodes()
+            .all(|n| n.store().outbox_depths().values().sum::<u64>() == 0)
     })
     .await;
     for n in [CARICC, GCC, APICC] {

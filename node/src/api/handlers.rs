@@ -68,22 +68,32 @@ fn body_of(
 
 /// The answer to a send-like request: 201 with the new message's id and next hops, or the
 /// refusal with its reason code.
-fn sent_response(p: &Principal, r: anyhow::Result<crate::node::Sent>) -> ApiResult<Response> {
+pub(super) fn sent_response(
+    p: &Principal,
+    r: anyhow::Result<crate::node::Sent>,
+) -> ApiResult<Response> {
+    let sent = sent_or_refused(p, r)?;
+    let id = sent.id.to_string();
+    let body = json!({
+        "id": id,
+        "leaf": sent.leaf,
+        "next_hops": sent.next_hops.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+    });
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/v1/messages/{id}"))],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// A send-like outcome with a refusal turned into [`ApiError::Refused`] (its reason code).
+pub(super) fn sent_or_refused(
+    p: &Principal,
+    r: anyhow::Result<crate::node::Sent>,
+) -> ApiResult<crate::node::Sent> {
     match r {
-        Ok(sent) => {
-            let id = sent.id.to_string();
-            let body = json!({
-                "id": id,
-                "leaf": sent.leaf,
-                "next_hops": sent.next_hops.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
-            });
-            Ok((
-                StatusCode::CREATED,
-                [(header::LOCATION, format!("/v1/messages/{id}"))],
-                Json(body),
-            )
-                .into_response())
-        }
+        Ok(sent) => Ok(sent),
         Err(e) => match e.downcast::<SendRefused>() {
             Ok(r) => {
                 tracing::debug!(who = %p, reason = %r.reason_code, "message refused");
@@ -190,7 +200,19 @@ pub async fn send(
     p.require(Action::Send)?;
     let Json(req) =
         req.map_err(|e| ApiError::Malformed(format!("bad message request: {}", e.body_text())))?;
-    sent_response(&p, crate::node::send(&s.ctx, &req).await)
+    let sent = send_as(&s, &p, &req).await?;
+    sent_response(&p, Ok(sent))
+}
+
+/// Sends `req` as `p`: the role check, the node's send, refusals with their reason codes.
+/// `POST /v1/messages` and the console's compose form both send through here.
+pub(crate) async fn send_as(
+    s: &ApiState,
+    p: &Principal,
+    req: &SendRequest,
+) -> ApiResult<crate::node::Sent> {
+    p.require(Action::Send)?;
+    sent_or_refused(p, crate::node::send(&s.ctx, req).await)
 }
 
 /// Query of `GET /v1/inbox`.
@@ -198,12 +220,12 @@ pub async fn send(
 #[serde(deny_unknown_fields)]
 pub struct InboxQuery {
     /// First inbox sequence number.
-    from: Option<u64>,
+    pub(crate) from: Option<u64>,
     /// Most items.
-    limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     /// Only messages not yet acknowledged.
     #[serde(default)]
-    unread: bool,
+    pub(crate) unread: bool,
 }
 
 /// `GET /v1/inbox`.
@@ -346,9 +368,9 @@ pub async fn peers(
 #[serde(deny_unknown_fields)]
 pub struct LogQuery {
     /// First log index.
-    from: Option<u64>,
+    pub(crate) from: Option<u64>,
     /// Most entries.
-    limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
 }
 
 /// `GET /v1/log`.

@@ -12,9 +12,16 @@
 //! | POST | `/messages/{id}/consent-request` | officer, supervisor | ask a message's originator for consent to share it |
 //! | POST | `/messages/{id}/consent` | officer, supervisor | grant or deny a consent request (at the originator) |
 //! | POST | `/messages/{id}/share` | officer, supervisor | share a received message onward under the originator's grant |
+//! | GET | `/cases` | officer, supervisor | the cases this node knows ([`crate::case`]) |
+//! | POST | `/cases` | officer, supervisor | open a case |
+//! | GET | `/cases/{case}` | officer, supervisor | a case as this node derives it |
+//! | POST | `/cases/{case}/{action}` | officer, supervisor | invite, accept, decline, update, task, close, remove, leave, suspend, resume |
 //! | GET | `/status`, `/peers` | all | node status, peer sessions, outbox depths |
 //! | GET | `/log?from=&limit=` | auditor, supervisor | decoded log entries |
 //! | GET | `/checkpoint` | all | the latest signed checkpoint (text/plain) |
+//!
+//! The same router serves the officer and auditor console under `/console` (HTML, see
+//! [`crate::console`] and `docs/CONSOLE.md`), with the same identities and roles.
 //!
 //! Two listeners serve the same router: `api.listen` (plain HTTP, bearer token from
 //! `api.token_file`, supervisor role) and, if configured, `api.tls_listen` (HTTPS with
@@ -27,7 +34,8 @@
 //! (in-flight requests finish, for at most [`SHUTDOWN_GRACE`]).
 
 pub mod auth;
-mod handlers;
+mod cases;
+pub(crate) mod handlers;
 pub mod tls;
 pub mod view;
 
@@ -63,11 +71,13 @@ pub struct ApiServer {
     pub serve: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
-/// What every handler shares.
+/// What every handler shares (the console's pages too).
 #[derive(Clone)]
-struct ApiState {
-    ctx: Arc<Ctx>,
-    token: Arc<TokenCheck>,
+pub(crate) struct ApiState {
+    pub(crate) ctx: Arc<Ctx>,
+    pub(crate) token: Arc<TokenCheck>,
+    /// The console's sessions ([`crate::console`]).
+    pub(crate) console: Arc<crate::console::Console>,
 }
 
 /// An API error: HTTP status, stable reason code, and a detail that says what to fix.
@@ -88,6 +98,9 @@ pub enum ApiError {
     /// No message with this id is known here (404).
     #[error("no message {0} is known to this node")]
     UnknownMessage(MessageId),
+    /// No case with this id is known here (404).
+    #[error("no case {0} is known to this node (no opening, no invitation)")]
+    UnknownCase(String),
     /// The message exists but was not delivered to this node's inbox (404).
     #[error("message {0} was not delivered to this node's inbox; only delivered messages are acknowledged")]
     NotInInbox(MessageId),
@@ -126,6 +139,7 @@ impl ApiError {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::Forbidden { .. } => "forbidden-role",
             Self::UnknownMessage(_) => "unknown-message",
+            Self::UnknownCase(_) => "unknown-case",
             Self::NotInInbox(_) => "not-in-inbox",
             Self::Purged(_) => "message-purged",
             Self::NoCheckpoint => "no-checkpoint",
@@ -143,6 +157,7 @@ impl ApiError {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::UnknownMessage(_)
+            | Self::UnknownCase(_)
             | Self::NotInInbox(_)
             | Self::NoCheckpoint
             | Self::NoRoute(_) => StatusCode::NOT_FOUND,
@@ -183,6 +198,7 @@ pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer> {
     let state = ApiState {
         token: Arc::new(TokenCheck::new(&token)?),
         ctx: ctx.clone(),
+        console: Arc::new(crate::console::Console::new()?),
     };
     drop(token);
     let app = router(state);
@@ -261,6 +277,9 @@ fn router(state: ApiState) -> Router {
         )
         .route("/v1/messages/{id}/consent", post(handlers::consent_answer))
         .route("/v1/messages/{id}/share", post(handlers::share))
+        .route("/v1/cases", get(cases::list).post(cases::open))
+        .route("/v1/cases/{case}", get(cases::show))
+        .route("/v1/cases/{case}/{action}", post(cases::act))
         .route("/v1/status", get(handlers::status))
         .route("/v1/peers", get(handlers::peers))
         .route("/v1/log", get(handlers::log))
@@ -269,6 +288,7 @@ fn router(state: ApiState) -> Router {
         .route("/v1/proofs/{id}", get(handlers::proof))
         .route("/v1/consistency", get(handlers::consistency))
         .route("/v1/purge", post(handlers::purge))
+        .merge(crate::console::router())
         .fallback(|req: Request| async move { ApiError::NoRoute(req.uri().path().to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
@@ -277,9 +297,16 @@ fn router(state: ApiState) -> Router {
 
 /// Establishes the [`Principal`] (certificate on the HTTPS listener, bearer token on the
 /// plain one), refuses the unauthenticated, and logs the request at debug level.
+///
+/// Console pages (`/console/…`) are authenticated by [`crate::console::gate`] instead: the
+/// same certificate check on HTTPS, and on the plain listener a session started by a login
+/// with the same token.
 async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    if crate::console::owns(&path) {
+        return crate::console::gate(&state, req, next).await;
+    }
     let principal = match req.extensions().get::<ConnectInfo<tls::OfficerConn>>() {
         Some(ConnectInfo(conn)) => conn
             .officer

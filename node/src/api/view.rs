@@ -269,7 +269,8 @@ pub fn entity_value(e: &Entity) -> String {
     }
 }
 
-fn payload(p: &Payload) -> Value {
+/// A payload: language, text, entities, attachment names and sizes.
+pub fn payload(p: &Payload) -> Value {
     json!({
         "language": p.language.as_str(),
         "text": p.text,
@@ -297,8 +298,25 @@ pub fn deadline(body: &Body) -> Option<(Urgency, Timestamp)> {
 
 /// The first line of a body's text (retraction reasons included), at most 120 characters.
 pub fn first_line(body: &Body) -> Option<String> {
+    let described;
     let text = match &body.kind {
-        Kind::Retraction { reason } | Kind::CaseClose { reason } => reason.as_str(),
+        Kind::Retraction { reason }
+        | Kind::CaseClose { reason }
+        | Kind::CaseRemove { reason, .. }
+        | Kind::CaseStatus { reason, .. } => reason.as_str(),
+        Kind::CaseTask(t) => {
+            described = format!("{} → {} ({})", t.title, t.assignee, t.status.name());
+            described.as_str()
+        }
+        Kind::Deconfliction(o) => {
+            described = format!(
+                "overlap: a {} of your message {} is also held by {}",
+                o.kind.name(),
+                o.yours.short(),
+                o.other
+            );
+            described.as_str()
+        }
         k => k.payload().map(|p| p.text.as_str())?,
     };
     let line = text

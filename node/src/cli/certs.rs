@@ -116,6 +116,14 @@ pub enum CertsCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Create a federation's deconfliction key (32 random bytes as hex, mode 0600). Give it,
+    /// out of band, to every centre that submits selectors (`deconfliction.key_file`), never
+    /// to the node that runs the deconfliction service.
+    DeconflictionKey {
+        /// The key file to create (refused if it exists).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -215,6 +223,24 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         CertsCommand::Verify { ca, cert } => verify(&ca, &cert, now),
+        CertsCommand::DeconflictionKey { out } => {
+            use ring::rand::{SecureRandom, SystemRandom};
+            let mut key = zeroize::Zeroizing::new([0u8; 32]);
+            SystemRandom::new()
+                .fill(&mut key[..])
+                .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
+            let hex =
+                zeroize::Zeroizing::new(format!("{}\n", liaison_protocol::ids::hex(&key[..])));
+            liaison_certs::load::write_new_files(&[liaison_certs::load::NewFile {
+                path: out.clone(),
+                contents: hex.as_bytes().to_vec().into(),
+                secret: true,
+            }])
+            .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("wrote a deconfliction key to {} (mode 0600)", out.display());
+            println!("  give it out of band to every centre that submits selectors; never to the service node");
+            Ok(ExitCode::SUCCESS)
+        }
         CertsCommand::TrustBundle { ca, out } => {
             let bundle = liaison_certs::write_trust_bundle(&ca, &out)
                 .with_context(|| format!("cannot write the trust bundle of {}", ca.display()))?;

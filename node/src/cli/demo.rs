@@ -14,8 +14,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use liaison_certs::{create_network, issue_node_files, Validity};
 use liaison_node::config::{
-    ApiConfig, CheckpointConfig, Config, IdentityConfig, Limits, LogFormat, PeerConfig, RelayRule,
-    RouteConfig, TrustConfig,
+    ApiConfig, CheckpointConfig, Config, DeconflictionConfig, IdentityConfig, Limits, LogFormat,
+    PeerConfig, RelayRule, RouteConfig, TrustConfig,
 };
 use liaison_protocol::NodeId;
 use serde_json::{json, Value};
@@ -120,6 +120,15 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             pki.join(net).join("ca.crt").display()
         );
     }
+    // The federation's deconfliction key, for every centre but the service (gcc-cic).
+    std::fs::write(
+        dir.join("deconfliction.key"),
+        format!("{}\n", liaison_protocol::ids::hex(&random_key()?)),
+    )?;
+    std::fs::set_permissions(
+        dir.join("deconfliction.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )?;
     let mut nodes = Vec::new();
     let mut addrs = Vec::new();
     for (centre, net) in NODES {
@@ -208,6 +217,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             limits: Limits::default(),
             checkpoints: CheckpointConfig { interval_secs: 1 },
             retention: Default::default(),
+            deconfliction: demo_deconfliction(id, &dir)?,
         };
         let config = home.join("node.toml");
         std::fs::write(&config, toml::to_string(&cfg)?)?;
@@ -494,6 +504,114 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 
     step(
         7,
+        "A shared case across both networks: CARICC leads, three centres join; deconfliction",
+    );
+    let opened = client(caricc)?.post(
+        "/cases",
+        &json!({
+            "title": "Операция «Караван» / عملية القافلة", "tlp": "AMBER", "eval": "B2", "h0": true,
+            "release": ["network:central-asia", "network:gulf"],
+            "nodes": ["kz-dcu.central-asia", "gcc-cic.gulf", "om-dcu.gulf"],
+            "lang": "ru", "text": "Контролируемая поставка: Алматы — Бандар-Аббас — Сохар."
+        }),
+    )?;
+    let case = opened["case"].as_str().unwrap_or_default().to_owned();
+    println!("    caricc opens {case} and invites kz-dcu, gcc-cic and om-dcu");
+    for n in [kz, gcc, om] {
+        wait_until(
+            &format!("the invitation at {}", n.id),
+            Duration::from_secs(20),
+            || Ok(client(n)?.get(&format!("/cases/{case}")).is_ok()),
+        )?;
+        client(n)?.post(&format!("/cases/{case}/accept"), &json!({}))?;
+    }
+    // Updates go to the participants a centre knows of: wait until every acceptance is in.
+    for n in [caricc, kz, gcc, om] {
+        wait_until(
+            &format!("four participants at {}", n.id),
+            Duration::from_secs(20),
+            || {
+                let v = client(n)?.get(&format!("/cases/{case}"))?;
+                Ok(v["participants"].as_array().map_or(0, Vec::len) == 4)
+            },
+        )?;
+    }
+    client(kz)?.post(
+        &format!("/cases/{case}/update"),
+        &json!({ "lang": "ru", "text": "Курьер сменил номер телефона.", "entities": ["phone=8 (701) 123-45-67"] }),
+    )?;
+    client(om)?.post(
+        &format!("/cases/{case}/update"),
+        &json!({ "lang": "ar", "text": "السفينة تحت المراقبة في ميناء صحار." }),
+    )?;
+    client(caricc)?.post(
+        &format!("/cases/{case}/task"),
+        &json!({ "title": "Наблюдение за портом Сохар", "assignee": "om-dcu.gulf", "due": "2026-12-31" }),
+    )?;
+    let mut view = Value::Null;
+    wait_until(
+        "the case to converge at om-dcu",
+        Duration::from_secs(20),
+        || {
+            view = client(om)?.get(&format!("/cases/{case}"))?;
+            Ok(view["participants"].as_array().map_or(0, Vec::len) == 4
+                && view["updates"].as_array().map_or(0, Vec::len) == 2
+                && view["tasks"].as_array().map_or(0, Vec::len) == 1)
+        },
+    )?;
+    println!(
+        "    om-dcu derives the case from the signed messages it holds: {} participants, {} updates (ru, ar), task for {}",
+        view["participants"].as_array().map_or(0, Vec::len),
+        view["updates"].as_array().map_or(0, Vec::len),
+        view["tasks"][0]["assignee"].as_str().unwrap_or_default()
+    );
+    match client(kz)?.post(
+        &format!("/cases/{case}/update"),
+        &json!({ "lang": "ru", "text": "…", "tlp": "GREEN" }),
+    ) {
+        Ok(v) => bail!("an update broader than its case was accepted: {v}"),
+        Err(e) => println!("    an update broader than the case is refused: {e}"),
+    }
+    // om-dcu, outside the case, alerts gcc-cic about the same phone, written its own way.
+    client(om)?.post(
+        "/messages",
+        &json!({
+            "kind": "alert", "to": ["gcc-cic.gulf"], "tlp": "AMBER", "release": ["network:gulf"],
+            "eval": "C3", "lang": "en", "text": "Suspicious calls to the port authority.",
+            "entities": ["phone=00 7 701 123 4567"]
+        }),
+    )?;
+    for n in [kz, om] {
+        let mut notices = Vec::new();
+        wait_until(
+            &format!("a deconfliction notice at {}", n.id),
+            Duration::from_secs(20),
+            || {
+                let inbox = client(n)?.get("/inbox?limit=1000")?;
+                notices = inbox["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|m| m["kind"] == "deconfliction")
+                    .cloned()
+                    .collect();
+                Ok(!notices.is_empty())
+            },
+        )?;
+        println!(
+            "    deconfliction notice at {} (from gcc-cic, which holds only keyed hashes): {}",
+            n.id,
+            notices[0]["first_line"].as_str().unwrap_or_default()
+        );
+    }
+    client(caricc)?.post(
+        &format!("/cases/{case}/close"),
+        &json!({ "lang": "ru", "text": "Аресты в Алматы и Сохаре." }),
+    )?;
+    println!("    caricc closes the case; later updates would be refused (case-closed)");
+
+    step(
+        8,
         "Shutting every node down (SIGTERM) and auditing each log offline (liaison audit verify)",
     );
     for n in &mut nodes {
@@ -535,7 +653,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     println!(
         "\nSummary: 4 nodes in 2 networks joined through 2 gateways; a sealed alert across both with \
          every hop's signed receipt;\n         a request and its reply; a TLP:RED message refused at a gateway; \
-         an H2 alert shared after consent;\n         {total} log entries verified against signed checkpoints \
+         an H2 alert shared after consent;\n         a case shared by four centres, with a deconfliction notice at both ends;\n         {total} log entries verified against signed checkpoints \
          ({cosigned} cosignatures by witnessing peers); {:.1} s.",
         started.elapsed().as_secs_f64()
     );
@@ -548,6 +666,41 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// 32 random bytes.
+fn random_key() -> Result<[u8; 32]> {
+    use ring::rand::SecureRandom;
+    let mut k = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut k)
+        .map_err(|_| anyhow!("the system random generator failed"))?;
+    Ok(k)
+}
+
+/// gcc-cic runs the deconfliction service; the other centres hold the key.
+fn demo_deconfliction(id: &NodeId, dir: &std::path::Path) -> Result<DeconflictionConfig> {
+    Ok(if id.centre_str() == "gcc-cic" {
+        DeconflictionConfig {
+            serve: true,
+            ..Default::default()
+        }
+    } else {
+        DeconflictionConfig {
+            key_file: Some(dir.join("deconfliction.key")),
+            service: Some("gcc-cic.gulf".parse()?),
+            country_code: Some(
+                if id.network_str() == "gulf" {
+                    "968"
+                } else {
+                    "7"
+                }
+                .into(),
+            ),
+            trunk_prefix: Some(if id.network_str() == "gulf" { "" } else { "8" }.into()),
+            ..Default::default()
+        }
+    })
 }
 
 fn api_config(listen: SocketAddr) -> Result<ApiConfig> {

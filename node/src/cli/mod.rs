@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod audit;
+pub mod case;
 pub mod certs;
 pub mod demo;
 pub mod officer;

@@ -140,6 +140,10 @@ pub enum OfficerCommand {
     /// Third-party consent (H2): ask an originator, or answer a request as the originator.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// Shared cases: open, invite, accept or decline, post updates and tasks, close; show
+    /// and list what this centre takes part in.
+    #[command(subcommand)]
+    Case(super::case::CaseCommand),
     /// Share a message you received with further nodes, under its originator's consent
     /// (an originator-controlled message needs a grant; the originator re-seals the content).
     Share {
@@ -546,12 +550,12 @@ impl Client {
     }
 }
 
-fn print_json(v: &Value) {
+pub(crate) fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 /// `2026-01-03T10:22:33.123Z` → `2026-01-03 10:22Z`.
-fn short_time(v: &Value) -> String {
+pub(crate) fn short_time(v: &Value) -> String {
     match v.as_str() {
         Some(s) if s.len() >= 16 => format!("{} {}Z", &s[..10], &s[11..16]),
         Some(s) => s.to_owned(),
@@ -559,11 +563,11 @@ fn short_time(v: &Value) -> String {
     }
 }
 
-fn short_id(v: &Value) -> &str {
+pub(crate) fn short_id(v: &Value) -> &str {
     v.as_str().map_or("-", |s| s.get(..16).unwrap_or(s))
 }
 
-fn list(v: &Value) -> String {
+pub(crate) fn list(v: &Value) -> String {
     let items: Vec<&str> = v
         .as_array()
         .into_iter()
@@ -659,6 +663,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             print_sent(&v, &out);
             Ok(ExitCode::SUCCESS)
         }
+        OfficerCommand::Case(c) => super::case::run(&client, c),
         OfficerCommand::Share { id, to, out } => {
             let id = client.resolve(&id)?;
             let v = client.post(&format!("/messages/{id}/share"), &json!({ "to": to }))?;
@@ -779,7 +784,7 @@ fn send(client: &Client, a: SendArgs) -> Result<ExitCode> {
 }
 
 /// Prints the id of a message just sent (or the API's JSON).
-fn print_sent(v: &Value, out: &Output) {
+pub(crate) fn print_sent(v: &Value, out: &Output) {
     if out.json {
         print_json(v);
     } else {

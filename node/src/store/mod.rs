@@ -987,6 +987,18 @@ impl Store {
         self.shared.index().unread
     }
 
+    /// Every case this node holds a message of.
+    pub fn case_ids(&self) -> Vec<CaseId> {
+        let mut v: Vec<CaseId> = self.shared.index().cases.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Every message id this node holds, in the order it first logged them.
+    pub fn message_ids(&self) -> Vec<MessageId> {
+        self.shared.index().ids.clone()
+    }
+
     /// Messages of a case, by id.
     pub fn case_messages(&self, case: &CaseId) -> Result<Vec<MessageId>> {
         Ok(self

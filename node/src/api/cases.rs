@@ -1,0 +1,116 @@
+//! The API's case endpoints (see [`crate::case`]): list, open, show, and one endpoint per
+//! action on a case. Reading a case is reading content (officers, supervisors); acting on
+//! one is sending.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::{json, Value};
+
+use super::auth::{Action, Principal};
+use super::handlers::{sent_or_refused, sent_response};
+use super::{ApiError, ApiState};
+use crate::case::{self, CaseRequest, Change};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn case_id(s: &str) -> ApiResult<liaison_protocol::CaseId> {
+    s.parse()
+        .map_err(|e| ApiError::Malformed(format!("{s:?} is not a case id: {e}")))
+}
+
+/// The request's JSON body; an empty body is an empty request (`accept`, `leave`…).
+fn body(bytes: &[u8]) -> ApiResult<CaseRequest> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(CaseRequest::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::Malformed(format!("bad case request: {e}")))
+}
+
+/// `GET /v1/cases`: every case this node knows, newest activity first.
+pub async fn list(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    p.require(Action::ReadMessage)?;
+    let cases = case::list(&s.ctx).map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "cases": cases.iter().map(|c| case::summary(c, &s.ctx.id)).collect::<Vec<_>>(),
+    })))
+}
+
+/// `GET /v1/cases/{case}`: the case as this node derives it.
+pub async fn show(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    p.require(Action::ReadMessage)?;
+    let id = case_id(&id)?;
+    let st = case::state(&s.ctx, &id).map_err(ApiError::internal)?;
+    if !st.known() {
+        return Err(ApiError::UnknownCase(id.as_str().to_owned()));
+    }
+    Ok(Json(case::view(&st)))
+}
+
+/// `POST /v1/cases`: opens a case; 201 with the case id and the opening message.
+pub async fn open(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    req: Bytes,
+) -> ApiResult<Response> {
+    p.require(Action::Send)?;
+    let req = body(&req)?;
+    let r = case::open(&s.ctx, &req).await;
+    let id = r.as_ref().ok().map(|(id, _)| id.as_str().to_owned());
+    let sent = sent_or_refused(&p, r.map(|(_, sent)| sent))?;
+    let id = id.unwrap_or_default();
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/v1/cases/{id}"))],
+        Json(json!({
+            "case": id,
+            "id": sent.id.to_string(),
+            "next_hops": sent.next_hops.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+        })),
+    )
+        .into_response())
+}
+
+/// `POST /v1/cases/{case}/{action}`: `invite`, `accept`, `decline`, `update`, `task`,
+/// `close`, `remove`, `leave`, `suspend`, `resume`.
+pub async fn act(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path((id, action)): Path<(String, String)>,
+    req: Bytes,
+) -> ApiResult<Response> {
+    p.require(Action::Send)?;
+    let id = case_id(&id)?;
+    let req = body(&req)?;
+    let ctx = &s.ctx;
+    let r = match action.as_str() {
+        // One invitation per node; the answer names the last (all are in the case).
+        "invite" => case::invite(ctx, &id, &req)
+            .await
+            .and_then(|mut v| v.pop().ok_or_else(|| anyhow::anyhow!("no invitation sent"))),
+        "accept" => case::join(ctx, &id, true).await,
+        "decline" => case::join(ctx, &id, false).await,
+        "update" => case::update(ctx, &id, &req).await,
+        "task" => case::task(ctx, &id, &req).await,
+        "close" => case::change(ctx, &id, Change::Close, &req).await,
+        "remove" => case::change(ctx, &id, Change::Remove, &req).await,
+        "leave" => case::change(ctx, &id, Change::Leave, &req).await,
+        "suspend" => case::change(ctx, &id, Change::Suspend, &req).await,
+        "resume" => case::change(ctx, &id, Change::Resume, &req).await,
+        other => {
+            return Err(ApiError::NoRoute(format!(
+                "/v1/cases/{id}/{other} (actions: invite, accept, decline, update, task, close, remove, leave, suspend, resume)"
+            )))
+        }
+    };
+    sent_response(&p, r)
+}

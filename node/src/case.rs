@@ -1,0 +1,739 @@
+//! Shared cases on a node: what officers do with a case, the check every received case
+//! message passes, and the case's state as this node derives it.
+//!
+//! A case has no database of its own: its state is derived, on demand, from the signed case
+//! messages this node originated or received ([`liaison_protocol::case::derive`]; relayed
+//! copies, which this node cannot open, are not part of it). Every operation composes one
+//! signed message and checks it first exactly as every participant will (refused with the
+//! case rule's reason code, e.g. `case-closed`, `not-a-participant`, `case-handling`), then
+//! sends it like any message: sealed to its recipients, logged, queued, receipted.
+//!
+//! Who receives what: membership and status messages (invite, accept/decline, remove, leave,
+//! suspend, resume, close) go to every participant and every pending invitee (and the node
+//! concerned); updates and tasks go to the participants (an update may name fewer). A node
+//! that receives a case message checks it against the case as it holds it
+//! ([`check_incoming`]) and refuses it with the same reason codes.
+
+use anyhow::Result;
+use liaison_protocol::case::{derive, within, CaseState, TaskChange, TaskStatus};
+use liaison_protocol::message::{Body, Header, Kind};
+use liaison_protocol::{
+    CaseId, Handling, LanguageTag, MessageId, NodeId, Payload, Recipient, Release, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::compose::{self, parse, SendRequest, DEFAULT_HOP_LIMIT};
+use crate::node::{Ctx, SendRefused, Sent};
+use crate::store::{now, Role};
+
+/// Where the message being checked sorts among a case's messages before it has an id.
+const PROVISIONAL: MessageId = MessageId([0xff; 32]);
+
+/// What an officer asks of a case (the API's `POST /v1/cases…` bodies; the CLI writes the
+/// same). Fields are in their human forms; each operation reads the ones it needs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseRequest {
+    /// open: the case id (default: `<CENTRE>-<year>-<4 hex digits>`).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// open: the case's title; task: what is to be done.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// open: the lead centre's node (default: this node).
+    #[serde(default)]
+    pub lead: Option<String>,
+    /// open, invite: nodes invited; remove: the node removed.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// update: the participants it goes to (default: every participant).
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// open: TLP (required); update: narrower TLP (default: the case's).
+    #[serde(default)]
+    pub tlp: Option<String>,
+    /// open: releasability (default: the networks of the nodes named and of this node's
+    /// identities, so its gateways may carry the case); update: narrower releasability
+    /// (default: the case's; the gateways on the way must stay covered).
+    #[serde(default)]
+    pub release: Vec<String>,
+    /// Originator control (EU H2).
+    #[serde(default)]
+    pub originator_control: bool,
+    /// EU H0.
+    #[serde(default)]
+    pub h0: bool,
+    /// EU H1.
+    #[serde(default)]
+    pub h1: bool,
+    /// EU H3 restrictions.
+    #[serde(default)]
+    pub h3: Option<String>,
+    /// open: 4x4 evaluation (required); update: default the case's.
+    #[serde(default)]
+    pub eval: Option<String>,
+    /// Summary (open), note (invite), content (update), note (task), reason (the rest).
+    #[serde(default)]
+    pub text: String,
+    /// Language of `text` (BCP 47); required when there is text.
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// Entities (`type=value`) of the summary or update.
+    #[serde(default)]
+    pub entities: Vec<String>,
+    /// Files attached to the summary or update.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentRequest>,
+    /// task: the task changed (its id, or a unique prefix); none: a new task.
+    #[serde(default)]
+    pub task: Option<String>,
+    /// task: the participant who does it.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// task: due date, `YYYY-MM-DD` (end of that day, UTC) or RFC 3339.
+    #[serde(default)]
+    pub due: Option<String>,
+    /// task: `open`, `in-progress`, `done` or `cancelled`.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// A file attached to a case message: its name, media type and bytes (base64).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentRequest {
+    /// File name, e.g. `manifest.pdf`.
+    pub name: String,
+    /// IANA media type, e.g. `application/pdf`.
+    pub media_type: String,
+    /// The bytes, base64 (standard alphabet, padded).
+    pub content_base64: String,
+}
+
+fn refused(code: &str, detail: impl Into<String>) -> anyhow::Error {
+    SendRefused {
+        reason_code: code.into(),
+        detail: detail.into(),
+    }
+    .into()
+}
+
+fn invalid(detail: impl Into<String>) -> anyhow::Error {
+    refused("invalid-message", detail)
+}
+
+/// Parses a case id as written.
+pub fn case_id(s: &str) -> Result<CaseId> {
+    parse::<CaseId>("case", s).map_err(invalid)
+}
+
+fn node(what: &str, s: &str) -> Result<NodeId> {
+    parse::<NodeId>(what, s).map_err(invalid)
+}
+
+/// The case's messages this node can read (originated or delivered here), opened.
+pub fn messages(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Body)>> {
+    let mut out = Vec::new();
+    for id in ctx.store.case_messages(case)? {
+        let Some(state) = ctx.store.state(&id)? else {
+            continue;
+        };
+        if state.role == Role::Relayed {
+            continue;
+        }
+        let Some(env) = ctx.store.envelope(&id)? else {
+            continue;
+        };
+        let Ok(body) = Body::decode(&env.signed.body) else {
+            continue;
+        };
+        let (body, _) = crate::directory::open_body(ctx, body);
+        out.push((id, body));
+    }
+    Ok(out)
+}
+
+/// The case as this node derives it now.
+pub fn state(ctx: &Ctx, case: &CaseId) -> Result<CaseState> {
+    Ok(derive(case.clone(), messages(ctx, case)?))
+}
+
+/// A case this node knows, or `unknown-case`.
+fn known(ctx: &Ctx, case: &CaseId) -> Result<CaseState> {
+    let s = state(ctx, case)?;
+    if !s.known() {
+        return Err(refused(
+            "unknown-case",
+            format!("this node holds neither the opening of case {case} nor an invitation to it"),
+        ));
+    }
+    Ok(s)
+}
+
+/// Every case this node knows, newest activity first.
+pub fn list(ctx: &Ctx) -> Result<Vec<CaseState>> {
+    let mut v = Vec::new();
+    for id in ctx.store.case_ids() {
+        let s = state(ctx, &id)?;
+        if s.known() {
+            v.push(s);
+        }
+    }
+    v.sort_by_key(|s| std::cmp::Reverse(s.timeline.last().map(|e| e.at)));
+    Ok(v)
+}
+
+/// Checks a case message delivered here against the case as this node holds it (with the
+/// messages accepted earlier in the same batch, `batch`). `Err((code, detail))` to refuse.
+/// A `case-join` is refused only for a closed or wrongly handled case: its invitation (or
+/// the invitation that introduces the case here) may still be on its way by another route, and a restated acceptance
+/// ([`restate_join`]) has no effect where the first one arrived; the derivation decides.
+pub fn check_incoming(
+    ctx: &Ctx,
+    id: MessageId,
+    body: &Body,
+    batch: &[(MessageId, Body)],
+) -> Result<(), (String, String)> {
+    let Some(case) = &body.header.case else {
+        return Ok(());
+    };
+    let mut msgs = messages(ctx, case).map_err(|e| ("internal-error".into(), format!("{e:#}")))?;
+    msgs.extend(
+        batch
+            .iter()
+            .filter(|(_, b)| b.header.case.as_ref() == Some(case))
+            .cloned(),
+    );
+    msgs.push((id, body.clone()));
+    let s = derive(case.clone(), msgs);
+    match s.verdict(&id) {
+        Some(Some(e))
+            if !matches!(body.kind, Kind::CaseJoin { .. })
+                || matches!(e.code, "case-closed" | "case-handling") =>
+        {
+            Err((e.code.into(), e.detail.clone()))
+        }
+        _ => {
+            // This node must itself take part in what it receives (a removed participant
+            // stops receiving updates that were addressed to it before its removal arrived).
+            let me_ok = !matches!(body.kind, Kind::CaseUpdate(_) | Kind::CaseTask(_))
+                || ctx.me().iter().any(|m| s.is_participant(m));
+            if me_ok {
+                Ok(())
+            } else {
+                Err((
+                    "not-a-participant".into(),
+                    format!("this node no longer takes part in case {case}"),
+                ))
+            }
+        }
+    }
+}
+
+/// After an invitation to `case` arrived here: if this node took part by accepting, and its
+/// acceptances did not reach everyone the case now has (the lead invited someone while this
+/// node's acceptance was on its way, so the invitation's list of members showed this node
+/// as invited), restates its acceptance to everyone. Where the first acceptance arrived, the
+/// restatement has no effect (`already-participant` in the timeline); the new invitee learns
+/// from it that this node takes part.
+pub async fn restate_join(ctx: &Ctx, case: &CaseId) -> Result<()> {
+    let msgs = messages(ctx, case)?;
+    let s = derive(case.clone(), msgs.clone());
+    if s.standing(&ctx.id) != Some(liaison_protocol::case::MemberStatus::Joined)
+        || s.lead.as_ref() == Some(&ctx.id)
+    {
+        return Ok(());
+    }
+    let mut reached: Vec<NodeId> = Vec::new();
+    let mut joined = false;
+    for (_, b) in &msgs {
+        if b.header.originator == ctx.id && matches!(b.kind, Kind::CaseJoin { accept: true }) {
+            joined = true;
+            reached.extend(b.header.recipients.iter().filter_map(|r| match r {
+                Recipient::Node(n) => Some(n.clone()),
+                Recipient::Network(_) => None,
+            }));
+        }
+    }
+    let missing: Vec<NodeId> = everyone(&s)
+        .into_iter()
+        .filter(|n| !ctx.is_me(n) && !reached.contains(n))
+        .collect();
+    if !joined || missing.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(case = %case, to = ?missing, "case: restating this node's acceptance to members it did not reach");
+    let mut body = Body {
+        header: Header {
+            originator: ctx.id.clone(),
+            created_at: now(),
+            nonce: ctx.nonce()?,
+            recipients: everyone(&s)
+                .into_iter()
+                .filter(|n| !ctx.is_me(n))
+                .map(Recipient::Node)
+                .collect(),
+            case: Some(case.clone()),
+            in_reply_to: s.members.get(&ctx.id).map(|m| m.by),
+            expires_at: None,
+            hop_limit: DEFAULT_HOP_LIMIT,
+        },
+        handling: case_handling(&s)?,
+        kind: Kind::CaseJoin { accept: true },
+    };
+    body.normalise();
+    crate::node::send_body(ctx, body).await.map(|_| ())
+}
+
+/// Composes a case message, checks it as every participant will, and sends it.
+async fn post(
+    ctx: &Ctx,
+    case: &CaseId,
+    kind: Kind,
+    to: Vec<NodeId>,
+    handling: Handling,
+    in_reply_to: Option<MessageId>,
+) -> Result<Sent> {
+    let mut to: Vec<NodeId> = to.into_iter().filter(|n| !ctx.is_me(n)).collect();
+    to.sort();
+    to.dedup();
+    if to.is_empty() {
+        // No one else yet: logged here only.
+        to.push(ctx.id.clone());
+    }
+    let mut body = Body {
+        header: Header {
+            originator: ctx.id.clone(),
+            created_at: now(),
+            nonce: ctx.nonce()?,
+            recipients: to.into_iter().map(Recipient::Node).collect(),
+            case: Some(case.clone()),
+            in_reply_to,
+            expires_at: None,
+            hop_limit: DEFAULT_HOP_LIMIT,
+        },
+        handling,
+        kind,
+    };
+    body.normalise();
+    body.validate()
+        .map_err(|e| refused(e.reason_code(), e.to_string()))?;
+    let mut msgs = messages(ctx, case)?;
+    msgs.push((PROVISIONAL, body.clone()));
+    if let Some(Some(e)) = derive(case.clone(), msgs).verdict(&PROVISIONAL) {
+        return Err(refused(e.code, e.detail.clone()));
+    }
+    crate::node::send_body(ctx, body).await
+}
+
+fn language(req: &CaseRequest) -> Result<LanguageTag> {
+    match (&req.lang, req.text.is_empty()) {
+        (Some(l), _) => parse::<LanguageTag>("language", l).map_err(invalid),
+        (None, true) => parse::<LanguageTag>("language", "und").map_err(invalid),
+        (None, false) => Err(invalid(
+            "lang: say which language the text is written in (BCP 47, e.g. ru, ar, en)",
+        )),
+    }
+}
+
+fn payload(req: &CaseRequest) -> Result<Payload> {
+    Ok(Payload {
+        language: language(req)?,
+        text: req.text.clone(),
+        entities: req
+            .entities
+            .iter()
+            .map(|e| compose::parse_entity(e))
+            .collect::<Result<_, _>>()
+            .map_err(invalid)?,
+        attachments: req
+            .attachments
+            .iter()
+            .map(|a| {
+                use base64::Engine as _;
+                let content = base64::engine::general_purpose::STANDARD
+                    .decode(&a.content_base64)
+                    .map_err(|e| invalid(format!("attachment {:?}: not base64: {e}", a.name)))?;
+                Ok(liaison_protocol::Attachment {
+                    name: a.name.clone(),
+                    media_type: a.media_type.clone(),
+                    content,
+                })
+            })
+            .collect::<Result<_>>()?,
+    })
+}
+
+fn case_handling(s: &CaseState) -> Result<Handling> {
+    s.handling
+        .clone()
+        .ok_or_else(|| refused("unknown-case", "the case's handling is not known here"))
+}
+
+/// Participants and pending invitees: who hears of membership and status changes.
+fn everyone(s: &CaseState) -> Vec<NodeId> {
+    let mut v = s.participants();
+    v.extend(s.pending());
+    v
+}
+
+/// Opens a case: title, summary, handling, lead; invites `nodes` at once.
+pub async fn open(ctx: &Ctx, req: &CaseRequest) -> Result<(CaseId, Sent)> {
+    let id = match &req.id {
+        Some(s) => case_id(s)?,
+        None => {
+            let n = ctx.nonce()?;
+            let year = time::OffsetDateTime::now_utc().year();
+            case_id(&format!(
+                "{}-{year}-{:02X}{:02X}",
+                ctx.id.centre_str().to_uppercase(),
+                n[0],
+                n[1]
+            ))?
+        }
+    };
+    if !ctx.store.case_messages(&id)?.is_empty() {
+        return Err(refused(
+            "case-exists",
+            format!("this node already holds messages of case {id}"),
+        ));
+    }
+    let title = req
+        .title
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| invalid("title: a case needs a title"))?;
+    let lead = match &req.lead {
+        Some(l) => node("lead", l)?,
+        None => ctx.id.clone(),
+    };
+    let invited: Vec<NodeId> = req
+        .nodes
+        .iter()
+        .map(|n| node("invitee", n))
+        .collect::<Result<_>>()?;
+    let mut named: Vec<NodeId> = invited.clone();
+    named.push(lead.clone());
+    named.extend(ctx.me());
+    let release = if req.release.is_empty() {
+        let mut nets: Vec<String> = named
+            .iter()
+            .map(|n| format!("network:{}", n.network_str()))
+            .collect();
+        nets.sort();
+        nets.dedup();
+        nets
+    } else {
+        req.release.clone()
+    };
+    let as_send = SendRequest {
+        tlp: req
+            .tlp
+            .clone()
+            .ok_or_else(|| invalid("tlp: a case needs a TLP level"))?,
+        release,
+        originator_control: req.originator_control,
+        h0: req.h0,
+        h1: req.h1,
+        h3: req.h3.clone(),
+        eval: req
+            .eval
+            .clone()
+            .ok_or_else(|| invalid("eval: a case needs a 4x4 evaluation, e.g. B2"))?,
+        ..Default::default()
+    };
+    let handling = compose::handling_of(&as_send, &[]).map_err(invalid)?;
+    let kind = Kind::CaseOpen {
+        title,
+        payload: payload(req)?,
+        lead: lead.clone(),
+    };
+    let mut to = invited;
+    to.push(lead);
+    let sent = post(ctx, &id, kind, to, handling, None).await?;
+    Ok((id, sent))
+}
+
+/// Invites each of `req.nodes` (lead only); one signed invitation per node.
+pub async fn invite(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Vec<Sent>> {
+    if req.nodes.is_empty() {
+        return Err(invalid("nodes: name the node(s) to invite"));
+    }
+    let mut sent = Vec::new();
+    for n in &req.nodes {
+        let invitee = node("invitee", n)?;
+        let s = known(ctx, case)?;
+        let kind = Kind::CaseInvite {
+            invitee: invitee.clone(),
+            note: payload(req)?,
+            title: s.title.clone().unwrap_or_default(),
+            summary: s
+                .summary
+                .clone()
+                .ok_or_else(|| refused("unknown-case", "the case's summary is not known here"))?,
+            lead: s
+                .lead
+                .clone()
+                .ok_or_else(|| refused("unknown-case", "the case's lead is not known here"))?,
+            members: s.participants(),
+            pending: s.pending(),
+        };
+        let mut to = everyone(&s);
+        to.push(invitee);
+        sent.push(post(ctx, case, kind, to, case_handling(&s)?, None).await?);
+    }
+    Ok(sent)
+}
+
+/// Accepts (or declines) this node's invitation to `case`.
+pub async fn join(ctx: &Ctx, case: &CaseId, accept: bool) -> Result<Sent> {
+    let s = known(ctx, case)?;
+    let invitation = s.members.get(&ctx.id).map(|m| m.by);
+    post(
+        ctx,
+        case,
+        Kind::CaseJoin { accept },
+        everyone(&s),
+        case_handling(&s)?,
+        invitation,
+    )
+    .await
+}
+
+/// Posts an update: to every participant, or to `req.to` (participants only), with the
+/// case's handling or a narrower one.
+pub async fn update(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Sent> {
+    let s = known(ctx, case)?;
+    let base = case_handling(&s)?;
+    let to: Vec<NodeId> = if req.to.is_empty() {
+        s.participants()
+    } else {
+        req.to
+            .iter()
+            .map(|n| node("recipient", n))
+            .collect::<Result<_>>()?
+    };
+    let mut h = base.clone();
+    if let Some(t) = &req.tlp {
+        h.tlp = parse("TLP", t).map_err(invalid)?;
+    }
+    if !req.release.is_empty() {
+        h.releasability = req
+            .release
+            .iter()
+            .map(|r| parse::<Release>("releasability", r))
+            .collect::<Result<_, _>>()
+            .map_err(invalid)?;
+    }
+    h.originator_control |= req.originator_control;
+    h.h0_crime_only |= req.h0;
+    h.h1_no_judicial_use |= req.h1;
+    if req.h3.is_some() {
+        h.h3_restrictions = req.h3.clone();
+    }
+    if let Some(e) = &req.eval {
+        h.evaluation = parse("evaluation", e).map_err(invalid)?;
+    }
+    within(&h, &base).map_err(|e| refused("case-handling", e))?;
+    post(ctx, case, Kind::CaseUpdate(payload(req)?), to, h, None).await
+}
+
+fn due(s: &str) -> Result<Timestamp> {
+    use time::format_description::well_known::Rfc3339;
+    let t = if s.len() == 10 {
+        time::OffsetDateTime::parse(&format!("{s}T23:59:59Z"), &Rfc3339)
+    } else {
+        time::OffsetDateTime::parse(s, &Rfc3339)
+    }
+    .map_err(|e| invalid(format!("due {s:?}: {e} (write YYYY-MM-DD or RFC 3339)")))?;
+    let ms = u64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| invalid(format!("due {s:?}: before 1970")))?;
+    Ok(Timestamp(ms))
+}
+
+/// Creates a task (`req.task` none) or changes one.
+pub async fn task(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Sent> {
+    let s = known(ctx, case)?;
+    let existing = match &req.task {
+        None => None,
+        Some(prefix) => {
+            let p = prefix.to_ascii_lowercase();
+            let found: Vec<_> = s
+                .tasks
+                .iter()
+                .filter(|t| t.id.to_string().starts_with(&p))
+                .collect();
+            match found.as_slice() {
+                [one] => Some((*one).clone()),
+                [] => {
+                    return Err(refused(
+                        "unknown-task",
+                        format!("no task {prefix} in {case}"),
+                    ))
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "task {prefix} is ambiguous; give more digits"
+                    )))
+                }
+            }
+        }
+    };
+    let title = req
+        .title
+        .clone()
+        .or_else(|| existing.as_ref().map(|t| t.title.clone()))
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| invalid("title: a task needs a title"))?;
+    let assignee = match (&req.assignee, &existing) {
+        (Some(a), _) => node("assignee", a)?,
+        (None, Some(t)) => t.assignee.clone(),
+        (None, None) => return Err(invalid("assignee: a task needs an assignee")),
+    };
+    let change = TaskChange {
+        task: existing.as_ref().map(|t| t.id),
+        title,
+        assignee,
+        due: match &req.due {
+            Some(d) => Some(due(d)?),
+            None => existing.as_ref().and_then(|t| t.due),
+        },
+        status: match &req.status {
+            Some(st) => st.parse::<TaskStatus>().map_err(invalid)?,
+            None => existing.as_ref().map_or(TaskStatus::Open, |t| t.status),
+        },
+        note: req.text.clone(),
+    };
+    post(
+        ctx,
+        case,
+        Kind::CaseTask(change),
+        s.participants(),
+        case_handling(&s)?,
+        None,
+    )
+    .await
+}
+
+/// What the lead (or a leaving participant) does to membership and status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Close the case (final).
+    Close,
+    /// Suspend it.
+    Suspend,
+    /// Resume it.
+    Resume,
+    /// Remove `req.nodes[0]`.
+    Remove,
+    /// Leave it (this node).
+    Leave,
+}
+
+/// Closes, suspends, resumes, removes a participant or leaves; `req.text` is the reason.
+pub async fn change(ctx: &Ctx, case: &CaseId, what: Change, req: &CaseRequest) -> Result<Sent> {
+    let s = known(ctx, case)?;
+    let reason = req.text.clone();
+    let mut to = everyone(&s);
+    let kind = match what {
+        Change::Close => Kind::CaseClose { reason },
+        Change::Suspend | Change::Resume => Kind::CaseStatus {
+            suspended: what == Change::Suspend,
+            reason,
+        },
+        Change::Remove | Change::Leave => {
+            let participant = if what == Change::Leave {
+                ctx.id.clone()
+            } else {
+                let [one] = req.nodes.as_slice() else {
+                    return Err(invalid("nodes: name the one node to remove"));
+                };
+                node("participant", one)?
+            };
+            to.push(participant.clone());
+            Kind::CaseRemove {
+                participant,
+                reason,
+            }
+        }
+    };
+    post(ctx, case, kind, to, case_handling(&s)?, None).await
+}
+
+/// A case as JSON (`liaison case show --json`, `GET /v1/cases/{id}`): only what the
+/// participants' messages say, so participants holding the same messages show the same.
+pub fn view(s: &CaseState) -> Value {
+    let ts = |t: Timestamp| t.to_rfc3339();
+    let handling = s.handling.as_ref().map(|h| {
+        json!({
+            "tlp": h.tlp.label(),
+            "releasability": h.releasability.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "handling_codes": h.eu_codes(),
+            "h3_restrictions": h.h3_restrictions,
+            "evaluation": h.evaluation.to_string(),
+        })
+    });
+    json!({
+        "case": s.id.as_str(),
+        "title": s.title,
+        "summary": s.summary.as_ref().map(crate::api::view::payload),
+        "lead": s.lead.as_ref().map(NodeId::as_str),
+        "opener": s.opener.as_ref().map(NodeId::as_str),
+        "opened_at": s.opened_at.map(ts),
+        "status": s.status.name(),
+        "status_reason": s.status_reason,
+        "handling": handling,
+        "participants": s.participants().iter().map(NodeId::as_str).collect::<Vec<_>>(),
+        "members": s.members.iter().map(|(n, m)| json!({
+            "node": n.as_str(),
+            "standing": m.status.name(),
+            "since": ts(m.since),
+        })).collect::<Vec<_>>(),
+        "updates": s.updates.iter().map(|u| json!({
+            "id": u.id.to_string(),
+            "from": u.from.as_str(),
+            "at": ts(u.at),
+            "tlp": u.handling.tlp.label(),
+            "recipients": u.recipients.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "payload": crate::api::view::payload(&u.payload),
+        })).collect::<Vec<_>>(),
+        "tasks": s.tasks.iter().map(|t| json!({
+            "id": t.id.to_string(),
+            "title": t.title,
+            "assignee": t.assignee.as_str(),
+            "due": t.due.map(ts),
+            "status": t.status.name(),
+            "created_by": t.created_by.as_str(),
+            "updated_at": ts(t.updated_at),
+            "note": t.note,
+        })).collect::<Vec<_>>(),
+        "timeline": s.timeline.iter().map(|e| json!({
+            "id": e.id.to_string(),
+            "at": ts(e.at),
+            "from": e.from.as_str(),
+            "kind": e.kind,
+            "summary": e.summary,
+            "refused": e.refused.as_ref().map(|r| json!({"code": r.code, "detail": r.detail})),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One line per case (`liaison case list`, `GET /v1/cases`).
+pub fn summary(s: &CaseState, me: &NodeId) -> Value {
+    json!({
+        "case": s.id.as_str(),
+        "title": s.title,
+        "lead": s.lead.as_ref().map(NodeId::as_str),
+        "status": s.status.name(),
+        "standing": if s.lead.as_ref() == Some(me) {
+            "lead"
+        } else {
+            s.standing(me).map_or("-", |m| m.name())
+        },
+        "participants": s.participants().len(),
+        "updates": s.updates.len(),
+        "open_tasks": s.tasks.iter().filter(|t| matches!(t.status, TaskStatus::Open | TaskStatus::InProgress)).count(),
+        "last_activity": s.timeline.last().map(|e| e.at.to_rfc3339()),
+    })
+}

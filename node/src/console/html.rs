@@ -1,0 +1,161 @@
+//! Small HTML helpers: escaping, form and query data, badges. Every page is built with
+//! `format!` and these; anything that did not come from this crate goes through [`esc`].
+
+use super::i18n::Locale;
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// User-supplied text isolated from the surrounding direction (`<bdi>`), escaped.
+pub fn bdi(s: &str) -> String {
+    format!("<bdi>{}</bdi>", esc(s))
+}
+
+/// A time: machine-readable attribute, localised text.
+pub fn time(l: &Locale, rfc3339: &str) -> String {
+    format!(
+        "<time datetime=\"{}\">{}</time>",
+        esc(rfc3339),
+        esc(&l.datetime(rfc3339))
+    )
+}
+
+/// `application/x-www-form-urlencoded` pairs (a form body or a query), in order; a key may
+/// repeat (checkbox groups).
+#[derive(Clone, Debug, Default)]
+pub struct FormData(pub Vec<(String, String)>);
+
+impl FormData {
+    /// Parses urlencoded bytes; malformed input gives no pairs.
+    pub fn parse(bytes: &[u8]) -> Self {
+        Self(serde_urlencoded::from_bytes(bytes).unwrap_or_default())
+    }
+
+    /// The first value of `key`, trimmed; `None` if absent or blank.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Every non-blank value of `key`.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    /// The first value of `key` as typed (not trimmed: text areas), browsers' CRLF line
+    /// ends made plain; empty if absent.
+    pub fn text(&self, key: &str) -> String {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.replace("\r\n", "\n"))
+            .unwrap_or_default()
+    }
+
+    /// Whether a checkbox `key` was ticked.
+    pub fn checked(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The pairs as a query string (without `?`), leaving out `skip`.
+    pub fn query_without(&self, skip: &str) -> String {
+        let kept: Vec<&(String, String)> = self.0.iter().filter(|(k, _)| k != skip).collect();
+        serde_urlencoded::to_string(kept).unwrap_or_default()
+    }
+}
+
+/// The CSS class of a TLP label (`TLP:AMBER+STRICT` → `tlp-amber-strict`).
+pub fn tlp_class(label: &str) -> &'static str {
+    match label {
+        "TLP:RED" => "tlp-red",
+        "TLP:AMBER+STRICT" => "tlp-amber-strict",
+        "TLP:AMBER" => "tlp-amber",
+        "TLP:GREEN" => "tlp-green",
+        _ => "tlp-clear",
+    }
+}
+
+/// A TLP badge: the label itself is never translated (TLP 2.0 says so), its meaning is.
+pub fn tlp_badge(l: &Locale, label: &str) -> String {
+    let key = format!(
+        "tlp-meaning-{}",
+        tlp_class(label).trim_start_matches("tlp-")
+    );
+    format!(
+        "<span class=\"tlp {}\" title=\"{}\">{}</span>",
+        tlp_class(label),
+        esc(&l.t(&key)),
+        esc(label)
+    )
+}
+
+/// A hidden CSRF field.
+pub fn csrf_field(token: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(token)
+    )
+}
+
+/// `<option>`s from (value, label) pairs, `selected` marked.
+pub fn options(items: &[(String, String)], selected: Option<&str>) -> String {
+    items
+        .iter()
+        .map(|(v, label)| {
+            format!(
+                "<option value=\"{}\"{}>{}</option>",
+                esc(v),
+                if Some(v.as_str()) == selected {
+                    " selected"
+                } else {
+                    ""
+                },
+                esc(label)
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_quotes() {
+        assert_eq!(
+            esc("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+        assert_eq!(bdi("عمان <b>"), "<bdi>عمان &lt;b&gt;</bdi>");
+    }
+
+    #[test]
+    fn forms_keep_repeated_keys_and_drop_blanks() {
+        let f = FormData::parse(b"to=a.b&to=network%3Agulf&to=&tlp=AMBER&csrf=x&lang=ar");
+        assert_eq!(f.all("to"), vec!["a.b", "network:gulf"]);
+        assert_eq!(f.get("tlp"), Some("AMBER"));
+        assert_eq!(f.get("missing"), None);
+        assert!(!f.query_without("lang").contains("lang"));
+    }
+}
