@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod cluster;
+pub mod docker;
 pub mod federation;
 
 /// The log output of a test process, captured (for tests that search it).
