@@ -1,7 +1,9 @@
 //! Outbound peer sessions: connect, keep the connection, stream the durable outbox in order,
 //! and take receipts and refusals back; reconnect with capped exponential backoff and jitter.
 //!
-//! One task per configured peer, so a peer that is down never slows the others. A session
+//! One task per configured peer, so a peer that is down never slows the others. When the
+//! peer dials this node while its session is down, the backoff is cut short
+//! ([`Ctx::peer_dialled_in`]): a healed partition or a restarted peer is served at once. A session
 //! sends from the start of the peer's outbox: anything still there was not receipted, so
 //! after a reconnect it is sent again (at-least-once; the receiver deduplicates). At most
 //! `limits.window` messages are in flight without a receipt.
@@ -28,6 +30,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// Runs the session with one peer until the node shuts down.
 pub async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConfig) {
     let mut backoff = BACKOFF_MIN;
+    let wake = ctx
+        .peer_wake
+        .get(&peer.node_id)
+        .cloned()
+        .unwrap_or_default();
     loop {
         if ctx.cancel.is_cancelled() {
             return;
@@ -91,6 +98,10 @@ pub async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConfig) {
         tokio::select! {
             _ = ctx.cancel.cancelled() => return,
             _ = tokio::time::sleep(delay) => {}
+            () = wake.notified() => {
+                tracing::debug!(peer = %peer.node_id, "peer dialled in: reconnecting now");
+                backoff = BACKOFF_MIN;
+            }
         }
     }
 }
