@@ -136,20 +136,10 @@ fn node(what: &str, s: &str) -> Result<NodeId> {
 pub fn messages(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Body)>> {
     let mut out = Vec::new();
     for id in ctx.store.case_messages(case)? {
-        let Some(state) = ctx.store.state(&id)? else {
-            continue;
-        };
-        if state.role == Role::Relayed {
-            continue;
+        match crate::directory::read_opened(ctx, &id)? {
+            Some((state, body)) if state.role != Role::Relayed => out.push((id, body)),
+            _ => {}
         }
-        let Some(env) = ctx.store.envelope(&id)? else {
-            continue;
-        };
-        let Ok(body) = Body::decode(&env.signed.body) else {
-            continue;
-        };
-        let (body, _) = crate::directory::open_body(ctx, body);
-        out.push((id, body));
     }
     Ok(out)
 }

@@ -153,19 +153,17 @@ fn notice_handling(from: &NodeId, to: &NodeId) -> Result<liaison_protocol::Handl
 pub fn rebuild(ctx: &Ctx) -> Result<Service> {
     let mut service = Service::default();
     for id in ctx.store.message_ids() {
-        let Some(state) = ctx.store.state(&id)? else {
-            continue;
-        };
-        if state.facts.kind != "selectors" || state.role != Role::Delivered {
+        // Only submissions are opened (an X25519 agreement each).
+        let submitted = ctx
+            .store
+            .state(&id)?
+            .is_some_and(|s| s.facts.kind == "selectors" && s.role == Role::Delivered);
+        if !submitted {
             continue;
         }
-        let Some(env) = ctx.store.envelope(&id)? else {
+        let Some((_, body)) = crate::directory::read_opened(ctx, &id)? else {
             continue;
         };
-        let Ok(body) = Body::decode(&env.signed.body) else {
-            continue;
-        };
-        let (body, _) = crate::directory::open_body(ctx, body);
         if let Some((holder, hashes)) = submission(&body) {
             for h in hashes {
                 service.holders.entry(h).or_default().push(holder.clone());

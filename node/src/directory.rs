@@ -439,6 +439,23 @@ pub fn seal_to(
         .map_err(|e| (e.reason_code().to_string(), e.to_string()))
 }
 
+/// A stored message's state and readable body (opened where this node can; see
+/// [`open_body`]); `None` if unknown or purged.
+pub fn read_opened(
+    ctx: &Ctx,
+    id: &liaison_protocol::MessageId,
+) -> Result<Option<(crate::store::MessageState, Body)>> {
+    let Some(state) = ctx.store.state(id)? else {
+        return Ok(None);
+    };
+    let Some(env) = ctx.store.envelope(id)? else {
+        return Ok(None);
+    };
+    let body = Body::decode(&env.signed.body)
+        .map_err(|e| anyhow!("stored message {id} does not decode: {e}"))?;
+    Ok(Some((state, open_body(ctx, body).0)))
+}
+
 /// The readable form of a stored body: sealed content opened for whichever of this node's
 /// identities it was sealed to. `Err` (with the reason) if it is sealed and cannot be opened
 /// here; the body is then returned as it is.

@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use liaison_certs::IssuedCert;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls_pki_types::pem::PemObject;
+use rustls::pki_types::ServerName;
 
 use crate::TestPki;
 
@@ -401,21 +400,7 @@ pub struct OfficerBrowser {
 impl OfficerBrowser {
     /// Trusts the CAs of `pki`; dials `addr` expecting `node`'s certificate; presents `cert`.
     pub fn new(pki: &TestPki, addr: SocketAddr, node: &str, cert: &IssuedCert) -> Self {
-        let mut roots = rustls::RootCertStore::empty();
-        for net in pki.networks.values() {
-            roots
-                .add(CertificateDer::from(net.ca.cert_der().to_vec()))
-                .expect("root");
-        }
-        let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).expect("key");
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .expect("tls13")
-        .with_root_certificates(roots)
-        .with_client_auth_cert(vec![CertificateDer::from(cert.cert_der.clone())], key)
-        .expect("client cert");
+        let mut config = crate::api::client_tls(pki, cert);
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Self {
             config: Arc::new(config),

@@ -59,6 +59,20 @@ pub mod logs {
     }
 }
 
+/// Every file under `dir`, with its bytes (to search a data dir for plaintext).
+pub fn all_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let p = e.expect("dir entry").path();
+        if p.is_dir() {
+            out.extend(all_files(&p));
+        } else {
+            out.push((p.clone(), std::fs::read(&p).expect("read file")));
+        }
+    }
+    out
+}
+
 /// Copies a directory tree (a data dir, to tamper with or restore).
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).expect("create dir");
@@ -486,6 +500,26 @@ pub mod api {
             .expect("issue officer")
     }
 
+    /// A TLS 1.3 client configuration that trusts the network CAs of `pki` and presents
+    /// `cert` (an officer's, or any other, to check refusals).
+    pub fn client_tls(pki: &TestPki, cert: &IssuedCert) -> rustls::ClientConfig {
+        let mut roots = rustls::RootCertStore::empty();
+        for net in pki.networks.values() {
+            roots
+                .add(CertificateDer::from(net.ca.cert_der().to_vec()))
+                .expect("root");
+        }
+        let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).expect("key");
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("tls13")
+        .with_root_certificates(roots)
+        .with_client_auth_cert(vec![CertificateDer::from(cert.cert_der.clone())], key)
+        .expect("client cert")
+    }
+
     /// An HTTPS client of a node's certificate listener, presenting `cert` (an officer's,
     /// or any other, to check refusals).
     pub struct CertClient {
@@ -497,23 +531,8 @@ pub mod api {
     impl CertClient {
         /// Trusts the network CAs of `pki`; dials `addr` expecting the certificate of `node`.
         pub fn new(pki: &TestPki, addr: SocketAddr, node: &str, cert: &IssuedCert) -> Self {
-            let mut roots = rustls::RootCertStore::empty();
-            for net in pki.networks.values() {
-                roots
-                    .add(CertificateDer::from(net.ca.cert_der().to_vec()))
-                    .expect("root");
-            }
-            let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).expect("key");
-            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .expect("tls13")
-            .with_root_certificates(roots)
-            .with_client_auth_cert(vec![CertificateDer::from(cert.cert_der.clone())], key)
-            .expect("client cert");
             Self {
-                config: Arc::new(config),
+                config: Arc::new(client_tls(pki, cert)),
                 addr,
                 node: node.to_owned(),
             }

@@ -12,6 +12,7 @@ use liaison_node::node::{send_body, SendRefused};
 use liaison_protocol::case::{CaseState, CaseStatus, MemberStatus, TaskStatus};
 use liaison_protocol::message::{Body, Header, Kind};
 use liaison_protocol::{CaseId, MessageId, NodeId, Payload, Recipient};
+use liaison_tests::all_files;
 use liaison_tests::cluster::{wait_for, wait_keys};
 use liaison_tests::federation::*;
 
@@ -603,17 +604,4 @@ async fn deconfliction_tells_both_centres_and_nothing_more() {
             }
         }
     }
-}
-
-fn all_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(all_files(&p));
-        } else {
-            out.push((p.clone(), std::fs::read(&p).unwrap()));
-        }
-    }
-    out
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use liaison_node::compose::SendRequest;
 use liaison_node::node::Node;
 use liaison_protocol::MessageId;
+use liaison_tests::all_files;
 use liaison_tests::cluster::wait_for;
 use liaison_tests::federation::*;
 
@@ -131,19 +132,6 @@ fn readable_text(node: &Node, id: &MessageId) -> String {
         .payload()
         .map(|p| p.text.clone())
         .unwrap_or_default()
-}
-
-fn all_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(all_files(&p));
-        } else {
-            out.push((p.clone(), std::fs::read(&p).unwrap()));
-        }
-    }
-    out
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

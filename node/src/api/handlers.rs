@@ -92,18 +92,24 @@ pub(super) fn sent_or_refused(
     p: &Principal,
     r: anyhow::Result<crate::node::Sent>,
 ) -> ApiResult<crate::node::Sent> {
-    match r {
-        Ok(sent) => Ok(sent),
-        Err(e) => match e.downcast::<SendRefused>() {
-            Ok(r) => {
-                tracing::debug!(who = %p, reason = %r.reason_code, "message refused");
-                Err(ApiError::Refused {
-                    reason_code: r.reason_code,
-                    detail: r.detail,
-                })
-            }
-            Err(e) => Err(ApiError::internal(e)),
+    r.map_err(|e| {
+        let e = refusal_or_internal(e);
+        if let ApiError::Refused { reason_code, .. } = &e {
+            tracing::debug!(who = %p, reason = %reason_code, "message refused");
+        }
+        e
+    })
+}
+
+/// A node operation's error as the API reports it: a refusal keeps its reason code (422),
+/// anything else is internal (500).
+pub(crate) fn refusal_or_internal(e: anyhow::Error) -> ApiError {
+    match e.downcast::<SendRefused>() {
+        Ok(r) => ApiError::Refused {
+            reason_code: r.reason_code,
+            detail: r.detail,
         },
+        Err(e) => ApiError::internal(e),
     }
 }
 

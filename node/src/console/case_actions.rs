@@ -21,7 +21,6 @@ use super::pages::TLPS;
 use super::prelude::*;
 use crate::api::ApiError;
 use crate::case::{self, CaseRequest, Change};
-use crate::node::SendRefused;
 
 /// Task statuses, in the order an officer moves through them.
 const TASK_STATUSES: [TaskStatus; 4] = [
@@ -40,16 +39,7 @@ pub(super) struct Filled<'a> {
     pub data: &'a FormData,
 }
 
-/// A case operation's error as the API reports it: a refusal keeps its reason code.
-fn api_error(e: anyhow::Error) -> ApiError {
-    match e.downcast::<SendRefused>() {
-        Ok(r) => ApiError::Refused {
-            reason_code: r.reason_code,
-            detail: r.detail,
-        },
-        Err(e) => ApiError::internal(e),
-    }
-}
+use crate::api::handlers::refusal_or_internal as api_error;
 
 fn owned(v: Vec<&str>) -> Vec<String> {
     v.into_iter().map(str::to_owned).collect()
