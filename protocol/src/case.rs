@@ -1040,6 +1040,35 @@ mod tests {
     }
 
     #[test]
+    fn a_participant_leaves_and_the_lead_cannot() {
+        let mut m = opened();
+        let leave = |who: &str| Kind::CaseRemove {
+            participant: node(who),
+            reason: "done".into(),
+        };
+        let lead_leaves = m.add(LEAD, &[KZ, OM], 30, Tlp::Amber, leave(LEAD));
+        m.add(KZ, &[LEAD, OM], 31, Tlp::Amber, leave(KZ));
+        let after = m.add(
+            KZ,
+            &[LEAD, OM],
+            32,
+            Tlp::Amber,
+            Kind::CaseUpdate(text("still here?")),
+        );
+        let s = derive("OP-1".parse().unwrap(), m.0);
+        assert_eq!(
+            s.verdict(&lead_leaves).unwrap().unwrap().code,
+            "not-case-lead"
+        );
+        assert_eq!(s.standing(&node(KZ)), Some(MemberStatus::Left));
+        assert_eq!(
+            s.verdict(&after).unwrap().unwrap().code,
+            "not-a-participant"
+        );
+        assert_eq!(s.participants(), vec![node(LEAD), node(OM)]);
+    }
+
+    #[test]
     fn an_invitee_learns_the_case_from_its_invitation() {
         let mut m = Msgs(Vec::new(), 0);
         m.add(
