@@ -15,6 +15,15 @@ use liaison_tests::docker::{self, delivery, timestamp, wait_for, Federation, Nod
 use serde_json::Value;
 use time::OffsetDateTime;
 
+/// Writes a line to the process's standard error even while the test harness captures
+/// output (it captures `eprintln!`), so the CI log keeps every scenario's summary.
+macro_rules! report {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+
 /// The compose demo's federation: CARICC and GCC-CIC are the gateways.
 fn five() -> Vec<NodeSpec> {
     vec![
@@ -101,7 +110,7 @@ fn summary(scenario: &str, parts: &[Flow<'_>], delay: Duration) {
         delivered += d.delivered;
         duplicates += d.duplicates;
     }
-    eprintln!(
+    report!(
         "containers: {scenario}: sent {sent}, delivered {delivered}, duplicates {duplicates}, \
          max delay after heal {:.1} s",
         delay.as_secs_f64()
@@ -114,7 +123,7 @@ fn send_errors(fed: &Federation, from: &str, tag: &str) {
     let e = fed.send_errors(from, tag);
     if !e.trim().is_empty() {
         let lines: Vec<&str> = e.lines().collect();
-        eprintln!(
+        report!(
             "containers: {from} ({tag}): {} send(s) not acknowledged, first: {}",
             lines.len(),
             lines[0]
@@ -211,7 +220,7 @@ fn partitioned_gateway_delivers_everything_once_in_order_after_heal() -> Result<
                 Ok(outbox(&fed, "caricc", "gcc-cic.gulf")? >= 20
                     && outbox(&fed, "gcc-cic", "caricc.central-asia")? >= 20)
             })?;
-            eprintln!(
+            report!(
                 "containers: partition: link cut for {:.1} s, backlog caricc→gcc-cic {}, gcc-cic→caricc {}",
                 cut.elapsed().as_secs_f64(),
                 outbox(&fed, "caricc", "gcc-cic.gulf")?,
@@ -261,7 +270,7 @@ fn partitioned_gateway_delivers_everything_once_in_order_after_heal() -> Result<
         }
     }
     logs_and_checkpoints_agree(&fed, &ALL)?;
-    eprintln!(
+    report!(
         "containers: partition: scenario took {:.0} s",
         started.elapsed().as_secs_f64()
     );
@@ -351,7 +360,7 @@ fn rolling_restart_of_every_node_loses_nothing() -> Result<()> {
             k += 1;
         }
         if let Some(first) = failed.first() {
-            eprintln!(
+            report!(
                 "containers: {from} ({tag}): {} send(s) not acknowledged, first: {first}",
                 failed.len()
             );
@@ -365,7 +374,7 @@ fn rolling_restart_of_every_node_loses_nothing() -> Result<()> {
             for n in ALL {
                 fed.restart(n)?;
                 fed.wait_connected(&[n], Duration::from_secs(60))?;
-                eprintln!("containers: rolling restart: {n} back");
+                report!("containers: rolling restart: {n} back");
             }
             let last = OffsetDateTime::now_utc();
             wait_for(
@@ -412,7 +421,7 @@ fn clock_skew_beyond_the_bound_is_refused_within_it_works() -> Result<()> {
             "CI: {} is missing (apt-get install libfaketime)",
             docker::FAKETIME_LIB
         );
-        eprintln!(
+        report!(
             "\n!!!!!!!! SKIPPED clock skew scenario: {} is missing (apt-get install libfaketime) !!!!!!!!\n",
             docker::FAKETIME_LIB
         );
@@ -485,7 +494,7 @@ fn clock_skew_beyond_the_bound_is_refused_within_it_works() -> Result<()> {
             .any(|l| l.contains("peer=qa-dcu.gulf") && l.contains("clock-skew")),
         "om-dcu refused qa-dcu (120 s ahead, bound 300 s)"
     );
-    eprintln!(
+    report!(
         "containers: clock skew: +900 s refused both ways (clock-skew, logged on both sides; its \
          officer's send: {said}), +120 s delivered; sent 1 within the bound, delivered 1, duplicates 0"
     );
@@ -553,7 +562,7 @@ fn stranger_with_unknown_ca_cannot_connect() -> Result<()> {
         !log.to_string().contains("stranger"),
         "caricc logged something about the stranger: {log}"
     );
-    eprintln!(
+    report!(
         "containers: stranger: handshake refused (unknown-ca), send refused ({}), sent 1, delivered 0, duplicates 0",
         said.trim()
     );
@@ -574,7 +583,7 @@ fn systemd_unit_verifies() -> Result<()> {
             !ci,
             "CI: systemd-analyze is missing (apt-get install systemd)"
         );
-        eprintln!("\n!!!!!!!! SKIPPED systemd_unit_verifies: no systemd-analyze !!!!!!!!\n");
+        report!("\n!!!!!!!! SKIPPED systemd_unit_verifies: no systemd-analyze !!!!!!!!\n");
         return Ok(());
     }
     let root = tempfile::tempdir()?;
