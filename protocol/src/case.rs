@@ -4,10 +4,10 @@
 //! `case-invite`, `case-join`, `case-update`, `case-task`, `case-remove`, `case-status` and
 //! `case-close` (plus any alert, request or reply tagged with the case, which the timeline
 //! lists). There is no shared database: each participant derives the case's state —
-//! title, lead, members, status, updates, tasks, timeline — with [`derive`] from the messages
+//! title, lead, members, status, updates, tasks, timeline — with [`derive()`] from the messages
 //! it holds.
 //!
-//! **Convergence.** [`derive`] is a pure function of the *set* of messages: it sorts them by
+//! **Convergence.** [`derive()`] is a pure function of the *set* of messages: it sorts them by
 //! (creation time, message id) and applies the rules below in that order, so two participants
 //! that hold the same messages derive the same state, whatever order the messages arrived
 //! in. A message that breaks a rule at its place in that order is kept in the timeline with
