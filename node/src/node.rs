@@ -616,7 +616,8 @@ pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
         )
         .into());
     }
-    let clear = body.clone();
+    // The readable body is kept only where deconfliction will read it (not on every send).
+    let clear = ctx.selector_key.is_some().then(|| body.clone());
     // A key not known yet usually arrives with the next announcement of a peer that has
     // just connected: wait for it a little before refusing.
     let mut learned = ctx.keys_learned.subscribe();
@@ -638,7 +639,9 @@ pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
     }
     let (id, leaf) = ctx.originate(&ctx.signer, &mut body, hops.clone()).await?;
     tracing::info!(id = %id.short(), kind = body.kind.name(), to = ?hops, "message sent");
-    crate::deconfliction::submit(ctx, id, &clear).await;
+    if let Some(clear) = &clear {
+        crate::deconfliction::submit(ctx, id, clear).await;
+    }
     Ok(Sent {
         id,
         leaf,

@@ -773,7 +773,10 @@ fn officers_open_accept_and_update_a_case_in_their_consoles_and_auditors_get_no_
 }
 
 /// Regenerates `docs/screenshots/inbox-{en,ru,ar}.png`: KZ-DCU's inbox after CARICC sent
-/// messages in three languages. Run with `-- --ignored`.
+/// messages in three languages. Ignored on purpose: it is a generator, not a check — it
+/// writes into the source tree, which a test run must never do; the browser tests above check
+/// the same pages (Arabic right-to-left included). Run it with
+/// `cargo test -p liaison-tests --test console -- --ignored inbox_screenshots`.
 #[test]
 #[ignore = "writes docs/screenshots; run by hand"]
 fn inbox_screenshots() {
