@@ -13,7 +13,10 @@
 //! | node | `CN=<centre>.<network>, O=<centre>` | one DNS SAN `<centre>.<network>`; digitalSignature; serverAuth + clientAuth |
 //! | officer | `CN=<name>@<centre>.<network>, OU=<role>, O=<centre>` | no SAN; digitalSignature; clientAuth |
 //!
-//! All keys are Ed25519. Serial numbers are 16 random bytes with the top bit clear, never
+//! CA and node keys are Ed25519. Officer keys are ECDSA P-256 by default ([`OfficerKey`]):
+//! browsers offer neither Ed25519 client keys nor Ed25519 signatures in TLS, and officers use
+//! their certificates in a browser (the console); the CA still signs them with Ed25519, which
+//! only the node checks. `--key ed25519` remains for scripts. Serial numbers are 16 random bytes with the top bit clear, never
 //! derived from the key. The name constraint is what lets a relying party trust a CA for one
 //! network only: it cannot vouch for `x.gulf` if it is the `central-asia` CA. Officer
 //! certificates carry no DNS name, and their common name contains `@`, so no verifier
@@ -27,7 +30,7 @@ use liaison_protocol::{CentreId, NetworkId, NodeId};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
     GeneralSubtree, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, NameConstraints, SanType,
-    SerialNumber, PKCS_ED25519,
+    SerialNumber, PKCS_ECDSA_P256_SHA256, PKCS_ED25519,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use rustls_pki_types::CertificateDer;
@@ -59,6 +62,49 @@ pub const BACKDATE: Duration = Duration::hours(1);
 pub const CA_ORGANISATION: &str = "Liaison";
 /// Organisational unit in every network CA's subject.
 pub const CA_UNIT: &str = "network CA";
+
+/// The key type of an officer certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OfficerKey {
+    /// ECDSA P-256: what browsers can present (the default).
+    #[default]
+    P256,
+    /// Ed25519: for scripts and Rust clients only; no browser can use it.
+    Ed25519,
+}
+
+impl OfficerKey {
+    /// The name used on the command line (`p256`, `ed25519`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfficerKey::P256 => "p256",
+            OfficerKey::Ed25519 => "ed25519",
+        }
+    }
+
+    fn generate(self) -> Result<KeyPair, CertError> {
+        match self {
+            OfficerKey::P256 => Ok(KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?),
+            OfficerKey::Ed25519 => ed25519_key(),
+        }
+    }
+}
+
+impl std::str::FromStr for OfficerKey {
+    type Err = CertError;
+
+    fn from_str(s: &str) -> Result<Self, CertError> {
+        match s {
+            "p256" | "P-256" | "ecdsa-p256" => Ok(OfficerKey::P256),
+            "ed25519" | "Ed25519" => Ok(OfficerKey::Ed25519),
+            other => Err(CertError::InvalidName {
+                what: "officer key type",
+                value: other.to_owned(),
+                detail: "expected p256 (browsers) or ed25519".into(),
+            }),
+        }
+    }
+}
 
 /// A certificate's validity period, in whole seconds, `not_before < not_after`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -434,8 +480,8 @@ impl NetworkCa {
         params: CertificateParams,
         validity: Validity,
         subject: String,
+        key: KeyPair,
     ) -> Result<IssuedCert, CertError> {
-        let key = ed25519_key()?;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(IssuedCert {
             cert_der: cert.der().to_vec(),
@@ -478,15 +524,17 @@ impl NetworkCa {
             ExtendedKeyUsagePurpose::ServerAuth,
             ExtendedKeyUsagePurpose::ClientAuth,
         ];
-        self.sign(params, validity, node.to_string())
+        self.sign(params, validity, node.to_string(), ed25519_key()?)
     }
 
-    /// Issues an officer's client certificate for the local API of `<centre>.<network>`.
+    /// Issues an officer's client certificate for the local API of `<centre>.<network>`,
+    /// with a fresh key of type `key`.
     pub fn issue_officer(
         &self,
         centre: &CentreId,
         officer: &OfficerName,
         role: Role,
+        key: OfficerKey,
         validity: Validity,
     ) -> Result<IssuedCert, CertError> {
         let node = NodeId::new(centre, &self.network);
@@ -498,7 +546,7 @@ impl NetworkCa {
         dn.push(DnType::OrganizationName, centre.as_str());
         params.distinguished_name = dn;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        self.sign(params, validity, cn)
+        self.sign(params, validity, cn, key.generate()?)
     }
 
     /// Checks that a certificate was issued by this CA: issuer name and signature.
@@ -673,6 +721,7 @@ pub fn issue_officer_files(
     centre: &str,
     officer: &str,
     role: Role,
+    key: OfficerKey,
     out_dir: &Path,
     validity: Validity,
 ) -> Result<IssuedFiles, CertError> {
@@ -685,7 +734,7 @@ pub fn issue_officer_files(
         out_dir.join(format!("{stem}.crt")).as_path(),
         out_dir.join(format!("{stem}.key")).as_path(),
     ])?;
-    let issued = ca.issue_officer(&centre, &officer, role, validity)?;
+    let issued = ca.issue_officer(&centre, &officer, role, key, validity)?;
     write_issued(ca_dir, out_dir, &stem, issued)
 }
 
@@ -757,6 +806,56 @@ mod tests {
         let node = trust.check_node_cert(&issued.cert_der, ts(now())).unwrap();
         assert_eq!(node.serial, issued.serial);
         assert_eq!(node.node.as_str(), "caricc.central-asia");
+    }
+
+    #[test]
+    fn officer_certificates_carry_p256_or_ed25519_keys_and_nothing_else() {
+        let ca = testing::ca("central-asia");
+        let mut trust = TrustStore::new();
+        trust.add_network(ca.cert_der(), None).unwrap();
+        let name: OfficerName = "a.karimova".parse().unwrap();
+        for key in [OfficerKey::P256, OfficerKey::Ed25519] {
+            let issued = ca
+                .issue_officer(&centre("caricc"), &name, Role::Auditor, key, year())
+                .unwrap();
+            let cert = parse_x509(&issued.cert_der, Path::new("officer")).unwrap();
+            assert_eq!(crate::identity::officer_key_type(&cert).unwrap(), key);
+            let checked = crate::check_officer_cert(&trust, &issued.cert_der, ts(now())).unwrap();
+            assert_eq!(checked.officer.role, Role::Auditor);
+            // The key loads where the TLS client needs it.
+            let der = load::single_section(
+                Path::new("key"),
+                issued.key_pem.as_bytes(),
+                rustls_pki_types::pem::SectionKind::PrivateKey,
+            )
+            .unwrap();
+            rustls::crypto::ring::sign::any_supported_type(
+                &rustls_pki_types::PrivateKeyDer::Pkcs8(der.into()),
+            )
+            .unwrap();
+        }
+        assert_eq!("p256".parse::<OfficerKey>().unwrap(), OfficerKey::P256);
+        assert_eq!(
+            "ed25519".parse::<OfficerKey>().unwrap(),
+            OfficerKey::Ed25519
+        );
+        assert_eq!(
+            "rsa".parse::<OfficerKey>().unwrap_err().reason_code(),
+            "invalid-name"
+        );
+        // A P-384 key, signed by the right CA with the officer profile, is still refused.
+        let (mut params, validity) = ca.end_entity(year()).unwrap();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, "bob@caricc.central-asia");
+        dn.push(DnType::OrganizationalUnitName, "officer");
+        dn.push(DnType::OrganizationName, "caricc");
+        params.distinguished_name = dn;
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let p384 = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+        let odd = ca.sign(params, validity, "bob".into(), p384).unwrap();
+        let err = crate::check_officer_cert(&trust, &odd.cert_der, ts(now())).unwrap_err();
+        assert_eq!(err.reason_code(), "malformed-certificate", "{err}");
+        assert!(err.to_string().contains("P-256 or Ed25519"), "{err}");
     }
 
     #[test]

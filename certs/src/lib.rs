@@ -6,6 +6,8 @@
 //! * [`ca`]: create a network CA; issue node certificates (`<centre>.<network>`, for mutual
 //!   TLS and message signing) and officer certificates (for the local API). The certificate
 //!   profiles are documented there; [`liaison_protocol::trust`] depends on them.
+//! * [`console`]: the console's HTTPS certificate (ECDSA P-256, under a one-use CA), the one
+//!   part of Liaison's PKI that browsers must accept.
 //! * [`revocation`]: the CA's CRL: created empty with the network, extended by `revoke`.
 //! * [`identity`]: officer identities and roles; node identities (delegated to the protocol,
 //!   the one place a certificate becomes a node id); verifying either kind of certificate.
@@ -21,6 +23,7 @@
 
 pub mod bundle;
 pub mod ca;
+pub mod console;
 pub mod error;
 pub mod identity;
 pub mod load;
@@ -32,7 +35,7 @@ pub mod tls;
 pub use bundle::{write_trust_bundle, TrustBundle};
 pub use ca::{
     create_network, issue_node_files, issue_officer_files, IssuedCert, IssuedFiles, NetworkCa,
-    NetworkFiles, Validity,
+    NetworkFiles, OfficerKey, Validity,
 };
 pub use error::CertError;
 pub use identity::{

@@ -789,6 +789,7 @@ mod tests {
                 &testing::centre("caricc"),
                 &"bob".parse().unwrap(),
                 crate::Role::Officer,
+                crate::ca::OfficerKey::Ed25519,
                 testing::year(),
             )
             .unwrap();

@@ -205,6 +205,14 @@ pub struct ApiConfig {
     /// officer's role comes from it. Absent: only the token listener runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_listen: Option<SocketAddr>,
+    /// The certificate the HTTPS listener presents, for browsers: `<node>.console.crt` from
+    /// `liaison certs console-tls` (ECDSA P-256; browsers cannot verify the node's Ed25519
+    /// certificate). Absent: the node certificate, which only Liaison's own clients accept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// The key of `tls_cert` (`<node>.console.key`); required with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Limits that protect the node from its peers.
@@ -293,6 +301,12 @@ impl Config {
         if let Some(k) = &mut self.deconfliction.key_file {
             abs(k);
         }
+        for f in [&mut self.api.tls_cert, &mut self.api.tls_key]
+            .into_iter()
+            .flatten()
+        {
+            abs(f);
+        }
         if self.api.token_file.is_relative() {
             self.api.token_file = self.data_dir.join(&self.api.token_file);
         }
@@ -341,6 +355,23 @@ impl Config {
                 bail!(
                     "api.tls_listen: {tls} is not a loopback address; the officer API is local only"
                 );
+            }
+        }
+        match (&self.api.tls_cert, &self.api.tls_key) {
+            (None, None) => {}
+            (Some(_), None) => bail!("api.tls_key: required with api.tls_cert"),
+            (None, Some(_)) => bail!("api.tls_cert: required with api.tls_key"),
+            (Some(cert), Some(key)) => {
+                if self.api.tls_listen.is_none() {
+                    bail!(
+                        "api.tls_cert: set, but api.tls_listen is not (nothing would present it)"
+                    );
+                }
+                for (what, f) in [("api.tls_cert", cert), ("api.tls_key", key)] {
+                    if !f.is_file() {
+                        bail!("{what}: file {} does not exist", f.display());
+                    }
+                }
             }
         }
         let mut seen = std::collections::BTreeSet::new();

@@ -594,3 +594,163 @@ fn verify_warns_when_the_crl_is_stale() {
     assert!(r.stderr.contains("warning: the central-asia CRL"), "{r:?}");
     assert!(r.stderr.contains("refresh-crl"), "{r:?}");
 }
+
+#[test]
+fn officer_keys_are_p256_by_default_and_ed25519_on_request() {
+    let pki = Pki::new();
+    let r = pki.liaison(&[
+        "certs",
+        "issue-officer",
+        "--ca",
+        "ca",
+        "--node",
+        "caricc",
+        "--officer",
+        "script",
+        "--role",
+        "officer",
+        "--key",
+        "ed25519",
+        "--out",
+        "officers",
+    ]);
+    assert!(r.ok() && r.stdout.contains("ed25519 key"), "{r:?}");
+    let r = pki.liaison(&[
+        "certs",
+        "issue-officer",
+        "--ca",
+        "ca",
+        "--node",
+        "caricc",
+        "--officer",
+        "x",
+        "--role",
+        "officer",
+        "--key",
+        "rsa",
+        "--out",
+        "officers",
+    ]);
+    assert!(!r.ok() && r.stderr.contains("p256"), "{r:?}");
+    // Both kinds verify with the node's own check.
+    for cert in [OFFICER_CRT, "officers/script@caricc.central-asia.crt"] {
+        let r = pki.verify(cert);
+        assert!(r.ok(), "{cert}: {r:?}");
+    }
+    let Some(r) = pki.openssl(&["pkey", "-in", OFFICER_KEY, "-noout", "-text"]) else {
+        return;
+    };
+    assert!(r.ok() && r.stdout.contains("prime256v1"), "{r:?}");
+    let r = pki
+        .openssl(&[
+            "pkey",
+            "-in",
+            "officers/script@caricc.central-asia.key",
+            "-noout",
+            "-text",
+        ])
+        .unwrap();
+    assert!(r.ok() && r.stdout.contains("ED25519"), "{r:?}");
+}
+
+#[test]
+fn console_tls_certificate_is_p256_for_its_hosts_and_its_ca_can_issue_nothing_else() {
+    let pki = Pki::new();
+    let r = pki.liaison(&[
+        "certs",
+        "console-tls",
+        "--node",
+        "caricc.central-asia",
+        "--host",
+        "127.0.0.1",
+        "--host",
+        "console.caricc.example",
+        "--out",
+        "console",
+    ]);
+    assert!(r.ok(), "{r:?}");
+    assert!(r.stdout.contains("CA fingerprint"), "{r:?}");
+    let ca = "console/caricc.central-asia.console-ca.crt";
+    let crt = "console/caricc.central-asia.console.crt";
+    let key = "console/caricc.central-asia.console.key";
+    for f in [ca, crt, key] {
+        assert!(pki.join(f).is_file(), "{f}");
+    }
+    let files: Vec<String> = fs::read_dir(pki.join("console"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 3, "no CA key is written: {files:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(pki.join(key)).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // Written once.
+    let again = pki.liaison(&[
+        "certs",
+        "console-tls",
+        "--node",
+        "caricc.central-asia",
+        "--host",
+        "127.0.0.1",
+        "--out",
+        "console",
+    ]);
+    assert!(!again.ok(), "{again:?}");
+    for bad in [
+        vec!["--node", "caricc", "--host", "127.0.0.1"],
+        vec!["--node", "caricc.central-asia", "--host", "bad_host"],
+        vec!["--node", "caricc.central-asia"],
+    ] {
+        let mut args = vec!["certs", "console-tls", "--out", "other"];
+        args.extend(bad.iter().copied());
+        let r = pki.liaison(&args);
+        assert!(!r.ok(), "{bad:?}: {r:?}");
+    }
+    // An independent check: OpenSSL accepts it as a TLS server certificate for its hosts
+    // under the console CA, and for nothing else.
+    let Some(r) = pki.openssl(&[
+        "verify",
+        "-x509_strict",
+        "-purpose",
+        "sslserver",
+        "-verify_ip",
+        "127.0.0.1",
+        "-CAfile",
+        ca,
+        crt,
+    ]) else {
+        return;
+    };
+    assert!(r.ok(), "{r:?}");
+    let r = pki
+        .openssl(&[
+            "verify",
+            "-purpose",
+            "sslserver",
+            "-verify_hostname",
+            "console.caricc.example",
+            "-CAfile",
+            ca,
+            crt,
+        ])
+        .unwrap();
+    assert!(r.ok(), "{r:?}");
+    let r = pki
+        .openssl(&[
+            "verify",
+            "-verify_hostname",
+            "example.com",
+            "-CAfile",
+            ca,
+            crt,
+        ])
+        .unwrap();
+    assert!(!r.ok(), "{r:?}");
+    let r = pki
+        .openssl(&["pkey", "-in", key, "-noout", "-text"])
+        .unwrap();
+    assert!(r.ok() && r.stdout.contains("prime256v1"), "{r:?}");
+    // The console CA is not the network CA: a node certificate does not chain to it.
+    let r = pki.openssl(&["verify", "-CAfile", ca, NODE_CRT]).unwrap();
+    assert!(!r.ok(), "{r:?}");
+}

@@ -318,3 +318,57 @@ fn example_configuration_documents_every_key() {
         "keys missing from deploy/node.example.toml: {missing:?}"
     );
 }
+
+#[test]
+fn console_certificate_settings_are_checked_at_start_up() {
+    let (dir, config, _api) = node_files();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let with = |api_extra: &str| {
+        std::fs::write(
+            &config,
+            text.replace("[api]\n", &format!("[api]\n{api_extra}")),
+        )
+        .unwrap();
+        liaison(dir.path(), &["node", "run", "--config", "node.toml"])
+    };
+    let tls_listen = format!("tls_listen = \"{}\"\n", free_tcp());
+    let r = with("tls_cert = \"console/x.crt\"\n");
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr.contains("api.tls_key: required with api.tls_cert"),
+        "{r:?}"
+    );
+    let r = with("tls_cert = \"console/x.crt\"\ntls_key = \"console/x.key\"\n");
+    assert!(r.stderr.contains("api.tls_listen is not"), "{r:?}");
+    let r = with(&format!(
+        "{tls_listen}tls_cert = \"console/x.crt\"\ntls_key = \"console/x.key\"\n"
+    ));
+    assert!(
+        r.stderr.contains("api.tls_cert: file") && r.stderr.contains("does not exist"),
+        "{r:?}"
+    );
+    // A real console certificate with another certificate's key: refused, naming the key.
+    let r = liaison(
+        dir.path(),
+        &[
+            "certs",
+            "console-tls",
+            "--node",
+            NODE,
+            "--host",
+            "127.0.0.1",
+            "--out",
+            "console",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let r = with(&format!(
+        "{tls_listen}tls_cert = \"console/{NODE}.console.crt\"\ntls_key = \"node/{NODE}.key\"\n"
+    ));
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("api.tls_cert: cannot use this certificate and key"),
+        "{r:?}"
+    );
+}

@@ -1,9 +1,19 @@
 //! Headless Chromium for the console's browser tests: Debian's `chromium` driven by its
 //! `chromedriver` over WebDriver ([`fantoccini`]), and a small HTTPS client that presents an
-//! officer certificate to the console (headless Chromium cannot be handed a client
-//! certificate without a system-wide policy file, so certificate-role checks use it).
+//! officer certificate to the console without a browser.
 //!
-//! Without Chromium the browser tests skip loudly, except under `CI=true`, where they fail.
+//! [`start`] opens a plain session. [`start_with_identity`] opens one whose Chromium trusts a
+//! given CA for HTTPS servers and presents an officer's client certificate to
+//! `https://127.0.0.1:<any port>`. Chromium on Linux takes both from the NSS database
+//! `$HOME/.pki/nssdb`: each such session gets its own `HOME` (inside the session's temporary
+//! directory, handed to chromedriver, which passes its environment on to Chromium), filled
+//! with `certutil` and `pk12util` before the browser starts. Headless Chromium shows no
+//! certificate picker, so it presents a client certificate only when the enterprise policy
+//! `AutoSelectCertificateForUrls` picks one: [`CLIENT_CERT_POLICY`] in
+//! [`CLIENT_CERT_POLICY_FILE`], a system-wide file that `.ci/run` writes (the tests do not).
+//!
+//! Without Chromium (or, for client certificates, the NSS tools, `openssl` or the policy file)
+//! the browser tests skip loudly, except under `CI=true`, where they fail.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -16,8 +26,6 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use liaison_certs::IssuedCert;
 use rustls::pki_types::ServerName;
-
-use crate::TestPki;
 
 /// How long a browser condition may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -71,27 +79,177 @@ fn stop(driver: &mut Child) {
     let _ = driver.wait();
 }
 
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Skips loudly: `None` after a SKIPPED line naming `what` is missing and how to `fix` it;
+/// under `CI=true` panics instead.
+fn skip<T>(what: &str, fix: &str) -> Option<T> {
+    if in_ci() {
+        panic!("the console's browser tests need {what}: {fix}");
+    }
+    eprintln!(
+        "\n*** SKIPPED: {what} is missing, so the console's browser tests did not run ({fix}) \
+         ***\n"
+    );
+    None
+}
+
 /// Starts chromedriver and a headless Chromium session (1366×860, a laptop screen). `None`
 /// (after saying so loudly) if Chromium is not installed; under `CI=true` that panics.
 pub async fn start() -> Option<Browser> {
-    let Some((driver, chrome)) = find_chromium() else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "the console's browser tests need Chromium: apt-get install chromium chromium-driver"
-            );
-        }
-        eprintln!(
-            "\n*** SKIPPED: chromium or chromedriver is not installed, so the console's browser \
-             tests did not run (apt-get install chromium chromium-driver fonts-noto-core) ***\n"
+    let (driver, chrome) = chromium_or_skip()?;
+    Some(launch(&driver, &chrome, |_| Vec::new()).await)
+}
+
+/// chromedriver and Chromium, or `None` after [`skip`].
+fn chromium_or_skip() -> Option<(PathBuf, PathBuf)> {
+    find_chromium().or_else(|| {
+        skip(
+            "Chromium (chromium or chromedriver)",
+            "apt-get install chromium chromium-driver fonts-noto-core",
+        )
+    })
+}
+
+/// The system-wide Chromium policy file that lets [`start_with_identity`] present a client
+/// certificate (headless Chromium has no certificate picker). `.ci/run` writes it.
+pub const CLIENT_CERT_POLICY_FILE: &str =
+    "/etc/chromium/policies/managed/liaison-console-tests.json";
+
+/// The content of [`CLIENT_CERT_POLICY_FILE`]: for `https://127.0.0.1` on any port, select
+/// without asking the client certificate issued by a CA whose subject has `O=Liaison` (every
+/// Liaison network CA, which issues officer certificates), so the policy never hands any other
+/// certificate to any other site.
+pub const CLIENT_CERT_POLICY: &str = r#"{"AutoSelectCertificateForUrls": ["{\"pattern\":\"https://127.0.0.1:*\",\"filter\":{\"ISSUER\":{\"O\":\"Liaison\"}}}"]}"#;
+
+/// A client certificate (and the CA that certified the server) for a browser session.
+pub struct BrowserIdentity<'a> {
+    /// The client (officer) certificate, PEM.
+    pub cert_pem: &'a str,
+    /// Its private key, PEM (PKCS#8, `-----BEGIN PRIVATE KEY-----`, as rcgen writes it).
+    pub key_pem: &'a str,
+    /// The CA the HTTPS server's certificate chains to; the browser trusts it for servers.
+    pub server_ca_pem: &'a str,
+}
+
+/// Like [`start`], but the browser trusts `id.server_ca_pem` for HTTPS servers and presents
+/// `id`'s certificate to `https://127.0.0.1:<any port>` (when the certificate's issuer has
+/// `O=Liaison`, see [`CLIENT_CERT_POLICY`]). `None` (after a loud SKIPPED line) when
+/// Chromium, the NSS tools (`certutil`, `pk12util`), `openssl` or [`CLIENT_CERT_POLICY_FILE`]
+/// is missing; under `CI=true` those panic with the fix.
+pub async fn start_with_identity(id: &BrowserIdentity<'_>) -> Option<Browser> {
+    let (driver, chrome) = chromium_or_skip()?;
+    let (Some(certutil), Some(pk12util)) = (which(&["certutil"]), which(&["pk12util"])) else {
+        return skip(
+            "the NSS tools (certutil, pk12util)",
+            "apt-get install libnss3-tools",
         );
-        return None;
     };
+    let Some(openssl) = which(&["openssl"]) else {
+        return skip("openssl", "apt-get install openssl");
+    };
+    let policy = std::fs::read_to_string(CLIENT_CERT_POLICY_FILE).unwrap_or_default();
+    if !policy.contains("AutoSelectCertificateForUrls") {
+        return skip(
+            &format!("the Chromium policy file {CLIENT_CERT_POLICY_FILE}"),
+            &format!(
+                "as root: mkdir -p /etc/chromium/policies/managed && printf '%s\\n' '{CLIENT_CERT_POLICY}' \
+                 > {CLIENT_CERT_POLICY_FILE}"
+            ),
+        );
+    }
+    Some(
+        launch(&driver, &chrome, |dir| {
+            let home = dir.join("home");
+            nss_db(&home, id, &certutil, &pk12util, &openssl);
+            vec![("HOME", home)]
+        })
+        .await,
+    )
+}
+
+/// Fills the NSS database Chromium reads, `<home>/.pki/nssdb`: `id.server_ca_pem` trusted to
+/// certify servers, and `id`'s certificate with its key (through a password-less PKCS#12).
+fn nss_db(home: &Path, id: &BrowserIdentity<'_>, certutil: &Path, pk12util: &Path, openssl: &Path) {
+    let db_dir = home.join(".pki/nssdb");
+    std::fs::create_dir_all(&db_dir).expect("NSS db dir");
+    let files = home.join("identity");
+    std::fs::create_dir_all(&files).expect("identity dir");
+    let write = |name: &str, text: &str| {
+        let p = files.join(name);
+        std::fs::write(&p, text).expect("write identity file");
+        p
+    };
+    let ca = write("ca.pem", id.server_ca_pem);
+    let cert = write("cert.pem", id.cert_pem);
+    let key = write("key.pem", id.key_pem);
+    let p12 = files.join("id.p12");
+    let db = format!("sql:{}", db_dir.display());
+    let run = |cmd: &mut Command| {
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .expect("run an NSS/openssl tool");
+        assert!(
+            out.status.success(),
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(Command::new(certutil).args(["-N", "-d", &db, "--empty-password"]));
+    run(Command::new(certutil)
+        .args([
+            "-A",
+            "-d",
+            &db,
+            "-n",
+            "liaison-console-ca",
+            "-t",
+            "C,,",
+            "-i",
+        ])
+        .arg(&ca));
+    // OpenSSL 3's default PKCS#12 (PBES2, AES-256-CBC, HMAC-SHA-256) is what NSS reads.
+    run(Command::new(openssl)
+        .args([
+            "pkcs12",
+            "-export",
+            "-name",
+            "liaison-officer",
+            "-passout",
+            "pass:",
+        ])
+        .arg("-inkey")
+        .arg(&key)
+        .arg("-in")
+        .arg(&cert)
+        .arg("-out")
+        .arg(&p12));
+    run(Command::new(pk12util)
+        .args(["-d", &db, "-W", ""])
+        .arg("-i")
+        .arg(&p12));
+}
+
+/// Starts chromedriver (with the environment `setup` returns, given the session's temporary
+/// directory) and a headless Chromium session (1366×860, a laptop screen).
+async fn launch(
+    driver: &Path,
+    chrome: &Path,
+    setup: impl FnOnce(&Path) -> Vec<(&'static str, PathBuf)>,
+) -> Browser {
     let dir = tempfile::tempdir().expect("tempdir");
     let downloads = dir.path().join("downloads");
     std::fs::create_dir_all(&downloads).expect("downloads dir");
+    let env = setup(dir.path());
     let port = crate::api::free_tcp_addr().port();
-    let child = Command::new(&driver)
+    let child = Command::new(driver)
         .arg(format!("--port={port}"))
+        // chromedriver passes its environment on to Chromium.
+        .envs(env)
         // Its own process group, which its browser joins, so that both stop together.
         .process_group(0)
         .stdin(Stdio::null())
@@ -109,6 +267,13 @@ pub async fn start() -> Option<Browser> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut caps = serde_json::Map::new();
+    // A navigation fails after this instead of chromedriver's default five minutes; it matters
+    // for client certificates: when the policy selects none, headless Chromium waits for a
+    // certificate picker that never shows, and the navigation never ends.
+    caps.insert(
+        "timeouts".into(),
+        serde_json::json!({ "pageLoad": (2 * WAIT).as_millis() as u64 }),
+    );
     caps.insert(
         "goog:chromeOptions".into(),
         serde_json::json!({
@@ -135,12 +300,12 @@ pub async fn start() -> Option<Browser> {
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .expect("WebDriver session");
-    Some(Browser {
+    Browser {
         client,
         driver: browser_guard.0.take().expect("driver"),
         downloads,
         _dir: dir,
-    })
+    }
 }
 
 /// Kills chromedriver if start-up fails half-way.
@@ -394,18 +559,23 @@ fn write_request(
 pub struct OfficerBrowser {
     config: Arc<rustls::ClientConfig>,
     addr: SocketAddr,
-    node: String,
 }
 
 impl OfficerBrowser {
-    /// Trusts the CAs of `pki`; dials `addr` expecting `node`'s certificate; presents `cert`.
-    pub fn new(pki: &TestPki, addr: SocketAddr, node: &str, cert: &IssuedCert) -> Self {
-        let mut config = crate::api::client_tls(pki, cert);
+    /// Trusts only `server_ca_der` (the console CA of `liaison certs console-tls`); dials
+    /// `addr`, expecting a certificate for its IP address, as a browser would; presents `cert`.
+    pub fn with_server_ca(addr: SocketAddr, server_ca_der: &[u8], cert: &IssuedCert) -> Self {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(
+                server_ca_der.to_vec(),
+            ))
+            .expect("console CA");
+        let mut config = crate::api::client_tls_with_roots(roots, cert);
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Self {
             config: Arc::new(config),
             addr,
-            node: node.to_owned(),
         }
     }
 
@@ -417,7 +587,7 @@ impl OfficerBrowser {
         headers: &[(&str, &str)],
         body: &str,
     ) -> std::io::Result<Page> {
-        let name = ServerName::try_from(self.node.clone()).expect("server name");
+        let name = ServerName::from(self.addr.ip());
         let conn = rustls::ClientConnection::new(self.config.clone(), name)
             .map_err(std::io::Error::other)?;
         let sock = TcpStream::connect(self.addr)?;
@@ -458,5 +628,32 @@ impl OfficerBrowser {
             body,
         )
         .expect("HTTPS POST")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `.ci/run` writes the policy file the certificate sessions need; it must write this
+    /// content (the console tests in `tests/tests/console.rs` show that it works).
+    #[test]
+    fn ci_writes_the_client_certificate_policy() {
+        let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../.ci/run"))
+            .expect(".ci/run");
+        assert!(ci.contains(CLIENT_CERT_POLICY_FILE), "policy path");
+        assert!(
+            ci.contains(&format!("printf '%s\\n' '{CLIENT_CERT_POLICY}'")),
+            ".ci/run writes another policy than CLIENT_CERT_POLICY"
+        );
+        let policy: serde_json::Value = serde_json::from_str(CLIENT_CERT_POLICY).expect("JSON");
+        let rule: serde_json::Value = serde_json::from_str(
+            policy["AutoSelectCertificateForUrls"][0]
+                .as_str()
+                .expect("rule"),
+        )
+        .expect("rule JSON");
+        assert_eq!(rule["pattern"], "https://127.0.0.1:*");
+        assert_eq!(rule["filter"]["ISSUER"]["O"], "Liaison");
     }
 }

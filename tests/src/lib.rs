@@ -495,6 +495,7 @@ pub mod api {
                 &centre.parse().expect("centre"),
                 &name.parse().expect("officer name"),
                 role,
+                liaison_certs::OfficerKey::P256,
                 validity,
             )
             .expect("issue officer")
@@ -509,6 +510,14 @@ pub mod api {
                 .add(CertificateDer::from(net.ca.cert_der().to_vec()))
                 .expect("root");
         }
+        client_tls_with_roots(roots, cert)
+    }
+
+    /// A TLS 1.3 client configuration that trusts `roots` for servers and presents `cert`.
+    pub fn client_tls_with_roots(
+        roots: rustls::RootCertStore,
+        cert: &IssuedCert,
+    ) -> rustls::ClientConfig {
         let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).expect("key");
         rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),

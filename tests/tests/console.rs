@@ -9,12 +9,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use liaison_certs::Role;
+use liaison_certs::console::ConsoleTls;
+use liaison_certs::{Role, Validity};
 use liaison_node::node::Node;
 use liaison_tests::api::{free_tcp_addr, officer, poll, TokenClient};
-use liaison_tests::browser::{self, http, OfficerBrowser};
+use liaison_tests::browser::{self, http, BrowserIdentity, OfficerBrowser};
 use liaison_tests::cluster::{start, Cluster};
 use serde_json::json;
+use time::OffsetDateTime;
 
 const A: &str = "caricc.central-asia";
 const B: &str = "kz-dcu.central-asia";
@@ -27,10 +29,14 @@ struct Pair {
     b: Node,
     a_tls: SocketAddr,
     b_tls: SocketAddr,
+    /// The CA of CARICC's console certificate (what officers' browsers trust).
+    a_console: ConsoleTls,
 }
 
 impl Pair {
-    /// Two peered centres, each serving officers with certificates too.
+    /// Two peered centres, each serving officers with certificates too: CARICC's HTTPS
+    /// listener presents a console certificate (`liaison certs console-tls`, which browsers
+    /// accept), KZ-DCU's its node certificate (which only Liaison's own clients accept).
     fn start() -> Pair {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -43,6 +49,20 @@ impl Pair {
         let (a_tls, b_tls) = (free_tcp_addr(), free_tcp_addr());
         let mut cfg_a = c.config(A, &[B]);
         cfg_a.api.tls_listen = Some(a_tls);
+        let a_console = liaison_certs::console::generate(
+            &A.parse().expect("node id"),
+            &["127.0.0.1".parse().expect("host")],
+            Validity::days_from(OffsetDateTime::now_utc(), 30).expect("validity"),
+        )
+        .expect("console certificate");
+        let (cert, key) = (
+            c.dir.path().join("caricc.console.crt"),
+            c.dir.path().join("caricc.console.key"),
+        );
+        std::fs::write(&cert, &a_console.cert_pem).expect("write console cert");
+        std::fs::write(&key, a_console.key_pem.as_bytes()).expect("write console key");
+        cfg_a.api.tls_cert = Some(cert);
+        cfg_a.api.tls_key = Some(key);
         let mut cfg_b = c.config(B, &[A]);
         cfg_b.api.tls_listen = Some(b_tls);
         let a = rt.block_on(start(cfg_a));
@@ -55,7 +75,14 @@ impl Pair {
             b,
             a_tls,
             b_tls,
+            a_console,
         }
+    }
+
+    /// A Rust HTTPS client of CARICC's console listener: trusts its console CA, presents
+    /// `cert`.
+    fn a_https(&self, cert: &liaison_certs::IssuedCert) -> OfficerBrowser {
+        OfficerBrowser::with_server_ca(self.a_tls, &self.a_console.ca_der, cert)
     }
 
     fn base(node: &Node) -> String {
@@ -226,9 +253,111 @@ fn auditor_reads_and_exports_the_log_but_has_no_compose_form_and_gets_403_on_sen
     let id = sent.body["id"].as_str().expect("id").to_owned();
 
     let cert = officer(&p.c.pki, A, "amal", Role::Auditor);
-    let auditor = OfficerBrowser::new(&p.c.pki, p.a_tls, A, &cert);
+    let base = format!("https://127.0.0.1:{}", p.a_tls.port());
 
-    // The log page: entries, verify button, export link; the nav has no compose entry.
+    // In Chromium: the auditor's certificate (P-256, from the network CA) in the browser's
+    // certificate store, CARICC's console CA trusted, no token and no session.
+    p.rt.block_on(async {
+        let id_files = BrowserIdentity {
+            cert_pem: &cert.cert_pem,
+            key_pem: &cert.key_pem,
+            server_ca_pem: &p.a_console.ca_pem,
+        };
+        let Some(br) = browser::start_with_identity(&id_files).await else {
+            return;
+        };
+        br.goto(&format!("{base}/console/log")).await;
+        assert_eq!(br.path().await, "/console/log", "no redirect to a login");
+        assert_eq!(br.text("h1").await, "Audit log");
+        let page = br.source().await;
+        assert!(page.contains("amal@caricc.central-asia"), "{page}");
+        assert!(page.contains(&id[..12]), "the sent entry is listed");
+        assert!(
+            !br.exists("a[href='/console/compose']").await,
+            "no compose entry"
+        );
+        assert!(!br.exists("form[action='/console/compose']").await);
+        assert!(
+            !br.exists("a[href='/console/cases']").await,
+            "auditors read no cases"
+        );
+        // Verify the whole log.
+        br.click("#verify").await;
+        assert!(br.exists("#verdict").await, "{}", br.source().await);
+        // Download the export: the anchoring checkpoint, then the entries.
+        br.goto(&format!("{base}/console/log")).await;
+        br.click("#export").await;
+        let export = std::fs::read_to_string(br.download("liaison-log-").await).expect("export");
+        let mut lines = export.lines();
+        let anchor: serde_json::Value =
+            serde_json::from_str(lines.next().expect("anchor")).expect("json");
+        assert_eq!(anchor["record"], "checkpoint");
+        assert!(
+            lines.any(|l| l.contains(&id)),
+            "the sent message is exported"
+        );
+        // Download a proof.
+        br.type_in("#proof-id", &id).await;
+        br.click("form.proof button").await;
+        let proof = std::fs::read_to_string(br.download("proof-").await).expect("proof");
+        assert!(proof.contains("\"checkpoint\""), "{proof}");
+        // The compose page is refused, and has no form.
+        br.goto(&format!("{base}/console/compose")).await;
+        assert_eq!(br.text("h1").await, "Forbidden");
+        assert!(br.text(".error").await.contains("forbidden-role"));
+        assert!(!br.exists("form.compose").await);
+        // The console's send endpoint, posted by this browser with a valid CSRF token (the
+        // verify form's), refuses the role.
+        br.goto(&format!("{base}/console/log")).await;
+        br.client
+            .execute(
+                "const f = document.createElement('form');
+                 f.method = 'post'; f.action = '/console/compose';
+                 const add = (n, v) => { const i = document.createElement('input');
+                   i.type = 'hidden'; i.name = n; i.value = v; f.appendChild(i); };
+                 add('csrf', document.querySelector('input[name=csrf]').value);
+                 add('kind', 'alert'); add('to', arguments[0]); add('tlp', 'TLP:AMBER');
+                 add('eval_source', 'B'); add('eval_info', '2'); add('text', 'x');
+                 add('lang_text', 'en');
+                 document.body.appendChild(f); f.submit();",
+                vec![json!(B)],
+            )
+            .await
+            .expect("post the form");
+        let deadline = std::time::Instant::now() + WAIT;
+        while !br.source().await.contains("forbidden-role") {
+            assert!(std::time::Instant::now() < deadline, "no refusal page");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(br.path().await, "/console/compose");
+        assert_eq!(br.text("h1").await, "Forbidden");
+        // The message page shows no content.
+        br.goto(&format!("{base}/console/messages/{id}")).await;
+        assert!(!br.source().await.contains("Audit me"));
+    });
+    // The same listener, as browsers reach it, with an officer's certificate: the form.
+    p.rt.block_on(async {
+        let omar = officer(&p.c.pki, A, "omar", Role::Officer);
+        let id_files = BrowserIdentity {
+            cert_pem: &omar.cert_pem,
+            key_pem: &omar.key_pem,
+            server_ca_pem: &p.a_console.ca_pem,
+        };
+        let Some(br) = browser::start_with_identity(&id_files).await else {
+            return;
+        };
+        br.goto(&format!("{base}/console/compose")).await;
+        assert!(br.exists("form.compose").await, "{}", br.source().await);
+        assert!(br.source().await.contains("omar@caricc.central-asia"));
+        assert!(
+            !br.exists("a[href='/console/log']").await,
+            "officers do not read the log"
+        );
+    });
+
+    // What a browser does not show: headers, and the JSON API (browsers post JSON only with
+    // script, which the console has none of). A Rust TLS client with the same certificate.
+    let auditor = p.a_https(&cert);
     let log = auditor.get("/console/log");
     assert_eq!(log.status, 200, "{log:?}");
     assert!(
@@ -304,7 +433,7 @@ fn auditor_reads_and_exports_the_log_but_has_no_compose_form_and_gets_403_on_sen
 
     // An officer certificate of the same centre does get the form.
     let omar = officer(&p.c.pki, A, "omar", Role::Officer);
-    let officer = OfficerBrowser::new(&p.c.pki, p.a_tls, A, &omar);
+    let officer = p.a_https(&omar);
     let form = officer.get("/console/compose");
     assert_eq!(form.status, 200, "{form:?}");
     assert!(form.body.contains("action=\"/console/compose\""));
@@ -465,12 +594,12 @@ fn console_refuses_requests_without_a_valid_certificate_or_token() {
 
     // HTTPS: a node certificate is not an officer's; an officer of another centre is refused.
     let node_cert = p.c.pki.node(B);
-    let not_officer = OfficerBrowser::new(&p.c.pki, p.a_tls, A, &node_cert);
+    let not_officer = p.a_https(&node_cert);
     assert!(not_officer
         .request("GET", "/console/inbox", &[], "")
         .is_err());
     let stranger = officer(&p.c.pki, B, "aidos", Role::Officer);
-    let stranger = OfficerBrowser::new(&p.c.pki, p.a_tls, A, &stranger);
+    let stranger = p.a_https(&stranger);
     assert!(stranger.request("GET", "/console/inbox", &[], "").is_err());
 
     // In the browser: no token, no inbox.
@@ -604,7 +733,7 @@ fn officer_follows_a_case_in_the_console() {
     });
     // An auditor reads no case.
     let cert = officer(&p.c.pki, A, "amal", Role::Auditor);
-    let auditor = OfficerBrowser::new(&p.c.pki, p.a_tls, A, &cert);
+    let auditor = p.a_https(&cert);
     let refused = auditor.get(&format!("/console/cases/{case}"));
     assert_eq!(refused.status, 403, "{refused:?}");
     p.shutdown();
@@ -728,7 +857,7 @@ fn officers_open_accept_and_update_a_case_in_their_consoles_and_auditors_get_no_
     // An auditor sees no case forms and may not act; an officer may.
     let case = case.unwrap_or_else(|| "CARICC-2026-0000".to_owned());
     let cert = officer(&p.c.pki, A, "amal", Role::Auditor);
-    let auditor = OfficerBrowser::new(&p.c.pki, p.a_tls, A, &cert);
+    let auditor = p.a_https(&cert);
     let csrf = auditor.get("/console/log").csrf().expect("auditor's token");
     for path in [
         "/console/cases".to_owned(),
@@ -764,7 +893,7 @@ fn officers_open_accept_and_update_a_case_in_their_consoles_and_auditors_get_no_
         assert!(refused.body.contains("forbidden-role"));
     }
     let omar = officer(&p.c.pki, A, "omar", Role::Officer);
-    let officer = OfficerBrowser::new(&p.c.pki, p.a_tls, A, &omar);
+    let officer = p.a_https(&omar);
     let list = officer.get("/console/cases");
     assert_eq!(list.status, 200, "{list:?}");
     assert!(list.body.contains("action=\"/console/cases\""));

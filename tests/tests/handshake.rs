@@ -159,6 +159,7 @@ fn officer(pki: &TestPki, node: &str) -> IssuedCert {
             &centre.parse().expect("centre"),
             &"a.karimova".parse().expect("officer name"),
             Role::Officer,
+            liaison_certs::OfficerKey::Ed25519,
             Validity::days_from(OffsetDateTime::now_utc(), 30).expect("validity"),
         )
         .expect("officer certificate")

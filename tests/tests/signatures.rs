@@ -253,6 +253,7 @@ fn officer_certificate_cannot_sign_messages() {
             &"kz-dcu".parse().unwrap(),
             &"aigerim".parse().unwrap(),
             liaison_certs::Role::Officer,
+            liaison_certs::OfficerKey::Ed25519,
             Validity::days_from(now(), 30).unwrap(),
         )
         .unwrap();

@@ -12,8 +12,12 @@
 //! 3. the officer's node is this node (an officer of another centre has no business here).
 //!
 //! All three run inside the handshake, so a refused certificate never reaches HTTP; the
-//! refusal is logged at info with its reason code. The server presents the node certificate
-//! (whose name is the node id).
+//! refusal is logged at info with its reason code. The server presents `api.tls_cert` (the
+//! ECDSA P-256 console certificate from `liaison certs console-tls`, which browsers accept)
+//! or, without it, the node certificate (whose name is the node id; Liaison's own clients
+//! accept it, browsers do not, as they verify no Ed25519 signatures). Officer certificates
+//! may carry P-256 keys (browsers) or Ed25519 keys (scripts); either way the network CA
+//! signed them.
 //!
 //! Handshakes run in their own tasks, bounded in number and time, so a slow client cannot
 //! hold up others; [`TlsListener`] hands finished connections to `axum::serve`, and
@@ -61,17 +65,25 @@ pub fn server_config(
         )
         .map_err(|e| anyhow!("api.tls_listen: cannot build the client verifier: {e}"))?,
     );
-    let cert = liaison_certs::load::read_cert(&cfg.identity.cert)
-        .with_context(|| format!("identity.cert: {}", cfg.identity.cert.display()))?;
-    let key = liaison_certs::load::read_key(&cfg.identity.key)
-        .with_context(|| format!("identity.key: {}", cfg.identity.key.display()))?;
+    let (cert_path, key_path, what) = match (&cfg.api.tls_cert, &cfg.api.tls_key) {
+        (Some(cert), Some(key)) => (cert, key, ["api.tls_cert", "api.tls_key"]),
+        _ => (
+            &cfg.identity.cert,
+            &cfg.identity.key,
+            ["identity.cert", "identity.key"],
+        ),
+    };
+    let cert = liaison_certs::load::read_cert(cert_path)
+        .with_context(|| format!("{}: {}", what[0], cert_path.display()))?;
+    let key = liaison_certs::load::read_key(key_path)
+        .with_context(|| format!("{}: {}", what[1], key_path.display()))?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()));
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| anyhow!("api.tls_listen: {e}"))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(vec![CertificateDer::from(cert)], key)
-        .map_err(|e| anyhow!("api.tls_listen: cannot use the node certificate: {e}"))?;
+        .map_err(|e| anyhow!("{}: cannot use this certificate and key: {e}", what[0]))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     config.send_tls13_tickets = 0;
     config.session_storage = Arc::new(NoServerSessionStorage {});

@@ -11,8 +11,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use liaison_certs::ca::{self, DEFAULT_CA_DAYS, DEFAULT_CERT_DAYS};
+use liaison_certs::console::{self, ConsoleHost};
 use liaison_certs::revocation::{self, Reason};
-use liaison_certs::{CertError, Role, TrustBundle, Validity};
+use liaison_certs::{CertError, OfficerKey, Role, TrustBundle, Validity};
 use time::{Duration, OffsetDateTime};
 
 /// Default number of days a CRL stays current.
@@ -65,7 +66,28 @@ pub enum CertsCommand {
         /// officer, supervisor or auditor.
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// Key type: p256 (ECDSA P-256, usable in browsers) or ed25519 (scripts only).
+        #[arg(long, value_parser = parse_officer_key, default_value = "p256")]
+        key: OfficerKey,
         /// Directory for the certificate and key (created with mode 0700 if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = DEFAULT_CERT_DAYS)]
+        days: u32,
+    },
+    /// Create the console's HTTPS certificate (api.tls_cert/api.tls_key), which browsers
+    /// accept: <node>.console.crt/.key (ECDSA P-256) and <node>.console-ca.crt, the CA that
+    /// signed it, for officers' browsers to trust. The CA's key is used once and never written.
+    ConsoleTls {
+        /// The node whose console it is (<centre>.<network>).
+        #[arg(long)]
+        node: String,
+        /// A host name or IP address officers open the console at (repeat for several;
+        /// the certificate and its CA are valid for these only).
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+        /// Directory for the files (created with mode 0700 if missing).
         #[arg(long)]
         out: PathBuf,
         /// Days the certificate is valid.
@@ -130,6 +152,10 @@ fn parse_role(s: &str) -> Result<Role, String> {
     s.parse().map_err(|e: CertError| e.to_string())
 }
 
+fn parse_officer_key(s: &str) -> Result<OfficerKey, String> {
+    s.parse().map_err(|e: CertError| e.to_string())
+}
+
 fn parse_reason(s: &str) -> Result<Reason, String> {
     s.parse().map_err(|e: CertError| e.to_string())
 }
@@ -176,19 +202,56 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<ExitCode> {
             node,
             officer,
             role,
+            key,
             out,
             days,
         } => {
             let validity = Validity::days_from(now, days)?;
-            let files = ca::issue_officer_files(&ca, &node, &officer, role, &out, validity)
+            let files = ca::issue_officer_files(&ca, &node, &officer, role, key, &out, validity)
                 .with_context(|| format!("cannot issue an officer certificate for {officer:?}"))?;
             println!(
-                "issued {role} certificate for {} (serial {}, expires {})",
+                "issued {role} certificate for {} ({} key, serial {}, expires {})",
                 files.subject,
+                key.as_str(),
                 files.serial,
                 when(files.not_after)
             );
             print_files(&files.cert_path, &files.key_path);
+            if key == OfficerKey::P256 {
+                println!(
+                    "  for a browser: openssl pkcs12 -export -in {} -inkey {} -out officer.p12",
+                    files.cert_path.display(),
+                    files.key_path.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CertsCommand::ConsoleTls {
+            node,
+            hosts,
+            out,
+            days,
+        } => {
+            let node: liaison_protocol::NodeId = node.parse().map_err(|e| {
+                anyhow::anyhow!("--node {node:?}: {e} (expected <centre>.<network>)")
+            })?;
+            let hosts = hosts
+                .iter()
+                .map(|h| h.parse::<ConsoleHost>())
+                .collect::<Result<Vec<_>, _>>()?;
+            let validity = Validity::days_from(now, days)?;
+            let files = console::create_files(&node, &hosts, &out, validity)
+                .with_context(|| format!("cannot create the console certificate of {node}"))?;
+            let names: Vec<String> = files.hosts.iter().map(ToString::to_string).collect();
+            println!(
+                "created the console certificate of {node} for {} (ECDSA P-256, expires {})",
+                names.join(", "),
+                when(files.not_after)
+            );
+            print_files(&files.cert_path, &files.key_path);
+            println!("  console CA   {}", files.ca_path.display());
+            println!("  CA fingerprint (SHA-256): {}", files.ca_fingerprint);
+            println!("  set api.tls_cert and api.tls_key to the certificate and key; officers' browsers trust the console CA (its key is gone: it certifies nothing else)");
             Ok(ExitCode::SUCCESS)
         }
         CertsCommand::Revoke {
