@@ -215,6 +215,16 @@ pub(crate) fn random_serial() -> Result<SerialNumber, CertError> {
     Ok(SerialNumber::from_slice(&bytes))
 }
 
+/// Certificate parameters with a fresh random serial and the given validity; the rest is
+/// each profile's.
+pub(crate) fn fresh_params(validity: Validity) -> Result<CertificateParams, CertError> {
+    let mut params = CertificateParams::default();
+    params.serial_number = Some(random_serial()?);
+    params.not_before = validity.not_before;
+    params.not_after = validity.not_after;
+    Ok(params)
+}
+
 pub(crate) fn parse_x509<'a>(
     der: &'a [u8],
     origin: &Path,
@@ -293,10 +303,7 @@ impl NetworkCa {
         validity: Validity,
     ) -> Result<(Self, IssuedCert), CertError> {
         let key = ed25519_key()?;
-        let mut params = CertificateParams::default();
-        params.serial_number = Some(random_serial()?);
-        params.not_before = validity.not_before;
-        params.not_after = validity.not_after;
+        let mut params = fresh_params(validity)?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, network.as_str());
         dn.push(DnType::OrganizationalUnitName, CA_UNIT);
@@ -465,10 +472,7 @@ impl NetworkCa {
 
     fn end_entity(&self, validity: Validity) -> Result<(CertificateParams, Validity), CertError> {
         let validity = self.fit(validity)?;
-        let mut params = CertificateParams::default();
-        params.serial_number = Some(random_serial()?);
-        params.not_before = validity.not_before;
-        params.not_after = validity.not_after;
+        let mut params = fresh_params(validity)?;
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;

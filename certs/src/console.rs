@@ -27,14 +27,14 @@ use std::str::FromStr;
 
 use liaison_protocol::NodeId;
 use rcgen::{
-    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    NameConstraints, SanType, PKCS_ECDSA_P256_SHA256,
+    BasicConstraints, CidrSubnet, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, SanType,
+    PKCS_ECDSA_P256_SHA256,
 };
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::ca::{random_serial, Validity, CA_ORGANISATION};
+use crate::ca::{fresh_params, Validity, CA_ORGANISATION};
 use crate::error::CertError;
 use crate::load::{self, NewFile};
 
@@ -161,10 +161,7 @@ pub fn generate(
         });
     }
     let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-    let mut ca = CertificateParams::default();
-    ca.serial_number = Some(random_serial()?);
-    ca.not_before = validity.not_before();
-    ca.not_after = validity.not_after();
+    let mut ca = fresh_params(validity)?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, format!("{node} console CA"));
     dn.push(DnType::OrganizationalUnitName, CONSOLE_CA_UNIT);
@@ -183,10 +180,7 @@ pub fn generate(
     let issuer = Issuer::new(ca, ca_key);
 
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-    let mut params = CertificateParams::default();
-    params.serial_number = Some(random_serial()?);
-    params.not_before = validity.not_before();
-    params.not_after = validity.not_after();
+    let mut params = fresh_params(validity)?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, node.as_str());
     dn.push(DnType::OrganizationName, node.centre_str());

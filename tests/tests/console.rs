@@ -79,6 +79,17 @@ impl Pair {
         }
     }
 
+    /// Headless Chromium with `cert` in its certificate store and CARICC's console CA
+    /// trusted (`None` if it cannot run here; see `browser::start_with_identity`).
+    async fn a_browser(&self, cert: &liaison_certs::IssuedCert) -> Option<browser::Browser> {
+        browser::start_with_identity(&BrowserIdentity {
+            cert_pem: &cert.cert_pem,
+            key_pem: &cert.key_pem,
+            server_ca_pem: &self.a_console.ca_pem,
+        })
+        .await
+    }
+
     /// A Rust HTTPS client of CARICC's console listener: trusts its console CA, presents
     /// `cert`.
     fn a_https(&self, cert: &liaison_certs::IssuedCert) -> OfficerBrowser {
@@ -258,12 +269,7 @@ fn auditor_reads_and_exports_the_log_but_has_no_compose_form_and_gets_403_on_sen
     // In Chromium: the auditor's certificate (P-256, from the network CA) in the browser's
     // certificate store, CARICC's console CA trusted, no token and no session.
     p.rt.block_on(async {
-        let id_files = BrowserIdentity {
-            cert_pem: &cert.cert_pem,
-            key_pem: &cert.key_pem,
-            server_ca_pem: &p.a_console.ca_pem,
-        };
-        let Some(br) = browser::start_with_identity(&id_files).await else {
+        let Some(br) = p.a_browser(&cert).await else {
             return;
         };
         br.goto(&format!("{base}/console/log")).await;
@@ -338,12 +344,7 @@ fn auditor_reads_and_exports_the_log_but_has_no_compose_form_and_gets_403_on_sen
     // The same listener, as browsers reach it, with an officer's certificate: the form.
     p.rt.block_on(async {
         let omar = officer(&p.c.pki, A, "omar", Role::Officer);
-        let id_files = BrowserIdentity {
-            cert_pem: &omar.cert_pem,
-            key_pem: &omar.key_pem,
-            server_ca_pem: &p.a_console.ca_pem,
-        };
-        let Some(br) = browser::start_with_identity(&id_files).await else {
+        let Some(br) = p.a_browser(&omar).await else {
             return;
         };
         br.goto(&format!("{base}/console/compose")).await;
