@@ -212,17 +212,56 @@ pub fn trust_from_config(cfg: &Config) -> Result<TlsTrust, EndpointError> {
     Ok(TlsTrust::from_trust_store(&store)?)
 }
 
-/// Binds the configured listen address with the configured node identities and `trust`.
-/// Returns the endpoint and one client configuration per identity (main one first).
+/// Binds the configured listen address with the configured node identities and `trust`, and
+/// `keys` to recognise its earlier connections ([`RestartKeys`]). Returns the endpoint and one client
+/// configuration per identity (main one first).
 pub fn bind(
     cfg: &Config,
     trust: &TlsTrust,
+    keys: RestartKeys,
 ) -> Result<(quinn::Endpoint, Vec<quinn::ClientConfig>), EndpointError> {
     let mut identities = vec![TlsIdentity::load(&cfg.identity.cert, &cfg.identity.key)?];
     for id in &cfg.identities {
         identities.push(TlsIdentity::load(&id.cert, &id.key)?);
     }
-    bind_identities(cfg.listen, &identities, trust)
+    bind_identities(cfg.listen, &identities, trust, Some(keys))
+}
+
+/// What a node needs to recognise its own earlier connections after a restart, derived from
+/// `secret` (the node's sealing secret, kept in its data dir) by HMAC-SHA256 under fixed
+/// labels, so they are the same after a restart: the key of QUIC stateless resets (RFC 9000
+/// §10.3) and the key that makes connection ids recognisable as ours. A node that crashed and
+/// came back answers packets of its peers' old connections with a reset they recognise, and
+/// they reconnect at once instead of sending into the void until the idle timeout. The labels
+/// separate these from every other use of the secret; they reveal nothing of it.
+#[derive(Clone)]
+pub struct RestartKeys {
+    reset: ring::hmac::Key,
+    cid: u64,
+}
+
+impl RestartKeys {
+    /// Derives both keys from `secret`.
+    pub fn from_secret(secret: &[u8]) -> Self {
+        let master = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+        let reset = ring::hmac::sign(&master, b"liaison/1 QUIC stateless reset key");
+        let cid = ring::hmac::sign(&master, b"liaison/1 QUIC connection id key");
+        let mut cid8 = [0u8; 8];
+        cid8.copy_from_slice(&cid.as_ref()[..8]);
+        Self {
+            reset: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, reset.as_ref()),
+            cid: u64::from_le_bytes(cid8),
+        }
+    }
+
+    fn endpoint_config(&self) -> quinn::EndpointConfig {
+        let mut config = quinn::EndpointConfig::new(Arc::new(self.reset.clone()));
+        let cid = self.cid;
+        config.cid_generator(move || {
+            Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid))
+        });
+        config
+    }
 }
 
 /// Binds `addr` (port 0 picks a free port) as a server and client for `identity`, trusting
@@ -232,16 +271,19 @@ pub fn bind_with(
     identity: &TlsIdentity,
     trust: &TlsTrust,
 ) -> Result<quinn::Endpoint, EndpointError> {
-    Ok(bind_identities(addr, std::slice::from_ref(identity), trust)?.0)
+    Ok(bind_identities(addr, std::slice::from_ref(identity), trust, None)?.0)
 }
 
 /// As [`bind_with`] for a node with one identity per network it belongs to: the server shows
 /// each client the identity it dialled; the returned client configurations (one per
-/// identity, in order; the first is the endpoint's default) are for [`connect_as`].
+/// identity, in order; the first is the endpoint's default) are for [`connect_as`]. `keys`
+/// let a restarted node reset its peers' old connections ([`RestartKeys`]); `None` draws
+/// random ones, which a restart does not keep.
 pub fn bind_identities(
     addr: SocketAddr,
     identities: &[TlsIdentity],
     trust: &TlsTrust,
+    keys: Option<RestartKeys>,
 ) -> Result<(quinn::Endpoint, Vec<quinn::ClientConfig>), EndpointError> {
     let transport = Arc::new(transport_config());
     let server_tls = QuicServerConfig::try_from(tls::server_config_multi(identities, trust)?)
@@ -256,8 +298,16 @@ pub fn bind_identities(
         client.transport_config(transport.clone());
         clients.push(client);
     }
-    let mut endpoint = quinn::Endpoint::server(server, addr)
-        .map_err(|source| EndpointError::Bind { addr, source })?;
+    let endpoint_config = match keys {
+        Some(keys) => keys.endpoint_config(),
+        None => quinn::EndpointConfig::default(),
+    };
+    let bind_err = |source| EndpointError::Bind { addr, source };
+    let socket = std::net::UdpSocket::bind(addr).map_err(bind_err)?;
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| bind_err(std::io::Error::other("no async runtime")))?;
+    let mut endpoint =
+        quinn::Endpoint::new(endpoint_config, Some(server), socket, runtime).map_err(bind_err)?;
     if let Some(first) = clients.first() {
         endpoint.set_default_client_config(first.clone());
     }

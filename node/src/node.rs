@@ -410,7 +410,8 @@ impl Node {
         let store = Store::open(&cfg.data_dir, signer.clone())?;
         let selector_key = crate::deconfliction::load_key(&cfg.deconfliction)?;
         let tls_trust = crate::endpoint::trust_from_config(&cfg)?;
-        let (endpoint, clients) = bind_when_free(&cfg, &tls_trust).await?;
+        let keys = crate::endpoint::RestartKeys::from_secret(&sealing.to_bytes()[..]);
+        let (endpoint, clients) = bind_when_free(&cfg, &tls_trust, keys).await?;
         let identities = signers
             .into_iter()
             .zip(clients)
@@ -544,10 +545,11 @@ impl Node {
 async fn bind_when_free(
     cfg: &Config,
     tls: &liaison_certs::tls::TlsTrust,
+    keys: crate::endpoint::RestartKeys,
 ) -> Result<(quinn::Endpoint, Vec<quinn::ClientConfig>)> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        match crate::endpoint::bind(cfg, tls) {
+        match crate::endpoint::bind(cfg, tls, keys.clone()) {
             Err(crate::endpoint::EndpointError::Bind { source, .. })
                 if source.kind() == std::io::ErrorKind::AddrInUse
                     && tokio::time::Instant::now() < deadline =>

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use liaison_certs::tls::{self, TlsIdentity, TlsTrust};
 use liaison_certs::{IssuedCert, Role, Validity};
-use liaison_node::endpoint::{accept, bind_with, connect, EndpointError, RefusedBy};
+use liaison_node::endpoint::{
+    accept, bind_identities, bind_with, connect, EndpointError, RefusedBy, RestartKeys,
+};
 use liaison_protocol::NodeId;
 use liaison_tests::TestPki;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
@@ -65,6 +67,12 @@ struct Node {
 }
 
 impl Node {
+    /// As [`Node::new`], with the endpoint's driver on `rt`.
+    fn new_in(cert: &IssuedCert, trust: TlsTrust, rt: &tokio::runtime::Runtime) -> Self {
+        let _guard = rt.enter();
+        Self::new(cert, trust)
+    }
+
     fn new(cert: &IssuedCert, trust: TlsTrust) -> Self {
         let identity = identity(cert);
         let ep = bind_with(any_port(), &identity, &trust).expect("bind");
@@ -538,4 +546,90 @@ async fn refusal_is_logged_with_reason_code_and_peer_address() {
         assert!(warning(&logs, "refused a peer", caricc.addr()).contains("tj-dca.central-asia"));
     })
     .await
+}
+
+/// A node that crashed (its runtime gone, so no CONNECTION_CLOSE was sent) and came back on
+/// the same address with the same data dir answers its peer's old connection with a QUIC
+/// stateless reset the peer recognises, because its reset key is derived from the data dir's
+/// secret ([`RestartKeys`]): the peer's connection ends as `Reset` at its next packet, not by
+/// the 30 s idle timeout (which would trip this test's 20 s limit).
+#[test]
+fn a_restarted_node_resets_its_peers_old_connection() {
+    let pki = TestPki::new(&["central-asia"]);
+    let trust = tls_trust(&pki, &["central-asia"]);
+    let caricc = identity(&pki.node("caricc.central-asia"));
+    let a_rt = runtime();
+    let kz = Node::new_in(&pki.node("kz-dcu.central-asia"), trust.clone(), &a_rt);
+    let secret = [42u8; 32];
+    // Binds CARICC's endpoint; the first life's socket may take a moment to be released.
+    let bind_b = |addr: SocketAddr| {
+        let deadline = std::time::Instant::now() + LIMIT;
+        loop {
+            match bind_identities(
+                addr,
+                std::slice::from_ref(&caricc),
+                &trust,
+                Some(RestartKeys::from_secret(&secret)),
+            ) {
+                Ok((ep, _)) => return ep,
+                Err(EndpointError::Bind { source, .. })
+                    if source.kind() == std::io::ErrorKind::AddrInUse
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("bind: {e}"),
+            }
+        }
+    };
+    // CARICC's first life: it accepts kz-dcu's connection.
+    let b_rt = runtime();
+    let (b_ep, accepted) = b_rt.block_on(async {
+        let ep = bind_b(any_port());
+        let server = ep.clone();
+        let trust = trust.clone();
+        let accepted = tokio::spawn(async move {
+            let incoming = server.accept().await.expect("endpoint open");
+            accept(incoming, trust.trust_store(), |_| true).await
+        });
+        (ep, accepted)
+    });
+    let addr = b_ep.local_addr().expect("address");
+    let conn = a_rt.block_on(within(async {
+        connect(
+            &kz.ep,
+            kz.trust.trust_store(),
+            &n("caricc.central-asia"),
+            addr,
+        )
+        .await
+        .expect("connect")
+    }));
+    let (b_conn, _) = b_rt
+        .block_on(within(accepted))
+        .expect("server task")
+        .expect("accept");
+    // The crash: CARICC's runtime stops without closing anything.
+    b_rt.shutdown_background();
+    drop((b_conn, b_ep));
+    // CARICC's second life on the same address and data dir (same secret).
+    let b2_rt = runtime();
+    let _b2 = b2_rt.block_on(async { bind_b(addr) });
+    a_rt.block_on(within(async {
+        if let Ok((mut send, _)) = conn.open_bi().await {
+            let _ = send.write_all(b"after the crash").await;
+        }
+        match conn.closed().await {
+            quinn::ConnectionError::Reset => {}
+            other => panic!("the old connection ended by {other}, not by a stateless reset"),
+        }
+    }));
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
