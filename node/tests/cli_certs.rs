@@ -754,3 +754,21 @@ fn console_tls_certificate_is_p256_for_its_hosts_and_its_ca_can_issue_nothing_el
     let r = pki.openssl(&["verify", "-CAfile", ca, NODE_CRT]).unwrap();
     assert!(!r.ok(), "{r:?}");
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    // `liaison certs verify … | head -0`: stdout is a pipe nobody reads any more.
+    let pki = Pki::new();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_liaison"))
+        .args(["certs", "verify", "--ca", "ca", "--cert", NODE_CRT])
+        .current_dir(pki.path())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

@@ -173,13 +173,13 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                     "torn_bytes": report.torn_bytes,
                     "problems": report.problems.iter().map(|p| serde_json::json!({"leaf": p.leaf, "what": p.what})).collect::<Vec<_>>(),
                 });
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                out!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 let node = report
                     .node
                     .as_ref()
                     .map_or("?".to_owned(), |n| n.to_string());
-                println!(
+                out!(
                     "log of {node}: {} entries, root {}",
                     report.entries,
                     liaison_protocol::ids::hex(&report.root)
@@ -189,8 +189,8 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                     .iter()
                     .map(|(k, v)| format!("{k} {v}"))
                     .collect();
-                println!("  events: {}", types.join(", "));
-                println!(
+                out!("  events: {}", types.join(", "));
+                out!(
                     "  checkpoints: {} checked, newest covers {} entries; cosignatures verified: {}{}",
                     report.checkpoints,
                     report.checkpoint_size,
@@ -201,28 +201,30 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                         String::new()
                     }
                 );
-                println!(
+                out!(
                     "  messages: {} verified (signature and certificate chain), {} purged; \
                      signed receipts and refusals: {} verified",
-                    report.messages_verified, report.purged, report.answers_verified
+                    report.messages_verified,
+                    report.purged,
+                    report.answers_verified
                 );
                 if report.torn_bytes > 0 {
-                    println!(
+                    out!(
                         "  note: the last {} bytes of the journal are an incomplete batch (a write a crash \
                          interrupted; never acknowledged, not part of the log)",
                         report.torn_bytes
                     );
                 }
                 if let Some(first) = report.problems.first() {
-                    println!(
+                    out!(
                         "FAILED: {} problem(s); first: {first}",
                         report.problems.len()
                     );
                     for p in report.problems.iter().skip(1).take(19) {
-                        println!("  also: {p}");
+                        out!("  also: {p}");
                     }
                 } else {
-                    println!("OK: everything holds");
+                    out!("OK: everything holds");
                 }
             }
             Ok(if report.ok() {
@@ -261,9 +263,9 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                     "checkpoint_size": checked.size,
                     "entries": checked.entries.iter().map(|e| liaison_node::api::view::log_entry(e.index, e, None)).collect::<Vec<_>>(),
                 });
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                out!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!(
+                out!(
                     "OK: {} entries about message {} are in the log of {} (checkpoint of {} entries, signed by the node)",
                     checked.entries.len(),
                     proof.message,
@@ -271,7 +273,7 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                     checked.size
                 );
                 for e in &checked.entries {
-                    println!("  entry {}: {} at {}", e.index, e.event.name(), e.at);
+                    out!("  entry {}: {} at {}", e.index, e.event.name(), e.at);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -286,7 +288,7 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                 std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
             };
             let hashes = audit::consistency(&data, &trust(&cas)?, &read(&old)?, &read(&new)?)?;
-            println!(
+            out!(
                 "OK: {} extends {} (consistency proof of {} hashes)",
                 new.display(),
                 old.display(),

@@ -300,7 +300,7 @@ pub fn run(client: &Client, cmd: CaseCommand) -> Result<ExitCode> {
             if out.json {
                 print_json(&v);
             } else {
-                println!("{}", v["case"].as_str().unwrap_or_default());
+                out!("{}", v["case"].as_str().unwrap_or_default());
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -414,11 +414,11 @@ fn s(v: &Value) -> &str {
 fn print_list(v: &Value) {
     let cases = v["cases"].as_array().cloned().unwrap_or_default();
     if cases.is_empty() {
-        println!("no cases");
+        out!("no cases");
         return;
     }
     for c in cases {
-        println!(
+        out!(
             "{:<24} {:<9} {:<11} {:>2} participants  {:>3} updates  {:>2} open tasks  last {}  {}",
             s(&c["case"]),
             s(&c["status"]),
@@ -433,11 +433,11 @@ fn print_list(v: &Value) {
 }
 
 fn print_case(v: &Value) {
-    println!("case     {}  ({})", s(&v["case"]), s(&v["status"]));
-    println!("title    {}", s(&v["title"]));
-    println!("lead     {}", s(&v["lead"]));
+    out!("case     {}  ({})", s(&v["case"]), s(&v["status"]));
+    out!("title    {}", s(&v["title"]));
+    out!("lead     {}", s(&v["lead"]));
     if let Some(h) = v["handling"].as_object() {
-        println!(
+        out!(
             "handling {}  release {}  {}  eval {}",
             s(&h["tlp"]),
             json!(h["releasability"]),
@@ -446,25 +446,25 @@ fn print_case(v: &Value) {
         );
     }
     if let Some(r) = v["status_reason"].as_str() {
-        println!("reason   {r}");
+        out!("reason   {r}");
     }
-    println!(
+    out!(
         "summary  [{}] {}",
         s(&v["summary"]["language"]),
         s(&v["summary"]["text"])
     );
-    println!("\nmembers");
+    out!("\nmembers");
     for m in v["members"].as_array().into_iter().flatten() {
-        println!(
+        out!(
             "  {:<32} {:<12} since {}",
             s(&m["node"]),
             s(&m["standing"]),
             short_time(&m["since"])
         );
     }
-    println!("\ntasks");
+    out!("\ntasks");
     for t in v["tasks"].as_array().into_iter().flatten() {
-        println!(
+        out!(
             "  {}  {:<12} {:<28} due {}  {}",
             short_id(&t["id"]),
             s(&t["status"]),
@@ -473,9 +473,9 @@ fn print_case(v: &Value) {
             s(&t["title"])
         );
     }
-    println!("\nupdates");
+    out!("\nupdates");
     for u in v["updates"].as_array().into_iter().flatten() {
-        println!(
+        out!(
             "  {}  {}  {:<28} {} [{}] {}",
             short_time(&u["at"]),
             s(&u["tlp"]),
@@ -485,13 +485,13 @@ fn print_case(v: &Value) {
             s(&u["payload"]["text"])
         );
     }
-    println!("\ntimeline");
+    out!("\ntimeline");
     for e in v["timeline"].as_array().into_iter().flatten() {
         let what = match e["refused"].as_object() {
             Some(r) => format!("NO EFFECT {}: {}", s(&r["code"]), s(&r["detail"])),
             None => s(&e["summary"]).to_owned(),
         };
-        println!(
+        out!(
             "  {}  {:<28} {:<12} {}",
             short_time(&e["at"]),
             s(&e["from"]),

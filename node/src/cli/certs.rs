@@ -188,7 +188,7 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<ExitCode> {
             let validity = Validity::days_from(now, days)?;
             let files = ca::issue_node_files(&ca, &node, &out, validity)
                 .with_context(|| format!("cannot issue a node certificate for {node:?}"))?;
-            println!(
+            out!(
                 "issued node certificate for {} (serial {}, expires {})",
                 files.subject,
                 files.serial,
@@ -209,7 +209,7 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<ExitCode> {
             let validity = Validity::days_from(now, days)?;
             let files = ca::issue_officer_files(&ca, &node, &officer, role, key, &out, validity)
                 .with_context(|| format!("cannot issue an officer certificate for {officer:?}"))?;
-            println!(
+            out!(
                 "issued {role} certificate for {} ({} key, serial {}, expires {})",
                 files.subject,
                 key.as_str(),
@@ -218,7 +218,7 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<ExitCode> {
             );
             print_files(&files.cert_path, &files.key_path);
             if key == OfficerKey::P256 {
-                println!(
+                out!(
                     "  for a browser: openssl pkcs12 -export -in {} -inkey {} -out officer.p12",
                     files.cert_path.display(),
                     files.key_path.display()
@@ -243,15 +243,15 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<ExitCode> {
             let files = console::create_files(&node, &hosts, &out, validity)
                 .with_context(|| format!("cannot create the console certificate of {node}"))?;
             let names: Vec<String> = files.hosts.iter().map(ToString::to_string).collect();
-            println!(
+            out!(
                 "created the console certificate of {node} for {} (ECDSA P-256, expires {})",
                 names.join(", "),
                 when(files.not_after)
             );
             print_files(&files.cert_path, &files.key_path);
-            println!("  console CA   {}", files.ca_path.display());
-            println!("  CA fingerprint (SHA-256): {}", files.ca_fingerprint);
-            println!("  set api.tls_cert and api.tls_key to the certificate and key; officers' browsers trust the console CA (its key is gone: it certifies nothing else)");
+            out!("  console CA   {}", files.ca_path.display());
+            out!("  CA fingerprint (SHA-256): {}", files.ca_fingerprint);
+            out!("  set api.tls_cert and api.tls_key to the certificate and key; officers' browsers trust the console CA (its key is gone: it certifies nothing else)");
             Ok(ExitCode::SUCCESS)
         }
         CertsCommand::Revoke {
@@ -262,7 +262,7 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<ExitCode> {
         } => {
             let r = revocation::revoke(&ca, &cert, reason, now, crl_validity(crl_days)?)
                 .with_context(|| format!("cannot revoke {}", cert.display()))?;
-            println!(
+            out!(
                 "revoked {} (serial {}, reason {}); {} is now CRL number {}",
                 r.subject,
                 r.serial,
@@ -270,14 +270,14 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<ExitCode> {
                 r.crl_path.display(),
                 r.crl_number
             );
-            println!("  distribute the new crl.pem (or a new trust bundle) to every node");
+            out!("  distribute the new crl.pem (or a new trust bundle) to every node");
             Ok(ExitCode::SUCCESS)
         }
         CertsCommand::RefreshCrl { ca, crl_days } => {
             let validity = crl_validity(crl_days)?;
             let crl = revocation::refresh(&ca, now, validity)
                 .with_context(|| format!("cannot refresh the CRL in {}", ca.display()))?;
-            println!(
+            out!(
                 "re-signed {} as CRL number {}, current until {}",
                 ca.join(ca::CRL_FILE).display(),
                 crl.number,
@@ -300,28 +300,28 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<ExitCode> {
                 secret: true,
             }])
             .with_context(|| format!("cannot write {}", out.display()))?;
-            println!("wrote a deconfliction key to {} (mode 0600)", out.display());
-            println!("  give it out of band to every centre that submits selectors; never to the service node");
+            out!("wrote a deconfliction key to {} (mode 0600)", out.display());
+            out!("  give it out of band to every centre that submits selectors; never to the service node");
             Ok(ExitCode::SUCCESS)
         }
         CertsCommand::TrustBundle { ca, out } => {
             let bundle = liaison_certs::write_trust_bundle(&ca, &out)
                 .with_context(|| format!("cannot write the trust bundle of {}", ca.display()))?;
-            println!(
+            out!(
                 "wrote trust bundle of network {} to {}",
                 bundle.network,
                 out.display()
             );
-            println!("  CA fingerprint (SHA-256): {}", bundle.ca_fingerprint());
-            println!("  importers should confirm the fingerprint with you out of band");
+            out!("  CA fingerprint (SHA-256): {}", bundle.ca_fingerprint());
+            out!("  importers should confirm the fingerprint with you out of band");
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
 fn print_files(cert: &Path, key: &Path) {
-    println!("  certificate  {}", cert.display());
-    println!("  private key  {} (mode 0600)", key.display());
+    out!("  certificate  {}", cert.display());
+    out!("  private key  {} (mode 0600)", key.display());
 }
 
 fn new_network(
@@ -336,20 +336,20 @@ fn new_network(
     let files = ca::create_network(&network, out, validity, now, crl_validity(crl_days)?)
         .with_context(|| format!("cannot create the network CA in {}", out.display()))?;
     let bundle = TrustBundle::from_ca_dir(out)?;
-    println!(
+    out!(
         "created network CA for {} (serial {}, expires {})",
         files.network,
         files.serial,
         when(files.not_after)
     );
-    println!("  certificate  {}", files.cert_path.display());
-    println!(
+    out!("  certificate  {}", files.cert_path.display());
+    out!(
         "  private key  {} (mode 0600: keep it offline and backed up)",
         files.key_path.display()
     );
-    println!("  CRL          {} (empty)", files.crl_path.display());
-    println!("  CA fingerprint (SHA-256): {}", bundle.ca_fingerprint());
-    println!(
+    out!("  CRL          {} (empty)", files.crl_path.display());
+    out!("  CA fingerprint (SHA-256): {}", bundle.ca_fingerprint());
+    out!(
         "next: liaison certs issue-node --ca {} --node <centre> --out <dir>",
         out.display()
     );
@@ -366,11 +366,11 @@ fn verify(ca_dir: &Path, cert_path: &Path, now: OffsetDateTime) -> anyhow::Resul
     let cert = liaison_certs::load::read_cert(cert_path).context("cannot read the certificate")?;
     match liaison_certs::check_cert(&trust, &cert, liaison_certs::timestamp(now)) {
         Ok(identity) => {
-            println!("valid: {identity}");
+            out!("valid: {identity}");
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            println!("invalid: {}: {e}", e.reason_code());
+            out!("invalid: {}: {e}", e.reason_code());
             Ok(ExitCode::FAILURE)
         }
     }

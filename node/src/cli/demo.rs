@@ -68,7 +68,7 @@ fn free_tcp() -> Result<SocketAddr> {
 }
 
 fn step(n: usize, text: &str) {
-    println!("\n[{n}] {text}");
+    out!("\n[{n}] {text}");
 }
 
 /// Runs the demo.
@@ -95,7 +95,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             }
         }
     };
-    println!(
+    out!(
         "Liaison demo — a local federation on loopback, in {}",
         dir.display()
     );
@@ -115,7 +115,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             liaison_certs::revocation::CRL_VALIDITY,
         )
         .with_context(|| format!("creating the {net} CA"))?;
-        println!(
+        out!(
             "    network {net:<13} CA {}",
             pki.join(net).join("ca.crt").display()
         );
@@ -140,7 +140,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             Validity::days_from(time::OffsetDateTime::now_utc(), 365)?,
         )
         .with_context(|| format!("issuing the certificate of {id}"))?;
-        println!("    node    {id:<22} certificate issued by the {net} CA");
+        out!("    node    {id:<22} certificate issued by the {net} CA");
         addrs.push((id, free_udp()?, free_tcp()?));
     }
     // Each network is a star around its regional centre; the two centres are each other's
@@ -249,7 +249,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     }
     for n in &mut nodes {
         n.client = Some(wait_api(n)?);
-        println!(
+        out!(
             "    {:<22} up: QUIC {}, officer API {}",
             n.id.as_str(),
             n.cfg.listen,
@@ -268,7 +268,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             },
         )?;
     }
-    println!("    every node is connected to its peers");
+    out!("    every node is connected to its peers");
 
     let by = |id: &str| {
         nodes
@@ -299,12 +299,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         }),
     )?;
     let alert_id = alert["id"].as_str().unwrap_or_default().to_owned();
-    println!(
+    out!(
         "    sent {}  (TLP:AMBER, H0, evaluation B2, 3 entities), sealed to om-dcu.gulf",
         short(&alert_id)
     );
     let got = wait_inbox(om, &alert_id)?;
-    println!(
+    out!(
         "    om-dcu.gulf opens it: \"{}…\"",
         got["payload"]["text"]
             .as_str()
@@ -313,7 +313,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             .take(48)
             .collect::<String>()
     );
-    println!(
+    out!(
         "    route: kz-dcu → {} → om-dcu; the original signature verified at every hop",
         got["state"]["route"]
             .as_array()
@@ -324,7 +324,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             .join(" → ")
     );
     let at_gateway = client(caricc)?.get(&format!("/messages/{alert_id}"))?;
-    println!(
+    out!(
         "    caricc.central-asia relayed it and cannot read it: {}",
         if at_gateway["payload"].is_null() {
             "its copy holds only the sealed content"
@@ -344,7 +344,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         },
     )?;
     let trail = client(kz)?.get(&format!("/messages/{alert_id}/trail"))?;
-    println!("    delivery trail at the originator, one signed answer per hop:");
+    out!("    delivery trail at the originator, one signed answer per hop:");
     print_trail(&trail);
 
     step(
@@ -366,7 +366,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         }),
     )?;
     let request_id = request["id"].as_str().unwrap_or_default().to_owned();
-    println!(
+    out!(
         "    request {} (urgent: reply due within 8 hours)",
         short(&request_id)
     );
@@ -386,7 +386,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     )?;
     let reply_id = reply["id"].as_str().unwrap_or_default().to_owned();
     wait_inbox(om, &reply_id)?;
-    println!("    reply {} delivered to om-dcu.gulf", short(&reply_id));
+    out!("    reply {} delivered to om-dcu.gulf", short(&reply_id));
 
     step(
         5,
@@ -422,7 +422,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             Ok(!refusal.is_null())
         },
     )?;
-    println!(
+    out!(
         "    caricc.central-asia received it (a named recipient) but refused to pass it on:\n    {} (its signed refusal is in kz-dcu's trail of the message)",
         refusal["outcome"].as_str().unwrap_or_default()
     );
@@ -434,7 +434,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         }),
     ) {
         Ok(v) => bail!("a TLP:RED message to a whole network was accepted: {v}"),
-        Err(e) => println!(
+        Err(e) => out!(
             "    and a TLP:RED message to a whole network is refused before it leaves:\n    {e}"
         ),
     }
@@ -459,7 +459,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         &json!({ "to": ["om-dcu.gulf"] }),
     ) {
         Ok(v) => bail!("an originator-controlled message was shared without consent: {v}"),
-        Err(e) => println!("    without consent: {e}"),
+        Err(e) => out!("    without consent: {e}"),
     }
     let asked = client(caricc)?.post(
         &format!("/messages/{h2_id}/consent-request"),
@@ -471,7 +471,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         &format!("/messages/{asked_id}/consent"),
         &json!({ "grant": true, "expires_in_secs": 86400, "reason": "granted for the operation" }),
     )?;
-    println!(
+    out!(
         "    kz-dcu's officer grants it for 24 h; the grant carries the content re-sealed for Oman"
     );
     let mut shared = Value::Null;
@@ -491,7 +491,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     )?;
     let shared_id = shared["id"].as_str().unwrap_or_default().to_owned();
     let got = wait_inbox(om, &shared_id)?;
-    println!(
+    out!(
         "    shared {}; om-dcu.gulf reads it: \"{}…\"",
         short(&shared_id),
         got["payload"]["text"]
@@ -516,7 +516,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         }),
     )?;
     let case = opened["case"].as_str().unwrap_or_default().to_owned();
-    println!("    caricc opens {case} and invites kz-dcu, gcc-cic and om-dcu");
+    out!("    caricc opens {case} and invites kz-dcu, gcc-cic and om-dcu");
     for n in [kz, gcc, om] {
         wait_until(
             &format!("the invitation at {}", n.id),
@@ -559,7 +559,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                 && view["tasks"].as_array().map_or(0, Vec::len) == 1)
         },
     )?;
-    println!(
+    out!(
         "    om-dcu derives the case from the signed messages it holds: {} participants, {} updates (ru, ar), task for {}",
         view["participants"].as_array().map_or(0, Vec::len),
         view["updates"].as_array().map_or(0, Vec::len),
@@ -570,7 +570,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         &json!({ "lang": "ru", "text": "…", "tlp": "GREEN" }),
     ) {
         Ok(v) => bail!("an update broader than its case was accepted: {v}"),
-        Err(e) => println!("    an update broader than the case is refused: {e}"),
+        Err(e) => out!("    an update broader than the case is refused: {e}"),
     }
     // om-dcu, outside the case, alerts gcc-cic about the same phone, written its own way.
     client(om)?.post(
@@ -598,7 +598,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                 Ok(!notices.is_empty())
             },
         )?;
-        println!(
+        out!(
             "    deconfliction notice at {} (from gcc-cic, which holds only keyed hashes): {}",
             n.id,
             notices[0]["first_line"].as_str().unwrap_or_default()
@@ -608,7 +608,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         &format!("/cases/{case}/close"),
         &json!({ "lang": "ru", "text": "Аресты в Алматы и Сохаре." }),
     )?;
-    println!("    caricc closes the case; later updates would be refused (case-closed)");
+    out!("    caricc closes the case; later updates would be refused (case-closed)");
 
     step(
         8,
@@ -639,7 +639,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         }
         total += r.entries;
         cosigned += r.cosignatures;
-        println!(
+        out!(
             "    {:<22} {:>3} log entries, checkpoint covers {:>3}, {} peer cosignatures, {} stored messages verified, root {}",
             n.id.as_str(),
             r.entries,
@@ -650,7 +650,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         );
     }
 
-    println!(
+    out!(
         "\nSummary: 4 nodes in 2 networks joined through 2 gateways; a sealed alert across both with \
          every hop's signed receipt;\n         a request and its reply; a TLP:RED message refused at a gateway; \
          an H2 alert shared after consent;\n         a case shared by four centres, with a deconfliction notice at both ends;\n         {total} log entries verified against signed checkpoints \
@@ -658,7 +658,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         started.elapsed().as_secs_f64()
     );
     if args.keep || args.dir.is_some() {
-        println!(
+        out!(
             "Everything is kept in {} (node logs: nodes/*/node.log).",
             dir.display()
         );
@@ -782,7 +782,7 @@ fn wait_inbox(n: &DemoNode, id: &str) -> Result<Value> {
 
 fn print_trail(t: &Value) {
     for e in t["entries"].as_array().into_iter().flatten() {
-        println!(
+        out!(
             "    log #{:<3} {}  {}",
             e["index"].as_u64().unwrap_or_default(),
             e["at"].as_str().unwrap_or_default(),
@@ -790,7 +790,7 @@ fn print_trail(t: &Value) {
         );
     }
     for h in t["hops"].as_array().into_iter().flatten() {
-        println!(
+        out!(
             "    hop {} → {} at {} (signed receipt {}, log entry #{})",
             h["peer"].as_str().unwrap_or_default(),
             h["outcome"].as_str().unwrap_or_default(),
@@ -823,7 +823,7 @@ fn stop(n: &mut DemoNode) -> Result<()> {
                     n.config.with_file_name("node.log").display()
                 );
             }
-            println!("    {:<22} stopped cleanly", n.id.as_str());
+            out!("    {:<22} stopped cleanly", n.id.as_str());
             return Ok(());
         }
         if Instant::now() > deadline {

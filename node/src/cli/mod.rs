@@ -11,6 +11,27 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` for command output, except that a reader that went away (`liaison inbox | head`)
+/// ends the command quietly with status 0 instead of a panic; any other failure to write
+/// stdout ends it with status 1 and says so on stderr. Every command prints through it.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::cli::stdout_failed(e);
+        }
+    }};
+}
+
+/// What `out!` does when stdout cannot be written.
+pub(crate) fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write to standard output: {e}");
+    std::process::exit(1);
+}
+
 pub mod audit;
 pub mod case;
 pub mod certs;

@@ -551,7 +551,7 @@ impl Client {
 }
 
 pub(crate) fn print_json(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    out!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 /// `2026-01-03T10:22:33.123Z` → `2026-01-03 10:22Z`.
@@ -616,9 +616,9 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             if out.json {
                 print_json(&v);
             } else if v["already"].as_bool() == Some(true) {
-                println!("already acknowledged {id}");
+                out!("already acknowledged {id}");
             } else {
-                println!("acknowledged {id}");
+                out!("acknowledged {id}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -704,7 +704,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
                 print_json(&v);
             } else {
                 for e in v["entries"].as_array().into_iter().flatten() {
-                    println!(
+                    out!(
                         "#{:<7} {}  {}",
                         e["index"],
                         short_time(&e["at"]),
@@ -712,7 +712,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
                     );
                 }
                 if let Some(next) = v["next_from"].as_u64() {
-                    println!("… more: liaison log --from {next}");
+                    out!("… more: liaison log --from {next}");
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -725,28 +725,24 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
                 let due = v["due"].as_array().map_or(0, Vec::len);
                 let purged = v["purged"].as_array().map_or(0, Vec::len);
                 if dry_run {
-                    println!("{due} message bodies are due for purging under the retention policy");
+                    out!("{due} message bodies are due for purging under the retention policy");
                     for d in v["due"].as_array().into_iter().flatten() {
-                        println!(
+                        out!(
                             "  {} ({})",
                             d["id"].as_str().unwrap_or("?"),
                             d["rule"].as_str().unwrap_or("?")
                         );
                     }
                 } else {
-                    println!(
-                        "purged {purged} of {due} message bodies due; their log entries remain"
-                    );
+                    out!("purged {purged} of {due} message bodies due; their log entries remain");
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
         OfficerCommand::Checkpoint => {
             let note = client.get_text("/checkpoint")?;
-            print!("{note}");
-            if !note.ends_with('\n') {
-                println!();
-            }
+            // The note as served, ending with exactly one newline of its own or ours.
+            out!("{}", note.strip_suffix('\n').unwrap_or(&note));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -788,14 +784,14 @@ pub(crate) fn print_sent(v: &Value, out: &Output) {
     if out.json {
         print_json(v);
     } else {
-        println!("{}", v["id"].as_str().unwrap_or_default());
+        out!("{}", v["id"].as_str().unwrap_or_default());
     }
 }
 
 fn print_inbox(v: &Value) {
     let mut items: Vec<&Value> = v["items"].as_array().into_iter().flatten().collect();
     if items.is_empty() {
-        println!("inbox is empty");
+        out!("inbox is empty");
         return;
     }
     // Unread first, each group in delivery order.
@@ -809,7 +805,7 @@ fn print_inbox(v: &Value) {
         if let Some(by) = i["reply_by"].as_str() {
             flags.push_str(&format!(" reply-by {}", short_time(&json!(by))));
         }
-        println!(
+        out!(
             "{} {:<16} {:<10} {:<3} {:<28} {} {}{}  {}",
             if unread { "*" } else { " " },
             i["tlp"].as_str().unwrap_or("-"),
@@ -826,9 +822,9 @@ fn print_inbox(v: &Value) {
         .iter()
         .filter(|i| i["acked"].as_bool() == Some(false))
         .count();
-    println!("{} messages, {unread} unread (* = unread)", items.len());
+    out!("{} messages, {unread} unread (* = unread)", items.len());
     if let Some(next) = v["next_from"].as_u64() {
-        println!("… more: liaison inbox --from {next}");
+        out!("… more: liaison inbox --from {next}");
     }
 }
 
@@ -836,39 +832,39 @@ fn print_message(v: &Value) {
     let h = &v["header"];
     let hd = &v["handling"];
     let st = &v["state"];
-    println!(
+    out!(
         "{}  {}  {}",
         hd["tlp"].as_str().unwrap_or("-"),
         v["kind"].as_str().unwrap_or("-"),
         v["id"].as_str().unwrap_or("-")
     );
-    println!("originator   {}", h["originator"].as_str().unwrap_or("-"));
+    out!("originator   {}", h["originator"].as_str().unwrap_or("-"));
     if let Some(from) = st["from"].as_str() {
-        println!("from         {from}");
+        out!("from         {from}");
     }
-    println!("created      {}", short_time(&h["created_at"]));
-    println!("to           {}", list(&h["recipients"]));
-    println!("release      {}", list(&hd["releasability"]));
-    println!("evaluation   {}", hd["eval"].as_str().unwrap_or("-"));
+    out!("created      {}", short_time(&h["created_at"]));
+    out!("to           {}", list(&h["recipients"]));
+    out!("release      {}", list(&hd["releasability"]));
+    out!("evaluation   {}", hd["eval"].as_str().unwrap_or("-"));
     let codes = list(&hd["h_codes"]);
     if codes != "-" {
-        println!("handling     {codes}");
+        out!("handling     {codes}");
     }
     if let Some(h3) = hd["h3_restrictions"].as_str() {
-        println!("H3           {h3}");
+        out!("H3           {h3}");
     }
     if let Some(case) = h["case"].as_str() {
-        println!("case         {case}");
+        out!("case         {case}");
     }
     if let Some(r) = h["in_reply_to"].as_str() {
-        println!("in reply to  {r}");
+        out!("in reply to  {r}");
     }
     if let Some(exp) = h["expires_at"].as_str() {
-        println!("expires      {}", short_time(&json!(exp)));
+        out!("expires      {}", short_time(&json!(exp)));
     }
     if v["request"].is_object() {
         let r = &v["request"];
-        println!(
+        out!(
             "request      {}, reply by {}{}",
             r["urgency"].as_str().unwrap_or("-"),
             short_time(&r["reply_by"]),
@@ -885,27 +881,27 @@ fn print_message(v: &Value) {
         (Some(r), _) => r.to_owned(),
         _ => "-".into(),
     };
-    println!("state        {state}");
+    out!("state        {state}");
     let pending = list(&st["pending"]);
     if pending != "-" {
-        println!("awaiting     receipts from {pending}");
+        out!("awaiting     receipts from {pending}");
     }
     if let Some(reason) = v["reason"].as_str() {
-        println!("\n{reason}");
+        out!("\n{reason}");
     }
     let p = &v["payload"];
     if p.is_object() {
-        println!("language     {}", p["language"].as_str().unwrap_or("-"));
-        println!("\n{}\n", p["text"].as_str().unwrap_or(""));
+        out!("language     {}", p["language"].as_str().unwrap_or("-"));
+        out!("\n{}\n", p["text"].as_str().unwrap_or(""));
         let entities = p["entities"]
             .as_array()
             .into_iter()
             .flatten()
             .collect::<Vec<_>>();
         if !entities.is_empty() {
-            println!("entities:");
+            out!("entities:");
             for e in entities {
-                println!(
+                out!(
                     "  {:<13} {}",
                     e["type"].as_str().unwrap_or("-"),
                     e["value"].as_str().unwrap_or("")
@@ -913,7 +909,7 @@ fn print_message(v: &Value) {
             }
         }
         for a in p["attachments"].as_array().into_iter().flatten() {
-            println!(
+            out!(
                 "attachment   {} ({}, {} bytes)",
                 a["name"].as_str().unwrap_or("-"),
                 a["media_type"].as_str().unwrap_or("-"),
@@ -984,16 +980,16 @@ fn event_line(e: &Value) -> String {
 
 fn print_trail(v: &Value) {
     let m = &v["message"];
-    println!(
+    out!(
         "{}  {}  {}  ({} here)",
         m["tlp"].as_str().unwrap_or("-"),
         m["kind"].as_str().unwrap_or("-"),
         v["id"].as_str().unwrap_or("-"),
         v["role"].as_str().unwrap_or("-")
     );
-    println!("log:");
+    out!("log:");
     for e in v["entries"].as_array().into_iter().flatten() {
-        println!(
+        out!(
             "  #{:<7} {}  {}",
             e["index"],
             short_time(&e["at"]),
@@ -1006,9 +1002,9 @@ fn print_trail(v: &Value) {
         .flatten()
         .collect::<Vec<_>>();
     if !hops.is_empty() {
-        println!("hops:");
+        out!("hops:");
         for h in hops {
-            println!(
+            out!(
                 "  {:<28} {:<24} {}  leaf {}  proof {}",
                 h["peer"].as_str().unwrap_or("-"),
                 h["outcome"].as_str().unwrap_or("-"),
@@ -1020,14 +1016,14 @@ fn print_trail(v: &Value) {
     }
     let pending = list(&v["pending"]);
     if pending != "-" {
-        println!("awaiting receipts from: {pending}");
+        out!("awaiting receipts from: {pending}");
     }
 }
 
 fn print_peers(peers: &Value) {
     let peers = peers.as_array().into_iter().flatten().collect::<Vec<_>>();
     if peers.is_empty() {
-        println!("no peers configured");
+        out!("no peers configured");
     }
     for p in peers {
         let up = p["connected"].as_bool() == Some(true);
@@ -1044,17 +1040,17 @@ fn print_peers(peers: &Value) {
         if let Some(err) = p["last_error"].as_str() {
             line.push_str(&format!("  last error: {err}"));
         }
-        println!("{line}");
+        out!("{line}");
     }
 }
 
 fn print_status(v: &Value) {
-    println!(
+    out!(
         "node         {}  (QUIC {})",
         v["node"].as_str().unwrap_or("-"),
         v["listen"].as_str().unwrap_or("-")
     );
-    println!(
+    out!(
         "log          {} entries, root {}",
         v["log_size"],
         v["log_root"]
@@ -1067,13 +1063,13 @@ fn print_status(v: &Value) {
         .map_or("none yet".to_owned(), |size| {
             format!("covers {size} entries")
         });
-    println!("checkpoint   {checkpoint}");
-    println!("unread       {}", v["unread"]);
-    println!(
+    out!("checkpoint   {checkpoint}");
+    out!("unread       {}", v["unread"]);
+    out!(
         "disk         {:.1} MiB",
         v["disk_bytes"].as_f64().unwrap_or(0.0) / (1024.0 * 1024.0)
     );
-    println!("peers:");
+    out!("peers:");
     print_peers(&v["peers"]);
     let alarms = v["alarms"]
         .as_array()
@@ -1081,9 +1077,9 @@ fn print_status(v: &Value) {
         .flatten()
         .collect::<Vec<_>>();
     if !alarms.is_empty() {
-        println!("ALARMS:");
+        out!("ALARMS:");
         for a in alarms {
-            println!("  {}", a.as_str().unwrap_or("-"));
+            out!("  {}", a.as_str().unwrap_or("-"));
         }
     }
 }
