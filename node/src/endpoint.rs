@@ -213,8 +213,8 @@ pub fn trust_from_config(cfg: &Config) -> Result<TlsTrust, EndpointError> {
 }
 
 /// Binds the configured listen address with the configured node identities and `trust`, and
-/// `keys` to recognise its earlier connections ([`RestartKeys`]). Returns the endpoint and one client
-/// configuration per identity (main one first).
+/// `keys` to recognise its earlier connections ([`RestartKeys`]). Returns the endpoint and
+/// one client configuration per identity (main one first).
 pub fn bind(
     cfg: &Config,
     trust: &TlsTrust,
