@@ -152,13 +152,45 @@ pub fn add_network_files(
 pub fn load_trust<'a>(
     networks: impl IntoIterator<Item = (&'a Path, Option<&'a Path>)>,
 ) -> Result<TrustStore, CertError> {
+    load_trust_sources(
+        networks
+            .into_iter()
+            .map(|(ca, crl)| TrustSource::Files { ca, crl }),
+    )
+}
+
+/// Where one trusted network's CA (and CRL) comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum TrustSource<'a> {
+    /// A CA certificate file and, optionally, its CRL file (PEM each).
+    Files {
+        /// The CA certificate.
+        ca: &'a Path,
+        /// Its CRL.
+        crl: Option<&'a Path>,
+    },
+    /// A trust bundle (`liaison certs trust-bundle`): the CA and its CRL in one file.
+    Bundle(&'a Path),
+}
+
+/// Builds a trust store from CA/CRL files and trust bundles. Two CAs for the same network
+/// are refused: which one to trust would be ambiguous.
+pub fn load_trust_sources<'a>(
+    sources: impl IntoIterator<Item = TrustSource<'a>>,
+) -> Result<TrustStore, CertError> {
     let mut store = TrustStore::new();
-    for (ca, crl) in networks {
+    for source in sources {
         let before = store.networks().count();
-        let network = add_network_files(&mut store, ca, crl)?;
+        let (network, path) = match source {
+            TrustSource::Files { ca, crl } => (add_network_files(&mut store, ca, crl)?, ca),
+            TrustSource::Bundle(path) => {
+                let b = crate::TrustBundle::read(path)?;
+                (store.add_network(&b.ca_der, Some(&b.crl_der))?, path)
+            }
+        };
         if store.networks().count() == before {
             return Err(CertError::NotNetworkCa {
-                path: ca.to_owned(),
+                path: path.to_owned(),
                 detail: format!("a CA for network {network} was already loaded"),
             });
         }

@@ -36,14 +36,6 @@ for net in central-asia gulf; do
   liaison certs trust-bundle --ca "$pki/$net" --out "$pki/$net.bundle.pem"
 done
 
-# Importing the other network's trust bundle: [[trust]] takes the CA certificate and the CRL
-# as two files, so split the bundle (as `openssl x509` / `openssl crl` would).
-for net in central-asia gulf; do
-  mkdir -p "$pki/imported/$net"
-  sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$pki/$net.bundle.pem" >"$pki/imported/$net/ca.crt"
-  sed -n '/-----BEGIN X509 CRL-----/,/-----END X509 CRL-----/p' "$pki/$net.bundle.pem" >"$pki/imported/$net/crl.pem"
-done
-
 for entry in "${nodes[@]}"; do
   IFS='|' read -r id addr link <<<"$entry"
   centre=${id%%.*}
@@ -68,8 +60,7 @@ for entry in "${nodes[@]}"; do
     echo
     echo "# The other network, imported from its trust bundle (CA certificate + CRL in one file)."
     echo '[[trust]]'
-    echo "ca = \"../pki/imported/$other/ca.crt\""
-    echo "crl = \"../pki/imported/$other/crl.pem\""
+    echo "bundle = \"../pki/$other.bundle.pem\""
     for peer in "${nodes[@]}"; do
       IFS='|' read -r pid paddr plink <<<"$peer"
       [[ $pid == "$id" ]] && continue

@@ -142,10 +142,30 @@ pub struct IdentityConfig {
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustConfig {
-    /// The network's CA certificate (PEM).
-    pub ca: PathBuf,
-    /// The network's CRL (PEM). Required: a network without a revocation list cannot revoke.
-    pub crl: PathBuf,
+    /// The network's CA certificate (PEM); with `crl`, or give `bundle` instead of both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
+    /// The network's CRL (PEM). Required with `ca`: a network without a revocation list
+    /// cannot revoke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl: Option<PathBuf>,
+    /// The network's trust bundle (`liaison certs trust-bundle`: the CA certificate and its
+    /// CRL in one file), instead of `ca` and `crl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<PathBuf>,
+}
+
+impl TrustConfig {
+    /// Where this network's CA and CRL come from (after [`Config::validate`]).
+    pub fn source(&self) -> liaison_certs::load::TrustSource<'_> {
+        match (&self.bundle, &self.ca) {
+            (Some(b), _) => liaison_certs::load::TrustSource::Bundle(b),
+            (None, ca) => liaison_certs::load::TrustSource::Files {
+                ca: ca.as_deref().unwrap_or(Path::new("")),
+                crl: self.crl.as_deref(),
+            },
+        }
+    }
 }
 
 /// One peer.
@@ -295,8 +315,9 @@ impl Config {
             abs(&mut i.key);
         }
         for t in &mut self.trust {
-            abs(&mut t.ca);
-            abs(&mut t.crl);
+            for f in [&mut t.ca, &mut t.crl, &mut t.bundle].into_iter().flatten() {
+                abs(f);
+            }
         }
         if let Some(k) = &mut self.deconfliction.key_file {
             abs(k);
@@ -337,11 +358,21 @@ impl Config {
             bail!("trust: at least one network CA must be trusted");
         }
         for (i, t) in self.trust.iter().enumerate() {
-            if !t.ca.is_file() {
-                bail!("trust[{i}].ca: file {} does not exist", t.ca.display());
-            }
-            if !t.crl.is_file() {
-                bail!("trust[{i}].crl: file {} does not exist", t.crl.display());
+            let files = match (&t.bundle, &t.ca, &t.crl) {
+                (Some(b), None, None) => vec![("bundle", b)],
+                (Some(_), _, _) => {
+                    bail!("trust[{i}]: give either bundle or ca and crl, not both")
+                }
+                (None, Some(ca), Some(crl)) => vec![("ca", ca), ("crl", crl)],
+                (None, Some(_), None) => bail!(
+                    "trust[{i}].crl: required with ca (a network that cannot revoke is not trusted)"
+                ),
+                (None, None, _) => bail!("trust[{i}]: give ca and crl, or bundle"),
+            };
+            for (key, f) in files {
+                if !f.is_file() {
+                    bail!("trust[{i}].{key}: file {} does not exist", f.display());
+                }
             }
         }
         if !self.api.listen.ip().is_loopback() {

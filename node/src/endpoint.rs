@@ -203,12 +203,8 @@ pub fn transport_config() -> quinn::TransportConfig {
 
 /// The network CAs and CRLs of a configuration, loaded from their files for TLS.
 pub fn trust_from_config(cfg: &Config) -> Result<TlsTrust, EndpointError> {
-    let store = liaison_certs::load_trust(
-        cfg.trust
-            .iter()
-            .map(|t| (t.ca.as_path(), Some(t.crl.as_path()))),
-    )
-    .map_err(TlsError::from)?;
+    let store = liaison_certs::load::load_trust_sources(cfg.trust.iter().map(|t| t.source()))
+        .map_err(TlsError::from)?;
     Ok(TlsTrust::from_trust_store(&store)?)
 }
 

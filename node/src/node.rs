@@ -351,14 +351,8 @@ impl Node {
                 signer.node()
             );
         }
-        let pairs: Vec<_> = cfg
-            .trust
-            .iter()
-            .map(|t| (t.ca.clone(), Some(t.crl.clone())))
-            .collect();
-        let trust =
-            liaison_certs::load_trust(pairs.iter().map(|(c, r)| (c.as_path(), r.as_deref())))
-                .context("trust: cannot load the trusted CAs and CRLs")?;
+        let trust = liaison_certs::load::load_trust_sources(cfg.trust.iter().map(|t| t.source()))
+            .context("trust: cannot load the trusted CAs and CRLs")?;
         trust
             .check_node_cert(signer.cert_der(), now())
             .map_err(|e| {

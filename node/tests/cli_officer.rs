@@ -372,3 +372,58 @@ fn console_certificate_settings_are_checked_at_start_up() {
         "{r:?}"
     );
 }
+
+#[test]
+fn a_trust_bundle_can_stand_for_ca_and_crl() {
+    let (dir, config, _api) = node_files();
+    let d = dir.path();
+    let r = liaison(
+        d,
+        &["certs", "trust-bundle", "--ca", "ca", "--out", "trust.pem"],
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let files = "ca = \"ca/ca.crt\"\ncrl = \"ca/crl.pem\"\n";
+    assert!(text.contains(files));
+    let with = |trust: &str| {
+        std::fs::write(&config, text.replace(files, trust)).unwrap();
+        liaison(d, &["node", "run", "--config", "node.toml"])
+    };
+    for (trust, says) in [
+        (
+            "bundle = \"trust.pem\"\nca = \"ca/ca.crt\"\n",
+            "trust[0]: give either bundle or ca and crl, not both",
+        ),
+        ("ca = \"ca/ca.crt\"\n", "trust[0].crl: required with ca"),
+        ("", "trust[0]: give ca and crl, or bundle"),
+        ("bundle = \"nowhere.pem\"\n", "trust[0].bundle: file"),
+        // Only the CA certificate: not a bundle.
+        (
+            "bundle = \"ca/ca.crt\"\n",
+            "expected a CERTIFICATE section followed by an X509 CRL section",
+        ),
+    ] {
+        let r = with(trust);
+        assert_eq!(r.code, Some(1), "{trust}: {r:?}");
+        assert!(r.stderr.contains(says), "{trust}: {r:?}");
+    }
+    // The bundle itself: the node starts and answers.
+    std::fs::write(&config, text.replace(files, "bundle = \"trust.pem\"\n")).unwrap();
+    let mut node = start_node(d);
+    let start = Instant::now();
+    loop {
+        if let Some(exit) = node.0.try_wait().unwrap() {
+            panic!("the node exited early: {exit}");
+        }
+        let r = liaison(d, &["--config", "node.toml", "status"]);
+        if r.code == Some(0) {
+            assert!(r.stdout.contains(NODE), "{r:?}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "node did not come up: {r:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

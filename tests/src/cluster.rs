@@ -45,13 +45,17 @@ impl Cluster {
         c
     }
 
-    /// (Re)writes every network's CA and current CRL to `<dir>/pki/<network>/`.
+    /// (Re)writes every network's CA and current CRL to `<dir>/pki/<network>/`, and its
+    /// trust bundle (CA + CRL in one file) beside them as `bundle.pem`.
     pub fn write_trust(&self) {
         for (name, net) in &self.pki.networks {
             let d = self.dir.path().join("pki").join(name);
             std::fs::create_dir_all(&d).expect("mkdir");
-            std::fs::write(d.join("ca.crt"), to_pem("CERTIFICATE", net.ca.cert_der())).expect("ca");
-            std::fs::write(d.join("crl.pem"), to_pem("X509 CRL", &net.crl_der)).expect("crl");
+            let ca = to_pem("CERTIFICATE", net.ca.cert_der());
+            let crl = to_pem("X509 CRL", &net.crl_der);
+            std::fs::write(d.join("ca.crt"), &ca).expect("ca");
+            std::fs::write(d.join("crl.pem"), &crl).expect("crl");
+            std::fs::write(d.join("bundle.pem"), format!("{ca}{crl}")).expect("bundle");
         }
     }
 
@@ -121,10 +125,21 @@ impl Cluster {
                 .networks
                 .keys()
                 .map(|n| {
+                    // The node's own network from its CA and CRL files; the others from
+                    // their trust bundles, as a gateway imports them.
                     let p = self.dir.path().join("pki").join(n);
-                    TrustConfig {
-                        ca: p.join("ca.crt"),
-                        crl: p.join("crl.pem"),
+                    if node.ends_with(&format!(".{n}")) {
+                        TrustConfig {
+                            ca: Some(p.join("ca.crt")),
+                            crl: Some(p.join("crl.pem")),
+                            bundle: None,
+                        }
+                    } else {
+                        TrustConfig {
+                            ca: None,
+                            crl: None,
+                            bundle: Some(p.join("bundle.pem")),
+                        }
                     }
                 })
                 .collect(),

@@ -205,8 +205,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             trust: ["central-asia", "gulf"]
                 .iter()
                 .map(|n| TrustConfig {
-                    ca: pki.join(n).join("ca.crt"),
-                    crl: pki.join(n).join("crl.pem"),
+                    ca: Some(pki.join(n).join("ca.crt")),
+                    crl: Some(pki.join(n).join("crl.pem")),
+                    bundle: None,
                 })
                 .collect(),
             peers,
