@@ -320,9 +320,19 @@ impl Drop for DriverGuard {
 }
 
 impl Browser {
-    /// Opens `url`.
+    /// Opens `url`. A navigation that ends on Chromium's own error page is retried a few
+    /// times: Chromium aborts page loads when the host's network interfaces change
+    /// (`ERR_NETWORK_CHANGED`, "Your connection was interrupted"), which happens whenever
+    /// anything on the machine creates or removes one (a container network, say).
     pub async fn goto(&self, url: &str) {
-        self.client.goto(url).await.expect("navigate");
+        for _ in 0..5 {
+            self.client.goto(url).await.expect("navigate");
+            if !self.on_error_page().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("{url}: the browser showed its error page five times");
     }
 
     /// The element matching `css` (waiting for it to appear).
@@ -335,6 +345,11 @@ impl Browser {
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
+    }
+
+    /// Whether the browser shows its own network error page (`<body class="neterror">`).
+    pub async fn on_error_page(&self) -> bool {
+        self.exists("body.neterror").await
     }
 
     /// Whether an element matches `css` now.

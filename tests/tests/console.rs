@@ -251,6 +251,20 @@ fn officer_composes_an_amber_alert_that_appears_in_another_centres_console_inbox
     p.shutdown();
 }
 
+/// A log export in `liaison audit export --format jsonl` form: the anchoring checkpoint, then
+/// the entries, among them those of message `id`.
+#[track_caller]
+fn assert_export_holds(export: &str, id: &str) {
+    let mut lines = export.lines();
+    let anchor: serde_json::Value =
+        serde_json::from_str(lines.next().expect("anchor")).expect("json");
+    assert_eq!(anchor["record"], "checkpoint");
+    assert!(
+        lines.any(|l| l.contains(id)),
+        "the sent message is exported"
+    );
+}
+
 #[test]
 fn auditor_reads_and_exports_the_log_but_has_no_compose_form_and_gets_403_on_send() {
     let p = Pair::start();
@@ -289,19 +303,12 @@ fn auditor_reads_and_exports_the_log_but_has_no_compose_form_and_gets_403_on_sen
         );
         // Verify the whole log.
         br.click("#verify").await;
-        assert!(br.exists("#verdict").await, "{}", br.source().await);
+        br.find("#verdict").await; // waits for the verdict page
         // Download the export: the anchoring checkpoint, then the entries.
         br.goto(&format!("{base}/console/log")).await;
         br.click("#export").await;
         let export = std::fs::read_to_string(br.download("liaison-log-").await).expect("export");
-        let mut lines = export.lines();
-        let anchor: serde_json::Value =
-            serde_json::from_str(lines.next().expect("anchor")).expect("json");
-        assert_eq!(anchor["record"], "checkpoint");
-        assert!(
-            lines.any(|l| l.contains(&id)),
-            "the sent message is exported"
-        );
+        assert_export_holds(&export, &id);
         // Download a proof.
         br.type_in("#proof-id", &id).await;
         br.click("form.proof button").await;
@@ -383,14 +390,7 @@ fn auditor_reads_and_exports_the_log_but_has_no_compose_form_and_gets_403_on_sen
     assert!(export
         .header("content-disposition")
         .is_some_and(|d| d.starts_with("attachment") && d.contains(".jsonl")));
-    let mut lines = export.body.lines();
-    let anchor: serde_json::Value =
-        serde_json::from_str(lines.next().expect("anchor")).expect("json");
-    assert_eq!(anchor["record"], "checkpoint");
-    assert!(
-        lines.any(|l| l.contains(&id)),
-        "the sent message is exported"
-    );
+    assert_export_holds(&export.body, &id);
 
     // Proof download and verification.
     let proof = auditor.get(&format!("/console/log/proof?id={id}"));
