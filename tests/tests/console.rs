@@ -303,7 +303,8 @@ fn auditor_reads_and_exports_the_log_but_has_no_compose_form_and_gets_403_on_sen
         );
         // Verify the whole log.
         br.click("#verify").await;
-        br.find("#verdict").await; // waits for the verdict page
+        // Wait for the verdict page.
+        br.find("#verdict").await;
         // Download the export: the anchoring checkpoint, then the entries.
         br.goto(&format!("{base}/console/log")).await;
         br.click("#export").await;
