@@ -5,9 +5,9 @@
 //!
 //! A plain module over [`quinn::Endpoint`], no global state. Calling shape:
 //!
-//! 1. **Open**: `let tls = trust_from_config(&cfg)?; let ep = bind(&cfg, &tls)?;` (or
-//!    [`bind_with`] for an identity and trust already in memory). The endpoint serves and
-//!    dials with the same certificate.
+//! 1. **Open**: `let tls = TlsTrust::from_trust_store(&trust)?;` then
+//!    `let ep = bind(&cfg, &tls, keys)?;` (or [`bind_with`] for an identity and trust already
+//!    in memory). The endpoint serves and dials with the same certificate.
 //! 2. **Dial**: [`connect`]`(&ep, trust, &peer, addr)` completes the handshake with the server
 //!    name set to `peer` (so the server's certificate must name it), then maps the server's
 //!    certificate to a node id with [`peer_node_id`] and checks it is `peer`.
@@ -199,13 +199,6 @@ pub fn transport_config() -> quinn::TransportConfig {
         // Liaison does not use unreliable datagrams; do not buffer any.
         .datagram_receive_buffer_size(None);
     t
-}
-
-/// The network CAs and CRLs of a configuration, loaded from their files for TLS.
-pub fn trust_from_config(cfg: &Config) -> Result<TlsTrust, EndpointError> {
-    let store = liaison_certs::load::load_trust_sources(cfg.trust.iter().map(|t| t.source()))
-        .map_err(TlsError::from)?;
-    Ok(TlsTrust::from_trust_store(&store)?)
 }
 
 /// Binds the configured listen address with the configured node identities and `trust`, and

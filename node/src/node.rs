@@ -403,7 +403,9 @@ impl Node {
         let directory = crate::directory::load(&cfg.data_dir, &trust);
         let store = Store::open(&cfg.data_dir, signer.clone())?;
         let selector_key = crate::deconfliction::load_key(&cfg.deconfliction)?;
-        let tls_trust = crate::endpoint::trust_from_config(&cfg)?;
+        // The same trust store, for TLS: the files are read once.
+        let tls_trust = liaison_certs::tls::TlsTrust::from_trust_store(&trust)
+            .context("trust: cannot use the trusted CAs for TLS")?;
         let keys = crate::endpoint::RestartKeys::from_secret(&sealing.to_bytes()[..]);
         let (endpoint, clients) = bind_when_free(&cfg, &tls_trust, keys).await?;
         let identities = signers
