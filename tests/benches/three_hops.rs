@@ -2,13 +2,28 @@
 //! method: `docs/PERFORMANCE.md`, section "Network of networks: three hops".
 //!
 //! ```sh
-//! cargo bench -p liaison-tests --bench three_hops                        # 3 rounds, ~1 min after the build
+//! cargo bench -p liaison-tests --bench three_hops                        # 3 rounds in two modes, ~2 min after the build
 //! LIAISON_BENCH_QUICK=1 cargo bench -p liaison-tests --bench three_hops  # smoke run, ~15 s
 //! ```
 //!
-//! Each round measures both paths one right after the other, in this process, on one tokio
-//! runtime with two workers (the order alternates between rounds), so that their ratio
-//! compares like with like on a shared, noisy box:
+//! Each round measures both paths one right after the other (the order alternates between
+//! rounds), in this process, in two modes, so that their ratio compares like with like on
+//! a shared, noisy box:
+//!
+//! * **Own CPU per node** (what a deployment has: every centre runs its node on a machine of
+//!   its own): each node runs on a tokio runtime of its own (two workers, threads named
+//!   after the node), and all its threads (workers, blocking pool, store writer, and, for
+//!   the sender, the submitters and the harness's poller) live in a cgroup of their own
+//!   (v1 `cpu` + `cpuacct`) held to `NODE_CORES` = 0.5 core by a CFS quota (10 ms period).
+//!   Four nodes fill the machine's two cores; in both paths every node gets the same CPU,
+//!   so a path's throughput is set by its busiest node, as on separate machines. Needs root
+//!   and writable cgroup v1 hierarchies; without them the bench says why and measures the
+//!   shared mode only (`LIAISON_BENCH_SHARED_ONLY=1` skips it).
+//! * **Shared cores**: every node of a path on the bench's one runtime (two workers), all on
+//!   the same two cores: then the throughput ratio is about (CPU per message, one hop) /
+//!   (CPU per message, three hops) — the cost of the whole path on one machine.
+//!
+//! The two paths:
 //!
 //! 1. **One hop**: `kz-dcu.central-asia` → `caricc.central-asia`, one network, peered
 //!    directly (the workload of `one_hop.rs`).
@@ -41,18 +56,20 @@
 //!   answer of each hop (carried back in hop reports), for information.
 //! * CPU: this process's user + system time per message (`/proc/self/stat`, first submit →
 //!   end of the throughput window), and how busy that kept the two cores.
+//! * Own-CPU mode: each node's CPU time per message and the share of its quota it used
+//!   (`cpuacct.usage` of its group over the same window): the busiest node is the
+//!   bottleneck.
 //!
-//! Every node of a path runs in this process on the same two cores, so when both paths keep
-//! the cores busy the throughput ratio is close to (CPU per message, one hop) / (CPU per
-//! message, three hops): the bench prints both. That second figure does not depend on how
-//! much of the machine a neighbour took during a round; a difference in "cores busy" between
-//! the two paths of a round is pointed out. Nodes on machines of their own would pipeline
-//! instead; this bench does not measure that.
+//! In the shared mode, when both paths keep the cores busy the throughput ratio is close to
+//! (CPU per message, one hop) / (CPU per message, three hops): the bench prints both. That
+//! second figure does not depend on how much of the machine a neighbour took during a
+//! round; a difference in "cores busy" between the two paths of a round is pointed out.
 //!
 //! Environment: `LIAISON_BENCH_N` (default 5 000), `LIAISON_BENCH_CONCURRENCY` (64),
 //! `LIAISON_BENCH_ROUNDS` (3), `LIAISON_BENCH_PROBES` (50), `LIAISON_BENCH_QUICK=1`
 //! (N = 1 000, one round, 20 probes), `LIAISON_BENCH_PROFILE=1` (three-hop rounds only,
-//! nothing else: for `perf record`).
+//! shared mode, nothing else: for `perf record`; `=own` for the own-CPU mode, where
+//! `perf report --sort comm` splits the samples by node), `LIAISON_BENCH_SHARED_ONLY=1`.
 #![allow(missing_docs)]
 
 use std::collections::HashSet;
@@ -69,6 +86,7 @@ use liaison_protocol::{MessageId, NodeId, Timestamp};
 use liaison_tests::bench::{flag, median, process_cpu_us, usize_var};
 use liaison_tests::cluster::{alert, start, wait_for, Cluster};
 use liaison_tests::federation::{Federation, CARICC, CARICC_IR, GCC, GCC_IR, KZ, OMAN};
+use tokio::runtime::Runtime;
 
 /// One-hop sender and receiver (one network), as in `one_hop.rs`.
 const ONE_A: &str = "kz-dcu.central-asia";
@@ -87,6 +105,8 @@ const WARM: usize = 64;
 const TARGET: f64 = 0.50;
 /// A difference in "cores busy" between the two paths of a round worth a note.
 const UNEVEN: f64 = 0.15;
+/// CPU each node gets in the own-CPU mode, in cores: four nodes fill the two cores.
+const NODE_CORES: f64 = 0.5;
 /// Time allowed for sessions to come up and for untimed waits.
 const LONG: Duration = Duration::from_secs(60);
 
@@ -281,6 +301,10 @@ struct Run {
     envelope_bytes: usize,
     /// Log entries each node on the path wrote per message, sender first.
     log_per_msg: Vec<f64>,
+    /// Own-CPU mode: each node's CPU time per message, µs, sender first (empty otherwise).
+    node_cpu_us: Vec<f64>,
+    /// Own-CPU mode: each node's CPU time over the CPU it was given, sender first.
+    node_busy: Vec<f64>,
 }
 
 /// A path: who sends, who receives, every node on it, and the centres of its relays.
@@ -293,7 +317,12 @@ struct Path<'a> {
 
 /// Sends `n` messages `make(i)` along `path` from `concurrency` tasks and measures them,
 /// then `probes` more one at a time.
-async fn drive(path: &Path<'_>, make: impl Fn(usize) -> SendRequest, opts: &Opts) -> Result<Run> {
+async fn drive(
+    path: &Path<'_>,
+    make: impl Fn(usize) -> SendRequest,
+    opts: &Opts,
+    groups: &[&CpuGroup],
+) -> Result<Run> {
     let (n, concurrency) = (opts.n, opts.concurrency);
     let (sender, receiver) = (path.sender, path.receiver);
     let (ss, sr) = (sender.store().clone(), receiver.store().clone());
@@ -315,6 +344,10 @@ async fn drive(path: &Path<'_>, make: impl Fn(usize) -> SendRequest, opts: &Opts
     let reqs: Arc<Vec<SendRequest>> = Arc::new((0..n).map(&make).collect());
     let t0 = Instant::now();
     let cpu0 = process_cpu_us();
+    let node_cpu0 = groups
+        .iter()
+        .map(|g| g.usage_us())
+        .collect::<Result<Vec<_>>>()?;
     let logs0: Vec<u64> = path.nodes.iter().map(|n| n.store().log_size()).collect();
 
     // The poller only watches the receiver's inbox length and the sender's outbox (cheap,
@@ -337,6 +370,12 @@ async fn drive(path: &Path<'_>, make: impl Fn(usize) -> SendRequest, opts: &Opts
     let t_end = driven.end;
     let elapsed = t_end - t0;
     let cpu = process_cpu_us() - cpu0;
+    // Each node's CPU time over the same window (own-CPU mode only).
+    let node_used = groups
+        .iter()
+        .zip(&node_cpu0)
+        .map(|(g, c0)| Ok((g.usage_us()? - c0, g.cores.unwrap_or(2.0))))
+        .collect::<Result<Vec<_>>>()?;
     // The reverse traffic finishing: every trail at the sender complete.
     answers_home(
         path,
@@ -411,6 +450,11 @@ async fn drive(path: &Path<'_>, make: impl Fn(usize) -> SendRequest, opts: &Opts
         elapsed,
         cpu_us: cpu / n as f64,
         busy: cpu / (2.0 * elapsed.as_micros() as f64),
+        node_cpu_us: node_used.iter().map(|(u, _)| u / n as f64).collect(),
+        node_busy: node_used
+            .iter()
+            .map(|(u, cores)| u / (cores * elapsed.as_micros() as f64))
+            .collect(),
         envelope_bytes: envelope.encode().len(),
         log_per_msg,
     })
@@ -419,54 +463,232 @@ async fn drive(path: &Path<'_>, make: impl Fn(usize) -> SendRequest, opts: &Opts
 // ---------------------------------------------------------------------------------------
 // The two paths
 
-async fn one_hop(opts: &Opts, text_len: usize) -> Result<Run> {
+/// Where the nodes of a path run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// All of them on the bench's runtime (two workers), sharing the machine's two cores.
+    Shared,
+    /// Each on a runtime of its own whose threads are held to `NODE_CORES` of CPU by a
+    /// cgroup of their own, as if each node had a machine of its own.
+    Own,
+}
+
+/// The runtimes a path's nodes run on: the bench's own (shared mode) or one per node.
+struct Hosts<'rt> {
+    shared: &'rt Runtime,
+    own: Vec<OwnHost>,
+}
+
+impl<'rt> Hosts<'rt> {
+    fn new(shared: &'rt Runtime, mode: Mode, nodes: &[&str]) -> Result<Self> {
+        let own = match mode {
+            Mode::Shared => Vec::new(),
+            Mode::Own => nodes
+                .iter()
+                .map(|n| OwnHost::new(n, NODE_CORES))
+                .collect::<Result<_>>()?,
+        };
+        Ok(Self { shared, own })
+    }
+
+    /// Runs `fut` to completion on node `i`'s runtime, from a thread in node `i`'s cgroup (so
+    /// that whatever it does inline, and any thread it starts, counts against that node).
+    fn on<T: Send>(&self, i: usize, fut: impl std::future::Future<Output = T> + Send) -> Result<T> {
+        match self.own.get(i) {
+            None => Ok(self.shared.block_on(fut)),
+            Some(h) => h.group.run(|| h.rt.block_on(fut)),
+        }
+    }
+
+    fn groups(&self) -> Vec<&CpuGroup> {
+        self.own.iter().map(|h| &h.group).collect()
+    }
+
+    /// Starts node `i` of the path from `cfg`.
+    fn start(&self, i: usize, cfg: Config) -> Result<Node> {
+        self.on(i, start(cfg))
+    }
+
+    /// Shuts the path's nodes down (node `i` on its own runtime) and then the runtimes.
+    fn shutdown(self, nodes: Vec<Node>) -> Result<()> {
+        for (i, node) in nodes.into_iter().enumerate() {
+            self.on(i, node.shutdown())??;
+        }
+        for h in self.own {
+            h.rt.shutdown_timeout(LONG);
+            // The group is removed when it is dropped, now that its threads are gone.
+        }
+        Ok(())
+    }
+}
+
+/// A tokio runtime (two workers) whose threads all live in one cgroup.
+struct OwnHost {
+    group: CpuGroup,
+    rt: Runtime,
+}
+
+impl OwnHost {
+    fn new(node: &str, cores: f64) -> Result<Self> {
+        let group = CpuGroup::new(node, Some(cores))?;
+        // Built from a thread in the group: the workers it starts are born in it, and so is
+        // every thread they start (the blocking pool's verifiers among them).
+        let rt = group.run(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                // Named after the node, so that `perf report --sort comm` splits by node.
+                .thread_name(node.split('.').next().unwrap_or(node))
+                .enable_all()
+                .build()
+        })??;
+        Ok(Self { group, rt })
+    }
+}
+
+/// A cgroup (v1 `cpu` and `cpuacct` hierarchies) for one node's threads: a CPU quota, and
+/// the CPU time they used.
+struct CpuGroup {
+    dirs: [std::path::PathBuf; 2],
+    /// The quota in cores, if any.
+    cores: Option<f64>,
+}
+
+impl CpuGroup {
+    /// Period of the quota: short, so a node that used its share waits milliseconds, not
+    /// the 100 ms of the default period.
+    const PERIOD_US: u64 = 10_000;
+
+    /// Whether this machine lets the bench make such groups (root, cgroup v1 `cpu` and
+    /// `cpuacct` mounted writable), and if not, why.
+    fn available() -> std::result::Result<(), String> {
+        let probe = CpuGroup::new("probe", Some(0.5)).map_err(|e| format!("{e:#}"))?;
+        drop(probe);
+        Ok(())
+    }
+
+    fn new(node: &str, cores: Option<f64>) -> Result<Self> {
+        let name = format!(
+            "liaison-bench-{}-{}",
+            std::process::id(),
+            node.replace('.', "-")
+        );
+        let dirs = [
+            std::path::Path::new("/sys/fs/cgroup/cpu").join(&name),
+            std::path::Path::new("/sys/fs/cgroup/cpuacct").join(&name),
+        ];
+        for d in &dirs {
+            std::fs::create_dir(d).map_err(|e| anyhow!("cannot create {}: {e}", d.display()))?;
+        }
+        let group = Self { dirs, cores };
+        if let Some(cores) = cores {
+            let quota = (cores * Self::PERIOD_US as f64) as u64;
+            group.write(0, "cpu.cfs_period_us", &Self::PERIOD_US.to_string())?;
+            group.write(0, "cpu.cfs_quota_us", &quota.to_string())?;
+        }
+        Ok(group)
+    }
+
+    fn write(&self, dir: usize, file: &str, value: &str) -> Result<()> {
+        let path = self.dirs[dir].join(file);
+        std::fs::write(&path, value).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+    }
+
+    /// Runs `f` on a new thread that first moves itself into the group (`0` in `tasks` is
+    /// the writing thread), and returns what it returned.
+    fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                self.write(0, "tasks", "0")?;
+                self.write(1, "tasks", "0")?;
+                Ok(f())
+            })
+            .join()
+            .map_err(|_| anyhow!("a thread of the node's group panicked"))?
+        })
+    }
+
+    /// CPU time the group's threads have used, µs.
+    fn usage_us(&self) -> Result<f64> {
+        let path = self.dirs[1].join("cpuacct.usage");
+        let ns: f64 = std::fs::read_to_string(&path)?.trim().parse()?;
+        Ok(ns / 1000.0)
+    }
+}
+
+impl Drop for CpuGroup {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            // Empty once the runtime's threads have ended; a thread that is still ending
+            // keeps it for a moment.
+            for _ in 0..100 {
+                if std::fs::remove_dir(d).is_ok() || !d.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+fn one_hop(rt: &Runtime, mode: Mode, opts: &Opts, text_len: usize) -> Result<Run> {
     let mut c = Cluster::new(&["central-asia"]);
     c.add(ONE_A);
     c.add(ONE_B);
-    let a = start(quiet(c.config(ONE_A, &[ONE_B]))).await;
-    let b = start(quiet(c.config(ONE_B, &[ONE_A]))).await;
-    wait_sessions(&[(&a, ONE_B), (&b, ONE_A)]).await;
+    let hosts = Hosts::new(rt, mode, &[ONE_A, ONE_B])?;
+    let a = hosts.start(0, quiet(c.config(ONE_A, &[ONE_B])))?;
+    let b = hosts.start(1, quiet(c.config(ONE_B, &[ONE_A])))?;
+    rt.block_on(wait_sessions(&[(&a, ONE_B), (&b, ONE_A)]));
     let path = Path {
         sender: &a,
         receiver: &b,
         nodes: &[&a, &b],
         via: &[],
     };
-    let run = drive(&path, |i| alert(ONE_B, &padded_text(text_len, i)), opts).await?;
-    a.shutdown().await?;
-    b.shutdown().await?;
+    let groups = hosts.groups();
+    let run = hosts.on(
+        0,
+        drive(
+            &path,
+            |i| alert(ONE_B, &padded_text(text_len, i)),
+            opts,
+            &groups,
+        ),
+    )??;
+    hosts.shutdown(vec![a, b])?;
     // The temp dir goes only now, after the nodes have let go of their stores.
     drop(c);
     Ok(run)
 }
 
-async fn three_hops(opts: &Opts, text_len: usize) -> Result<Run> {
+fn three_hops(rt: &Runtime, mode: Mode, opts: &Opts, text_len: usize) -> Result<Run> {
     let fed = Federation::new();
-    let kz = start(fed.config(KZ)).await;
-    let caricc = start(fed.config(CARICC)).await;
-    let gcc = start(fed.config(GCC)).await;
-    let oman = start(fed.config(OMAN)).await;
+    let hosts = Hosts::new(rt, mode, &[KZ, CARICC, GCC, OMAN])?;
+    let kz = hosts.start(0, fed.config(KZ))?;
+    let caricc = hosts.start(1, fed.config(CARICC))?;
+    let gcc = hosts.start(2, fed.config(GCC))?;
+    let oman = hosts.start(3, fed.config(OMAN))?;
     // Both directions of every session on the path: messages go one way, receipts and hop
     // reports come back.
-    wait_sessions(&[
+    rt.block_on(wait_sessions(&[
         (&kz, CARICC),
         (&caricc, KZ),
         (&caricc, GCC_IR),
         (&gcc, CARICC_IR),
         (&gcc, OMAN),
         (&oman, GCC),
-    ])
-    .await;
+    ]));
     let path = Path {
         sender: &kz,
         receiver: &oman,
         nodes: &[&kz, &caricc, &gcc, &oman],
         via: &["caricc", "gcc"],
     };
-    let run = drive(&path, |i| to_oman(&padded_text(text_len, i)), opts).await?;
-    for node in [kz, caricc, gcc, oman] {
-        node.shutdown().await?;
-    }
+    let groups = hosts.groups();
+    let run = hosts.on(
+        0,
+        drive(&path, |i| to_oman(&padded_text(text_len, i)), opts, &groups),
+    )??;
+    hosts.shutdown(vec![kz, caricc, gcc, oman])?;
     // The temp dir goes only now, after the nodes have let go of their stores.
     drop(fed);
     Ok(run)
@@ -491,6 +713,9 @@ struct Series {
     envelope_bytes: usize,
     /// Per node on the path, per round.
     log_per_msg: Vec<Vec<f64>>,
+    /// Own-CPU mode, per node on the path, per round: CPU per message (µs), share of its CPU.
+    node_cpu: Vec<Vec<f64>>,
+    node_busy: Vec<Vec<f64>>,
 }
 
 impl Series {
@@ -512,6 +737,32 @@ impl Series {
         for (all, l) in self.log_per_msg.iter_mut().zip(&r.log_per_msg) {
             all.push(*l);
         }
+        self.node_cpu.resize(r.node_cpu_us.len(), Vec::new());
+        self.node_busy.resize(r.node_busy.len(), Vec::new());
+        for (all, c) in self.node_cpu.iter_mut().zip(&r.node_cpu_us) {
+            all.push(*c);
+        }
+        for (all, b) in self.node_busy.iter_mut().zip(&r.node_busy) {
+            all.push(*b);
+        }
+    }
+
+    /// Own-CPU mode: median CPU per message of each node and how much of its CPU it used,
+    /// e.g. `kz 98 µs (91 %), caricc 150 µs (99 %)`.
+    fn per_node(&self, nodes: &[&str]) -> String {
+        nodes
+            .iter()
+            .zip(self.node_cpu.iter().zip(&self.node_busy))
+            .map(|(n, (c, b))| {
+                format!(
+                    "{} {:.0} µs ({:.0} %)",
+                    n.split('.').next().unwrap_or(n),
+                    median(c),
+                    median(b) * 100.0
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Median log entries per message at each node, e.g. `kz 2.0, caricc 3.1`.
@@ -542,6 +793,131 @@ impl Series {
     }
 }
 
+/// Both paths of every round in one mode, and their ratios.
+#[derive(Default)]
+struct Tally {
+    one: Series,
+    three: Series,
+    ratios: Vec<f64>,
+    cpu_ratios: Vec<f64>,
+    per_round: Vec<String>,
+    uneven: Vec<String>,
+}
+
+impl Tally {
+    fn push(&mut self, round: usize, o: Run, t: Run) {
+        let ratio = t.rate / o.rate;
+        self.per_round.push(format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {ratio:.3} | {:.0} / {:.0} µs | {:.0} / {:.0} % |",
+            round + 1,
+            rate(o.rate),
+            ms(o.e2e.value_at_quantile(0.5) as f64),
+            ms(o.e2e.value_at_quantile(0.99) as f64),
+            rate(t.rate),
+            ms(t.e2e.value_at_quantile(0.5) as f64),
+            ms(t.e2e.value_at_quantile(0.99) as f64),
+            o.cpu_us,
+            t.cpu_us,
+            o.busy * 100.0,
+            t.busy * 100.0,
+        ));
+        if (o.busy - t.busy).abs() > UNEVEN {
+            self.uneven.push((round + 1).to_string());
+        }
+        self.ratios.push(ratio);
+        self.cpu_ratios.push(o.cpu_us / t.cpu_us);
+        self.one.push(&o);
+        self.three.push(&t);
+    }
+
+    fn ratio(&self) -> f64 {
+        median(&self.ratios)
+    }
+
+    fn print(&self, mode: Mode, opts: &Opts, (one_body, three_body): (usize, usize)) {
+        let (one, three, ratio) = (&self.one, &self.three, self.ratio());
+        println!();
+        match mode {
+            Mode::Shared => println!(
+                "## All nodes of a path sharing the machine's two cores: {} round(s) of N = {} messages ({one_body} B / {three_body} B signed bodies; envelope at the receiver {} B / {} B), {} concurrent submitters",
+                opts.rounds, opts.n, one.envelope_bytes, three.envelope_bytes, opts.concurrency,
+            ),
+            Mode::Own => println!(
+                "## Each node with a CPU of its own ({NODE_CORES} core, a cgroup quota per node): {} round(s) of N = {} messages, {} concurrent submitters",
+                opts.rounds, opts.n, opts.concurrency,
+            ),
+        }
+        println!();
+        println!("| round | one hop msgs/s | e2e p50 | e2e p99 | three hops msgs/s | e2e p50 | e2e p99 | three / one | CPU/msg one / three | cores busy one / three |");
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for r in &self.per_round {
+            println!("{r}");
+        }
+        println!();
+        println!("| path | msgs/s (median) | per round | e2e p50 | e2e p99 | submit→durable ack p50 | p99 | idle path e2e p50 | p99 | CPU/msg | cores busy | answers home |");
+        println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("{}", one.row("one hop: kz-dcu → caricc (one network)"));
+        println!(
+            "{}",
+            three.row("three hops: kz → caricc → gcc → oman (two gateways)")
+        );
+        println!();
+        println!("Latencies and CPU are medians of the per-round figures. e2e = submit → seen in the receiver's inbox (1 ms poll); submit→durable ack = `send` returned (signed, logged at the sender); idle path e2e = {} messages sent one at a time after the load, each once the previous one's answers were home; answers home = (first submit → every message's trail at the sender holds each hop's signed answer) / (first submit → all delivered and receipted by the first hop). CPU/msg and cores busy: the whole bench process over both cores.", opts.probes);
+        println!();
+        println!(
+            "Log entries written per message (median; messages, receipts, hop reports, relays): one hop {}; three hops {}.",
+            one.logs(&[ONE_A, ONE_B]),
+            three.logs(&[KZ, CARICC, GCC, OMAN])
+        );
+        if mode == Mode::Own {
+            println!();
+            println!(
+                "CPU per message of each node, and (in brackets) the share of its {NODE_CORES} core it used while the path was loaded (the submitters and the harness's 1 ms poller run in the sender's group): one hop {}; three hops {}. The busiest node sets a path's throughput.",
+                one.per_node(&[ONE_A, ONE_B]),
+                three.per_node(&[KZ, CARICC, GCC, OMAN])
+            );
+        }
+        println!();
+        println!("| ratio (median of per-round ratios) | value | per round | target | |");
+        println!("|---|---:|---|---:|---|");
+        println!(
+            "| three hops / one hop, msgs/s | **{ratio:.3}** | {} | ≥ {TARGET:.2} | **{}** |",
+            joined(&self.ratios, |r| format!("{r:.3}")),
+            if ratio >= TARGET { "PASS" } else { "MISS" }
+        );
+        println!(
+            "| msgs per CPU-second, three hops / one hop (= CPU per message, one / three) | {:.3} | {} | | |",
+            median(&self.cpu_ratios),
+            joined(&self.cpu_ratios, |r| format!("{r:.3}"))
+        );
+        if mode == Mode::Shared && !self.uneven.is_empty() {
+            println!();
+            println!(
+                "Note: in round(s) {} the two paths did not get the same share of the two cores (see \"cores busy\"): something else was running. Throughput per CPU-second does not depend on that share; it is the ratio both paths would show with the cores to themselves, as long as both are CPU-bound.",
+                self.uneven.join(", ")
+            );
+        }
+    }
+}
+
+/// One round of one mode: both paths, one right after the other, the order alternating
+/// between rounds so that a drift of the host's speed does not always favour the same one.
+fn round_of(
+    rt: &Runtime,
+    mode: Mode,
+    round: usize,
+    opts: &Opts,
+    (one_len, three_len): (usize, usize),
+) -> Result<(Run, Run)> {
+    Ok(if round % 2 == 0 {
+        let o = one_hop(rt, mode, opts, one_len)?;
+        (o, three_hops(rt, mode, opts, three_len)?)
+    } else {
+        let t = three_hops(rt, mode, opts, three_len)?;
+        (one_hop(rt, mode, opts, one_len)?, t)
+    })
+}
+
 fn main() -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let opts = Opts::from_env();
@@ -557,9 +933,14 @@ fn main() -> Result<()> {
         opts.n, opts.concurrency, opts.rounds
     );
     if flag("LIAISON_BENCH_PROFILE") {
-        // Three-hop rounds only, nothing else: for `perf record`.
+        // Three-hop rounds only, nothing else: for `perf record`. `=own`: in the own-CPU
+        // mode, whose threads are named after their node.
+        let mode = match std::env::var("LIAISON_BENCH_PROFILE").as_deref() {
+            Ok("own") => Mode::Own,
+            _ => Mode::Shared,
+        };
         for round in 0..opts.rounds {
-            let t = rt.block_on(three_hops(&opts, three_len))?;
+            let t = three_hops(&rt, mode, &opts, three_len)?;
             eprintln!(
                 "round {}: three hops {}, e2e p50 {}, idle p50 {}, {:.0} µs CPU/msg, cores {:.0} % busy",
                 round + 1,
@@ -572,119 +953,62 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
-    let (mut one, mut three) = (Series::default(), Series::default());
-    let mut ratios = Vec::new();
-    let mut cpu_ratios = Vec::new();
-    let mut per_round = Vec::new();
-    let mut uneven = Vec::new();
+    // The own-CPU mode needs cgroups the bench can make (root, cgroup v1 `cpu` and
+    // `cpuacct`); without them it says why and measures the shared mode only.
+    let own = if flag("LIAISON_BENCH_SHARED_ONLY") {
+        Err("LIAISON_BENCH_SHARED_ONLY is set".to_string())
+    } else {
+        CpuGroup::available()
+    };
+    let mut modes = vec![(Mode::Shared, Tally::default())];
+    match &own {
+        Ok(()) => modes.push((Mode::Own, Tally::default())),
+        Err(why) => eprintln!("each node with a CPU of its own: not measured ({why})"),
+    }
     let started = Instant::now();
     for round in 0..opts.rounds {
-        // Alternate which path goes first, so a drift of the host's speed within a round
-        // does not always favour the same one.
-        let (o, t) = if round % 2 == 0 {
-            let o = rt.block_on(one_hop(&opts, one_len))?;
-            (o, rt.block_on(three_hops(&opts, three_len))?)
-        } else {
-            let t = rt.block_on(three_hops(&opts, three_len))?;
-            (rt.block_on(one_hop(&opts, one_len))?, t)
-        };
-        let ratio = t.rate / o.rate;
-        eprintln!(
-            "round {}: one hop {} (p50 {}, p99 {}, {:.0} µs CPU/msg, {:.0} % busy) | three hops {} (p50 {}, p99 {}, {:.0} µs CPU/msg, {:.0} % busy) | ratio {ratio:.3}",
-            round + 1,
-            rate(o.rate),
-            ms(o.e2e.value_at_quantile(0.5) as f64),
-            ms(o.e2e.value_at_quantile(0.99) as f64),
-            o.cpu_us,
-            o.busy * 100.0,
-            rate(t.rate),
-            ms(t.e2e.value_at_quantile(0.5) as f64),
-            ms(t.e2e.value_at_quantile(0.99) as f64),
-            t.cpu_us,
-            t.busy * 100.0,
-        );
-        per_round.push(format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {ratio:.3} | {:.0} / {:.0} µs | {:.0} / {:.0} % |",
-            round + 1,
-            rate(o.rate),
-            ms(o.e2e.value_at_quantile(0.5) as f64),
-            ms(o.e2e.value_at_quantile(0.99) as f64),
-            rate(t.rate),
-            ms(t.e2e.value_at_quantile(0.5) as f64),
-            ms(t.e2e.value_at_quantile(0.99) as f64),
-            o.cpu_us,
-            t.cpu_us,
-            o.busy * 100.0,
-            t.busy * 100.0,
-        ));
-        if (o.busy - t.busy).abs() > UNEVEN {
-            uneven.push((round + 1).to_string());
+        for (mode, tally) in &mut modes {
+            let (o, t) = round_of(&rt, *mode, round, &opts, (one_len, three_len))?;
+            eprintln!(
+                "round {} ({}): one hop {} (p50 {}, {:.0} µs CPU/msg, {:.0} % busy) | three hops {} (p50 {}, {:.0} µs CPU/msg, {:.0} % busy) | ratio {:.3}",
+                round + 1,
+                match mode {
+                    Mode::Shared => "shared cores",
+                    Mode::Own => "own CPU per node",
+                },
+                rate(o.rate),
+                ms(o.e2e.value_at_quantile(0.5) as f64),
+                o.cpu_us,
+                o.busy * 100.0,
+                rate(t.rate),
+                ms(t.e2e.value_at_quantile(0.5) as f64),
+                t.cpu_us,
+                t.busy * 100.0,
+                t.rate / o.rate,
+            );
+            tally.push(round, o, t);
         }
-        ratios.push(ratio);
-        cpu_ratios.push(o.cpu_us / t.cpu_us);
-        one.push(&o);
-        three.push(&t);
-    }
-    let took = started.elapsed();
-
-    let ratio = median(&ratios);
-    println!();
-    println!(
-        "## Three hops beside one hop, {} round(s) of N = {} messages ({one_body} B / {three_body} B signed bodies; envelope at the receiver {} B / {} B), {} concurrent submitters; rounds took {:.0} s",
-        opts.rounds,
-        opts.n,
-        one.envelope_bytes,
-        three.envelope_bytes,
-        opts.concurrency,
-        took.as_secs_f64()
-    );
-    println!();
-    println!("| round | one hop msgs/s | e2e p50 | e2e p99 | three hops msgs/s | e2e p50 | e2e p99 | three / one | CPU/msg one / three | cores busy one / three |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for r in &per_round {
-        println!("{r}");
     }
     println!();
-    println!("| path | msgs/s (median) | per round | e2e p50 | e2e p99 | submit→durable ack p50 | p99 | idle path e2e p50 | p99 | CPU/msg | cores busy | answers home |");
-    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    println!("{}", one.row("one hop: kz-dcu → caricc (one network)"));
     println!(
-        "{}",
-        three.row("three hops: kz → caricc → gcc → oman (two gateways)")
+        "# Three hops beside one hop (rounds took {:.0} s)",
+        started.elapsed().as_secs_f64()
     );
+    for (mode, tally) in &modes {
+        tally.print(*mode, &opts, (one_body, three_body));
+    }
     println!();
-    println!("Latencies and CPU are medians of the per-round figures. e2e = submit → seen in the receiver's inbox (1 ms poll); submit→durable ack = `send` returned (signed, logged at the sender); idle path e2e = {} messages sent one at a time after the load, each once the previous one's answers were home; answers home = (first submit → every message's trail at the sender holds each hop's signed answer) / (first submit → all delivered and receipted by the first hop).", opts.probes);
-    println!();
-    println!(
-        "Log entries written per message (median; messages, receipts, hop reports, relays): one hop {}; three hops {}.",
-        one.logs(&[ONE_A, ONE_B]),
-        three.logs(&[KZ, CARICC, GCC, OMAN])
-    );
-    println!();
-    println!("| ratio (median of per-round ratios) | value | per round | target | |");
-    println!("|---|---:|---|---:|---|");
-    println!(
-        "| three hops / one hop, msgs/s | **{ratio:.3}** | {} | ≥ {TARGET:.2} | **{}** |",
-        joined(&ratios, |r| format!("{r:.3}")),
-        if ratio >= TARGET { "PASS" } else { "MISS" }
-    );
-    println!(
-        "| msgs per CPU-second, three hops / one hop (= CPU per message, one / three) | {:.3} | {} | | |",
-        median(&cpu_ratios),
-        joined(&cpu_ratios, |r| format!("{r:.3}"))
-    );
-    if !uneven.is_empty() {
-        println!();
+    for (mode, tally) in &modes {
+        let ratio = tally.ratio();
         println!(
-            "Note: in round(s) {} the two paths did not get the same share of the two cores (see \"cores busy\"): something else was running. Throughput per CPU-second does not depend on that share; it is the ratio both paths would show with the cores to themselves, as long as both are CPU-bound.",
-            uneven.join(", ")
+            "{}: three hops at {ratio:.3} of one-hop throughput, {} (target ≥ {TARGET:.2})",
+            if ratio >= TARGET { "PASS" } else { "MISS" },
+            match mode {
+                Mode::Shared => "all nodes sharing two cores",
+                Mode::Own => "each node with a CPU of its own",
+            }
         );
     }
-    println!();
-    println!(
-        "{}: three hops at {ratio:.3} of one-hop throughput (target ≥ {TARGET:.2})",
-        if ratio >= TARGET { "PASS" } else { "MISS" }
-    );
     std::io::stdout().flush()?;
     Ok(())
 }
