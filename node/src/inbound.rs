@@ -257,7 +257,7 @@ async fn prepare(
     let verified = verify_all(ctx, envelopes).await;
     let t = now();
     let skew = ctx.cfg.limits.clock_skew_secs.saturating_mul(1000);
-    let mut accepts = Vec::new();
+    let mut accepts = Vec::with_capacity(verified.len());
     // Case messages accepted so far in this batch (opened), for the next ones' checks.
     let mut case_batch: Vec<(MessageId, liaison_protocol::Body)> = Vec::new();
     for (route, bytes, result) in verified {
@@ -447,9 +447,9 @@ async fn finish(
             ids.sort();
             ids.dedup();
             match ctx.receipt(peer, status, ids.clone()) {
-                Ok(receipt) => {
+                Ok((receipt, receipt_id)) => {
                     let event = Event::ReceiptSent {
-                        receipt: receipt.id(),
+                        receipt: receipt_id,
                         to: peer.clone(),
                         status,
                         ids,

@@ -264,13 +264,14 @@ impl Ctx {
         Ok(n)
     }
 
-    /// Signs a control message (receipt or refusal) from this node to `peer`.
+    /// Signs a control message (receipt or refusal) from this node to `peer`; returns it with
+    /// its id (computed while signing, so the caller need not hash the body again).
     pub fn sign_control(
         &self,
         peer: &NodeId,
         kind: Kind,
         about: Option<MessageId>,
-    ) -> Result<SignedMessage> {
+    ) -> Result<(SignedMessage, MessageId)> {
         let signer = &self.identity_for(peer).signer;
         let mut body = Body {
             header: Header {
@@ -295,17 +296,17 @@ impl Ctx {
             kind,
         };
         signer
-            .sign(&mut body)
+            .sign_with_id(&mut body)
             .map_err(|e| anyhow!("cannot sign a control message: {e}"))
     }
 
-    /// A signed receipt for `ids`.
+    /// A signed receipt for `ids`, with its id.
     pub fn receipt(
         &self,
         peer: &NodeId,
         status: ReceiptStatus,
         ids: Vec<MessageId>,
-    ) -> Result<SignedMessage> {
+    ) -> Result<(SignedMessage, MessageId)> {
         self.sign_control(peer, Kind::Receipt(Receipt { status, ids }), None)
     }
 
@@ -326,6 +327,7 @@ impl Ctx {
             }),
             Some(target),
         )
+        .map(|(signed, _)| signed)
     }
 }
 

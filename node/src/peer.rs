@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use liaison_protocol::limits::FRAME_HEADER_LEN;
 use liaison_protocol::message::Kind;
 use liaison_protocol::{Envelope, FrameDecoder, FrameType, MessageId, NodeId};
 use ring::rand::SecureRandom;
@@ -174,27 +175,33 @@ async fn session(ctx: &Arc<Ctx>, conn: &quinn::Connection, peer: &NodeId) -> Opt
             }
             continue;
         }
-        let mut buf = Vec::new();
+        // The stored envelopes first, so the write buffer is allocated once at its size.
+        let mut stored = Vec::with_capacity(batch.len());
+        for (seq, id) in &batch {
+            cursor = seq + 1;
+            match ctx.store.envelope_bytes(id) {
+                Ok(Some(b)) => stored.push((*id, b)),
+                Ok(None) => {
+                    tracing::warn!(peer = %peer, id = %id.short(), "outbox entry without a stored body; skipped");
+                }
+                Err(e) => {
+                    ctx.alarm(format!("cannot read message {}: {e:#}", id.short()));
+                }
+            }
+        }
+        let mut buf = Vec::with_capacity(
+            stored
+                .iter()
+                .map(|(_, b)| FRAME_HEADER_LEN + 1 + b.len())
+                .sum(),
+        );
         {
             let mut inf = window.in_flight.lock().await;
-            for (seq, id) in &batch {
-                cursor = seq + 1;
-                let bytes = match ctx.store.envelope_bytes(id) {
-                    Ok(Some(b)) => b,
-                    Ok(None) => {
-                        tracing::warn!(peer = %peer, id = %id.short(), "outbox entry without a stored body; skipped");
-                        continue;
-                    }
-                    Err(e) => {
-                        ctx.alarm(format!("cannot read message {}: {e:#}", id.short()));
-                        continue;
-                    }
-                };
+            for (id, bytes) in &stored {
                 // Stored exactly as it goes on the wire (a relay stored its route with itself
                 // added), so the bytes are framed as they are.
-                match decoder.encode(FrameType::Envelope, &bytes) {
-                    Ok(f) => {
-                        buf.extend_from_slice(&f);
+                match decoder.encode_into(FrameType::Envelope, bytes, &mut buf) {
+                    Ok(()) => {
                         inf.insert(*id);
                     }
                     Err(e) => {

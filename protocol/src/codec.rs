@@ -120,6 +120,19 @@ impl FrameDecoder {
     /// Encodes one frame. Fails if the frame would exceed this decoder's maximum, so a
     /// node never sends what its peers must refuse.
     pub fn encode(&self, frame_type: FrameType, payload: &[u8]) -> Result<Vec<u8>, DecodeError> {
+        let mut out = Vec::with_capacity(FRAME_HEADER_LEN + payload.len() + 1);
+        self.encode_into(frame_type, payload, &mut out)?;
+        Ok(out)
+    }
+
+    /// As [`Self::encode`], appending the frame to `out` (a sender batching frames into one
+    /// write buffer need not build each frame on its own first). Nothing is appended on error.
+    pub fn encode_into(
+        &self,
+        frame_type: FrameType,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), DecodeError> {
         let len = payload.len() + 1;
         if len > self.max {
             return Err(DecodeError::FrameTooLarge {
@@ -127,11 +140,10 @@ impl FrameDecoder {
                 max: self.max,
             });
         }
-        let mut out = Vec::with_capacity(FRAME_HEADER_LEN + len);
         out.extend_from_slice(&(len as u32).to_be_bytes());
         out.push(frame_type.to_byte());
         out.extend_from_slice(payload);
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -189,4 +201,36 @@ impl Envelope {
 
 pub(crate) fn check_cert_len(len: usize) -> Result<(), DecodeError> {
     crate::entity::limit("signer certificate", len, MAX_CERT_DER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_into_appends_the_frame_encode_builds() {
+        let d = FrameDecoder::new(64);
+        let mut out = vec![0xAA];
+        d.encode_into(FrameType::Envelope, b"abc", &mut out)
+            .unwrap();
+        d.encode_into(FrameType::Envelope, b"", &mut out).unwrap();
+        let mut want = vec![0xAA];
+        want.extend(d.encode(FrameType::Envelope, b"abc").unwrap());
+        want.extend(d.encode(FrameType::Envelope, b"").unwrap());
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn encode_into_appends_nothing_for_a_frame_too_large() {
+        let d = FrameDecoder::new(4);
+        let mut out = vec![1, 2];
+        assert!(matches!(
+            d.encode_into(FrameType::Envelope, &[0; 4], &mut out),
+            Err(DecodeError::FrameTooLarge {
+                declared: 5,
+                max: 4
+            })
+        ));
+        assert_eq!(out, [1, 2]);
+    }
 }

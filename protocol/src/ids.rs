@@ -46,12 +46,26 @@ fn check_label(field: &'static str, s: &str) -> Result<(), DecodeError> {
     Ok(())
 }
 
+/// Serialises a string id as its string (what `#[serde(into = "String")]` would write, without
+/// the clone that `into` makes on every serialisation: ids are written many times per message).
+macro_rules! serialize_as_str {
+    ($name:ident) => {
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
 macro_rules! label_type {
     ($(#[$doc:meta])* $name:ident, $field:literal) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+        #[serde(try_from = "String")]
         pub struct $name(String);
+
+        serialize_as_str!($name);
 
         impl $name {
             /// The id as a string slice.
@@ -108,12 +122,14 @@ label_type!(
 );
 
 /// A node: `<centre>.<network>`, as written in the node's certificate (e.g. `caricc.central-asia`).
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct NodeId {
     full: String,
     dot: usize,
 }
+
+serialize_as_str!(NodeId);
 
 impl NodeId {
     /// Builds a node id from its centre and network.
@@ -145,25 +161,33 @@ impl NodeId {
     }
 }
 
+/// Checks a node id's shape (`<centre>.<network>`, each a label); returns where the dot is.
+fn check_node_id(s: &str) -> Result<usize, DecodeError> {
+    let Some((centre, network)) = s.split_once('.') else {
+        return Err(invalid("node", format!("{s:?} must be <centre>.<network>")));
+    };
+    check_label("node centre", centre)?;
+    check_label("node network", network)?;
+    Ok(centre.len())
+}
+
 impl FromStr for NodeId {
     type Err = DecodeError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let Some((centre, network)) = s.split_once('.') else {
-            return Err(invalid("node", format!("{s:?} must be <centre>.<network>")));
-        };
-        check_label("node centre", centre)?;
-        check_label("node network", network)?;
+        let dot = check_node_id(s)?;
         Ok(Self {
             full: s.to_owned(),
-            dot: centre.len(),
+            dot,
         })
     }
 }
 
 impl TryFrom<String> for NodeId {
     type Error = DecodeError;
+    /// Keeps the string it is given (decoding builds every id this way: no second copy).
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
+        let dot = check_node_id(&s)?;
+        Ok(Self { full: s, dot })
     }
 }
 
@@ -252,9 +276,11 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// A case shared between centres: 1–64 of `[A-Za-z0-9._-]` (e.g. `CARICC-2026-0042`).
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct CaseId(String);
+
+serialize_as_str!(CaseId);
 
 impl CaseId {
     /// The id as a string slice.
@@ -376,9 +402,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// A BCP 47 language tag (e.g. `ru`, `ar`, `zh-Hans`, `kk-Cyrl-KZ`), checked for shape
 /// (alphanumeric subtags of 1–8 characters, a 2–8 letter primary subtag), not against the registry.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct LanguageTag(String);
+
+serialize_as_str!(LanguageTag);
 
 impl LanguageTag {
     /// The tag as written.
@@ -514,7 +542,42 @@ mod tests {
             "x y.gulf",
         ] {
             assert!(bad.parse::<NodeId>().is_err(), "{bad} accepted");
+            // Decoding builds ids from owned strings: the same checks apply.
+            assert!(NodeId::try_from(bad.to_owned()).is_err(), "{bad} decoded");
         }
+        let n = NodeId::try_from("caricc.central-asia".to_owned()).unwrap();
+        assert_eq!(n, "caricc.central-asia".parse::<NodeId>().unwrap());
+        assert_eq!(n.centre_str(), "caricc");
+    }
+
+    #[test]
+    fn string_ids_serialize_exactly_as_their_strings() {
+        // Logs, states and bodies already written hold ids as plain strings: serialising an
+        // id must give the same bytes (postcard) and text (JSON) as its string, and read back.
+        fn same<T>(id: T, text: &str)
+        where
+            T: Serialize + for<'de> Deserialize<'de> + PartialEq + fmt::Debug,
+        {
+            let bytes = postcard::to_allocvec(&id).unwrap();
+            assert_eq!(bytes, postcard::to_allocvec(text).unwrap());
+            assert_eq!(postcard::from_bytes::<T>(&bytes).unwrap(), id);
+            assert_eq!(
+                serde_json::to_string(&id).unwrap(),
+                serde_json::to_string(text).unwrap()
+            );
+        }
+        same(
+            "caricc.central-asia".parse::<NodeId>().unwrap(),
+            "caricc.central-asia",
+        );
+        same("central-asia".parse::<NetworkId>().unwrap(), "central-asia");
+        same("caricc".parse::<CentreId>().unwrap(), "caricc");
+        same(
+            "CARICC-2026-0042".parse::<CaseId>().unwrap(),
+            "CARICC-2026-0042",
+        );
+        same("kk-Cyrl-KZ".parse::<LanguageTag>().unwrap(), "kk-Cyrl-KZ");
+        assert!(postcard::from_bytes::<NodeId>(&postcard::to_allocvec("Bad").unwrap()).is_err());
     }
 
     #[test]

@@ -41,9 +41,12 @@ impl Header {
     /// The associated data a sealed body's content is bound to: originator, creation time
     /// and nonce, so sealed content cannot be moved into another message.
     pub fn seal_aad(&self) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(64);
-        aad.extend_from_slice(b"liaison/v1/sealed-body\0");
-        aad.extend_from_slice(self.originator.as_str().as_bytes());
+        const DOMAIN: &[u8] = b"liaison/v1/sealed-body\0";
+        let originator = self.originator.as_str().as_bytes();
+        let mut aad =
+            Vec::with_capacity(DOMAIN.len() + originator.len() + 1 + 8 + self.nonce.len());
+        aad.extend_from_slice(DOMAIN);
+        aad.extend_from_slice(originator);
         aad.push(0);
         aad.extend_from_slice(&self.created_at.millis().to_be_bytes());
         aad.extend_from_slice(&self.nonce);

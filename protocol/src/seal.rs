@@ -39,7 +39,7 @@ use std::fmt;
 
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
 use ring::agreement::{self, EphemeralPrivateKey, UnparsedPublicKey, X25519};
-use ring::hkdf::{Salt, HKDF_SHA256};
+use ring::hkdf::{Prk, Salt, HKDF_SHA256};
 use ring::rand::SecureRandom;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -214,31 +214,40 @@ impl SealError {
     }
 }
 
-/// Derives the key-encryption key of one recipient entry. It is bound to the sealed
-/// content's random nonce and to `aad`, so it is new for every seal even when a sender
-/// reuses its agreement with that recipient ([`SenderShare`]): its AEAD nonce can be fixed.
-fn kek(
-    shared: &[u8],
-    ephemeral: &[u8; 32],
-    recipient: &[u8; 32],
-    node: &NodeId,
-    content_nonce: &[u8; NONCE_LEN],
-    aad: &[u8],
-) -> Result<LessSafeKey, ring::error::Unspecified> {
+/// The HKDF extract step of one recipient entry's key-encryption key: it depends only on the
+/// agreement (the shared secret and both public keys), so a sender that reuses an agreement
+/// ([`SenderShare`]) computes it once per share, not once per message.
+fn kek_prk(shared: &[u8], ephemeral: &[u8; 32], recipient: &[u8; 32]) -> Prk {
     let mut salt = [0u8; 64];
     salt[..32].copy_from_slice(ephemeral);
     salt[32..].copy_from_slice(recipient);
-    let prk = Salt::new(HKDF_SHA256, &salt).extract(shared);
-    let aad_digest = ring::digest::digest(&ring::digest::SHA256, aad);
+    Salt::new(HKDF_SHA256, &salt).extract(shared)
+}
+
+/// Derives the key-encryption key of one recipient entry from its extracted key ([`kek_prk`]).
+/// It is bound to the sealed content's random nonce and to the caller's `aad` (by its SHA-256,
+/// `aad_digest`, computed once per seal), so it is new for every seal even when a sender
+/// reuses its agreement with that recipient ([`SenderShare`]): its AEAD nonce can be fixed.
+fn kek(
+    prk: &Prk,
+    node: &NodeId,
+    content_nonce: &[u8; NONCE_LEN],
+    aad_digest: &[u8],
+) -> Result<LessSafeKey, ring::error::Unspecified> {
     let info = [
         SEAL_INFO,
         node.as_str().as_bytes(),
         &[0],
         content_nonce,
-        aad_digest.as_ref(),
+        aad_digest,
     ];
     let okm = prk.expand(&info, &CHACHA20_POLY1305)?;
     Ok(LessSafeKey::new(UnboundKey::from(okm)))
+}
+
+/// The digest of a seal's `aad` that every key-encryption key of that seal is bound to.
+fn aad_digest(aad: &[u8]) -> ring::digest::Digest {
+    ring::digest::digest(&ring::digest::SHA256, aad)
 }
 
 /// The KEK is never used twice (see [`kek`]), so its nonce can be fixed.
@@ -247,14 +256,16 @@ fn kek_nonce() -> Nonce {
 }
 
 /// A sender's X25519 agreement with one recipient: a fresh ephemeral key (ring) and the
-/// shared secret. One share may seal many messages to that recipient (each seal derives its
-/// own key-encryption key), which saves two scalar multiplications per message; a sender
-/// should replace it periodically (forward secrecy is per share, not per message).
+/// HKDF extract of the shared secret ([`kek_prk`]; the shared secret itself is zeroed once
+/// that is computed). One share may seal many messages to that recipient (each seal derives
+/// its own key-encryption key), which saves two scalar multiplications and the HKDF extract
+/// per message; a sender should replace it periodically (forward secrecy is per share, not
+/// per message). Like every ring key object, the extracted key is not zeroed on drop.
 pub struct SenderShare {
     node: NodeId,
     public: [u8; 32],
     ephemeral: [u8; 32],
-    shared: Zeroizing<[u8; 32]>,
+    prk: Prk,
 }
 
 impl fmt::Debug for SenderShare {
@@ -288,11 +299,12 @@ impl SenderShare {
                 out
             })
             .map_err(|_| SealError::WeakKey)?;
+        let prk = kek_prk(shared.as_ref(), &ephemeral, public);
         Ok(Self {
             node: node.clone(),
             public: *public,
             ephemeral,
-            shared,
+            prk,
         })
     }
 
@@ -312,18 +324,12 @@ fn wrap(
     key: &[u8; KEY_LEN],
     content_nonce: &[u8; NONCE_LEN],
     aad: &[u8],
+    aad_digest: &[u8],
     share: &SenderShare,
 ) -> Result<WrappedKey, SealError> {
     // HKDF refuses only outputs over 255 hash lengths; 32 bytes cannot fail.
-    let kek = kek(
-        share.shared.as_ref(),
-        &share.ephemeral,
-        &share.public,
-        &share.node,
-        content_nonce,
-        aad,
-    )
-    .map_err(|_| SealError::CannotOpen)?;
+    let kek = kek(&share.prk, &share.node, content_nonce, aad_digest)
+        .map_err(|_| SealError::CannotOpen)?;
     let mut wrapped = Vec::with_capacity(WRAPPED_KEY_LEN);
     wrapped.extend_from_slice(key);
     // ChaCha20-Poly1305 refuses only inputs over 256 GiB; 32 bytes cannot fail.
@@ -373,9 +379,10 @@ pub fn seal_with(
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill(&mut nonce).map_err(|_| SealError::Random)?;
 
+    let digest = aad_digest(aad);
     let wrapped = sorted
         .iter()
-        .map(|share| wrap(&key, &nonce, aad, share))
+        .map(|share| wrap(&key, &nonce, aad, digest.as_ref(), share))
         .collect::<Result<Vec<_>, _>>()?;
 
     let cek = UnboundKey::new(&CHACHA20_POLY1305, key.as_ref())
@@ -417,15 +424,9 @@ pub fn open(
     if !shared.was_contributory() {
         return Err(SealError::WeakKey);
     }
-    let kek = kek(
-        shared.as_bytes(),
-        &entry.ephemeral,
-        &secret.public(),
-        me,
-        &sealed.nonce,
-        aad,
-    )
-    .map_err(|_| SealError::CannotOpen)?;
+    let prk = kek_prk(shared.as_bytes(), &entry.ephemeral, &secret.public());
+    let kek = kek(&prk, me, &sealed.nonce, aad_digest(aad).as_ref())
+        .map_err(|_| SealError::CannotOpen)?;
 
     let mut key = Zeroizing::new(entry.wrapped.clone());
     let unwrapped = kek
@@ -459,7 +460,11 @@ pub fn seal_kind(
     if !kind.is_content() {
         return Err(SealError::CannotOpen);
     }
-    let plain = Zeroizing::new(postcard::to_stdvec(kind).map_err(|_| SealError::CannotOpen)?);
+    // Sized exactly before encoding: a growing buffer would reallocate about ten times for a
+    // 1 KiB content and leave copies of the plaintext behind, un-zeroed, in freed memory.
+    let len = postcard::experimental::serialized_size(kind).map_err(|_| SealError::CannotOpen)?;
+    let mut plain = Zeroizing::new(Vec::with_capacity(len));
+    postcard::to_io(kind, &mut *plain).map_err(|_| SealError::CannotOpen)?;
     Ok(SealedContent {
         kind: kind.name().to_owned(),
         content: seal_with(&plain, &header.seal_aad(), shares, rng)?,
@@ -519,6 +524,54 @@ mod tests {
 
     fn err(r: Result<Vec<u8>, SealError>) -> &'static str {
         r.unwrap_err().reason_code()
+    }
+
+    #[test]
+    fn each_key_encryption_key_is_the_documented_hkdf() {
+        // The sender extracts once per share and hashes the aad once per seal; what it wraps
+        // with must still be HKDF-SHA256(salt = E || R, ikm = X25519(e, R), info = SEAL_INFO ||
+        // node || 0 || content nonce || SHA-256(aad)), derived here from scratch.
+        let p = parties(&["kz-dcu.central-asia", "om-dea.gulf"]);
+        let rng = SystemRandom::new();
+        let shares: Vec<SenderShare> = p
+            .iter()
+            .map(|(n, s)| SenderShare::new(n, &s.public(), &rng).unwrap())
+            .collect();
+        let sealed = seal_with(b"plain", AAD, &shares.iter().collect::<Vec<_>>(), &rng).unwrap();
+        for (node, secret) in &p {
+            let entry = sealed.recipients.iter().find(|w| &w.node == node).unwrap();
+            let ss = secret
+                .0
+                .diffie_hellman(&x25519_dalek::PublicKey::from(entry.ephemeral));
+            let mut salt = entry.ephemeral.to_vec();
+            salt.extend_from_slice(&secret.public());
+            let prk = Salt::new(HKDF_SHA256, &salt).extract(ss.as_bytes());
+            let digest = ring::digest::digest(&ring::digest::SHA256, AAD);
+            let info = [
+                SEAL_INFO,
+                node.as_str().as_bytes(),
+                &[0],
+                &sealed.nonce,
+                digest.as_ref(),
+            ];
+            let kek = LessSafeKey::new(UnboundKey::from(
+                prk.expand(&info, &CHACHA20_POLY1305).unwrap(),
+            ));
+            let mut wrapped = entry.wrapped.clone();
+            let key = kek
+                .open_in_place(kek_nonce(), Aad::from(AAD), &mut wrapped)
+                .unwrap();
+            let cek = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, key).unwrap());
+            let mut content = sealed.ciphertext.clone();
+            let plain = cek
+                .open_in_place(
+                    Nonce::assume_unique_for_key(sealed.nonce),
+                    Aad::from(AAD),
+                    &mut content,
+                )
+                .unwrap();
+            assert_eq!(plain, b"plain");
+        }
     }
 
     #[test]

@@ -137,13 +137,15 @@ struct NetworkTrust {
 
 /// The set of network CAs (and their CRLs) a node or auditor trusts.
 ///
-/// Verified node certificates are cached by their SHA-256, so the chain signature is
+/// Verified node certificates are cached by their exact bytes, so the chain signature is
 /// checked once per certificate, not once per message; validity and revocation are still
 /// checked against every message's time. The store is `Sync`: verify on every core.
 #[derive(Default)]
 pub struct TrustStore {
     networks: BTreeMap<NetworkId, NetworkTrust>,
-    cache: RwLock<HashMap<[u8; 32], CertifiedNode>>,
+    /// Keyed by the certificate's DER itself (a hit needs byte equality): hashing ~500 bytes
+    /// with the map's SipHash costs a fraction of a SHA-256 of them, on every message.
+    cache: RwLock<HashMap<Box<[u8]>, CertifiedNode>>,
 }
 
 impl std::fmt::Debug for TrustStore {
@@ -245,12 +247,9 @@ impl TrustStore {
     }
 
     /// The time-independent part of a node certificate check: it parses, names one node, and
-    /// chains to the trusted CA of that node's network. Cached by the certificate's SHA-256.
+    /// chains to the trusted CA of that node's network. Cached by the certificate's bytes.
     pub fn certify(&self, der: &[u8]) -> Result<CertifiedNode, VerifyError> {
-        let digest = ring::digest::digest(&ring::digest::SHA256, der);
-        let mut key = [0u8; 32];
-        key.copy_from_slice(digest.as_ref());
-        if let Some(node) = self.cache.read().ok().and_then(|c| c.get(&key).cloned()) {
+        if let Some(node) = self.cache.read().ok().and_then(|c| c.get(der).cloned()) {
             return Ok(node);
         }
         let node = self.check_chain(der)?;
@@ -258,7 +257,7 @@ impl TrustStore {
             if c.len() >= CERT_CACHE_MAX {
                 c.clear();
             }
-            c.insert(key, node.clone());
+            c.insert(der.into(), node.clone());
         }
         Ok(node)
     }

@@ -423,8 +423,16 @@ impl Index {
             }
         }
         for (peer, seq) in &s.pending {
-            self.outbox.entry(peer.clone()).or_default().insert(*seq, n);
-            let next = self.next_outbox.entry(peer.clone()).or_insert(0);
+            // Looked up before inserting, so the peer's id is copied only the first time.
+            let q = match self.outbox.get_mut(peer) {
+                Some(q) => q,
+                None => self.outbox.entry(peer.clone()).or_default(),
+            };
+            q.insert(*seq, n);
+            let next = match self.next_outbox.get_mut(peer) {
+                Some(next) => next,
+                None => self.next_outbox.entry(peer.clone()).or_insert(0),
+            };
             *next = (*next).max(seq + 1);
         }
         if !s.pending.is_empty() {
@@ -1203,11 +1211,17 @@ impl Group<'_> {
     }
 
     fn enqueue(&mut self, peer: &NodeId) -> u64 {
-        let seq = self.next_outbox.entry(peer.clone()).or_insert(0);
-        let s = *seq;
-        *seq += 1;
-        self.queued.insert(peer.clone());
-        s
+        // Looked up before inserting, so the peer's id is copied only the first time.
+        let s = match self.next_outbox.get_mut(peer) {
+            Some(seq) => seq,
+            None => self.next_outbox.entry(peer.clone()).or_insert(0),
+        };
+        let seq = *s;
+        *s += 1;
+        if !self.queued.contains(peer) {
+            self.queued.insert(peer.clone());
+        }
+        seq
     }
 
     #[allow(clippy::too_many_arguments)] // one call site each; a struct would only rename them
@@ -1481,7 +1495,8 @@ impl Writer {
                     }
                 }
             }
-            self.commit_group(std::mem::take(&mut pending));
+            // Drained, not taken: the buffer keeps its capacity for the next group.
+            self.commit_group(pending.drain(..));
             if stop.is_some() {
                 break;
             }
@@ -1497,7 +1512,7 @@ impl Writer {
         tracing::debug!("store writer stopped");
     }
 
-    fn commit_group(&mut self, requests: Vec<Request>) {
+    fn commit_group(&mut self, requests: std::vec::Drain<'_, Request>) {
         let (base_leaf, base_msg, next_inbox, next_outbox) = {
             let idx = self.shared.index();
             (
@@ -1509,15 +1524,16 @@ impl Writer {
         };
         let mut replies = Vec::with_capacity(requests.len());
         let node = self.signer.node().clone();
+        // Most requests are one message each: size the group's buffers for that up front.
         let mut group = Group {
             shared: &self.shared,
             node: &node,
-            leaves: Vec::new(),
+            leaves: Vec::with_capacity(requests.len()),
             base_leaf,
             base_msg,
-            new: Vec::new(),
+            new: Vec::with_capacity(requests.len()),
             signed: Vec::new(),
-            states: HashMap::new(),
+            states: HashMap::with_capacity(requests.len()),
             next_inbox,
             next_outbox,
             queued: HashSet::new(),
