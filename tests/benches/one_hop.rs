@@ -21,9 +21,12 @@
 //!    by a 1 ms poller (B's inbox is written in the same commit as its log entry); also
 //!    B's `logged_at` (ms clock, taken when B's group commit starts) − submit time.
 //! 3. **NATS**: `nats-server` as a child process (JetStream, file storage, TLS with client
-//!    certificates required), `async-nats` client. `concurrency` publisher tasks each sign a
-//!    1 KiB message with ring Ed25519, publish it and await the JetStream publish ack; two
-//!    pull-consumer tasks (one per core) verify each signature and ack explicitly.
+//!    certificates required), `async-nats` client. `concurrency` publisher tasks each seal a
+//!    1 KiB body to the consumer and the publisher (`liaison_protocol::seal`, agreements
+//!    made once per round, as `send` seals every alert) and sign the result with ring
+//!    Ed25519, publish it and await the JetStream publish ack; two pull-consumer tasks (one
+//!    per core) verify each signature and ack explicitly — the security work Liaison does
+//!    per message (B does not open the seal either).
 //!    Throughput: N / (first publish → all N verified and the consumer has no ack pending).
 //!    Latency: publish call → verified and acked by a consumer.
 //!    The fsync policy is stated per server: the Debian package (2.9.x) syncs stream files
@@ -515,19 +518,50 @@ fn start_nats(bin: &Path, sync_always: bool, pki: &NatsPki) -> Result<NatsServer
     })
 }
 
-/// Payload: flag (1 = measured) ‖ submit time (ns since the bench epoch, LE) ‖ 1 KiB body ‖
+/// Payload: flag (1 = measured) ‖ submit time (ns since the bench epoch, LE) ‖ the 1 KiB body
+/// sealed to the consumer's and the publisher's sealing keys (`liaison_protocol::seal`, as
+/// `send` seals every alert to its recipient and its sender; the header is the AAD) ‖
 /// Ed25519 signature over everything before it.
 const NATS_HEAD: usize = 9;
-const NATS_PAYLOAD: usize = NATS_HEAD + BODY_BYTES + 64;
 
-fn nats_sign(kp: &Ed25519KeyPair, measured: bool, epoch: Instant, body: &[u8]) -> Vec<u8> {
-    let mut p = Vec::with_capacity(NATS_PAYLOAD);
-    p.push(u8::from(measured));
-    p.extend_from_slice(&(epoch.elapsed().as_nanos() as u64).to_le_bytes());
-    p.extend_from_slice(body);
-    let sig = kp.sign(&p);
-    p.extend_from_slice(sig.as_ref());
-    p
+/// What a NATS publisher holds to seal and sign: agreements with both parties' sealing keys
+/// (made once per round, as a node keeps its agreements for an hour), its signing key.
+struct NatsSender {
+    kp: Ed25519KeyPair,
+    shares: Vec<liaison_protocol::seal::SenderShare>,
+    rng: ring::rand::SystemRandom,
+}
+
+impl NatsSender {
+    fn new() -> Result<Self> {
+        use liaison_protocol::seal::{SealingSecret, SenderShare};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow!("ed25519 key"))?;
+        let kp = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| anyhow!("key"))?;
+        let mut shares = Vec::new();
+        for node in [B, A] {
+            let node: NodeId = node.parse().map_err(|e| anyhow!("{e:?}"))?;
+            let secret = SealingSecret::generate(&rng).map_err(|e| anyhow!("{e:?}"))?;
+            shares.push(
+                SenderShare::new(&node, &secret.public(), &rng).map_err(|e| anyhow!("{e:?}"))?,
+            );
+        }
+        Ok(Self { kp, shares, rng })
+    }
+
+    fn payload(&self, measured: bool, epoch: Instant, body: &[u8]) -> Result<Vec<u8>> {
+        let mut head = [0u8; NATS_HEAD];
+        head[0] = u8::from(measured);
+        head[1..].copy_from_slice(&(epoch.elapsed().as_nanos() as u64).to_le_bytes());
+        let shares: Vec<_> = self.shares.iter().collect();
+        let sealed = liaison_protocol::seal::seal_with(body, &head, &shares, &self.rng)
+            .map_err(|e| anyhow!("seal: {e:?}"))?;
+        let mut p = head.to_vec();
+        p = postcard::to_extend(&sealed, p).map_err(|e| anyhow!("encode: {e}"))?;
+        let sig = self.kp.sign(&p);
+        p.extend_from_slice(sig.as_ref());
+        Ok(p)
+    }
 }
 
 async fn nats_round(
@@ -566,11 +600,11 @@ async fn nats_round(
         .await
         .map_err(|e| anyhow!("create consumer: {e}"))?;
 
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow!("ed25519 key"))?;
-    let kp = Arc::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| anyhow!("key"))?);
-    let public = kp.public_key().as_ref().to_vec();
+    let sender = Arc::new(NatsSender::new()?);
+    let public = sender.kp.public_key().as_ref().to_vec();
     let epoch = Instant::now();
+    // Every payload has the same length (same body length, same two recipients).
+    let payload_len = sender.payload(false, epoch, &vec![b' '; BODY_BYTES])?.len();
     let total = WARM + n;
     let consumed = Arc::new(AtomicUsize::new(0));
     let e2e = Arc::new(Mutex::new(histogram()));
@@ -591,7 +625,7 @@ async fn nats_round(
             while let Some(m) = msgs.next().await {
                 let m = m.map_err(|e| anyhow!("consumer: {e}"))?;
                 let p = &m.payload;
-                if p.len() != NATS_PAYLOAD {
+                if p.len() != payload_len {
                     bail!("unexpected payload size {}", p.len());
                 }
                 let (signed, sig) = p.split_at(p.len() - 64);
@@ -625,7 +659,7 @@ async fn nats_round(
     );
     // Warm-up through the same path (not measured).
     for i in 0..WARM {
-        let p = nats_sign(&kp, false, epoch, &bodies[i % n.max(1)]);
+        let p = sender.payload(false, epoch, &bodies[i % n.max(1)])?;
         js.publish("bench.alerts", p.into())
             .await
             .map_err(|e| anyhow!("publish: {e}"))?
@@ -644,7 +678,7 @@ async fn nats_round(
     let t0 = Instant::now();
     let mut publishers = Vec::new();
     for _ in 0..concurrency {
-        let (js, kp, bodies, next) = (js.clone(), kp.clone(), bodies.clone(), next.clone());
+        let (js, sender, bodies, next) = (js.clone(), sender.clone(), bodies.clone(), next.clone());
         publishers.push(tokio::spawn(async move {
             let mut h = histogram();
             loop {
@@ -653,7 +687,7 @@ async fn nats_round(
                     return Ok::<_, anyhow::Error>(h);
                 }
                 let t = Instant::now();
-                let p = nats_sign(&kp, true, epoch, &bodies[i]);
+                let p = sender.payload(true, epoch, &bodies[i])?;
                 js.publish("bench.alerts", p.into())
                     .await
                     .map_err(|e| anyhow!("publish: {e}"))?
@@ -700,7 +734,7 @@ async fn nats_round(
         e2e,
         submit,
         logged: histogram(),
-        envelope_bytes: NATS_PAYLOAD,
+        envelope_bytes: payload_len,
         cpu_us: 0.0,
         busy: 0.0,
     })
@@ -1098,6 +1132,7 @@ fn main() -> Result<()> {
     let mut l_ratio_bound = Vec::new();
     let (mut l_e2e, mut l_submit, mut l_logged) = (histogram(), histogram(), histogram());
     let mut envelope_bytes = 0;
+    let mut nats_payload = 0usize;
     let mut variants: Vec<NatsVariant> = plans
         .iter()
         .map(|p| NatsVariant {
@@ -1165,6 +1200,7 @@ fn main() -> Result<()> {
                 rate(r.rate),
                 l.rate / r.rate
             );
+            nats_payload = r.envelope_bytes;
             v.rates.push(r.rate);
             v.ratios.push(l.rate / r.rate);
             v.e2e.add(&r.e2e)?;
@@ -1182,7 +1218,7 @@ fn main() -> Result<()> {
     let l_ratio = median(&l_ratio_bound);
     println!();
     println!("## One hop, {} rounds of N = {} messages ({} B signed bodies; Liaison envelope {} B; NATS payload {} B), {} concurrent submitters; rounds took {:.0} s",
-        opts.rounds, opts.n, body_len, envelope_bytes, NATS_PAYLOAD, opts.concurrency, rounds_time.as_secs_f64());
+        opts.rounds, opts.n, body_len, envelope_bytes, nats_payload, opts.concurrency, rounds_time.as_secs_f64());
     println!();
     println!("| system | msgs/s (median) | per round | e2e p50 | e2e p99 | submit→durable ack p50 | p99 | fsync policy |");
     println!("|---|---:|---|---:|---:|---:|---:|---|");
