@@ -69,7 +69,8 @@
 //! `LIAISON_BENCH_ROUNDS` (3), `LIAISON_BENCH_PROBES` (50), `LIAISON_BENCH_QUICK=1`
 //! (N = 1 000, one round, 20 probes), `LIAISON_BENCH_PROFILE=1` (three-hop rounds only,
 //! shared mode, nothing else: for `perf record`; `=own` for the own-CPU mode, where
-//! `perf report --sort comm` splits the samples by node), `LIAISON_BENCH_SHARED_ONLY=1`.
+//! `perf report --sort comm` splits the samples by node; `=one` / `=own-one` the one-hop
+//! path likewise), `LIAISON_BENCH_SHARED_ONLY=1`.
 #![allow(missing_docs)]
 
 use std::collections::HashSet;
@@ -933,22 +934,32 @@ fn main() -> Result<()> {
         opts.n, opts.concurrency, opts.rounds
     );
     if flag("LIAISON_BENCH_PROFILE") {
-        // Three-hop rounds only, nothing else: for `perf record`. `=own`: in the own-CPU
-        // mode, whose threads are named after their node.
-        let mode = match std::env::var("LIAISON_BENCH_PROFILE").as_deref() {
-            Ok("own") => Mode::Own,
-            _ => Mode::Shared,
+        // One path only, nothing else: for `perf record`. The value picks the path and the
+        // mode: `1` three hops on shared cores, `own` three hops with a CPU share per node
+        // (threads named after their node), `one` / `own-one` the one-hop path likewise.
+        let how = std::env::var("LIAISON_BENCH_PROFILE").unwrap_or_default();
+        let mode = if how.starts_with("own") {
+            Mode::Own
+        } else {
+            Mode::Shared
         };
+        let one = how.ends_with("one");
         for round in 0..opts.rounds {
-            let t = three_hops(&rt, mode, &opts, three_len)?;
+            let t = if one {
+                one_hop(&rt, mode, &opts, one_len)?
+            } else {
+                three_hops(&rt, mode, &opts, three_len)?
+            };
             eprintln!(
-                "round {}: three hops {}, e2e p50 {}, idle p50 {}, {:.0} µs CPU/msg, cores {:.0} % busy",
+                "round {}: {} {}, e2e p50 {}, idle p50 {}, {:.0} µs CPU/msg, cores {:.0} % busy, per node {:?} µs",
                 round + 1,
+                if one { "one hop" } else { "three hops" },
                 rate(t.rate),
                 ms(t.e2e.value_at_quantile(0.5) as f64),
                 ms(t.idle.value_at_quantile(0.5) as f64),
                 t.cpu_us,
-                t.busy * 100.0
+                t.busy * 100.0,
+                t.node_cpu_us.iter().map(|c| c.round()).collect::<Vec<_>>(),
             );
         }
         return Ok(());
