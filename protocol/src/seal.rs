@@ -511,6 +511,14 @@ mod tests {
             .collect()
     }
 
+    /// A sender's agreements with each of `parties`.
+    fn shares_with(parties: &[(NodeId, SealingSecret)], rng: &SystemRandom) -> Vec<SenderShare> {
+        parties
+            .iter()
+            .map(|(n, s)| SenderShare::new(n, &s.public(), rng).unwrap())
+            .collect()
+    }
+
     fn publics(parties: &[(NodeId, SealingSecret)]) -> Vec<(NodeId, [u8; 32])> {
         parties
             .iter()
@@ -533,10 +541,7 @@ mod tests {
         // node || 0 || content nonce || SHA-256(aad)), derived here from scratch.
         let p = parties(&["kz-dcu.central-asia", "om-dea.gulf"]);
         let rng = SystemRandom::new();
-        let shares: Vec<SenderShare> = p
-            .iter()
-            .map(|(n, s)| SenderShare::new(n, &s.public(), &rng).unwrap())
-            .collect();
+        let shares = shares_with(&p, &rng);
         let sealed = seal_with(b"plain", AAD, &shares.iter().collect::<Vec<_>>(), &rng).unwrap();
         for (node, secret) in &p {
             let entry = sealed.recipients.iter().find(|w| &w.node == node).unwrap();
@@ -578,10 +583,7 @@ mod tests {
     fn a_reused_share_seals_many_messages_each_under_its_own_key() {
         let p = parties(&["kz-dcu.central-asia", "om-dea.gulf"]);
         let rng = SystemRandom::new();
-        let shares: Vec<SenderShare> = p
-            .iter()
-            .map(|(n, s)| SenderShare::new(n, &s.public(), &rng).unwrap())
-            .collect();
+        let shares = shares_with(&p, &rng);
         let refs: Vec<&SenderShare> = shares.iter().collect();
         let a = seal_with(b"first", AAD, &refs, &rng).unwrap();
         let b = seal_with(b"first", AAD, &refs, &rng).unwrap();
@@ -614,10 +616,7 @@ mod tests {
         let p = parties(&["kz-dcu.central-asia", "om-dea.gulf"]);
         let rng = SystemRandom::new();
         let body = crate::sample::alert();
-        let shares: Vec<SenderShare> = p
-            .iter()
-            .map(|(n, s)| SenderShare::new(n, &s.public(), &rng).unwrap())
-            .collect();
+        let shares = shares_with(&p, &rng);
         let refs: Vec<&SenderShare> = shares.iter().collect();
         let sealed = seal_kind(&body.kind, &body.header, &refs, &rng).unwrap();
         for (n, s) in &p {
