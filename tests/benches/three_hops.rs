@@ -577,9 +577,16 @@ impl CpuGroup {
             std::path::Path::new("/sys/fs/cgroup/cpu").join(&name),
             std::path::Path::new("/sys/fs/cgroup/cpuacct").join(&name),
         ];
-        for d in &dirs {
-            std::fs::create_dir(d).map_err(|e| anyhow!("cannot create {}: {e}", d.display()))?;
+        for (i, d) in dirs.iter().enumerate() {
+            if let Err(e) = std::fs::create_dir(d) {
+                // Leave nothing behind: the first may have been made.
+                for made in &dirs[..i] {
+                    let _ = std::fs::remove_dir(made);
+                }
+                bail!("cannot create {}: {e}", d.display());
+            }
         }
+        // From here on, dropping the group removes both directories.
         let group = Self { dirs, cores };
         if let Some(cores) = cores {
             let quota = (cores * Self::PERIOD_US as f64) as u64;
