@@ -256,10 +256,10 @@ fn kek_nonce() -> Nonce {
 }
 
 /// A sender's X25519 agreement with one recipient: a fresh ephemeral key (ring) and the
-/// HKDF extract of the shared secret ([`kek_prk`]; the shared secret itself is zeroed once
-/// that is computed). One share may seal many messages to that recipient (each seal derives
-/// its own key-encryption key), which saves two scalar multiplications and the HKDF extract
-/// per message; a sender should replace it periodically (forward secrecy is per share, not
+/// HKDF extract of the shared secret (salt: ephemeral ‖ recipient key; the secret itself is
+/// zeroed once that is computed). One share may seal many messages to that recipient (each
+/// seal derives its own key-encryption key), which saves two scalar multiplications and the
+/// HKDF extract per message; a sender should replace it periodically (forward secrecy is per share, not
 /// per message). Like every ring key object, the extracted key is not zeroed on drop.
 pub struct SenderShare {
     node: NodeId,
