@@ -72,7 +72,14 @@ pub async fn request(
 }
 
 fn sent(r: Result<(MessageId, Vec<NodeId>)>) -> Result<Sent> {
-    let (id, next_hops) = r.map_err(|e| refused("no-route", format!("{e:#}")))?;
+    // A refusal keeps its own code (`no-sealing-key`); anything else is a routing failure.
+    let (id, next_hops) = r.map_err(|e| {
+        if e.is::<SendRefused>() {
+            e
+        } else {
+            refused("no-route", format!("{e:#}"))
+        }
+    })?;
     Ok(Sent {
         id,
         leaf: 0,
@@ -90,6 +97,11 @@ pub async fn answer(
     reason: String,
 ) -> Result<Sent> {
     let (req_env, req_body) = stored(ctx, &request_id)?;
+    // Requests arrive sealed to this node (earlier ones may be in the clear).
+    let (req_body, why) = crate::directory::open_body(ctx, req_body);
+    if let Some(why) = why {
+        return Err(refused("cannot-open", why));
+    }
     let Kind::ConsentRequest(req) = &req_body.kind else {
         return Err(refused(
             "invalid-message",

@@ -218,7 +218,7 @@ pub enum Kind {
 }
 
 /// The names of the content kinds, the only kinds that are sealed.
-pub const CONTENT_KINDS: [&str; 14] = [
+pub const CONTENT_KINDS: [&str; 15] = [
     "alert",
     "request",
     "reply",
@@ -233,6 +233,7 @@ pub const CONTENT_KINDS: [&str; 14] = [
     "case-task",
     "selectors",
     "deconfliction",
+    "consent-request",
 ];
 
 /// A content kind sealed to the recipients. Its name stays readable (relays, logs and
@@ -247,7 +248,8 @@ pub struct SealedContent {
 }
 
 /// Asks the originator of `target` (an originator-controlled message) to let the sender
-/// share it with `to`.
+/// share it with `to`. A content kind: sealed to the originator and the sender, so the
+/// gateways on the way see neither the reason nor whom the sender wants to share with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentRequest {
     /// The message to share.
@@ -273,7 +275,8 @@ pub struct ConsentAnswer {
     pub expires_at: Option<Timestamp>,
     /// The target's content sealed to `to` (grants of sealed messages).
     pub resealed: Option<SealedContent>,
-    /// The officer's note.
+    /// The officer's note. In the clear, like the whole answer: gateways and the nodes a
+    /// message is shared with check grants, so they read it too.
     pub reason: String,
 }
 
@@ -339,6 +342,7 @@ impl Kind {
                 | Kind::CaseTask(_)
                 | Kind::Selectors(_)
                 | Kind::Deconfliction(_)
+                | Kind::ConsentRequest(_)
         )
     }
 

@@ -98,6 +98,37 @@ async fn kazakh_alert_reaches_oman_through_two_gateways_with_every_hop_in_the_tr
     );
     let (_, why) = liaison_node::directory::open_body(fed.node(CARICC).ctx(), gateway_body);
     assert!(why.is_some(), "a relay cannot open what it relays");
+    // Oman asks the Kazakh unit's consent to pass the alert on, back through both gateways:
+    // the officer's reason (and whom Oman would share with) is sealed like any content, so
+    // only the two parties read it.
+    const REASON: &str = "CONSENT-REASON-4b1d: операция Кобра";
+    let uae: liaison_protocol::NodeId = UAE.parse().unwrap();
+    liaison_node::consent::request(fed.node(OMAN).ctx(), id, vec![uae.clone()], REASON.into())
+        .await
+        .unwrap();
+    wait_for("the consent request at KZ", LONG, || {
+        !inbox_of_kind(&fed, KZ, "consent-request").is_empty()
+    })
+    .await;
+    let asked = inbox_of_kind(&fed, KZ, "consent-request")[0];
+    let env = fed.node(KZ).store().envelope(&asked).unwrap().unwrap();
+    assert_eq!(
+        env.route.len(),
+        2,
+        "relayed by both gateways: {:?}",
+        env.route
+    );
+    let body = liaison_protocol::Body::decode(&env.signed.body).unwrap();
+    assert!(
+        matches!(body.kind, liaison_protocol::message::Kind::Sealed(ref s) if s.kind == "consent-request"),
+        "the consent request travels sealed"
+    );
+    let (opened, why) = liaison_node::directory::open_body(fed.node(KZ).ctx(), body);
+    assert_eq!(why, None);
+    let liaison_protocol::message::Kind::ConsentRequest(r) = opened.kind else {
+        panic!("KZ opens a consent request");
+    };
+    assert_eq!((r.target, r.to, r.reason.as_str()), (id, vec![uae], REASON));
     let dirs: Vec<_> = [CARICC, GCC]
         .iter()
         .map(|n| fed.fed.cluster.node_dir(n))
@@ -110,6 +141,11 @@ async fn kazakh_alert_reaches_oman_through_two_gateways_with_every_hop_in_the_tr
                 "plaintext of a relayed payload in {}",
                 path.display()
             );
+            assert!(
+                !contains(&bytes, REASON.as_bytes()),
+                "a relayed consent request's reason in {}",
+                path.display()
+            );
         }
     }
     assert!(
@@ -117,7 +153,7 @@ async fn kazakh_alert_reaches_oman_through_two_gateways_with_every_hop_in_the_tr
         "the log capture works"
     );
     assert!(
-        !logs.text().contains(MARKER),
+        !logs.text().contains(MARKER) && !logs.text().contains(REASON),
         "payload text in the log output"
     );
 }

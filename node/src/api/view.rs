@@ -423,6 +423,14 @@ pub fn message(
         if let Kind::Retraction { reason } | Kind::CaseClose { reason } = &body.kind {
             v["reason"] = json!(reason);
         }
+        if let Kind::ConsentRequest(r) = &body.kind {
+            // What the originator's officer decides on: which message, with whom, and why.
+            v["reason"] = json!(r.reason);
+            v["consent"] = json!({
+                "target": r.target.to_string(),
+                "to": nodes(&r.to),
+            });
+        }
     }
     v
 }

@@ -73,7 +73,7 @@ pub enum ConsentCommand {
         /// Node to share it with (repeat for several).
         #[arg(long, required = true)]
         to: Vec<String>,
-        /// Why (shown to the originator's officer; not sealed: no case content here).
+        /// Why (shown to the originator's officer; sealed to the originator like any content).
         #[arg(long, default_value = "")]
         reason: String,
         #[command(flatten)]
@@ -86,7 +86,8 @@ pub enum ConsentCommand {
         /// The grant expires this many seconds from now (default: no expiry).
         #[arg(long)]
         expires_in: Option<u64>,
-        /// A note to the requester.
+        /// A note to the requester (not sealed: gateways and later recipients check grants,
+        /// so they read it too; no case content here).
         #[arg(long, default_value = "")]
         reason: String,
         #[command(flatten)]
@@ -96,7 +97,8 @@ pub enum ConsentCommand {
     Deny {
         /// The consent request's id (from the inbox).
         id: String,
-        /// A note to the requester.
+        /// A note to the requester (not sealed: the gateways on the way read it; no case
+        /// content here).
         #[arg(long, default_value = "")]
         reason: String,
         #[command(flatten)]
