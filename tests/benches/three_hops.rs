@@ -375,7 +375,7 @@ async fn drive(
     let node_used = groups
         .iter()
         .zip(&node_cpu0)
-        .map(|(g, c0)| Ok((g.usage_us()? - c0, g.cores.unwrap_or(2.0))))
+        .map(|(g, c0)| Ok((g.usage_us()? - c0, g.cores)))
         .collect::<Result<Vec<_>>>()?;
     // The reverse traffic finishing: every trail at the sender complete.
     answers_home(
@@ -531,7 +531,7 @@ struct OwnHost {
 
 impl OwnHost {
     fn new(node: &str, cores: f64) -> Result<Self> {
-        let group = CpuGroup::new(node, Some(cores))?;
+        let group = CpuGroup::new(node, cores)?;
         // Built from a thread in the group: the workers it starts are born in it, and so is
         // every thread they start (the blocking pool's verifiers among them).
         let rt = group.run(|| {
@@ -550,8 +550,8 @@ impl OwnHost {
 /// the CPU time they used.
 struct CpuGroup {
     dirs: [std::path::PathBuf; 2],
-    /// The quota in cores, if any.
-    cores: Option<f64>,
+    /// The quota, in cores.
+    cores: f64,
 }
 
 impl CpuGroup {
@@ -562,12 +562,12 @@ impl CpuGroup {
     /// Whether this machine lets the bench make such groups (root, cgroup v1 `cpu` and
     /// `cpuacct` mounted writable), and if not, why.
     fn available() -> std::result::Result<(), String> {
-        let probe = CpuGroup::new("probe", Some(0.5)).map_err(|e| format!("{e:#}"))?;
+        let probe = CpuGroup::new("probe", NODE_CORES).map_err(|e| format!("{e:#}"))?;
         drop(probe);
         Ok(())
     }
 
-    fn new(node: &str, cores: Option<f64>) -> Result<Self> {
+    fn new(node: &str, cores: f64) -> Result<Self> {
         let name = format!(
             "liaison-bench-{}-{}",
             std::process::id(),
@@ -588,11 +588,9 @@ impl CpuGroup {
         }
         // From here on, dropping the group removes both directories.
         let group = Self { dirs, cores };
-        if let Some(cores) = cores {
-            let quota = (cores * Self::PERIOD_US as f64) as u64;
-            group.write(0, "cpu.cfs_period_us", &Self::PERIOD_US.to_string())?;
-            group.write(0, "cpu.cfs_quota_us", &quota.to_string())?;
-        }
+        let quota = (cores * Self::PERIOD_US as f64) as u64;
+        group.write(0, "cpu.cfs_period_us", &Self::PERIOD_US.to_string())?;
+        group.write(0, "cpu.cfs_quota_us", &quota.to_string())?;
         Ok(group)
     }
 
