@@ -374,10 +374,13 @@ pub fn seal_with(
         return Err(SealError::DuplicateRecipient(w[0].node.to_string()));
     }
 
+    // Key and nonce from one draw: each draw is a system call.
+    let mut fresh = Zeroizing::new([0u8; KEY_LEN + NONCE_LEN]);
+    rng.fill(fresh.as_mut()).map_err(|_| SealError::Random)?;
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
-    rng.fill(key.as_mut()).map_err(|_| SealError::Random)?;
+    key.copy_from_slice(&fresh[..KEY_LEN]);
     let mut nonce = [0u8; NONCE_LEN];
-    rng.fill(&mut nonce).map_err(|_| SealError::Random)?;
+    nonce.copy_from_slice(&fresh[KEY_LEN..]);
 
     let digest = aad_digest(aad);
     let wrapped = sorted
