@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 
 use crate::node::Ctx;
 use crate::store::now;
-use crate::wire::{code, read_frame, ReadError};
+use crate::wire::{code, FrameReader, ReadError};
 
 /// Most messages processed as one batch (one group commit, one receipt signature).
 const BATCH: usize = 1024;
@@ -103,9 +103,12 @@ async fn serve_stream(
 ) {
     let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
     // The first frame says what the stream is for: messages, or a checkpoint to witness.
-    let first = match read_frame(&mut recv, &decoder).await {
+    let mut frames = FrameReader::default();
+    let first = match frames.next(&mut recv, &decoder).await {
         Ok(Some((FrameType::WitnessRequest, p))) => match peer_key {
-            Some(key) => return crate::witness::serve(ctx, peer, key, send, recv, p).await,
+            Some(key) => {
+                return crate::witness::serve(ctx, peer, key, (send, recv), frames, p).await
+            }
             None => return,
         },
         Ok(Some((t, p))) => Incoming::Frame(t, p),
@@ -125,7 +128,7 @@ async fn serve_stream(
             return;
         }
         loop {
-            match read_frame(&mut recv, &decoder).await {
+            match frames.next(&mut recv, &decoder).await {
                 Ok(Some((t, p))) => {
                     if tx.send(Incoming::Frame(t, p)).await.is_err() {
                         break;

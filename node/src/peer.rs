@@ -21,7 +21,7 @@ use tokio::sync::{Mutex, Notify};
 use crate::config::PeerConfig;
 use crate::node::Ctx;
 use crate::store::now;
-use crate::wire::{code, read_frame};
+use crate::wire::{code, FrameReader};
 
 /// First reconnect delay.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -179,7 +179,7 @@ async fn session(ctx: &Arc<Ctx>, conn: &quinn::Connection, peer: &NodeId) -> Opt
         let mut stored = Vec::with_capacity(batch.len());
         for (seq, id) in &batch {
             cursor = seq + 1;
-            match ctx.store.envelope_bytes(id) {
+            match ctx.store.envelope_to_send(id) {
                 Ok(Some(b)) => stored.push((*id, b)),
                 Ok(None) => {
                     tracing::warn!(peer = %peer, id = %id.short(), "outbox entry without a stored body; skipped");
@@ -210,7 +210,8 @@ async fn session(ctx: &Arc<Ctx>, conn: &quinn::Connection, peer: &NodeId) -> Opt
                 }
             }
         }
-        if let Err(e) = send.write_all(&buf).await {
+        // Handed over as it is: quinn keeps the buffer instead of copying it.
+        if let Err(e) = send.write_chunk(bytes::Bytes::from(buf)).await {
             reader.abort();
             return Some(format!("write failed: {e}"));
         }
@@ -227,8 +228,9 @@ async fn read_answers(
     window: Arc<Window>,
 ) -> String {
     let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
+    let mut frames = FrameReader::default();
     loop {
-        let (t, payload) = match read_frame(&mut recv, &decoder).await {
+        let (t, payload) = match frames.next(&mut recv, &decoder).await {
             Ok(Some(f)) => f,
             Ok(None) => return "peer closed the stream".into(),
             Err(e) => return format!("{}: {e}", e.reason_code()),

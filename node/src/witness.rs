@@ -241,13 +241,14 @@ async fn offer(
 // ---------------------------------------------------------------------------------------
 // Witness
 
-/// Serves a witnessing stream from `peer` whose first frame (a request) is `first`.
+/// Serves a witnessing stream from `peer` whose first frame (a request) is `first`, read
+/// through `frames` (which may already hold the start of the next one).
 pub async fn serve(
     ctx: Arc<Ctx>,
     peer: NodeId,
     peer_key: [u8; 32],
-    mut send: quinn::SendStream,
-    mut recv: quinn::RecvStream,
+    (mut send, mut recv): (quinn::SendStream, quinn::RecvStream),
+    mut frames: crate::wire::FrameReader,
     first: Vec<u8>,
 ) {
     let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
@@ -269,7 +270,7 @@ pub async fn serve(
             let _ = send.finish();
             return;
         }
-        payload = match read_frame(&mut recv, &decoder).await {
+        payload = match frames.next(&mut recv, &decoder).await {
             Ok(Some((FrameType::WitnessRequest, p))) => p,
             _ => return,
         };
