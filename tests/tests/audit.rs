@@ -185,24 +185,25 @@ fn write_records(data: &Path, recs: &[Rec]) {
     let medium = FileMedium::open(&dir).unwrap();
     let salt = journal::init(&medium).unwrap();
     let mut batch = BatchBuf::default();
+    let mut bodies = journal::Bodies::default();
     for r in recs {
         match r {
             Rec::Leaf(bytes) => batch.record(TAG_LEAF, &[bytes]),
             Rec::New { state, body } => {
-                batch.body(body);
+                bodies.push(body);
                 let len = u32::try_from(body.len()).unwrap().to_le_bytes();
                 batch.record(TAG_NEW, &[&len, state])
             }
             Rec::Update(state) => batch.record(TAG_UPDATE, &[state]),
             Rec::Signed { leaf, body } => {
-                batch.body(body);
+                bodies.push(body);
                 let len = u32::try_from(body.len()).unwrap().to_le_bytes();
                 batch.record(journal::TAG_SIGNED, &[&leaf.to_le_bytes(), &len])
             }
         }
         .unwrap();
     }
-    batch.commit(&medium, &salt).unwrap();
+    batch.commit(&medium, &salt, &bodies).unwrap();
 }
 
 /// Rewrites a data dir's journal after `edit` has changed its records, with valid checksums.

@@ -34,7 +34,7 @@ use liaison_protocol::{CaseId, Envelope, MessageId, NodeId, Signer, Timestamp};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use journal::{BatchBuf, FileMedium, Loc, Medium, Record, ReplayEnd};
+use journal::{BatchBuf, Bodies, FileMedium, Loc, Medium, Record, ReplayEnd};
 
 /// Most requests folded into one group commit.
 const MAX_GROUP: usize = 4096;
@@ -235,6 +235,12 @@ pub struct Index {
     /// States of messages still owed a receipt by some next hop, kept in memory: the receipt
     /// path and the peer sessions read them on every message. Bounded by the outboxes.
     hot: HashMap<u32, MessageState>,
+    /// Envelopes of hot messages written by this run, while they fit in [`SENDING_CACHE`]:
+    /// what the peer sessions send, without reading the journal back (a system call and a
+    /// copy per message).
+    sending: HashMap<u32, Arc<Vec<u8>>>,
+    /// Bytes held in `sending`.
+    sending_bytes: usize,
     /// Case → its messages.
     cases: HashMap<CaseId, Vec<MessageId>>,
     /// The compact range of the log at the sizes of recent checkpoints (at most
@@ -247,6 +253,11 @@ pub struct Index {
 
 /// Recent checkpoints whose compact range the index keeps for witnesses' proofs.
 const FRONTIERS: usize = 32;
+
+/// Most bytes of envelopes the index keeps in memory for the peer sessions (about 4 500
+/// envelopes of a 1 KiB message: the default window); beyond that they are read back from
+/// the journal.
+const SENDING_CACHE: usize = 8 << 20;
 
 impl Index {
     /// Replays the journal; returns the index, the root at `root_at_size` if the log reaches
@@ -360,8 +371,8 @@ impl Index {
         self.acked[w] |= 1 << (seq % 64);
     }
 
-    /// Adds a new message (number = current count).
-    fn insert(&mut self, s: MessageState, state: Loc, body: Loc) -> Result<()> {
+    /// Adds a new message (number = current count); returns its number.
+    fn insert(&mut self, s: MessageState, state: Loc, body: Loc) -> Result<u32> {
         let n = u32::try_from(self.msgs.len()).map_err(|_| anyhow!("store holds 2^32 messages"))?;
         self.msgs.push(MsgEntry { state, body });
         let Index {
@@ -386,7 +397,23 @@ impl Index {
             }
         }
         self.track(n, s);
-        Ok(())
+        Ok(n)
+    }
+
+    /// Keeps the envelope of new message `n` for the peer sessions if it is owed to a peer
+    /// and the cache has room.
+    fn keep_sending(&mut self, n: u32, envelope: Vec<u8>) {
+        if self.hot.contains_key(&n) && self.sending_bytes + envelope.len() <= SENDING_CACHE {
+            self.sending_bytes += envelope.len();
+            self.sending.insert(n, Arc::new(envelope));
+        }
+    }
+
+    /// Drops message `n`'s envelope from the sending cache.
+    fn forget_sending(&mut self, n: u32) {
+        if let Some(e) = self.sending.remove(&n) {
+            self.sending_bytes -= e.len();
+        }
     }
 
     /// Replaces message `n`'s state.
@@ -435,7 +462,9 @@ impl Index {
             };
             *next = (*next).max(seq + 1);
         }
-        if !s.pending.is_empty() {
+        if s.pending.is_empty() {
+            self.forget_sending(n);
+        } else {
             self.hot.insert(n, s);
         }
     }
@@ -912,6 +941,26 @@ impl Store {
             }
         };
         journal::read(self.shared.medium.as_ref(), loc).map(Some)
+    }
+
+    /// A message's stored envelope for sending to a peer: shared from memory while the
+    /// message is owed to a peer and was written by this run (up to 8 MiB of them), else
+    /// read from the journal.
+    pub fn envelope_to_send(&self, id: &MessageId) -> Result<Option<Arc<Vec<u8>>>> {
+        let loc = {
+            let idx = self.shared.index();
+            let Some(n) = idx.number(id) else {
+                return Ok(None);
+            };
+            if let Some(e) = idx.sending.get(&n) {
+                return Ok(Some(e.clone()));
+            }
+            match idx.msgs.get(n as usize) {
+                Some(e) => e.body,
+                None => return Ok(None),
+            }
+        };
+        journal::read(self.shared.medium.as_ref(), loc).map(|b| Some(Arc::new(b)))
     }
 
     /// Stored state of a message.
@@ -1617,6 +1666,7 @@ impl Writer {
     ) -> Result<()> {
         let batch = &mut self.buf;
         batch.clear();
+        let mut bodies_part = Bodies::default();
         let mut leaf_at = Vec::with_capacity(leaves.len());
         for leaf in &leaves {
             leaf_at.push((batch.record(journal::TAG_LEAF, &[leaf])?, leaf.len()));
@@ -1630,7 +1680,13 @@ impl Writer {
             let state = encode(&p.state);
             let body_len = u32::try_from(body.len()).map_err(|_| anyhow!("envelope too large"))?;
             let at = batch.record(journal::TAG_NEW, &[&body_len.to_le_bytes(), &state])?;
-            new_at.push((at + 4, state.len(), batch.body(body), body.len(), p.state));
+            new_at.push((
+                at + 4,
+                state.len(),
+                bodies_part.push(body),
+                body.len(),
+                p.state,
+            ));
         }
         // Signed answers: their bodies follow the new messages' in the bodies section.
         let mut signed_lens = Vec::with_capacity(signed.len());
@@ -1640,7 +1696,7 @@ impl Writer {
                 journal::TAG_SIGNED,
                 &[&leaf.to_le_bytes(), &len.to_le_bytes()],
             )?;
-            batch.body(bytes);
+            bodies_part.push(bytes);
             signed_lens.push(bytes.len());
         }
         let mut updates = Vec::new();
@@ -1656,7 +1712,7 @@ impl Writer {
         let before = self.shared.medium.size();
         // Everything that could fail is checked before writing: once the batch is durable,
         // the index must follow it.
-        let end = before + journal::HEADER + batch.meta_len() + batch.bodies_len();
+        let end = before + journal::HEADER + batch.meta_len() + bodies_part.len();
         let too_long = leaf_at
             .iter()
             .map(|(_, l)| *l)
@@ -1668,7 +1724,7 @@ impl Writer {
         if too_long || end > Loc::MAX_OFFSET {
             bail!("this group's records exceed the journal's limits (32 MiB per value, 512 GiB per file)");
         }
-        let start = match batch.commit(self.shared.medium.as_ref(), &self.salt) {
+        let start = match batch.commit(self.shared.medium.as_ref(), &self.salt, &bodies_part) {
             Ok(s) => s,
             Err(e) => {
                 // Put the end back where the last durable batch ended, or stop writing.
@@ -1691,12 +1747,14 @@ impl Writer {
                 idx.leaves.push(Loc::new(meta + at, len as u64)?);
                 idx.root.push_leaf_hash(h);
             }
-            for (at, len, body_at, body_len, state) in new_at {
-                idx.insert(
+            for ((at, len, body_at, body_len, state), (_, envelope)) in new_at.into_iter().zip(new)
+            {
+                let n = idx.insert(
                     state,
                     Loc::new(meta + at, len as u64)?,
                     Loc::new(bodies + body_at, body_len as u64)?,
                 )?;
+                idx.keep_sending(n, envelope);
             }
             for (n, at, len, state) in updates {
                 idx.update(n, state, Loc::new(meta + at, len as u64)?)?;
@@ -1758,10 +1816,14 @@ impl Writer {
     /// Overwrites the bodies of messages whose purge is durable in the log.
     fn zero_bodies(&self, ids: &[MessageId]) -> Result<()> {
         let ranges: Vec<(u64, usize)> = {
-            let idx = self.shared.index();
-            ids.iter()
-                .filter_map(|id| idx.number(id))
-                .filter_map(|n| idx.msgs.get(n as usize))
+            let mut idx = self.shared.index.write().unwrap_or_else(|e| e.into_inner());
+            let numbers: Vec<u32> = ids.iter().filter_map(|id| idx.number(id)).collect();
+            for n in &numbers {
+                idx.forget_sending(*n);
+            }
+            numbers
+                .iter()
+                .filter_map(|n| idx.msgs.get(*n as usize))
                 .map(|e| (e.body.offset(), e.body.length()))
                 .collect()
         };
