@@ -171,6 +171,66 @@ async fn receipt_takes_messages_out_of_the_outbox_and_into_the_trail() {
     store.shutdown().await.unwrap();
 }
 
+/// A gateway that takes a message and refuses its onward copy answers twice: its refusal
+/// travels back as a carried (remote) answer, its receipt on the answer stream. They race;
+/// whichever the originator logs first, the trail ends with both.
+#[tokio::test]
+async fn a_next_hops_refusal_of_the_onward_copy_does_not_swallow_its_receipt() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    let caricc = n("caricc.central-asia");
+    let (env, facts) = message(&f.kz, 0);
+    let id = facts.id;
+    store
+        .originate(env, facts, vec![caricc.clone()])
+        .await
+        .unwrap();
+    // The carried refusal first (the order the race produced under load)...
+    let refusal = MessageId([7; 32]);
+    let carried = store
+        .remote_answer(
+            Event::RefusalReceived {
+                refusal,
+                id,
+                from: caricc.clone(),
+                reason_code: "tlp-red-violation".into(),
+            },
+            caricc.clone(),
+            vec![(id, "refused: tlp-red-violation".to_string())],
+            refusal,
+            b"caricc's signed refusal of the onward copy".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert!(carried.is_some(), "the refusal joins the trail");
+    let s = store.state(&id).unwrap().unwrap();
+    assert_eq!(s.pending.len(), 1, "caricc still owes its own receipt");
+    // ...then the receipt for the hop itself.
+    let receipt = MessageId([8; 32]);
+    store
+        .hop_answer(
+            Event::ReceiptReceived {
+                receipt,
+                from: caricc.clone(),
+                status: ReceiptStatus::Delivered,
+                ids: vec![id],
+            },
+            caricc.clone(),
+            vec![(id, "delivered".to_string())],
+            receipt,
+            b"caricc's signed receipt".to_vec(),
+        )
+        .await
+        .unwrap();
+    let s = store.state(&id).unwrap().unwrap();
+    let outcomes: Vec<&str> = s.hops.iter().map(|h| h.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["refused: tlp-red-violation", "delivered"]);
+    assert!(s.pending.is_empty());
+    assert!(store.outbox(&caricc, 0, 10).unwrap().is_empty());
+    store.shutdown().await.unwrap();
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {

@@ -1441,7 +1441,12 @@ impl Group<'_> {
                     let Some(s) = self.state_mut(&id)? else {
                         continue;
                     };
-                    s.pending.retain(|(p, _)| *p != peer);
+                    // A carried answer speaks for a later leg: even when its signer is our
+                    // next hop (a gateway refusing the copy it would pass on), that hop still
+                    // owes its own receipt, which must not find the message already settled.
+                    if !remote {
+                        s.pending.retain(|(p, _)| *p != peer);
+                    }
                     s.leaves.push(leaf);
                     s.hops.push(HopRecord {
                         peer: peer.clone(),
