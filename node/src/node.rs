@@ -618,25 +618,9 @@ pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
     }
     // The readable body is kept only where deconfliction will read it (not on every send).
     let clear = ctx.selector_key.is_some().then(|| body.clone());
-    // A key not known yet usually arrives with the next announcement of a peer that has
-    // just connected: wait for it a little before refusing.
-    let mut learned = ctx.keys_learned.subscribe();
-    let deadline = tokio::time::Instant::now() + KEY_WAIT;
-    loop {
-        learned.borrow_and_update();
-        match crate::directory::seal_body(ctx, &mut body) {
-            Ok(()) => break,
-            Err((code, detail)) => {
-                let waited = code == "no-sealing-key"
-                    && tokio::time::timeout_at(deadline, learned.changed())
-                        .await
-                        .is_ok_and(|r| r.is_ok());
-                if !waited {
-                    return Err(refused(&code, detail).into());
-                }
-            }
-        }
-    }
+    seal_when_keys_known(ctx, &mut body)
+        .await
+        .map_err(|(code, detail)| refused(&code, detail))?;
     let (id, leaf) = ctx.originate(&ctx.signer, &mut body, hops.clone()).await?;
     tracing::info!(id = %id.short(), kind = body.kind.name(), to = ?hops, "message sent");
     if let Some(clear) = &clear {
@@ -647,6 +631,29 @@ pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
         leaf,
         next_hops: hops,
     })
+}
+
+/// Seals `body`'s content (see [`crate::directory::seal_body`]). A recipient's key not known
+/// yet usually arrives with the next announcement of a peer that has just connected, so a
+/// missing key is waited for (up to 10 s) before the refusal (`no-sealing-key`) is returned.
+pub async fn seal_when_keys_known(ctx: &Ctx, body: &mut Body) -> Result<(), (String, String)> {
+    let mut learned = ctx.keys_learned.subscribe();
+    let deadline = tokio::time::Instant::now() + KEY_WAIT;
+    loop {
+        learned.borrow_and_update();
+        match crate::directory::seal_body(ctx, body) {
+            Ok(()) => return Ok(()),
+            Err((code, detail)) => {
+                let waited = code == "no-sealing-key"
+                    && tokio::time::timeout_at(deadline, learned.changed())
+                        .await
+                        .is_ok_and(|r| r.is_ok());
+                if !waited {
+                    return Err((code, detail));
+                }
+            }
+        }
+    }
 }
 
 /// The handling checks for one copy of a message (see [`liaison_protocol::handling`]):

@@ -312,13 +312,14 @@ pub async fn send_control(
     )?;
     body.normalise();
     // A control message that carries an officer's words (a consent request) is sealed like
-    // any content: the gateways on the way route it by its header alone.
-    crate::directory::seal_body(ctx, &mut body).map_err(|(reason_code, detail)| {
-        crate::node::SendRefused {
+    // any content: the gateways on the way route it by its header alone. As for `send`, a
+    // recipient's key still on its way is waited for a little.
+    crate::node::seal_when_keys_known(ctx, &mut body)
+        .await
+        .map_err(|(reason_code, detail)| crate::node::SendRefused {
             reason_code,
             detail,
-        }
-    })?;
+        })?;
     let plan = ctx.plan(&body, None, &[]);
     let mut hops = Vec::new();
     for leg in &plan.legs {
