@@ -811,11 +811,14 @@ impl NodeProgram {
                 let mut c = Command::new(bin);
                 c.arg("--config").arg(config).args(["node", "run"]);
                 c.env("RUST_LOG", "warn");
+                // As deploy/systemd/liaison.service and deploy/Dockerfile run it.
+                c.env("MALLOC_ARENA_MAX", "2");
                 c
             }
             Self::SelfExec(exe) => {
                 let mut c = Command::new(exe);
                 c.env("LIAISON_BENCH_NODE_CONFIG", config);
+                c.env("MALLOC_ARENA_MAX", "2");
                 c
             }
         };
