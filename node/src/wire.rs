@@ -1,5 +1,5 @@
-//! Frames on QUIC streams: read one whole frame (length checked before allocation), write one.
-//! A stream that carries many frames is read through a [`FrameReader`].
+//! Frames on QUIC streams: application error codes, and [`FrameReader`], which reads whole
+//! frames (length checked before allocation) through a buffer.
 
 use liaison_protocol::{DecodeError, FrameDecoder, FrameType};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -39,51 +39,13 @@ impl ReadError {
     }
 }
 
-/// Reads one frame; `Ok(None)` on a clean end of stream between frames. Returns the frame's
-/// type and payload.
-pub async fn read_frame(
-    recv: &mut quinn::RecvStream,
-    decoder: &FrameDecoder,
-) -> Result<Option<(FrameType, Vec<u8>)>, ReadError> {
-    let mut head = [0u8; 4];
-    let mut got = 0;
-    while got < 4 {
-        let read = recv
-            .read(&mut head[got..])
-            .await
-            .map_err(std::io::Error::from)?;
-        match read {
-            None if got == 0 => return Ok(None),
-            None => {
-                return Err(ReadError::Stream(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "stream ended inside a frame header",
-                )))
-            }
-            Some(n) => got += n,
-        }
-    }
-    // The declared length is checked against the maximum before anything is allocated.
-    let total = decoder
-        .check_header(&head)?
-        .unwrap_or(liaison_protocol::limits::FRAME_HEADER_LEN);
-    let eof = |e: quinn::ReadExactError| {
-        ReadError::Stream(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e))
-    };
-    let mut t = [0u8; 1];
-    recv.read_exact(&mut t).await.map_err(eof)?;
-    let frame_type = FrameType::from_byte(t[0])?;
-    let mut payload = vec![0u8; total - liaison_protocol::limits::FRAME_HEADER_LEN - 1];
-    recv.read_exact(&mut payload).await.map_err(eof)?;
-    Ok(Some((frame_type, payload)))
-}
-
 /// Bytes a [`FrameReader`] takes from its stream at a time.
 const READ_BUF: usize = 32 * 1024;
 
 /// Reads the frames of one stream through a buffer: many small frames cost one read of the
-/// stream (one lock of the QUIC connection) instead of three each. As with [`read_frame`], a
-/// frame's declared length is checked against the maximum before its payload is allocated.
+/// stream (one lock of the QUIC connection) instead of three each. A frame's declared length
+/// is checked against the maximum before its payload is allocated. Keep one reader per stream:
+/// it may hold the start of the next frame.
 pub struct FrameReader {
     buf: Box<[u8]>,
     start: usize,

@@ -24,7 +24,7 @@ use liaison_protocol::{FrameDecoder, FrameType, NodeId};
 
 use crate::node::Ctx;
 use crate::store::{checkpoint, now};
-use crate::wire::{code, read_frame};
+use crate::wire::{code, FrameReader};
 
 /// Directory in the data dir with what this node witnessed of its peers' logs.
 pub const DIR: &str = "witness";
@@ -172,6 +172,7 @@ async fn offer(
     let cp = checkpoint_in(note).ok_or_else(|| anyhow!("our checkpoint does not parse"))?;
     let (mut send, mut recv) = conn.open_bi().await?;
     let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
+    let mut frames = FrameReader::default();
     for _ in 0..ROUNDS {
         let proof = if old_size == 0 || old_size > cp.size() {
             old_size = 0;
@@ -186,7 +187,7 @@ async fn offer(
         };
         send.write_all(&decoder.encode(FrameType::WitnessRequest, &req.encode())?)
             .await?;
-        let Some((FrameType::WitnessReply, payload)) = read_frame(&mut recv, &decoder).await?
+        let Some((FrameType::WitnessReply, payload)) = frames.next(&mut recv, &decoder).await?
         else {
             bail!("{peer} did not answer with a witness reply");
         };

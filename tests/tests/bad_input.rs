@@ -68,16 +68,15 @@ async fn exchange(p: &RawPeer, bytes: &[u8], n: usize) -> Vec<Kind> {
     let (mut send, mut recv) = p.conn.open_bi().await.unwrap();
     send.write_all(bytes).await.unwrap();
     let decoder = FrameDecoder::default();
+    let mut frames = liaison_node::wire::FrameReader::default();
     let mut out = Vec::new();
     while out.len() < n {
-        let (_, payload) = tokio::time::timeout(
-            Duration::from_secs(20),
-            liaison_node::wire::read_frame(&mut recv, &decoder),
-        )
-        .await
-        .expect("answer in time")
-        .unwrap()
-        .expect("a frame");
+        let (_, payload) =
+            tokio::time::timeout(Duration::from_secs(20), frames.next(&mut recv, &decoder))
+                .await
+                .expect("answer in time")
+                .unwrap()
+                .expect("a frame");
         let env = Envelope::decode(&payload).unwrap();
         let body = liaison_protocol::Body::decode(&env.signed.body).unwrap();
         assert_eq!(

@@ -382,12 +382,14 @@ async fn raw_send(
     send.write_all(&env.to_frame(&decoder).unwrap())
         .await
         .unwrap();
-    let (_, payload) =
-        tokio::time::timeout(LONG, liaison_node::wire::read_frame(&mut recv, &decoder))
-            .await
-            .expect("an answer in time")
-            .unwrap()
-            .expect("a frame");
+    let (_, payload) = tokio::time::timeout(
+        LONG,
+        liaison_node::wire::FrameReader::default().next(&mut recv, &decoder),
+    )
+    .await
+    .expect("an answer in time")
+    .unwrap()
+    .expect("a frame");
     let answer = liaison_protocol::Envelope::decode(&payload).unwrap();
     let body = liaison_protocol::Body::decode(&answer.signed.body).unwrap();
     match body.kind {
