@@ -947,20 +947,13 @@ impl Store {
     /// message is owed to a peer and was written by this run (up to 8 MiB of them), else
     /// read from the journal.
     pub fn envelope_to_send(&self, id: &MessageId) -> Result<Option<Arc<Vec<u8>>>> {
-        let loc = {
+        {
             let idx = self.shared.index();
-            let Some(n) = idx.number(id) else {
-                return Ok(None);
-            };
-            if let Some(e) = idx.sending.get(&n) {
+            if let Some(e) = idx.number(id).and_then(|n| idx.sending.get(&n)) {
                 return Ok(Some(e.clone()));
             }
-            match idx.msgs.get(n as usize) {
-                Some(e) => e.body,
-                None => return Ok(None),
-            }
-        };
-        journal::read(self.shared.medium.as_ref(), loc).map(|b| Some(Arc::new(b)))
+        }
+        Ok(self.envelope_bytes(id)?.map(Arc::new))
     }
 
     /// Stored state of a message.
