@@ -15,10 +15,24 @@ use liaison_protocol::NodeId;
 
 use crate::TestPki;
 
-/// A free UDP port on 127.0.0.1 (bound then released; tests tolerate the tiny race).
+/// A free UDP port on 127.0.0.1 for a node to listen on later. Taken from below the kernel's
+/// ephemeral range (32768 and up), in turn from a per-process counter, and checked free: a
+/// port the kernel handed out for `:0` could be handed out again, to a client endpoint of a
+/// test running alongside, before the node binds it (CI once failed with "address in use").
 pub fn free_udp_addr() -> SocketAddr {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("addr")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Start where the process id points, so test binaries run one after another differ too.
+    let start = (std::process::id() % u32::from(SPAN)) as u16;
+    for _ in 0..SPAN {
+        let port = FIRST + (start + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN) % SPAN;
+        if let Ok(s) = UdpSocket::bind(("127.0.0.1", port)) {
+            return s.local_addr().expect("addr");
+        }
+    }
+    panic!("no free UDP port between {FIRST} and {}", FIRST + SPAN)
 }
 
 /// A federation under construction: one PKI, a base dir, node definitions.
