@@ -609,8 +609,12 @@ fn a_restarted_node_resets_its_peers_old_connection() {
         .block_on(within(accepted))
         .expect("server task")
         .expect("accept");
-    // The crash: CARICC's runtime stops without closing anything.
-    b_rt.shutdown_background();
+    // The crash: CARICC's runtime stops without closing anything. Dropping the runtime returns
+    // only once its worker thread has stopped, so no task is left to send a CONNECTION_CLOSE
+    // when the handles drop next (stopping it in the background raced with that drop: the
+    // closing handle could wake a driver that was still being polled); dropping the handles
+    // frees the socket for the second life.
+    drop(b_rt);
     drop((b_conn, b_ep));
     // CARICC's second life on the same address and data dir (same secret).
     let b2_rt = runtime();
