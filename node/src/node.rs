@@ -201,6 +201,8 @@ impl Ctx {
         body: &mut Body,
         hops: Vec<NodeId>,
     ) -> Result<(MessageId, u64)> {
+        // Signing takes a while: a group commit meanwhile may wait for this message.
+        let announced = self.store.announce();
         let (signed, id) = signer.sign_with_id(body).map_err(|e| SendRefused {
             reason_code: e.reason_code().into(),
             detail: e.to_string(),
@@ -208,7 +210,8 @@ impl Ctx {
         let facts = MessageFacts::of(id, body);
         let leaf = self
             .store
-            .originate(
+            .originate_announced(
+                announced,
                 Envelope {
                     signed,
                     route: vec![],

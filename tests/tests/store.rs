@@ -231,6 +231,88 @@ async fn a_next_hops_refusal_of_the_onward_copy_does_not_swallow_its_receipt() {
     store.shutdown().await.unwrap();
 }
 
+/// Generous bound for a request that must not wait for the group linger (set to an hour in
+/// these tests): reaching it means the writer waited for nothing.
+const NOT_HELD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A request with nothing announced behind it is committed at once, whatever the linger; so
+/// is one whose announcement was withdrawn (a send that failed to sign).
+#[tokio::test]
+async fn a_lone_request_is_committed_without_waiting_for_the_linger() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    store.set_group_linger(std::time::Duration::from_secs(3600));
+    let om = n("om-dcu.gulf");
+    let before = store.group_commits();
+    let (env, facts) = message(&f.kz, 0);
+    tokio::time::timeout(NOT_HELD, store.originate(env, facts, vec![om.clone()]))
+        .await
+        .expect("a lone request waited for the linger")
+        .unwrap();
+    assert_eq!(store.group_commits(), before + 1);
+    drop(store.announce());
+    let (env, facts) = message(&f.kz, 1);
+    tokio::time::timeout(NOT_HELD, store.originate(env, facts, vec![om.clone()]))
+        .await
+        .expect("a withdrawn announcement held the group")
+        .unwrap();
+    assert_eq!(store.group_commits(), before + 2);
+    store.shutdown().await.unwrap();
+}
+
+/// While a request is announced (a message being signed), the writer holds a small group
+/// for it: the request queued before and the announced one share one flush.
+#[tokio::test]
+async fn an_announced_request_joins_the_group_of_the_one_before_it() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    store.set_group_linger(std::time::Duration::from_secs(3600));
+    let om = n("om-dcu.gulf");
+    let before = store.group_commits();
+    let announced = store.announce();
+    let (env, facts) = message(&f.kz, 0);
+    let mut first = Box::pin(store.originate(env, facts, vec![om.clone()]));
+    // One poll queues the first request; it cannot be answered while the second is announced.
+    assert!(futures_util::poll!(&mut first).is_pending());
+    let (env, facts) = message(&f.kz, 1);
+    let second = tokio::time::timeout(
+        NOT_HELD,
+        store.originate_announced(announced, env, facts, vec![om.clone()]),
+    )
+    .await
+    .expect("the announced request was not committed")
+    .unwrap();
+    let first = tokio::time::timeout(NOT_HELD, first)
+        .await
+        .expect("the first request was not committed")
+        .unwrap();
+    assert_eq!((first, second), (0, 1));
+    assert_eq!(store.group_commits(), before + 1, "one flush for both");
+    assert_eq!(store.outbox(&om, 0, 10).unwrap().len(), 2);
+    store.shutdown().await.unwrap();
+}
+
+/// An announcement that never arrives holds a group no longer than the linger.
+#[tokio::test]
+async fn an_announcement_that_never_arrives_holds_a_group_only_for_the_linger() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    store.set_group_linger(std::time::Duration::from_millis(20));
+    let _never = store.announce();
+    let (env, facts) = message(&f.kz, 0);
+    tokio::time::timeout(
+        NOT_HELD,
+        store.originate(env, facts, vec![n("om-dcu.gulf")]),
+    )
+    .await
+    .expect("the linger did not end")
+    .unwrap();
+    store.shutdown().await.unwrap();
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {

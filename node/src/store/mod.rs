@@ -15,6 +15,13 @@
 //! then updates the indexes and the Merkle root and answers. Nothing is acknowledged before it
 //! is durable, and readers see only committed state.
 //!
+//! A caller that is about to send a request which takes a while to prepare (a message being
+//! signed) can announce it first ([`Store::announce`]). While announced requests
+//! are still on their way and the group is small, the writer waits for them, at most
+//! [`DEFAULT_LINGER`], so that one flush covers them all: under load this cuts flushes (each
+//! costs far more CPU in the kernel than the records it writes), and a lone request, with
+//! nothing announced behind it, is flushed at once.
+//!
 //! The log has no update or delete operation; the signed checkpoint file beside the journal
 //! (see [`checkpoint`]) lets start-up detect a store rolled back below what was published.
 
@@ -24,7 +31,9 @@ pub mod journal;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use liaison_protocol::checkpoint::{log_origin, Checkpoint, NoteVerifier, SignedCheckpoint};
@@ -38,6 +47,25 @@ use journal::{BatchBuf, Bodies, FileMedium, Loc, Medium, Record, ReplayEnd};
 
 /// Most requests folded into one group commit.
 const MAX_GROUP: usize = 4096;
+/// A group this large is committed without waiting for announced requests.
+const LINGER_GROUP: usize = 64;
+/// How long the writer waits at most for announced requests before it commits a group
+/// (see the module documentation); [`Store::set_group_linger`] changes it.
+pub const DEFAULT_LINGER: Duration = Duration::from_micros(500);
+/// How often the writer looks again for announced requests while it waits.
+const LINGER_STEP: Duration = Duration::from_micros(100);
+
+/// A request announced to the writer and not yet received by it (see [`Store::announce`]):
+/// while it lives, a group commit may wait a little for it. Dropping it withdraws the
+/// announcement (e.g. when signing fails).
+#[must_use = "an announcement is withdrawn when dropped"]
+pub struct Announcement(Arc<AtomicUsize>);
+
+impl Drop for Announcement {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
 
 /// What this node did with a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +175,8 @@ enum Request {
         envelope: Stored,
         facts: MessageFacts,
         next_hops: Vec<NodeId>,
+        /// Withdrawn by the writer as soon as it has received the request.
+        announced: Option<Announcement>,
         reply: oneshot::Sender<Result<u64>>,
     },
     Accept {
@@ -475,6 +505,12 @@ struct Shared {
     medium: Arc<dyn Medium>,
     index: RwLock<Index>,
     last_checkpoint: RwLock<Option<String>>,
+    /// Announced requests the writer has not received yet.
+    announced: Arc<AtomicUsize>,
+    /// Longest wait for them, µs.
+    linger_us: AtomicU64,
+    /// Group commits made since the store opened.
+    commits: AtomicU64,
 }
 
 impl Shared {
@@ -623,6 +659,9 @@ impl Store {
             medium,
             index: RwLock::new(index),
             last_checkpoint: RwLock::new(last),
+            announced: Arc::new(AtomicUsize::new(0)),
+            linger_us: AtomicU64::new(DEFAULT_LINGER.as_micros() as u64),
+            commits: AtomicU64::new(0),
         });
         let (tx, rx) = mpsc::channel(MAX_GROUP);
         let store = Store {
@@ -665,14 +704,57 @@ impl Store {
         facts: MessageFacts,
         next_hops: Vec<NodeId>,
     ) -> Result<u64> {
+        self.originate_with(None, envelope, facts, next_hops).await
+    }
+
+    /// Announces a request that is on its way (call it before the slow part, e.g. signing a
+    /// message), so that a group commit in the meantime may wait for it; pass the
+    /// announcement to [`Store::originate_announced`]. See the module documentation.
+    pub fn announce(&self) -> Announcement {
+        self.shared.announced.fetch_add(1, Ordering::AcqRel);
+        Announcement(self.shared.announced.clone())
+    }
+
+    /// As [`Store::originate`], for a request announced with [`Store::announce`].
+    pub async fn originate_announced(
+        &self,
+        announced: Announcement,
+        envelope: Envelope,
+        facts: MessageFacts,
+        next_hops: Vec<NodeId>,
+    ) -> Result<u64> {
+        self.originate_with(Some(announced), envelope, facts, next_hops)
+            .await
+    }
+
+    async fn originate_with(
+        &self,
+        announced: Option<Announcement>,
+        envelope: Envelope,
+        facts: MessageFacts,
+        next_hops: Vec<NodeId>,
+    ) -> Result<u64> {
         let envelope = Stored::of(&envelope);
         self.ask(|reply| Request::Originate {
             envelope,
             facts,
             next_hops,
+            announced,
             reply,
         })
         .await
+    }
+
+    /// Sets how long a group commit waits at most for announced requests
+    /// ([`DEFAULT_LINGER`] unless changed); zero never waits.
+    pub fn set_group_linger(&self, linger: Duration) {
+        let us = u64::try_from(linger.as_micros()).unwrap_or(u64::MAX);
+        self.shared.linger_us.store(us, Ordering::Relaxed);
+    }
+
+    /// Group commits (flushes) made since the store opened.
+    pub fn group_commits(&self) -> u64 {
+        self.shared.commits.load(Ordering::Relaxed)
     }
 
     /// Offers a verified message received from `from`: if new, logs it, stores it, delivers it
@@ -1116,6 +1198,24 @@ struct Writer {
     salt: [u8; 8],
 }
 
+/// A request as the writer takes it: an announcement it carries is withdrawn now.
+fn received(mut r: Request) -> Request {
+    if let Request::Originate { announced, .. } = &mut r {
+        *announced = None;
+    }
+    r
+}
+
+/// Adds every request already waiting to the group (up to [`MAX_GROUP`]).
+fn take_waiting(rx: &mut mpsc::Receiver<Request>, pending: &mut Vec<Request>) {
+    while pending.len() < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(r) => pending.push(received(r)),
+            Err(_) => break,
+        }
+    }
+}
+
 /// Answers a request that will not be carried out.
 fn fail(r: Request, why: &str) {
     let e = || anyhow!("{why}");
@@ -1316,6 +1416,7 @@ impl Group<'_> {
                 envelope,
                 facts,
                 next_hops,
+                announced: _,
                 reply,
             } => {
                 if self.exists(&facts.id) {
@@ -1521,13 +1622,9 @@ impl Writer {
         let mut pending = Vec::with_capacity(MAX_GROUP);
         let mut stop = None;
         while let Some(first) = rx.blocking_recv() {
-            pending.push(first);
-            while pending.len() < MAX_GROUP {
-                match rx.try_recv() {
-                    Ok(r) => pending.push(r),
-                    Err(_) => break,
-                }
-            }
+            pending.push(received(first));
+            take_waiting(&mut rx, &mut pending);
+            self.wait_for_announced(&mut rx, &mut pending);
             // A shutdown request ends the group; it is answered after the commit.
             if let Some(i) = pending
                 .iter()
@@ -1557,6 +1654,34 @@ impl Writer {
             let _ = reply.send(Ok(()));
         }
         tracing::debug!("store writer stopped");
+    }
+
+    /// Waits, at most the linger, for announced requests to arrive while the group is small
+    /// (see the module documentation). Returns at once when nothing is announced, so a lone
+    /// request is never held back; and before a shutdown.
+    fn wait_for_announced(&self, rx: &mut mpsc::Receiver<Request>, pending: &mut Vec<Request>) {
+        let announced = || self.shared.announced.load(Ordering::Acquire);
+        let linger = Duration::from_micros(self.shared.linger_us.load(Ordering::Relaxed));
+        let small = |p: &Vec<Request>| {
+            p.len() < LINGER_GROUP && !p.iter().any(|r| matches!(r, Request::Shutdown { .. }))
+        };
+        if announced() == 0 || linger.is_zero() || !small(pending) {
+            return;
+        }
+        let deadline = Instant::now().checked_add(linger);
+        loop {
+            let now = Instant::now();
+            let left = deadline.map_or(LINGER_STEP, |d| d.saturating_duration_since(now));
+            // Read before taking what waits: an announcement is withdrawn only once its
+            // request has been received, so when none is left, all of them are in the group
+            // after this take.
+            let last = announced() == 0 || left.is_zero();
+            take_waiting(rx, pending);
+            if last || !small(pending) {
+                return;
+            }
+            std::thread::sleep(left.min(LINGER_STEP));
+        }
     }
 
     fn commit_group(&mut self, requests: std::vec::Drain<'_, Request>) {
@@ -1723,7 +1848,10 @@ impl Writer {
             bail!("this group's records exceed the journal's limits (32 MiB per value, 512 GiB per file)");
         }
         let start = match batch.commit(self.shared.medium.as_ref(), &self.salt, &bodies_part) {
-            Ok(s) => s,
+            Ok(s) => {
+                self.shared.commits.fetch_add(1, Ordering::Relaxed);
+                s
+            }
             Err(e) => {
                 // Put the end back where the last durable batch ended, or stop writing.
                 if let Err(t) = self.shared.medium.truncate(before) {
