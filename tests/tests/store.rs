@@ -1,7 +1,9 @@
 //! The durable store on real files: group commit, exactly-once acceptance, outbox
 //! removal on receipts, checkpoints, and refusal to start on a rolled-back or altered log.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use liaison_node::store::{Accepted, Store};
 use liaison_protocol::log::{Event, MessageFacts};
@@ -231,9 +233,23 @@ async fn a_next_hops_refusal_of_the_onward_copy_does_not_swallow_its_receipt() {
     store.shutdown().await.unwrap();
 }
 
-/// Generous bound for a request that must not wait for the group linger (set to an hour in
-/// these tests): reaching it means the writer waited for nothing.
-const NOT_HELD: std::time::Duration = std::time::Duration::from_secs(60);
+/// A store in `dir` whose group commits wait up to `linger` for announced requests.
+fn store_with_linger(f: &Fixture, dir: &tempfile::TempDir, linger: Duration) -> Store {
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    store.set_group_linger(linger);
+    store
+}
+
+/// Awaits a store request that must not be held back by the linger (an hour in these tests):
+/// reaching the generous bound here means the writer waited for nothing.
+async fn not_held<T>(what: &str, request: impl Future<Output = anyhow::Result<T>>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), request)
+        .await
+        .unwrap_or_else(|_| panic!("{what}"))
+        .unwrap()
+}
+
+const AN_HOUR: Duration = Duration::from_secs(3600);
 
 /// A request with nothing announced behind it is committed at once, whatever the linger; so
 /// is one whose announcement was withdrawn (a send that failed to sign).
@@ -241,22 +257,17 @@ const NOT_HELD: std::time::Duration = std::time::Duration::from_secs(60);
 async fn a_lone_request_is_committed_without_waiting_for_the_linger() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
-    store.set_group_linger(std::time::Duration::from_secs(3600));
+    let store = store_with_linger(&f, &dir, AN_HOUR);
     let om = n("om-dcu.gulf");
     let before = store.group_commits();
     let (env, facts) = message(&f.kz, 0);
-    tokio::time::timeout(NOT_HELD, store.originate(env, facts, vec![om.clone()]))
-        .await
-        .expect("a lone request waited for the linger")
-        .unwrap();
+    let lone = store.originate(env, facts, vec![om.clone()]);
+    not_held("a lone request waited for the linger", lone).await;
     assert_eq!(store.group_commits(), before + 1);
     drop(store.announce());
     let (env, facts) = message(&f.kz, 1);
-    tokio::time::timeout(NOT_HELD, store.originate(env, facts, vec![om.clone()]))
-        .await
-        .expect("a withdrawn announcement held the group")
-        .unwrap();
+    let after_withdrawal = store.originate(env, facts, vec![om]);
+    not_held("a withdrawn announcement held the group", after_withdrawal).await;
     assert_eq!(store.group_commits(), before + 2);
     store.shutdown().await.unwrap();
 }
@@ -267,8 +278,7 @@ async fn a_lone_request_is_committed_without_waiting_for_the_linger() {
 async fn an_announced_request_joins_the_group_of_the_one_before_it() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
-    store.set_group_linger(std::time::Duration::from_secs(3600));
+    let store = store_with_linger(&f, &dir, AN_HOUR);
     let om = n("om-dcu.gulf");
     let before = store.group_commits();
     let announced = store.announce();
@@ -277,17 +287,9 @@ async fn an_announced_request_joins_the_group_of_the_one_before_it() {
     // One poll queues the first request; it cannot be answered while the second is announced.
     assert!(futures_util::poll!(&mut first).is_pending());
     let (env, facts) = message(&f.kz, 1);
-    let second = tokio::time::timeout(
-        NOT_HELD,
-        store.originate_announced(announced, env, facts, vec![om.clone()]),
-    )
-    .await
-    .expect("the announced request was not committed")
-    .unwrap();
-    let first = tokio::time::timeout(NOT_HELD, first)
-        .await
-        .expect("the first request was not committed")
-        .unwrap();
+    let second = store.originate_announced(announced, env, facts, vec![om.clone()]);
+    let second = not_held("the announced request was not committed", second).await;
+    let first = not_held("the first request was not committed", first).await;
     assert_eq!((first, second), (0, 1));
     assert_eq!(store.group_commits(), before + 1, "one flush for both");
     assert_eq!(store.outbox(&om, 0, 10).unwrap().len(), 2);
@@ -299,17 +301,11 @@ async fn an_announced_request_joins_the_group_of_the_one_before_it() {
 async fn an_announcement_that_never_arrives_holds_a_group_only_for_the_linger() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
-    store.set_group_linger(std::time::Duration::from_millis(20));
+    let store = store_with_linger(&f, &dir, Duration::from_millis(20));
     let _never = store.announce();
     let (env, facts) = message(&f.kz, 0);
-    tokio::time::timeout(
-        NOT_HELD,
-        store.originate(env, facts, vec![n("om-dcu.gulf")]),
-    )
-    .await
-    .expect("the linger did not end")
-    .unwrap();
+    let held = store.originate(env, facts, vec![n("om-dcu.gulf")]);
+    not_held("the linger did not end", held).await;
     store.shutdown().await.unwrap();
 }
 
