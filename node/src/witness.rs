@@ -178,7 +178,10 @@ async fn offer(
             old_size = 0;
             vec![]
         } else {
-            ctx.store.consistency_proof(old_size, cp.size())?
+            // Reads every leaf since `old_size` from the journal: off the runtime's threads.
+            let (store, new_size) = (ctx.store.clone(), cp.size());
+            tokio::task::spawn_blocking(move || store.consistency_proof(old_size, new_size))
+                .await??
         };
         let req = WitnessRequest {
             note: note.to_owned(),
