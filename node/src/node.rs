@@ -340,6 +340,7 @@ pub struct Node {
     tasks: Mutex<JoinSet<()>>,
     endpoint: quinn::Endpoint,
     api_addr: SocketAddr,
+    api_tls_addr: Option<SocketAddr>,
 }
 
 impl Node {
@@ -467,7 +468,7 @@ impl Node {
         }
         // The API first: a bad token file or a taken port stops start-up before any session.
         let api = crate::api::bind(ctx.clone()).await?;
-        let api_addr = api.local_addr;
+        let (api_addr, api_tls_addr) = (api.local_addr, api.tls_addr);
         let mut tasks = JoinSet::new();
         tasks.spawn(api.serve);
         tasks.spawn(crate::inbound::accept_loop(ctx.clone(), endpoint.clone()));
@@ -481,6 +482,7 @@ impl Node {
             tasks: Mutex::new(tasks),
             endpoint,
             api_addr,
+            api_tls_addr,
         })
     }
 
@@ -507,6 +509,11 @@ impl Node {
     /// The local API address actually bound.
     pub fn api_addr(&self) -> SocketAddr {
         self.api_addr
+    }
+
+    /// The officer-certificate (HTTPS) API address actually bound, if `api.tls_listen` is set.
+    pub fn api_tls_addr(&self) -> Option<SocketAddr> {
+        self.api_tls_addr
     }
 
     /// Composes, signs, logs and queues a message; returns once it is durable.

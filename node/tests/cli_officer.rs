@@ -1,11 +1,12 @@
 //! The officer CLI and `liaison node run` end to end: the real binary, a real node process
 //! built from `liaison certs` output, talking over the local API.
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use liaison_tests::cluster::{free_tcp_addr, free_udp_addr};
 use tempfile::TempDir;
 
 const NODE: &str = "caricc.central-asia";
@@ -42,20 +43,6 @@ fn liaison(cwd: &Path, args: &[&str]) -> Run {
     }
 }
 
-fn free_tcp() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn free_udp() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 /// A CA, a node certificate and a `node.toml` (relative paths) in a temp dir.
 fn node_files() -> (TempDir, PathBuf, SocketAddr) {
     let dir = tempfile::tempdir().unwrap();
@@ -86,7 +73,7 @@ fn node_files() -> (TempDir, PathBuf, SocketAddr) {
         ],
     );
     assert_eq!(r.code, Some(0), "{r:?}");
-    let api = free_tcp();
+    let api = free_tcp_addr();
     let config = format!(
         "node_id = \"{NODE}\"\n\
          data_dir = \"data\"\n\
@@ -99,7 +86,7 @@ fn node_files() -> (TempDir, PathBuf, SocketAddr) {
          crl = \"ca/crl.pem\"\n\
          [api]\n\
          listen = \"{api}\"\n",
-        free_udp()
+        free_udp_addr()
     );
     let path = d.join("node.toml");
     std::fs::write(&path, config).unwrap();
@@ -331,7 +318,7 @@ fn console_certificate_settings_are_checked_at_start_up() {
         .unwrap();
         liaison(dir.path(), &["node", "run", "--config", "node.toml"])
     };
-    let tls_listen = format!("tls_listen = \"{}\"\n", free_tcp());
+    let tls_listen = format!("tls_listen = \"{}\"\n", free_tcp_addr());
     let r = with("tls_cert = \"console/x.crt\"\n");
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(

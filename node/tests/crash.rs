@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use liaison_tests::api::free_tcp_addr;
-use liaison_tests::cluster::{alert, start, wait_for, Cluster};
+use liaison_tests::cluster::{alert, free_tcp_addr, start, wait_for, Cluster};
 
 const A: &str = "kz-dcu.central-asia";
 const B: &str = "caricc.central-asia";

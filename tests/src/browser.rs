@@ -245,7 +245,7 @@ async fn launch(
     let downloads = dir.path().join("downloads");
     std::fs::create_dir_all(&downloads).expect("downloads dir");
     let env = setup(dir.path());
-    let port = crate::api::free_tcp_addr().port();
+    let port = crate::cluster::free_tcp_addr().port();
     let child = Command::new(driver)
         .arg(format!("--port={port}"))
         // chromedriver passes its environment on to Chromium.

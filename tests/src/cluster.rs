@@ -1,7 +1,7 @@
 //! Real nodes for scenario tests: certificates and configuration files written to a temp
 //! dir, nodes started in-process over real loopback QUIC with real stores on disk.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -15,11 +15,29 @@ use liaison_protocol::NodeId;
 
 use crate::TestPki;
 
-/// A free UDP port on 127.0.0.1 for a node to listen on later. Taken from below the kernel's
-/// ephemeral range (32768 and up), in turn from a per-process counter, and checked free: a
-/// port the kernel handed out for `:0` could be handed out again, to a client endpoint of a
-/// test running alongside, before the node binds it (CI once failed with "address in use").
+/// A free UDP port on 127.0.0.1 for a node to listen on later, taken from below the kernel's
+/// ephemeral range (see `free_port`).
 pub fn free_udp_addr() -> SocketAddr {
+    free_port("UDP", |port| {
+        UdpSocket::bind(("127.0.0.1", port)).and_then(|s| s.local_addr())
+    })
+}
+
+/// A free TCP port on 127.0.0.1 for a process started later to listen on, taken from below the
+/// kernel's ephemeral range (see `free_port`).
+/// A node started in this process should rather listen on port 0 and report what it bound.
+pub fn free_tcp_addr() -> SocketAddr {
+    free_port("TCP", |port| {
+        TcpListener::bind(("127.0.0.1", port)).and_then(|s| s.local_addr())
+    })
+}
+
+/// A port that `try_bind` could bind, for something to listen on later. Taken from below the
+/// kernel's ephemeral range (32768 and up), in turn from a per-process counter, and checked
+/// free: a port the kernel handed out for `:0` could be handed out again, to a client of a test
+/// running alongside (an outgoing connection or a client endpoint), before the listener bound
+/// it (CI failed twice with "address in use", once for QUIC and once for the HTTPS API).
+fn free_port(what: &str, try_bind: impl Fn(u16) -> std::io::Result<SocketAddr>) -> SocketAddr {
     use std::sync::atomic::{AtomicU16, Ordering};
     const FIRST: u16 = 20_000;
     const SPAN: u16 = 12_000;
@@ -28,11 +46,11 @@ pub fn free_udp_addr() -> SocketAddr {
     let start = (std::process::id() % u32::from(SPAN)) as u16;
     for _ in 0..SPAN {
         let port = FIRST + (start + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN) % SPAN;
-        if let Ok(s) = UdpSocket::bind(("127.0.0.1", port)) {
-            return s.local_addr().expect("addr");
+        if let Ok(addr) = try_bind(port) {
+            return addr;
         }
     }
-    panic!("no free UDP port between {FIRST} and {}", FIRST + SPAN)
+    panic!("no free {what} port between {FIRST} and {}", FIRST + SPAN)
 }
 
 /// A federation under construction: one PKI, a base dir, node definitions.

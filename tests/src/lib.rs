@@ -374,7 +374,7 @@ pub fn stored_alert(
 /// HTTPS with an officer client certificate (rustls over a std socket, raw HTTP/1.1).
 pub mod api {
     use std::io::{Read, Write};
-    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::net::{SocketAddr, TcpStream};
     use std::path::Path;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
@@ -386,12 +386,6 @@ pub mod api {
     use time::OffsetDateTime;
 
     use crate::TestPki;
-
-    /// A free TCP port on 127.0.0.1 (bound then released; tests tolerate the tiny race).
-    pub fn free_tcp_addr() -> SocketAddr {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr")
-    }
 
     /// An HTTP answer: status and body (JSON when it parses, else a JSON string).
     #[derive(Debug, Clone)]

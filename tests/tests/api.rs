@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use liaison_certs::Role;
 use liaison_node::node::Node;
-use liaison_tests::api::{free_tcp_addr, officer, poll, CertClient, TokenClient};
+use liaison_tests::api::{officer, poll, CertClient, TokenClient};
 use liaison_tests::cluster::{start, Cluster};
 use serde_json::{json, Value};
 
@@ -40,10 +40,11 @@ impl Pair {
         c.add(B);
         let cfg_a = c.config(A, &[B]);
         let mut cfg_b = c.config(B, &[A]);
-        let b_tls = free_tcp_addr();
-        cfg_b.api.tls_listen = Some(b_tls);
+        // Port 0: the node binds a port of its own and reports it (no race with other tests).
+        cfg_b.api.tls_listen = Some("127.0.0.1:0".parse().expect("addr"));
         let a = rt.block_on(start(cfg_a));
         let b = rt.block_on(start(cfg_b));
+        let b_tls = b.api_tls_addr().expect("B's HTTPS listener");
         Pair { rt, c, a, b, b_tls }
     }
 

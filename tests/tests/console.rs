@@ -12,7 +12,7 @@ use std::time::Duration;
 use liaison_certs::console::ConsoleTls;
 use liaison_certs::{Role, Validity};
 use liaison_node::node::Node;
-use liaison_tests::api::{free_tcp_addr, officer, poll, TokenClient};
+use liaison_tests::api::{officer, poll, TokenClient};
 use liaison_tests::browser::{self, http, BrowserIdentity, OfficerBrowser};
 use liaison_tests::cluster::{start, Cluster};
 use serde_json::json;
@@ -46,9 +46,10 @@ impl Pair {
         let mut c = Cluster::new(&["central-asia"]);
         c.add(A);
         c.add(B);
-        let (a_tls, b_tls) = (free_tcp_addr(), free_tcp_addr());
+        // Port 0: each node binds a port of its own and reports it (no race with other tests).
+        let any_port: SocketAddr = "127.0.0.1:0".parse().expect("addr");
         let mut cfg_a = c.config(A, &[B]);
-        cfg_a.api.tls_listen = Some(a_tls);
+        cfg_a.api.tls_listen = Some(any_port);
         let a_console = liaison_certs::console::generate(
             &A.parse().expect("node id"),
             &["127.0.0.1".parse().expect("host")],
@@ -64,9 +65,11 @@ impl Pair {
         cfg_a.api.tls_cert = Some(cert);
         cfg_a.api.tls_key = Some(key);
         let mut cfg_b = c.config(B, &[A]);
-        cfg_b.api.tls_listen = Some(b_tls);
+        cfg_b.api.tls_listen = Some(any_port);
         let a = rt.block_on(start(cfg_a));
         let b = rt.block_on(start(cfg_b));
+        let a_tls = a.api_tls_addr().expect("CARICC's HTTPS listener");
+        let b_tls = b.api_tls_addr().expect("KZ-DCU's HTTPS listener");
         rt.block_on(liaison_tests::cluster::wait_keys(&a, &[B]));
         Pair {
             rt,
