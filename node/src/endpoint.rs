@@ -27,10 +27,12 @@
 //! from either.
 //!
 //! One ordering to know: in TLS 1.3 the client finishes its side of the handshake before
-//! the server has checked the client's certificate. So when a server refuses *us*,
-//! [`connect`] may return a connection that closes immediately afterwards; the refusal
-//! then surfaces as `EndpointError::from(conn.closed().await)` (or from the error of the
-//! first stream operation), with the same reason codes.
+//! the server has checked the client's certificate. [`connect`] therefore returns only once
+//! the server has confirmed the handshake, so a server that refuses *our certificate* during
+//! the handshake is reported by [`connect`] itself. A server's refusal after the handshake
+//! (its identity check: not a configured peer, not the expected node) can still arrive just
+//! after [`connect`] returned; it then surfaces as `EndpointError::from(conn.closed().await)`
+//! (or from the error of the first stream operation), with the same reason codes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -304,9 +306,9 @@ pub fn bind_identities(
 }
 
 /// Dials `peer` at `addr`: TLS with server name `peer`, then the server's certificate must
-/// map to exactly `peer` under `trust` now. A refusal is logged and returned as
-/// [`EndpointError::Refused`]; see the module documentation for a refusal of *our*
-/// certificate that arrives just after this returns.
+/// map to exactly `peer` under `trust` now, then the server must confirm the handshake (it
+/// accepted our certificate). A refusal is logged and returned as [`EndpointError::Refused`];
+/// see the module documentation for a server's refusal that arrives just after this returns.
 pub async fn connect(
     endpoint: &quinn::Endpoint,
     trust: &TrustStore,
@@ -343,9 +345,39 @@ pub async fn connect_as(
             )))
         }
     });
-    match checked {
-        Ok(_) => Ok(conn),
-        Err(reason) => Err(refuse(&conn, reason, addr, Some(peer))),
+    if let Err(reason) = checked {
+        return Err(refuse(&conn, reason, addr, Some(peer)));
+    }
+    match confirmed(&conn).await {
+        Ok(()) => Ok(conn),
+        Err(e) => Err(failed(e.into(), addr, Some(peer))),
+    }
+}
+
+/// How often a client looks whether the server has confirmed the handshake.
+const CONFIRM_POLL: Duration = Duration::from_millis(2);
+
+/// Waits until the server has confirmed the handshake (its HANDSHAKE_DONE frame, RFC 9001
+/// §4.1.2), or returns how the connection ended instead. A TLS 1.3 client completes its side
+/// of the handshake before the server has checked the client's certificate, so quinn hands
+/// the client a connection that the server may be about to refuse; only the confirmation says
+/// that it did not. quinn 0.11 has nothing to await for it, so the received-frame counter is
+/// looked at every [`CONFIRM_POLL`] (about one round trip in all).
+async fn confirmed(conn: &quinn::Connection) -> Result<(), ConnectionError> {
+    let mut tick = tokio::time::interval(CONFIRM_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // A refusal in the same datagram as the confirmation is still a refusal.
+        if let Some(reason) = conn.close_reason() {
+            return Err(reason);
+        }
+        if conn.stats().frame_rx.handshake_done > 0 {
+            return Ok(());
+        }
+        tokio::select! {
+            reason = conn.closed() => return Err(reason),
+            _ = tick.tick() => {}
+        }
     }
 }
 

@@ -223,6 +223,53 @@ async fn two_nodes_handshake_and_exchange_bytes() {
     .await
 }
 
+/// A client whose certificate the server refuses during the handshake learns it from
+/// `connect` itself, never as a connection that closes just after: in TLS 1.3 the client's
+/// side of the handshake ends before the server checks its certificate, so a node that took
+/// that moment as "session up" showed a refused peer as connected (CI caught a stranger's
+/// status saying so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_itself_reports_a_refusal_of_our_certificate() {
+    within(async {
+        let pki = TestPki::new(&["central-asia", "gulf"]);
+        let server = Node::new(
+            &pki.node("caricc.central-asia"),
+            tls_trust(&pki, &["central-asia"]),
+        );
+        let om = Node::new(
+            &pki.node("om-dcu.gulf"),
+            tls_trust(&pki, &["central-asia", "gulf"]),
+        );
+        let impostor = TestPki::new(&["central-asia"]);
+        let fake = Node::new(
+            &impostor.node("kz-dcu.central-asia"),
+            tls_trust(&pki, &["central-asia"]),
+        );
+        for (client, code) in [(&om, "unknown-ca"), (&fake, "bad-certificate-chain")] {
+            for _ in 0..5 {
+                let accepted = server.serve_one(vec![client.id.clone()]);
+                match connect(
+                    &client.ep,
+                    client.trust.trust_store(),
+                    &server.id,
+                    server.addr(),
+                )
+                .await
+                {
+                    Ok(conn) => panic!(
+                        "{} was handed a connection the server refused: {:?}",
+                        client.id,
+                        conn.closed().await
+                    ),
+                    Err(e) => assert_refused(&e, RefusedBy::Peer, code),
+                }
+                assert_refused(&server_refusal(accepted).await, RefusedBy::Us, code);
+            }
+        }
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_unknown_ca() {
     within(async {
