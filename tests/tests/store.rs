@@ -417,3 +417,36 @@ async fn unread_count_follows_acks_and_survives_restart() {
     );
     store.shutdown().await.unwrap();
 }
+
+/// Consistency proofs are kept once computed (the witnesses offered one checkpoint share one
+/// reading of the log): a kept proof must still be the proof of exactly its two sizes, asked
+/// again, between checkpoints or not, and after the log grew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_consistency_proofs_prove_exactly_their_two_sizes() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    let om = n("om-dcu.gulf");
+    let mut roots = vec![];
+    for i in 0..24u64 {
+        let (env, facts) = message(&f.kz, i);
+        store.originate(env, facts, vec![om.clone()]).await.unwrap();
+        if i % 6 == 5 {
+            store.checkpoint().await.unwrap().expect("a checkpoint");
+        }
+        roots.push((store.log_size(), store.log_root()));
+    }
+    let pairs: Vec<_> = roots
+        .iter()
+        .flat_map(|a| roots.iter().map(move |b| (*a, *b)))
+        .filter(|((a, _), (b, _))| a <= b)
+        .collect();
+    for round in 0..2 {
+        for ((a, ra), (b, rb)) in &pairs {
+            let proof = store.consistency_proof(*a, *b).unwrap();
+            liaison_protocol::merkle::verify_consistency(*a, *b, ra, rb, &proof)
+                .unwrap_or_else(|e| panic!("round {round}: proof {a} → {b}: {e}"));
+        }
+    }
+    store.shutdown().await.unwrap();
+}

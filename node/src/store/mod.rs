@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -284,6 +284,9 @@ pub struct Index {
 /// Recent checkpoints whose compact range the index keeps for witnesses' proofs.
 const FRONTIERS: usize = 32;
 
+/// Consistency proofs kept once computed (each O(log n) hashes); all are dropped when full.
+const KEPT_PROOFS: usize = 16;
+
 /// Most bytes of envelopes the index keeps in memory for the peer sessions (about 4 500
 /// envelopes of a 1 KiB message: the default window); beyond that they are read back from
 /// the journal.
@@ -511,6 +514,10 @@ struct Shared {
     linger_us: AtomicU64,
     /// Group commits made since the store opened.
     commits: AtomicU64,
+    /// Consistency proofs already computed, by (old size, new size). Held while one is
+    /// computed, so witnesses offered the same checkpoint wait for it instead of each reading
+    /// the same leaves again.
+    proofs: Mutex<HashMap<(u64, u64), Vec<Hash>>>,
 }
 
 impl Shared {
@@ -662,6 +669,7 @@ impl Store {
             announced: Arc::new(AtomicUsize::new(0)),
             linger_us: AtomicU64::new(DEFAULT_LINGER.as_micros() as u64),
             commits: AtomicU64::new(0),
+            proofs: Mutex::new(HashMap::new()),
         });
         let (tx, rx) = mpsc::channel(MAX_GROUP);
         let store = Store {
@@ -960,7 +968,23 @@ impl Store {
 
     /// A consistency proof from `old_size` entries to `new_size`: from the compact range kept
     /// at `old_size` (a recent checkpoint) and the leaves after it, or else from every leaf.
+    /// The log only grows, so a proof once computed holds for good: the last few are kept,
+    /// and every witnessing peer offered the same checkpoint (usually all of them, from the
+    /// same last cosigned size) costs one reading of the new leaves, not one each.
     pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>> {
+        let mut proofs = self.shared.proofs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = proofs.get(&(old_size, new_size)) {
+            return Ok(p.clone());
+        }
+        let proof = self.compute_consistency_proof(old_size, new_size)?;
+        if proofs.len() >= KEPT_PROOFS {
+            proofs.clear();
+        }
+        proofs.insert((old_size, new_size), proof.clone());
+        Ok(proof)
+    }
+
+    fn compute_consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>> {
         let (frontier, before, locs) = {
             let idx = self.shared.index();
             let from = usize::try_from(old_size)?;
