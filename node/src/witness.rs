@@ -178,7 +178,8 @@ async fn offer(
             old_size = 0;
             vec![]
         } else {
-            // Reads every leaf since `old_size` from the journal: off the runtime's threads.
+            // The store reads every leaf since `old_size` from the journal (once per checkpoint
+            // and old size; the other witnesses get the kept proof): off the runtime's threads.
             let (store, new_size) = (ctx.store.clone(), cp.size());
             tokio::task::spawn_blocking(move || store.consistency_proof(old_size, new_size))
                 .await??
