@@ -565,12 +565,31 @@ fn forged_share(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_route_announcement_is_refused_and_changes_no_route() {
+    const GHOST: &str = "ghost.central-asia";
     use liaison_protocol::message::{Body, Header, Kind};
     use liaison_protocol::routing::{Announcement, Reach};
     let fed = Running::start().await;
+    // CARICC's own announcement says what the forgery below claims; snapshot the routes only
+    // once GCC-CIC has it, or it would count as learnt from the forgery.
+    let announced_by_caricc = |r: &liaison_protocol::routing::Route| {
+        r.via.as_str() == CARICC_IR
+            && r.source == liaison_protocol::routing::RouteSource::Announced
+            && r.dest.to_string() == "network:central-asia"
+    };
+    wait_for("GCC-CIC to learn CARICC's announced routes", LONG, || {
+        fed.node(GCC)
+            .ctx()
+            .routes
+            .read()
+            .unwrap()
+            .iter()
+            .any(announced_by_caricc)
+    })
+    .await;
     let routes_before = fed.node(GCC).ctx().routes.read().unwrap().clone();
-    // APICC's key signs "the whole central-asia network is behind me at distance 0", and
-    // the bytes arrive over CARICC's authenticated connection.
+    // APICC's key signs "the whole central-asia network is behind me at distance 0" (and a
+    // node nobody announces, whose route would show a forgery taken), and the bytes arrive
+    // over CARICC's authenticated connection.
     let d = fed.fed.cluster.node_dir(APICC);
     let apicc = liaison_certs::load_signer(&d.join("node.crt"), &d.join("node.key")).unwrap();
     let gcc_ir: liaison_protocol::NodeId = GCC_IR.parse().unwrap();
@@ -590,10 +609,16 @@ async fn a_forged_route_announcement_is_refused_and_changes_no_route() {
         )])
         .unwrap(),
         kind: Kind::Announce(Announcement {
-            reach: vec![Reach {
-                dest: "network:central-asia".parse().unwrap(),
-                distance: 0,
-            }],
+            reach: vec![
+                Reach {
+                    dest: GHOST.parse().unwrap(),
+                    distance: 0,
+                },
+                Reach {
+                    dest: "network:central-asia".parse().unwrap(),
+                    distance: 0,
+                },
+            ],
             keys: vec![],
         }),
     };
@@ -620,6 +645,10 @@ async fn a_forged_route_announcement_is_refused_and_changes_no_route() {
             && r.dest.to_string() == "network:central-asia"
             && !routes_before.contains(r)),
         "no route learnt from the forgery"
+    );
+    assert!(
+        !routes_after.iter().any(|r| r.dest.to_string() == GHOST),
+        "no route learnt from the forgery: {routes_after:?}"
     );
     fed.shutdown().await;
 }
