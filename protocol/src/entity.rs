@@ -98,7 +98,8 @@ impl PartialDate {
     }
 
     fn check(&self) -> Result<(), DecodeError> {
-        let leap = self.year % 4 == 0 && (self.year % 100 != 0 || self.year % 400 == 0);
+        let leap = self.year.is_multiple_of(4)
+            && (!self.year.is_multiple_of(100) || self.year.is_multiple_of(400));
         let days_in = |m: u8| match m {
             2 if leap => 29,
             2 => 28,

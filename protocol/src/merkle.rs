@@ -607,7 +607,7 @@ impl MerkleTree {
         if n == 0 {
             return None;
         }
-        if n.is_power_of_two() && start % n == 0 {
+        if n.is_power_of_two() && start.is_multiple_of(n) {
             return self.complete(n.trailing_zeros(), start / n);
         }
         let mid = start + split_point(n);
@@ -799,7 +799,7 @@ impl TreeTail {
             .checked_sub(start)
             .filter(|n| *n > 0)
             .ok_or(missing.clone())?;
-        if n.is_power_of_two() && start % n == 0 {
+        if n.is_power_of_two() && start.is_multiple_of(n) {
             return self
                 .nodes
                 .get(&(n.trailing_zeros(), start / n))

@@ -915,7 +915,7 @@ fn round_of(
     opts: &Opts,
     (one_len, three_len): (usize, usize),
 ) -> Result<(Run, Run)> {
-    Ok(if round % 2 == 0 {
+    Ok(if round.is_multiple_of(2) {
         let o = one_hop(rt, mode, opts, one_len)?;
         (o, three_hops(rt, mode, opts, three_len)?)
     } else {
