@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alarm;
 pub mod api;
 pub mod audit;
 pub mod case;
@@ -17,6 +18,7 @@ pub mod console;
 pub mod deconfliction;
 pub mod directory;
 pub mod endpoint;
+pub mod files;
 pub mod inbound;
 pub mod node;
 pub mod peer;

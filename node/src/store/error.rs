@@ -1,0 +1,112 @@
+//! What can go wrong in the store, and who is at fault: the disk, the stored bytes, or the
+//! caller.
+
+use liaison_protocol::MessageId;
+
+/// A store operation that failed. Nothing a failed write request asked for was acknowledged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The disk holding the data dir is full: the group commit was not written.
+    #[error("the disk holding the store is full; nothing was written: free space and retry ({0})")]
+    DiskFull(#[source] std::io::Error),
+    /// A write or fsync of the journal failed: the group commit was not written.
+    #[error("the store could not write its journal; nothing was written ({0})")]
+    Write(#[source] std::io::Error),
+    /// A read of the journal failed.
+    #[error("cannot read the journal at byte {offset}: {source}")]
+    Read {
+        /// Where.
+        offset: u64,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A stored message no longer is what its id says: never shown, opened or forwarded.
+    #[error(
+        "the stored copy of message {id} is damaged ({why}); it is not shown, opened or \
+         forwarded: restore it from a backup or ask its sender to send it again"
+    )]
+    Damaged {
+        /// The message.
+        id: MessageId,
+        /// What does not hold.
+        why: String,
+    },
+    /// A stored record (state, log entry) cannot be decoded.
+    #[error("a stored record is corrupt: {0}")]
+    Corrupt(String),
+    /// The request cannot be stored (too large, a duplicate origination).
+    #[error("{0}")]
+    Refused(String),
+    /// The writer stopped after a failure it could not undo; a restart replays the journal.
+    #[error("{0}")]
+    Broken(String),
+    /// The store is shut down.
+    #[error("the store has stopped")]
+    Stopped,
+    /// A checkpoint file could not be written.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+}
+
+impl StoreError {
+    /// Stable reason code.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::DiskFull(_) => "disk-full",
+            Self::Write(_) => "storage-write-failed",
+            Self::Read { .. } => "storage-read-failed",
+            Self::Damaged { .. } => "stored-body-damaged",
+            Self::Corrupt(_) => "stored-record-corrupt",
+            Self::Refused(_) => "store-refused",
+            Self::Broken(_) => "store-stopped-writing",
+            Self::Stopped => "store-stopped",
+            Self::Checkpoint(_) => "checkpoint-failed",
+        }
+    }
+
+    /// An I/O error while writing, classified (a full disk has a reason code of its own).
+    pub fn write(e: std::io::Error) -> Self {
+        if crate::files::is_disk_full(&e) {
+            Self::DiskFull(e)
+        } else {
+            Self::Write(e)
+        }
+    }
+
+    /// A copy of this error for every request of a failed group (I/O errors are not `Clone`).
+    pub fn duplicate(&self) -> Self {
+        let copy = |e: &std::io::Error| std::io::Error::new(e.kind(), e.to_string());
+        match self {
+            Self::DiskFull(e) => Self::DiskFull(copy(e)),
+            Self::Write(e) => Self::Write(copy(e)),
+            Self::Read { offset, source } => Self::Read {
+                offset: *offset,
+                source: copy(source),
+            },
+            Self::Damaged { id, why } => Self::Damaged {
+                id: *id,
+                why: why.clone(),
+            },
+            Self::Corrupt(s) => Self::Corrupt(s.clone()),
+            Self::Refused(s) => Self::Refused(s.clone()),
+            Self::Broken(s) => Self::Broken(s.clone()),
+            Self::Stopped => Self::Stopped,
+            Self::Checkpoint(s) => Self::Checkpoint(s.clone()),
+        }
+    }
+}
+
+impl From<crate::files::FileError> for StoreError {
+    fn from(e: crate::files::FileError) -> Self {
+        match e {
+            crate::files::FileError::Io { path, source } if crate::files::is_disk_full(&source) => {
+                Self::DiskFull(std::io::Error::new(
+                    source.kind(),
+                    format!("{path}: {source}"),
+                ))
+            }
+            other => Self::Checkpoint(other.to_string()),
+        }
+    }
+}
