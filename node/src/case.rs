@@ -136,9 +136,12 @@ fn node(what: &str, s: &str) -> Result<NodeId> {
 pub fn messages(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Body)>> {
     let mut out = Vec::new();
     for id in ctx.store.case_messages(case)? {
-        match crate::directory::read_opened(ctx, &id)? {
-            Some((state, body)) if state.role != Role::Relayed => out.push((id, body)),
-            _ => {}
+        match crate::directory::read_opened(ctx, &id) {
+            Ok(Some((state, body))) if state.role != Role::Relayed => out.push((id, body)),
+            Ok(_) => {}
+            // Alarmed by the store; the case is derived from the messages still intact.
+            Err(crate::store::StoreError::Damaged { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(out)

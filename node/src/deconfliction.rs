@@ -161,8 +161,12 @@ pub fn rebuild(ctx: &Ctx) -> Result<Service> {
         if !submitted {
             continue;
         }
-        let Some((_, body)) = crate::directory::read_opened(ctx, &id)? else {
-            continue;
+        let body = match crate::directory::read_opened(ctx, &id) {
+            Ok(Some((_, body))) => body,
+            Ok(None) => continue,
+            // Alarmed by the store; the rest of the index is rebuilt.
+            Err(crate::store::StoreError::Damaged { .. }) => continue,
+            Err(e) => return Err(e.into()),
         };
         if let Some((holder, hashes)) = submission(&body) {
             for h in hashes {
@@ -234,10 +238,14 @@ pub async fn serve(ctx: &Ctx, service: &Mutex<Service>, body: &Body) {
             Ok(id) => {
                 tracing::info!(to = %to.node, other = %other.node, kind = kind.name(), notice = %id.short(), "deconfliction: overlap notified")
             }
-            Err(e) => ctx.alarm(format!(
-                "deconfliction: cannot notify {} of an overlap: {e:#}",
-                to.node
-            )),
+            Err(e) => ctx.alarm(
+                crate::alarm::AlarmKind::DeconflictionNotice,
+                to.node.as_str(),
+                format!(
+                    "deconfliction: cannot notify {} of an overlap: {e:#}",
+                    to.node
+                ),
+            ),
         }
     }
 }

@@ -112,9 +112,12 @@ pub fn verify_statement(
     }
 }
 
+/// File name of the sealing secret in the data dir.
+pub const SEALING_KEY_FILE: &str = "sealing.key";
+
 /// The sealing secret of the node with data dir `data`, created on first use (mode 0600).
 pub fn load_or_create_secret(data: &Path) -> Result<SealingSecret> {
-    let path = data.join("sealing.key");
+    let path = data.join(SEALING_KEY_FILE);
     match std::fs::read(&path) {
         Ok(bytes) => {
             let b: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
@@ -129,29 +132,12 @@ pub fn load_or_create_secret(data: &Path) -> Result<SealingSecret> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let s = SealingSecret::generate(&ring::rand::SystemRandom::new())
                 .map_err(|e| anyhow!("cannot create a sealing key: {e}"))?;
-            write_private(&path, &s.to_bytes()[..])?;
+            crate::files::create_durably(&path, &s.to_bytes()[..])?;
             tracing::info!(path = %path.display(), "created the sealing key");
             Ok(s)
         }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 fn directory_file(data: &Path) -> PathBuf {
@@ -309,9 +295,12 @@ pub fn learn(ctx: &Ctx, peer: &NodeId, a: &Announcement) -> bool {
         if learned {
             ctx.keys_learned.send_modify(|n| *n += 1);
             let kept = postcard::to_stdvec(&d.statements()).unwrap_or_default();
-            if let Err(e) = crate::witness::write_durably(&directory_file(&ctx.cfg.data_dir), kept)
-            {
-                ctx.alarm(format!("cannot keep the sealing-key directory: {e:#}"));
+            if let Err(e) = crate::files::write_durably(&directory_file(&ctx.cfg.data_dir), kept) {
+                ctx.alarm(
+                    crate::alarm::AlarmKind::DirectoryNotKept,
+                    "directory",
+                    format!("cannot keep the sealing-key directory: {e:#}"),
+                );
             }
         }
     }
@@ -444,15 +433,19 @@ pub fn seal_to(
 pub fn read_opened(
     ctx: &Ctx,
     id: &liaison_protocol::MessageId,
-) -> Result<Option<(crate::store::MessageState, Body)>> {
+) -> Result<Option<(crate::store::MessageState, Body)>, crate::store::StoreError> {
     let Some(state) = ctx.store.state(id)? else {
         return Ok(None);
     };
     let Some(env) = ctx.store.envelope(id)? else {
         return Ok(None);
     };
-    let body = Body::decode(&env.signed.body)
-        .map_err(|e| anyhow!("stored message {id} does not decode: {e}"))?;
+    // The store checked the bytes against the id, and the message was verified when it was
+    // stored, so it decodes; if not, it is treated as the damage it would be.
+    let body = Body::decode(&env.signed.body).map_err(|e| crate::store::StoreError::Damaged {
+        id: *id,
+        why: format!("its body does not decode: {}", e.reason_code()),
+    })?;
     Ok(Some((state, open_body(ctx, body).0)))
 }
 

@@ -18,6 +18,7 @@ use liaison_protocol::{Envelope, FrameDecoder, FrameType, MessageId, NodeId, Ver
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::alarm::AlarmKind;
 use crate::node::Ctx;
 use crate::store::now;
 use crate::wire::{code, FrameReader, ReadError};
@@ -468,7 +469,11 @@ async fn finish(
                     }
                     receipts.push((event, bytes));
                 }
-                Err(e) => ctx.alarm(format!("cannot sign a receipt: {e:#}")),
+                Err(e) => ctx.alarm(
+                    AlarmKind::AnswerNotSent,
+                    peer.as_str(),
+                    format!("cannot sign a receipt: {e:#}"),
+                ),
             }
         }
         if receipts.len() == frames.len() && !receipts.is_empty() {
@@ -535,7 +540,11 @@ async fn finish(
                                 .remote_answer(c.event, c.signer, c.outcome, c.proof, c.signed)
                                 .await;
                             if let Err(e) = recorded {
-                                ctx.alarm(format!("cannot record a carried answer: {e:#}"));
+                                ctx.alarm(
+                                    AlarmKind::AnswerNotRecorded,
+                                    peer.as_str(),
+                                    format!("cannot record a carried answer: {e:#}"),
+                                );
                             }
                         }
                         if !refused.is_empty() {
@@ -544,7 +553,11 @@ async fn finish(
                     }
                 }
                 // Not durable: send no receipt, so the sender keeps them and retries.
-                Err(e) => ctx.alarm(format!("cannot store messages from {peer}: {e:#}")),
+                Err(e) => ctx.alarm(
+                    AlarmKind::InboundNotStored,
+                    peer.as_str(),
+                    format!("cannot store messages from {peer}: {e:#}"),
+                ),
             }
         }
     }
@@ -560,12 +573,20 @@ async fn finish(
             })
             .await;
         if let Err(e) = logged {
-            ctx.alarm(format!("cannot log a refusal: {e:#}"));
+            ctx.alarm(
+                AlarmKind::AnswerNotSent,
+                peer.as_str(),
+                format!("cannot log a refusal: {e:#}"),
+            );
             continue;
         }
         match ctx.refusal(peer, r.id, &r.code, &r.detail) {
             Ok(m) => push_frame(&decoder, &mut out, m),
-            Err(e) => ctx.alarm(format!("cannot sign a refusal: {e:#}")),
+            Err(e) => ctx.alarm(
+                AlarmKind::AnswerNotSent,
+                peer.as_str(),
+                format!("cannot sign a refusal: {e:#}"),
+            ),
         }
     }
     out
@@ -610,7 +631,11 @@ async fn verify_all(ctx: &Arc<Ctx>, envelopes: Vec<(Envelope, Vec<u8>)>) -> Vec<
     // alarm rather than dropped in silence.
     let joined = |r: Result<Vec<Verified>, tokio::task::JoinError>| {
         r.unwrap_or_else(|e| {
-            ctx.alarm(format!("message verification failed inside its task: {e}"));
+            ctx.alarm(
+                AlarmKind::VerifierFailed,
+                "",
+                format!("message verification failed inside its task: {e}"),
+            );
             Vec::new()
         })
     };

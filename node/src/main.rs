@@ -36,6 +36,6 @@ fn node_run(
         .enable_all()
         .thread_name("liaison")
         .build()?;
-    runtime.block_on(cli::run::run(cfg))?;
+    runtime.block_on(cli::run::run(cfg, args))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -74,10 +74,15 @@ pub struct Status {
     pub unread: u64,
     /// Peers.
     pub peers: Vec<PeerStatus>,
-    /// Alarms raised since start-up.
-    pub alarms: Vec<String>,
+    /// Alarms raised since start-up (or since a supervisor cleared them), one per kind and
+    /// subject, with counts.
+    pub alarms: Vec<crate::alarm::Alarm>,
     /// Store size on disk, bytes.
     pub disk_bytes: u64,
+    /// Messages whose stored copy is damaged.
+    pub damaged_messages: u64,
+    /// The last check of every stored body (none until the first finishes after start-up).
+    pub store_check: Option<crate::store::ScrubReport>,
 }
 
 /// What `send` did.
@@ -105,8 +110,8 @@ pub struct Ctx {
     pub store: Store,
     /// Per-peer session state.
     pub peers: Mutex<BTreeMap<NodeId, PeerState>>,
-    /// Alarms.
-    pub alarms: Mutex<Vec<String>>,
+    /// Alarms (shared with the store).
+    pub alarms: Arc<crate::alarm::Alarms>,
     /// Cancelled on shutdown.
     pub cancel: CancellationToken,
     /// Serialises witnessing decisions (see [`crate::witness`]).
@@ -250,12 +255,10 @@ impl Ctx {
         }
     }
 
-    /// Raises an alarm: logged at error level and kept for `status`.
-    pub fn alarm(&self, text: String) {
-        tracing::error!(alarm = %text);
-        if let Ok(mut a) = self.alarms.lock() {
-            a.push(text);
-        }
+    /// Raises an alarm about `subject`: logged at error level and kept for `status`, once per
+    /// kind and subject (see [`crate::alarm`]).
+    pub fn alarm(&self, kind: crate::alarm::AlarmKind, subject: &str, text: String) {
+        self.alarms.raise(kind, subject, text, now());
     }
 
     /// 16 random bytes.
@@ -343,10 +346,53 @@ pub struct Node {
     api_tls_addr: Option<SocketAddr>,
 }
 
+/// Choices an operator makes when starting a node, beyond its configuration.
+#[derive(Clone, Debug, Default)]
+pub struct StartOptions {
+    /// Start although no checkpoint file exists beside a non-empty log (after the operator
+    /// found out why); the node records that in its log and signs a checkpoint at once.
+    pub accept_missing_checkpoints: bool,
+}
+
+/// Refuses to start with a secret that other accounts on the host can read: the node's keys,
+/// the API token, the console's TLS key, the sealing secret (see [`crate::files`]).
+fn check_secrets(cfg: &Config) -> Result<()> {
+    let mut secrets = vec![
+        ("identity.key".to_owned(), cfg.identity.key.clone()),
+        ("api.token_file".to_owned(), cfg.api.token_file.clone()),
+        (
+            "the sealing key".to_owned(),
+            cfg.data_dir.join(crate::directory::SEALING_KEY_FILE),
+        ),
+    ];
+    for (i, id) in cfg.identities.iter().enumerate() {
+        secrets.push((format!("identities[{i}].key"), id.key.clone()));
+    }
+    if let Some(k) = &cfg.api.tls_key {
+        secrets.push(("api.tls_key".to_owned(), k.clone()));
+    }
+    if let Some(k) = &cfg.deconfliction.key_file {
+        secrets.push(("deconfliction.key_file".to_owned(), k.clone()));
+    }
+    for (what, path) in secrets {
+        crate::files::check_private(&what, &path)?;
+    }
+    Ok(())
+}
+
 impl Node {
-    /// Starts a node: loads identity and trust, opens (and checks) the store, binds the QUIC
-    /// endpoint, starts peer sessions, the accept loop, periodic checkpoints and the local API.
+    /// Starts a node: takes the data dir's lock, loads identity and trust, opens (and checks)
+    /// the store, binds the QUIC endpoint, starts peer sessions, the accept loop, periodic
+    /// checkpoints, the background check of every stored body and the local API.
     pub async fn start(cfg: Config) -> Result<Node> {
+        Self::start_with(cfg, StartOptions::default()).await
+    }
+
+    /// As [`Node::start`], with the operator's start-up choices.
+    pub async fn start_with(cfg: Config, opts: StartOptions) -> Result<Node> {
+        // One process per data dir, before anything in it is read or written.
+        let lock = crate::store::DataDirLock::acquire(&cfg.data_dir)?;
+        check_secrets(&cfg)?;
         let signer = liaison_certs::load_signer(&cfg.identity.cert, &cfg.identity.key)
             .with_context(|| "identity: cannot load the node certificate and key")?;
         if signer.node() != &cfg.node_id {
@@ -367,8 +413,6 @@ impl Node {
                     e.reason_code()
                 )
             })?;
-        std::fs::create_dir_all(&cfg.data_dir)
-            .with_context(|| format!("data_dir: cannot create {}", cfg.data_dir.display()))?;
         crate::store::checkpoint::keep_cert(&cfg.data_dir, signer.cert_der())?;
         let signer = Arc::new(signer);
         let mut signers = vec![signer.clone()];
@@ -407,7 +451,17 @@ impl Node {
         let sealing = crate::directory::load_or_create_secret(&cfg.data_dir)?;
         let own_statements = crate::directory::own_statements(&signers, &sealing)?;
         let directory = crate::directory::load(&cfg.data_dir, &trust);
-        let store = Store::open(&cfg.data_dir, signer.clone())?;
+        let alarms = Arc::new(crate::alarm::Alarms::new());
+        let store = Store::open_with_options(
+            &cfg.data_dir,
+            signer.clone(),
+            crate::store::StoreOptions {
+                alarms: alarms.clone(),
+                lock: Some(lock),
+                accept_missing_checkpoints: opts.accept_missing_checkpoints,
+                medium: None,
+            },
+        )?;
         let selector_key = crate::deconfliction::load_key(&cfg.deconfliction)?;
         // The same trust store, for TLS: the files are read once.
         let tls_trust = liaison_certs::tls::TlsTrust::from_trust_store(&trust)
@@ -430,7 +484,7 @@ impl Node {
                     .map(|p| (p.node_id.clone(), PeerState::default()))
                     .collect(),
             ),
-            alarms: Mutex::new(Vec::new()),
+            alarms,
             cancel: CancellationToken::new(),
             witness_lock: tokio::sync::Mutex::new(()),
             identities,
@@ -461,6 +515,19 @@ impl Node {
                 ),
             })
             .await?;
+        if ctx.store.opened_without_checkpoints() {
+            ctx.store
+                .record(Event::Admin {
+                    act: "accept-missing-checkpoints".into(),
+                    detail: format!(
+                        "started with --accept-missing-checkpoints: no checkpoint file was \
+                         found beside a log of {} entries",
+                        ctx.store.log_size() - 1
+                    ),
+                })
+                .await?;
+            ctx.store.checkpoint().await?;
+        }
         crate::witness::raise_kept_alarms(&ctx);
         if ctx.cfg.deconfliction.serve {
             let service = crate::deconfliction::rebuild(&ctx)?;
@@ -476,6 +543,7 @@ impl Node {
             tasks.spawn(crate::peer::run(ctx.clone(), endpoint.clone(), p.clone()));
         }
         tasks.spawn(checkpoint_loop(ctx.clone()));
+        tasks.spawn(check_store_in_background(ctx.clone()));
         tracing::info!(node = %ctx.id, quic = %endpoint.local_addr()?, api = %api_addr, "node started");
         Ok(Node {
             ctx,
@@ -723,9 +791,59 @@ pub fn status(ctx: &Ctx) -> Status {
                 outbox: depths.get(&p.node_id).copied().unwrap_or(0),
             })
             .collect(),
-        alarms: ctx.alarms.lock().map(|a| a.clone()).unwrap_or_default(),
+        alarms: ctx.alarms.list(),
         disk_bytes: ctx.store.size_on_disk(),
+        damaged_messages: ctx.store.damaged_count() as u64,
+        store_check: ctx.store.last_scrub(),
     }
+}
+
+/// Checks every stored body once after start-up (see [`crate::store::Store::scrub`]), off the
+/// async workers; what is damaged is alarmed and marked as it is found.
+async fn check_store_in_background(ctx: Arc<Ctx>) {
+    match check_store(&ctx).await {
+        Ok(r)
+            if r.damaged.is_empty() && r.unexplained.is_empty() && r.damaged_answers.is_empty() =>
+        {
+            tracing::info!(
+                batches = r.batches,
+                bodies = r.bodies_checked,
+                "every stored body is intact"
+            )
+        }
+        Ok(r) => tracing::error!(
+            damaged = r.damaged.len(),
+            answers = r.damaged_answers.len(),
+            batches = r.unexplained.len(),
+            "stored bodies are damaged (see the alarms)"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot check the stored bodies"),
+    }
+}
+
+/// Runs a check of every stored body on the blocking pool (see [`crate::store::Store::scrub`]);
+/// stops early, with what it found so far, when the node shuts down.
+pub async fn check_store(ctx: &Arc<Ctx>) -> Result<crate::store::ScrubReport> {
+    let ctx = ctx.clone();
+    tokio::task::spawn_blocking(move || {
+        let trust = ctx.trust.clone();
+        let check = move |m: &SignedMessage| match m.check_integrity(&trust) {
+            Ok(id) => Ok(Some(id)),
+            // Its network is no longer trusted here: the bytes cannot be judged, which is not
+            // damage.
+            Err(liaison_protocol::VerifyError::UnknownCa(_)) => Ok(None),
+            Err(e) => Err(format!(
+                "its signature does not verify ({})",
+                e.reason_code()
+            )),
+        };
+        let cancel = ctx.cancel.clone();
+        let stop = move || cancel.is_cancelled();
+        ctx.store.scrub(&check, &stop)
+    })
+    .await
+    .map_err(|e| anyhow!("the store check failed: {e}"))?
+    .map_err(Into::into)
 }
 
 async fn checkpoint_loop(ctx: Arc<Ctx>) {
@@ -739,7 +857,14 @@ async fn checkpoint_loop(ctx: Arc<Ctx>) {
                 match ctx.store.checkpoint().await {
                     Ok(Some(_)) => tracing::debug!(size = ctx.store.log_size(), "checkpoint signed"),
                     Ok(None) => {}
-                    Err(e) => ctx.alarm(format!("cannot sign a checkpoint: {e:#}")),
+                    Err(e) => ctx.alarm(
+                        match e {
+                            crate::store::StoreError::DiskFull(_) => crate::alarm::AlarmKind::DiskFull,
+                            _ => crate::alarm::AlarmKind::CheckpointFailed,
+                        },
+                        "checkpoint",
+                        format!("cannot sign a checkpoint: {e}"),
+                    ),
                 }
             }
         }

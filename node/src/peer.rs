@@ -18,6 +18,7 @@ use liaison_protocol::{Envelope, FrameDecoder, FrameType, MessageId, NodeId};
 use ring::rand::SecureRandom;
 use tokio::sync::{Mutex, Notify};
 
+use crate::alarm::AlarmKind;
 use crate::config::PeerConfig;
 use crate::node::Ctx;
 use crate::store::now;
@@ -152,7 +153,11 @@ async fn session(ctx: &Arc<Ctx>, conn: &quinn::Connection, peer: &NodeId) -> Opt
             match ctx.store.outbox(peer, cursor, room.min(512)) {
                 Ok(b) => b,
                 Err(e) => {
-                    ctx.alarm(format!("cannot read the outbox of {peer}: {e:#}"));
+                    ctx.alarm(
+                        AlarmKind::OutboxUnreadable,
+                        peer.as_str(),
+                        format!("cannot read the outbox of {peer}: {e:#}"),
+                    );
                     Vec::new()
                 }
             }
@@ -184,8 +189,18 @@ async fn session(ctx: &Arc<Ctx>, conn: &quinn::Connection, peer: &NodeId) -> Opt
                 Ok(None) => {
                     tracing::warn!(peer = %peer, id = %id.short(), "outbox entry without a stored body; skipped");
                 }
+                // A damaged message is alarmed by the store itself, once per message; it stays
+                // in the outbox, visibly, and the rest of the outbox goes on.
+                Err(crate::store::StoreError::Damaged { .. }) => {}
                 Err(e) => {
-                    ctx.alarm(format!("cannot read message {}: {e:#}", id.short()));
+                    ctx.alarm(
+                        AlarmKind::SendFailed,
+                        &id.to_string(),
+                        format!(
+                            "cannot read message {} to send it to {peer}: {e}",
+                            id.short()
+                        ),
+                    );
                 }
             }
         }
@@ -205,7 +220,11 @@ async fn session(ctx: &Arc<Ctx>, conn: &quinn::Connection, peer: &NodeId) -> Opt
                         inf.insert(*id);
                     }
                     Err(e) => {
-                        ctx.alarm(format!("message {} does not fit a frame: {e}", id.short()));
+                        ctx.alarm(
+                            AlarmKind::SendFailed,
+                            &id.to_string(),
+                            format!("message {} does not fit a frame: {e}", id.short()),
+                        );
                     }
                 }
             }
@@ -273,7 +292,11 @@ async fn read_answers(
             .hop_answer(event, peer.clone(), outcome, answer_id, payload)
             .await
         {
-            ctx.alarm(format!("cannot record an answer from {peer}: {e:#}"));
+            ctx.alarm(
+                AlarmKind::AnswerNotRecorded,
+                peer.as_str(),
+                format!("cannot record an answer from {peer}: {e}"),
+            );
             continue;
         }
         // Carry the answer back to the originators of what we relayed (a node without relay

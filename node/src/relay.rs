@@ -417,13 +417,21 @@ pub async fn report_refusals(
             })
             .await;
         if let Err(e) = logged {
-            ctx.alarm(format!("cannot log a refusal: {e:#}"));
+            ctx.alarm(
+                crate::alarm::AlarmKind::AnswerNotSent,
+                "",
+                format!("cannot log a refusal: {e:#}"),
+            );
             continue;
         }
         tracing::warn!(id = %facts.id.short(), next = %next, reason = %code, detail = %detail, "copy refused at this hop");
         match ctx.refusal(&facts.originator, facts.id, code, detail) {
             Ok(m) => answers.push(m),
-            Err(e) => ctx.alarm(format!("cannot sign a refusal: {e:#}")),
+            Err(e) => ctx.alarm(
+                crate::alarm::AlarmKind::AnswerNotSent,
+                "",
+                format!("cannot sign a refusal: {e:#}"),
+            ),
         }
     }
     send_report(ctx, &facts.originator, route, answers).await;

@@ -16,12 +16,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use liaison_protocol::checkpoint::{log_origin, open_checkpoint, Checkpoint, NoteVerifier};
 use liaison_protocol::log::Event;
 use liaison_protocol::witness::{judge, Verdict, WitnessReply, WitnessRequest};
 use liaison_protocol::{FrameDecoder, FrameType, NodeId};
 
+use crate::alarm::AlarmKind;
 use crate::node::Ctx;
 use crate::store::{checkpoint, now};
 use crate::wire::{code, FrameReader};
@@ -52,23 +53,6 @@ pub fn peer_key(ctx: &Ctx, conn: &quinn::Connection) -> Result<([u8; 32], Vec<u8
     Ok((c.public_key, der))
 }
 
-/// Writes `text` to `path` durably (temp file, fsync, rename, fsync the directory).
-pub(crate) fn write_durably(path: &Path, text: impl AsRef<[u8]>) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().ok_or_else(|| anyhow!("no directory"))?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(text.as_ref())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
 /// Whether evidence against `peer` is already kept.
 fn has_evidence(data_dir: &Path, peer: &NodeId) -> bool {
     let prefix = format!("{peer}.evidence-");
@@ -91,10 +75,24 @@ pub fn raise_kept_alarms(ctx: &Ctx) {
         .collect();
     files.sort();
     for f in files {
-        ctx.alarm(format!(
-            "a peer presented an inconsistent checkpoint; evidence kept in {}",
-            f.display()
-        ));
+        let peer = f
+            .file_name()
+            .map(|n| {
+                n.to_string_lossy()
+                    .split(".evidence-")
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .unwrap_or_default();
+        ctx.alarm(
+            AlarmKind::PeerRewroteHistory,
+            &peer,
+            format!(
+                "a peer presented an inconsistent checkpoint; evidence kept in {}",
+                f.display()
+            ),
+        );
     }
 }
 
@@ -117,9 +115,11 @@ pub async fn offer_loop(ctx: Arc<Ctx>, conn: quinn::Connection, peer: NodeId) {
         }
     };
     if let Err(e) = checkpoint::keep_cert_as(&ctx.cfg.data_dir, "witness", &der) {
-        ctx.alarm(format!(
-            "cannot keep the certificate of witness {peer}: {e:#}"
-        ));
+        ctx.alarm(
+            AlarmKind::WitnessNotKept,
+            peer.as_str(),
+            format!("cannot keep the certificate of witness {peer}: {e:#}"),
+        );
     }
     let verifier = match NoteVerifier::new(&log_origin(&peer), key) {
         Ok(v) => v,
@@ -221,7 +221,25 @@ async fn offer(
                 tracing::debug!(peer = %peer, size = cp.size(), "checkpoint cosigned");
                 return Ok(cp.size());
             }
-            WitnessReply::NeedProof { from } => old_size = from,
+            WitnessReply::NeedProof { from } => {
+                // The witness cosigned a checkpoint of `from` entries: a log shorter than that
+                // lost entries this node had published.
+                if from > ctx.store.log_size() && !*refused_before {
+                    *refused_before = true;
+                    ctx.alarm(
+                        AlarmKind::LogRolledBack,
+                        peer.as_str(),
+                        format!(
+                            "ALARM: witness {peer} cosigned a checkpoint of {from} entries of \
+                             this node's log, which now holds only {}: the store was rolled \
+                             back (restored from an old copy?) and messages acknowledged before \
+                             may be missing here",
+                            ctx.store.log_size()
+                        ),
+                    );
+                }
+                old_size = from
+            }
             WitnessReply::Refused {
                 reason_code,
                 detail,
@@ -230,11 +248,17 @@ async fn offer(
                 // Alarmed once per session with this witness, not at every checkpoint.
                 if reason_code == "inconsistent-checkpoint" && !*refused_before {
                     *refused_before = true;
-                    ctx.alarm(format!(
-                        "witness {peer} refuses this node's checkpoint of {} entries as inconsistent \
-                         with one it cosigned earlier: {detail}",
-                        cp.size()
-                    ));
+                    ctx.alarm(
+                        AlarmKind::LogRolledBack,
+                        peer.as_str(),
+                        format!(
+                            "ALARM: witness {peer} refuses this node's checkpoint of {} entries \
+                             as inconsistent with one it cosigned earlier: {detail}. This \
+                             node's store was rolled back or rewritten since (restored from an \
+                             old copy?): messages acknowledged before may be missing here",
+                            cp.size()
+                        ),
+                    );
                 }
                 bail!("{peer} refused to cosign ({reason_code}): {detail}");
             }
@@ -338,7 +362,7 @@ async fn judge_request(
             }
             let cosigned = signed.encode();
             // Durable before the cosignature leaves: a restart must remember what it vouched for.
-            if let Err(e) = write_durably(&path, &cosigned) {
+            if let Err(e) = crate::files::write_durably(&path, &cosigned) {
                 return refused("witness-unavailable", format!("{e:#}"));
             }
             WitnessReply::Cosigned { note: cosigned }
@@ -362,14 +386,18 @@ async fn judge_request(
                 now(),
                 req.note
             );
-            let kept = write_durably(&evidence, &text);
-            ctx.alarm(format!(
-                "ALARM: {peer} presented a rewritten history: {why}; evidence {}",
-                match &kept {
-                    Ok(()) => format!("kept in {}", evidence.display()),
-                    Err(e) => format!("NOT kept ({e:#})"),
-                }
-            ));
+            let kept = crate::files::create_durably(&evidence, &text);
+            ctx.alarm(
+                AlarmKind::PeerRewroteHistory,
+                peer.as_str(),
+                format!(
+                    "ALARM: {peer} presented a rewritten history: {why}; evidence {}",
+                    match &kept {
+                        Ok(()) => format!("kept in {}", evidence.display()),
+                        Err(e) => format!("NOT kept ({e})"),
+                    }
+                ),
+            );
             let _ = ctx
                 .store
                 .record(Event::Admin {

@@ -215,6 +215,27 @@ impl SignedMessage {
 
     /// Verifies the message against the trusted networks; see the module documentation.
     pub fn verify(self, trust: &TrustStore) -> Result<VerifiedMessage, VerifyError> {
+        let (id, signer, body) = self.check_bytes(trust)?;
+        trust.check_at(&signer, body.header.created_at)?;
+        Ok(VerifiedMessage {
+            signed: self,
+            id,
+            body,
+        })
+    }
+
+    /// Checks that these bytes are what the originator signed — shape, certificate chain,
+    /// signature, body encoding, signer — without the time-dependent checks (validity and
+    /// revocation at creation time) that [`SignedMessage::verify`] adds: for checking a copy
+    /// kept for years, whose signer may since have been revoked. Returns the message id.
+    pub fn check_integrity(&self, trust: &TrustStore) -> Result<MessageId, VerifyError> {
+        self.check_bytes(trust).map(|(id, _, _)| id)
+    }
+
+    fn check_bytes(
+        &self,
+        trust: &TrustStore,
+    ) -> Result<(MessageId, crate::trust::CertifiedNode, Body), VerifyError> {
         self.check_shape()?;
         // Order matters for the reason a peer gets: the signature is checked as soon as the
         // signer's key is known, so any alteration of the body reports `bad-signature`, not
@@ -231,12 +252,7 @@ impl SignedMessage {
                 claimed: body.header.originator.to_string(),
             });
         }
-        trust.check_at(&signer, body.header.created_at)?;
-        Ok(VerifiedMessage {
-            signed: self,
-            id,
-            body,
-        })
+        Ok((id, signer, body))
     }
 }
 

@@ -303,7 +303,7 @@ async fn fill(
         .checkpoint()
         .await?
         .ok_or_else(|| anyhow!("no checkpoint signed"))?;
-    store.shutdown().await
+    Ok(store.shutdown().await?)
 }
 
 fn generate(opts: &Opts) -> Result<()> {

@@ -1024,7 +1024,7 @@ fn count_log_entries(c: &Cluster, node: &str) -> Result<u64> {
     let medium = liaison_node::store::journal::FileMedium::open_read_only(
         &c.node_dir(node).join("data/store"),
     )?;
-    let (index, _, _) = liaison_node::store::Index::load(&medium, None)?;
+    let (index, _, _) = liaison_node::store::Index::load(&medium, &[])?;
     Ok(index.log_size())
 }
 

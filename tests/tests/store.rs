@@ -242,7 +242,10 @@ fn store_with_linger(f: &Fixture, dir: &tempfile::TempDir, linger: Duration) -> 
 
 /// Awaits a store request that must not be held back by the linger (an hour in these tests):
 /// reaching the generous bound here means the writer waited for nothing.
-async fn not_held<T>(what: &str, request: impl Future<Output = anyhow::Result<T>>) -> T {
+async fn not_held<T>(
+    what: &str,
+    request: impl Future<Output = Result<T, liaison_node::store::StoreError>>,
+) -> T {
     tokio::time::timeout(Duration::from_secs(60), request)
         .await
         .unwrap_or_else(|_| panic!("{what}"))

@@ -127,20 +127,18 @@ async fn a_restored_older_copy_is_caught_by_the_witness() {
     wait_for("B's alarm", LIMIT, || {
         ctx_b
             .alarms
-            .lock()
-            .unwrap()
+            .list()
             .iter()
-            .any(|a| a.contains("presented a rewritten history"))
+            .any(|a| a.text.contains("presented a rewritten history"))
     })
     .await;
     let ctx_a = a.ctx().clone();
     wait_for("A's alarm", LIMIT, || {
         ctx_a
             .alarms
-            .lock()
-            .unwrap()
+            .list()
             .iter()
-            .any(|a| a.contains("refuses this node's checkpoint"))
+            .any(|a| a.text.contains("refuses this node's checkpoint"))
     })
     .await;
     assert_eq!(
@@ -176,7 +174,7 @@ async fn a_restored_older_copy_is_caught_by_the_witness() {
         b.status()
             .alarms
             .iter()
-            .any(|a| a.contains("inconsistent checkpoint")),
+            .any(|a| a.text.contains("inconsistent checkpoint")),
         "{:?}",
         b.status().alarms
     );

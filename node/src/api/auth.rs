@@ -103,6 +103,10 @@ pub enum Action {
     Checkpoint,
     /// Purge message bodies under the retention policy (`POST /v1/purge`).
     Purge,
+    /// Clear the node's alarms once dealt with (`POST /v1/alarms/clear`).
+    ClearAlarms,
+    /// Check every stored body now (`POST /v1/store/scrub`).
+    Scrub,
 }
 
 impl Action {
@@ -115,7 +119,7 @@ impl Action {
             }
             Action::ListInbox | Action::Trail | Action::Status | Action::Checkpoint => true,
             Action::ReadLog => matches!(role, Auditor | Supervisor),
-            Action::Purge => matches!(role, Supervisor),
+            Action::Purge | Action::ClearAlarms | Action::Scrub => matches!(role, Supervisor),
         }
     }
 
@@ -131,6 +135,8 @@ impl Action {
             Action::ReadLog => "read the event log",
             Action::Checkpoint => "read checkpoints",
             Action::Purge => "purge message bodies",
+            Action::ClearAlarms => "clear alarms",
+            Action::Scrub => "check the store",
         }
     }
 }

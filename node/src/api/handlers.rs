@@ -43,7 +43,7 @@ fn state_of(s: &ApiState, id: &MessageId) -> ApiResult<MessageState> {
     s.ctx
         .store
         .state(id)
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::store)?
         .ok_or(ApiError::UnknownMessage(*id))
 }
 
@@ -52,7 +52,7 @@ fn body_of(
     s: &ApiState,
     id: &MessageId,
 ) -> ApiResult<Option<(Body, Vec<liaison_protocol::NodeId>)>> {
-    let Some(env) = s.ctx.store.envelope(id).map_err(ApiError::internal)? else {
+    let Some(env) = s.ctx.store.envelope(id).map_err(ApiError::store)? else {
         return Ok(None);
     };
     let body = Body::decode(&env.signed.body).map_err(|e| {
@@ -249,21 +249,25 @@ pub async fn inbox(
     let mut next = q.from.unwrap_or(0);
     let mut full = false;
     'pages: loop {
-        let page = s.ctx.store.inbox(next, limit).map_err(ApiError::internal)?;
+        let page = s.ctx.store.inbox(next, limit).map_err(ApiError::store)?;
         let n = page.len();
         for item in page {
             next = item.seq + 1;
             if q.unread && item.state.acked {
                 continue;
             }
-            let body = body_of(&s, &item.state.facts.id)?.map(|(b, _)| b);
-            items.push(view::inbox_item(
-                item.seq,
-                &item.state,
-                body.as_ref(),
-                content,
-                t,
-            ));
+            // A damaged message is listed as damaged (its metadata comes from its logged
+            // state, not from the damaged body), never left out and never shown altered.
+            let (body, damaged) = match body_of(&s, &item.state.facts.id) {
+                Ok(b) => (b.map(|(b, _)| b), None),
+                Err(ApiError::Damaged(e)) => (None, Some(e)),
+                Err(e) => return Err(e),
+            };
+            let mut v = view::inbox_item(item.seq, &item.state, body.as_ref(), content, t);
+            if let Some(e) = damaged {
+                v["damaged"] = json!({ "error": e.reason_code(), "detail": e.to_string() });
+            }
+            items.push(v);
             if items.len() == limit {
                 full = true;
                 break 'pages;
@@ -307,7 +311,7 @@ pub async fn ack(
         .store
         .ack(id, p.who.clone())
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::store)?
     {
         return Err(ApiError::NotInInbox(id));
     }
@@ -331,7 +335,7 @@ pub async fn trail(
             .ctx
             .store
             .log_entry(i)
-            .map_err(ApiError::internal)?
+            .map_err(ApiError::store)?
             .ok_or_else(|| {
                 ApiError::internal(anyhow::anyhow!("log entry {i} of message {id} is missing"))
             })?;
@@ -397,7 +401,7 @@ pub async fn log(
             .ctx
             .store
             .log_entry(i)
-            .map_err(ApiError::internal)?
+            .map_err(ApiError::store)?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("log entry {i} is missing")))?;
         entries.push(view::log_entry(i, &entry, None));
     }
@@ -430,12 +434,7 @@ pub async fn proof(
 ) -> ApiResult<Json<crate::audit::ProofFile>> {
     p.require(Action::ReadLog)?;
     let id = parse_id(&id)?;
-    if s.ctx
-        .store
-        .state(&id)
-        .map_err(ApiError::internal)?
-        .is_none()
-    {
+    if s.ctx.store.state(&id).map_err(ApiError::store)?.is_none() {
         return Err(ApiError::UnknownMessage(id));
     }
     let ctx = s.ctx.clone();
@@ -479,7 +478,7 @@ pub async fn consistency(
     let hashes = tokio::task::spawn_blocking(move || ctx.store.consistency_proof(q.old, q.new))
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     let b64 = base64::engine::general_purpose::STANDARD;
     Ok(Json(json!({
         "old_size": q.old,
@@ -512,7 +511,7 @@ pub async fn purge(
     })
     .await
     .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
-    .map_err(ApiError::internal)?;
+    .map_err(ApiError::store)?;
     let listed: Vec<Value> = due
         .iter()
         .map(|(id, rule)| json!({ "id": id.to_string(), "rule": rule }))
@@ -520,7 +519,7 @@ pub async fn purge(
     let purged = if req.dry_run {
         vec![]
     } else {
-        let done = s.ctx.store.purge(due).await.map_err(ApiError::internal)?;
+        let done = s.ctx.store.purge(due).await.map_err(ApiError::store)?;
         tracing::info!(count = done.len(), by = %p.who, "message bodies purged");
         // Who asked is part of the record: the purge entries name only the rule.
         s.ctx
@@ -530,7 +529,7 @@ pub async fn purge(
                 detail: format!("{} message bodies purged by {}", done.len(), p.who),
             })
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(ApiError::store)?;
         done
     };
     Ok(Json(json!({
@@ -546,7 +545,7 @@ pub async fn checkpoint(
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Response> {
     p.require(Action::Checkpoint)?;
-    let fresh = s.ctx.store.checkpoint().await.map_err(ApiError::internal)?;
+    let fresh = s.ctx.store.checkpoint().await.map_err(ApiError::store)?;
     let note = fresh
         .or_else(|| s.ctx.store.last_checkpoint())
         .ok_or(ApiError::NoCheckpoint)?;

@@ -19,6 +19,8 @@
 //! | GET | `/status`, `/peers` | all | node status, peer sessions, outbox depths |
 //! | GET | `/log?from=&limit=` | auditor, supervisor | decoded log entries |
 //! | GET | `/checkpoint` | all | the latest signed checkpoint (text/plain) |
+//! | POST | `/alarms/clear` | supervisor | clear the alarms (logged as an administrative act) |
+//! | POST | `/store/scrub` | supervisor | check every stored body now |
 //!
 //! The same router serves the officer and auditor console under `/console` (HTML, see
 //! [`crate::console`] and `docs/CONSOLE.md`), with the same identities and roles.
@@ -33,6 +35,7 @@
 //! errors surface at start-up) → spawn [`ApiServer::serve`] → cancel `ctx.cancel` to stop
 //! (in-flight requests finish, for at most [`SHUTDOWN_GRACE`]).
 
+mod admin;
 pub mod auth;
 mod cases;
 pub(crate) mod handlers;
@@ -127,6 +130,12 @@ pub enum ApiError {
         /// What is wrong and how to fix it.
         detail: String,
     },
+    /// The stored copy of a message is damaged (500): it is not shown.
+    #[error("{0}")]
+    Damaged(crate::store::StoreError),
+    /// The disk holding the data dir is full (507): nothing was written.
+    #[error("{0}")]
+    DiskFull(crate::store::StoreError),
     /// The node failed (500); the detail is logged too.
     #[error("{0}")]
     Internal(String),
@@ -147,6 +156,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Malformed(_) => "malformed-request",
             Self::Refused { reason_code, .. } => reason_code,
+            Self::Damaged(e) | Self::DiskFull(e) => e.reason_code(),
             Self::Internal(_) => "internal-error",
         }
     }
@@ -165,7 +175,23 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Damaged(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::DiskFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A store failure as the API reports it: a damaged message and a full disk have reason
+    /// codes of their own; anything else is internal.
+    pub fn store(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match e {
+            StoreError::Damaged { .. } => Self::Damaged(e),
+            StoreError::DiskFull(_) => {
+                tracing::error!(error = %e, "officer API: the disk is full");
+                Self::DiskFull(e)
+            }
+            other => Self::internal(other.into()),
         }
     }
 
@@ -288,6 +314,8 @@ fn router(state: ApiState) -> Router {
         .route("/v1/proofs/{id}", get(handlers::proof))
         .route("/v1/consistency", get(handlers::consistency))
         .route("/v1/purge", post(handlers::purge))
+        .route("/v1/alarms/clear", post(admin::clear_alarms))
+        .route("/v1/store/scrub", post(admin::scrub))
         .merge(crate::console::router())
         .fallback(|req: Request| async move { ApiError::NoRoute(req.uri().path().to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

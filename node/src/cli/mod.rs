@@ -48,6 +48,7 @@ Exit status:
   2  usage error (unknown option, missing argument)
   3  the node refused the message (handling rules, no route, invalid message); the
      reason code is printed as `refused: <reason-code>: <detail>`
+  4  `liaison store scrub` found damaged stored data
 
 Finding the node: officer commands read api.listen and api.token_file from --config
 <node.toml> (or LIAISON_CONFIG), or take --api <addr> --token-file <path>.";

@@ -187,12 +187,45 @@ pub enum OfficerCommand {
     },
     /// Print the node's latest signed checkpoint (C2SP signed note).
     Checkpoint,
+    /// The node's alarms (supervisor role to clear them).
+    #[command(subcommand)]
+    Alarms(AlarmsCommand),
+    /// The node's store (supervisor role).
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Delete the message bodies the retention policy says are due (supervisor role). Each
     /// gets a `purged` log entry; every log entry and proof stays.
     Purge {
         /// Only list what is due.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `liaison alarms …`.
+#[derive(Debug, Subcommand)]
+pub enum AlarmsCommand {
+    /// List the alarms (as `liaison status` shows them).
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Clear every alarm once dealt with; the node logs who cleared what.
+    Clear {
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `liaison store …`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Check every stored message against its id, signature and the journal's checksums now
+    /// (the node also does this once after every start); damaged messages are marked and
+    /// alarmed. Exit status 4 if anything is damaged.
+    Scrub {
         #[command(flatten)]
         out: Output,
     },
@@ -741,6 +774,57 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        OfficerCommand::Alarms(AlarmsCommand::List { out }) => {
+            let v = client.get("/status")?;
+            if out.json {
+                print_json(&v["alarms"]);
+            } else {
+                print_alarms(&v["alarms"]);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OfficerCommand::Alarms(AlarmsCommand::Clear { out }) => {
+            let v = client.post("/alarms/clear", &json!({}))?;
+            if out.json {
+                print_json(&v);
+            } else {
+                let n = v["cleared"].as_array().map_or(0, Vec::len);
+                match v["leaf"].as_u64() {
+                    Some(leaf) => out!("cleared {n} alarms (log entry {leaf})"),
+                    None => out!("no alarms to clear"),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OfficerCommand::Store(StoreCommand::Scrub { out }) => {
+            let v = client.post("/store/scrub", &json!({}))?;
+            let damaged = v["damaged"].as_array().map_or(0, Vec::len)
+                + v["damaged_answers"].as_array().map_or(0, Vec::len)
+                + v["unexplained"].as_array().map_or(0, Vec::len);
+            if out.json {
+                print_json(&v);
+            } else {
+                out!(
+                    "checked {} batches ({} whole by checksum, {} bodies one by one)",
+                    v["batches"],
+                    v["batches_intact"],
+                    v["bodies_checked"]
+                );
+                for id in v["damaged"].as_array().into_iter().flatten() {
+                    out!("DAMAGED message {}", id.as_str().unwrap_or("?"));
+                }
+                for leaf in v["damaged_answers"].as_array().into_iter().flatten() {
+                    out!("DAMAGED signed answer kept for log entry {leaf}");
+                }
+                for at in v["unexplained"].as_array().into_iter().flatten() {
+                    out!("DAMAGED batch at byte {at} (no message in it could be named)");
+                }
+                if damaged == 0 {
+                    out!("every stored body is intact");
+                }
+            }
+            Ok(ExitCode::from(if damaged == 0 { 0 } else { 4 }))
+        }
         OfficerCommand::Checkpoint => {
             let note = client.get_text("/checkpoint")?;
             // The note as served, ending with exactly one newline of its own or ours.
@@ -1078,11 +1162,32 @@ fn print_status(v: &Value) {
         .into_iter()
         .flatten()
         .collect::<Vec<_>>();
+    if let Some(n) = v["damaged_messages"].as_u64().filter(|n| *n > 0) {
+        out!("DAMAGED      {n} stored messages (see the alarms)");
+    }
     if !alarms.is_empty() {
-        out!("ALARMS:");
-        for a in alarms {
-            out!("  {}", a.as_str().unwrap_or("-"));
-        }
+        out!("ALARMS (clear them with `liaison alarms clear` once dealt with):");
+        print_alarms(&v["alarms"]);
+    }
+}
+
+fn print_alarms(v: &Value) {
+    let alarms: Vec<&Value> = v.as_array().into_iter().flatten().collect();
+    if alarms.is_empty() {
+        out!("no alarms");
+    }
+    for a in alarms {
+        let count = a["count"].as_u64().unwrap_or(1);
+        let times = if count > 1 {
+            format!(" (x{count}, last {})", short_time(&a["last_at"]))
+        } else {
+            String::new()
+        };
+        out!(
+            "  {}{times}: {}",
+            a["code"].as_str().unwrap_or("-"),
+            a["text"].as_str().unwrap_or("-")
+        );
     }
 }
 

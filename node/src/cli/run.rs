@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Subcommand};
 use liaison_node::config::{Config, LogFormat};
-use liaison_node::node::Node;
+use liaison_node::node::{Node, StartOptions};
 use tracing_subscriber::EnvFilter;
 
 /// The `node` subcommands.
@@ -24,6 +24,12 @@ pub struct RunArgs {
     /// Structured logs as one JSON object per line (overrides log_format).
     #[arg(long)]
     pub log_json: bool,
+    /// Start although neither checkpoint.note nor checkpoints.jsonl exists beside a
+    /// non-empty log (normally refused: without them a rolled-back store cannot be told
+    /// apart). Use it only once you know why they are gone; the node records in its log
+    /// that it was started this way, and signs a new checkpoint at once.
+    #[arg(long)]
+    pub accept_missing_checkpoints: bool,
 }
 
 /// Loads the configuration and sets up logging; errors name the file or key at fault.
@@ -62,8 +68,11 @@ pub fn prepare(config: Option<&Path>, args: &RunArgs) -> Result<Config> {
 }
 
 /// Runs the node until SIGTERM or Ctrl-C, then shuts it down in order.
-pub async fn run(cfg: Config) -> Result<()> {
-    let node = Node::start(cfg).await?;
+pub async fn run(cfg: Config, args: &RunArgs) -> Result<()> {
+    let opts = StartOptions {
+        accept_missing_checkpoints: args.accept_missing_checkpoints,
+    };
+    let node = Node::start_with(cfg, opts).await?;
     let signal = wait_for_signal().await;
     match &signal {
         Ok(name) => tracing::info!(signal = name, "stopping"),

@@ -240,7 +240,7 @@ pub async fn export(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -
         return r;
     }
     if let Err(e) = api.ctx.store.checkpoint().await {
-        return cx.api_error(&ApiError::internal(e));
+        return cx.api_error(&ApiError::store(e));
     }
     let mut filter = crate::audit::ExportFilter::default();
     if let Some(p) = cx.query.get("peer") {

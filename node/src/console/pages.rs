@@ -615,7 +615,19 @@ pub async fn status(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -
             "<ul class=\"alarms\" role=\"alert\">{}</ul>",
             alarms
                 .iter()
-                .map(|a| format!("<li lang=\"en\" dir=\"auto\">{}</li>", esc(s(a))))
+                .map(|a| {
+                    let count = a["count"].as_u64().unwrap_or(1);
+                    format!(
+                        "<li lang=\"en\" dir=\"auto\"><code>{}</code> {}{}</li>",
+                        esc(s(&a["code"])),
+                        esc(s(&a["text"])),
+                        if count > 1 {
+                            format!(" (×{})", esc(&l.num(count)))
+                        } else {
+                            String::new()
+                        }
+                    )
+                })
                 .collect::<String>()
         )
     };

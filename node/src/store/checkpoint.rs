@@ -1,17 +1,29 @@
-//! The last signed checkpoint, kept in its own fsync'd file beside the store.
+//! The node's signed checkpoints, kept in their own fsync'd files beside the store: the last
+//! one in [`FILE`], every one in the history ([`HISTORY`], rotated into numbered files as it
+//! grows).
 //!
-//! Start-up compares it with the log recomputed from storage. If storage holds fewer entries
-//! than the checkpoint, or its first `size` entries hash to another root, the store was rolled
-//! back or rewritten after this node published a checkpoint: the node refuses to run and says
-//! so, rather than re-appending over a history that peers may already have cosigned.
+//! Start-up compares the log recomputed from storage with the newest checkpoint of *both*
+//! files ([`check_rollback`]): if storage holds fewer entries than either, or its first `size`
+//! entries hash to another root, the store was rolled back or rewritten after this node
+//! published a checkpoint, and the node refuses to run rather than re-append over a history
+//! that peers may already have cosigned. Both files missing beside a non-empty log is refused
+//! too (an operator may accept it explicitly; the node then logs that it did). A history line
+//! cut short by a crash while it was appended is set aside; any other line that does not
+//! parse is damage and refuses start-up.
+//!
+//! What only a witness can detect — a journal cut back *and* both checkpoint files replaced by
+//! older genuine ones, or entries acknowledged after the last checkpoint lost with the end of
+//! the journal — is stated in docs/AUDIT.md.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use liaison_protocol::checkpoint::{open_checkpoint, NoteVerifier};
 use liaison_protocol::merkle::Hash;
+
+use super::StoreError;
 
 /// File name of the last checkpoint in the data dir.
 pub const FILE: &str = "checkpoint.note";
@@ -32,7 +44,6 @@ pub fn keep_cert(data_dir: &Path, cert_der: &[u8]) -> Result<()> {
 /// `witness`: a peer that cosigns this node's checkpoints).
 pub fn keep_cert_as(data_dir: &Path, kind: &str, cert_der: &[u8]) -> Result<()> {
     let dir = data_dir.join(CERTS_DIR);
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let digest = ring::digest::digest(&ring::digest::SHA256, cert_der);
     let name: String = digest.as_ref()[..8]
         .iter()
@@ -43,45 +54,223 @@ pub fn keep_cert_as(data_dir: &Path, kind: &str, cert_der: &[u8]) -> Result<()> 
         return Ok(());
     }
     let pem = liaison_certs::load::to_pem("CERTIFICATE", cert_der);
-    let tmp = dir.join(format!(".{kind}-{name}.pem.tmp"));
-    {
-        let mut f =
-            File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(pem.as_bytes())?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-    File::open(&dir)?.sync_all()?;
+    crate::files::write_durably(&path, pem.as_bytes())?;
     Ok(())
 }
 
-/// The checkpoints in [`HISTORY`], oldest first (none if the file does not exist).
-pub fn history(data_dir: &Path) -> Result<Vec<String>> {
-    let path = data_dir.join(HISTORY);
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str::<HistoryLine>(l)
-                .map(|h| h.note)
-                .map_err(|e| anyhow!("{} line {}: {e}", path.display(), i + 1))
-        })
-        .collect()
+/// The history file grows by one line per checkpoint; past this size it is rotated.
+pub const ROTATE_BYTES: u64 = 8 << 20;
+
+/// One file of the history: `checkpoints.jsonl` (the current one) or a rotated
+/// `checkpoints.<first>-<end>.jsonl` holding checkpoints `first..end` (0-based, oldest first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Index of its first checkpoint in the whole history.
+    pub first: u64,
+    /// One past its last checkpoint, for rotated files (the current file's is its length).
+    pub end: Option<u64>,
 }
 
-/// The sizes of the last checkpoints in [`HISTORY`] (up to `n`, newest first), reading only
-/// the file's tail: start-up needs the recent ones, and the history grows for as long as the
-/// node runs.
+/// The history's files in order, oldest first; the current file last (it need not exist).
+pub fn history_files(data_dir: &Path) -> Result<Vec<HistoryFile>> {
+    let mut rotated = Vec::new();
+    let entries = match fs::read_dir(data_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(vec![HistoryFile {
+                path: data_dir.join(HISTORY),
+                first: 0,
+                end: None,
+            }])
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", data_dir.display())),
+    };
+    for e in entries {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(range) = name
+            .strip_prefix("checkpoints.")
+            .and_then(|r| r.strip_suffix(".jsonl"))
+        else {
+            continue;
+        };
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(first), Ok(end)) = (a.parse::<u64>(), b.parse::<u64>()) else {
+            continue;
+        };
+        rotated.push(HistoryFile {
+            path: e.path(),
+            first,
+            end: Some(end),
+        });
+    }
+    rotated.sort_by_key(|f| f.first);
+    let mut next = 0;
+    for f in &rotated {
+        if f.first != next {
+            bail!(
+                "ALARM: the checkpoint history is missing checkpoints {next}..{} (no file holds                  them before {}): files were removed",
+                f.first,
+                f.path.display()
+            );
+        }
+        next = f.end.unwrap_or(next);
+    }
+    rotated.push(HistoryFile {
+        path: data_dir.join(HISTORY),
+        first: next,
+        end: None,
+    });
+    Ok(rotated)
+}
+
+/// A history line that does not parse: its number (1-based) and why.
+type DamagedLine = (usize, String);
+
+/// The notes of one history file, oldest first, and the lines that do not parse (1-based,
+/// with why). A last line without its newline (an append a crash cut short) is left out.
+fn parse_history_file(path: &Path) -> Result<(Vec<String>, Vec<DamagedLine>)> {
+    let text = match fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], vec![])),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let complete = match text.iter().rposition(|b| *b == b'\n') {
+        Some(i) => &text[..=i],
+        None => &[][..],
+    };
+    let mut notes = Vec::new();
+    let mut bad = Vec::new();
+    // Every line ends with its newline, so the last piece of the split is empty.
+    let lines = complete.split(|b| *b == b'\n');
+    for (i, line) in lines
+        .take(complete.iter().filter(|b| **b == b'\n').count())
+        .enumerate()
+    {
+        match serde_json::from_slice::<HistoryLine>(line) {
+            Ok(h) => notes.push(h.note),
+            Err(e) => bad.push((i + 1, e.to_string())),
+        }
+    }
+    Ok((notes, bad))
+}
+
+/// The notes of one history file, oldest first; a line that does not parse is an error.
+fn read_history_file(path: &Path) -> Result<Vec<String>> {
+    let (notes, bad) = parse_history_file(path)?;
+    if let Some((line, why)) = bad.first() {
+        bail!(
+            "ALARM: {} line {line} is not a checkpoint record ({why}): the history was altered \
+             or the disk is failing",
+            path.display()
+        );
+    }
+    Ok(notes)
+}
+
+/// Every checkpoint in the history, oldest first, across rotated files (none if there is no
+/// history).
+pub fn history(data_dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for f in history_files(data_dir)? {
+        let notes = read_history_file(&f.path)?;
+        if let Some(end) = f.end {
+            if f.first + notes.len() as u64 != end {
+                bail!(
+                    "ALARM: {} should hold checkpoints {}..{end} but holds {}: the history was \
+                     altered",
+                    f.path.display(),
+                    f.first,
+                    notes.len()
+                );
+            }
+        }
+        out.extend(notes);
+    }
+    Ok(out)
+}
+
+/// One page of the history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// Checkpoints `from..from + notes.len()`.
+    pub notes: Vec<String>,
+    /// Checkpoints in the whole history.
+    pub total: u64,
+}
+
+/// Checkpoints `from..from + limit` of the history, reading only the files that hold them
+/// and the current one (for the total).
+pub fn history_page(data_dir: &Path, from: u64, limit: usize) -> Result<HistoryPage> {
+    let files = history_files(data_dir)?;
+    let mut current = Vec::new();
+    let mut total = 0;
+    if let Some(last) = files.last() {
+        current = read_history_file(&last.path)?;
+        total = last.first + current.len() as u64;
+    }
+    let mut notes = Vec::new();
+    let until = from.saturating_add(limit as u64).min(total);
+    for f in &files {
+        if notes.len() >= limit || from >= total {
+            break;
+        }
+        let end = f.end.unwrap_or(total);
+        if end <= from || f.first >= until {
+            continue;
+        }
+        let held = if f.end.is_none() {
+            std::mem::take(&mut current)
+        } else {
+            read_history_file(&f.path)?
+        };
+        let skip = from.saturating_sub(f.first) as usize;
+        let want = (until - f.first.max(from)) as usize;
+        notes.extend(held.into_iter().skip(skip).take(want));
+    }
+    Ok(HistoryPage { notes, total })
+}
+
+/// The newest checkpoint of the history: the last line of the current file, or of the newest
+/// rotated file when the current one is empty. Lines that do not parse are skipped and
+/// returned as problems (`file line N: why`), for the caller to raise.
+pub fn newest_in_history(data_dir: &Path) -> Result<(Option<String>, Vec<String>)> {
+    let mut problems = Vec::new();
+    for f in history_files(data_dir)?.iter().rev() {
+        let (mut notes, bad) = parse_history_file(&f.path)?;
+        problems.extend(
+            bad.into_iter()
+                .map(|(line, why)| format!("{} line {line}: {why}", f.path.display())),
+        );
+        if let Some(n) = notes.pop() {
+            return Ok((Some(n), problems));
+        }
+    }
+    Ok((None, problems))
+}
+
+/// The sizes of the last checkpoints of the history (up to `n`, newest first), reading only
+/// the tail of the current file (and the previous one if needed): start-up needs the recent
+/// ones, and the history grows for as long as the node runs.
 pub fn recent_sizes(data_dir: &Path, n: usize) -> Result<Vec<u64>> {
+    let mut out = Vec::new();
+    for f in history_files(data_dir)?.iter().rev().take(2) {
+        out.extend(tail_sizes(&f.path, n - out.len())?);
+        if out.len() >= n {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn tail_sizes(path: &Path, n: usize) -> Result<Vec<u64>> {
     use std::io::{Read, Seek, SeekFrom};
     const TAIL: u64 = 256 * 1024;
-    let path = data_dir.join(HISTORY);
-    let mut f = match File::open(&path) {
+    let mut f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -106,6 +295,33 @@ pub fn recent_sizes(data_dir: &Path, n: usize) -> Result<Vec<u64>> {
         .collect())
 }
 
+/// Sets aside an incomplete last line of the current history file (an append a crash cut
+/// short: its checkpoint was never returned to anyone), so the next append starts a line of
+/// its own. The bytes are kept beside it.
+pub fn repair_torn_history(data_dir: &Path) -> Result<()> {
+    let path = data_dir.join(HISTORY);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let aside = data_dir.join(format!("{HISTORY}.torn-at-{keep}"));
+    crate::files::write_durably(&aside, &bytes[keep..])?;
+    let f = crate::files::open_private(&path)?;
+    f.set_len(keep as u64)?;
+    f.sync_all()?;
+    tracing::warn!(
+        file = %path.display(),
+        kept = %aside.display(),
+        "the checkpoint history ends in a line a crash cut short; it is set aside"
+    );
+    Ok(())
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct HistoryLine {
     note: String,
@@ -116,65 +332,169 @@ pub fn size_of(note: &str) -> Option<u64> {
     note.lines().nth(1)?.parse().ok()
 }
 
-/// The size the stored checkpoint states, unverified (replay uses it to know where to take
-/// the root that [`check_against`] then compares); `None` without a checkpoint.
-pub fn stated_size(path: &Path) -> Result<Option<u64>> {
-    match fs::read_to_string(path) {
-        Ok(n) => Ok(size_of(&n)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+/// The sizes the last checkpoint and the newest of the history state, unverified (replay
+/// uses them to know where to take the roots that [`check_rollback`] then compares).
+pub fn stated_sizes(data_dir: &Path) -> Result<Vec<u64>> {
+    let mut sizes = Vec::new();
+    match fs::read_to_string(data_dir.join(FILE)) {
+        Ok(n) => sizes.extend(size_of(&n)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", FILE)),
+    }
+    if let (Some(n), _) = newest_in_history(data_dir)? {
+        sizes.extend(size_of(&n));
+    }
+    Ok(sizes)
+}
+
+/// What [`check_rollback`] found: the checkpoint state, and lines of the history that do not
+/// parse (skipped; to be alarmed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    /// The checkpoint state.
+    pub found: Found,
+    /// History lines that do not parse.
+    pub damaged_lines: Vec<String>,
+}
+
+/// The checkpoint state start-up found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// The newest checkpoint, which the log extends (with its cosignatures, if [`FILE`] holds
+    /// it).
+    Checkpoint(String),
+    /// No checkpoint file and an empty log: a new data dir.
+    Fresh,
+    /// No checkpoint file beside a non-empty log, accepted by the operator.
+    MissingAccepted,
+}
+
+/// Checks the log recomputed from storage — `len` entries, whose roots at the sizes of
+/// [`stated_sizes`] are in `roots` — against the last checkpoint and the newest of the
+/// history: each must verify with this node's key and be extended by the log. Both missing
+/// beside a non-empty log is refused unless `accept_missing`. A last checkpoint older than the
+/// history's newest (a crash between the two writes, or an older note put in its place) is
+/// replaced by the newest.
+pub fn check_rollback(
+    data_dir: &Path,
+    len: u64,
+    roots: &std::collections::HashMap<u64, Hash>,
+    verifier: &NoteVerifier,
+    accept_missing: bool,
+) -> Result<Checked> {
+    let path = data_dir.join(FILE);
+    let note = match fs::read_to_string(&path) {
+        Ok(n) => Some(n),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let (newest, damaged_lines) = newest_in_history(data_dir)?;
+    let found = |found| Checked {
+        found,
+        damaged_lines: damaged_lines.clone(),
+    };
+    let mut best: Option<(u64, String)> = None;
+    for (name, note) in [
+        (path.display().to_string(), note.clone()),
+        (
+            format!(
+                "the newest checkpoint of {}",
+                data_dir.join(HISTORY).display()
+            ),
+            newest,
+        ),
+    ] {
+        let Some(note) = note else { continue };
+        let size = check_one(&name, &note, len, roots, verifier)?;
+        if best.as_ref().is_none_or(|(s, _)| size > *s) {
+            best = Some((size, note));
+        }
+    }
+    match (best, note) {
+        (Some((size, newest)), Some(note)) => {
+            if size_of(&note) != Some(size) {
+                tracing::warn!(
+                    file = %path.display(),
+                    size,
+                    "the last checkpoint file is older than the history's newest checkpoint; \
+                     it is replaced by that one"
+                );
+                crate::files::write_durably(&path, &newest)?;
+                return Ok(found(Found::Checkpoint(newest)));
+            }
+            Ok(found(Found::Checkpoint(note)))
+        }
+        (Some((_, newest)), None) => {
+            tracing::warn!(
+                file = %path.display(),
+                "the last checkpoint file is missing; it is restored from the history"
+            );
+            crate::files::write_durably(&path, &newest)?;
+            Ok(found(Found::Checkpoint(newest)))
+        }
+        (None, _) if len == 0 => Ok(found(Found::Fresh)),
+        (None, _) if accept_missing => {
+            tracing::warn!(
+                entries = len,
+                "no checkpoint file beside a log of {len} entries, accepted by the operator"
+            );
+            Ok(found(Found::MissingAccepted))
+        }
+        (None, _) => bail!(
+            "ALARM: the log holds {len} entries but neither {} nor {} exists: this node signs \
+             checkpoints from its first start, so they were removed, or this data dir was \
+             assembled from parts. Refusing to start: a log without its checkpoints cannot show \
+             that nothing was rolled back. Restore the files from a backup; or, if you know \
+             why they are gone, start once with `liaison node run --accept-missing-checkpoints` \
+             (the node records that in its log and signs a new checkpoint).",
+            FILE,
+            HISTORY
+        ),
     }
 }
 
-/// Checks the stored checkpoint (if any) against the recomputed log: `len` entries, whose
-/// root at the checkpoint's size was `root_at_size` (from the replay). Returns the note.
-pub fn check_against(
-    path: &Path,
+/// Checks one checkpoint note against the log; returns its size.
+fn check_one(
+    name: &str,
+    note: &str,
     len: u64,
-    root_at_size: Option<Hash>,
+    roots: &std::collections::HashMap<u64, Hash>,
     verifier: &NoteVerifier,
-) -> Result<Option<String>> {
-    let note = match fs::read_to_string(path) {
-        Ok(n) => n,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let signed = open_checkpoint(&note, std::slice::from_ref(verifier)).map_err(|e| {
+) -> Result<u64> {
+    let signed = open_checkpoint(note, std::slice::from_ref(verifier)).map_err(|e| {
         anyhow!(
-            "ALARM: {} does not verify with this node's key ({}): refusing to start",
-            path.display(),
+            "ALARM: {name} does not verify with this node's key ({}): refusing to start",
             e.reason_code()
         )
     })?;
     let cp = signed.checkpoint();
     if cp.origin() != verifier.name() {
         bail!(
-            "ALARM: {} is the checkpoint of {}, not of this node ({})",
-            path.display(),
+            "ALARM: {name} is the checkpoint of {}, not of this node ({})",
             cp.origin(),
             verifier.name()
         );
     }
     if cp.size() > len {
         bail!(
-            "ALARM: storage holds {} log entries but this node signed a checkpoint of {}; \
+            "ALARM: storage holds {} log entries but this node signed a checkpoint of {} ({name}); \
              the store was rolled back or lost data after the checkpoint was published. \
-             Refusing to start: restore the data dir that matches {} or investigate.",
+             Refusing to start: restore the data dir that matches it, or investigate.",
             len,
             cp.size(),
-            path.display()
         );
     }
-    let root = root_at_size.ok_or_else(|| anyhow!("cannot recompute the root at {}", cp.size()))?;
-    if &root != cp.root() {
+    let root = roots
+        .get(&cp.size())
+        .ok_or_else(|| anyhow!("cannot recompute the root at {}", cp.size()))?;
+    if root != cp.root() {
         bail!(
-            "ALARM: the first {} log entries in storage do not match the signed checkpoint in {}; \
-             the log was rewritten. Refusing to start.",
+            "ALARM: the first {} log entries in storage do not match the signed checkpoint \
+             ({name}); the log was rewritten. Refusing to start.",
             cp.size(),
-            path.display()
         );
     }
-    Ok(Some(note))
+    Ok(cp.size())
 }
 
 /// The body of a note: everything up to and including the blank line before its signatures.
@@ -190,46 +510,57 @@ pub fn signature_lines(note: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Appends a note to [`HISTORY`] beside `path` (the last checkpoint's file), durably.
-pub fn append_history(path: &Path, note: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| anyhow!("checkpoint path has no directory"))?;
+/// Appends a note to the history beside `path` (the last checkpoint's file), durably;
+/// rotates the current history file once it is larger than [`ROTATE_BYTES`].
+pub fn append_history(path: &Path, note: &str) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     let history = dir.join(HISTORY);
-    let mut f = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&history)
-        .with_context(|| format!("cannot append to {}", history.display()))?;
+    let mut f = crate::files::open_append(&history)?;
     let mut line = serde_json::to_string(&HistoryLine {
         note: note.to_owned(),
-    })?;
+    })
+    .map_err(|e| StoreError::Checkpoint(e.to_string()))?;
     line.push('\n');
-    f.write_all(line.as_bytes())?;
-    f.sync_all()?;
+    let written = f
+        .write_all(line.as_bytes())
+        .and_then(|()| f.sync_all())
+        .and_then(|()| f.metadata());
+    let meta = written.map_err(|e| {
+        StoreError::write(std::io::Error::new(
+            e.kind(),
+            format!("cannot append to {}: {e}", history.display()),
+        ))
+    })?;
+    if meta.len() > ROTATE_BYTES {
+        rotate(dir).map_err(|e| StoreError::Checkpoint(format!("{e:#}")))?;
+    }
     Ok(())
 }
 
-/// Writes the note durably: appended to [`HISTORY`], then temp file, fsync, rename over the
-/// old one, fsync the directory.
-pub fn write(path: &Path, note: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| anyhow!("checkpoint path has no directory"))?;
+/// Renames the current history file to `checkpoints.<first>-<end>.jsonl`; the next append
+/// starts a new one.
+fn rotate(dir: &Path) -> Result<()> {
+    let files = history_files(dir)?;
+    let Some(current) = files.last() else {
+        return Ok(());
+    };
+    let (notes, bad) = parse_history_file(&current.path)?;
+    // Damaged lines are kept and counted: they hold their place in the history.
+    let count = (notes.len() + bad.len()) as u64;
+    let end = current.first + count;
+    let rotated = dir.join(format!("checkpoints.{}-{end}.jsonl", current.first));
+    fs::rename(&current.path, &rotated)
+        .with_context(|| format!("cannot rotate {}", current.path.display()))?;
+    crate::files::sync_dir(dir)?;
+    tracing::info!(file = %rotated.display(), "checkpoint history rotated");
+    Ok(())
+}
+
+/// Writes the note durably: appended to the history, then [`FILE`] replaced (temporary file,
+/// fsync, rename, fsync the directory).
+pub fn write(path: &Path, note: &str) -> Result<(), StoreError> {
     append_history(path, note)?;
-    let tmp = dir.join(format!(".{FILE}.tmp"));
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(note.as_bytes())?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
-    File::open(dir)?.sync_all()?;
+    crate::files::write_durably(path, note)?;
     Ok(())
 }
 

@@ -36,13 +36,15 @@
 //! digest. Tampering is what the Merkle log, its signed checkpoints and the messages' own
 //! signatures detect (a body is bound to its message id, the SHA-256 of its signed body).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Context, Result};
+
+use super::StoreError;
 
 /// File name of the journal inside the store directory.
 pub const FILE: &str = "journal-v1";
@@ -78,12 +80,16 @@ impl Loc {
     pub const MAX_OFFSET: u64 = (1 << 39) - 1;
 
     /// A location; fails beyond the limits above.
-    pub fn new(offset: u64, len: u64) -> Result<Self> {
+    pub fn new(offset: u64, len: u64) -> Result<Self, StoreError> {
         if len > Self::MAX_LEN {
-            bail!("a stored value of {len} bytes exceeds the journal's 32 MiB per value");
+            return Err(StoreError::Refused(format!(
+                "a stored value of {len} bytes exceeds the journal's 32 MiB per value"
+            )));
         }
         if offset > Self::MAX_OFFSET {
-            bail!("the journal has reached its 512 GiB limit");
+            return Err(StoreError::Refused(
+                "the journal has reached its 512 GiB limit".into(),
+            ));
         }
         Ok(Self(offset << 25 | len))
     }
@@ -125,22 +131,17 @@ pub struct FileMedium {
 }
 
 impl FileMedium {
-    /// Opens (creating it and fsyncing its directory if new) the journal in `dir`.
+    /// Opens (creating it and fsyncing its directory if new) the journal in `dir`. The
+    /// directory is made private (0700) and the file 0600, whatever the umask.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::files::private_dir(dir)?;
         let path = dir.join(FILE);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let file = crate::files::open_private(&path)?;
         // Make the file's (and the store directory's) names durable, whether this run created
         // them or an earlier one crashed before doing so.
-        File::open(dir)?.sync_all()?;
+        crate::files::sync_dir(dir)?;
         if let Some(parent) = dir.parent() {
-            File::open(parent)?.sync_all()?;
+            crate::files::sync_dir(parent)?;
         }
         let end = file.metadata()?.len();
         Ok(Self {
@@ -315,9 +316,10 @@ impl<'a> Bodies<'a> {
 
 impl BatchBuf {
     /// Adds a record; returns the payload's position inside `meta`.
-    pub fn record(&mut self, tag: u8, payload_parts: &[&[u8]]) -> Result<u64> {
+    pub fn record(&mut self, tag: u8, payload_parts: &[&[u8]]) -> Result<u64, StoreError> {
         let len: usize = payload_parts.iter().map(|p| p.len()).sum();
-        let len = u32::try_from(len).map_err(|_| anyhow!("journal record too large"))?;
+        let len = u32::try_from(len)
+            .map_err(|_| StoreError::Refused("journal record too large".into()))?;
         self.meta.push(tag);
         self.meta.extend_from_slice(&len.to_le_bytes());
         let at = self.meta.len() as u64;
@@ -345,15 +347,21 @@ impl BatchBuf {
 
     /// Writes the batch, with `bodies` after its records, durably; returns the batch's start
     /// offset.
-    pub fn commit(&self, medium: &dyn Medium, salt: &[u8; 8], bodies: &Bodies<'_>) -> Result<u64> {
+    pub fn commit(
+        &self,
+        medium: &dyn Medium,
+        salt: &[u8; 8],
+        bodies: &Bodies<'_>,
+    ) -> Result<u64, StoreError> {
+        let too_large = || StoreError::Refused("group commit too large".into());
         let meta_len = u32::try_from(self.meta.len())
             .ok()
             .filter(|l| *l <= MAX_SECTION)
-            .ok_or_else(|| anyhow!("group commit too large"))?;
+            .ok_or_else(too_large)?;
         let bodies_len = u32::try_from(bodies.len)
             .ok()
             .filter(|l| *l <= MAX_SECTION)
-            .ok_or_else(|| anyhow!("group commit too large"))?;
+            .ok_or_else(too_large)?;
         let mut header = Vec::with_capacity(HEADER as usize);
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&meta_len.to_le_bytes());
@@ -370,7 +378,7 @@ impl BatchBuf {
         parts.push(&header);
         parts.push(&self.meta);
         parts.extend_from_slice(&bodies.parts);
-        Ok(medium.append_durable(&parts)?)
+        medium.append_durable(&parts).map_err(StoreError::write)
     }
 }
 
@@ -417,6 +425,155 @@ pub struct ReplayEnd {
     pub torn: u64,
     /// Batches read.
     pub batches: u64,
+}
+
+/// One complete batch of the journal, its meta checksum checked (see [`scan`]).
+pub struct Batch<'a> {
+    /// Byte offset of its header.
+    pub start: u64,
+    /// Its records.
+    pub meta: &'a [u8],
+    /// Byte offset of its bodies section.
+    pub bodies_at: u64,
+    /// Length of its bodies section.
+    pub bodies_len: u32,
+    /// The bodies section's CRC-32 as written (a purge zeroes bodies in place later, so it
+    /// holds only for batches with no purged body).
+    pub bodies_crc: u32,
+}
+
+/// Why a batch's records could not be walked.
+pub enum RecordsError {
+    /// The records do not fit their batch (the batch was written wrong or altered).
+    Bad(String),
+    /// The visitor refused a record.
+    Visit(anyhow::Error),
+}
+
+impl Batch<'_> {
+    /// Hands each record to `visit`, with absolute locations.
+    pub fn records(
+        &self,
+        mut visit: impl FnMut(Record<'_>) -> Result<()>,
+    ) -> Result<(), RecordsError> {
+        let meta = self.meta;
+        let meta_start = self.start + HEADER;
+        let mut body_at = self.bodies_at;
+        let bodies_end = self.bodies_at + u64::from(self.bodies_len);
+        let bad = |what: &str| RecordsError::Bad(what.to_owned());
+        let loc = |at: u64, len: u64| Loc::new(at, len).map_err(|e| RecordsError::Visit(e.into()));
+        let mut i = 0usize;
+        while i < meta.len() {
+            let Some(rh) = meta.get(i..i + RECORD_HEADER as usize) else {
+                return Err(bad("truncated record"));
+            };
+            let tag = rh[0];
+            let len = u32::from_le_bytes([rh[1], rh[2], rh[3], rh[4]]) as usize;
+            let p = i + RECORD_HEADER as usize;
+            let Some(payload) = meta.get(p..p + len) else {
+                return Err(bad("record overruns its batch"));
+            };
+            let at = meta_start + p as u64;
+            let record = match tag {
+                TAG_LEAF => Record::Leaf {
+                    loc: loc(at, len as u64)?,
+                    bytes: payload,
+                },
+                TAG_NEW => {
+                    let Some(bl) = payload.get(..4) else {
+                        return Err(bad("short message record"));
+                    };
+                    let body_len = u64::from(u32::from_le_bytes([bl[0], bl[1], bl[2], bl[3]]));
+                    if body_at + body_len > bodies_end {
+                        return Err(bad("body overruns its batch"));
+                    }
+                    let r = Record::New {
+                        state: loc(at + 4, len as u64 - 4)?,
+                        bytes: &payload[4..],
+                        body: loc(body_at, body_len)?,
+                    };
+                    body_at += body_len;
+                    r
+                }
+                TAG_UPDATE => Record::Update {
+                    state: loc(at, len as u64)?,
+                    bytes: payload,
+                },
+                TAG_SIGNED => {
+                    let (Some(lb), Some(bl)) = (payload.get(..8), payload.get(8..12)) else {
+                        return Err(bad("short signed-answer record"));
+                    };
+                    let leaf = u64::from_le_bytes(lb.try_into().unwrap_or_default());
+                    let body_len = u64::from(u32::from_le_bytes(bl.try_into().unwrap_or_default()));
+                    if body_at + body_len > bodies_end {
+                        return Err(bad("body overruns its batch"));
+                    }
+                    let r = Record::Signed {
+                        leaf,
+                        body: loc(body_at, body_len)?,
+                    };
+                    body_at += body_len;
+                    r
+                }
+                other => return Err(RecordsError::Bad(format!("unknown record tag {other}"))),
+            };
+            visit(record).map_err(RecordsError::Visit)?;
+            i = p + len;
+        }
+        Ok(())
+    }
+
+    /// Whether the bodies section still has the checksum it was written with, read in
+    /// chunks (a batch's bodies may be large).
+    pub fn bodies_intact(&self, medium: &dyn Medium) -> Result<bool> {
+        const CHUNK: u64 = 1 << 20;
+        let mut h = crc32fast::Hasher::new();
+        let mut buf = Vec::new();
+        let end = self.bodies_at + u64::from(self.bodies_len);
+        let mut at = self.bodies_at;
+        while at < end {
+            let n = CHUNK.min(end - at);
+            buf.resize(n as usize, 0);
+            medium
+                .read_at(&mut buf, at)
+                .map_err(|e| anyhow!("cannot read the journal at byte {at}: {e}"))?;
+            h.update(&buf);
+            at += n;
+        }
+        Ok(h.finalize() == self.bodies_crc)
+    }
+}
+
+/// Walks the complete batches of a journal in use, up to its size when called, handing each
+/// to `visit` (meta checksum checked; bodies not read). For checks while the node runs
+/// ([`crate::store::Store::scrub`]): a batch that no longer reads as it did at start-up is an
+/// error.
+pub fn scan(medium: &dyn Medium, mut visit: impl FnMut(&Batch<'_>) -> Result<()>) -> Result<()> {
+    let file_len = medium.size();
+    let Some(salt) = salt(medium)? else {
+        return Ok(());
+    };
+    let mut pos = FILE_HEADER;
+    let mut meta = Vec::new();
+    while pos < file_len {
+        let Some(h) = read_header(medium, &salt, pos, file_len)? else {
+            bail!("the journal's batch header at byte {pos} no longer reads: the file was altered while the node ran");
+        };
+        meta.resize(h.meta_len as usize, 0);
+        medium.read_at(&mut meta, pos + HEADER)?;
+        if crc(&meta) != h.meta_crc {
+            bail!("the journal's batch at byte {pos} no longer matches its checksum: the file was altered while the node ran");
+        }
+        visit(&Batch {
+            start: pos,
+            meta: &meta,
+            bodies_at: pos + HEADER + u64::from(h.meta_len),
+            bodies_len: h.bodies_len,
+            bodies_crc: u32::from_le_bytes(h.bodies_crc),
+        })?;
+        pos = h.end(pos);
+    }
+    Ok(())
 }
 
 /// Reads every batch in order and hands its records to `visit`. An incomplete or damaged
@@ -482,63 +639,17 @@ pub fn replay(
         if last && !bodies_ok(medium, pos, &h)? {
             return Ok(torn);
         }
-        let meta_start = pos + HEADER;
-        let mut body_at = meta_start + u64::from(h.meta_len);
-        let bodies_end = end;
-        let mut i = 0usize;
-        while i < meta.len() {
-            let Some(rh) = meta.get(i..i + RECORD_HEADER as usize) else {
-                return Err(damaged("truncated record"));
-            };
-            let tag = rh[0];
-            let len = u32::from_le_bytes([rh[1], rh[2], rh[3], rh[4]]) as usize;
-            let p = i + RECORD_HEADER as usize;
-            let Some(payload) = meta.get(p..p + len) else {
-                return Err(damaged("record overruns its batch"));
-            };
-            let at = meta_start + p as u64;
-            match tag {
-                TAG_LEAF => visit(Record::Leaf {
-                    loc: Loc::new(at, len as u64)?,
-                    bytes: payload,
-                })?,
-                TAG_NEW => {
-                    let Some(bl) = payload.get(..4) else {
-                        return Err(damaged("short message record"));
-                    };
-                    let body_len = u64::from(u32::from_le_bytes([bl[0], bl[1], bl[2], bl[3]]));
-                    if body_at + body_len > bodies_end {
-                        return Err(damaged("body overruns its batch"));
-                    }
-                    visit(Record::New {
-                        state: Loc::new(at + 4, len as u64 - 4)?,
-                        bytes: &payload[4..],
-                        body: Loc::new(body_at, body_len)?,
-                    })?;
-                    body_at += body_len;
-                }
-                TAG_UPDATE => visit(Record::Update {
-                    state: Loc::new(at, len as u64)?,
-                    bytes: payload,
-                })?,
-                TAG_SIGNED => {
-                    let (Some(lb), Some(bl)) = (payload.get(..8), payload.get(8..12)) else {
-                        return Err(damaged("short signed-answer record"));
-                    };
-                    let leaf = u64::from_le_bytes(lb.try_into().unwrap_or_default());
-                    let body_len = u64::from(u32::from_le_bytes(bl.try_into().unwrap_or_default()));
-                    if body_at + body_len > bodies_end {
-                        return Err(damaged("body overruns its batch"));
-                    }
-                    visit(Record::Signed {
-                        leaf,
-                        body: Loc::new(body_at, body_len)?,
-                    })?;
-                    body_at += body_len;
-                }
-                other => return Err(damaged(&format!("unknown record tag {other}"))),
-            }
-            i = p + len;
+        let batch = Batch {
+            start: pos,
+            meta: &meta,
+            bodies_at: pos + HEADER + u64::from(h.meta_len),
+            bodies_len: h.bodies_len,
+            bodies_crc: u32::from_le_bytes(h.bodies_crc),
+        };
+        match batch.records(&mut visit) {
+            Ok(()) => {}
+            Err(RecordsError::Bad(what)) => return Err(damaged(&what)),
+            Err(RecordsError::Visit(e)) => return Err(e),
         }
         pos = end;
         batches += 1;
@@ -633,11 +744,14 @@ fn chain_from(medium: &dyn Medium, salt: &[u8; 8], mut pos: u64, file_len: u64) 
 }
 
 /// Reads the bytes at `loc`.
-pub fn read(medium: &dyn Medium, loc: Loc) -> Result<Vec<u8>> {
+pub fn read(medium: &dyn Medium, loc: Loc) -> Result<Vec<u8>, super::StoreError> {
     let mut buf = vec![0u8; loc.length()];
     medium
         .read_at(&mut buf, loc.offset())
-        .map_err(|e| anyhow!("cannot read the journal at byte {}: {e}", loc.offset()))?;
+        .map_err(|source| super::StoreError::Read {
+            offset: loc.offset(),
+            source,
+        })?;
     Ok(buf)
 }
 

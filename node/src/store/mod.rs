@@ -22,11 +22,25 @@
 //! costs far more CPU in the kernel than the records it writes), and a lone request, with
 //! nothing announced behind it, is flushed at once.
 //!
-//! The log has no update or delete operation; the signed checkpoint file beside the journal
-//! (see [`checkpoint`]) lets start-up detect a store rolled back below what was published.
+//! The log has no update or delete operation; the signed checkpoint files beside the journal
+//! (see [`checkpoint`]) let start-up detect a store rolled back below what was published.
+//!
+//! # Trust in what is read back
+//! One process owns a data dir ([`lock`]). Everything read back from the journal is checked
+//! before it is used: a message's envelope must decode and hash to its id
+//! ([`Store::envelope_bytes`]); one that does not is marked damaged, raises the alarm
+//! `stored-body-damaged`, and is never shown, opened or forwarded, while the rest keeps working.
+//! Start-up checks the checksums of every batch's metadata; [`Store::scrub`] (run in the
+//! background after start-up, and on demand) checks every body: a batch's bodies checksum where
+//! no purge zeroed a body in it, else each body's id, signature and route.
 
 pub mod checkpoint;
+pub mod error;
 pub mod journal;
+pub mod lock;
+
+pub use error::StoreError;
+pub use lock::DataDirLock;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::BuildHasher;
@@ -44,6 +58,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use journal::{BatchBuf, Bodies, FileMedium, Loc, Medium, Record, ReplayEnd};
+
+use crate::alarm::{AlarmKind, Alarms};
+
+/// The store's results.
+pub type StoreResult<T> = std::result::Result<T, StoreError>;
 
 /// Most requests folded into one group commit.
 const MAX_GROUP: usize = 4096;
@@ -177,7 +196,7 @@ enum Request {
         next_hops: Vec<NodeId>,
         /// Withdrawn by the writer as soon as it has received the request.
         announced: Option<Announcement>,
-        reply: oneshot::Sender<Result<u64>>,
+        reply: oneshot::Sender<StoreResult<u64>>,
     },
     Accept {
         envelope: Stored,
@@ -186,7 +205,7 @@ enum Request {
         deliver: bool,
         inbox: bool,
         next_hops: Vec<NodeId>,
-        reply: oneshot::Sender<Result<Accepted>>,
+        reply: oneshot::Sender<StoreResult<Accepted>>,
     },
     /// A receipt or refusal from a next hop about messages we queued for it.
     HopAnswer {
@@ -199,35 +218,37 @@ enum Request {
         /// Carried back by a relay (a hop report) from a hop beyond our next hop: it joins
         /// the trail of messages we originated, once, and owes nothing.
         remote: bool,
-        reply: oneshot::Sender<Result<u64>>,
+        reply: oneshot::Sender<StoreResult<u64>>,
     },
     Record {
         event: Event,
         /// A signed receipt or refusal the event names, kept beside its log entry.
         signed: Option<Vec<u8>>,
-        reply: oneshot::Sender<Result<u64>>,
+        reply: oneshot::Sender<StoreResult<u64>>,
     },
     Ack {
         id: MessageId,
         by: String,
-        reply: oneshot::Sender<Result<bool>>,
+        reply: oneshot::Sender<StoreResult<bool>>,
     },
     Checkpoint {
-        reply: oneshot::Sender<Result<Option<String>>>,
+        reply: oneshot::Sender<StoreResult<Option<String>>>,
     },
     /// Purge these messages' bodies (with the rule that applies): a purge entry each, then
     /// the bodies zeroed. Replies with the ids actually purged.
     Purge {
         ids: Vec<(MessageId, String)>,
-        reply: oneshot::Sender<Result<Vec<MessageId>>>,
+        reply: oneshot::Sender<StoreResult<Vec<MessageId>>>,
     },
     /// A witness's cosignature of one of our checkpoints (already verified) to keep.
     Cosigned {
         note: String,
-        reply: oneshot::Sender<Result<()>>,
+        reply: oneshot::Sender<StoreResult<()>>,
     },
     /// Finish, then stop the writer (replies after the last commit).
-    Shutdown { reply: oneshot::Sender<Result<()>> },
+    Shutdown {
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
 }
 
 /// Where one message's current state and its envelope are in the journal.
@@ -279,6 +300,16 @@ pub struct Index {
     /// Where the bodies of purged messages were (found at load; a purge cut short by a crash
     /// is finished at start-up).
     purged_bodies: Vec<Loc>,
+    /// Messages whose stored copy was found damaged (by a read or a scrub), with why: never
+    /// shown, opened or forwarded. Found again by the scrub after a restart.
+    damaged: HashMap<u32, String>,
+    /// Messages whose body was purged.
+    purged: HashSet<u32>,
+}
+
+/// A record that passed its batch's checksum but does not make sense: written that way.
+fn altered(e: StoreError) -> anyhow::Error {
+    anyhow!("ALARM: the journal holds a record that does not make sense ({e}); the store was altered. Refusing to start.")
 }
 
 /// Recent checkpoints whose compact range the index keeps for witnesses' proofs.
@@ -293,24 +324,27 @@ const KEPT_PROOFS: usize = 16;
 const SENDING_CACHE: usize = 8 << 20;
 
 impl Index {
-    /// Replays the journal; returns the index, the root at `root_at_size` if the log reaches
-    /// it, and what the replay found at the end of the file.
+    /// Replays the journal; returns the index, the roots at those of `root_sizes` the log
+    /// reaches, and what the replay found at the end of the file.
     pub fn load(
         medium: &dyn Medium,
-        root_at_size: Option<u64>,
-    ) -> Result<(Self, Option<Hash>, ReplayEnd)> {
-        Self::load_keeping(medium, root_at_size, &[])
+        root_sizes: &[u64],
+    ) -> Result<(Self, HashMap<u64, Hash>, ReplayEnd)> {
+        Self::load_keeping(medium, root_sizes, &[])
     }
 
     /// As [`Index::load`], also keeping the compact range at each of `frontier_sizes` (the
     /// sizes of recent checkpoints, for consistency proofs).
     pub fn load_keeping(
         medium: &dyn Medium,
-        root_at_size: Option<u64>,
+        root_sizes: &[u64],
         frontier_sizes: &[u64],
-    ) -> Result<(Self, Option<Hash>, ReplayEnd)> {
+    ) -> Result<(Self, HashMap<u64, Hash>, ReplayEnd)> {
         let mut idx = Index::default();
-        let mut root_at = (root_at_size == Some(0)).then_some(EMPTY_ROOT);
+        let mut roots = HashMap::new();
+        if root_sizes.contains(&0) {
+            roots.insert(0, EMPTY_ROOT);
+        }
         if frontier_sizes.contains(&0) {
             idx.keep_frontier();
         }
@@ -319,29 +353,31 @@ impl Index {
                 Record::Leaf { loc, bytes } => {
                     idx.leaves.push(loc);
                     idx.root.push(bytes);
-                    if Some(idx.root.len()) == root_at_size {
-                        root_at = Some(idx.root.root());
+                    if root_sizes.contains(&idx.root.len()) {
+                        roots.insert(idx.root.len(), idx.root.root());
                     }
                     if frontier_sizes.contains(&idx.root.len()) {
                         idx.keep_frontier();
                     }
                 }
                 Record::New { state, bytes, body } => {
-                    let s = decode_state(bytes)?;
+                    let s = decode_state(bytes).map_err(altered)?;
                     if idx.number(&s.facts.id).is_some() {
                         bail!(
-                            "the journal stores message {} twice; the store was altered",
+                            "ALARM: the journal stores message {} twice; the store was altered. \
+                             Refusing to start.",
                             s.facts.id
                         );
                     }
-                    idx.insert(s, state, body)?;
+                    idx.insert(s, state, body).map_err(altered)?;
                 }
                 Record::Signed { .. } => {}
                 Record::Update { state, bytes } => {
-                    let s = decode_state(bytes)?;
+                    let s = decode_state(bytes).map_err(altered)?;
                     let n = idx.number(&s.facts.id).ok_or_else(|| {
                         anyhow!(
-                            "the journal updates unknown message {}; the store was altered",
+                            "ALARM: the journal updates unknown message {}; the store was \
+                             altered. Refusing to start.",
                             s.facts.id
                         )
                     })?;
@@ -355,12 +391,12 @@ impl Index {
                             }
                         }
                     }
-                    idx.update(n, s, state)?;
+                    idx.update(n, s, state).map_err(altered)?;
                 }
             }
             Ok(())
         })?;
-        Ok((idx, root_at, end))
+        Ok((idx, roots, end))
     }
 
     /// Keeps the compact range at the current size (dropping the oldest beyond [`FRONTIERS`]).
@@ -405,8 +441,9 @@ impl Index {
     }
 
     /// Adds a new message (number = current count); returns its number.
-    fn insert(&mut self, s: MessageState, state: Loc, body: Loc) -> Result<u32> {
-        let n = u32::try_from(self.msgs.len()).map_err(|_| anyhow!("store holds 2^32 messages"))?;
+    fn insert(&mut self, s: MessageState, state: Loc, body: Loc) -> StoreResult<u32> {
+        let n = u32::try_from(self.msgs.len())
+            .map_err(|_| StoreError::Refused("the store holds 2^32 messages".into()))?;
         self.msgs.push(MsgEntry { state, body });
         let Index {
             by_id, hasher, ids, ..
@@ -420,7 +457,9 @@ impl Index {
         }
         if let Some(seq) = s.inbox_seq {
             if seq != self.inbox.len() as u64 {
-                bail!("inbox position {seq} out of order in the journal; the store was altered");
+                return Err(StoreError::Corrupt(format!(
+                    "inbox position {seq} out of order in the journal; the store was altered"
+                )));
             }
             self.inbox.push(n);
             if s.acked {
@@ -428,6 +467,9 @@ impl Index {
             } else {
                 self.unread += 1;
             }
+        }
+        if s.purged {
+            self.purged.insert(n);
         }
         self.track(n, s);
         Ok(n)
@@ -450,23 +492,27 @@ impl Index {
     }
 
     /// Replaces message `n`'s state.
-    fn update(&mut self, n: u32, s: MessageState, state: Loc) -> Result<()> {
+    fn update(&mut self, n: u32, s: MessageState, state: Loc) -> StoreResult<()> {
         if let Some(e) = self.msgs.get_mut(n as usize) {
             e.state = state;
         }
         if let Some(seq) = s.inbox_seq {
             let at = usize::try_from(seq).ok().and_then(|i| self.inbox.get(i));
             if at != Some(&n) {
-                bail!(
+                return Err(StoreError::Corrupt(format!(
                     "message {} claims inbox position {seq}, which is not its own; the store \
                      was altered",
                     s.facts.id
-                );
+                )));
             }
             if s.acked && !self.acked_bit(seq) {
                 self.set_acked_bit(seq);
                 self.unread = self.unread.saturating_sub(1);
             }
+        }
+        if s.purged {
+            self.purged.insert(n);
+            self.damaged.remove(&n);
         }
         self.track(n, s);
         Ok(())
@@ -518,6 +564,14 @@ struct Shared {
     /// computed, so witnesses offered the same checkpoint wait for it instead of each reading
     /// the same leaves again.
     proofs: Mutex<HashMap<(u64, u64), Vec<Hash>>>,
+    /// Where damage and write failures are reported.
+    alarms: Arc<Alarms>,
+    /// This node (the route a relayed message is stored with ends with it).
+    node: NodeId,
+    /// One scrub at a time; the last one's report.
+    scrub: Mutex<Option<ScrubReport>>,
+    /// Whether the start-up found no checkpoint files beside a non-empty log (accepted).
+    opened_without_checkpoints: bool,
 }
 
 impl Shared {
@@ -526,18 +580,48 @@ impl Shared {
     }
 
     /// Current state of message `n` (hot copy, or read from the journal).
-    fn state_of(&self, n: u32) -> Result<Option<MessageState>> {
-        let loc = {
+    fn state_of(&self, n: u32) -> StoreResult<Option<MessageState>> {
+        let (loc, id) = {
             let idx = self.index();
             if let Some(s) = idx.hot.get(&n) {
                 return Ok(Some(s.clone()));
             }
-            match idx.msgs.get(n as usize) {
-                Some(e) => e.state,
-                None => return Ok(None),
+            match (idx.msgs.get(n as usize), idx.ids.get(n as usize)) {
+                (Some(e), Some(id)) => (e.state, *id),
+                _ => return Ok(None),
             }
         };
-        decode_state(&journal::read(self.medium.as_ref(), loc)?).map(Some)
+        let s = decode_state(&journal::read(self.medium.as_ref(), loc)?)?;
+        // The state was checksummed at start-up; one that now names another message was
+        // changed on disk since.
+        if s.facts.id != id {
+            return Err(StoreError::Corrupt(format!(
+                "the stored state of message {id} names message {}",
+                s.facts.id
+            )));
+        }
+        Ok(Some(s))
+    }
+
+    /// Marks message `n` damaged (once) and raises the alarm.
+    fn mark_damaged(&self, n: u32, id: &MessageId, why: &str) {
+        let first = {
+            let mut idx = self.index.write().unwrap_or_else(|e| e.into_inner());
+            idx.forget_sending(n);
+            idx.damaged.insert(n, why.to_owned()).is_none()
+        };
+        if first {
+            tracing::error!(id = %id, why, "stored message damaged");
+        }
+        self.alarms.raise(
+            AlarmKind::StoredBodyDamaged,
+            &id.to_string(),
+            format!(
+                "the stored copy of message {id} is damaged ({why}); it is not shown or \
+                 forwarded: restore it from a backup or ask its sender to send it again"
+            ),
+            now(),
+        );
     }
 
     fn number(&self, id: &MessageId) -> Option<u32> {
@@ -562,8 +646,20 @@ fn encode<T: Serialize>(t: &T) -> Vec<u8> {
     out
 }
 
-fn decode_state(bytes: &[u8]) -> Result<MessageState> {
-    postcard::from_bytes(bytes).map_err(|e| anyhow!("corrupt message state: {e}"))
+fn decode_state(bytes: &[u8]) -> StoreResult<MessageState> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("message state: {e}")))
+}
+
+/// Whether stored envelope bytes are still the message `id` names: they decode, and their
+/// signed body hashes to `id`. Returns the envelope, or what does not hold.
+fn check_envelope(id: &MessageId, bytes: &[u8]) -> std::result::Result<Envelope, String> {
+    let env = Envelope::decode(bytes)
+        .map_err(|e| format!("it no longer decodes: {}", e.reason_code()))?;
+    let now = env.signed.id();
+    if now != *id {
+        return Err(format!("its body now hashes to {}", now.short()));
+    }
+    Ok(env)
 }
 
 /// The wall clock, as a protocol timestamp.
@@ -598,9 +694,7 @@ fn save_torn(medium: &dyn Medium, dir: &Path, end: ReplayEnd) -> Result<()> {
     let mut bytes = vec![0u8; usize::try_from(end.torn).unwrap_or(usize::MAX)];
     medium.read_at(&mut bytes, end.valid)?;
     let path = dir.join(format!("{}.torn-at-{}", journal::FILE, end.valid));
-    std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    std::fs::File::open(&path)?.sync_all()?;
-    std::fs::File::open(dir)?.sync_all()?;
+    crate::files::write_durably(&path, &bytes)?;
     tracing::warn!(file = %path.display(), "the cut-off bytes are kept here");
     Ok(())
 }
@@ -620,14 +714,64 @@ fn open_medium(data_dir: &Path) -> Result<FileMedium> {
     FileMedium::open(&dir)
 }
 
+/// How to open a store ([`Store::open_with_options`]).
+pub struct StoreOptions {
+    /// Where alarms go.
+    pub alarms: Arc<Alarms>,
+    /// The data dir's lock, if the caller took it already (it is taken here otherwise).
+    pub lock: Option<DataDirLock>,
+    /// Start even though no checkpoint file exists beside a non-empty log (the caller then
+    /// records that in the log: [`Store::opened_without_checkpoints`]).
+    pub accept_missing_checkpoints: bool,
+    /// The medium to use instead of the journal file (tests inject faults with it).
+    pub medium: Option<Arc<dyn Medium>>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            alarms: Arc::new(Alarms::new()),
+            lock: None,
+            accept_missing_checkpoints: false,
+            medium: None,
+        }
+    }
+}
+
+/// How a scrub checks a stored message's signature ([`Store::scrub`]): the id the signed
+/// bytes verify as, `None` when they cannot be checked here (their network's CA is no longer
+/// trusted), or what fails.
+pub type SignatureCheck<'a> = &'a (dyn Fn(&liaison_protocol::SignedMessage) -> std::result::Result<Option<MessageId>, String>
+         + Sync);
+
+/// What a scrub found ([`Store::scrub`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ScrubReport {
+    /// Batches read.
+    pub batches: u64,
+    /// Batches whose bodies checksum held (every body in them intact).
+    pub batches_intact: u64,
+    /// Bodies checked one by one (in batches with a purged body or a failed checksum).
+    pub bodies_checked: u64,
+    /// Messages found damaged (newly or before).
+    pub damaged: Vec<MessageId>,
+    /// Signed receipts or refusals kept for auditors found damaged, by log entry.
+    pub damaged_answers: Vec<u64>,
+    /// Offsets of batches whose bodies checksum fails although no body in them could be
+    /// named as damaged (alarmed).
+    pub unexplained: Vec<u64>,
+    /// When it finished (none if it was stopped before the end).
+    #[serde(serialize_with = "crate::alarm::rfc3339_opt")]
+    pub finished_at: Option<Timestamp>,
+}
+
 impl Store {
-    /// Opens the store in `data_dir`: replays the journal (cutting off an incomplete last
-    /// batch, which no one was told about), recomputes the log's root, checks it against the
-    /// last signed checkpoint (refusing to run if storage is behind it or disagrees), and
-    /// starts the writer. `signer` signs checkpoints.
+    /// Opens the store in `data_dir`: takes the data dir's lock, replays the journal (cutting
+    /// off an incomplete last batch, which no one was told about), recomputes the log's root,
+    /// checks it against the newest signed checkpoints (refusing to run if storage is behind
+    /// or disagrees), and starts the writer. `signer` signs checkpoints.
     pub fn open(data_dir: &Path, signer: Arc<Signer>) -> Result<Self> {
-        let medium: Arc<dyn Medium> = Arc::new(open_medium(data_dir)?);
-        Self::open_with(medium, data_dir, signer)
+        Self::open_with_options(data_dir, signer, StoreOptions::default())
     }
 
     /// As [`Store::open`], on an explicit medium.
@@ -636,17 +780,58 @@ impl Store {
         data_dir: &Path,
         signer: Arc<Signer>,
     ) -> Result<Self> {
+        Self::open_with_options(
+            data_dir,
+            signer,
+            StoreOptions {
+                medium: Some(medium),
+                ..StoreOptions::default()
+            },
+        )
+    }
+
+    /// As [`Store::open`], with options.
+    pub fn open_with_options(
+        data_dir: &Path,
+        signer: Arc<Signer>,
+        opts: StoreOptions,
+    ) -> Result<Self> {
+        // Before anything in the data dir is read: another process may be writing it.
+        let lock = match opts.lock {
+            Some(l) => l,
+            None => DataDirLock::acquire(data_dir)?,
+        };
+        let medium: Arc<dyn Medium> = match opts.medium {
+            Some(m) => m,
+            None => Arc::new(open_medium(data_dir)?),
+        };
         let cp_path = data_dir.join(checkpoint::FILE);
+        checkpoint::repair_torn_history(data_dir)?;
         let history = checkpoint::recent_sizes(data_dir, FRONTIERS)?;
-        let (index, root_at, end) = Index::load_keeping(
-            medium.as_ref(),
-            checkpoint::stated_size(&cp_path)?,
-            &history,
-        )?;
+        let stated = checkpoint::stated_sizes(data_dir)?;
+        let (index, roots, end) = Index::load_keeping(medium.as_ref(), &stated, &history)?;
         let verifier = NoteVerifier::new(&log_origin(signer.node()), signer.key().public_key())
             .map_err(|e| anyhow!("checkpoint key: {e}"))?;
-        let last = checkpoint::check_against(&cp_path, index.root.len(), root_at, &verifier)?;
-        // Only after the checkpoint agrees with what is kept: never cut anything off a
+        let checked = checkpoint::check_rollback(
+            data_dir,
+            index.root.len(),
+            &roots,
+            &verifier,
+            opts.accept_missing_checkpoints,
+        )?;
+        for line in &checked.damaged_lines {
+            opts.alarms.raise(
+                AlarmKind::CheckpointHistoryDamaged,
+                line,
+                format!(
+                    "a line of the checkpoint history does not parse ({line}); the node runs on \
+                     the newest checkpoints that do, and auditors will see the damage"
+                ),
+                now(),
+            );
+        }
+        let found = checked.found;
+        // Only after the checkpoints agree with what is kept: never cut anything off a
         // journal that is already in doubt.
         if end.torn > 0 {
             tracing::warn!(
@@ -662,6 +847,15 @@ impl Store {
         }
         let salt = journal::init(medium.as_ref())?;
         finish_purges(medium.as_ref(), &index.purged_bodies)?;
+        for name in [checkpoint::FILE, checkpoint::HISTORY] {
+            crate::files::narrow_file(&data_dir.join(name))?;
+        }
+        let accepted_missing = found == checkpoint::Found::MissingAccepted;
+        let (last, fresh) = match found {
+            checkpoint::Found::Checkpoint(note) => (Some(note), false),
+            checkpoint::Found::Fresh => (None, true),
+            checkpoint::Found::MissingAccepted => (None, false),
+        };
         let shared = Arc::new(Shared {
             medium,
             index: RwLock::new(index),
@@ -670,6 +864,10 @@ impl Store {
             linger_us: AtomicU64::new(DEFAULT_LINGER.as_micros() as u64),
             commits: AtomicU64::new(0),
             proofs: Mutex::new(HashMap::new()),
+            alarms: opts.alarms,
+            node: signer.node().clone(),
+            scrub: Mutex::new(None),
+            opened_without_checkpoints: accepted_missing,
         });
         let (tx, rx) = mpsc::channel(MAX_GROUP);
         let store = Store {
@@ -678,7 +876,7 @@ impl Store {
             outbox_signal: Default::default(),
             checkpoint_signal: Arc::new(watch::channel(0).0),
         };
-        let writer = Writer {
+        let mut writer = Writer {
             shared,
             signer,
             cp_path,
@@ -687,7 +885,15 @@ impl Store {
             broken: None,
             buf: BatchBuf::default(),
             salt,
+            _lock: lock,
         };
+        if fresh {
+            // A new data dir gets its first checkpoint (of the empty log) at once, so that
+            // checkpoint files missing beside a non-empty log always mean they were removed.
+            writer
+                .sign_checkpoint()
+                .context("cannot sign the first checkpoint")?;
+        }
         std::thread::Builder::new()
             .name("liaison-store-writer".into())
             .spawn(move || writer.run(rx))
@@ -695,13 +901,27 @@ impl Store {
         Ok(store)
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Request) -> Result<T> {
+    /// The alarms this store raises (damaged messages, write failures).
+    pub fn alarms(&self) -> &Arc<Alarms> {
+        &self.shared.alarms
+    }
+
+    /// Whether this store was opened without checkpoint files beside a non-empty log (the
+    /// operator accepted it): the caller records that in the log and signs a checkpoint.
+    pub fn opened_without_checkpoints(&self) -> bool {
+        self.shared.opened_without_checkpoints
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Request,
+    ) -> StoreResult<T> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(make(reply))
             .await
-            .map_err(|_| anyhow!("store writer has stopped"))?;
-        rx.await.map_err(|_| anyhow!("store writer has stopped"))?
+            .map_err(|_| StoreError::Stopped)?;
+        rx.await.map_err(|_| StoreError::Stopped)?
     }
 
     /// Logs a message this node originated, stores it and queues it for `next_hops`.
@@ -711,7 +931,7 @@ impl Store {
         envelope: Envelope,
         facts: MessageFacts,
         next_hops: Vec<NodeId>,
-    ) -> Result<u64> {
+    ) -> StoreResult<u64> {
         self.originate_with(None, envelope, facts, next_hops).await
     }
 
@@ -730,7 +950,7 @@ impl Store {
         envelope: Envelope,
         facts: MessageFacts,
         next_hops: Vec<NodeId>,
-    ) -> Result<u64> {
+    ) -> StoreResult<u64> {
         self.originate_with(Some(announced), envelope, facts, next_hops)
             .await
     }
@@ -741,7 +961,7 @@ impl Store {
         envelope: Envelope,
         facts: MessageFacts,
         next_hops: Vec<NodeId>,
-    ) -> Result<u64> {
+    ) -> StoreResult<u64> {
         let envelope = Stored::of(&envelope);
         self.ask(|reply| Request::Originate {
             envelope,
@@ -774,7 +994,7 @@ impl Store {
         from: NodeId,
         deliver: bool,
         next_hops: Vec<NodeId>,
-    ) -> Result<Accepted> {
+    ) -> StoreResult<Accepted> {
         let envelope = Stored::of(&envelope);
         self.ask(|reply| Request::Accept {
             envelope,
@@ -798,8 +1018,8 @@ impl Store {
         items: Vec<Offer>,
         from: &NodeId,
         receipts: Vec<(Event, Vec<u8>)>,
-    ) -> Result<()> {
-        let stopped = || anyhow!("store writer has stopped");
+    ) -> StoreResult<()> {
+        let stopped = || StoreError::Stopped;
         let mut waits = Vec::with_capacity(items.len() + receipts.len());
         for o in items {
             let (reply, rx) = oneshot::channel();
@@ -846,7 +1066,7 @@ impl Store {
         outcome: Vec<(MessageId, String)>,
         proof: MessageId,
         signed: Vec<u8>,
-    ) -> Result<u64> {
+    ) -> StoreResult<u64> {
         self.ask(|reply| Request::HopAnswer {
             event,
             peer,
@@ -870,7 +1090,7 @@ impl Store {
         outcome: Vec<(MessageId, String)>,
         proof: MessageId,
         signed: Vec<u8>,
-    ) -> Result<Option<u64>> {
+    ) -> StoreResult<Option<u64>> {
         let leaf = self
             .ask(|reply| Request::HopAnswer {
                 event,
@@ -886,7 +1106,7 @@ impl Store {
     }
 
     /// Appends an event to the log (refusals, receipts sent, administrative acts).
-    pub async fn record(&self, event: Event) -> Result<u64> {
+    pub async fn record(&self, event: Event) -> StoreResult<u64> {
         self.ask(|reply| Request::Record {
             event,
             signed: None,
@@ -897,7 +1117,7 @@ impl Store {
 
     /// As [`Store::record`], keeping `signed` (the envelope of the signed receipt or refusal
     /// the event names) beside the entry, so auditors can verify it from the log alone.
-    pub async fn record_signed(&self, event: Event, signed: Vec<u8>) -> Result<u64> {
+    pub async fn record_signed(&self, event: Event, signed: Vec<u8>) -> StoreResult<u64> {
         self.ask(|reply| Request::Record {
             event,
             signed: Some(signed),
@@ -907,19 +1127,19 @@ impl Store {
     }
 
     /// Marks an inbox message as acknowledged by an officer; false if it is not in the inbox.
-    pub async fn ack(&self, id: MessageId, by: String) -> Result<bool> {
+    pub async fn ack(&self, id: MessageId, by: String) -> StoreResult<bool> {
         self.ask(|reply| Request::Ack { id, by, reply }).await
     }
 
     /// Signs a checkpoint of everything durable, if the log grew since the last one; returns
     /// the note.
-    pub async fn checkpoint(&self) -> Result<Option<String>> {
+    pub async fn checkpoint(&self) -> StoreResult<Option<String>> {
         self.ask(|reply| Request::Checkpoint { reply }).await
     }
 
     /// Keeps a witness's cosignature of one of this node's checkpoints (the caller verified
     /// it): merged into the last checkpoint if it is the same, and added to the history.
-    pub async fn add_cosignature(&self, note: String) -> Result<()> {
+    pub async fn add_cosignature(&self, note: String) -> StoreResult<()> {
         self.ask(|reply| Request::Cosigned { note, reply }).await
     }
 
@@ -930,7 +1150,7 @@ impl Store {
         &self,
         rules: &[crate::config::RetentionRule],
         now: Timestamp,
-    ) -> Result<Vec<(MessageId, String)>> {
+    ) -> StoreResult<Vec<(MessageId, String)>> {
         let count = self.shared.index().msgs.len() as u32;
         let mut due = Vec::new();
         for n in 0..count {
@@ -957,7 +1177,7 @@ impl Store {
     /// Purges the bodies of `ids` (each with the rule that applies): a `purged` log entry per
     /// message, durable first, then the body overwritten on disk. Every proof over the log
     /// stays valid. Returns the ids purged (already purged or still owed a receipt: skipped).
-    pub async fn purge(&self, ids: Vec<(MessageId, String)>) -> Result<Vec<MessageId>> {
+    pub async fn purge(&self, ids: Vec<(MessageId, String)>) -> StoreResult<Vec<MessageId>> {
         self.ask(|reply| Request::Purge { ids, reply }).await
     }
 
@@ -971,7 +1191,7 @@ impl Store {
     /// The log only grows, so a proof once computed holds for good: the last few are kept,
     /// and every witnessing peer offered the same checkpoint (usually all of them, from the
     /// same last cosigned size) costs one reading of the new leaves, not one each.
-    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>> {
+    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> StoreResult<Vec<Hash>> {
         let mut proofs = self.shared.proofs.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = proofs.get(&(old_size, new_size)) {
             return Ok(p.clone());
@@ -984,16 +1204,14 @@ impl Store {
         Ok(proof)
     }
 
-    fn compute_consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>> {
+    fn compute_consistency_proof(&self, old_size: u64, new_size: u64) -> StoreResult<Vec<Hash>> {
         let (frontier, before, locs) = {
             let idx = self.shared.index();
-            let from = usize::try_from(old_size)?;
-            let to = usize::try_from(new_size)?;
-            let locs = idx
-                .leaves
-                .get(from..to)
-                .ok_or_else(|| anyhow!("the log holds fewer than {new_size} entries"))?
-                .to_vec();
+            let fewer =
+                || StoreError::Refused(format!("the log holds fewer than {new_size} entries"));
+            let from = usize::try_from(old_size).map_err(|_| fewer())?;
+            let to = usize::try_from(new_size).map_err(|_| fewer())?;
+            let locs = idx.leaves.get(from..to).ok_or_else(fewer)?.to_vec();
             match idx.frontiers.get(&old_size) {
                 Some(f) => (f.clone(), vec![], locs),
                 // Not a recent checkpoint of this run (a witness remembers an older one, or
@@ -1011,48 +1229,314 @@ impl Store {
         }
         Ok(tail
             .consistency_proof(old_size, new_size)
-            .map_err(|e| anyhow!("consistency proof: {e}"))?
+            .map_err(|e| StoreError::Refused(format!("consistency proof: {e}")))?
             .hashes)
     }
 
     /// Waits for every request sent so far to be committed, then stops the writer. Other
     /// handles fail from then on. The database closes when the last handle is dropped.
-    pub async fn shutdown(&self) -> Result<()> {
+    pub async fn shutdown(&self) -> StoreResult<()> {
         self.ask(|reply| Request::Shutdown { reply }).await
     }
 
     /// Stored envelope of a message (none if unknown).
-    pub fn envelope(&self, id: &MessageId) -> Result<Option<Envelope>> {
-        if self.state(id)?.is_some_and(|s| s.purged) {
-            return Ok(None);
-        }
-        match self.envelope_bytes(id)? {
-            Some(b) => {
-                Ok(Some(Envelope::decode(&b).map_err(|e| {
-                    anyhow!("corrupt stored envelope {id}: {e}")
-                })?))
-            }
-            None => Ok(None),
-        }
+    pub fn envelope(&self, id: &MessageId) -> StoreResult<Option<Envelope>> {
+        Ok(self.read_checked(id)?.map(|(_, env)| env))
     }
 
     /// Stored envelope bytes of a message, exactly as they go on the wire (a relay stored its
-    /// route with itself added).
-    pub fn envelope_bytes(&self, id: &MessageId) -> Result<Option<Vec<u8>>> {
-        let loc = {
+    /// route with itself added); `None` if unknown or purged. Checked before they are
+    /// returned: bytes that no longer decode or hash to `id` mark the message damaged (the
+    /// alarm `stored-body-damaged`) and fail with [`StoreError::Damaged`], as does a message
+    /// marked damaged before.
+    pub fn envelope_bytes(&self, id: &MessageId) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.read_checked(id)?.map(|(bytes, _)| bytes))
+    }
+
+    /// Reads and checks a message's envelope (see [`Store::envelope_bytes`]).
+    fn read_checked(&self, id: &MessageId) -> StoreResult<Option<(Vec<u8>, Envelope)>> {
+        let (n, loc) = {
             let idx = self.shared.index();
-            match idx.number(id).and_then(|n| idx.msgs.get(n as usize)) {
-                Some(e) => e.body,
+            let Some(n) = idx.number(id) else {
+                return Ok(None);
+            };
+            if idx.purged.contains(&n) {
+                return Ok(None);
+            }
+            if let Some(why) = idx.damaged.get(&n) {
+                return Err(StoreError::Damaged {
+                    id: *id,
+                    why: why.clone(),
+                });
+            }
+            match idx.msgs.get(n as usize) {
+                Some(e) => (n, e.body),
                 None => return Ok(None),
             }
         };
-        journal::read(self.shared.medium.as_ref(), loc).map(Some)
+        let bytes = journal::read(self.shared.medium.as_ref(), loc)?;
+        match check_envelope(id, &bytes) {
+            Ok(env) => Ok(Some((bytes, env))),
+            Err(why) => {
+                self.shared.mark_damaged(n, id, &why);
+                Err(StoreError::Damaged { id: *id, why })
+            }
+        }
+    }
+
+    /// Checks every stored body against the journal (see the module documentation): a batch
+    /// whose bodies checksum holds is intact; in a batch with a purged body or a failed
+    /// checksum, each body is checked against its id, its signature (`check`: the id the
+    /// signed bytes verify as, `None` if they cannot be checked here, e.g. their network is no
+    /// longer trusted) and its route, and so is each signed receipt or refusal kept for
+    /// auditors. What fails is marked damaged and alarmed; a failed checksum no body explains
+    /// is alarmed as `stored-batch-damaged`. Blocking (run it off the async workers); one at a
+    /// time.
+    /// It works at most half of the time of the thread it runs on (it waits as long as it
+    /// worked after each batch), so a node catching up after a restart keeps its CPU; `stop`
+    /// ends it early (the report then says it is not complete).
+    pub fn scrub(
+        &self,
+        check: SignatureCheck<'_>,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> StoreResult<ScrubReport> {
+        let mut last = self.shared.scrub.lock().unwrap_or_else(|e| e.into_inner());
+        let medium = self.shared.medium.as_ref();
+        let mut report = ScrubReport::default();
+        let mut failure = None;
+        let mut stopped = false;
+        let scanned = journal::scan(medium, |batch| {
+            if stop() {
+                stopped = true;
+                return Err(anyhow!("stopped"));
+            }
+            let started = Instant::now();
+            report.batches += 1;
+            let done = self.scrub_batch(batch, check, &mut report);
+            std::thread::sleep(started.elapsed().min(Duration::from_millis(50)));
+            match done {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    failure = Some(e);
+                    Err(anyhow!("stopped"))
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if stopped {
+            return Ok(report);
+        }
+        if let Err(e) = scanned {
+            // The journal no longer reads as it did at start-up.
+            self.shared.alarms.raise(
+                AlarmKind::StoredBatchDamaged,
+                "journal",
+                format!("{e:#}"),
+                now(),
+            );
+            return Err(StoreError::Corrupt(format!("{e:#}")));
+        }
+        report.damaged = {
+            let idx = self.shared.index();
+            let mut d: Vec<MessageId> = idx
+                .damaged
+                .keys()
+                .filter_map(|n| idx.ids.get(*n as usize).copied())
+                .collect();
+            d.sort();
+            d
+        };
+        report.finished_at = Some(now());
+        *last = Some(report.clone());
+        Ok(report)
+    }
+
+    /// The last scrub's report, if one finished.
+    pub fn last_scrub(&self) -> Option<ScrubReport> {
+        self.shared.scrub.try_lock().ok().and_then(|r| r.clone())
+    }
+
+    fn scrub_batch(
+        &self,
+        batch: &journal::Batch<'_>,
+        check: SignatureCheck<'_>,
+        report: &mut ScrubReport,
+    ) -> StoreResult<()> {
+        let medium = self.shared.medium.as_ref();
+        // The bodies of this batch: new messages (with the state they were stored with) and
+        // signed answers (with the log entry that names each).
+        let mut news = Vec::new();
+        let mut answers = Vec::new();
+        let walked = batch.records(|rec| {
+            match rec {
+                Record::New { bytes, body, .. } => news.push((decode_state(bytes)?, body)),
+                Record::Signed { leaf, body } => answers.push((leaf, body)),
+                Record::Leaf { .. } | Record::Update { .. } => {}
+            }
+            Ok(())
+        });
+        let bad = |what: String| {
+            StoreError::Corrupt(format!("the batch at byte {}: {what}", batch.start))
+        };
+        match walked {
+            Ok(()) => {}
+            Err(journal::RecordsError::Bad(what)) => return Err(bad(what)),
+            Err(journal::RecordsError::Visit(e)) => return Err(bad(format!("{e:#}"))),
+        }
+        if news.is_empty() && answers.is_empty() {
+            report.batches_intact += 1;
+            return Ok(());
+        }
+        let numbered: Vec<(Option<u32>, MessageState, Loc)> = {
+            let idx = self.shared.index();
+            news.into_iter()
+                .map(|(s, loc)| (idx.number(&s.facts.id), s, loc))
+                .collect()
+        };
+        let any_purged = {
+            let idx = self.shared.index();
+            numbered
+                .iter()
+                .any(|(n, _, _)| n.is_some_and(|n| idx.purged.contains(&n)))
+        };
+        let intact = batch
+            .bodies_intact(medium)
+            .map_err(|e| StoreError::Corrupt(format!("{e:#}")))?;
+        if !any_purged && intact {
+            report.batches_intact += 1;
+            return Ok(());
+        }
+        let mut explained = false;
+        for (n, state, loc) in numbered {
+            let Some(n) = n else { continue };
+            if self.shared.index().purged.contains(&n) {
+                continue;
+            }
+            report.bodies_checked += 1;
+            let id = state.facts.id;
+            let bytes = journal::read(medium, loc)?;
+            if let Some(why) = self.body_problem(&id, &state, &bytes, check)? {
+                self.shared.mark_damaged(n, &id, &why);
+                explained = true;
+            }
+        }
+        for (leaf, loc) in answers {
+            report.bodies_checked += 1;
+            let bytes = journal::read(medium, loc)?;
+            if let Some(why) = self.answer_problem(leaf, &bytes, check)? {
+                report.damaged_answers.push(leaf);
+                self.shared.alarms.raise(
+                    AlarmKind::StoredBodyDamaged,
+                    &format!("log entry {leaf}"),
+                    format!(
+                        "the signed receipt or refusal kept for log entry {leaf} is damaged \
+                         ({why}); auditors will find it so"
+                    ),
+                    now(),
+                );
+                explained = true;
+            }
+        }
+        if !intact && !explained && !any_purged {
+            report.unexplained.push(batch.start);
+            self.shared.alarms.raise(
+                AlarmKind::StoredBatchDamaged,
+                &format!("batch at byte {}", batch.start),
+                format!(
+                    "the journal's batch at byte {} no longer matches its checksum, and no \
+                     message in it could be named as damaged: the disk may be failing",
+                    batch.start
+                ),
+                now(),
+            );
+        }
+        Ok(())
+    }
+
+    /// What is wrong with a stored message's envelope, if anything: it must decode, hash to
+    /// its id, carry a signature that verifies, and have the route it was stored with.
+    fn body_problem(
+        &self,
+        id: &MessageId,
+        state: &MessageState,
+        bytes: &[u8],
+        check: SignatureCheck<'_>,
+    ) -> StoreResult<Option<String>> {
+        let env = match check_envelope(id, bytes) {
+            Ok(env) => env,
+            Err(why) => return Ok(Some(why)),
+        };
+        match check(&env.signed) {
+            Ok(Some(v)) if v != *id => return Ok(Some(format!("it verifies as {}", v.short()))),
+            Err(why) => return Ok(Some(why)),
+            Ok(_) => {}
+        }
+        let first = state.leaves.first().copied();
+        let event = match first {
+            Some(leaf) => self.log_entry(leaf)?.map(|e| e.event),
+            None => None,
+        };
+        let route_ok = match (&state.role, event) {
+            (Role::Originated, _) => env.route.is_empty(),
+            (_, Some(Event::Received { route, .. })) => env.route == route,
+            (_, Some(Event::Relayed { to, .. })) if !to.is_empty() => {
+                env.route.last() == Some(&self.shared.node)
+            }
+            _ => true,
+        };
+        Ok((!route_ok).then(|| "its route is not the one it was stored with".to_owned()))
+    }
+
+    /// What is wrong with a kept signed answer, if anything: it must decode, verify, and be
+    /// the answer its log entry names.
+    fn answer_problem(
+        &self,
+        leaf: u64,
+        bytes: &[u8],
+        check: SignatureCheck<'_>,
+    ) -> StoreResult<Option<String>> {
+        let env = match Envelope::decode(bytes) {
+            Ok(e) => e,
+            Err(e) => return Ok(Some(format!("it no longer decodes: {}", e.reason_code()))),
+        };
+        let named = match self.log_entry(leaf)?.map(|e| e.event) {
+            Some(
+                Event::ReceiptSent { receipt, .. }
+                | Event::ReceiptReceived { receipt, .. }
+                | Event::RefusalReceived {
+                    refusal: receipt, ..
+                },
+            ) => Some(receipt),
+            _ => None,
+        };
+        let id = env.signed.id();
+        if named.is_some_and(|n| n != id) {
+            return Ok(Some(format!("its body now hashes to {}", id.short())));
+        }
+        Ok(match check(&env.signed) {
+            Err(why) => Some(why),
+            Ok(Some(v)) if v != id => Some(format!("it verifies as {}", v.short())),
+            Ok(_) => None,
+        })
+    }
+
+    /// Whether the message is marked damaged, and why.
+    pub fn damaged(&self, id: &MessageId) -> Option<String> {
+        let idx = self.shared.index();
+        idx.number(id).and_then(|n| idx.damaged.get(&n).cloned())
+    }
+
+    /// Messages marked damaged.
+    pub fn damaged_count(&self) -> usize {
+        self.shared.index().damaged.len()
     }
 
     /// A message's stored envelope for sending to a peer: shared from memory while the
     /// message is owed to a peer and was written by this run (up to 8 MiB of them), else
     /// read from the journal.
-    pub fn envelope_to_send(&self, id: &MessageId) -> Result<Option<Arc<Vec<u8>>>> {
+    pub fn envelope_to_send(&self, id: &MessageId) -> StoreResult<Option<Arc<Vec<u8>>>> {
         {
             let idx = self.shared.index();
             if let Some(e) = idx.number(id).and_then(|n| idx.sending.get(&n)) {
@@ -1063,7 +1547,7 @@ impl Store {
     }
 
     /// Stored state of a message.
-    pub fn state(&self, id: &MessageId) -> Result<Option<MessageState>> {
+    pub fn state(&self, id: &MessageId) -> StoreResult<Option<MessageState>> {
         match self.shared.number(id) {
             Some(n) => self.shared.state_of(n),
             None => Ok(None),
@@ -1071,7 +1555,12 @@ impl Store {
     }
 
     /// Up to `limit` outbox entries for `peer` with sequence ≥ `from`, in order.
-    pub fn outbox(&self, peer: &NodeId, from: u64, limit: usize) -> Result<Vec<(u64, MessageId)>> {
+    pub fn outbox(
+        &self,
+        peer: &NodeId,
+        from: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<(u64, MessageId)>> {
         let idx = self.shared.index();
         let Some(q) = idx.outbox.get(peer) else {
             return Ok(Vec::new());
@@ -1079,10 +1568,9 @@ impl Store {
         q.range(from..)
             .take(limit)
             .map(|(seq, n)| {
-                let s = idx
-                    .hot
-                    .get(n)
-                    .ok_or_else(|| anyhow!("outbox entry {seq} of {peer} without state"))?;
+                let s = idx.hot.get(n).ok_or_else(|| {
+                    StoreError::Corrupt(format!("outbox entry {seq} of {peer} without state"))
+                })?;
                 Ok((*seq, s.facts.id))
             })
             .collect()
@@ -1110,7 +1598,7 @@ impl Store {
     }
 
     /// Inbox entries with sequence ≥ `from`, up to `limit`.
-    pub fn inbox(&self, from: u64, limit: usize) -> Result<Vec<InboxItem>> {
+    pub fn inbox(&self, from: u64, limit: usize) -> StoreResult<Vec<InboxItem>> {
         let numbers: Vec<(u64, u32)> = {
             let idx = self.shared.index();
             idx.inbox
@@ -1127,7 +1615,7 @@ impl Store {
                 let state = self
                     .shared
                     .state_of(n)?
-                    .ok_or_else(|| anyhow!("inbox entry without state"))?;
+                    .ok_or_else(|| StoreError::Corrupt("inbox entry without state".into()))?;
                 Ok(InboxItem { seq, state })
             })
             .collect()
@@ -1156,7 +1644,7 @@ impl Store {
     }
 
     /// Messages of a case, by id.
-    pub fn case_messages(&self, case: &CaseId) -> Result<Vec<MessageId>> {
+    pub fn case_messages(&self, case: &CaseId) -> StoreResult<Vec<MessageId>> {
         Ok(self
             .shared
             .index()
@@ -1167,7 +1655,7 @@ impl Store {
     }
 
     /// One log entry.
-    pub fn log_entry(&self, index: u64) -> Result<Option<LogEntry>> {
+    pub fn log_entry(&self, index: u64) -> StoreResult<Option<LogEntry>> {
         let loc = {
             let idx = self.shared.index();
             match usize::try_from(index).ok().and_then(|i| idx.leaves.get(i)) {
@@ -1178,7 +1666,7 @@ impl Store {
         let bytes = journal::read(self.shared.medium.as_ref(), loc)?;
         LogEntry::decode(&bytes)
             .map(Some)
-            .map_err(|e| anyhow!("corrupt log leaf {index}: {e}"))
+            .map_err(|e| StoreError::Corrupt(format!("log entry {index}: {e}")))
     }
 
     /// Number of durable log entries.
@@ -1220,6 +1708,8 @@ struct Writer {
     buf: BatchBuf,
     /// The journal's salt (seals batch headers).
     salt: [u8; 8],
+    /// The data dir's lock: held as long as the writer lives.
+    _lock: DataDirLock,
 }
 
 /// A request as the writer takes it: an announcement it carries is withdrawn now.
@@ -1241,8 +1731,8 @@ fn take_waiting(rx: &mut mpsc::Receiver<Request>, pending: &mut Vec<Request>) {
 }
 
 /// Answers a request that will not be carried out.
-fn fail(r: Request, why: &str) {
-    let e = || anyhow!("{why}");
+fn fail(r: Request, why: &StoreError) {
+    let e = || why.duplicate();
     match r {
         Request::Originate { reply, .. } => drop(reply.send(Err(e()))),
         Request::Accept { reply, .. } => drop(reply.send(Err(e()))),
@@ -1256,14 +1746,18 @@ fn fail(r: Request, why: &str) {
     }
 }
 
+fn too_large(id: &MessageId) -> StoreError {
+    StoreError::Refused(format!("message {id} is too large to store"))
+}
+
 /// Replies to send once the batch is durable.
 enum Reply {
-    Index(oneshot::Sender<Result<u64>>, u64),
-    Accepted(oneshot::Sender<Result<Accepted>>, Accepted),
-    Bool(oneshot::Sender<Result<bool>>, bool),
-    Checkpoint(oneshot::Sender<Result<Option<String>>>),
-    Cosigned(oneshot::Sender<Result<()>>, String),
-    Purged(oneshot::Sender<Result<Vec<MessageId>>>, Vec<MessageId>),
+    Index(oneshot::Sender<StoreResult<u64>>, u64),
+    Accepted(oneshot::Sender<StoreResult<Accepted>>, Accepted),
+    Bool(oneshot::Sender<StoreResult<bool>>, bool),
+    Checkpoint(oneshot::Sender<StoreResult<Option<String>>>),
+    Cosigned(oneshot::Sender<StoreResult<()>>, String),
+    Purged(oneshot::Sender<StoreResult<Vec<MessageId>>>, Vec<MessageId>),
 }
 
 /// A message's state as the group sees it.
@@ -1311,7 +1805,7 @@ impl Group<'_> {
 
     /// Appends an event about a message and hands its facts back, so they are not cloned once
     /// for the log and once more for the message's state.
-    fn append_message_event(&mut self, event: Event) -> Result<(u64, MessageFacts)> {
+    fn append_message_event(&mut self, event: Event) -> StoreResult<(u64, MessageFacts)> {
         let index = self.base_leaf + self.leaves.len() as u64;
         let entry = LogEntry {
             index,
@@ -1323,12 +1817,15 @@ impl Group<'_> {
             Event::Sent { msg, .. } | Event::Received { msg, .. } | Event::Relayed { msg, .. } => {
                 Ok((index, msg))
             }
-            other => Err(anyhow!("internal: {other:?} is not a message event")),
+            other => Err(StoreError::Refused(format!(
+                "internal: {} is not a message event",
+                other.name()
+            ))),
         }
     }
 
     /// The message as this group sees it, loaded into the group once.
-    fn pending(&mut self, id: &MessageId) -> Result<Option<&mut Pending>> {
+    fn pending(&mut self, id: &MessageId) -> StoreResult<Option<&mut Pending>> {
         if !self.states.contains_key(id) {
             let Some(n) = self.shared.number(id) else {
                 return Ok(None);
@@ -1349,7 +1846,7 @@ impl Group<'_> {
     }
 
     /// The message's state to change in this group (written at commit).
-    fn state_mut(&mut self, id: &MessageId) -> Result<Option<&mut MessageState>> {
+    fn state_mut(&mut self, id: &MessageId) -> StoreResult<Option<&mut MessageState>> {
         Ok(self.pending(id)?.map(|p| {
             p.dirty = true;
             &mut p.state
@@ -1357,7 +1854,7 @@ impl Group<'_> {
     }
 
     /// Whether `peer` still owes an answer about the message.
-    fn owes(&mut self, id: &MessageId, peer: &NodeId) -> Result<bool> {
+    fn owes(&mut self, id: &MessageId, peer: &NodeId) -> StoreResult<bool> {
         if let Some(p) = self.states.get(id) {
             return Ok(p.state.pending.iter().any(|(q, _)| q == peer));
         }
@@ -1434,7 +1931,7 @@ impl Group<'_> {
         );
     }
 
-    fn apply(&mut self, req: Request, replies: &mut Vec<Reply>) -> Result<()> {
+    fn apply(&mut self, req: Request, replies: &mut Vec<Reply>) -> StoreResult<()> {
         match req {
             Request::Originate {
                 envelope,
@@ -1444,11 +1941,14 @@ impl Group<'_> {
                 reply,
             } => {
                 if self.exists(&facts.id) {
-                    let _ = reply.send(Err(anyhow!("message {} already exists", facts.id)));
+                    let _ = reply.send(Err(StoreError::Refused(format!(
+                        "message {} already exists",
+                        facts.id
+                    ))));
                     return Ok(());
                 }
                 if envelope.bytes.len() as u64 > Loc::MAX_LEN {
-                    let _ = reply.send(Err(anyhow!("message {} is too large to store", facts.id)));
+                    let _ = reply.send(Err(too_large(&facts.id)));
                     return Ok(());
                 }
                 let (leaf, facts) = self.append_message_event(Event::Sent {
@@ -1480,7 +1980,7 @@ impl Group<'_> {
                     return Ok(());
                 }
                 if envelope.bytes.len() as u64 > Loc::MAX_LEN {
-                    let _ = reply.send(Err(anyhow!("message {} is too large to store", facts.id)));
+                    let _ = reply.send(Err(too_large(&facts.id)));
                     return Ok(());
                 }
                 let role = if deliver {
@@ -1497,7 +1997,10 @@ impl Group<'_> {
                             env.encode()
                         }
                         Err(e) => {
-                            let _ = reply.send(Err(anyhow!("cannot relay {}: {e}", facts.id)));
+                            let _ = reply.send(Err(StoreError::Refused(format!(
+                                "cannot relay {}: {e}",
+                                facts.id
+                            ))));
                             return Ok(());
                         }
                     }
@@ -1659,7 +2162,7 @@ impl Writer {
                     match r {
                         Request::Shutdown { reply } if stop.is_none() => stop = Some(reply),
                         Request::Shutdown { reply } => drop(reply.send(Ok(()))),
-                        other => fail(other, "the store is shutting down"),
+                        other => fail(other, &StoreError::Stopped),
                     }
                 }
             }
@@ -1671,7 +2174,7 @@ impl Writer {
         }
         rx.close();
         while let Ok(r) = rx.try_recv() {
-            fail(r, "the store has shut down");
+            fail(r, &StoreError::Stopped);
         }
         drop(self);
         if let Some(reply) = stop {
@@ -1735,20 +2238,23 @@ impl Writer {
             queued: HashSet::new(),
             now: now(),
         };
-        let mut failure = self.broken.as_ref().map(|why| anyhow!("{why}"));
-        if failure.is_none() {
-            for req in requests {
-                if let Err(e) = group.apply(req, &mut replies) {
-                    failure = Some(e);
-                    break;
+        let mut failure = self
+            .broken
+            .as_ref()
+            .map(|why| StoreError::Broken(why.clone()));
+        match &failure {
+            None => {
+                for req in requests {
+                    if let Err(e) = group.apply(req, &mut replies) {
+                        failure = Some(e);
+                        break;
+                    }
                 }
             }
-        } else {
-            for req in requests {
-                fail(
-                    req,
-                    "the store is unusable after a failed write; restart the node",
-                );
+            Some(e) => {
+                for req in requests {
+                    fail(req, e);
+                }
             }
         }
         let Group {
@@ -1767,16 +2273,25 @@ impl Writer {
         if let Err(e) = result {
             // Nothing of this group is durable: fail every request in it. The indexes were not
             // touched, so the next group starts clean.
-            tracing::error!(error = %e, "store commit failed");
-            let msg = format!("store commit failed: {e:#}");
+            let kind = match e {
+                StoreError::DiskFull(_) => AlarmKind::DiskFull,
+                _ => AlarmKind::StorageWrite,
+            };
+            self.shared.alarms.raise(
+                kind,
+                "journal",
+                format!("a group commit of {} requests failed: {e}", replies.len()),
+                now(),
+            );
             for r in replies {
+                let e = e.duplicate();
                 match r {
-                    Reply::Index(tx, _) => drop(tx.send(Err(anyhow!(msg.clone())))),
-                    Reply::Accepted(tx, _) => drop(tx.send(Err(anyhow!(msg.clone())))),
-                    Reply::Bool(tx, _) => drop(tx.send(Err(anyhow!(msg.clone())))),
-                    Reply::Checkpoint(tx) => drop(tx.send(Err(anyhow!(msg.clone())))),
-                    Reply::Cosigned(tx, _) => drop(tx.send(Err(anyhow!(msg.clone())))),
-                    Reply::Purged(tx, _) => drop(tx.send(Err(anyhow!(msg.clone())))),
+                    Reply::Index(tx, _) => drop(tx.send(Err(e))),
+                    Reply::Accepted(tx, _) => drop(tx.send(Err(e))),
+                    Reply::Bool(tx, _) => drop(tx.send(Err(e))),
+                    Reply::Checkpoint(tx) => drop(tx.send(Err(e))),
+                    Reply::Cosigned(tx, _) => drop(tx.send(Err(e))),
+                    Reply::Purged(tx, _) => drop(tx.send(Err(e))),
                 }
             }
             return;
@@ -1810,7 +2325,7 @@ impl Writer {
         signed: Vec<(u64, Vec<u8>)>,
         mut states: HashMap<MessageId, Pending>,
         next_outbox: HashMap<NodeId, u64>,
-    ) -> Result<()> {
+    ) -> StoreResult<()> {
         let batch = &mut self.buf;
         batch.clear();
         let mut bodies_part = Bodies::default();
@@ -1823,9 +2338,10 @@ impl Writer {
         for (id, body) in &new {
             let p = states
                 .remove(id)
-                .ok_or_else(|| anyhow!("new message {id} without state"))?;
+                .ok_or_else(|| StoreError::Refused(format!("new message {id} without state")))?;
             let state = encode(&p.state);
-            let body_len = u32::try_from(body.len()).map_err(|_| anyhow!("envelope too large"))?;
+            let body_len = u32::try_from(body.len())
+                .map_err(|_| StoreError::Refused("envelope too large".into()))?;
             let at = batch.record(journal::TAG_NEW, &[&body_len.to_le_bytes(), &state])?;
             new_at.push((
                 at + 4,
@@ -1838,7 +2354,8 @@ impl Writer {
         // Signed answers: their bodies follow the new messages' in the bodies section.
         let mut signed_lens = Vec::with_capacity(signed.len());
         for (leaf, bytes) in &signed {
-            let len = u32::try_from(bytes.len()).map_err(|_| anyhow!("signed answer too large"))?;
+            let len = u32::try_from(bytes.len())
+                .map_err(|_| StoreError::Refused("signed answer too large".into()))?;
             batch.record(
                 journal::TAG_SIGNED,
                 &[&leaf.to_le_bytes(), &len.to_le_bytes()],
@@ -1869,7 +2386,11 @@ impl Writer {
             .chain(updates.iter().map(|u| u.2))
             .any(|l| l as u64 > Loc::MAX_LEN);
         if too_long || end > Loc::MAX_OFFSET {
-            bail!("this group's records exceed the journal's limits (32 MiB per value, 512 GiB per file)");
+            return Err(StoreError::Refused(
+                "this group's records exceed the journal's limits (32 MiB per value, 512 GiB \
+                 per file)"
+                    .into(),
+            ));
         }
         let start = match batch.commit(self.shared.medium.as_ref(), &self.salt, &bodies_part) {
             Ok(s) => {
@@ -1892,7 +2413,7 @@ impl Writer {
         let meta = start + journal::HEADER;
         let bodies = meta + batch.meta_len();
         let mut idx = self.shared.index.write().unwrap_or_else(|e| e.into_inner());
-        let applied = (|| -> Result<()> {
+        let applied = (|| -> StoreResult<()> {
             for ((at, len), h) in leaf_at.into_iter().zip(hashes) {
                 idx.leaves.push(Loc::new(meta + at, len as u64)?);
                 idx.root.push_leaf_hash(h);
@@ -1924,14 +2445,14 @@ impl Writer {
             );
             tracing::error!("{why}");
             self.broken = Some(why.clone());
-            bail!(why);
+            return Err(StoreError::Broken(why));
         }
         Ok(())
     }
 
     /// Signs a checkpoint over the durable tree (everything in it has passed the barrier),
     /// if it grew since the last one, and writes it durably before returning it.
-    fn sign_checkpoint(&mut self) -> Result<Option<String>> {
+    fn sign_checkpoint(&mut self) -> StoreResult<Option<String>> {
         let (size, root) = {
             let idx = self.shared.index();
             (idx.root.len(), idx.root.root())
@@ -1946,9 +2467,10 @@ impl Writer {
             return Ok(None);
         }
         let origin = log_origin(self.signer.node());
-        let cp = Checkpoint::new(&origin, size, root).map_err(|e| anyhow!("checkpoint: {e}"))?;
+        let cp = Checkpoint::new(&origin, size, root)
+            .map_err(|e| StoreError::Checkpoint(e.to_string()))?;
         let signed = SignedCheckpoint::sign(cp, &origin, self.signer.key())
-            .map_err(|e| anyhow!("checkpoint: {e}"))?;
+            .map_err(|e| StoreError::Checkpoint(e.to_string()))?;
         let note = signed.encode();
         checkpoint::write(&self.cp_path, &note)?;
         if let Ok(mut last) = self.shared.last_checkpoint.write() {
@@ -1964,7 +2486,7 @@ impl Writer {
     }
 
     /// Overwrites the bodies of messages whose purge is durable in the log.
-    fn zero_bodies(&self, ids: &[MessageId]) -> Result<()> {
+    fn zero_bodies(&self, ids: &[MessageId]) -> StoreResult<()> {
         let ranges: Vec<(u64, usize)> = {
             let mut idx = self.shared.index.write().unwrap_or_else(|e| e.into_inner());
             let numbers: Vec<u32> = ids.iter().filter_map(|id| idx.number(id)).collect();
@@ -1977,15 +2499,17 @@ impl Writer {
                 .map(|e| (e.body.offset(), e.body.length()))
                 .collect()
         };
-        self.shared
-            .medium
-            .zero_durable(&ranges)
-            .context("purge: cannot overwrite the bodies (the next start finishes it)")
+        self.shared.medium.zero_durable(&ranges).map_err(|e| {
+            StoreError::write(std::io::Error::new(
+                e.kind(),
+                format!("purge: cannot overwrite the bodies (the next start finishes it): {e}"),
+            ))
+        })
     }
 
     /// Merges a cosigned copy of one of our checkpoints: into the last checkpoint if it is the
     /// same one (adding only signature lines it lacks), and into the history either way.
-    fn add_cosignature(&mut self, cosigned: &str) -> Result<()> {
+    fn add_cosignature(&mut self, cosigned: &str) -> StoreResult<()> {
         let last = self
             .shared
             .last_checkpoint

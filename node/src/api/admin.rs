@@ -1,0 +1,71 @@
+//! Supervisors' administrative endpoints: clearing alarms and checking the store.
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use liaison_protocol::log::Event;
+use serde::Serialize;
+
+use super::auth::{Action, Principal};
+use super::{ApiError, ApiState};
+use crate::alarm::Alarm;
+use crate::store::ScrubReport;
+
+/// What `POST /v1/alarms/clear` answers.
+#[derive(Debug, Serialize)]
+pub struct Cleared {
+    /// The alarms cleared.
+    pub cleared: Vec<Alarm>,
+    /// The log entry recording it (none when there was nothing to clear).
+    pub leaf: Option<u64>,
+}
+
+/// `POST /v1/alarms/clear`: clears every alarm, once dealt with; an administrative act the
+/// log records (who, how many, which codes).
+pub async fn clear_alarms(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Cleared>, ApiError> {
+    p.require(Action::ClearAlarms)?;
+    let cleared = s.ctx.alarms.clear();
+    if cleared.is_empty() {
+        return Ok(Json(Cleared {
+            cleared,
+            leaf: None,
+        }));
+    }
+    let mut codes: Vec<&str> = cleared.iter().map(|a| a.code.code()).collect();
+    codes.dedup();
+    let leaf = s
+        .ctx
+        .store
+        .record(Event::Admin {
+            act: "alarms-cleared".into(),
+            detail: format!(
+                "{} cleared {} alarms ({})",
+                p.who,
+                cleared.len(),
+                codes.join(", ")
+            ),
+        })
+        .await
+        .map_err(ApiError::store)?;
+    tracing::info!(who = %p, alarms = cleared.len(), "alarms cleared");
+    Ok(Json(Cleared {
+        cleared,
+        leaf: Some(leaf),
+    }))
+}
+
+/// `POST /v1/store/scrub`: checks every stored body now (see
+/// [`crate::store::Store::scrub`]) and answers with what it found; damaged messages are
+/// marked and alarmed as they are found.
+pub async fn scrub(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<ScrubReport>, ApiError> {
+    p.require(Action::Scrub)?;
+    let report = crate::node::check_store(&s.ctx)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(report))
+}
