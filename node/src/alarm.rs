@@ -293,6 +293,59 @@ mod tests {
         );
     }
 
+    /// Every alarm code, and every code of the store, its lock and its files, is documented
+    /// in docs/REASONS.md.
+    #[test]
+    fn every_code_is_in_reasons_md() {
+        use crate::store::StoreError;
+        let doc = include_str!("../../docs/REASONS.md");
+        let io = || std::io::Error::other("x");
+        let store = [
+            StoreError::DiskFull(io()),
+            StoreError::Write(io()),
+            StoreError::Read {
+                offset: 0,
+                source: io(),
+            },
+            StoreError::Damaged {
+                id: liaison_protocol::MessageId([0; 32]),
+                why: String::new(),
+            },
+            StoreError::Corrupt(String::new()),
+            StoreError::Refused(String::new()),
+            StoreError::Broken(String::new()),
+            StoreError::Stopped,
+            StoreError::Checkpoint(String::new()),
+        ];
+        let lock = [
+            crate::store::lock::LockError::InUse {
+                dir: String::new(),
+                holder: None,
+            }
+            .reason_code(),
+            crate::store::lock::LockError::Io {
+                dir: String::new(),
+                source: io(),
+            }
+            .reason_code(),
+        ];
+        let files = crate::files::FileError::NotPrivate {
+            what: String::new(),
+            path: String::new(),
+            mode: 0,
+        }
+        .reason_code();
+        let codes = AlarmKind::ALL
+            .iter()
+            .map(|k| k.code())
+            .chain(store.iter().map(StoreError::reason_code))
+            .chain(lock)
+            .chain([files]);
+        for code in codes {
+            assert!(doc.contains(&format!("`{code}`")), "{code} is not in docs/REASONS.md");
+        }
+    }
+
     #[test]
     fn codes_are_distinct() {
         let mut codes: Vec<&str> = AlarmKind::ALL.iter().map(|k| k.code()).collect();

@@ -267,13 +267,15 @@ impl Default for Limits {
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CheckpointConfig {
-    /// Seconds between periodic checkpoints (only when the log grew).
+    /// Seconds between periodic checkpoints (only when the log grew). It bounds what a
+    /// witness alone can notice: entries acknowledged after the last checkpoint, if the end of
+    /// the journal is lost with them (docs/AUDIT.md, "What a node detects by itself").
     pub interval_secs: u64,
 }
 
 impl Default for CheckpointConfig {
     fn default() -> Self {
-        Self { interval_secs: 10 }
+        Self { interval_secs: 2 }
     }
 }
 

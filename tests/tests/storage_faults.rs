@@ -536,3 +536,144 @@ fn missing_checkpoint_files_start_only_when_the_operator_says_so() {
     );
     rt.block_on(node.shutdown()).expect("stops");
 }
+
+/// Where `needle` is in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A message whose stored copy is damaged while it waits in the outbox is never sent: the
+/// alarm names it, it stays in the outbox for all to see, and the rest of the outbox is
+/// delivered.
+#[test]
+fn a_damaged_message_is_never_forwarded_and_the_rest_of_the_outbox_is() {
+    let rt = runtime();
+    let mut c = Cluster::new(&["central-asia"]);
+    c.add(A);
+    c.add(B);
+    let cfg_a = c.config(A, &[B]);
+    let cfg_b = c.config(B, &[A]);
+    let (a, b) = rt.block_on(async { (start(cfg_a.clone()).await, start(cfg_b.clone()).await) });
+    rt.block_on(liaison_tests::cluster::wait_keys(&a, &[B]));
+    rt.block_on(b.shutdown()).expect("B stops");
+    // Queued for B while it is down.
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let sent = rt
+            .block_on(a.send(&alert(B, &format!("queued {i}"))))
+            .expect("A sends");
+        ids.push(sent.id);
+    }
+    let victim = ids[5];
+    let stored = a
+        .store()
+        .envelope_bytes(&victim)
+        .expect("read")
+        .expect("stored");
+    rt.block_on(a.shutdown()).expect("A stops");
+    let journal = cfg_a.data_dir.join("store").join("journal-v1");
+    let mut bytes = std::fs::read(&journal).expect("journal");
+    let at = find(&bytes, &stored).expect("the envelope is in the journal") + stored.len() / 3;
+    bytes[at] ^= 0x10;
+    std::fs::write(&journal, bytes).expect("write");
+
+    let (a, b) = rt.block_on(async { (start(cfg_a).await, start(cfg_b).await) });
+    let (sa, sb) = (a.store().clone(), b.store().clone());
+    let b_id: liaison_protocol::NodeId = B.parse().expect("id");
+    rt.block_on(wait_for("the nine intact messages at B", LIMIT, || {
+        sb.inbox_len() == 9
+    }));
+    rt.block_on(wait_for("A to know the tenth is damaged", LIMIT, || {
+        sa.damaged(&victim).is_some()
+    }));
+    let held: Vec<_> = sb
+        .inbox(0, 100)
+        .expect("inbox")
+        .iter()
+        .map(|i| i.state.facts.id)
+        .collect();
+    assert!(!held.contains(&victim), "the damaged message reached B");
+    // Everything else receipted; the damaged one stays owed, for all to see.
+    rt.block_on(wait_for("A's outbox to B to hold only the damaged one", LIMIT, || {
+        sa.outbox_depths().get(&b_id) == Some(&1)
+    }));
+    assert!(sa.outbox(&b_id, 0, 10).expect("outbox")[0].1 == victim);
+    let status = a.status();
+    assert_eq!(status.damaged_messages, 1);
+    assert!(
+        status
+            .alarms
+            .iter()
+            .any(|x| x.code == liaison_node::alarm::AlarmKind::StoredBodyDamaged
+                && x.subject == victim.to_string()),
+        "{:?}",
+        status.alarms
+    );
+    rt.block_on(async {
+        let (x, y) = tokio::join!(a.shutdown(), b.shutdown());
+        x.expect("A stops");
+        y.expect("B stops");
+    });
+}
+
+/// The size of A's log that B last cosigned (its witness state), if any.
+fn witnessed_size(b_data: &Path) -> Option<u64> {
+    let note = std::fs::read_to_string(b_data.join("witness").join(format!("{A}.note"))).ok()?;
+    note.lines().nth(1)?.parse().ok()
+}
+
+/// A data dir put back to an older copy — journal and both checkpoint files, consistent with
+/// one another — starts (nothing local can tell), and its witness catches it at once: the
+/// witness refuses the shorter log and keeps the evidence, and the node raises
+/// `log-rolled-back`.
+#[test]
+fn a_store_restored_from_an_older_copy_is_caught_by_its_witness() {
+    let rt = runtime();
+    let mut c = Cluster::new(&["central-asia"]);
+    c.add(A);
+    c.add(B);
+    let cfg_a = c.config(A, &[B]);
+    let cfg_b = c.config(B, &[A]);
+    let b = rt.block_on(start(cfg_b.clone()));
+    let a = rt.block_on(start(cfg_a.clone()));
+    rt.block_on(liaison_tests::cluster::wait_keys(&a, &[B]));
+    for i in 0..5 {
+        rt.block_on(a.send(&alert(B, &format!("early {i}"))))
+            .expect("sent");
+    }
+    rt.block_on(a.shutdown()).expect("A stops");
+    let old = tempfile::tempdir().expect("tmp");
+    copy_dir(&cfg_a.data_dir, old.path());
+
+    let a = rt.block_on(start(cfg_a.clone()));
+    for i in 0..5 {
+        rt.block_on(a.send(&alert(B, &format!("late {i}"))))
+            .expect("sent");
+    }
+    let size = a.store().log_size();
+    rt.block_on(wait_for("B to cosign A's newer checkpoint", LIMIT, || {
+        witnessed_size(&cfg_b.data_dir).is_some_and(|s| s >= size)
+    }));
+    rt.block_on(a.shutdown()).expect("A stops");
+
+    // The whole data dir put back to the older copy.
+    std::fs::remove_dir_all(&cfg_a.data_dir).expect("rm");
+    copy_dir(old.path(), &cfg_a.data_dir);
+    let a = rt.block_on(start(cfg_a));
+    let ctx = a.ctx().clone();
+    rt.block_on(wait_for("A's rollback alarm", LIMIT, || {
+        ctx.alarms
+            .has(liaison_node::alarm::AlarmKind::LogRolledBack)
+    }));
+    let ctx_b = b.ctx().clone();
+    rt.block_on(wait_for("B's evidence", LIMIT, || {
+        ctx_b
+            .alarms
+            .has(liaison_node::alarm::AlarmKind::PeerRewroteHistory)
+    }));
+    rt.block_on(async {
+        let (x, y) = tokio::join!(a.shutdown(), b.shutdown());
+        x.expect("A stops");
+        y.expect("B stops");
+    });
+}

@@ -513,6 +513,10 @@ pub fn signature_lines(note: &str) -> Vec<&str> {
 /// Appends a note to the history beside `path` (the last checkpoint's file), durably;
 /// rotates the current history file once it is larger than [`ROTATE_BYTES`].
 pub fn append_history(path: &Path, note: &str) -> Result<(), StoreError> {
+    append_history_rotating(path, note, ROTATE_BYTES)
+}
+
+fn append_history_rotating(path: &Path, note: &str, rotate_bytes: u64) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let history = dir.join(HISTORY);
     let mut f = crate::files::open_append(&history)?;
@@ -531,7 +535,7 @@ pub fn append_history(path: &Path, note: &str) -> Result<(), StoreError> {
             format!("cannot append to {}: {e}", history.display()),
         ))
     })?;
-    if meta.len() > ROTATE_BYTES {
+    if meta.len() > rotate_bytes {
         rotate(dir).map_err(|e| StoreError::Checkpoint(format!("{e:#}")))?;
     }
     Ok(())
@@ -567,6 +571,83 @@ pub fn write(path: &Path, note: &str) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn note(size: u64) -> String {
+        format!(
+            "liaison/kz-dcu.central-asia\n{size}\n{}=\n\n— liaison/kz-dcu.central-asia {}\n",
+            "A".repeat(43),
+            "B".repeat(200)
+        )
+    }
+
+    #[test]
+    fn the_history_rotates_and_reads_as_one_across_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp = dir.path().join(FILE);
+        // ~330-byte lines, rotated past 64 KiB: 500 of them make two rotations.
+        const ROTATE: u64 = 64 << 10;
+        let n = 500u64;
+        for size in 0..n {
+            append_history_rotating(&cp, &note(size), ROTATE).unwrap();
+        }
+        let files = history_files(dir.path()).unwrap();
+        assert_eq!(files.len(), 3, "{files:?}");
+        assert_eq!(files[1].first, files[0].end.unwrap());
+        for f in &files {
+            let len = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
+            assert!(len <= ROTATE + 4096, "{} is {len} bytes", f.path.display());
+        }
+        let all = history(dir.path()).unwrap();
+        assert_eq!(all.len() as u64, n);
+        assert!(all.iter().enumerate().all(|(i, a)| size_of(a) == Some(i as u64)));
+        // Pages across a rotation boundary, and past the end.
+        let edge = files[0].end.unwrap();
+        let page = history_page(dir.path(), edge - 2, 5).unwrap();
+        assert_eq!(page.total, n);
+        let sizes: Vec<u64> = page.notes.iter().filter_map(|x| size_of(x)).collect();
+        assert_eq!(sizes, (edge - 2..edge + 3).collect::<Vec<_>>());
+        let tail = history_page(dir.path(), n - 2, 10).unwrap();
+        assert_eq!(tail.notes.len(), 2);
+        assert!(history_page(dir.path(), n + 5, 10).unwrap().notes.is_empty());
+        assert_eq!(
+            newest_in_history(dir.path()).unwrap().0.as_deref(),
+            Some(note(n - 1).as_str())
+        );
+        assert_eq!(recent_sizes(dir.path(), 3).unwrap(), vec![n - 1, n - 2, n - 3]);
+        // A rotated file gone is a hole in the history, and says so.
+        std::fs::remove_file(&files[0].path).unwrap();
+        let e = history(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("ALARM") && e.contains("missing checkpoints 0.."), "{e}");
+    }
+
+    #[test]
+    fn a_history_line_cut_by_a_crash_is_set_aside_and_a_damaged_one_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp = dir.path().join(FILE);
+        for size in 0..3 {
+            append_history(&cp, &note(size)).unwrap();
+        }
+        let path = dir.path().join(HISTORY);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let whole = bytes.len();
+        bytes.extend_from_slice(b"{\"note\":\"liaison/kz-dcu.cen");
+        std::fs::write(&path, &bytes).unwrap();
+        // Read as it is: the cut line is not a checkpoint, and not damage.
+        assert_eq!(history(dir.path()).unwrap().len(), 3);
+        repair_torn_history(dir.path()).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), whole as u64);
+        assert!(dir.path().join(format!("{HISTORY}.torn-at-{whole}")).exists());
+        append_history(&cp, &note(3)).unwrap();
+        assert_eq!(history(dir.path()).unwrap().len(), 4);
+        // A damaged line in the middle: the strict reading fails, start-up's skips it.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[5] = b'#';
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(history(dir.path()).unwrap_err().to_string().contains("line 1"));
+        let (newest, damaged) = newest_in_history(dir.path()).unwrap();
+        assert_eq!(newest.as_deref(), Some(note(3).as_str()));
+        assert_eq!(damaged.len(), 1, "{damaged:?}");
+    }
 
     #[test]
     fn recent_sizes_reads_the_tail_of_a_long_history() {
