@@ -16,9 +16,14 @@
 
 use anyhow::Result;
 use liaison_protocol::case::{derive, within, CaseState, TaskChange, TaskStatus};
+use liaison_protocol::limits::{
+    check, MAX_ATTACHMENTS, MAX_ATTACHMENT_BYTES, MAX_ENTITIES, MAX_RECIPIENTS, MAX_RELEASE,
+    MAX_SHORT_STRING, MAX_TEXT_BYTES,
+};
 use liaison_protocol::message::{Body, Header, Kind};
 use liaison_protocol::{
-    CaseId, Handling, LanguageTag, MessageId, NodeId, Payload, Recipient, Release, Timestamp,
+    CaseId, DecodeError, Handling, LanguageTag, MessageId, NodeId, Payload, Recipient, Release,
+    Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -97,6 +102,68 @@ pub struct CaseRequest {
     /// task: `open`, `in-progress`, `done` or `cancelled`.
     #[serde(default)]
     pub status: Option<String>,
+}
+
+impl CaseRequest {
+    /// Checks the request's counts and sizes against the protocol's limits before anything
+    /// in it is parsed or decoded and before the case is derived (`limit-exceeded`, naming
+    /// the limit and the value). An invitation is one signed message per node named, so
+    /// `nodes` is bounded as a message's recipients are.
+    pub fn check_limits(&self) -> Result<(), DecodeError> {
+        check("nodes", self.nodes.len(), MAX_RECIPIENTS)?;
+        check("recipients", self.to.len(), MAX_RECIPIENTS)?;
+        check("releasability", self.release.len(), MAX_RELEASE)?;
+        check("entities", self.entities.len(), MAX_ENTITIES)?;
+        check("attachments", self.attachments.len(), MAX_ATTACHMENTS)?;
+        check("payload text", self.text.len(), MAX_TEXT_BYTES)?;
+        for a in &self.attachments {
+            // Checked before decoding: base64 takes 4 bytes for every 3.
+            check(
+                "attachment content (base64)",
+                a.content_base64.len(),
+                MAX_ATTACHMENT_BYTES.div_ceil(3) * 4,
+            )?;
+            check("attachment name", a.name.len(), MAX_SHORT_STRING)?;
+            check(
+                "attachment media type",
+                a.media_type.len(),
+                MAX_SHORT_STRING,
+            )?;
+        }
+        let short = [
+            ("case", &self.id),
+            ("case title", &self.title),
+            ("lead", &self.lead),
+            ("TLP", &self.tlp),
+            ("H3 restrictions", &self.h3),
+            ("evaluation", &self.eval),
+            ("language", &self.lang),
+            ("task", &self.task),
+            ("assignee", &self.assignee),
+            ("due", &self.due),
+            ("status", &self.status),
+        ];
+        for (field, s) in short {
+            check(field, s.as_ref().map_or(0, String::len), MAX_SHORT_STRING)?;
+        }
+        for (field, list) in [
+            ("node", &self.nodes),
+            ("recipient", &self.to),
+            ("releasability entry", &self.release),
+            ("entity", &self.entities),
+        ] {
+            for s in list {
+                check(field, s.len(), MAX_SHORT_STRING)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `req`'s limits, as a refusal (`limit-exceeded`).
+fn within_limits(req: &CaseRequest) -> Result<()> {
+    req.check_limits()
+        .map_err(|e| refused(e.reason_code(), e.to_string()))
 }
 
 /// A file attached to a case message: its name, media type and bytes (base64).
@@ -370,6 +437,7 @@ fn everyone(s: &CaseState) -> Vec<NodeId> {
 
 /// Opens a case: title, summary, handling, lead; invites `nodes` at once.
 pub async fn open(ctx: &Ctx, req: &CaseRequest) -> Result<(CaseId, Sent)> {
+    within_limits(req)?;
     let id = match &req.id {
         Some(s) => case_id(s)?,
         None => {
@@ -447,6 +515,7 @@ pub async fn open(ctx: &Ctx, req: &CaseRequest) -> Result<(CaseId, Sent)> {
 
 /// Invites each of `req.nodes` (lead only); one signed invitation per node.
 pub async fn invite(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Vec<Sent>> {
+    within_limits(req)?;
     if req.nodes.is_empty() {
         return Err(invalid("nodes: name the node(s) to invite"));
     }
@@ -494,6 +563,7 @@ pub async fn join(ctx: &Ctx, case: &CaseId, accept: bool) -> Result<Sent> {
 /// Posts an update: to every participant, or to `req.to` (participants only), with the
 /// case's handling or a narrower one.
 pub async fn update(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Sent> {
+    within_limits(req)?;
     let s = known(ctx, case)?;
     let base = case_handling(&s)?;
     let to: Vec<NodeId> = if req.to.is_empty() {
@@ -544,6 +614,7 @@ fn due(s: &str) -> Result<Timestamp> {
 
 /// Creates a task (`req.task` none) or changes one.
 pub async fn task(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Sent> {
+    within_limits(req)?;
     let s = known(ctx, case)?;
     let existing = match &req.task {
         None => None,
@@ -623,6 +694,7 @@ pub enum Change {
 
 /// Closes, suspends, resumes, removes a participant or leaves; `req.text` is the reason.
 pub async fn change(ctx: &Ctx, case: &CaseId, what: Change, req: &CaseRequest) -> Result<Sent> {
+    within_limits(req)?;
     let s = known(ctx, case)?;
     let reason = req.text.clone();
     let mut to = everyone(&s);

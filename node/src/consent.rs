@@ -261,6 +261,10 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
         kind: Kind::Share(share.clone()),
     };
     body.normalise();
+    // Limits before routing and the handling checks: the original's releasability and the
+    // nodes shared with must together fit one message.
+    body.check_limits()
+        .map_err(|e| refused(e.reason_code(), e.to_string()))?;
     let plan = ctx.plan(&body, None, &[]);
     if let Some(r) = plan.unroutable.first() {
         return Err(refused("no-route", format!("no route to {r}")));

@@ -5,7 +5,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use liaison_protocol::{Body, MessageId};
+use liaison_protocol::limits::{check, MAX_RECIPIENTS, MAX_SHORT_STRING};
+use liaison_protocol::{Body, DecodeError, MessageId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -32,6 +33,15 @@ fn limit(l: Option<usize>) -> ApiResult<usize> {
         0 => Err(ApiError::Malformed("limit must be at least 1".into())),
         n => Ok(n.min(MAX_LIMIT)),
     }
+}
+
+/// A request over a limit, refused (422, `limit-exceeded` naming the limit and the value)
+/// before any work on it.
+pub(super) fn within_limits(r: Result<(), DecodeError>) -> ApiResult<()> {
+    r.map_err(|e| ApiError::Refused {
+        reason_code: e.reason_code().into(),
+        detail: e.to_string(),
+    })
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
@@ -117,11 +127,23 @@ pub(crate) fn refusal_or_internal(e: anyhow::Error) -> ApiError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodesRequest {
-    /// Node ids.
+    /// Node ids (at most [`MAX_RECIPIENTS`]).
     pub to: Vec<String>,
-    /// Why (consent requests).
+    /// Why (consent requests; at most [`MAX_SHORT_STRING`] bytes).
     #[serde(default)]
     pub reason: String,
+}
+
+impl NodesRequest {
+    /// Counts and sizes, before any node id is parsed; `field` names the list as the
+    /// message it becomes does (`consent nodes`, `recipients`).
+    fn check_limits(&self, field: &'static str) -> Result<(), DecodeError> {
+        check(field, self.to.len(), MAX_RECIPIENTS)?;
+        for n in &self.to {
+            check("node", n.len(), MAX_SHORT_STRING)?;
+        }
+        check("consent reason", self.reason.len(), MAX_SHORT_STRING)
+    }
 }
 
 /// What `POST /v1/messages/{id}/consent` takes: the originator's answer.
@@ -133,7 +155,7 @@ pub struct ConsentRequestAnswer {
     /// A grant expires this many seconds from now (absent: it does not expire).
     #[serde(default)]
     pub expires_in_secs: Option<u64>,
-    /// The officer's note.
+    /// The officer's note (at most [`MAX_SHORT_STRING`] bytes).
     #[serde(default)]
     pub reason: String,
 }
@@ -162,6 +184,7 @@ pub async fn consent_request(
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
     let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    within_limits(req.check_limits("consent nodes"))?;
     let to = nodes(&req.to)?;
     sent_response(
         &p,
@@ -179,6 +202,7 @@ pub async fn consent_answer(
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
     let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    within_limits(check("consent reason", req.reason.len(), MAX_SHORT_STRING))?;
     let r = crate::consent::answer(&s.ctx, id, req.grant, req.expires_in_secs, req.reason).await;
     sent_response(&p, r)
 }
@@ -193,6 +217,7 @@ pub async fn share(
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
     let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    within_limits(req.check_limits("recipients"))?;
     let to = nodes(&req.to)?;
     sent_response(&p, crate::consent::share(&s.ctx, id, to).await)
 }
