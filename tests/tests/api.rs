@@ -468,6 +468,80 @@ fn refusal(r: &liaison_tests::api::Answer) -> (u16, &str, &str) {
     (r.status, r.error(), r.body["detail"].as_str().unwrap_or(""))
 }
 
+/// Four officers' tools at once each send a message naming 40,000 recipients with a
+/// releasability list of 10,001 entries. Each is refused for its recipients before any work
+/// whose cost grows with them (parsing 40,000 node ids, comparing each with the
+/// releasability list), so `/v1/status`, asked again and again on another connection from
+/// before the first send until after the last answer, keeps answering at once.
+#[test]
+fn four_sends_with_forty_thousand_recipients_are_refused_while_status_answers() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Barrier;
+    use std::time::Instant;
+
+    let p = Pair::start();
+    // Every recipient is released, by the last entry of the list (`network:zz` sorts after
+    // `network:x…`): checking each recipient against the list would be 40,000 × 10,001.
+    let mut big = alert(B, "x");
+    big["to"] = json!((0..40_000).map(|i| format!("n{i}.zz")).collect::<Vec<_>>());
+    big["release"] = json!((0..10_000)
+        .map(|i| format!("network:x{i}"))
+        .chain(["network:zz".to_owned()])
+        .collect::<Vec<_>>());
+    let big = big.to_string();
+    // Within the API's body limit (axum's default, 2 MiB): the node's own limit must answer.
+    assert!(big.len() < 2 * 1024 * 1024, "{} bytes", big.len());
+
+    let sent = AtomicBool::new(false);
+    let start = Barrier::new(5);
+    let (answers, status_times) = std::thread::scope(|s| {
+        let status = s.spawn(|| {
+            let api = p.token(&p.a);
+            let mut times = Vec::new();
+            loop {
+                let t = Instant::now();
+                let r = api.get("/v1/status");
+                times.push(t.elapsed());
+                assert_eq!(r.status, 200, "{r:?}");
+                if times.len() == 1 {
+                    start.wait();
+                } else if sent.load(Ordering::SeqCst) {
+                    return times;
+                }
+            }
+        });
+        let sends: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let api = p.token(&p.a);
+                    start.wait();
+                    api.post_raw("/v1/messages", &big)
+                })
+            })
+            .collect();
+        let answers: Vec<_> = sends
+            .into_iter()
+            .map(|h| h.join().expect("send thread"))
+            .collect();
+        sent.store(true, Ordering::SeqCst);
+        (answers, status.join().expect("status thread"))
+    });
+    for r in &answers {
+        assert_eq!(
+            refusal(r),
+            (422, "limit-exceeded", "recipients has 40000, limit is 256"),
+            "{r:?}"
+        );
+    }
+    let slowest = status_times.iter().max().expect("status answered");
+    assert!(
+        *slowest < Duration::from_millis(100),
+        "/v1/status took up to {slowest:?} ({} answers) while the sends were refused",
+        status_times.len()
+    );
+    p.shutdown();
+}
+
 /// Lists in requests are bounded like the messages they become, and checked before any
 /// work: before a node id is parsed, a message or case is read, a case is derived. The
 /// message and case named here do not even exist: the limit answers first.

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{Action, Principal};
+use super::json::JsonBody;
 use super::{view, ApiError, ApiState};
 use crate::compose::SendRequest;
 use crate::node::SendRefused;
@@ -179,11 +180,11 @@ pub async fn consent_request(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    req: Result<Json<NodesRequest>, JsonRejection>,
+    req: Result<JsonBody<NodesRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
-    let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let JsonBody(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
     within_limits(req.check_limits("consent nodes"))?;
     let to = nodes(&req.to)?;
     sent_response(
@@ -197,11 +198,11 @@ pub async fn consent_answer(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    req: Result<Json<ConsentRequestAnswer>, JsonRejection>,
+    req: Result<JsonBody<ConsentRequestAnswer>, JsonRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
-    let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let JsonBody(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
     within_limits(check("consent reason", req.reason.len(), MAX_SHORT_STRING))?;
     let r = crate::consent::answer(&s.ctx, id, req.grant, req.expires_in_secs, req.reason).await;
     sent_response(&p, r)
@@ -212,11 +213,11 @@ pub async fn share(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    req: Result<Json<NodesRequest>, JsonRejection>,
+    req: Result<JsonBody<NodesRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
-    let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let JsonBody(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
     within_limits(req.check_limits("recipients"))?;
     let to = nodes(&req.to)?;
     sent_response(&p, crate::consent::share(&s.ctx, id, to).await)
@@ -226,10 +227,10 @@ pub async fn share(
 pub async fn send(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-    req: Result<Json<SendRequest>, JsonRejection>,
+    req: Result<JsonBody<SendRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
-    let Json(req) =
+    let JsonBody(req) =
         req.map_err(|e| ApiError::Malformed(format!("bad message request: {}", e.body_text())))?;
     let sent = send_as(&s, &p, &req).await?;
     sent_response(&p, Ok(sent))
@@ -526,10 +527,10 @@ pub struct PurgeRequest {
 pub async fn purge(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-    req: Result<Json<PurgeRequest>, JsonRejection>,
+    req: Result<JsonBody<PurgeRequest>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     p.require(Action::Purge)?;
-    let Json(req) =
+    let JsonBody(req) =
         req.map_err(|e| ApiError::Malformed(format!("bad purge request: {}", e.body_text())))?;
     let ctx = s.ctx.clone();
     let due = tokio::task::spawn_blocking(move || {

@@ -36,6 +36,7 @@
 pub mod auth;
 mod cases;
 pub(crate) mod handlers;
+mod json;
 pub mod tls;
 pub mod view;
 
