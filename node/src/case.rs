@@ -14,6 +14,8 @@
 //! that receives a case message checks it against the case as it holds it
 //! ([`check_incoming`]) and refuses it with the same reason codes.
 
+use std::sync::Arc;
+
 use anyhow::Result;
 use liaison_protocol::case::{derive, within, CaseState, TaskChange, TaskStatus};
 use liaison_protocol::limits::{
@@ -29,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::compose::{self, parse, SendRequest, DEFAULT_HOP_LIMIT};
-use crate::node::{Ctx, SendRefused, Sent};
+use crate::node::{off_workers, Ctx, SendRefused, Sent};
 use crate::store::{now, Role};
 
 /// Where the message being checked sorts among a case's messages before it has an id.
@@ -211,14 +213,26 @@ pub fn messages(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Body)>> {
     Ok(out)
 }
 
-/// The case as this node derives it now.
+/// The case as this node derives it now. Reads and opens every message of the case: from
+/// async code call [`load`].
 pub fn state(ctx: &Ctx, case: &CaseId) -> Result<CaseState> {
     Ok(derive(case.clone(), messages(ctx, case)?))
 }
 
+/// [`state`], derived on the blocking pool (its cost grows with the case).
+pub async fn load(ctx: &Arc<Ctx>, case: &CaseId) -> Result<CaseState> {
+    let case = case.clone();
+    off_workers(ctx, move |ctx| state(ctx, &case)).await
+}
+
+/// [`list`], derived on the blocking pool (its cost grows with every case's messages).
+pub async fn load_all(ctx: &Arc<Ctx>) -> Result<Vec<CaseState>> {
+    off_workers(ctx, list).await
+}
+
 /// A case this node knows, or `unknown-case`.
-fn known(ctx: &Ctx, case: &CaseId) -> Result<CaseState> {
-    let s = state(ctx, case)?;
+async fn known(ctx: &Arc<Ctx>, case: &CaseId) -> Result<CaseState> {
+    let s = load(ctx, case).await?;
     if !s.known() {
         return Err(refused(
             "unknown-case",
@@ -228,7 +242,8 @@ fn known(ctx: &Ctx, case: &CaseId) -> Result<CaseState> {
     Ok(s)
 }
 
-/// Every case this node knows, newest activity first.
+/// Every case this node knows, newest activity first. Derives every case: from async code
+/// call [`load_all`].
 pub fn list(ctx: &Ctx) -> Result<Vec<CaseState>> {
     let mut v = Vec::new();
     for id in ctx.store.case_ids() {
@@ -243,6 +258,7 @@ pub fn list(ctx: &Ctx) -> Result<Vec<CaseState>> {
 
 /// Checks a case message delivered here against the case as this node holds it (with the
 /// messages accepted earlier in the same batch, `batch`). `Err((code, detail))` to refuse.
+/// Derives the case: call it off the async workers.
 /// A `case-join` is refused only for a closed or wrongly handled case: its invitation (or
 /// the invitation that introduces the case here) may still be on its way by another route, and a restated acceptance
 /// ([`restate_join`]) has no effect where the first one arrived; the derivation decides.
@@ -294,9 +310,16 @@ pub fn check_incoming(
 /// as invited), restates its acceptance to everyone. Where the first acceptance arrived, the
 /// restatement has no effect (`already-participant` in the timeline); the new invitee learns
 /// from it that this node takes part.
-pub async fn restate_join(ctx: &Ctx, case: &CaseId) -> Result<()> {
-    let msgs = messages(ctx, case)?;
-    let s = derive(case.clone(), msgs.clone());
+pub async fn restate_join(ctx: &Arc<Ctx>, case: &CaseId) -> Result<()> {
+    let (msgs, s) = {
+        let case = case.clone();
+        off_workers(ctx, move |ctx| {
+            let msgs = messages(ctx, &case)?;
+            let s = derive(case, msgs.clone());
+            Ok((msgs, s))
+        })
+        .await?
+    };
     if s.standing(&ctx.id) != Some(liaison_protocol::case::MemberStatus::Joined)
         || s.lead.as_ref() == Some(&ctx.id)
     {
@@ -345,7 +368,7 @@ pub async fn restate_join(ctx: &Ctx, case: &CaseId) -> Result<()> {
 
 /// Composes a case message, checks it as every participant will, and sends it.
 async fn post(
-    ctx: &Ctx,
+    ctx: &Arc<Ctx>,
     case: &CaseId,
     kind: Kind,
     to: Vec<NodeId>,
@@ -376,10 +399,20 @@ async fn post(
     body.normalise();
     body.validate()
         .map_err(|e| refused(e.reason_code(), e.to_string()))?;
-    let mut msgs = messages(ctx, case)?;
-    msgs.push((PROVISIONAL, body.clone()));
-    if let Some(Some(e)) = derive(case.clone(), msgs).verdict(&PROVISIONAL) {
-        return Err(refused(e.code, e.detail.clone()));
+    let verdict = {
+        let (case, body) = (case.clone(), body.clone());
+        off_workers(ctx, move |ctx| {
+            let mut msgs = messages(ctx, &case)?;
+            msgs.push((PROVISIONAL, body));
+            Ok(derive(case, msgs)
+                .verdict(&PROVISIONAL)
+                .flatten()
+                .map(|e| (e.code, e.detail.clone())))
+        })
+        .await?
+    };
+    if let Some((code, detail)) = verdict {
+        return Err(refused(code, detail));
     }
     crate::node::send_body(ctx, body).await
 }
@@ -436,7 +469,7 @@ fn everyone(s: &CaseState) -> Vec<NodeId> {
 }
 
 /// Opens a case: title, summary, handling, lead; invites `nodes` at once.
-pub async fn open(ctx: &Ctx, req: &CaseRequest) -> Result<(CaseId, Sent)> {
+pub async fn open(ctx: &Arc<Ctx>, req: &CaseRequest) -> Result<(CaseId, Sent)> {
     within_limits(req)?;
     let id = match &req.id {
         Some(s) => case_id(s)?,
@@ -514,7 +547,7 @@ pub async fn open(ctx: &Ctx, req: &CaseRequest) -> Result<(CaseId, Sent)> {
 }
 
 /// Invites each of `req.nodes` (lead only); one signed invitation per node.
-pub async fn invite(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Vec<Sent>> {
+pub async fn invite(ctx: &Arc<Ctx>, case: &CaseId, req: &CaseRequest) -> Result<Vec<Sent>> {
     within_limits(req)?;
     if req.nodes.is_empty() {
         return Err(invalid("nodes: name the node(s) to invite"));
@@ -522,7 +555,7 @@ pub async fn invite(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Vec<S
     let mut sent = Vec::new();
     for n in &req.nodes {
         let invitee = node("invitee", n)?;
-        let s = known(ctx, case)?;
+        let s = known(ctx, case).await?;
         let kind = Kind::CaseInvite {
             invitee: invitee.clone(),
             note: payload(req)?,
@@ -546,8 +579,8 @@ pub async fn invite(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Vec<S
 }
 
 /// Accepts (or declines) this node's invitation to `case`.
-pub async fn join(ctx: &Ctx, case: &CaseId, accept: bool) -> Result<Sent> {
-    let s = known(ctx, case)?;
+pub async fn join(ctx: &Arc<Ctx>, case: &CaseId, accept: bool) -> Result<Sent> {
+    let s = known(ctx, case).await?;
     let invitation = s.members.get(&ctx.id).map(|m| m.by);
     post(
         ctx,
@@ -562,9 +595,9 @@ pub async fn join(ctx: &Ctx, case: &CaseId, accept: bool) -> Result<Sent> {
 
 /// Posts an update: to every participant, or to `req.to` (participants only), with the
 /// case's handling or a narrower one.
-pub async fn update(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Sent> {
+pub async fn update(ctx: &Arc<Ctx>, case: &CaseId, req: &CaseRequest) -> Result<Sent> {
     within_limits(req)?;
-    let s = known(ctx, case)?;
+    let s = known(ctx, case).await?;
     let base = case_handling(&s)?;
     let to: Vec<NodeId> = if req.to.is_empty() {
         s.participants()
@@ -613,9 +646,9 @@ fn due(s: &str) -> Result<Timestamp> {
 }
 
 /// Creates a task (`req.task` none) or changes one.
-pub async fn task(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Sent> {
+pub async fn task(ctx: &Arc<Ctx>, case: &CaseId, req: &CaseRequest) -> Result<Sent> {
     within_limits(req)?;
-    let s = known(ctx, case)?;
+    let s = known(ctx, case).await?;
     let existing = match &req.task {
         None => None,
         Some(prefix) => {
@@ -693,9 +726,14 @@ pub enum Change {
 }
 
 /// Closes, suspends, resumes, removes a participant or leaves; `req.text` is the reason.
-pub async fn change(ctx: &Ctx, case: &CaseId, what: Change, req: &CaseRequest) -> Result<Sent> {
+pub async fn change(
+    ctx: &Arc<Ctx>,
+    case: &CaseId,
+    what: Change,
+    req: &CaseRequest,
+) -> Result<Sent> {
     within_limits(req)?;
-    let s = known(ctx, case)?;
+    let s = known(ctx, case).await?;
     let reason = req.text.clone();
     let mut to = everyone(&s);
     let kind = match what {

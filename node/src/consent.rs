@@ -163,7 +163,8 @@ pub async fn answer(
     sent(crate::relay::send_control(ctx, &requester, &req_env.route, kind, Some(request_id)).await)
 }
 
-/// The consent answers about `target` in this node's inbox, newest last.
+/// The consent answers about `target` in this node's inbox, newest last. Reads the whole
+/// inbox: call it off the async workers ([`crate::node::off_workers`]).
 fn grants_for(ctx: &Ctx, target: &MessageId) -> Result<Vec<liaison_protocol::SignedMessage>> {
     let mut out = Vec::new();
     for item in ctx.store.inbox(0, usize::MAX)? {
@@ -221,7 +222,7 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
     // The grants held here that are valid now (newest first, a handful); remember whether an
     // expired one was left out, to say so if the share is then refused.
     let t = now();
-    let held = grants_for(ctx, &target)?;
+    let held = crate::node::off_workers(ctx, move |ctx| grants_for(ctx, &target)).await?;
     let valid_now = |g: &liaison_protocol::SignedMessage| {
         let one = Share {
             original: env.signed.clone(),

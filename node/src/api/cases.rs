@@ -38,7 +38,7 @@ pub async fn list(
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<Value>> {
     p.require(Action::ReadMessage)?;
-    let cases = case::list(&s.ctx).map_err(ApiError::internal)?;
+    let cases = case::load_all(&s.ctx).await.map_err(ApiError::internal)?;
     Ok(Json(json!({
         "cases": cases.iter().map(|c| case::summary(c, &s.ctx.id)).collect::<Vec<_>>(),
     })))
@@ -52,7 +52,7 @@ pub async fn show(
 ) -> ApiResult<Json<Value>> {
     p.require(Action::ReadMessage)?;
     let id = case_id(&id)?;
-    let st = case::state(&s.ctx, &id).map_err(ApiError::internal)?;
+    let st = case::load(&s.ctx, &id).await.map_err(ApiError::internal)?;
     if !st.known() {
         return Err(ApiError::UnknownCase(id.as_str().to_owned()));
     }

@@ -45,6 +45,19 @@ pub(super) fn within_limits(r: Result<(), DecodeError>) -> ApiResult<()> {
     })
 }
 
+/// Runs `f` on the blocking pool: for answers whose cost grows with what the node holds
+/// (many journal reads, many messages opened), which must not hold up the async workers
+/// that serve `/v1/status` and the peer sessions.
+async fn blocking<T: Send + 'static>(
+    s: &ApiState,
+    f: impl FnOnce(&ApiState) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let s = s.clone();
+    tokio::task::spawn_blocking(move || f(&s))
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+}
+
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
     q.map(|Query(t)| t)
         .map_err(|e| ApiError::Malformed(format!("bad query: {}", e.body_text())))
@@ -271,38 +284,43 @@ pub async fn inbox(
     let limit = limit(q.limit)?;
     let content = p.reads_content();
     let t = now();
-    let mut items = Vec::new();
-    let mut next = q.from.unwrap_or(0);
-    let mut full = false;
-    'pages: loop {
-        let page = s.ctx.store.inbox(next, limit).map_err(ApiError::internal)?;
-        let n = page.len();
-        for item in page {
-            next = item.seq + 1;
-            if q.unread && item.state.acked {
-                continue;
+    // Up to `limit` messages read and opened, and with `unread` every acknowledged one
+    // before them passed over: off the async workers.
+    blocking(&s, move |s| {
+        let mut items = Vec::new();
+        let mut next = q.from.unwrap_or(0);
+        let mut full = false;
+        'pages: loop {
+            let page = s.ctx.store.inbox(next, limit).map_err(ApiError::internal)?;
+            let n = page.len();
+            for item in page {
+                next = item.seq + 1;
+                if q.unread && item.state.acked {
+                    continue;
+                }
+                let body = body_of(s, &item.state.facts.id)?.map(|(b, _)| b);
+                items.push(view::inbox_item(
+                    item.seq,
+                    &item.state,
+                    body.as_ref(),
+                    content,
+                    t,
+                ));
+                if items.len() == limit {
+                    full = true;
+                    break 'pages;
+                }
             }
-            let body = body_of(&s, &item.state.facts.id)?.map(|(b, _)| b);
-            items.push(view::inbox_item(
-                item.seq,
-                &item.state,
-                body.as_ref(),
-                content,
-                t,
-            ));
-            if items.len() == limit {
-                full = true;
-                break 'pages;
+            if n < limit {
+                break;
             }
         }
-        if n < limit {
-            break;
-        }
-    }
-    Ok(Json(json!({
-        "items": items,
-        "next_from": full.then_some(next),
-    })))
+        Ok(Json(json!({
+            "items": items,
+            "next_from": full.then_some(next),
+        })))
+    })
+    .await
 }
 
 /// `GET /v1/messages/{id}`.
@@ -351,18 +369,25 @@ pub async fn trail(
     p.require(Action::Trail)?;
     let id = parse_id(&id)?;
     let state = state_of(&s, &id)?;
-    let mut entries = Vec::with_capacity(state.leaves.len());
-    for &i in &state.leaves {
-        let entry = s
-            .ctx
-            .store
-            .log_entry(i)
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("log entry {i} of message {id} is missing"))
-            })?;
-        entries.push(view::log_entry(i, &entry, Some(&id)));
-    }
+    // One journal read per log entry about the message (every hop, receipt, refusal): off
+    // the async workers.
+    let leaves = state.leaves.clone();
+    let entries = blocking(&s, move |s| {
+        let mut entries = Vec::with_capacity(leaves.len());
+        for i in leaves {
+            let entry = s
+                .ctx
+                .store
+                .log_entry(i)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!("log entry {i} of message {id} is missing"))
+                })?;
+            entries.push(view::log_entry(i, &entry, Some(&id)));
+        }
+        Ok(entries)
+    })
+    .await?;
     Ok(Json(json!({
         "id": id.to_string(),
         "role": view::role(state.role),
@@ -417,16 +442,21 @@ pub async fn log(
     let size = s.ctx.store.log_size();
     let from = q.from.unwrap_or(0);
     let end = from.saturating_add(limit).min(size);
-    let mut entries = Vec::new();
-    for i in from..end {
-        let entry = s
-            .ctx
-            .store
-            .log_entry(i)
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("log entry {i} is missing")))?;
-        entries.push(view::log_entry(i, &entry, None));
-    }
+    // Up to `limit` journal reads: off the async workers.
+    let entries = blocking(&s, move |s| {
+        let mut entries = Vec::new();
+        for i in from..end {
+            let entry = s
+                .ctx
+                .store
+                .log_entry(i)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("log entry {i} is missing")))?;
+            entries.push(view::log_entry(i, &entry, None));
+        }
+        Ok(entries)
+    })
+    .await?;
     Ok(Json(json!({
         "size": size,
         "from": from,
@@ -442,8 +472,11 @@ pub async fn checkpoints(
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<Value>> {
     p.require(Action::Checkpoint)?;
-    let notes =
-        crate::store::checkpoint::history(&s.ctx.cfg.data_dir).map_err(ApiError::internal)?;
+    // The history file grows with every checkpoint signed: read off the async workers.
+    let notes = blocking(&s, |s| {
+        crate::store::checkpoint::history(&s.ctx.cfg.data_dir).map_err(ApiError::internal)
+    })
+    .await?;
     Ok(Json(json!({ "checkpoints": notes })))
 }
 
@@ -532,17 +565,21 @@ pub async fn purge(
     p.require(Action::Purge)?;
     let JsonBody(req) =
         req.map_err(|e| ApiError::Malformed(format!("bad purge request: {}", e.body_text())))?;
-    let ctx = s.ctx.clone();
-    let due = tokio::task::spawn_blocking(move || {
-        ctx.store.retention_due(&ctx.cfg.retention.rules, now())
+    // Every message is weighed against the rules, and every one due listed: off the async
+    // workers.
+    let (due, listed) = blocking(&s, |s| {
+        let due = s
+            .ctx
+            .store
+            .retention_due(&s.ctx.cfg.retention.rules, now())
+            .map_err(ApiError::internal)?;
+        let listed: Vec<Value> = due
+            .iter()
+            .map(|(id, rule)| json!({ "id": id.to_string(), "rule": rule }))
+            .collect();
+        Ok((due, listed))
     })
-    .await
-    .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
-    .map_err(ApiError::internal)?;
-    let listed: Vec<Value> = due
-        .iter()
-        .map(|(id, rule)| json!({ "id": id.to_string(), "rule": rule }))
-        .collect();
+    .await?;
     let purged = if req.dry_run {
         vec![]
     } else {
