@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
-use liaison_protocol::consent::{verify_share, ConsentError};
+use liaison_protocol::consent::{verify_share, ConsentError, VerifiedShare};
 use liaison_protocol::handling::{check_hop, Hop};
 use liaison_protocol::message::{Body, ConsentAnswer, ConsentRequest, Header, Kind, Share};
 use liaison_protocol::routing::Target;
@@ -183,18 +183,22 @@ fn grants_for(ctx: &Ctx, target: &MessageId) -> Result<Vec<liaison_protocol::Sig
     Ok(out)
 }
 
-/// Checks the copies of a share: the share itself verifies (original and grants), and the
-/// original's handling rules hold for each copy with the granted nodes as consented.
+/// Verifies a share (its original and every grant: a signature and a certificate chain
+/// each), once per message, before its copies are checked with [`check_share_leg`].
+pub fn verify(ctx: &Ctx, share: &Share, t: Timestamp) -> Result<VerifiedShare, (String, String)> {
+    verify_share(share, &ctx.trust, t).map_err(|e| (e.reason_code().into(), e.to_string()))
+}
+
+/// Checks one copy of a share that verified (`verified`, from [`verify`]): the original's
+/// handling rules hold for it with the granted nodes as consented.
 pub fn check_share_leg(
-    ctx: &Ctx,
-    share: &Share,
+    verified: &Result<VerifiedShare, (String, String)>,
     next: &NodeId,
     target: &Target,
     route: &[NodeId],
     t: Timestamp,
 ) -> Result<(), (String, String)> {
-    let v =
-        verify_share(share, &ctx.trust, t).map_err(|e| (e.reason_code().into(), e.to_string()))?;
+    let v = verified.as_ref().map_err(Clone::clone)?;
     let Target::Node(dest) = target else {
         return Err((
             "invalid-handling".into(),
@@ -270,9 +274,10 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
     if let Some(r) = plan.unroutable.first() {
         return Err(refused("no-route", format!("no route to {r}")));
     }
+    let verified = verify(ctx, &share, t);
     for leg in &plan.legs {
         check_leg(&body, leg, &[], t).map_err(|e| refused(e.reason_code(), e.to_string()))?;
-        if let Err((code, detail)) = check_share_leg(ctx, &share, &leg.next, &leg.target, &[], t) {
+        if let Err((code, detail)) = check_share_leg(&verified, &leg.next, &leg.target, &[], t) {
             let code = if code == "originator-control" && had_expired {
                 "consent-expired".to_string()
             } else {
