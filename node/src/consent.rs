@@ -224,20 +224,27 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
     to.sort();
     to.dedup();
     // The grants held here that are valid now (newest first, a handful); remember whether an
-    // expired one was left out, to say so if the share is then refused.
+    // expired one was left out, to say so if the share is then refused. Every grant in the
+    // inbox is read and verified: off the async workers.
     let t = now();
-    let held = crate::node::off_workers(ctx, move |ctx| grants_for(ctx, &target)).await?;
-    let valid_now = |g: &liaison_protocol::SignedMessage| {
-        let one = Share {
-            original: env.signed.clone(),
-            grants: vec![g.clone()],
-        };
-        verify_share(&one, &ctx.trust, t).map(|_| ())
-    };
-    let had_expired = held
-        .iter()
-        .any(|g| matches!(valid_now(g), Err(ConsentError::Expired(_))));
-    let mut grants: Vec<_> = held.into_iter().filter(|g| valid_now(g).is_ok()).collect();
+    let original_signed = env.signed.clone();
+    let (mut grants, had_expired) = crate::node::off_workers(ctx, move |ctx| {
+        let mut valid = Vec::new();
+        let mut had_expired = false;
+        for g in grants_for(ctx, &target)? {
+            let one = Share {
+                original: original_signed.clone(),
+                grants: vec![g],
+            };
+            match verify_share(&one, &ctx.trust, t) {
+                Ok(_) => valid.extend(one.grants),
+                Err(ConsentError::Expired(_)) => had_expired = true,
+                Err(_) => {}
+            }
+        }
+        Ok((valid, had_expired))
+    })
+    .await?;
     grants.reverse();
     grants.truncate(4);
     let share = Share {
