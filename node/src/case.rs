@@ -14,17 +14,24 @@
 //! that receives a case message checks it against the case as it holds it
 //! ([`check_incoming`]) and refuses it with the same reason codes.
 
+use std::sync::Arc;
+
 use anyhow::Result;
 use liaison_protocol::case::{derive, within, CaseState, TaskChange, TaskStatus};
+use liaison_protocol::limits::{
+    check, MAX_ATTACHMENTS, MAX_ATTACHMENT_BYTES, MAX_ENTITIES, MAX_RECIPIENTS, MAX_RELEASE,
+    MAX_SHORT_STRING, MAX_TEXT_BYTES,
+};
 use liaison_protocol::message::{Body, Header, Kind};
 use liaison_protocol::{
-    CaseId, Handling, LanguageTag, MessageId, NodeId, Payload, Recipient, Release, Timestamp,
+    CaseId, DecodeError, Handling, LanguageTag, MessageId, NodeId, Payload, Recipient, Release,
+    Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::compose::{self, parse, SendRequest, DEFAULT_HOP_LIMIT};
-use crate::node::{Ctx, SendRefused, Sent};
+use crate::node::{off_workers, Ctx, SendRefused, Sent};
 use crate::store::{now, Role};
 
 /// Where the message being checked sorts among a case's messages before it has an id.
@@ -99,6 +106,68 @@ pub struct CaseRequest {
     pub status: Option<String>,
 }
 
+impl CaseRequest {
+    /// Checks the request's counts and sizes against the protocol's limits before anything
+    /// in it is parsed or decoded and before the case is derived (`limit-exceeded`, naming
+    /// the limit and the value). An invitation is one signed message per node named, so
+    /// `nodes` is bounded as a message's recipients are.
+    pub fn check_limits(&self) -> Result<(), DecodeError> {
+        check("nodes", self.nodes.len(), MAX_RECIPIENTS)?;
+        check("recipients", self.to.len(), MAX_RECIPIENTS)?;
+        check("releasability", self.release.len(), MAX_RELEASE)?;
+        check("entities", self.entities.len(), MAX_ENTITIES)?;
+        check("attachments", self.attachments.len(), MAX_ATTACHMENTS)?;
+        check("payload text", self.text.len(), MAX_TEXT_BYTES)?;
+        for a in &self.attachments {
+            // Checked before decoding: base64 takes 4 bytes for every 3.
+            check(
+                "attachment content (base64)",
+                a.content_base64.len(),
+                MAX_ATTACHMENT_BYTES.div_ceil(3) * 4,
+            )?;
+            check("attachment name", a.name.len(), MAX_SHORT_STRING)?;
+            check(
+                "attachment media type",
+                a.media_type.len(),
+                MAX_SHORT_STRING,
+            )?;
+        }
+        let short = [
+            ("case", &self.id),
+            ("case title", &self.title),
+            ("lead", &self.lead),
+            ("TLP", &self.tlp),
+            ("H3 restrictions", &self.h3),
+            ("evaluation", &self.eval),
+            ("language", &self.lang),
+            ("task", &self.task),
+            ("assignee", &self.assignee),
+            ("due", &self.due),
+            ("status", &self.status),
+        ];
+        for (field, s) in short {
+            check(field, s.as_ref().map_or(0, String::len), MAX_SHORT_STRING)?;
+        }
+        for (field, list) in [
+            ("node", &self.nodes),
+            ("recipient", &self.to),
+            ("releasability entry", &self.release),
+            ("entity", &self.entities),
+        ] {
+            for s in list {
+                check(field, s.len(), MAX_SHORT_STRING)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `req`'s limits, as a refusal (`limit-exceeded`).
+fn within_limits(req: &CaseRequest) -> Result<()> {
+    req.check_limits()
+        .map_err(|e| refused(e.reason_code(), e.to_string()))
+}
+
 /// A file attached to a case message: its name, media type and bytes (base64).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,14 +216,26 @@ pub fn messages(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Body)>> {
     Ok(out)
 }
 
-/// The case as this node derives it now.
+/// The case as this node derives it now. Reads and opens every message of the case: from
+/// async code call [`load`].
 pub fn state(ctx: &Ctx, case: &CaseId) -> Result<CaseState> {
     Ok(derive(case.clone(), messages(ctx, case)?))
 }
 
+/// [`state`], derived on the blocking pool (its cost grows with the case).
+pub async fn load(ctx: &Arc<Ctx>, case: &CaseId) -> Result<CaseState> {
+    let case = case.clone();
+    off_workers(ctx, move |ctx| state(ctx, &case)).await
+}
+
+/// [`list`], derived on the blocking pool (its cost grows with every case's messages).
+pub async fn load_all(ctx: &Arc<Ctx>) -> Result<Vec<CaseState>> {
+    off_workers(ctx, list).await
+}
+
 /// A case this node knows, or `unknown-case`.
-fn known(ctx: &Ctx, case: &CaseId) -> Result<CaseState> {
-    let s = state(ctx, case)?;
+async fn known(ctx: &Arc<Ctx>, case: &CaseId) -> Result<CaseState> {
+    let s = load(ctx, case).await?;
     if !s.known() {
         return Err(refused(
             "unknown-case",
@@ -164,7 +245,8 @@ fn known(ctx: &Ctx, case: &CaseId) -> Result<CaseState> {
     Ok(s)
 }
 
-/// Every case this node knows, newest activity first.
+/// Every case this node knows, newest activity first. Derives every case: from async code
+/// call [`load_all`].
 pub fn list(ctx: &Ctx) -> Result<Vec<CaseState>> {
     let mut v = Vec::new();
     for id in ctx.store.case_ids() {
@@ -179,6 +261,7 @@ pub fn list(ctx: &Ctx) -> Result<Vec<CaseState>> {
 
 /// Checks a case message delivered here against the case as this node holds it (with the
 /// messages accepted earlier in the same batch, `batch`). `Err((code, detail))` to refuse.
+/// Derives the case: call it off the async workers.
 /// A `case-join` is refused only for a closed or wrongly handled case: its invitation (or
 /// the invitation that introduces the case here) may still be on its way by another route, and a restated acceptance
 /// ([`restate_join`]) has no effect where the first one arrived; the derivation decides.
@@ -230,9 +313,16 @@ pub fn check_incoming(
 /// as invited), restates its acceptance to everyone. Where the first acceptance arrived, the
 /// restatement has no effect (`already-participant` in the timeline); the new invitee learns
 /// from it that this node takes part.
-pub async fn restate_join(ctx: &Ctx, case: &CaseId) -> Result<()> {
-    let msgs = messages(ctx, case)?;
-    let s = derive(case.clone(), msgs.clone());
+pub async fn restate_join(ctx: &Arc<Ctx>, case: &CaseId) -> Result<()> {
+    let (msgs, s) = {
+        let case = case.clone();
+        off_workers(ctx, move |ctx| {
+            let msgs = messages(ctx, &case)?;
+            let s = derive(case, msgs.clone());
+            Ok((msgs, s))
+        })
+        .await?
+    };
     if s.standing(&ctx.id) != Some(liaison_protocol::case::MemberStatus::Joined)
         || s.lead.as_ref() == Some(&ctx.id)
     {
@@ -281,7 +371,7 @@ pub async fn restate_join(ctx: &Ctx, case: &CaseId) -> Result<()> {
 
 /// Composes a case message, checks it as every participant will, and sends it.
 async fn post(
-    ctx: &Ctx,
+    ctx: &Arc<Ctx>,
     case: &CaseId,
     kind: Kind,
     to: Vec<NodeId>,
@@ -312,10 +402,20 @@ async fn post(
     body.normalise();
     body.validate()
         .map_err(|e| refused(e.reason_code(), e.to_string()))?;
-    let mut msgs = messages(ctx, case)?;
-    msgs.push((PROVISIONAL, body.clone()));
-    if let Some(Some(e)) = derive(case.clone(), msgs).verdict(&PROVISIONAL) {
-        return Err(refused(e.code, e.detail.clone()));
+    let verdict = {
+        let (case, body) = (case.clone(), body.clone());
+        off_workers(ctx, move |ctx| {
+            let mut msgs = messages(ctx, &case)?;
+            msgs.push((PROVISIONAL, body));
+            Ok(derive(case, msgs)
+                .verdict(&PROVISIONAL)
+                .flatten()
+                .map(|e| (e.code, e.detail.clone())))
+        })
+        .await?
+    };
+    if let Some((code, detail)) = verdict {
+        return Err(refused(code, detail));
     }
     crate::node::send_body(ctx, body).await
 }
@@ -372,7 +472,8 @@ fn everyone(s: &CaseState) -> Vec<NodeId> {
 }
 
 /// Opens a case: title, summary, handling, lead; invites `nodes` at once.
-pub async fn open(ctx: &Ctx, req: &CaseRequest) -> Result<(CaseId, Sent)> {
+pub async fn open(ctx: &Arc<Ctx>, req: &CaseRequest) -> Result<(CaseId, Sent)> {
+    within_limits(req)?;
     let id = match &req.id {
         Some(s) => case_id(s)?,
         None => {
@@ -449,14 +550,15 @@ pub async fn open(ctx: &Ctx, req: &CaseRequest) -> Result<(CaseId, Sent)> {
 }
 
 /// Invites each of `req.nodes` (lead only); one signed invitation per node.
-pub async fn invite(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Vec<Sent>> {
+pub async fn invite(ctx: &Arc<Ctx>, case: &CaseId, req: &CaseRequest) -> Result<Vec<Sent>> {
+    within_limits(req)?;
     if req.nodes.is_empty() {
         return Err(invalid("nodes: name the node(s) to invite"));
     }
     let mut sent = Vec::new();
     for n in &req.nodes {
         let invitee = node("invitee", n)?;
-        let s = known(ctx, case)?;
+        let s = known(ctx, case).await?;
         let kind = Kind::CaseInvite {
             invitee: invitee.clone(),
             note: payload(req)?,
@@ -480,8 +582,8 @@ pub async fn invite(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Vec<S
 }
 
 /// Accepts (or declines) this node's invitation to `case`.
-pub async fn join(ctx: &Ctx, case: &CaseId, accept: bool) -> Result<Sent> {
-    let s = known(ctx, case)?;
+pub async fn join(ctx: &Arc<Ctx>, case: &CaseId, accept: bool) -> Result<Sent> {
+    let s = known(ctx, case).await?;
     let invitation = s.members.get(&ctx.id).map(|m| m.by);
     post(
         ctx,
@@ -496,8 +598,9 @@ pub async fn join(ctx: &Ctx, case: &CaseId, accept: bool) -> Result<Sent> {
 
 /// Posts an update: to every participant, or to `req.to` (participants only), with the
 /// case's handling or a narrower one.
-pub async fn update(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Sent> {
-    let s = known(ctx, case)?;
+pub async fn update(ctx: &Arc<Ctx>, case: &CaseId, req: &CaseRequest) -> Result<Sent> {
+    within_limits(req)?;
+    let s = known(ctx, case).await?;
     let base = case_handling(&s)?;
     let to: Vec<NodeId> = if req.to.is_empty() {
         s.participants()
@@ -546,8 +649,9 @@ fn due(s: &str) -> Result<Timestamp> {
 }
 
 /// Creates a task (`req.task` none) or changes one.
-pub async fn task(ctx: &Ctx, case: &CaseId, req: &CaseRequest) -> Result<Sent> {
-    let s = known(ctx, case)?;
+pub async fn task(ctx: &Arc<Ctx>, case: &CaseId, req: &CaseRequest) -> Result<Sent> {
+    within_limits(req)?;
+    let s = known(ctx, case).await?;
     let existing = match &req.task {
         None => None,
         Some(prefix) => {
@@ -625,8 +729,14 @@ pub enum Change {
 }
 
 /// Closes, suspends, resumes, removes a participant or leaves; `req.text` is the reason.
-pub async fn change(ctx: &Ctx, case: &CaseId, what: Change, req: &CaseRequest) -> Result<Sent> {
-    let s = known(ctx, case)?;
+pub async fn change(
+    ctx: &Arc<Ctx>,
+    case: &CaseId,
+    what: Change,
+    req: &CaseRequest,
+) -> Result<Sent> {
+    within_limits(req)?;
+    let s = known(ctx, case).await?;
     let reason = req.text.clone();
     let mut to = everyone(&s);
     let kind = match what {

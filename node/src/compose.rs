@@ -2,10 +2,13 @@
 //! originator, time, nonce, hop limit and deadlines before signing.
 
 use liaison_protocol::entity::Entity;
+use liaison_protocol::limits::{
+    check, MAX_ENTITIES, MAX_RECIPIENTS, MAX_RELEASE, MAX_SHORT_STRING, MAX_TEXT_BYTES,
+};
 use liaison_protocol::message::{Body, Header, Kind, Urgency};
 use liaison_protocol::{
-    CaseId, Evaluation, Handling, LanguageTag, MessageId, NodeId, Payload, Recipient, Release,
-    Timestamp, Tlp,
+    CaseId, DecodeError, Evaluation, Handling, LanguageTag, MessageId, NodeId, Payload, Recipient,
+    Release, Timestamp, Tlp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +64,45 @@ pub struct SendRequest {
     /// Expiry, seconds after creation.
     #[serde(default)]
     pub expires_in_secs: Option<u64>,
+}
+
+impl SendRequest {
+    /// Checks the request's counts and sizes against the protocol's limits (the same the
+    /// message's body must keep, [`liaison_protocol::limits`]) before anything in it is
+    /// parsed: a request naming 40,000 recipients is refused (`limit-exceeded`, naming the
+    /// limit and the value) before 40,000 node ids are parsed and compared with the
+    /// releasability list.
+    pub fn check_limits(&self) -> Result<(), DecodeError> {
+        check("recipients", self.to.len(), MAX_RECIPIENTS)?;
+        check("releasability", self.release.len(), MAX_RELEASE)?;
+        check("entities", self.entities.len(), MAX_ENTITIES)?;
+        check("payload text", self.text.len(), MAX_TEXT_BYTES)?;
+        if let Some(h3) = &self.h3 {
+            check("H3 restrictions", h3.len(), MAX_SHORT_STRING)?;
+        }
+        let short = [
+            ("kind", Some(&self.kind)),
+            ("TLP", Some(&self.tlp)),
+            ("evaluation", Some(&self.eval)),
+            ("language", Some(&self.lang)),
+            ("case", self.case.as_ref()),
+            ("in-reply-to", self.in_reply_to.as_ref()),
+            ("urgency", self.urgency.as_ref()),
+        ];
+        for (field, s) in short {
+            check(field, s.map_or(0, String::len), MAX_SHORT_STRING)?;
+        }
+        for (field, list) in [
+            ("recipient", &self.to),
+            ("releasability entry", &self.release),
+            ("entity", &self.entities),
+        ] {
+            for s in list {
+                check(field, s.len(), MAX_SHORT_STRING)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Parses one `type=value` entity as written on the command line.
@@ -165,14 +207,20 @@ where
 /// Builds and checks the body of a message this node originates. Errors are
 /// `(reason code, detail)`: `invalid-message` for a field that does not parse, the rule's own
 /// code (e.g. `invalid-handling`, `limit-exceeded`) for a message that breaks one.
+///
+/// Limits before work: the request's counts and sizes are checked before it is parsed, and
+/// the body's before its handling rules (recipients × releasability).
 pub fn body(
     me: &NodeId,
     req: &SendRequest,
     now: Timestamp,
     nonce: [u8; 16],
 ) -> Result<Body, (&'static str, String)> {
+    let refused = |e: DecodeError| (e.reason_code(), e.to_string());
+    req.check_limits().map_err(refused)?;
     let body = parse_request(me, req, now, nonce).map_err(|e| ("invalid-message", e))?;
-    // Composition rules first, so the officer sees `invalid-handling` and why.
+    body.check_limits().map_err(refused)?;
+    // Composition rules before the rest, so the officer sees `invalid-handling` and why.
     liaison_protocol::handling::check_composition(&body.addressing())
         .map_err(|e| (e.reason_code(), e.to_string()))?;
     body.validate()
@@ -291,4 +339,54 @@ fn parse_request(
     };
     body.normalise();
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> NodeId {
+        "caricc.central-asia".parse().unwrap()
+    }
+
+    fn alert(to: Vec<String>) -> SendRequest {
+        SendRequest {
+            kind: "alert".into(),
+            to,
+            tlp: "AMBER".into(),
+            release: vec!["network:gulf".into()],
+            eval: "B2".into(),
+            text: "Shipment via Aktau".into(),
+            lang: "en".into(),
+            ..Default::default()
+        }
+    }
+
+    fn compose(req: &SendRequest) -> Result<Body, (&'static str, String)> {
+        body(&me(), req, Timestamp(1_780_000_000_000), [7; 16])
+    }
+
+    #[test]
+    fn a_request_over_a_limit_is_refused_before_it_is_parsed() {
+        let at_limit: Vec<String> = (0..MAX_RECIPIENTS).map(|i| format!("n{i}.gulf")).collect();
+        assert!(compose(&alert(at_limit)).is_ok());
+        // None of these parses: a parse before the count check would answer invalid-message.
+        let over = alert(vec!["not a node id".into(); MAX_RECIPIENTS + 1]);
+        assert_eq!(
+            compose(&over).unwrap_err(),
+            ("limit-exceeded", "recipients has 257, limit is 256".into())
+        );
+        let mut over = alert(vec!["om-dcu.gulf".into()]);
+        over.release = vec!["not a release".into(); MAX_RELEASE + 1];
+        assert_eq!(compose(&over).unwrap_err().0, "limit-exceeded");
+        let mut over = alert(vec!["om-dcu.gulf".into()]);
+        over.entities = vec!["nonsense".into(); MAX_ENTITIES + 1];
+        assert_eq!(compose(&over).unwrap_err().0, "limit-exceeded");
+        let mut over = alert(vec!["om-dcu.gulf".into()]);
+        over.lang = "x".repeat(MAX_SHORT_STRING + 1);
+        assert_eq!(
+            compose(&over).unwrap_err(),
+            ("limit-exceeded", "language has 1025, limit is 1024".into())
+        );
+    }
 }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
-use liaison_protocol::consent::{verify_share, ConsentError};
+use liaison_protocol::consent::{verify_share, ConsentError, VerifiedShare};
 use liaison_protocol::handling::{check_hop, Hop};
 use liaison_protocol::message::{Body, ConsentAnswer, ConsentRequest, Header, Kind, Share};
 use liaison_protocol::routing::Target;
@@ -163,7 +163,8 @@ pub async fn answer(
     sent(crate::relay::send_control(ctx, &requester, &req_env.route, kind, Some(request_id)).await)
 }
 
-/// The consent answers about `target` in this node's inbox, newest last.
+/// The consent answers about `target` in this node's inbox, newest last. Reads the whole
+/// inbox: call it off the async workers ([`crate::node::off_workers`]).
 fn grants_for(ctx: &Ctx, target: &MessageId) -> Result<Vec<liaison_protocol::SignedMessage>> {
     let mut out = Vec::new();
     for item in ctx.store.inbox(0, usize::MAX)? {
@@ -182,18 +183,22 @@ fn grants_for(ctx: &Ctx, target: &MessageId) -> Result<Vec<liaison_protocol::Sig
     Ok(out)
 }
 
-/// Checks the copies of a share: the share itself verifies (original and grants), and the
-/// original's handling rules hold for each copy with the granted nodes as consented.
+/// Verifies a share (its original and every grant: a signature and a certificate chain
+/// each), once per message, before its copies are checked with [`check_share_leg`].
+pub fn verify(ctx: &Ctx, share: &Share, t: Timestamp) -> Result<VerifiedShare, (String, String)> {
+    verify_share(share, &ctx.trust, t).map_err(|e| (e.reason_code().into(), e.to_string()))
+}
+
+/// Checks one copy of a share that verified (`verified`, from [`verify`]): the original's
+/// handling rules hold for it with the granted nodes as consented.
 pub fn check_share_leg(
-    ctx: &Ctx,
-    share: &Share,
+    verified: &Result<VerifiedShare, (String, String)>,
     next: &NodeId,
     target: &Target,
     route: &[NodeId],
     t: Timestamp,
 ) -> Result<(), (String, String)> {
-    let v =
-        verify_share(share, &ctx.trust, t).map_err(|e| (e.reason_code().into(), e.to_string()))?;
+    let v = verified.as_ref().map_err(Clone::clone)?;
     let Target::Node(dest) = target else {
         return Err((
             "invalid-handling".into(),
@@ -219,20 +224,27 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
     to.sort();
     to.dedup();
     // The grants held here that are valid now (newest first, a handful); remember whether an
-    // expired one was left out, to say so if the share is then refused.
+    // expired one was left out, to say so if the share is then refused. Every grant in the
+    // inbox is read and verified: off the async workers.
     let t = now();
-    let held = grants_for(ctx, &target)?;
-    let valid_now = |g: &liaison_protocol::SignedMessage| {
-        let one = Share {
-            original: env.signed.clone(),
-            grants: vec![g.clone()],
-        };
-        verify_share(&one, &ctx.trust, t).map(|_| ())
-    };
-    let had_expired = held
-        .iter()
-        .any(|g| matches!(valid_now(g), Err(ConsentError::Expired(_))));
-    let mut grants: Vec<_> = held.into_iter().filter(|g| valid_now(g).is_ok()).collect();
+    let original_signed = env.signed.clone();
+    let (mut grants, had_expired) = crate::node::off_workers(ctx, move |ctx| {
+        let mut valid = Vec::new();
+        let mut had_expired = false;
+        for g in grants_for(ctx, &target)? {
+            let one = Share {
+                original: original_signed.clone(),
+                grants: vec![g],
+            };
+            match verify_share(&one, &ctx.trust, t) {
+                Ok(_) => valid.extend(one.grants),
+                Err(ConsentError::Expired(_)) => had_expired = true,
+                Err(_) => {}
+            }
+        }
+        Ok((valid, had_expired))
+    })
+    .await?;
     grants.reverse();
     grants.truncate(4);
     let share = Share {
@@ -261,13 +273,18 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
         kind: Kind::Share(share.clone()),
     };
     body.normalise();
+    // Limits before routing and the handling checks: the original's releasability and the
+    // nodes shared with must together fit one message.
+    body.check_limits()
+        .map_err(|e| refused(e.reason_code(), e.to_string()))?;
     let plan = ctx.plan(&body, None, &[]);
     if let Some(r) = plan.unroutable.first() {
         return Err(refused("no-route", format!("no route to {r}")));
     }
+    let verified = verify(ctx, &share, t);
     for leg in &plan.legs {
         check_leg(&body, leg, &[], t).map_err(|e| refused(e.reason_code(), e.to_string()))?;
-        if let Err((code, detail)) = check_share_leg(ctx, &share, &leg.next, &leg.target, &[], t) {
+        if let Err((code, detail)) = check_share_leg(&verified, &leg.next, &leg.target, &[], t) {
             let code = if code == "originator-control" && had_expired {
                 "consent-expired".to_string()
             } else {

@@ -340,9 +340,25 @@ async fn prepare(
             None
         };
         if let Some(clear) = opened.as_ref().filter(|b| b.kind.is_case()) {
-            if let Err((code, detail)) =
-                crate::case::check_incoming(ctx, v.id(), clear, &case_batch)
-            {
+            // Re-deriving the case reads and opens all its messages: off the async workers
+            // (the batch so far goes along and comes back; case messages are few).
+            let checked = {
+                let (ctx, id, clear) = (ctx.clone(), v.id(), clear.clone());
+                let batch = std::mem::take(&mut case_batch);
+                tokio::task::spawn_blocking(move || {
+                    let r = crate::case::check_incoming(&ctx, id, &clear, &batch);
+                    (r, batch)
+                })
+                .await
+            };
+            let checked = match checked {
+                Ok((r, batch)) => {
+                    case_batch = batch;
+                    r
+                }
+                Err(e) => Err(("internal-error".into(), format!("case check failed: {e}"))),
+            };
+            if let Err((code, detail)) = checked {
                 refusals.push(Refuse {
                     id: v.id(),
                     facts: Some(facts),

@@ -637,6 +637,21 @@ async fn bind_when_free(
     }
 }
 
+/// Runs `f` on the blocking pool and waits for it: for work whose cost grows with what the
+/// node holds (reading many journal entries, re-deriving a case from all its messages). On
+/// an async worker it would hold up every task queued there, `/v1/status` and peer sessions
+/// included. One thread hop: not for the per-message send path.
+pub async fn off_workers<T, F>(ctx: &Arc<Ctx>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Ctx) -> Result<T> + Send + 'static,
+{
+    let ctx = ctx.clone();
+    tokio::task::spawn_blocking(move || f(&ctx))
+        .await
+        .map_err(|e| anyhow!("a blocking task failed: {e}"))?
+}
+
 /// How long `send` waits for a recipient's sealing key to arrive before refusing.
 const KEY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 

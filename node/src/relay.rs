@@ -96,6 +96,13 @@ pub fn route_incoming(
         Target::Node(n) => n.to_string(),
         Target::Network(n) => format!("network:{n}"),
     };
+    // A share's original and grants are verified once, not once per copy.
+    let share = match &body.kind {
+        Kind::Share(share) if plan.deliver || !plan.legs.is_empty() => {
+            Some(crate::consent::verify(ctx, share, t))
+        }
+        _ => None,
+    };
     for leg in &plan.legs {
         if !ctx
             .cfg
@@ -116,11 +123,9 @@ pub fn route_incoming(
         }
         let checked = check_leg(body, leg, &onward, t)
             .map_err(|e| (e.reason_code().to_string(), e.to_string()))
-            .and_then(|()| match &body.kind {
-                Kind::Share(share) => {
-                    crate::consent::check_share_leg(ctx, share, &leg.next, &leg.target, &onward, t)
-                }
-                _ => Ok(()),
+            .and_then(|()| match &share {
+                Some(v) => crate::consent::check_share_leg(v, &leg.next, &leg.target, &onward, t),
+                None => Ok(()),
             });
         match checked {
             Ok(()) => next_hops.push(leg.next.clone()),
@@ -134,10 +139,10 @@ pub fn route_incoming(
     }
     // A share delivered here must be allowed here too, by the original's rules and grants.
     let mut deliver = plan.deliver;
-    if let (true, Kind::Share(share)) = (deliver, &body.kind) {
+    if let (true, Some(share)) = (deliver, &share) {
         let me = ctx.identity_for(peer).signer.node().clone();
         if let Err((code, e)) =
-            crate::consent::check_share_leg(ctx, share, &me, &Target::Node(me.clone()), route, t)
+            crate::consent::check_share_leg(share, &me, &Target::Node(me.clone()), route, t)
         {
             deliver = false;
             refused.push((me.clone(), me.to_string(), code, e));

@@ -56,17 +56,7 @@ impl Payload {
     }
 }
 
-pub(crate) fn limit(field: &'static str, actual: usize, limit: usize) -> Result<(), DecodeError> {
-    if actual > limit {
-        Err(DecodeError::LimitExceeded {
-            field,
-            actual,
-            limit,
-        })
-    } else {
-        Ok(())
-    }
-}
+pub(crate) use crate::limits::check as limit;
 
 fn short(field: &'static str, s: &str) -> Result<(), DecodeError> {
     limit(field, s.len(), MAX_SHORT_STRING)

@@ -3,6 +3,28 @@
 //! Limits are checked *before* allocation wherever a length comes from a peer
 //! (the frame length prefix), and after decoding for counts inside a body, so a
 //! body that decodes but is absurd is refused with `limit-exceeded`.
+//!
+//! Limits come before work: a body's counts and sizes are all checked by
+//! [`crate::message::Body::check_limits`], which is linear in the body and runs before
+//! any check whose cost grows faster than the input (the composition rules compare every
+//! recipient with every releasability entry). The node checks officers' requests against
+//! the same constants, with [`check`], before it parses them.
+
+use crate::error::DecodeError;
+
+/// Refuses a count or size `actual` above `max` with `limit-exceeded`, naming `field`,
+/// the value and the limit.
+pub fn check(field: &'static str, actual: usize, max: usize) -> Result<(), DecodeError> {
+    if actual > max {
+        Err(DecodeError::LimitExceeded {
+            field,
+            actual,
+            limit: max,
+        })
+    } else {
+        Ok(())
+    }
+}
 
 /// Default maximum size of one frame's payload (1 MiB); nodes may configure lower or higher.
 pub const DEFAULT_MAX_FRAME: usize = 1024 * 1024;

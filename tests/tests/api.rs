@@ -462,3 +462,247 @@ fn node_refuses_to_start_with_a_token_file_others_can_read() {
         "{err}"
     );
 }
+
+/// `(status, reason code, detail)` of an answer.
+fn refusal(r: &liaison_tests::api::Answer) -> (u16, &str, &str) {
+    (r.status, r.error(), r.body["detail"].as_str().unwrap_or(""))
+}
+
+/// Four officers' tools at once each send a message naming 40,000 recipients with a
+/// releasability list of 10,001 entries. Each is refused for its recipients before any work
+/// whose cost grows with them (parsing 40,000 node ids, comparing each with the
+/// releasability list), so `/v1/status`, asked again and again on another connection from
+/// before the first send until after the last answer, keeps answering at once.
+#[test]
+fn four_sends_with_forty_thousand_recipients_are_refused_while_status_answers() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Barrier;
+    use std::time::Instant;
+
+    let p = Pair::start();
+    // Every recipient is released, by the last entry of the list (`network:zz` sorts after
+    // `network:x…`): checking each recipient against the list would be 40,000 × 10,001.
+    let mut big = alert(B, "x");
+    big["to"] = json!((0..40_000).map(|i| format!("n{i}.zz")).collect::<Vec<_>>());
+    big["release"] = json!((0..10_000)
+        .map(|i| format!("network:x{i}"))
+        .chain(["network:zz".to_owned()])
+        .collect::<Vec<_>>());
+    let big = big.to_string();
+    // Within the API's body limit (axum's default, 2 MiB): the node's own limit must answer.
+    assert!(big.len() < 2 * 1024 * 1024, "{} bytes", big.len());
+
+    let sent = AtomicBool::new(false);
+    let start = Barrier::new(5);
+    let (answers, status_times) = std::thread::scope(|s| {
+        let status = s.spawn(|| {
+            let api = p.token(&p.a);
+            let mut times = Vec::new();
+            loop {
+                let t = Instant::now();
+                let r = api.get("/v1/status");
+                times.push(t.elapsed());
+                assert_eq!(r.status, 200, "{r:?}");
+                if times.len() == 1 {
+                    start.wait();
+                } else if sent.load(Ordering::SeqCst) {
+                    return times;
+                }
+            }
+        });
+        let sends: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let api = p.token(&p.a);
+                    start.wait();
+                    api.post_raw("/v1/messages", &big)
+                })
+            })
+            .collect();
+        let answers: Vec<_> = sends
+            .into_iter()
+            .map(|h| h.join().expect("send thread"))
+            .collect();
+        sent.store(true, Ordering::SeqCst);
+        (answers, status.join().expect("status thread"))
+    });
+    for r in &answers {
+        assert_eq!(
+            refusal(r),
+            (422, "limit-exceeded", "recipients has 40000, limit is 256"),
+            "{r:?}"
+        );
+    }
+    let slowest = status_times.iter().max().expect("status answered");
+    assert!(
+        *slowest < Duration::from_millis(100),
+        "/v1/status took up to {slowest:?} ({} answers) while the sends were refused",
+        status_times.len()
+    );
+    p.shutdown();
+}
+
+/// Lists in requests are bounded like the messages they become, and checked before any
+/// work: before a node id is parsed, a message or case is read, a case is derived. The
+/// message and case named here do not even exist: the limit answers first.
+#[test]
+fn requests_naming_too_many_nodes_are_refused_before_any_work() {
+    let p = Pair::start();
+    let api = p.token(&p.a);
+    let many: Vec<String> = (0..257).map(|i| format!("n{i}.central-asia")).collect();
+    let zero = "0".repeat(64);
+
+    let r = api.post(
+        "/v1/cases/CARICC-2026-0001/invite",
+        &json!({ "nodes": many, "text": "join us", "lang": "en" }),
+    );
+    assert_eq!(
+        refusal(&r),
+        (422, "limit-exceeded", "nodes has 257, limit is 256"),
+        "{r:?}"
+    );
+    let r = api.post(
+        "/v1/cases/CARICC-2026-0001/update",
+        &json!({ "to": many, "text": "update", "lang": "en" }),
+    );
+    assert_eq!(
+        refusal(&r),
+        (422, "limit-exceeded", "recipients has 257, limit is 256"),
+        "{r:?}"
+    );
+    let r = api.post(
+        "/v1/cases",
+        &json!({ "title": "t", "tlp": "AMBER", "eval": "B2", "release": many }),
+    );
+    assert_eq!(
+        refusal(&r),
+        (422, "limit-exceeded", "releasability has 257, limit is 256"),
+        "{r:?}"
+    );
+    let r = api.post(
+        &format!("/v1/messages/{zero}/consent-request"),
+        &json!({ "to": many, "reason": "court" }),
+    );
+    assert_eq!(
+        refusal(&r),
+        (422, "limit-exceeded", "consent nodes has 257, limit is 256"),
+        "{r:?}"
+    );
+    let r = api.post(
+        &format!("/v1/messages/{zero}/share"),
+        &json!({ "to": many }),
+    );
+    assert_eq!(
+        refusal(&r),
+        (422, "limit-exceeded", "recipients has 257, limit is 256"),
+        "{r:?}"
+    );
+    // At the limit, the request goes on to the next check.
+    let r = api.post(
+        &format!("/v1/messages/{zero}/share"),
+        &json!({ "to": many[..256] }),
+    );
+    assert_eq!((r.status, r.error()), (422, "unknown-message"), "{r:?}");
+    p.shutdown();
+}
+
+/// Free text in requests is bounded as in the messages it becomes, before any work.
+#[test]
+fn requests_with_too_long_text_are_refused_before_any_work() {
+    let p = Pair::start();
+    let api = p.token(&p.a);
+    let long = "x".repeat(1025);
+    let zero = "0".repeat(64);
+
+    let r = api.post(
+        "/v1/cases",
+        &json!({ "title": long, "tlp": "AMBER", "eval": "B2" }),
+    );
+    assert_eq!(
+        refusal(&r),
+        (422, "limit-exceeded", "case title has 1025, limit is 1024"),
+        "{r:?}"
+    );
+    let r = api.post(
+        &format!("/v1/messages/{zero}/consent-request"),
+        &json!({ "to": [B], "reason": long }),
+    );
+    assert_eq!(
+        refusal(&r),
+        (
+            422,
+            "limit-exceeded",
+            "consent reason has 1025, limit is 1024"
+        ),
+        "{r:?}"
+    );
+    let r = api.post(
+        &format!("/v1/messages/{zero}/consent"),
+        &json!({ "grant": true, "reason": long }),
+    );
+    assert_eq!(
+        refusal(&r),
+        (
+            422,
+            "limit-exceeded",
+            "consent reason has 1025, limit is 1024"
+        ),
+        "{r:?}"
+    );
+    let mut send = alert(B, "x");
+    send["h3"] = json!(long);
+    let r = api.post("/v1/messages", &send);
+    assert_eq!(
+        refusal(&r),
+        (
+            422,
+            "limit-exceeded",
+            "H3 restrictions has 1025, limit is 1024"
+        ),
+        "{r:?}"
+    );
+    p.shutdown();
+}
+
+/// Attachments and entities of a case request are counted, and attachments measured in
+/// their base64 form, before anything is decoded or parsed.
+#[test]
+fn case_requests_with_too_many_or_too_large_attachments_are_refused_before_decoding() {
+    let p = Pair::start();
+    let api = p.token(&p.a);
+    let attachment = |content: String| json!({ "name": "a.txt", "media_type": "text/plain", "content_base64": content });
+
+    let r = api.post(
+        "/v1/cases/CARICC-2026-0001/update",
+        &json!({ "text": "u", "lang": "en", "attachments": vec![attachment("AAAA".into()); 17] }),
+    );
+    assert_eq!(
+        refusal(&r),
+        (422, "limit-exceeded", "attachments has 17, limit is 16"),
+        "{r:?}"
+    );
+    // Not even base64: a decode before the size check would say so.
+    let r = api.post(
+        "/v1/cases/CARICC-2026-0001/update",
+        &json!({ "text": "u", "lang": "en", "attachments": [attachment("!".repeat(349_529))] }),
+    );
+    assert_eq!(
+        refusal(&r),
+        (
+            422,
+            "limit-exceeded",
+            "attachment content (base64) has 349529, limit is 349528"
+        ),
+        "{r:?}"
+    );
+    let r = api.post(
+        "/v1/cases/CARICC-2026-0001/update",
+        &json!({ "text": "u", "lang": "en", "entities": vec!["phone=+77011234567"; 1025] }),
+    );
+    assert_eq!(
+        refusal(&r),
+        (422, "limit-exceeded", "entities has 1025, limit is 1024"),
+        "{r:?}"
+    );
+    p.shutdown();
+}

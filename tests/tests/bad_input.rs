@@ -216,3 +216,46 @@ async fn message_for_someone_else_or_from_a_skewed_clock_is_refused_with_a_reaso
     assert!(b.store().inbox(0, 10).unwrap().is_empty());
     b.shutdown().await.unwrap();
 }
+
+/// A peer's message naming 40,000 recipients (within the frame limit), each released by the
+/// last of 10,001 releasability entries: refused for its recipients, with the limit and the
+/// value, before its handling rules (40,000 × 10,001 comparisons) or its routing; the node
+/// serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_message_naming_forty_thousand_recipients_is_refused_for_its_count() {
+    let c = cluster();
+    let _a_cfg = c.config(A, &[B]);
+    let b = start(c.config(B, &[A])).await;
+    let p = raw_peer(&c).await;
+    let mut body = sample::alert_of_size(200);
+    body.header.originator = A.parse().unwrap();
+    body.header.created_at = now();
+    body.header.recipients = (0..40_000)
+        .map(|i| format!("n{i}.zz").parse().unwrap())
+        .collect();
+    body.handling.releasability = (0..10_000)
+        .map(|i| format!("network:x{i}"))
+        .chain(["network:zz".to_owned()])
+        .map(|r| r.parse().unwrap())
+        .collect();
+    body.normalise();
+    // Encoded and signed as a careless or hostile originator would: `encode` refuses it.
+    let mut bytes = vec![liaison_protocol::message::FORMAT_VERSION];
+    bytes.extend(postcard::to_stdvec(&body).unwrap());
+    let big = p.signer.sign_encoded(bytes);
+    let answers = exchange(&p, &frame(&big), 1).await;
+    match &answers[0] {
+        Kind::Refusal(r) => {
+            assert_eq!(r.target, big.id());
+            assert_eq!(r.reason_code, "limit-exceeded");
+            assert_eq!(r.detail, "recipients has 40000, limit is 256");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let m = signed(&p, B, now(), 5);
+    assert!(matches!(
+        exchange(&p, &frame(&m), 1).await[0],
+        Kind::Receipt(_)
+    ));
+    b.shutdown().await.unwrap();
+}

@@ -21,12 +21,15 @@ fn case_id(s: &str) -> ApiResult<liaison_protocol::CaseId> {
         .map_err(|e| ApiError::Malformed(format!("{s:?} is not a case id: {e}")))
 }
 
-/// The request's JSON body; an empty body is an empty request (`accept`, `leave`…).
-fn body(bytes: &[u8]) -> ApiResult<CaseRequest> {
+/// The request's JSON body; an empty body is an empty request (`accept`, `leave`…). A large
+/// one (attachments) is parsed on the blocking pool ([`super::json::parse`]).
+async fn body(bytes: Bytes) -> ApiResult<CaseRequest> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(CaseRequest::default());
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::Malformed(format!("bad case request: {e}")))
+    super::json::parse(bytes, |b| serde_json::from_slice(b))
+        .await
+        .map_err(|e| ApiError::Malformed(format!("bad case request: {e}")))
 }
 
 /// `GET /v1/cases`: every case this node knows, newest activity first.
@@ -35,7 +38,7 @@ pub async fn list(
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<Value>> {
     p.require(Action::ReadMessage)?;
-    let cases = case::list(&s.ctx).map_err(ApiError::internal)?;
+    let cases = case::load_all(&s.ctx).await.map_err(ApiError::internal)?;
     Ok(Json(json!({
         "cases": cases.iter().map(|c| case::summary(c, &s.ctx.id)).collect::<Vec<_>>(),
     })))
@@ -49,7 +52,7 @@ pub async fn show(
 ) -> ApiResult<Json<Value>> {
     p.require(Action::ReadMessage)?;
     let id = case_id(&id)?;
-    let st = case::state(&s.ctx, &id).map_err(ApiError::internal)?;
+    let st = case::load(&s.ctx, &id).await.map_err(ApiError::internal)?;
     if !st.known() {
         return Err(ApiError::UnknownCase(id.as_str().to_owned()));
     }
@@ -63,7 +66,7 @@ pub async fn open(
     req: Bytes,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
-    let req = body(&req)?;
+    let req = body(req).await?;
     let r = case::open(&s.ctx, &req).await;
     let id = r.as_ref().ok().map(|(id, _)| id.as_str().to_owned());
     let sent = sent_or_refused(&p, r.map(|(_, sent)| sent))?;
@@ -90,7 +93,7 @@ pub async fn act(
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = case_id(&id)?;
-    let req = body(&req)?;
+    let req = body(req).await?;
     let ctx = &s.ctx;
     let r = match action.as_str() {
         // One invitation per node; the answer names the last (all are in the case).

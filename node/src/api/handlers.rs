@@ -5,11 +5,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use liaison_protocol::{Body, MessageId};
+use liaison_protocol::limits::{check, MAX_RECIPIENTS, MAX_SHORT_STRING};
+use liaison_protocol::{Body, DecodeError, MessageId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{Action, Principal};
+use super::json::JsonBody;
 use super::{view, ApiError, ApiState};
 use crate::compose::SendRequest;
 use crate::node::SendRefused;
@@ -32,6 +34,28 @@ fn limit(l: Option<usize>) -> ApiResult<usize> {
         0 => Err(ApiError::Malformed("limit must be at least 1".into())),
         n => Ok(n.min(MAX_LIMIT)),
     }
+}
+
+/// A request over a limit, refused (422, `limit-exceeded` naming the limit and the value)
+/// before any work on it.
+pub(super) fn within_limits(r: Result<(), DecodeError>) -> ApiResult<()> {
+    r.map_err(|e| ApiError::Refused {
+        reason_code: e.reason_code().into(),
+        detail: e.to_string(),
+    })
+}
+
+/// Runs `f` on the blocking pool: for answers whose cost grows with what the node holds
+/// (many journal reads, many messages opened), which must not hold up the async workers
+/// that serve `/v1/status` and the peer sessions.
+async fn blocking<T: Send + 'static>(
+    s: &ApiState,
+    f: impl FnOnce(&ApiState) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let s = s.clone();
+    tokio::task::spawn_blocking(move || f(&s))
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
@@ -117,11 +141,23 @@ pub(crate) fn refusal_or_internal(e: anyhow::Error) -> ApiError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodesRequest {
-    /// Node ids.
+    /// Node ids (at most [`MAX_RECIPIENTS`]).
     pub to: Vec<String>,
-    /// Why (consent requests).
+    /// Why (consent requests; at most [`MAX_SHORT_STRING`] bytes).
     #[serde(default)]
     pub reason: String,
+}
+
+impl NodesRequest {
+    /// Counts and sizes, before any node id is parsed; `field` names the list as the
+    /// message it becomes does (`consent nodes`, `recipients`).
+    fn check_limits(&self, field: &'static str) -> Result<(), DecodeError> {
+        check(field, self.to.len(), MAX_RECIPIENTS)?;
+        for n in &self.to {
+            check("node", n.len(), MAX_SHORT_STRING)?;
+        }
+        check("consent reason", self.reason.len(), MAX_SHORT_STRING)
+    }
 }
 
 /// What `POST /v1/messages/{id}/consent` takes: the originator's answer.
@@ -133,7 +169,7 @@ pub struct ConsentRequestAnswer {
     /// A grant expires this many seconds from now (absent: it does not expire).
     #[serde(default)]
     pub expires_in_secs: Option<u64>,
-    /// The officer's note.
+    /// The officer's note (at most [`MAX_SHORT_STRING`] bytes).
     #[serde(default)]
     pub reason: String,
 }
@@ -157,11 +193,12 @@ pub async fn consent_request(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    req: Result<Json<NodesRequest>, JsonRejection>,
+    req: Result<JsonBody<NodesRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
-    let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let JsonBody(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    within_limits(req.check_limits("consent nodes"))?;
     let to = nodes(&req.to)?;
     sent_response(
         &p,
@@ -174,11 +211,12 @@ pub async fn consent_answer(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    req: Result<Json<ConsentRequestAnswer>, JsonRejection>,
+    req: Result<JsonBody<ConsentRequestAnswer>, JsonRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
-    let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let JsonBody(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    within_limits(check("consent reason", req.reason.len(), MAX_SHORT_STRING))?;
     let r = crate::consent::answer(&s.ctx, id, req.grant, req.expires_in_secs, req.reason).await;
     sent_response(&p, r)
 }
@@ -188,11 +226,12 @@ pub async fn share(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    req: Result<Json<NodesRequest>, JsonRejection>,
+    req: Result<JsonBody<NodesRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
-    let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let JsonBody(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    within_limits(req.check_limits("recipients"))?;
     let to = nodes(&req.to)?;
     sent_response(&p, crate::consent::share(&s.ctx, id, to).await)
 }
@@ -201,10 +240,10 @@ pub async fn share(
 pub async fn send(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-    req: Result<Json<SendRequest>, JsonRejection>,
+    req: Result<JsonBody<SendRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
-    let Json(req) =
+    let JsonBody(req) =
         req.map_err(|e| ApiError::Malformed(format!("bad message request: {}", e.body_text())))?;
     let sent = send_as(&s, &p, &req).await?;
     sent_response(&p, Ok(sent))
@@ -245,42 +284,47 @@ pub async fn inbox(
     let limit = limit(q.limit)?;
     let content = p.reads_content();
     let t = now();
-    let mut items = Vec::new();
-    let mut next = q.from.unwrap_or(0);
-    let mut full = false;
-    'pages: loop {
-        let page = s.ctx.store.inbox(next, limit).map_err(ApiError::store)?;
-        let n = page.len();
-        for item in page {
-            next = item.seq + 1;
-            if q.unread && item.state.acked {
-                continue;
+    // Up to `limit` messages read and opened, and with `unread` every acknowledged one
+    // before them passed over: off the async workers.
+    blocking(&s, move |s| {
+        let mut items = Vec::new();
+        let mut next = q.from.unwrap_or(0);
+        let mut full = false;
+        'pages: loop {
+            let page = s.ctx.store.inbox(next, limit).map_err(ApiError::store)?;
+            let n = page.len();
+            for item in page {
+                next = item.seq + 1;
+                if q.unread && item.state.acked {
+                    continue;
+                }
+                // A damaged message is listed as damaged (its metadata comes from its logged
+                // state, not from the damaged body), never left out and never shown altered.
+                let (body, damaged) = match body_of(s, &item.state.facts.id) {
+                    Ok(b) => (b.map(|(b, _)| b), None),
+                    Err(ApiError::Damaged(e)) => (None, Some(e)),
+                    Err(e) => return Err(e),
+                };
+                let mut v = view::inbox_item(item.seq, &item.state, body.as_ref(), content, t);
+                if let Some(e) = damaged {
+                    v["damaged"] = json!({ "error": e.reason_code(), "detail": e.to_string() });
+                }
+                items.push(v);
+                if items.len() == limit {
+                    full = true;
+                    break 'pages;
+                }
             }
-            // A damaged message is listed as damaged (its metadata comes from its logged
-            // state, not from the damaged body), never left out and never shown altered.
-            let (body, damaged) = match body_of(&s, &item.state.facts.id) {
-                Ok(b) => (b.map(|(b, _)| b), None),
-                Err(ApiError::Damaged(e)) => (None, Some(e)),
-                Err(e) => return Err(e),
-            };
-            let mut v = view::inbox_item(item.seq, &item.state, body.as_ref(), content, t);
-            if let Some(e) = damaged {
-                v["damaged"] = json!({ "error": e.reason_code(), "detail": e.to_string() });
-            }
-            items.push(v);
-            if items.len() == limit {
-                full = true;
-                break 'pages;
+            if n < limit {
+                break;
             }
         }
-        if n < limit {
-            break;
-        }
-    }
-    Ok(Json(json!({
-        "items": items,
-        "next_from": full.then_some(next),
-    })))
+        Ok(Json(json!({
+            "items": items,
+            "next_from": full.then_some(next),
+        })))
+    })
+    .await
 }
 
 /// `GET /v1/messages/{id}`.
@@ -329,18 +373,25 @@ pub async fn trail(
     p.require(Action::Trail)?;
     let id = parse_id(&id)?;
     let state = state_of(&s, &id)?;
-    let mut entries = Vec::with_capacity(state.leaves.len());
-    for &i in &state.leaves {
-        let entry = s
-            .ctx
-            .store
-            .log_entry(i)
-            .map_err(ApiError::store)?
-            .ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("log entry {i} of message {id} is missing"))
-            })?;
-        entries.push(view::log_entry(i, &entry, Some(&id)));
-    }
+    // One journal read per log entry about the message (every hop, receipt, refusal): off
+    // the async workers.
+    let leaves = state.leaves.clone();
+    let entries = blocking(&s, move |s| {
+        let mut entries = Vec::with_capacity(leaves.len());
+        for i in leaves {
+            let entry = s
+                .ctx
+                .store
+                .log_entry(i)
+                .map_err(ApiError::store)?
+                .ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!("log entry {i} of message {id} is missing"))
+                })?;
+            entries.push(view::log_entry(i, &entry, Some(&id)));
+        }
+        Ok(entries)
+    })
+    .await?;
     Ok(Json(json!({
         "id": id.to_string(),
         "role": view::role(state.role),
@@ -395,16 +446,21 @@ pub async fn log(
     let size = s.ctx.store.log_size();
     let from = q.from.unwrap_or(0);
     let end = from.saturating_add(limit).min(size);
-    let mut entries = Vec::new();
-    for i in from..end {
-        let entry = s
-            .ctx
-            .store
-            .log_entry(i)
-            .map_err(ApiError::store)?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("log entry {i} is missing")))?;
-        entries.push(view::log_entry(i, &entry, None));
-    }
+    // Up to `limit` journal reads: off the async workers.
+    let entries = blocking(&s, move |s| {
+        let mut entries = Vec::new();
+        for i in from..end {
+            let entry = s
+                .ctx
+                .store
+                .log_entry(i)
+                .map_err(ApiError::store)?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("log entry {i} is missing")))?;
+            entries.push(view::log_entry(i, &entry, None));
+        }
+        Ok(entries)
+    })
+    .await?;
     Ok(Json(json!({
         "size": size,
         "from": from,
@@ -420,8 +476,11 @@ pub async fn checkpoints(
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<Value>> {
     p.require(Action::Checkpoint)?;
-    let notes =
-        crate::store::checkpoint::history(&s.ctx.cfg.data_dir).map_err(ApiError::internal)?;
+    // The history file grows with every checkpoint signed: read off the async workers.
+    let notes = blocking(&s, |s| {
+        crate::store::checkpoint::history(&s.ctx.cfg.data_dir).map_err(ApiError::internal)
+    })
+    .await?;
     Ok(Json(json!({ "checkpoints": notes })))
 }
 
@@ -500,22 +559,26 @@ pub struct PurgeRequest {
 pub async fn purge(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-    req: Result<Json<PurgeRequest>, JsonRejection>,
+    req: Result<JsonBody<PurgeRequest>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     p.require(Action::Purge)?;
-    let Json(req) =
+    let JsonBody(req) =
         req.map_err(|e| ApiError::Malformed(format!("bad purge request: {}", e.body_text())))?;
-    let ctx = s.ctx.clone();
-    let due = tokio::task::spawn_blocking(move || {
-        ctx.store.retention_due(&ctx.cfg.retention.rules, now())
+    // Every message is weighed against the rules, and every one due listed: off the async
+    // workers.
+    let (due, listed) = blocking(&s, |s| {
+        let due = s
+            .ctx
+            .store
+            .retention_due(&s.ctx.cfg.retention.rules, now())
+            .map_err(ApiError::store)?;
+        let listed: Vec<Value> = due
+            .iter()
+            .map(|(id, rule)| json!({ "id": id.to_string(), "rule": rule }))
+            .collect();
+        Ok((due, listed))
     })
-    .await
-    .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
-    .map_err(ApiError::store)?;
-    let listed: Vec<Value> = due
-        .iter()
-        .map(|(id, rule)| json!({ "id": id.to_string(), "rule": rule }))
-        .collect();
+    .await?;
     let purged = if req.dry_run {
         vec![]
     } else {

@@ -31,6 +31,12 @@
 //! [`tls`]. Every error is JSON `{"error": "<reason-code>", "detail": "…"}` ([`ApiError`]).
 //! Requests are logged at debug level with the caller's identity, never with payloads.
 //!
+//! Limits before work: every request's counts and sizes are checked before anything else is
+//! done with it (422 `limit-exceeded`). What grows with the node's data (journal reads for
+//! the inbox, log and trails, case derivations, proofs, retention) and the parsing of large
+//! bodies ([`json`]) run on the blocking pool, so that `/v1/status` and the peer sessions,
+//! which share the async workers, are never held up behind them.
+//!
 //! Calling shape: [`bind`] (binds the sockets and prepares the token, so configuration
 //! errors surface at start-up) → spawn [`ApiServer::serve`] → cancel `ctx.cancel` to stop
 //! (in-flight requests finish, for at most [`SHUTDOWN_GRACE`]).
@@ -39,6 +45,7 @@ mod admin;
 pub mod auth;
 mod cases;
 pub(crate) mod handlers;
+mod json;
 pub mod tls;
 pub mod view;
 

@@ -96,7 +96,7 @@ pub async fn open(
             if matches!(e, ApiError::Internal(_)) {
                 return cx.api_error(&e);
             }
-            super::cases::list_page(&cx, &api, &f, Some(cx.refusal(&e)), e.status())
+            super::cases::list_page(&cx, &api, &f, Some(cx.refusal(&e)), e.status()).await
         }
     }
 }
@@ -162,6 +162,7 @@ pub async fn act(
                 data: &f,
             };
             super::cases::case_page(&cx, &api, &id, Some((filled, cx.refusal(&e))), e.status())
+                .await
         }
     }
 }

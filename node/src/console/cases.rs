@@ -27,12 +27,12 @@ fn th(cx: &Cx, keys: &[&str]) -> String {
 
 /// `GET /console/cases`: every case this node knows, newest activity first.
 pub async fn list(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
-    list_page(&cx, &api, &FormData::default(), None, StatusCode::OK)
+    list_page(&cx, &api, &FormData::default(), None, StatusCode::OK).await
 }
 
 /// The cases list, with the "open a case" form (filled with `f`) for those who may send,
 /// and a refusal above it.
-pub(super) fn list_page(
+pub(super) async fn list_page(
     cx: &Cx,
     api: &ApiState,
     f: &FormData,
@@ -43,7 +43,7 @@ pub(super) fn list_page(
         return r;
     }
     let l = cx.l;
-    let cases = match crate::case::list(&api.ctx) {
+    let cases = match crate::case::load_all(&api.ctx).await {
         Ok(c) => c,
         Err(e) => return cx.api_error(&ApiError::internal(e)),
     };
@@ -114,12 +114,12 @@ pub async fn show(
     Extension(cx): Extension<Cx>,
     Path(id): Path<String>,
 ) -> Response {
-    case_page(&cx, &api, &id, None, StatusCode::OK)
+    case_page(&cx, &api, &id, None, StatusCode::OK).await
 }
 
 /// One case, with the forms this node's standing allows; after a refused post, that form as
 /// filled and the refusal above everything.
-pub(super) fn case_page(
+pub(super) async fn case_page(
     cx: &Cx,
     api: &ApiState,
     id: &str,
@@ -138,7 +138,7 @@ pub(super) fn case_page(
             )))
         }
     };
-    let st = match crate::case::state(&api.ctx, &case) {
+    let st = match crate::case::load(&api.ctx, &case).await {
         Ok(st) if st.known() => st,
         Ok(_) => return cx.api_error(&ApiError::UnknownCase(id.to_owned())),
         Err(e) => return cx.api_error(&ApiError::internal(e)),
