@@ -17,6 +17,7 @@ pub mod console;
 pub mod deconfliction;
 pub mod directory;
 pub mod endpoint;
+pub mod fd_limit;
 pub mod inbound;
 pub mod node;
 pub mod peer;

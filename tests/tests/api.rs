@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use liaison_certs::Role;
+use liaison_node::config::Config;
 use liaison_node::node::Node;
 use liaison_tests::api::{officer, poll, CertClient, TokenClient};
 use liaison_tests::cluster::{start, Cluster};
@@ -34,12 +35,19 @@ fn runtime() -> tokio::runtime::Runtime {
 impl Pair {
     /// Two peered nodes; B also serves officers with certificates.
     fn start() -> Pair {
+        Self::start_with(|_| {})
+    }
+
+    /// [`Pair::start`], with `edit` applied to both configurations.
+    fn start_with(edit: impl Fn(&mut Config)) -> Pair {
         let rt = runtime();
         let mut c = Cluster::new(&["central-asia"]);
         c.add(A);
         c.add(B);
-        let cfg_a = c.config(A, &[B]);
+        let mut cfg_a = c.config(A, &[B]);
         let mut cfg_b = c.config(B, &[A]);
+        edit(&mut cfg_a);
+        edit(&mut cfg_b);
         // Port 0: the node binds a port of its own and reports it (no race with other tests).
         cfg_b.api.tls_listen = Some("127.0.0.1:0".parse().expect("addr"));
         let a = rt.block_on(start(cfg_a));
@@ -461,4 +469,104 @@ fn node_refuses_to_start_with_a_token_file_others_can_read() {
         err.contains("api.token_file") && err.contains("chmod 600"),
         "{err}"
     );
+}
+
+/// A request's headers without the blank line that ends them.
+const HALF_SENT: &[u8] = b"GET /v1/status HTTP/1.1\r\nHost: x\r\n";
+
+/// Reads from `sock` until the node closes it; panics if that takes longer than `limit`.
+fn closed_by_node(mut sock: std::net::TcpStream, limit: Duration) -> Vec<u8> {
+    use std::io::Read;
+    sock.set_read_timeout(Some(limit)).expect("timeout");
+    let mut got = Vec::new();
+    match sock.read_to_end(&mut got) {
+        Ok(_) => got,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => got,
+        Err(e) => panic!("the node did not close the connection within {limit:?}: {e}"),
+    }
+}
+
+#[test]
+fn three_thousand_half_open_connections_do_not_deny_the_api() {
+    use std::io::Write;
+    const HELD: usize = 3000;
+    // Both ends of every connection live in this process, and the nodes need their own.
+    let needed = 2 * HELD as u64 + 1000;
+    let raised = liaison_node::fd_limit::raise().expect("open-file limit");
+    if raised.after.is_some_and(|soft| soft < needed) {
+        eprintln!(
+            "skipped: this test needs {needed} open files, the hard limit allows {:?}",
+            raised.hard
+        );
+        return;
+    }
+    let p = Pair::start();
+    let api = p.token(&p.a);
+    let addr = p.a.api_addr();
+    let mut held = Vec::with_capacity(HELD);
+    for _ in 0..HELD {
+        let mut sock = std::net::TcpStream::connect(addr).expect("connect");
+        sock.write_all(HALF_SENT).expect("half a request");
+        held.push(sock);
+    }
+
+    // A newcomer is served at once: the connections that never finished their headers made
+    // room, longest idle first.
+    let start = std::time::Instant::now();
+    let status = TokenClient::new(addr, &p.a.ctx().cfg.api.token_file).get("/v1/status");
+    let took = start.elapsed();
+    assert_eq!(status.status, 200, "{status:?}");
+    assert!(took < Duration::from_secs(3), "answered after {took:?}");
+    assert_eq!(status.body["alarms"], json!([]), "{status:?}");
+    // The node still has descriptors for its own files: it signs a checkpoint.
+    let sent = api.post("/v1/messages", &alert(B, "after the flood"));
+    assert_eq!(sent.status, 201, "{sent:?}");
+    let cp = api.get("/v1/checkpoint");
+    assert_eq!(cp.status, 200, "{cp:?}");
+    assert_eq!(api.get("/v1/status").body["alarms"], json!([]));
+    // The node holds at most its cap; the rest were closed (the newest are still open).
+    let cap = p.a.ctx().cfg.api.max_connections;
+    let first = held.swap_remove(0);
+    closed_by_node(first, WAIT);
+    assert!(held.len() > cap);
+    drop(held);
+    p.shutdown();
+}
+
+#[test]
+fn half_sent_requests_and_idle_connections_are_closed_after_their_timeouts() {
+    use std::io::{Read, Write};
+    let p = Pair::start_with(|cfg| {
+        cfg.api.header_timeout_secs = 1;
+        cfg.api.idle_timeout_secs = 2;
+    });
+    let addr = p.a.api_addr();
+    let token = std::fs::read_to_string(&p.a.ctx().cfg.api.token_file).expect("token");
+
+    // Headers never finished: closed, unanswered.
+    let mut half = std::net::TcpStream::connect(addr).expect("connect");
+    half.write_all(HALF_SENT).expect("write");
+    assert_eq!(closed_by_node(half, Duration::from_secs(10)), b"");
+    // Nothing sent at all: the same.
+    let silent = std::net::TcpStream::connect(addr).expect("connect");
+    assert_eq!(closed_by_node(silent, Duration::from_secs(10)), b"");
+
+    // A complete request is answered, and the kept-alive connection closes once idle.
+    let mut kept = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        kept,
+        "GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        token.trim()
+    )
+    .expect("write");
+    kept.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut first = [0u8; 12];
+    kept.read_exact(&mut first).expect("an answer");
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let rest = closed_by_node(kept, Duration::from_secs(15));
+    assert!(
+        String::from_utf8_lossy(&rest).contains("\"alarms\""),
+        "the whole answer came before the close"
+    );
+    p.shutdown();
 }

@@ -26,7 +26,11 @@
 //! Two listeners serve the same router: `api.listen` (plain HTTP, bearer token from
 //! `api.token_file`, supervisor role) and, if configured, `api.tls_listen` (HTTPS with
 //! required officer client certificates; role from the certificate). See [`auth`] and
-//! [`tls`]. Every error is JSON `{"error": "<reason-code>", "detail": "…"}` ([`ApiError`]).
+//! [`tls`]. Both serve their connections through [`serve`]: a header, idle and body timeout
+//! and a connection cap per listener, sized within the process's open-file limit
+//! ([`crate::fd_limit`]).
+//!
+//! Every error is JSON `{"error": "<reason-code>", "detail": "…"}` ([`ApiError`]).
 //! Requests are logged at debug level with the caller's identity, never with payloads.
 //!
 //! Calling shape: [`bind`] (binds the sockets and prepares the token, so configuration
@@ -36,16 +40,17 @@
 pub mod auth;
 mod cases;
 pub(crate) mod handlers;
+pub mod serve;
 pub mod tls;
 pub mod view;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -57,9 +62,14 @@ use liaison_protocol::MessageId;
 
 use crate::node::Ctx;
 use auth::{Action, Principal, TokenCheck};
+use serve::ConnLimits;
 
 /// How long shutdown waits for in-flight API requests before dropping them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The fewest connections a listener may be left with by the open-file limit; below it the
+/// node refuses to start rather than serve officers unreliably.
+pub const MIN_CONNECTIONS: usize = 8;
 
 /// A bound API, ready to serve.
 pub struct ApiServer {
@@ -202,14 +212,21 @@ pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer> {
     };
     drop(token);
     let app = router(state);
+    let limits = ConnLimits::new(&api, connection_cap(&api)?);
 
     let plain = tokio::net::TcpListener::bind(api.listen)
         .await
         .with_context(|| format!("api.listen: cannot listen on {}", api.listen))?;
     let local_addr = plain.local_addr()?;
     let cancel = ctx.cancel.clone();
-    let plain_serve = axum::serve(plain, app.clone().into_make_service())
-        .with_graceful_shutdown(cancel.clone().cancelled_owned());
+    let plain_serve = serve::serve(
+        plain,
+        serve::Plain,
+        app.clone(),
+        limits,
+        cancel.clone(),
+        "api.listen",
+    );
 
     let mut tls_addr = None;
     let tls_serve: Pin<Box<dyn Future<Output = ()> + Send>> = match api.tls_listen {
@@ -218,34 +235,28 @@ pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer> {
             let tcp = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("api.tls_listen: cannot listen on {addr}"))?;
-            let (listener, accept_loop) = tls::TlsListener::new(tcp, config, cancel.clone())?;
-            tls_addr = Some(axum::serve::Listener::local_addr(&listener)?);
-            let serve = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<tls::OfficerConn>(),
-            )
-            .with_graceful_shutdown(cancel.clone().cancelled_owned());
-            Box::pin(async move {
-                let (served, ()) = tokio::join!(serve.into_future(), accept_loop);
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "officer API (HTTPS) stopped");
-                }
-            })
+            tls_addr = Some(tcp.local_addr()?);
+            Box::pin(serve::serve(
+                tcp,
+                tls::OfficerHandshake::new(config),
+                app,
+                limits,
+                cancel.clone(),
+                "api.tls_listen",
+            ))
         }
         None => Box::pin(std::future::ready(())),
     };
     tracing::info!(
         api = %local_addr,
         tls = %tls_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()),
+        max_connections = limits.max_connections,
         "officer API listening"
     );
 
     let serve = async move {
         let both = async {
-            let (plain, ()) = tokio::join!(plain_serve.into_future(), tls_serve);
-            if let Err(e) = plain {
-                tracing::error!(error = %e, "officer API stopped");
-            }
+            tokio::join!(plain_serve, tls_serve);
         };
         let grace = async {
             cancel.cancelled().await;
@@ -262,6 +273,36 @@ pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer> {
         tls_addr,
         serve: Box::pin(serve),
     })
+}
+
+/// Each listener's connection cap: `api.max_connections`, lowered so that the API's
+/// connections together stay within [`crate::fd_limit::api_budget`] (half the descriptors
+/// free now), leaving the rest to the store's files and QUIC.
+fn connection_cap(api: &crate::config::ApiConfig) -> Result<usize> {
+    let listeners = if api.tls_listen.is_some() { 2 } else { 1 };
+    let budget = crate::fd_limit::api_budget() / listeners;
+    let cap = api
+        .max_connections
+        .min(usize::try_from(budget).unwrap_or(usize::MAX));
+    if cap < MIN_CONNECTIONS.min(api.max_connections) {
+        bail!(
+            "api.max_connections: the open-file limit leaves the officer API only {cap} \
+             connections per listener (soft RLIMIT_NOFILE {}, {} descriptors open); raise it \
+             (systemd: LimitNOFILE=, shell: ulimit -n)",
+            crate::fd_limit::soft_limit().map_or_else(|| "unlimited".into(), |n| n.to_string()),
+            crate::fd_limit::open_now().map_or_else(|| "?".into(), |n| n.to_string()),
+        );
+    }
+    if cap < api.max_connections {
+        tracing::warn!(
+            configured = api.max_connections,
+            cap,
+            soft_limit = ?crate::fd_limit::soft_limit(),
+            "officer API: api.max_connections lowered to stay within the open-file limit \
+             (raise it with LimitNOFILE= or ulimit -n)"
+        );
+    }
+    Ok(cap)
 }
 
 fn router(state: ApiState) -> Router {
