@@ -7,7 +7,7 @@ use std::time::Duration;
 use liaison_certs::Role;
 use liaison_node::config::Config;
 use liaison_node::node::Node;
-use liaison_tests::api::{officer, poll, CertClient, TokenClient};
+use liaison_tests::api::{officer, poll, raw, CertClient, TokenClient};
 use liaison_tests::cluster::{start, Cluster};
 use serde_json::{json, Value};
 
@@ -568,5 +568,159 @@ fn half_sent_requests_and_idle_connections_are_closed_after_their_timeouts() {
         String::from_utf8_lossy(&rest).contains("\"alarms\""),
         "the whole answer came before the close"
     );
+    p.shutdown();
+}
+
+#[test]
+fn bodies_above_the_limit_get_413_and_just_below_are_read() {
+    use std::io::{Read, Write};
+    let p = Pair::start();
+    let api = p.token(&p.a);
+    let addr = p.a.api_addr();
+    let limit = p.a.ctx().cfg.api.max_body_bytes;
+    let token = std::fs::read_to_string(&p.a.ctx().cfg.api.token_file).expect("token");
+    let token = token.trim();
+
+    // Declared too large: refused before a byte of it is read.
+    let r = raw(
+        addr,
+        format!(
+            "POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            10 * 1024 * 1024
+        )
+        .as_bytes(),
+        WAIT,
+    )
+    .expect("answer");
+    assert_eq!((r.status, r.error()), (413, "payload-too-large"), "{r:?}");
+    assert!(r.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("api.max_body_bytes"));
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(r.header("x-request-id").is_some(), "{r:?}");
+
+    // No length declared (chunked): refused once the limit is passed.
+    let mut sock = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        sock,
+        "POST /v1/purge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .expect("head");
+    let chunk = vec![b' '; 64 * 1024];
+    let mut sent = 0;
+    while sent <= limit {
+        let n = chunk.len().min(limit + 1 - sent);
+        write!(sock, "{n:x}\r\n").expect("chunk size");
+        sock.write_all(&chunk[..n]).expect("chunk");
+        sent += n;
+        // Nothing after the byte that passes the limit: bytes the node never reads would
+        // make its close a reset, which can destroy the answer before it is read.
+        if sent <= limit {
+            sock.write_all(b"\r\n").expect("chunk end");
+        }
+    }
+    sock.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut answer = Vec::new();
+    sock.read_to_end(&mut answer).expect("answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload-too-large"), "{answer}");
+
+    // Exactly at the limit: read and answered.
+    let mut body = String::from("{\"dry_run\": true}");
+    body.push_str(&" ".repeat(limit - body.len()));
+    let r = api.post_raw("/v1/purge", &body);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["dry_run"], true);
+    // A case action reads its body as bytes: the same limit, the same answer.
+    let r = raw(
+        addr,
+        format!(
+            "POST /v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Content-Length: {}\r\n\r\n",
+            limit + 1
+        )
+        .as_bytes(),
+        WAIT,
+    )
+    .expect("answer");
+    assert_eq!((r.status, r.error()), (413, "payload-too-large"), "{r:?}");
+    p.shutdown();
+}
+
+#[test]
+fn a_body_that_stops_arriving_gets_408() {
+    let p = Pair::start_with(|cfg| cfg.api.body_timeout_secs = 1);
+    let token = std::fs::read_to_string(&p.a.ctx().cfg.api.token_file).expect("token");
+    let r = raw(
+        p.a.api_addr(),
+        format!(
+            "POST /v1/purge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"dry_run\"",
+            token.trim()
+        )
+        .as_bytes(),
+        Duration::from_secs(15),
+    )
+    .expect("answer");
+    assert_eq!((r.status, r.error()), (408, "request-timeout"), "{r:?}");
+    p.shutdown();
+}
+
+#[test]
+fn a_500_carries_a_request_id_and_no_internal_detail() {
+    let logs = liaison_tests::logs::captured();
+    let p = Pair::start();
+    let api = p.token(&p.a);
+    let sent = api.post("/v1/messages", &alert(B, "to be proven"));
+    assert_eq!(sent.status, 201, "{sent:?}");
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+
+    // Every answer has an id of its own.
+    let ok = api.get("/v1/status");
+    let other = api.get("/v1/nothing-here");
+    let (a, b) = (ok.header("x-request-id"), other.header("x-request-id"));
+    assert!(a.is_some_and(|a| a.len() == 32) && a != b, "{a:?} {b:?}");
+    assert_eq!(other.body["request_id"].as_str(), b);
+
+    // The node's own certificate copy, which proofs are built with, is damaged on disk.
+    let data_dir = p.a.ctx().cfg.data_dir.clone();
+    let certs = data_dir.join(liaison_node::store::checkpoint::CERTS_DIR);
+    for f in std::fs::read_dir(&certs).expect("certs dir") {
+        let path = f.expect("entry").path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("node-")
+        {
+            std::fs::write(&path, "not a certificate").expect("damage");
+        }
+    }
+    let r = api.get(&format!("/v1/proofs/{id}"));
+    assert_eq!((r.status, r.error()), (500, "internal-error"), "{r:?}");
+    let request_id = r.header("x-request-id").expect("X-Request-Id").to_owned();
+    assert_eq!(r.body["request_id"], json!(request_id));
+    assert_eq!(
+        r.body["detail"],
+        json!(format!(
+            "internal error; the node's log has the details under request id {request_id}"
+        ))
+    );
+    let text = r.body.to_string();
+    for leak in [data_dir.to_string_lossy().as_ref(), "certs", ".pem", "/"] {
+        assert!(!text.contains(leak), "{leak:?} in {text}");
+    }
+    // The node's log has the cause, under the same id.
+    let line = poll("the internal error in the log", WAIT, || {
+        logs.text()
+            .lines()
+            .find(|l| l.contains(&request_id) && l.contains("internal error"))
+            .map(str::to_owned)
+    });
+    assert!(line.contains(".pem"), "{line}");
     p.shutdown();
 }

@@ -34,6 +34,16 @@ fn limit(l: Option<usize>) -> ApiResult<usize> {
     }
 }
 
+/// A JSON body, or the error its rejection stands for: 413 above `api.max_body_bytes`, 408
+/// when it came too slowly, else 400 saying `what` was bad.
+fn json_body<T>(
+    s: &ApiState,
+    body: Result<Json<T>, JsonRejection>,
+    what: &str,
+) -> ApiResult<Json<T>> {
+    body.map_err(|e| ApiError::from_json(&e, s.ctx.cfg.api.max_body_bytes, what))
+}
+
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
     q.map(|Query(t)| t)
         .map_err(|e| ApiError::Malformed(format!("bad query: {}", e.body_text())))
@@ -161,7 +171,7 @@ pub async fn consent_request(
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
-    let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let Json(req) = json_body(&s, req, "bad consent request")?;
     let to = nodes(&req.to)?;
     sent_response(
         &p,
@@ -178,7 +188,7 @@ pub async fn consent_answer(
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
-    let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let Json(req) = json_body(&s, req, "bad consent answer")?;
     let r = crate::consent::answer(&s.ctx, id, req.grant, req.expires_in_secs, req.reason).await;
     sent_response(&p, r)
 }
@@ -192,7 +202,7 @@ pub async fn share(
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
-    let Json(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let Json(req) = json_body(&s, req, "bad share request")?;
     let to = nodes(&req.to)?;
     sent_response(&p, crate::consent::share(&s.ctx, id, to).await)
 }
@@ -204,8 +214,7 @@ pub async fn send(
     req: Result<Json<SendRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
-    let Json(req) =
-        req.map_err(|e| ApiError::Malformed(format!("bad message request: {}", e.body_text())))?;
+    let Json(req) = json_body(&s, req, "bad message request")?;
     let sent = send_as(&s, &p, &req).await?;
     sent_response(&p, Ok(sent))
 }
@@ -438,6 +447,9 @@ pub async fn proof(
     {
         return Err(ApiError::UnknownMessage(id));
     }
+    // A checkpoint that covers the message (as `GET /v1/checkpoint` signs one): then a
+    // proof can always be made, and any failure to make it is the node's, not the caller's.
+    s.ctx.store.checkpoint().await.map_err(ApiError::internal)?;
     let ctx = s.ctx.clone();
     // Reads the whole log (the node keeps no full tree in memory): off the async threads.
     let proof = tokio::task::spawn_blocking(move || {
@@ -445,7 +457,7 @@ pub async fn proof(
     })
     .await
     .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
-    .map_err(|e| ApiError::Malformed(format!("{e:#}")))?;
+    .map_err(ApiError::internal)?;
     Ok(Json(proof))
 }
 
@@ -504,8 +516,7 @@ pub async fn purge(
     req: Result<Json<PurgeRequest>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     p.require(Action::Purge)?;
-    let Json(req) =
-        req.map_err(|e| ApiError::Malformed(format!("bad purge request: {}", e.body_text())))?;
+    let Json(req) = json_body(&s, req, "bad purge request")?;
     let ctx = s.ctx.clone();
     let due = tokio::task::spawn_blocking(move || {
         ctx.store.retention_due(&ctx.cfg.retention.rules, now())

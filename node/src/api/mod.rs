@@ -30,8 +30,12 @@
 //! and a connection cap per listener, sized within the process's open-file limit
 //! ([`crate::fd_limit`]).
 //!
-//! Every error is JSON `{"error": "<reason-code>", "detail": "…"}` ([`ApiError`]).
-//! Requests are logged at debug level with the caller's identity, never with payloads.
+//! Every answer carries `X-Request-Id` ([`request_id`]). Every error is JSON
+//! `{"error": "<reason-code>", "detail": "…", "request_id": "…"}` ([`ApiError`]); a 500 says
+//! only `internal-error` and the request id, and the node's log has the cause under that id.
+//! A body above `api.max_body_bytes` gets 413 (refused by its `Content-Length` before it is
+//! read, where it has one). Requests are logged at debug level with the caller's identity and
+//! the request id, never with payloads.
 //!
 //! Calling shape: [`bind`] (binds the sockets and prepares the token, so configuration
 //! errors surface at start-up) → spawn [`ApiServer::serve`] → cancel `ctx.cancel` to stop
@@ -40,6 +44,7 @@
 pub mod auth;
 mod cases;
 pub(crate) mod handlers;
+pub mod request_id;
 pub mod serve;
 pub mod tls;
 pub mod view;
@@ -51,7 +56,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -62,6 +68,7 @@ use liaison_protocol::MessageId;
 
 use crate::node::Ctx;
 use auth::{Action, Principal, TokenCheck};
+use request_id::RequestId;
 use serve::ConnLimits;
 
 /// How long shutdown waits for in-flight API requests before dropping them.
@@ -129,6 +136,17 @@ pub enum ApiError {
     /// The request is malformed: bad JSON, bad id, bad query (400).
     #[error("{0}")]
     Malformed(String),
+    /// The request body is larger than `api.max_body_bytes` (413).
+    #[error(
+        "the request body is larger than this node accepts ({limit} bytes, api.max_body_bytes)"
+    )]
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The request body did not arrive within `api.body_timeout_secs` of its headers (408).
+    #[error("the request body did not arrive within {} s of its headers (api.body_timeout_secs)", .0.as_secs())]
+    BodyTimeout(Duration),
     /// The node refused the officer's message (422), with the refusal's reason code.
     #[error("{detail}")]
     Refused {
@@ -137,9 +155,10 @@ pub enum ApiError {
         /// What is wrong and how to fix it.
         detail: String,
     },
-    /// The node failed (500); the detail is logged too.
-    #[error("{0}")]
-    Internal(String),
+    /// The node failed (500). The answer carries only the request id; the node's log has
+    /// the cause under it (see [`ApiError::internal`]).
+    #[error("internal error; the node's log has the details under request id {0}")]
+    Internal(RequestId),
 }
 
 impl ApiError {
@@ -156,6 +175,8 @@ impl ApiError {
             Self::NoRoute(_) => "no-such-endpoint",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Malformed(_) => "malformed-request",
+            Self::PayloadTooLarge { .. } => "payload-too-large",
+            Self::BodyTimeout(_) => "request-timeout",
             Self::Refused { reason_code, .. } => reason_code,
             Self::Internal(_) => "internal-error",
         }
@@ -174,27 +195,80 @@ impl ApiError {
             Self::Purged(_) => StatusCode::GONE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// A 500 from an internal failure, logged with its chain.
+    /// A 500 from an internal failure. The cause goes to the node's log only, with the id of
+    /// the request being answered; the answer names that id and nothing else, because the
+    /// cause's chain names files and internals that are no business of the caller's.
     pub fn internal(e: anyhow::Error) -> Self {
-        tracing::error!(error = format!("{e:#}"), "officer API: internal error");
-        Self::Internal(format!("{e:#}"))
+        let id = RequestId::current().unwrap_or_else(RequestId::next);
+        tracing::error!(request_id = %id, error = format!("{e:#}"), "officer API: internal error");
+        Self::Internal(id)
+    }
+
+    /// The error a request body's rejection stands for: 413 above the size limit, 408 when it
+    /// came too slowly, else 400 saying what was wrong (`what` names the request).
+    pub(crate) fn from_body(
+        status: StatusCode,
+        text: String,
+        err: &(dyn std::error::Error + 'static),
+        limit: usize,
+        what: &str,
+    ) -> Self {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::PayloadTooLarge { limit };
+        }
+        let mut cause = Some(err);
+        while let Some(e) = cause {
+            if let Some(t) = e.downcast_ref::<serve::BodyTimedOut>() {
+                return Self::BodyTimeout(t.timeout());
+            }
+            cause = e.source();
+        }
+        Self::Malformed(format!("{what}: {text}"))
+    }
+
+    /// [`ApiError::from_body`] for a JSON body.
+    pub(crate) fn from_json(e: &JsonRejection, limit: usize, what: &str) -> Self {
+        Self::from_body(e.status(), e.body_text(), e, limit, what)
+    }
+
+    /// [`ApiError::from_body`] for a body read as bytes.
+    pub(crate) fn from_bytes(e: &BytesRejection, limit: usize, what: &str) -> Self {
+        Self::from_body(e.status(), e.body_text(), e, limit, what)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.reason_code(), "detail": self.to_string() });
+        let request_id = match &self {
+            Self::Internal(id) => Some(id.clone()),
+            _ => RequestId::current(),
+        };
+        let mut body =
+            serde_json::json!({ "error": self.reason_code(), "detail": self.to_string() });
+        if let Some(id) = &request_id {
+            body["request_id"] = serde_json::json!(id.as_str());
+        }
         let mut resp = (self.status(), Json(body)).into_response();
-        if matches!(self, Self::Unauthenticated(_)) {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"liaison\""),
-            );
+        let headers = resp.headers_mut();
+        match &self {
+            Self::Unauthenticated(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"liaison\""),
+                );
+            }
+            // The rest of the body was never read: the connection cannot carry another request.
+            Self::PayloadTooLarge { .. } | Self::BodyTimeout(_) => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
         }
         resp
     }
@@ -333,7 +407,44 @@ fn router(state: ApiState) -> Router {
         .fallback(|req: Request| async move { ApiError::NoRoute(req.uri().path().to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(DefaultBodyLimit::max(state.ctx.cfg.api.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
         .with_state(state)
+}
+
+/// The outermost layer: gives the request its id ([`RequestId`], in the answer's
+/// `X-Request-Id` and the log lines about it) and refuses a body whose declared length is
+/// above `api.max_body_bytes` before anything reads it. Console pages answer in HTML with
+/// their own, smaller form limit instead.
+async fn request_context(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let id = RequestId::next();
+    let limit = state.ctx.cfg.api.max_body_bytes;
+    let mut resp = id
+        .clone()
+        .scope(async move {
+            let declared = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > limit as u64) && !crate::console::owns(req.uri().path())
+            {
+                tracing::debug!(
+                    path = req.uri().path(),
+                    declared,
+                    "api request refused: body too large"
+                );
+                return ApiError::PayloadTooLarge { limit }.into_response();
+            }
+            next.run(req).await
+        })
+        .await;
+    resp.headers_mut()
+        .insert(request_id::HEADER.clone(), id.header_value());
+    resp
 }
 
 /// Establishes the [`Principal`] (certificate on the HTTPS listener, bearer token on the
@@ -364,16 +475,155 @@ async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Nex
                 .and_then(|v| v.to_str().ok()),
         ),
     };
+    let request_id = RequestId::current().map(|id| id.to_string());
     match principal {
         Ok(p) => {
             req.extensions_mut().insert(p.clone());
             let resp = next.run(req).await;
-            tracing::debug!(who = %p, %method, path, status = resp.status().as_u16(), "api request");
+            tracing::debug!(who = %p, %method, path, status = resp.status().as_u16(), request_id, "api request");
             resp
         }
         Err(e) => {
-            tracing::debug!(who = "-", %method, path, status = 401, "api request refused: unauthenticated");
+            tracing::debug!(who = "-", %method, path, status = e.status().as_u16(), request_id, reason = e.reason_code(), "api request refused");
             e.into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of every kind. The match in `every_variant_is_listed` stops compiling when a
+    /// variant is added, until it is listed here too.
+    fn one_of_each() -> Vec<ApiError> {
+        let id = MessageId::of_body(b"x");
+        vec![
+            ApiError::Unauthenticated("x".into()),
+            ApiError::Forbidden {
+                role: Role::Auditor,
+                action: Action::Send,
+            },
+            ApiError::UnknownMessage(id),
+            ApiError::UnknownCase("c".into()),
+            ApiError::NotInInbox(id),
+            ApiError::Purged(id),
+            ApiError::NoCheckpoint,
+            ApiError::NoRoute("/x".into()),
+            ApiError::MethodNotAllowed,
+            ApiError::Malformed("x".into()),
+            ApiError::PayloadTooLarge { limit: 10 },
+            ApiError::BodyTimeout(Duration::from_secs(3)),
+            ApiError::Refused {
+                reason_code: "no-route".into(),
+                detail: "x".into(),
+            },
+            ApiError::Internal(RequestId::next()),
+        ]
+    }
+
+    #[test]
+    fn every_variant_is_listed() {
+        for e in one_of_each() {
+            match e {
+                ApiError::Unauthenticated(_)
+                | ApiError::Forbidden { .. }
+                | ApiError::UnknownMessage(_)
+                | ApiError::UnknownCase(_)
+                | ApiError::NotInInbox(_)
+                | ApiError::Purged(_)
+                | ApiError::NoCheckpoint
+                | ApiError::NoRoute(_)
+                | ApiError::MethodNotAllowed
+                | ApiError::Malformed(_)
+                | ApiError::PayloadTooLarge { .. }
+                | ApiError::BodyTimeout(_)
+                | ApiError::Refused { .. }
+                | ApiError::Internal(_) => {}
+            }
+        }
+    }
+
+    /// docs/REASONS.md lists every code the API answers with, with its HTTP status.
+    #[test]
+    fn every_api_reason_code_is_documented_with_its_status() {
+        let doc = include_str!("../../../docs/REASONS.md");
+        for e in one_of_each() {
+            if matches!(e, ApiError::Refused { .. }) {
+                // A refusal carries the code of the layer that refused (documented there).
+                continue;
+            }
+            let row = format!("| `{}` | {} |", e.reason_code(), e.status().as_u16());
+            assert!(doc.contains(&row), "docs/REASONS.md lacks the row {row}");
+        }
+    }
+
+    async fn answer(e: ApiError) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let resp = e.into_response();
+        let (parts, body) = resp.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        (
+            parts.status,
+            parts.headers,
+            serde_json::from_slice(&bytes).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_500_names_the_request_id_and_nothing_of_the_cause() {
+        let id = RequestId::next();
+        let e = id
+            .clone()
+            .scope(async {
+                ApiError::internal(anyhow::anyhow!(
+                    "cannot read /var/lib/liaison/certs/node-1.pem: Permission denied"
+                ))
+            })
+            .await;
+        let (status, _, body) = answer(e).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"], "internal-error");
+        assert_eq!(body["request_id"], id.as_str());
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(id.as_str()), "{detail}");
+        assert!(!body.to_string().contains("/var/lib"), "{body}");
+        assert!(!body.to_string().contains("Permission"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn oversize_bodies_close_the_connection() {
+        let (status, headers, body) = answer(ApiError::PayloadTooLarge { limit: 1024 }).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["error"], "payload-too-large");
+        assert_eq!(headers[header::CONNECTION], "close");
+    }
+
+    #[test]
+    fn a_body_that_came_too_slowly_is_a_408_however_deeply_it_is_wrapped() {
+        let timed_out = axum::Error::new(axum::Error::new(serve::BodyTimedOut::new(
+            Duration::from_secs(4),
+        )));
+        let e = ApiError::from_body(
+            StatusCode::BAD_REQUEST,
+            "Failed to buffer the request body".into(),
+            &timed_out,
+            1024,
+            "bad message request",
+        );
+        assert!(
+            matches!(e, ApiError::BodyTimeout(d) if d == Duration::from_secs(4)),
+            "{e:?}"
+        );
+        let other = axum::Error::new(std::io::Error::other("eof"));
+        let e = ApiError::from_body(StatusCode::BAD_REQUEST, "eof".into(), &other, 1024, "bad");
+        assert_eq!(e.reason_code(), "malformed-request");
+        let e = ApiError::from_body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "big".into(),
+            &other,
+            1024,
+            "bad",
+        );
+        assert_eq!(e.reason_code(), "payload-too-large");
     }
 }

@@ -35,6 +35,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 
 use crate::api::auth::{Action, Principal};
+use crate::api::request_id::RequestId;
 use crate::api::{tls, ApiError, ApiState};
 use html::{csrf_field, esc, FormData};
 use i18n::Locale;
@@ -318,6 +319,17 @@ impl Cx {
         );
         let title = l.t(&format!("status-{}", status.as_u16()));
         self.page(status, &title, Nav::None, &body)
+    }
+
+    /// The error page of an internal failure (500 with `code`): the cause goes to the node's
+    /// log under the request id, and the page shows only that id, never the cause (which
+    /// names files and internals).
+    pub fn internal(&self, code: &str, cause: String) -> Response {
+        let id = RequestId::current().unwrap_or_else(RequestId::next);
+        tracing::error!(request_id = %id, code, error = cause, "console: internal error");
+        let detail =
+            format!("internal error; the node's log has the details under request id {id}");
+        self.error(StatusCode::INTERNAL_SERVER_ERROR, code, Some(&detail))
     }
 
     /// A refusal shown above a re-shown form: the translated reason, its reason code and
