@@ -724,3 +724,90 @@ fn a_500_carries_a_request_id_and_no_internal_detail() {
     assert!(line.contains(".pem"), "{line}");
     p.shutdown();
 }
+
+#[test]
+fn repeated_wrong_tokens_are_refused_for_a_while_then_the_right_one_works() {
+    let p = Pair::start();
+    let addr = p.a.api_addr();
+    let wrong = TokenClient::with_token(addr, Some("00".repeat(32)));
+    let right = p.token(&p.a);
+
+    // A few mistakes are free.
+    for _ in 0..liaison_node::api::backoff::FREE_FAILURES {
+        let r = wrong.get("/v1/status");
+        assert_eq!((r.status, r.error()), (401, "unauthenticated"), "{r:?}");
+    }
+    // Then the source is refused; each further failure doubles the wait.
+    let refused = poll("a refusal", WAIT, || {
+        let r = wrong.get("/v1/status");
+        (r.status == 429).then_some(r)
+    });
+    assert_eq!(refused.error(), "too-many-attempts", "{refused:?}");
+    let wait: u64 = refused
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(refused.header("x-request-id").is_some());
+
+    // Once the wait is over, the right token gets in, and clears the count.
+    let ok = poll("the right token accepted", Duration::from_secs(70), || {
+        let r = right.get("/v1/status");
+        (r.status != 429).then_some(r)
+    });
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let r = wrong.get("/v1/status");
+    assert_eq!(r.status, 401, "the count started again: {r:?}");
+    // A request without any token guesses nothing and is not counted.
+    let anonymous = TokenClient::with_token(addr, None);
+    for _ in 0..2 * liaison_node::api::backoff::FREE_FAILURES {
+        assert_eq!(anonymous.get("/v1/status").status, 401);
+    }
+    assert_eq!(right.get("/v1/status").status, 200);
+    p.shutdown();
+}
+
+#[test]
+fn failed_console_logins_count_with_wrong_tokens() {
+    let p = Pair::start();
+    let addr = p.a.api_addr();
+    let wrong = TokenClient::with_token(addr, Some("00".repeat(32)));
+    let free = liaison_node::api::backoff::FREE_FAILURES;
+    for _ in 0..free - 1 {
+        assert_eq!(wrong.get("/v1/status").status, 401);
+    }
+    // The login form's CSRF check is a double submit: any value, as cookie and as field.
+    let login = |token: &str| {
+        let form = format!("csrf=abc123&token={token}");
+        raw(
+            addr,
+            format!(
+                "POST /console/login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+                 Cookie: liaison_login=abc123\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                 Content-Length: {}\r\n\r\n{form}",
+                form.len()
+            )
+            .as_bytes(),
+            WAIT,
+        )
+        .expect("answer")
+    };
+    let r = login("wrong");
+    assert_eq!(r.status, 401, "{r:?}");
+    // That was the last free failure. (Polled: were the machine slow enough for the first
+    // wait to pass, the next failure would only double it.)
+    let r = poll("a refused login", WAIT, || {
+        let r = login("wrong");
+        (r.status == 429).then_some(r)
+    });
+    assert!(r.header("retry-after").is_some(), "{r:?}");
+    assert!(
+        r.body.as_str().unwrap_or("").contains("too-many-attempts"),
+        "{r:?}"
+    );
+    // One table: the bearer token is refused from there too.
+    poll("a refused token", WAIT, || {
+        (wrong.get("/v1/status").status == 429).then_some(())
+    });
+    p.shutdown();
+}

@@ -15,6 +15,9 @@
 //! Roles ([`Role`]) map to [`Action`]s in one table, [`Action::allowed`]: an auditor reads
 //! the log, checkpoints, trails, status and the inbox's metadata, and never sends, never
 //! acknowledges and never reads a message's content.
+//!
+//! Failed token sign-ins back off per source ([`super::backoff`]); the token itself is still
+//! compared in constant time.
 
 use std::fmt;
 use std::io::Write;

@@ -28,7 +28,7 @@
 //! required officer client certificates; role from the certificate). See [`auth`] and
 //! [`tls`]. Both serve their connections through [`serve`]: a header, idle and body timeout
 //! and a connection cap per listener, sized within the process's open-file limit
-//! ([`crate::fd_limit`]).
+//! ([`crate::fd_limit`]). Failed token sign-ins back off per source ([`backoff`]).
 //!
 //! Every answer carries `X-Request-Id` ([`request_id`]). Every error is JSON
 //! `{"error": "<reason-code>", "detail": "…", "request_id": "…"}` ([`ApiError`]); a 500 says
@@ -42,6 +42,7 @@
 //! (in-flight requests finish, for at most [`SHUTDOWN_GRACE`]).
 
 pub mod auth;
+pub mod backoff;
 mod cases;
 pub(crate) mod handlers;
 pub mod request_id;
@@ -53,7 +54,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use axum::extract::rejection::{BytesRejection, JsonRejection};
@@ -68,6 +69,7 @@ use liaison_protocol::MessageId;
 
 use crate::node::Ctx;
 use auth::{Action, Principal, TokenCheck};
+use backoff::{SignInBackoff, Source};
 use request_id::RequestId;
 use serve::ConnLimits;
 
@@ -95,6 +97,8 @@ pub(crate) struct ApiState {
     pub(crate) token: Arc<TokenCheck>,
     /// The console's sessions ([`crate::console`]).
     pub(crate) console: Arc<crate::console::Console>,
+    /// Failed token sign-ins per source, bearer and console login alike.
+    pub(crate) sign_ins: Arc<SignInBackoff>,
 }
 
 /// An API error: HTTP status, stable reason code, and a detail that says what to fix.
@@ -147,6 +151,12 @@ pub enum ApiError {
     /// The request body did not arrive within `api.body_timeout_secs` of its headers (408).
     #[error("the request body did not arrive within {} s of its headers (api.body_timeout_secs)", .0.as_secs())]
     BodyTimeout(Duration),
+    /// Too many failed sign-ins from the caller's address ([`backoff`]) (429).
+    #[error("too many failed sign-ins from this address; try again in {} s", retry_after_secs(*.retry_after))]
+    TooManyAttempts {
+        /// How long until the next attempt is heard.
+        retry_after: Duration,
+    },
     /// The node refused the officer's message (422), with the refusal's reason code.
     #[error("{detail}")]
     Refused {
@@ -159,6 +169,11 @@ pub enum ApiError {
     /// the cause under it (see [`ApiError::internal`]).
     #[error("internal error; the node's log has the details under request id {0}")]
     Internal(RequestId),
+}
+
+/// A wait in whole seconds for `Retry-After`, rounded up (at least 1).
+fn retry_after_secs(d: Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
 impl ApiError {
@@ -177,6 +192,7 @@ impl ApiError {
             Self::Malformed(_) => "malformed-request",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::BodyTimeout(_) => "request-timeout",
+            Self::TooManyAttempts { .. } => "too-many-attempts",
             Self::Refused { reason_code, .. } => reason_code,
             Self::Internal(_) => "internal-error",
         }
@@ -197,6 +213,7 @@ impl ApiError {
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -264,6 +281,9 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Bearer realm=\"liaison\""),
                 );
             }
+            Self::TooManyAttempts { retry_after } => {
+                headers.insert(header::RETRY_AFTER, retry_after_secs(*retry_after).into());
+            }
             // The rest of the body was never read: the connection cannot carry another request.
             Self::PayloadTooLarge { .. } | Self::BodyTimeout(_) => {
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -283,6 +303,7 @@ pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer> {
         token: Arc::new(TokenCheck::new(&token)?),
         ctx: ctx.clone(),
         console: Arc::new(crate::console::Console::new()?),
+        sign_ins: Arc::new(SignInBackoff::new()),
     };
     drop(token);
     let app = router(state);
@@ -469,11 +490,7 @@ async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Nex
                     "the client certificate is not an officer certificate".into(),
                 )
             }),
-        None => state.token.authenticate(
-            req.headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok()),
-        ),
+        None => token_sign_in(&state, &req),
     };
     let request_id = RequestId::current().map(|id| id.to_string());
     match principal {
@@ -488,6 +505,31 @@ async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Nex
             e.into_response()
         }
     }
+}
+
+/// The bearer token of a request on the plain listener, checked unless its source is
+/// backing off ([`backoff`]). A request without an `Authorization` header guesses nothing
+/// and is not counted.
+fn token_sign_in(state: &ApiState, req: &Request) -> Result<Principal, ApiError> {
+    let source = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| Source::from(addr.ip()));
+    let now = Instant::now();
+    if let Some(source) = source {
+        state
+            .sign_ins
+            .check(source, now)
+            .map_err(|retry_after| ApiError::TooManyAttempts { retry_after })?;
+    }
+    let presented = req.headers().get(header::AUTHORIZATION);
+    let principal = state
+        .token
+        .authenticate(presented.and_then(|v| v.to_str().ok()));
+    if let (Some(source), Some(_)) = (source, presented) {
+        state.sign_ins.record(source, principal.is_ok(), now);
+    }
+    principal
 }
 
 #[cfg(test)]
@@ -514,6 +556,9 @@ mod tests {
             ApiError::Malformed("x".into()),
             ApiError::PayloadTooLarge { limit: 10 },
             ApiError::BodyTimeout(Duration::from_secs(3)),
+            ApiError::TooManyAttempts {
+                retry_after: Duration::from_millis(1500),
+            },
             ApiError::Refused {
                 reason_code: "no-route".into(),
                 detail: "x".into(),
@@ -538,6 +583,7 @@ mod tests {
                 | ApiError::Malformed(_)
                 | ApiError::PayloadTooLarge { .. }
                 | ApiError::BodyTimeout(_)
+                | ApiError::TooManyAttempts { .. }
                 | ApiError::Refused { .. }
                 | ApiError::Internal(_) => {}
             }
@@ -591,7 +637,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn oversize_bodies_close_the_connection() {
+    async fn refusals_say_when_to_come_back_and_oversize_bodies_close_the_connection() {
+        let (status, headers, body) = answer(ApiError::TooManyAttempts {
+            retry_after: Duration::from_millis(1500),
+        })
+        .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(body["error"], "too-many-attempts");
+        assert_eq!(headers[header::RETRY_AFTER], "2");
         let (status, headers, body) = answer(ApiError::PayloadTooLarge { limit: 1024 }).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(body["error"], "payload-too-large");

@@ -3,8 +3,10 @@
 //!
 //! * **Who**: on the HTTPS listener the officer's client certificate (role from it); on the
 //!   plain loopback listener a login with the API token (`api.token_file`, supervisor) that
-//!   starts a session ([`session`]). `gate` establishes the [`Principal`] exactly as the
-//!   JSON API does and the pages check it with the same [`Action`] table.
+//!   starts a session ([`session`]); failed logins back off per source exactly as failed
+//!   bearer tokens do ([`crate::api::backoff`], one table for both). `gate` establishes the
+//!   [`Principal`] exactly as the JSON API does and the pages check it with the same
+//!   [`Action`] table.
 //! * **What**: the pages call the JSON API's handlers (or the functions they share with it)
 //!   and render their JSON views, so every rule (roles, content only for readers, refusals)
 //!   is the API's. Pages: inbox, message (handling, evaluation, entities, trail), compose,
@@ -26,6 +28,9 @@ pub mod i18n;
 mod pages;
 pub mod session;
 
+use std::net::SocketAddr;
+use std::time::Instant;
+
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -35,6 +40,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 
 use crate::api::auth::{Action, Principal};
+use crate::api::backoff::Source;
 use crate::api::request_id::RequestId;
 use crate::api::{tls, ApiError, ApiState};
 use html::{csrf_field, esc, FormData};
@@ -592,6 +598,7 @@ async fn login(
     State(s): State<ApiState>,
     Extension(cx): Extension<Cx>,
     Extension(form): Extension<FormData>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
 ) -> Response {
     if cx.secure {
         return cx.error(StatusCode::UNAUTHORIZED, "unauthenticated", None);
@@ -599,7 +606,26 @@ async fn login(
     let Some(fresh) = s.console.sessions.random() else {
         return cx.error(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", None);
     };
+    // The same backoff as the API's bearer token: it is the same token.
+    let source = peer.map(|Extension(ConnectInfo(addr))| Source::from(addr.ip()));
+    let now = Instant::now();
+    if let Some(wait) = source.and_then(|src| s.sign_ins.check(src, now).err()) {
+        tracing::info!("console: login refused: too many failed sign-ins from this address");
+        let mut resp = login_page(
+            &cx,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("too-many-attempts"),
+            &fresh,
+        );
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        return resp;
+    }
     let ok = form.get("token").is_some_and(|t| s.token.verify(t));
+    if let Some(src) = source {
+        s.sign_ins.record(src, ok, now);
+    }
     if !ok {
         tracing::info!("console: login with a wrong token refused");
         return login_page(&cx, StatusCode::UNAUTHORIZED, Some("bad-token"), &fresh);
