@@ -811,3 +811,75 @@ fn failed_console_logins_count_with_wrong_tokens() {
     });
     p.shutdown();
 }
+
+#[test]
+fn checkpoint_history_is_paged_for_auditors_and_supervisors_only() {
+    let p = Pair::start_with(|cfg| cfg.checkpoints.interval_secs = 3600);
+    let api_a = p.token(&p.a);
+    let cert =
+        |name: &str, role| CertClient::new(&p.c.pki, p.b_tls, B, &officer(&p.c.pki, B, name, role));
+    let auditor = cert("audit.three", Role::Auditor);
+    for text in ["one", "two", "three"] {
+        let sent = api_a.post("/v1/messages", &alert(B, text));
+        assert_eq!(sent.status, 201, "{sent:?}");
+        let id = sent.body["id"].as_str().unwrap().to_owned();
+        poll("the alert at B", WAIT, || {
+            p.b.store().state(&id.parse().unwrap()).ok().flatten()
+        });
+        let r = auditor
+            .request("GET", "/v1/checkpoint", None)
+            .expect("https");
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let get = |client: &CertClient, path: &str| {
+        let r = client.request("GET", path, None).expect("https");
+        assert_eq!(r.status, 200, "{path}: {r:?}");
+        r.body
+    };
+
+    let first = get(&auditor, "/v1/checkpoints?limit=2");
+    let total = first["total"].as_u64().unwrap();
+    assert!(total >= 3, "{first}");
+    assert_eq!(first["from"], 0);
+    assert_eq!(first["checkpoints"].as_array().unwrap().len(), 2);
+    assert_eq!(first["next"], 2);
+    let rest = get(&auditor, "/v1/checkpoints?from=2&limit=1000");
+    let rest_notes = rest["checkpoints"].as_array().unwrap();
+    assert_eq!(
+        rest_notes.len() as u64 + 2,
+        rest["total"].as_u64().unwrap(),
+        "{rest}"
+    );
+    assert!(
+        rest.get("next").is_none(),
+        "no next page after the last: {rest}"
+    );
+    // The history only grows: the pages are its beginning, in order.
+    let supervisor = cert("chief", Role::Supervisor);
+    let all = get(&supervisor, "/v1/checkpoints");
+    let all_notes = all["checkpoints"].as_array().unwrap();
+    assert_eq!(
+        &all_notes[..2],
+        &first["checkpoints"].as_array().unwrap()[..]
+    );
+    assert_eq!(&all_notes[2..2 + rest_notes.len()], &rest_notes[..]);
+    assert!(all_notes[0]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("liaison/{B}\n")));
+    let beyond = get(&auditor, "/v1/checkpoints?from=100000");
+    assert_eq!(beyond["checkpoints"], json!([]));
+    assert!(beyond.get("next").is_none());
+
+    // Officers read the latest checkpoint, not the history.
+    let off = cert("c.officer", Role::Officer);
+    let r = off.request("GET", "/v1/checkpoints", None).expect("https");
+    assert_eq!((r.status, r.error()), (403, "forbidden-role"), "{r:?}");
+    let r = off.request("GET", "/v1/checkpoint", None).expect("https");
+    assert_eq!(r.status, 200, "{r:?}");
+    // The token holder is a supervisor; a page of nothing is refused.
+    assert_eq!(p.token(&p.b).get("/v1/checkpoints?limit=1").status, 200);
+    let r = p.token(&p.b).get("/v1/checkpoints?limit=0");
+    assert_eq!((r.status, r.error()), (400, "malformed-request"), "{r:?}");
+    p.shutdown();
+}

@@ -418,16 +418,65 @@ pub async fn log(
     })))
 }
 
-/// `GET /v1/checkpoints`: every checkpoint this node signed, oldest first, each as stored
-/// (later copies carry the witnesses' cosignatures).
+/// Query of `GET /v1/checkpoints`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointsQuery {
+    /// Position of the first checkpoint (0: the oldest).
+    from: Option<usize>,
+    /// Most checkpoints ([`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]).
+    limit: Option<usize>,
+}
+
+/// A page of the checkpoints this node signed, oldest first, and how many there are.
+#[derive(Debug, serde::Serialize)]
+pub struct CheckpointPage {
+    /// The notes, each as stored (later copies carry the witnesses' cosignatures).
+    pub checkpoints: Vec<String>,
+    /// Position of the first one.
+    pub from: usize,
+    /// How many checkpoints there are in all.
+    pub total: usize,
+    /// Position of the next page; absent after the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<usize>,
+}
+
+/// Reads one page of the checkpoint history: the only place the API reads it.
+fn checkpoint_page(
+    data_dir: &std::path::Path,
+    from: usize,
+    limit: usize,
+) -> anyhow::Result<CheckpointPage> {
+    let notes = crate::store::checkpoint::history(data_dir)?;
+    let total = notes.len();
+    let checkpoints: Vec<String> = notes.into_iter().skip(from).take(limit).collect();
+    let end = from.saturating_add(checkpoints.len());
+    Ok(CheckpointPage {
+        checkpoints,
+        from,
+        total,
+        next: (end < total).then_some(end),
+    })
+}
+
+/// `GET /v1/checkpoints?from=&limit=`: a page of every checkpoint this node signed, oldest
+/// first. Auditors and supervisors: the history grows for as long as the node runs.
 pub async fn checkpoints(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-) -> ApiResult<Json<Value>> {
-    p.require(Action::Checkpoint)?;
-    let notes =
-        crate::store::checkpoint::history(&s.ctx.cfg.data_dir).map_err(ApiError::internal)?;
-    Ok(Json(json!({ "checkpoints": notes })))
+    q: Result<Query<CheckpointsQuery>, QueryRejection>,
+) -> ApiResult<Json<CheckpointPage>> {
+    p.require(Action::CheckpointHistory)?;
+    let q = query(q)?;
+    let limit = limit(q.limit)?;
+    let from = q.from.unwrap_or(0);
+    let data_dir = s.ctx.cfg.data_dir.clone();
+    let page = tokio::task::spawn_blocking(move || checkpoint_page(&data_dir, from, limit))
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+        .map_err(ApiError::internal)?;
+    Ok(Json(page))
 }
 
 /// `GET /v1/proofs/{id}`: an inclusion proof of every log entry about a message against the

@@ -19,6 +19,9 @@
 //! | GET | `/status`, `/peers` | all | node status, peer sessions, outbox depths |
 //! | GET | `/log?from=&limit=` | auditor, supervisor | decoded log entries |
 //! | GET | `/checkpoint` | all | the latest signed checkpoint (text/plain) |
+//! | GET | `/checkpoints?from=&limit=` | auditor, supervisor | a page of every checkpoint signed |
+//! | GET | `/proofs/{id}`, `/consistency?old=&new=` | auditor, supervisor | inclusion and consistency proofs |
+//! | POST | `/purge` | supervisor | purge message bodies under the retention policy |
 //!
 //! The same router serves the officer and auditor console under `/console` (HTML, see
 //! [`crate::console`] and `docs/CONSOLE.md`), with the same identities and roles.
