@@ -342,7 +342,10 @@ mod tests {
             .chain(lock)
             .chain([files]);
         for code in codes {
-            assert!(doc.contains(&format!("`{code}`")), "{code} is not in docs/REASONS.md");
+            assert!(
+                doc.contains(&format!("`{code}`")),
+                "{code} is not in docs/REASONS.md"
+            );
         }
     }
 

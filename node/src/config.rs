@@ -233,6 +233,52 @@ pub struct ApiConfig {
     /// The key of `tls_cert` (`<node>.console.key`); required with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// Most connections each listener holds at once, TLS handshakes included (default 256).
+    /// At the cap a new connection is still served: the connection idle longest with no
+    /// request in progress is closed to make room. The node lowers the cap at start-up if
+    /// the open-file limit leaves too few descriptors, and says so in its log.
+    #[serde(default = "default_api_max_connections")]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's complete headers, counted from the
+    /// connection's opening (after the TLS handshake) or, on a kept-alive connection, from
+    /// the request's first byte (default 10). Then the connection is closed.
+    #[serde(default = "default_api_header_timeout")]
+    pub header_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request before it is closed
+    /// (default 60).
+    #[serde(default = "default_api_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// Seconds a client has to send a request's whole body once its headers are in
+    /// (default 30); a body still arriving then is answered 408 and the connection closed.
+    #[serde(default = "default_api_body_timeout")]
+    pub body_timeout_secs: u64,
+    /// Largest request body accepted, in bytes (default 2 MiB, at most 64 MiB); a larger one
+    /// is answered 413 without being read.
+    #[serde(default = "default_api_max_body")]
+    pub max_body_bytes: usize,
+}
+
+/// Largest `api.max_body_bytes` accepted.
+pub const MAX_API_BODY_CEILING: usize = 64 * 1024 * 1024;
+
+fn default_api_max_connections() -> usize {
+    256
+}
+
+fn default_api_header_timeout() -> u64 {
+    10
+}
+
+fn default_api_idle_timeout() -> u64 {
+    60
+}
+
+fn default_api_body_timeout() -> u64 {
+    30
+}
+
+fn default_api_max_body() -> usize {
+    2 * 1024 * 1024
 }
 
 /// Limits that protect the node from its peers.
@@ -389,6 +435,21 @@ impl Config {
                     "api.tls_listen: {tls} is not a loopback address; the officer API is local only"
                 );
             }
+        }
+        if self.api.max_connections == 0 {
+            bail!("api.max_connections: must be at least 1");
+        }
+        for (key, secs) in [
+            ("api.header_timeout_secs", self.api.header_timeout_secs),
+            ("api.idle_timeout_secs", self.api.idle_timeout_secs),
+            ("api.body_timeout_secs", self.api.body_timeout_secs),
+        ] {
+            if secs == 0 || secs > 3600 {
+                bail!("{key}: must be between 1 and 3600 seconds");
+            }
+        }
+        if self.api.max_body_bytes < 4096 || self.api.max_body_bytes > MAX_API_BODY_CEILING {
+            bail!("api.max_body_bytes: must be between 4096 and {MAX_API_BODY_CEILING}");
         }
         match (&self.api.tls_cert, &self.api.tls_key) {
             (None, None) => {}

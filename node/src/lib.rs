@@ -18,6 +18,7 @@ pub mod console;
 pub mod deconfliction;
 pub mod directory;
 pub mod endpoint;
+pub mod fd_limit;
 pub mod files;
 pub mod inbound;
 pub mod node;

@@ -396,6 +396,8 @@ pub mod api {
         pub body: Value,
         /// `WWW-Authenticate`, if sent.
         pub www_authenticate: Option<String>,
+        /// Every header, names in lower case.
+        pub headers: Vec<(String, String)>,
     }
 
     impl Answer {
@@ -403,6 +405,23 @@ pub mod api {
         pub fn error(&self) -> &str {
             self.body["error"].as_str().unwrap_or("")
         }
+
+        /// The first value of header `name` (any case).
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    /// The headers of an HTTP/1.1 answer's head (after the status line).
+    fn parse_headers(head: &str) -> Vec<(String, String)> {
+        head.lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect()
     }
 
     fn body_value(text: String) -> Value {
@@ -445,11 +464,17 @@ pub mod api {
                 .get("www-authenticate")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
+            let headers = r
+                .headers()
+                .iter()
+                .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect();
             let text = r.body_mut().read_to_string().expect("body");
             Answer {
                 status,
                 body: body_value(text),
                 www_authenticate,
+                headers,
             }
         }
 
@@ -569,21 +594,44 @@ pub mod api {
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
                 Err(e) => return Err(e),
             }
-            let text = String::from_utf8_lossy(&raw).into_owned();
-            let (head, body) = text
-                .split_once("\r\n\r\n")
-                .ok_or_else(|| std::io::Error::other(format!("no HTTP answer: {text:?}")))?;
-            let status = head
-                .split_whitespace()
-                .nth(1)
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| std::io::Error::other(format!("bad status line: {head:?}")))?;
-            Ok(Answer {
-                status,
-                body: body_value(body.to_owned()),
-                www_authenticate: None,
-            })
+            parse_answer(&raw)
         }
+    }
+
+    /// An HTTP/1.1 answer read whole (its body not chunked).
+    fn parse_answer(raw: &[u8]) -> std::io::Result<Answer> {
+        let text = String::from_utf8_lossy(raw).into_owned();
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| std::io::Error::other(format!("no HTTP answer: {text:?}")))?;
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad status line: {head:?}")))?;
+        let headers = parse_headers(head);
+        let www_authenticate = headers
+            .iter()
+            .find(|(n, _)| n == "www-authenticate")
+            .map(|(_, v)| v.clone());
+        Ok(Answer {
+            status,
+            body: body_value(body.to_owned()),
+            www_authenticate,
+            headers,
+        })
+    }
+
+    /// Sends `request`, bytes as they are, on a fresh plain connection to `addr`, and reads
+    /// the answer until the node closes the connection (send `Connection: close`, or expect
+    /// the node to close it), failing if that takes longer than `limit`.
+    pub fn raw(addr: SocketAddr, request: &[u8], limit: Duration) -> std::io::Result<Answer> {
+        let mut sock = TcpStream::connect(addr)?;
+        sock.set_read_timeout(Some(limit))?;
+        sock.write_all(request)?;
+        let mut raw = Vec::new();
+        sock.read_to_end(&mut raw)?;
+        parse_answer(&raw)
     }
 
     /// Polls `cond` every 20 ms until it returns `Some`, failing after `limit`.

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use liaison_certs::Role;
+use liaison_node::config::Config;
 use liaison_node::node::Node;
-use liaison_tests::api::{officer, poll, CertClient, TokenClient};
+use liaison_tests::api::{officer, poll, raw, CertClient, TokenClient};
 use liaison_tests::cluster::{start, Cluster};
 use serde_json::{json, Value};
 
@@ -34,12 +35,19 @@ fn runtime() -> tokio::runtime::Runtime {
 impl Pair {
     /// Two peered nodes; B also serves officers with certificates.
     fn start() -> Pair {
+        Self::start_with(|_| {})
+    }
+
+    /// [`Pair::start`], with `edit` applied to both configurations.
+    fn start_with(edit: impl Fn(&mut Config)) -> Pair {
         let rt = runtime();
         let mut c = Cluster::new(&["central-asia"]);
         c.add(A);
         c.add(B);
-        let cfg_a = c.config(A, &[B]);
+        let mut cfg_a = c.config(A, &[B]);
         let mut cfg_b = c.config(B, &[A]);
+        edit(&mut cfg_a);
+        edit(&mut cfg_b);
         // Port 0: the node binds a port of its own and reports it (no race with other tests).
         cfg_b.api.tls_listen = Some("127.0.0.1:0".parse().expect("addr"));
         let a = rt.block_on(start(cfg_a));
@@ -461,6 +469,419 @@ fn node_refuses_to_start_with_a_token_file_others_can_read() {
         err.contains("api.token_file") && err.contains("chmod 600"),
         "{err}"
     );
+}
+
+/// A request's headers without the blank line that ends them.
+const HALF_SENT: &[u8] = b"GET /v1/status HTTP/1.1\r\nHost: x\r\n";
+
+/// Reads from `sock` until the node closes it; panics if that takes longer than `limit`.
+fn closed_by_node(mut sock: std::net::TcpStream, limit: Duration) -> Vec<u8> {
+    use std::io::Read;
+    sock.set_read_timeout(Some(limit)).expect("timeout");
+    let mut got = Vec::new();
+    match sock.read_to_end(&mut got) {
+        Ok(_) => got,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => got,
+        Err(e) => panic!("the node did not close the connection within {limit:?}: {e}"),
+    }
+}
+
+#[test]
+fn three_thousand_half_open_connections_do_not_deny_the_api() {
+    use std::io::Write;
+    const HELD: usize = 3000;
+    // Both ends of every connection live in this process, and the nodes need their own.
+    let needed = 2 * HELD as u64 + 1000;
+    let raised = liaison_node::fd_limit::raise().expect("open-file limit");
+    if raised.after.is_some_and(|soft| soft < needed) {
+        eprintln!(
+            "skipped: this test needs {needed} open files, the hard limit allows {:?}",
+            raised.hard
+        );
+        return;
+    }
+    let p = Pair::start();
+    let api = p.token(&p.a);
+    let addr = p.a.api_addr();
+    let mut held = Vec::with_capacity(HELD);
+    for _ in 0..HELD {
+        let mut sock = std::net::TcpStream::connect(addr).expect("connect");
+        sock.write_all(HALF_SENT).expect("half a request");
+        held.push(sock);
+    }
+
+    // A newcomer is served at once: the connections that never finished their headers made
+    // room, longest idle first.
+    let start = std::time::Instant::now();
+    let status = TokenClient::new(addr, &p.a.ctx().cfg.api.token_file).get("/v1/status");
+    let took = start.elapsed();
+    assert_eq!(status.status, 200, "{status:?}");
+    assert!(took < Duration::from_secs(3), "answered after {took:?}");
+    assert_eq!(status.body["alarms"], json!([]), "{status:?}");
+    // The node still has descriptors for its own files: it signs a checkpoint.
+    let sent = api.post("/v1/messages", &alert(B, "after the flood"));
+    assert_eq!(sent.status, 201, "{sent:?}");
+    let cp = api.get("/v1/checkpoint");
+    assert_eq!(cp.status, 200, "{cp:?}");
+    assert_eq!(api.get("/v1/status").body["alarms"], json!([]));
+    // The node holds at most its cap; the rest were closed (the newest are still open).
+    let cap = p.a.ctx().cfg.api.max_connections;
+    let first = held.swap_remove(0);
+    closed_by_node(first, WAIT);
+    assert!(held.len() > cap);
+    drop(held);
+    p.shutdown();
+}
+
+#[test]
+fn half_sent_requests_and_idle_connections_are_closed_after_their_timeouts() {
+    use std::io::{Read, Write};
+    let p = Pair::start_with(|cfg| {
+        cfg.api.header_timeout_secs = 1;
+        cfg.api.idle_timeout_secs = 2;
+    });
+    let addr = p.a.api_addr();
+    let token = std::fs::read_to_string(&p.a.ctx().cfg.api.token_file).expect("token");
+
+    // Headers never finished: closed, unanswered.
+    let mut half = std::net::TcpStream::connect(addr).expect("connect");
+    half.write_all(HALF_SENT).expect("write");
+    assert_eq!(closed_by_node(half, Duration::from_secs(10)), b"");
+    // Nothing sent at all: the same.
+    let silent = std::net::TcpStream::connect(addr).expect("connect");
+    assert_eq!(closed_by_node(silent, Duration::from_secs(10)), b"");
+
+    // A complete request is answered, and the kept-alive connection closes once idle.
+    let mut kept = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        kept,
+        "GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        token.trim()
+    )
+    .expect("write");
+    kept.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut first = [0u8; 12];
+    kept.read_exact(&mut first).expect("an answer");
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let rest = closed_by_node(kept, Duration::from_secs(15));
+    assert!(
+        String::from_utf8_lossy(&rest).contains("\"alarms\""),
+        "the whole answer came before the close"
+    );
+    p.shutdown();
+}
+
+#[test]
+fn bodies_above_the_limit_get_413_and_just_below_are_read() {
+    use std::io::{Read, Write};
+    let p = Pair::start();
+    let api = p.token(&p.a);
+    let addr = p.a.api_addr();
+    let limit = p.a.ctx().cfg.api.max_body_bytes;
+    let token = std::fs::read_to_string(&p.a.ctx().cfg.api.token_file).expect("token");
+    let token = token.trim();
+
+    // Declared too large: refused before a byte of it is read.
+    let r = raw(
+        addr,
+        format!(
+            "POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            10 * 1024 * 1024
+        )
+        .as_bytes(),
+        WAIT,
+    )
+    .expect("answer");
+    assert_eq!((r.status, r.error()), (413, "payload-too-large"), "{r:?}");
+    assert!(r.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("api.max_body_bytes"));
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(r.header("x-request-id").is_some(), "{r:?}");
+
+    // No length declared (chunked): refused once the limit is passed.
+    let mut sock = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        sock,
+        "POST /v1/purge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .expect("head");
+    let chunk = vec![b' '; 64 * 1024];
+    let mut sent = 0;
+    while sent <= limit {
+        let n = chunk.len().min(limit + 1 - sent);
+        write!(sock, "{n:x}\r\n").expect("chunk size");
+        sock.write_all(&chunk[..n]).expect("chunk");
+        sent += n;
+        // Nothing after the byte that passes the limit: bytes the node never reads would
+        // make its close a reset, which can destroy the answer before it is read.
+        if sent <= limit {
+            sock.write_all(b"\r\n").expect("chunk end");
+        }
+    }
+    sock.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut answer = Vec::new();
+    sock.read_to_end(&mut answer).expect("answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload-too-large"), "{answer}");
+
+    // Exactly at the limit: read and answered.
+    let mut body = String::from("{\"dry_run\": true}");
+    body.push_str(&" ".repeat(limit - body.len()));
+    let r = api.post_raw("/v1/purge", &body);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["dry_run"], true);
+    // A case action reads its body as bytes: the same limit, the same answer.
+    let r = raw(
+        addr,
+        format!(
+            "POST /v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Content-Length: {}\r\n\r\n",
+            limit + 1
+        )
+        .as_bytes(),
+        WAIT,
+    )
+    .expect("answer");
+    assert_eq!((r.status, r.error()), (413, "payload-too-large"), "{r:?}");
+    p.shutdown();
+}
+
+#[test]
+fn a_body_that_stops_arriving_gets_408() {
+    let p = Pair::start_with(|cfg| cfg.api.body_timeout_secs = 1);
+    let token = std::fs::read_to_string(&p.a.ctx().cfg.api.token_file).expect("token");
+    let r = raw(
+        p.a.api_addr(),
+        format!(
+            "POST /v1/purge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"dry_run\"",
+            token.trim()
+        )
+        .as_bytes(),
+        Duration::from_secs(15),
+    )
+    .expect("answer");
+    assert_eq!((r.status, r.error()), (408, "request-timeout"), "{r:?}");
+    p.shutdown();
+}
+
+#[test]
+fn a_500_carries_a_request_id_and_no_internal_detail() {
+    let logs = liaison_tests::logs::captured();
+    let p = Pair::start();
+    let api = p.token(&p.a);
+    let sent = api.post("/v1/messages", &alert(B, "to be proven"));
+    assert_eq!(sent.status, 201, "{sent:?}");
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+
+    // Every answer has an id of its own.
+    let ok = api.get("/v1/status");
+    let other = api.get("/v1/nothing-here");
+    let (a, b) = (ok.header("x-request-id"), other.header("x-request-id"));
+    assert!(a.is_some_and(|a| a.len() == 32) && a != b, "{a:?} {b:?}");
+    assert_eq!(other.body["request_id"].as_str(), b);
+
+    // The node's own certificate copy, which proofs are built with, is damaged on disk.
+    let data_dir = p.a.ctx().cfg.data_dir.clone();
+    let certs = data_dir.join(liaison_node::store::checkpoint::CERTS_DIR);
+    for f in std::fs::read_dir(&certs).expect("certs dir") {
+        let path = f.expect("entry").path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("node-")
+        {
+            std::fs::write(&path, "not a certificate").expect("damage");
+        }
+    }
+    let r = api.get(&format!("/v1/proofs/{id}"));
+    assert_eq!((r.status, r.error()), (500, "internal-error"), "{r:?}");
+    let request_id = r.header("x-request-id").expect("X-Request-Id").to_owned();
+    assert_eq!(r.body["request_id"], json!(request_id));
+    assert_eq!(
+        r.body["detail"],
+        json!(format!(
+            "internal error; the node's log has the details under request id {request_id}"
+        ))
+    );
+    let text = r.body.to_string();
+    for leak in [data_dir.to_string_lossy().as_ref(), "certs", ".pem", "/"] {
+        assert!(!text.contains(leak), "{leak:?} in {text}");
+    }
+    // The node's log has the cause, under the same id.
+    let line = poll("the internal error in the log", WAIT, || {
+        logs.text()
+            .lines()
+            .find(|l| l.contains(&request_id) && l.contains("internal error"))
+            .map(str::to_owned)
+    });
+    assert!(line.contains(".pem"), "{line}");
+    p.shutdown();
+}
+
+#[test]
+fn repeated_wrong_tokens_are_refused_for_a_while_then_the_right_one_works() {
+    let p = Pair::start();
+    let addr = p.a.api_addr();
+    let wrong = TokenClient::with_token(addr, Some("00".repeat(32)));
+    let right = p.token(&p.a);
+
+    // A few mistakes are free.
+    for _ in 0..liaison_node::api::backoff::FREE_FAILURES {
+        let r = wrong.get("/v1/status");
+        assert_eq!((r.status, r.error()), (401, "unauthenticated"), "{r:?}");
+    }
+    // Then the source is refused; each further failure doubles the wait.
+    let refused = poll("a refusal", WAIT, || {
+        let r = wrong.get("/v1/status");
+        (r.status == 429).then_some(r)
+    });
+    assert_eq!(refused.error(), "too-many-attempts", "{refused:?}");
+    let wait: u64 = refused
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(refused.header("x-request-id").is_some());
+
+    // Once the wait is over, the right token gets in, and clears the count.
+    let ok = poll("the right token accepted", Duration::from_secs(70), || {
+        let r = right.get("/v1/status");
+        (r.status != 429).then_some(r)
+    });
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let r = wrong.get("/v1/status");
+    assert_eq!(r.status, 401, "the count started again: {r:?}");
+    // A request without any token guesses nothing and is not counted.
+    let anonymous = TokenClient::with_token(addr, None);
+    for _ in 0..2 * liaison_node::api::backoff::FREE_FAILURES {
+        assert_eq!(anonymous.get("/v1/status").status, 401);
+    }
+    assert_eq!(right.get("/v1/status").status, 200);
+    p.shutdown();
+}
+
+#[test]
+fn failed_console_logins_count_with_wrong_tokens() {
+    let p = Pair::start();
+    let addr = p.a.api_addr();
+    let wrong = TokenClient::with_token(addr, Some("00".repeat(32)));
+    let free = liaison_node::api::backoff::FREE_FAILURES;
+    for _ in 0..free - 1 {
+        assert_eq!(wrong.get("/v1/status").status, 401);
+    }
+    // The login form's CSRF check is a double submit: any value, as cookie and as field.
+    let login = |token: &str| {
+        let form = format!("csrf=abc123&token={token}");
+        raw(
+            addr,
+            format!(
+                "POST /console/login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+                 Cookie: liaison_login=abc123\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                 Content-Length: {}\r\n\r\n{form}",
+                form.len()
+            )
+            .as_bytes(),
+            WAIT,
+        )
+        .expect("answer")
+    };
+    let r = login("wrong");
+    assert_eq!(r.status, 401, "{r:?}");
+    // That was the last free failure. (Polled: were the machine slow enough for the first
+    // wait to pass, the next failure would only double it.)
+    let r = poll("a refused login", WAIT, || {
+        let r = login("wrong");
+        (r.status == 429).then_some(r)
+    });
+    assert!(r.header("retry-after").is_some(), "{r:?}");
+    assert!(
+        r.body.as_str().unwrap_or("").contains("too-many-attempts"),
+        "{r:?}"
+    );
+    // One table: the bearer token is refused from there too.
+    poll("a refused token", WAIT, || {
+        (wrong.get("/v1/status").status == 429).then_some(())
+    });
+    p.shutdown();
+}
+
+#[test]
+fn checkpoint_history_is_paged_for_auditors_and_supervisors_only() {
+    let p = Pair::start_with(|cfg| cfg.checkpoints.interval_secs = 3600);
+    let api_a = p.token(&p.a);
+    let cert =
+        |name: &str, role| CertClient::new(&p.c.pki, p.b_tls, B, &officer(&p.c.pki, B, name, role));
+    let auditor = cert("audit.three", Role::Auditor);
+    for text in ["one", "two", "three"] {
+        let sent = api_a.post("/v1/messages", &alert(B, text));
+        assert_eq!(sent.status, 201, "{sent:?}");
+        let id = sent.body["id"].as_str().unwrap().to_owned();
+        poll("the alert at B", WAIT, || {
+            p.b.store().state(&id.parse().unwrap()).ok().flatten()
+        });
+        let r = auditor
+            .request("GET", "/v1/checkpoint", None)
+            .expect("https");
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let get = |client: &CertClient, path: &str| {
+        let r = client.request("GET", path, None).expect("https");
+        assert_eq!(r.status, 200, "{path}: {r:?}");
+        r.body
+    };
+
+    let first = get(&auditor, "/v1/checkpoints?limit=2");
+    let total = first["total"].as_u64().unwrap();
+    assert!(total >= 3, "{first}");
+    assert_eq!(first["from"], 0);
+    assert_eq!(first["checkpoints"].as_array().unwrap().len(), 2);
+    assert_eq!(first["next"], 2);
+    let rest = get(&auditor, "/v1/checkpoints?from=2&limit=1000");
+    let rest_notes = rest["checkpoints"].as_array().unwrap();
+    assert_eq!(
+        rest_notes.len() as u64 + 2,
+        rest["total"].as_u64().unwrap(),
+        "{rest}"
+    );
+    assert!(
+        rest.get("next").is_none(),
+        "no next page after the last: {rest}"
+    );
+    // The history only grows: the pages are its beginning, in order.
+    let supervisor = cert("chief", Role::Supervisor);
+    let all = get(&supervisor, "/v1/checkpoints");
+    let all_notes = all["checkpoints"].as_array().unwrap();
+    assert_eq!(
+        &all_notes[..2],
+        &first["checkpoints"].as_array().unwrap()[..]
+    );
+    assert_eq!(&all_notes[2..2 + rest_notes.len()], &rest_notes[..]);
+    assert!(all_notes[0]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("liaison/{B}\n")));
+    let beyond = get(&auditor, "/v1/checkpoints?from=100000");
+    assert_eq!(beyond["checkpoints"], json!([]));
+    assert!(beyond.get("next").is_none());
+
+    // Officers read the latest checkpoint, not the history.
+    let off = cert("c.officer", Role::Officer);
+    let r = off.request("GET", "/v1/checkpoints", None).expect("https");
+    assert_eq!((r.status, r.error()), (403, "forbidden-role"), "{r:?}");
+    let r = off.request("GET", "/v1/checkpoint", None).expect("https");
+    assert_eq!(r.status, 200, "{r:?}");
+    // The token holder is a supervisor; a page of nothing is refused.
+    assert_eq!(p.token(&p.b).get("/v1/checkpoints?limit=1").status, 200);
+    let r = p.token(&p.b).get("/v1/checkpoints?limit=0");
+    assert_eq!((r.status, r.error()), (400, "malformed-request"), "{r:?}");
+    p.shutdown();
 }
 
 /// `(status, reason code, detail)` of an answer.

@@ -594,18 +594,19 @@ fn a_damaged_message_is_never_forwarded_and_the_rest_of_the_outbox_is() {
         .collect();
     assert!(!held.contains(&victim), "the damaged message reached B");
     // Everything else receipted; the damaged one stays owed, for all to see.
-    rt.block_on(wait_for("A's outbox to B to hold only the damaged one", LIMIT, || {
-        sa.outbox_depths().get(&b_id) == Some(&1)
-    }));
+    rt.block_on(wait_for(
+        "A's outbox to B to hold only the damaged one",
+        LIMIT,
+        || sa.outbox_depths().get(&b_id) == Some(&1),
+    ));
     assert!(sa.outbox(&b_id, 0, 10).expect("outbox")[0].1 == victim);
     let status = a.status();
     assert_eq!(status.damaged_messages, 1);
     assert!(
-        status
-            .alarms
-            .iter()
-            .any(|x| x.code == liaison_node::alarm::AlarmKind::StoredBodyDamaged
-                && x.subject == victim.to_string()),
+        status.alarms.iter().any(
+            |x| x.code == liaison_node::alarm::AlarmKind::StoredBodyDamaged
+                && x.subject == victim.to_string()
+        ),
         "{:?}",
         status.alarms
     );

@@ -120,8 +120,16 @@ async fn held_after_restart(dir: &Path, kz: &Arc<Signer>, ids: &[MessageId]) -> 
 async fn a_failed_write_acknowledges_nothing_and_the_store_goes_on() {
     for (fault, code, alarm) in [
         (Fault::DiskFull, "disk-full", AlarmKind::DiskFull),
-        (Fault::ShortWrite, "storage-write-failed", AlarmKind::StorageWrite),
-        (Fault::FsyncFails, "storage-write-failed", AlarmKind::StorageWrite),
+        (
+            Fault::ShortWrite,
+            "storage-write-failed",
+            AlarmKind::StorageWrite,
+        ),
+        (
+            Fault::FsyncFails,
+            "storage-write-failed",
+            AlarmKind::StorageWrite,
+        ),
     ] {
         let s = setup();
         let (store, disk) = open_faulty(&s);
@@ -131,13 +139,21 @@ async fn a_failed_write_acknowledges_nothing_and_the_store_goes_on() {
         let (failed, r) = send(&store, &s.kz, 2).await;
         let e = r.expect_err("the group fails");
         assert_eq!(e.reason_code(), code, "{fault:?}: {e}");
-        assert!(store.alarms().has(alarm), "{fault:?}: {:?}", store.alarms().list());
+        assert!(
+            store.alarms().has(alarm),
+            "{fault:?}: {:?}",
+            store.alarms().list()
+        );
         // Nothing of the failed group is visible; the journal's end is where it was.
         assert!(store.state(&failed).unwrap().is_none(), "{fault:?}");
         assert_eq!(store.log_size(), 1, "{fault:?}");
         disk.set(None);
         let (after, r) = send(&store, &s.kz, 3).await;
-        assert_eq!(r.unwrap(), 1, "{fault:?}: the next group takes the next leaf");
+        assert_eq!(
+            r.unwrap(),
+            1,
+            "{fault:?}: the next group takes the next leaf"
+        );
         store.checkpoint().await.unwrap();
         store.shutdown().await.unwrap();
         drop(store);
@@ -175,7 +191,13 @@ async fn a_write_that_cannot_be_undone_stops_writing_until_a_restart() {
     );
     let torn = std::fs::read_dir(s.dir.path().join("store"))
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("torn-at"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("torn-at")
+        })
         .count();
     assert_eq!(torn, 1, "the cut-off bytes are kept aside");
 }

@@ -14,7 +14,11 @@
 //!
 //! Roles ([`Role`]) map to [`Action`]s in one table, [`Action::allowed`]: an auditor reads
 //! the log, checkpoints, trails, status and the inbox's metadata, and never sends, never
-//! acknowledges and never reads a message's content.
+//! acknowledges and never reads a message's content. Officers read the latest checkpoint
+//! but not the whole history of checkpoints, which is the auditors' (and supervisors').
+//!
+//! Failed token sign-ins back off per source ([`super::backoff`]); the token itself is still
+//! compared in constant time.
 
 use std::fmt;
 use std::io::Write;
@@ -99,8 +103,11 @@ pub enum Action {
     Status,
     /// Read log entries (`GET /v1/log`).
     ReadLog,
-    /// Read the signed checkpoint (`GET /v1/checkpoint`).
+    /// Read the latest signed checkpoint (`GET /v1/checkpoint`).
     Checkpoint,
+    /// Read every checkpoint signed, page by page (`GET /v1/checkpoints`): an auditor's
+    /// record, which grows for as long as the node runs.
+    CheckpointHistory,
     /// Purge message bodies under the retention policy (`POST /v1/purge`).
     Purge,
     /// Clear the node's alarms once dealt with (`POST /v1/alarms/clear`).
@@ -118,7 +125,7 @@ impl Action {
                 matches!(role, Officer | Supervisor)
             }
             Action::ListInbox | Action::Trail | Action::Status | Action::Checkpoint => true,
-            Action::ReadLog => matches!(role, Auditor | Supervisor),
+            Action::ReadLog | Action::CheckpointHistory => matches!(role, Auditor | Supervisor),
             Action::Purge | Action::ClearAlarms | Action::Scrub => matches!(role, Supervisor),
         }
     }
@@ -133,7 +140,8 @@ impl Action {
             Action::Trail => "read delivery trails",
             Action::Status => "read the node status",
             Action::ReadLog => "read the event log",
-            Action::Checkpoint => "read checkpoints",
+            Action::Checkpoint => "read the latest checkpoint",
+            Action::CheckpointHistory => "read the checkpoint history",
             Action::Purge => "purge message bodies",
             Action::ClearAlarms => "clear alarms",
             Action::Scrub => "check the store",
@@ -336,6 +344,12 @@ mod tests {
         }
         assert!(Action::ReadLog.allowed(Role::Auditor));
         assert!(!Action::ReadLog.allowed(Role::Officer));
+        for role in [Role::Officer, Role::Supervisor, Role::Auditor] {
+            assert!(Action::Checkpoint.allowed(role));
+        }
+        assert!(Action::CheckpointHistory.allowed(Role::Auditor));
+        assert!(Action::CheckpointHistory.allowed(Role::Supervisor));
+        assert!(!Action::CheckpointHistory.allowed(Role::Officer));
         let auditor = Principal {
             role: Role::Auditor,
             who: "x@caricc.central-asia".into(),

@@ -3,6 +3,7 @@
 //! one is sending.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +24,9 @@ fn case_id(s: &str) -> ApiResult<liaison_protocol::CaseId> {
 
 /// The request's JSON body; an empty body is an empty request (`accept`, `leave`…). A large
 /// one (attachments) is parsed on the blocking pool ([`super::json::parse`]).
-async fn body(bytes: Bytes) -> ApiResult<CaseRequest> {
+async fn body(s: &ApiState, bytes: Result<Bytes, BytesRejection>) -> ApiResult<CaseRequest> {
+    let bytes = bytes
+        .map_err(|e| ApiError::from_bytes(&e, s.ctx.cfg.api.max_body_bytes, "bad case request"))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(CaseRequest::default());
     }
@@ -63,10 +66,10 @@ pub async fn show(
 pub async fn open(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-    req: Bytes,
+    req: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
-    let req = body(req).await?;
+    let req = body(&s, req).await?;
     let r = case::open(&s.ctx, &req).await;
     let id = r.as_ref().ok().map(|(id, _)| id.as_str().to_owned());
     let sent = sent_or_refused(&p, r.map(|(_, sent)| sent))?;
@@ -89,11 +92,11 @@ pub async fn act(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path((id, action)): Path<(String, String)>,
-    req: Bytes,
+    req: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = case_id(&id)?;
-    let req = body(req).await?;
+    let req = body(&s, req).await?;
     let ctx = &s.ctx;
     let r = match action.as_str() {
         // One invitation per node; the answer names the last (all are in the case).

@@ -58,6 +58,17 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
 }
 
+/// A JSON body, or the error its rejection stands for: 413 above `api.max_body_bytes`, 408
+/// when it came too slowly, else 400 saying `what` was bad.
+fn json_body<T>(
+    s: &ApiState,
+    body: Result<JsonBody<T>, JsonRejection>,
+    what: &str,
+) -> ApiResult<T> {
+    body.map(|JsonBody(t)| t)
+        .map_err(|e| ApiError::from_json(&e, s.ctx.cfg.api.max_body_bytes, what))
+}
+
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
     q.map(|Query(t)| t)
         .map_err(|e| ApiError::Malformed(format!("bad query: {}", e.body_text())))
@@ -197,7 +208,7 @@ pub async fn consent_request(
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
-    let JsonBody(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let req = json_body(&s, req, "bad consent request")?;
     within_limits(req.check_limits("consent nodes"))?;
     let to = nodes(&req.to)?;
     sent_response(
@@ -215,7 +226,7 @@ pub async fn consent_answer(
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
-    let JsonBody(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let req = json_body(&s, req, "bad consent answer")?;
     within_limits(check("consent reason", req.reason.len(), MAX_SHORT_STRING))?;
     let r = crate::consent::answer(&s.ctx, id, req.grant, req.expires_in_secs, req.reason).await;
     sent_response(&p, r)
@@ -230,7 +241,7 @@ pub async fn share(
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
     let id = parse_id(&id)?;
-    let JsonBody(req) = req.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let req = json_body(&s, req, "bad share request")?;
     within_limits(req.check_limits("recipients"))?;
     let to = nodes(&req.to)?;
     sent_response(&p, crate::consent::share(&s.ctx, id, to).await)
@@ -243,8 +254,7 @@ pub async fn send(
     req: Result<JsonBody<SendRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
-    let JsonBody(req) =
-        req.map_err(|e| ApiError::Malformed(format!("bad message request: {}", e.body_text())))?;
+    let req = json_body(&s, req, "bad message request")?;
     let sent = send_as(&s, &p, &req).await?;
     sent_response(&p, Ok(sent))
 }
@@ -469,19 +479,65 @@ pub async fn log(
     })))
 }
 
-/// `GET /v1/checkpoints`: every checkpoint this node signed, oldest first, each as stored
-/// (later copies carry the witnesses' cosignatures).
+/// Query of `GET /v1/checkpoints`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointsQuery {
+    /// Position of the first checkpoint (0: the oldest).
+    from: Option<usize>,
+    /// Most checkpoints ([`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]).
+    limit: Option<usize>,
+}
+
+/// A page of the checkpoints this node signed, oldest first, and how many there are.
+#[derive(Debug, serde::Serialize)]
+pub struct CheckpointPage {
+    /// The notes, each as stored (later copies carry the witnesses' cosignatures).
+    pub checkpoints: Vec<String>,
+    /// Position of the first one.
+    pub from: usize,
+    /// How many checkpoints there are in all.
+    pub total: usize,
+    /// Position of the next page; absent after the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<usize>,
+}
+
+/// Reads one page of the checkpoint history: the only place the API reads it.
+fn checkpoint_page(
+    data_dir: &std::path::Path,
+    from: usize,
+    limit: usize,
+) -> anyhow::Result<CheckpointPage> {
+    let notes = crate::store::checkpoint::history(data_dir)?;
+    let total = notes.len();
+    let checkpoints: Vec<String> = notes.into_iter().skip(from).take(limit).collect();
+    let end = from.saturating_add(checkpoints.len());
+    Ok(CheckpointPage {
+        checkpoints,
+        from,
+        total,
+        next: (end < total).then_some(end),
+    })
+}
+
+/// `GET /v1/checkpoints?from=&limit=`: a page of every checkpoint this node signed, oldest
+/// first. Auditors and supervisors: the history grows for as long as the node runs.
 pub async fn checkpoints(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-) -> ApiResult<Json<Value>> {
-    p.require(Action::Checkpoint)?;
-    // The history file grows with every checkpoint signed: read off the async workers.
-    let notes = blocking(&s, |s| {
-        crate::store::checkpoint::history(&s.ctx.cfg.data_dir).map_err(ApiError::internal)
-    })
-    .await?;
-    Ok(Json(json!({ "checkpoints": notes })))
+    q: Result<Query<CheckpointsQuery>, QueryRejection>,
+) -> ApiResult<Json<CheckpointPage>> {
+    p.require(Action::CheckpointHistory)?;
+    let q = query(q)?;
+    let limit = limit(q.limit)?;
+    let from = q.from.unwrap_or(0);
+    let data_dir = s.ctx.cfg.data_dir.clone();
+    let page = tokio::task::spawn_blocking(move || checkpoint_page(&data_dir, from, limit))
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+        .map_err(ApiError::internal)?;
+    Ok(Json(page))
 }
 
 /// `GET /v1/proofs/{id}`: an inclusion proof of every log entry about a message against the
@@ -496,6 +552,9 @@ pub async fn proof(
     if s.ctx.store.state(&id).map_err(ApiError::store)?.is_none() {
         return Err(ApiError::UnknownMessage(id));
     }
+    // A checkpoint that covers the message (as `GET /v1/checkpoint` signs one): then a
+    // proof can always be made, and any failure to make it is the node's, not the caller's.
+    s.ctx.store.checkpoint().await.map_err(ApiError::store)?;
     let ctx = s.ctx.clone();
     // Reads the whole log (the node keeps no full tree in memory): off the async threads.
     let proof = tokio::task::spawn_blocking(move || {
@@ -503,7 +562,7 @@ pub async fn proof(
     })
     .await
     .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
-    .map_err(|e| ApiError::Malformed(format!("{e:#}")))?;
+    .map_err(ApiError::internal)?;
     Ok(Json(proof))
 }
 
@@ -562,8 +621,7 @@ pub async fn purge(
     req: Result<JsonBody<PurgeRequest>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     p.require(Action::Purge)?;
-    let JsonBody(req) =
-        req.map_err(|e| ApiError::Malformed(format!("bad purge request: {}", e.body_text())))?;
+    let req = json_body(&s, req, "bad purge request")?;
     // Every message is weighed against the rules, and every one due listed: off the async
     // workers.
     let (due, listed) = blocking(&s, |s| {

@@ -19,6 +19,9 @@
 //! | GET | `/status`, `/peers` | all | node status, peer sessions, outbox depths |
 //! | GET | `/log?from=&limit=` | auditor, supervisor | decoded log entries |
 //! | GET | `/checkpoint` | all | the latest signed checkpoint (text/plain) |
+//! | GET | `/checkpoints?from=&limit=` | auditor, supervisor | a page of every checkpoint signed |
+//! | GET | `/proofs/{id}`, `/consistency?old=&new=` | auditor, supervisor | inclusion and consistency proofs |
+//! | POST | `/purge` | supervisor | purge message bodies under the retention policy |
 //! | POST | `/alarms/clear` | supervisor | clear the alarms (logged as an administrative act) |
 //! | POST | `/store/scrub` | supervisor | check every stored body now |
 //!
@@ -28,8 +31,16 @@
 //! Two listeners serve the same router: `api.listen` (plain HTTP, bearer token from
 //! `api.token_file`, supervisor role) and, if configured, `api.tls_listen` (HTTPS with
 //! required officer client certificates; role from the certificate). See [`auth`] and
-//! [`tls`]. Every error is JSON `{"error": "<reason-code>", "detail": "…"}` ([`ApiError`]).
-//! Requests are logged at debug level with the caller's identity, never with payloads.
+//! [`tls`]. Both serve their connections through [`serve`]: a header, idle and body timeout
+//! and a connection cap per listener, sized within the process's open-file limit
+//! ([`crate::fd_limit`]). Failed token sign-ins back off per source ([`backoff`]).
+//!
+//! Every answer carries `X-Request-Id` ([`request_id`]). Every error is JSON
+//! `{"error": "<reason-code>", "detail": "…", "request_id": "…"}` ([`ApiError`]); a 500 says
+//! only `internal-error` and the request id, and the node's log has the cause under that id.
+//! A body above `api.max_body_bytes` gets 413 (refused by its `Content-Length` before it is
+//! read, where it has one). Requests are logged at debug level with the caller's identity and
+//! the request id, never with payloads.
 //!
 //! Limits before work: every request's counts and sizes are checked before anything else is
 //! done with it (422 `limit-exceeded`). What grows with the node's data (journal reads for
@@ -43,20 +54,24 @@
 
 mod admin;
 pub mod auth;
+pub mod backoff;
 mod cases;
 pub(crate) mod handlers;
 mod json;
+pub mod request_id;
+pub mod serve;
 pub mod tls;
 pub mod view;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use axum::extract::{ConnectInfo, Request, State};
+use anyhow::{bail, Context, Result};
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -67,9 +82,16 @@ use liaison_protocol::MessageId;
 
 use crate::node::Ctx;
 use auth::{Action, Principal, TokenCheck};
+use backoff::{SignInBackoff, Source};
+use request_id::RequestId;
+use serve::ConnLimits;
 
 /// How long shutdown waits for in-flight API requests before dropping them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The fewest connections a listener may be left with by the open-file limit; below it the
+/// node refuses to start rather than serve officers unreliably.
+pub const MIN_CONNECTIONS: usize = 8;
 
 /// A bound API, ready to serve.
 pub struct ApiServer {
@@ -88,6 +110,8 @@ pub(crate) struct ApiState {
     pub(crate) token: Arc<TokenCheck>,
     /// The console's sessions ([`crate::console`]).
     pub(crate) console: Arc<crate::console::Console>,
+    /// Failed token sign-ins per source, bearer and console login alike.
+    pub(crate) sign_ins: Arc<SignInBackoff>,
 }
 
 /// An API error: HTTP status, stable reason code, and a detail that says what to fix.
@@ -129,6 +153,23 @@ pub enum ApiError {
     /// The request is malformed: bad JSON, bad id, bad query (400).
     #[error("{0}")]
     Malformed(String),
+    /// The request body is larger than `api.max_body_bytes` (413).
+    #[error(
+        "the request body is larger than this node accepts ({limit} bytes, api.max_body_bytes)"
+    )]
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The request body did not arrive within `api.body_timeout_secs` of its headers (408).
+    #[error("the request body did not arrive within {} s of its headers (api.body_timeout_secs)", .0.as_secs())]
+    BodyTimeout(Duration),
+    /// Too many failed sign-ins from the caller's address ([`backoff`]) (429).
+    #[error("too many failed sign-ins from this address; try again in {} s", retry_after_secs(*.retry_after))]
+    TooManyAttempts {
+        /// How long until the next attempt is heard.
+        retry_after: Duration,
+    },
     /// The node refused the officer's message (422), with the refusal's reason code.
     #[error("{detail}")]
     Refused {
@@ -143,9 +184,15 @@ pub enum ApiError {
     /// The disk holding the data dir is full (507): nothing was written.
     #[error("{0}")]
     DiskFull(crate::store::StoreError),
-    /// The node failed (500); the detail is logged too.
-    #[error("{0}")]
-    Internal(String),
+    /// The node failed (500). The answer carries only the request id; the node's log has
+    /// the cause under it (see [`ApiError::internal`]).
+    #[error("internal error; the node's log has the details under request id {0}")]
+    Internal(RequestId),
+}
+
+/// A wait in whole seconds for `Retry-After`, rounded up (at least 1).
+fn retry_after_secs(d: Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
 impl ApiError {
@@ -162,6 +209,9 @@ impl ApiError {
             Self::NoRoute(_) => "no-such-endpoint",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Malformed(_) => "malformed-request",
+            Self::PayloadTooLarge { .. } => "payload-too-large",
+            Self::BodyTimeout(_) => "request-timeout",
+            Self::TooManyAttempts { .. } => "too-many-attempts",
             Self::Refused { reason_code, .. } => reason_code,
             Self::Damaged(e) | Self::DiskFull(e) => e.reason_code(),
             Self::Internal(_) => "internal-error",
@@ -181,6 +231,9 @@ impl ApiError {
             Self::Purged(_) => StatusCode::GONE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Damaged(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::DiskFull(_) => StatusCode::INSUFFICIENT_STORAGE,
@@ -202,22 +255,76 @@ impl ApiError {
         }
     }
 
-    /// A 500 from an internal failure, logged with its chain.
+    /// A 500 from an internal failure. The cause goes to the node's log only, with the id of
+    /// the request being answered; the answer names that id and nothing else, because the
+    /// cause's chain names files and internals that are no business of the caller's.
     pub fn internal(e: anyhow::Error) -> Self {
-        tracing::error!(error = format!("{e:#}"), "officer API: internal error");
-        Self::Internal(format!("{e:#}"))
+        let id = RequestId::current().unwrap_or_else(RequestId::next);
+        tracing::error!(request_id = %id, error = format!("{e:#}"), "officer API: internal error");
+        Self::Internal(id)
+    }
+
+    /// The error a request body's rejection stands for: 413 above the size limit, 408 when it
+    /// came too slowly, else 400 saying what was wrong (`what` names the request).
+    pub(crate) fn from_body(
+        status: StatusCode,
+        text: String,
+        err: &(dyn std::error::Error + 'static),
+        limit: usize,
+        what: &str,
+    ) -> Self {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::PayloadTooLarge { limit };
+        }
+        let mut cause = Some(err);
+        while let Some(e) = cause {
+            if let Some(t) = e.downcast_ref::<serve::BodyTimedOut>() {
+                return Self::BodyTimeout(t.timeout());
+            }
+            cause = e.source();
+        }
+        Self::Malformed(format!("{what}: {text}"))
+    }
+
+    /// [`ApiError::from_body`] for a JSON body.
+    pub(crate) fn from_json(e: &JsonRejection, limit: usize, what: &str) -> Self {
+        Self::from_body(e.status(), e.body_text(), e, limit, what)
+    }
+
+    /// [`ApiError::from_body`] for a body read as bytes.
+    pub(crate) fn from_bytes(e: &BytesRejection, limit: usize, what: &str) -> Self {
+        Self::from_body(e.status(), e.body_text(), e, limit, what)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.reason_code(), "detail": self.to_string() });
+        let request_id = match &self {
+            Self::Internal(id) => Some(id.clone()),
+            _ => RequestId::current(),
+        };
+        let mut body =
+            serde_json::json!({ "error": self.reason_code(), "detail": self.to_string() });
+        if let Some(id) = &request_id {
+            body["request_id"] = serde_json::json!(id.as_str());
+        }
         let mut resp = (self.status(), Json(body)).into_response();
-        if matches!(self, Self::Unauthenticated(_)) {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"liaison\""),
-            );
+        let headers = resp.headers_mut();
+        match &self {
+            Self::Unauthenticated(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"liaison\""),
+                );
+            }
+            Self::TooManyAttempts { retry_after } => {
+                headers.insert(header::RETRY_AFTER, retry_after_secs(*retry_after).into());
+            }
+            // The rest of the body was never read: the connection cannot carry another request.
+            Self::PayloadTooLarge { .. } | Self::BodyTimeout(_) => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
         }
         resp
     }
@@ -232,17 +339,25 @@ pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer> {
         token: Arc::new(TokenCheck::new(&token)?),
         ctx: ctx.clone(),
         console: Arc::new(crate::console::Console::new()?),
+        sign_ins: Arc::new(SignInBackoff::new()),
     };
     drop(token);
     let app = router(state);
+    let limits = ConnLimits::new(&api, connection_cap(&api)?);
 
     let plain = tokio::net::TcpListener::bind(api.listen)
         .await
         .with_context(|| format!("api.listen: cannot listen on {}", api.listen))?;
     let local_addr = plain.local_addr()?;
     let cancel = ctx.cancel.clone();
-    let plain_serve = axum::serve(plain, app.clone().into_make_service())
-        .with_graceful_shutdown(cancel.clone().cancelled_owned());
+    let plain_serve = serve::serve(
+        plain,
+        serve::Plain,
+        app.clone(),
+        limits,
+        cancel.clone(),
+        "api.listen",
+    );
 
     let mut tls_addr = None;
     let tls_serve: Pin<Box<dyn Future<Output = ()> + Send>> = match api.tls_listen {
@@ -251,34 +366,28 @@ pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer> {
             let tcp = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("api.tls_listen: cannot listen on {addr}"))?;
-            let (listener, accept_loop) = tls::TlsListener::new(tcp, config, cancel.clone())?;
-            tls_addr = Some(axum::serve::Listener::local_addr(&listener)?);
-            let serve = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<tls::OfficerConn>(),
-            )
-            .with_graceful_shutdown(cancel.clone().cancelled_owned());
-            Box::pin(async move {
-                let (served, ()) = tokio::join!(serve.into_future(), accept_loop);
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "officer API (HTTPS) stopped");
-                }
-            })
+            tls_addr = Some(tcp.local_addr()?);
+            Box::pin(serve::serve(
+                tcp,
+                tls::OfficerHandshake::new(config),
+                app,
+                limits,
+                cancel.clone(),
+                "api.tls_listen",
+            ))
         }
         None => Box::pin(std::future::ready(())),
     };
     tracing::info!(
         api = %local_addr,
         tls = %tls_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()),
+        max_connections = limits.max_connections,
         "officer API listening"
     );
 
     let serve = async move {
         let both = async {
-            let (plain, ()) = tokio::join!(plain_serve.into_future(), tls_serve);
-            if let Err(e) = plain {
-                tracing::error!(error = %e, "officer API stopped");
-            }
+            tokio::join!(plain_serve, tls_serve);
         };
         let grace = async {
             cancel.cancelled().await;
@@ -295,6 +404,36 @@ pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer> {
         tls_addr,
         serve: Box::pin(serve),
     })
+}
+
+/// Each listener's connection cap: `api.max_connections`, lowered so that the API's
+/// connections together stay within [`crate::fd_limit::api_budget`] (half the descriptors
+/// free now), leaving the rest to the store's files and QUIC.
+fn connection_cap(api: &crate::config::ApiConfig) -> Result<usize> {
+    let listeners = if api.tls_listen.is_some() { 2 } else { 1 };
+    let budget = crate::fd_limit::api_budget() / listeners;
+    let cap = api
+        .max_connections
+        .min(usize::try_from(budget).unwrap_or(usize::MAX));
+    if cap < MIN_CONNECTIONS.min(api.max_connections) {
+        bail!(
+            "api.max_connections: the open-file limit leaves the officer API only {cap} \
+             connections per listener (soft RLIMIT_NOFILE {}, {} descriptors open); raise it \
+             (systemd: LimitNOFILE=, shell: ulimit -n)",
+            crate::fd_limit::soft_limit().map_or_else(|| "unlimited".into(), |n| n.to_string()),
+            crate::fd_limit::open_now().map_or_else(|| "?".into(), |n| n.to_string()),
+        );
+    }
+    if cap < api.max_connections {
+        tracing::warn!(
+            configured = api.max_connections,
+            cap,
+            soft_limit = ?crate::fd_limit::soft_limit(),
+            "officer API: api.max_connections lowered to stay within the open-file limit \
+             (raise it with LimitNOFILE= or ulimit -n)"
+        );
+    }
+    Ok(cap)
 }
 
 fn router(state: ApiState) -> Router {
@@ -327,7 +466,44 @@ fn router(state: ApiState) -> Router {
         .fallback(|req: Request| async move { ApiError::NoRoute(req.uri().path().to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(DefaultBodyLimit::max(state.ctx.cfg.api.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
         .with_state(state)
+}
+
+/// The outermost layer: gives the request its id ([`RequestId`], in the answer's
+/// `X-Request-Id` and the log lines about it) and refuses a body whose declared length is
+/// above `api.max_body_bytes` before anything reads it. Console pages answer in HTML with
+/// their own, smaller form limit instead.
+async fn request_context(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let id = RequestId::next();
+    let limit = state.ctx.cfg.api.max_body_bytes;
+    let mut resp = id
+        .clone()
+        .scope(async move {
+            let declared = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > limit as u64) && !crate::console::owns(req.uri().path())
+            {
+                tracing::debug!(
+                    path = req.uri().path(),
+                    declared,
+                    "api request refused: body too large"
+                );
+                return ApiError::PayloadTooLarge { limit }.into_response();
+            }
+            next.run(req).await
+        })
+        .await;
+    resp.headers_mut()
+        .insert(request_id::HEADER.clone(), id.header_value());
+    resp
 }
 
 /// Establishes the [`Principal`] (certificate on the HTTPS listener, bearer token on the
@@ -352,22 +528,202 @@ async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Nex
                     "the client certificate is not an officer certificate".into(),
                 )
             }),
-        None => state.token.authenticate(
-            req.headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok()),
-        ),
+        None => token_sign_in(&state, &req),
     };
+    let request_id = RequestId::current().map(|id| id.to_string());
     match principal {
         Ok(p) => {
             req.extensions_mut().insert(p.clone());
             let resp = next.run(req).await;
-            tracing::debug!(who = %p, %method, path, status = resp.status().as_u16(), "api request");
+            tracing::debug!(who = %p, %method, path, status = resp.status().as_u16(), request_id, "api request");
             resp
         }
         Err(e) => {
-            tracing::debug!(who = "-", %method, path, status = 401, "api request refused: unauthenticated");
+            tracing::debug!(who = "-", %method, path, status = e.status().as_u16(), request_id, reason = e.reason_code(), "api request refused");
             e.into_response()
         }
+    }
+}
+
+/// The bearer token of a request on the plain listener, checked unless its source is
+/// backing off ([`backoff`]). A request without an `Authorization` header guesses nothing
+/// and is not counted.
+fn token_sign_in(state: &ApiState, req: &Request) -> Result<Principal, ApiError> {
+    let source = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| Source::from(addr.ip()));
+    let now = Instant::now();
+    if let Some(source) = source {
+        state
+            .sign_ins
+            .check(source, now)
+            .map_err(|retry_after| ApiError::TooManyAttempts { retry_after })?;
+    }
+    let presented = req.headers().get(header::AUTHORIZATION);
+    let principal = state
+        .token
+        .authenticate(presented.and_then(|v| v.to_str().ok()));
+    if let (Some(source), Some(_)) = (source, presented) {
+        state.sign_ins.record(source, principal.is_ok(), now);
+    }
+    principal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of every kind. The match in `every_variant_is_listed` stops compiling when a
+    /// variant is added, until it is listed here too.
+    fn one_of_each() -> Vec<ApiError> {
+        let id = MessageId::of_body(b"x");
+        vec![
+            ApiError::Unauthenticated("x".into()),
+            ApiError::Forbidden {
+                role: Role::Auditor,
+                action: Action::Send,
+            },
+            ApiError::UnknownMessage(id),
+            ApiError::UnknownCase("c".into()),
+            ApiError::NotInInbox(id),
+            ApiError::Purged(id),
+            ApiError::NoCheckpoint,
+            ApiError::NoRoute("/x".into()),
+            ApiError::MethodNotAllowed,
+            ApiError::Malformed("x".into()),
+            ApiError::PayloadTooLarge { limit: 10 },
+            ApiError::BodyTimeout(Duration::from_secs(3)),
+            ApiError::TooManyAttempts {
+                retry_after: Duration::from_millis(1500),
+            },
+            ApiError::Refused {
+                reason_code: "no-route".into(),
+                detail: "x".into(),
+            },
+            ApiError::Damaged(crate::store::StoreError::Damaged {
+                id,
+                why: "x".into(),
+            }),
+            ApiError::DiskFull(crate::store::StoreError::DiskFull(std::io::Error::from(
+                std::io::ErrorKind::StorageFull,
+            ))),
+            ApiError::Internal(RequestId::next()),
+        ]
+    }
+
+    #[test]
+    fn every_variant_is_listed() {
+        for e in one_of_each() {
+            match e {
+                ApiError::Unauthenticated(_)
+                | ApiError::Forbidden { .. }
+                | ApiError::UnknownMessage(_)
+                | ApiError::UnknownCase(_)
+                | ApiError::NotInInbox(_)
+                | ApiError::Purged(_)
+                | ApiError::NoCheckpoint
+                | ApiError::NoRoute(_)
+                | ApiError::MethodNotAllowed
+                | ApiError::Malformed(_)
+                | ApiError::PayloadTooLarge { .. }
+                | ApiError::BodyTimeout(_)
+                | ApiError::TooManyAttempts { .. }
+                | ApiError::Refused { .. }
+                | ApiError::Damaged(_)
+                | ApiError::DiskFull(_)
+                | ApiError::Internal(_) => {}
+            }
+        }
+    }
+
+    /// docs/REASONS.md lists every code the API answers with, with its HTTP status.
+    #[test]
+    fn every_api_reason_code_is_documented_with_its_status() {
+        let doc = include_str!("../../../docs/REASONS.md");
+        for e in one_of_each() {
+            if matches!(e, ApiError::Refused { .. }) {
+                // A refusal carries the code of the layer that refused (documented there).
+                continue;
+            }
+            let row = format!("| `{}` | {} |", e.reason_code(), e.status().as_u16());
+            assert!(doc.contains(&row), "docs/REASONS.md lacks the row {row}");
+        }
+    }
+
+    async fn answer(e: ApiError) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let resp = e.into_response();
+        let (parts, body) = resp.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        (
+            parts.status,
+            parts.headers,
+            serde_json::from_slice(&bytes).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_500_names_the_request_id_and_nothing_of_the_cause() {
+        let id = RequestId::next();
+        let e = id
+            .clone()
+            .scope(async {
+                ApiError::internal(anyhow::anyhow!(
+                    "cannot read /var/lib/liaison/certs/node-1.pem: Permission denied"
+                ))
+            })
+            .await;
+        let (status, _, body) = answer(e).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"], "internal-error");
+        assert_eq!(body["request_id"], id.as_str());
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(id.as_str()), "{detail}");
+        assert!(!body.to_string().contains("/var/lib"), "{body}");
+        assert!(!body.to_string().contains("Permission"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn refusals_say_when_to_come_back_and_oversize_bodies_close_the_connection() {
+        let (status, headers, body) = answer(ApiError::TooManyAttempts {
+            retry_after: Duration::from_millis(1500),
+        })
+        .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(body["error"], "too-many-attempts");
+        assert_eq!(headers[header::RETRY_AFTER], "2");
+        let (status, headers, body) = answer(ApiError::PayloadTooLarge { limit: 1024 }).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["error"], "payload-too-large");
+        assert_eq!(headers[header::CONNECTION], "close");
+    }
+
+    #[test]
+    fn a_body_that_came_too_slowly_is_a_408_however_deeply_it_is_wrapped() {
+        let timed_out = axum::Error::new(axum::Error::new(serve::BodyTimedOut::new(
+            Duration::from_secs(4),
+        )));
+        let e = ApiError::from_body(
+            StatusCode::BAD_REQUEST,
+            "Failed to buffer the request body".into(),
+            &timed_out,
+            1024,
+            "bad message request",
+        );
+        assert!(
+            matches!(e, ApiError::BodyTimeout(d) if d == Duration::from_secs(4)),
+            "{e:?}"
+        );
+        let other = axum::Error::new(std::io::Error::other("eof"));
+        let e = ApiError::from_body(StatusCode::BAD_REQUEST, "eof".into(), &other, 1024, "bad");
+        assert_eq!(e.reason_code(), "malformed-request");
+        let e = ApiError::from_body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "big".into(),
+            &other,
+            1024,
+            "bad",
+        );
+        assert_eq!(e.reason_code(), "payload-too-large");
     }
 }

@@ -19,33 +19,29 @@
 //! may carry P-256 keys (browsers) or Ed25519 keys (scripts); either way the network CA
 //! signed them.
 //!
-//! Handshakes run in their own tasks, bounded in number and time, so a slow client cannot
-//! hold up others; [`TlsListener`] hands finished connections to `axum::serve`, and
-//! [`OfficerConn`] carries the officer's identity to the request handlers.
+//! Each handshake runs in its connection's own task, bounded in time by
+//! [`HANDSHAKE_TIMEOUT`] and in number by the listener's connection cap (a connection still
+//! in its handshake has no request in progress, so a newcomer at the cap closes the oldest;
+//! see [`super::serve`]), so a slow client cannot hold up others. [`OfficerConn`] carries
+//! the officer's identity to the request handlers.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
 use liaison_certs::{check_officer_cert, officer_identity, CertError, Officer};
 use liaison_protocol::{NodeId, Timestamp, TrustStore, VerifyError};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use rustls::server::NoServerSessionStorage;
 use rustls::{CertificateError, OtherError};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
-use tokio_util::sync::CancellationToken;
 
+use super::serve::Handshake;
 use crate::config::Config;
 
-/// Most TLS handshakes in progress at once; further connections are closed at once.
-pub const MAX_HANDSHAKES: usize = 64;
 /// A handshake not finished in this time is abandoned.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -130,80 +126,50 @@ fn check_officer(
     Ok(())
 }
 
-/// Connections whose handshake (and officer check) succeeded, for `axum::serve`.
-pub struct TlsListener {
-    rx: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
+/// The HTTPS listener's [`Handshake`]: TLS with the officer check, bounded by
+/// [`HANDSHAKE_TIMEOUT`]; the peer is the officer.
+#[derive(Clone)]
+pub struct OfficerHandshake {
+    acceptor: TlsAcceptor,
 }
 
-impl TlsListener {
-    /// Starts accepting on `tcp`; returns the listener and the accept loop to run (it ends
-    /// when `cancel` fires).
-    pub fn new(
-        tcp: TcpListener,
-        config: rustls::ServerConfig,
-        cancel: CancellationToken,
-    ) -> Result<(Self, impl std::future::Future<Output = ()> + Send)> {
-        let local = tcp.local_addr()?;
-        let (tx, rx) = mpsc::channel(MAX_HANDSHAKES);
-        let acceptor = TlsAcceptor::from(Arc::new(config));
-        Ok((Self { rx, local }, accept_loop(tcp, acceptor, tx, cancel)))
+impl OfficerHandshake {
+    /// Handshakes under `config` (from [`server_config`]).
+    pub fn new(config: rustls::ServerConfig) -> Self {
+        Self {
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+        }
     }
 }
 
-async fn accept_loop(
-    tcp: TcpListener,
-    acceptor: TlsAcceptor,
-    tx: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-    cancel: CancellationToken,
-) {
-    let mut handshakes = JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            Some(_) = handshakes.join_next(), if !handshakes.is_empty() => {}
-            accepted = tcp.accept() => match accepted {
-                Ok((stream, remote)) => {
-                    if handshakes.len() >= MAX_HANDSHAKES {
-                        tracing::warn!(%remote, "officer API: too many TLS handshakes in progress; connection closed");
-                        continue;
-                    }
-                    let acceptor = acceptor.clone();
-                    let tx = tx.clone();
-                    handshakes.spawn(async move {
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                            Ok(Ok(tls)) => {
-                                let _ = tx.send((tls, remote)).await;
-                            }
-                            Ok(Err(e)) => tracing::debug!(%remote, error = %e, "officer API: TLS handshake failed"),
-                            Err(_) => tracing::debug!(%remote, "officer API: TLS handshake timed out"),
-                        }
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "officer API: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+impl Handshake for OfficerHandshake {
+    type Io = TlsStream<TcpStream>;
+    type Peer = OfficerConn;
+
+    async fn handshake(
+        &self,
+        tcp: TcpStream,
+        remote: SocketAddr,
+    ) -> Option<(TlsStream<TcpStream>, OfficerConn)> {
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => {
+                let officer = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|certs| certs.first())
+                    .and_then(|cert| officer_identity(cert).ok());
+                Some((tls, OfficerConn { officer, remote }))
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(%remote, error = %e, "officer API: TLS handshake failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(%remote, "officer API: TLS handshake timed out");
+                None
             }
         }
-    }
-    handshakes.shutdown().await;
-}
-
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.rx.recv().await {
-            Some(conn) => conn,
-            // The accept loop ended (shutdown): serve nothing more.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
     }
 }
 
@@ -215,18 +181,4 @@ pub struct OfficerConn {
     pub officer: Option<Officer>,
     /// The client's address.
     pub remote: SocketAddr,
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for OfficerConn {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        let (_, conn) = stream.io().get_ref();
-        let officer = conn
-            .peer_certificates()
-            .and_then(|certs| certs.first())
-            .and_then(|cert| officer_identity(cert).ok());
-        Self {
-            officer,
-            remote: *stream.remote_addr(),
-        }
-    }
 }

@@ -1,5 +1,6 @@
 //! `liaison node run`: the daemon, as a thin shell (STYLE 12): load and validate the
-//! configuration → tracing with `EnvFilter` → the ring crypto provider → [`Node::start`] →
+//! configuration → tracing with `EnvFilter` → the open-file limit raised
+//! ([`liaison_node::fd_limit`]) → the ring crypto provider → [`Node::start`] →
 //! wait for SIGTERM or Ctrl-C → [`Node::shutdown`] → exit 0.
 
 use std::io::IsTerminal;
@@ -61,6 +62,15 @@ pub fn prepare(config: Option<&Path>, args: &RunArgs) -> Result<Config> {
         builder.try_init()
     };
     installed.map_err(|e| anyhow!("cannot set up logging: {e}"))?;
+    // Descriptors for the store, QUIC and the officer API (which sizes its connection cap
+    // from what this leaves): as many as the hard limit allows.
+    match liaison_node::fd_limit::raise() {
+        Ok(r) if r.after != r.before => {
+            tracing::info!(from = ?r.before, to = ?r.after, "raised the open-file limit")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit; keeping it"),
+    }
     // The process-wide default, for any library that asks for one; Liaison's own TLS
     // configurations name the ring provider explicitly. Already installed is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -170,20 +170,8 @@ pub async fn verify(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -
     .await;
     let report = match report {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            return cx.error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "audit-failed",
-                Some(&format!("{e:#}")),
-            )
-        }
-        Err(e) => {
-            return cx.error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal-error",
-                Some(&e.to_string()),
-            )
-        }
+        Ok(Err(e)) => return cx.internal("audit-failed", format!("{e:#}")),
+        Err(e) => return cx.internal("internal-error", e.to_string()),
     };
     tracing::info!(who = %cx.principal(), ok = report.ok(), "console: log verified");
     let n = |v: u64| esc(&l.num(v));
@@ -276,16 +264,8 @@ pub async fn export(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -
                 buf,
             )
         }
-        Ok(Err(e)) => cx.error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "export-failed",
-            Some(&format!("{e:#}")),
-        ),
-        Err(e) => cx.error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal-error",
-            Some(&e.to_string()),
-        ),
+        Ok(Err(e)) => cx.internal("export-failed", format!("{e:#}")),
+        Err(e) => cx.internal("internal-error", e.to_string()),
     }
 }
 

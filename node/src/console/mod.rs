@@ -3,8 +3,10 @@
 //!
 //! * **Who**: on the HTTPS listener the officer's client certificate (role from it); on the
 //!   plain loopback listener a login with the API token (`api.token_file`, supervisor) that
-//!   starts a session ([`session`]). `gate` establishes the [`Principal`] exactly as the
-//!   JSON API does and the pages check it with the same [`Action`] table.
+//!   starts a session ([`session`]); failed logins back off per source exactly as failed
+//!   bearer tokens do ([`crate::api::backoff`], one table for both). `gate` establishes the
+//!   [`Principal`] exactly as the JSON API does and the pages check it with the same
+//!   [`Action`] table.
 //! * **What**: the pages call the JSON API's handlers (or the functions they share with it)
 //!   and render their JSON views, so every rule (roles, content only for readers, refusals)
 //!   is the API's. Pages: inbox, message (handling, evaluation, entities, trail), compose,
@@ -26,6 +28,9 @@ pub mod i18n;
 mod pages;
 pub mod session;
 
+use std::net::SocketAddr;
+use std::time::Instant;
+
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -35,6 +40,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 
 use crate::api::auth::{Action, Principal};
+use crate::api::backoff::Source;
+use crate::api::request_id::RequestId;
 use crate::api::{tls, ApiError, ApiState};
 use html::{csrf_field, esc, FormData};
 use i18n::Locale;
@@ -320,6 +327,17 @@ impl Cx {
         self.page(status, &title, Nav::None, &body)
     }
 
+    /// The error page of an internal failure (500 with `code`): the cause goes to the node's
+    /// log under the request id, and the page shows only that id, never the cause (which
+    /// names files and internals).
+    pub fn internal(&self, code: &str, cause: String) -> Response {
+        let id = RequestId::current().unwrap_or_else(RequestId::next);
+        tracing::error!(request_id = %id, code, error = cause, "console: internal error");
+        let detail =
+            format!("internal error; the node's log has the details under request id {id}");
+        self.error(StatusCode::INTERNAL_SERVER_ERROR, code, Some(&detail))
+    }
+
     /// A refusal shown above a re-shown form: the translated reason, its reason code and
     /// the node's detail (`role="alert"` is on the box that holds it).
     pub fn refusal(&self, e: &ApiError) -> String {
@@ -580,6 +598,7 @@ async fn login(
     State(s): State<ApiState>,
     Extension(cx): Extension<Cx>,
     Extension(form): Extension<FormData>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
 ) -> Response {
     if cx.secure {
         return cx.error(StatusCode::UNAUTHORIZED, "unauthenticated", None);
@@ -587,7 +606,26 @@ async fn login(
     let Some(fresh) = s.console.sessions.random() else {
         return cx.error(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", None);
     };
+    // The same backoff as the API's bearer token: it is the same token.
+    let source = peer.map(|Extension(ConnectInfo(addr))| Source::from(addr.ip()));
+    let now = Instant::now();
+    if let Some(wait) = source.and_then(|src| s.sign_ins.check(src, now).err()) {
+        tracing::info!("console: login refused: too many failed sign-ins from this address");
+        let mut resp = login_page(
+            &cx,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("too-many-attempts"),
+            &fresh,
+        );
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        return resp;
+    }
     let ok = form.get("token").is_some_and(|t| s.token.verify(t));
+    if let Some(src) = source {
+        s.sign_ins.record(src, ok, now);
+    }
     if !ok {
         tracing::info!("console: login with a wrong token refused");
         return login_page(&cx, StatusCode::UNAUTHORIZED, Some("bad-token"), &fresh);

@@ -599,7 +599,10 @@ mod tests {
         }
         let all = history(dir.path()).unwrap();
         assert_eq!(all.len() as u64, n);
-        assert!(all.iter().enumerate().all(|(i, a)| size_of(a) == Some(i as u64)));
+        assert!(all
+            .iter()
+            .enumerate()
+            .all(|(i, a)| size_of(a) == Some(i as u64)));
         // Pages across a rotation boundary, and past the end.
         let edge = files[0].end.unwrap();
         let page = history_page(dir.path(), edge - 2, 5).unwrap();
@@ -608,16 +611,25 @@ mod tests {
         assert_eq!(sizes, (edge - 2..edge + 3).collect::<Vec<_>>());
         let tail = history_page(dir.path(), n - 2, 10).unwrap();
         assert_eq!(tail.notes.len(), 2);
-        assert!(history_page(dir.path(), n + 5, 10).unwrap().notes.is_empty());
+        assert!(history_page(dir.path(), n + 5, 10)
+            .unwrap()
+            .notes
+            .is_empty());
         assert_eq!(
             newest_in_history(dir.path()).unwrap().0.as_deref(),
             Some(note(n - 1).as_str())
         );
-        assert_eq!(recent_sizes(dir.path(), 3).unwrap(), vec![n - 1, n - 2, n - 3]);
+        assert_eq!(
+            recent_sizes(dir.path(), 3).unwrap(),
+            vec![n - 1, n - 2, n - 3]
+        );
         // A rotated file gone is a hole in the history, and says so.
         std::fs::remove_file(&files[0].path).unwrap();
         let e = history(dir.path()).unwrap_err().to_string();
-        assert!(e.contains("ALARM") && e.contains("missing checkpoints 0.."), "{e}");
+        assert!(
+            e.contains("ALARM") && e.contains("missing checkpoints 0.."),
+            "{e}"
+        );
     }
 
     #[test]
@@ -636,14 +648,20 @@ mod tests {
         assert_eq!(history(dir.path()).unwrap().len(), 3);
         repair_torn_history(dir.path()).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), whole as u64);
-        assert!(dir.path().join(format!("{HISTORY}.torn-at-{whole}")).exists());
+        assert!(dir
+            .path()
+            .join(format!("{HISTORY}.torn-at-{whole}"))
+            .exists());
         append_history(&cp, &note(3)).unwrap();
         assert_eq!(history(dir.path()).unwrap().len(), 4);
         // A damaged line in the middle: the strict reading fails, start-up's skips it.
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[5] = b'#';
         std::fs::write(&path, &bytes).unwrap();
-        assert!(history(dir.path()).unwrap_err().to_string().contains("line 1"));
+        assert!(history(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("line 1"));
         let (newest, damaged) = newest_in_history(dir.path()).unwrap();
         assert_eq!(newest.as_deref(), Some(note(3).as_str()));
         assert_eq!(damaged.len(), 1, "{damaged:?}");

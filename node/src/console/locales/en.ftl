@@ -283,6 +283,7 @@ error-other = The request failed.
 error-refused = The node refused the message.
 error-unauthenticated = Sign in first: no valid client certificate or session.
 error-bad-token = That is not the node's API token.
+error-too-many-attempts = Too many failed sign-ins from this address. Wait a moment and try again.
 error-forbidden-role = Your role may not do this.
 error-csrf-token-missing = The form was not sent by this console (no security token). Reload the page and try again.
 error-csrf-token-invalid = The form's security token is not valid for your session. Reload the page and try again.
