@@ -509,9 +509,10 @@ fn checkpoint_page(
     from: usize,
     limit: usize,
 ) -> anyhow::Result<CheckpointPage> {
-    let notes = crate::store::checkpoint::history(data_dir)?;
-    let total = notes.len();
-    let checkpoints: Vec<String> = notes.into_iter().skip(from).take(limit).collect();
+    // Reads only the history files that hold the page (and the current one, for the total).
+    let page = crate::store::checkpoint::history_page(data_dir, from as u64, limit)?;
+    let total = usize::try_from(page.total).unwrap_or(usize::MAX);
+    let checkpoints = page.notes;
     let end = from.saturating_add(checkpoints.len());
     Ok(CheckpointPage {
         checkpoints,
