@@ -228,6 +228,89 @@ impl Medium for FileMedium {
     }
 }
 
+/// A medium in memory, durable only as long as the value lives: the journal's logic without a
+/// disk, for tests and for fuzzing the decoder. A read past the end fails as a file's does,
+/// and the longest read asked of it is kept, so a test can check that [`replay`] bounded a
+/// length it read from the journal by the medium's size before reading (and allocating)
+/// that much.
+#[derive(Debug, Default)]
+pub struct MemMedium {
+    bytes: Mutex<Vec<u8>>,
+    largest_read: std::sync::atomic::AtomicU64,
+}
+
+impl MemMedium {
+    /// A medium holding `bytes`.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self {
+            bytes: Mutex::new(bytes),
+            largest_read: Default::default(),
+        }
+    }
+
+    /// The bytes it holds.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The length of the longest read asked of it so far.
+    pub fn largest_read(&self) -> u64 {
+        self.largest_read.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn bytes(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        self.bytes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Medium for MemMedium {
+    fn size(&self) -> u64 {
+        self.bytes().len() as u64
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.largest_read
+            .fetch_max(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let bytes = self.bytes();
+        let at = usize::try_from(offset).ok().filter(|at| *at <= bytes.len());
+        match at.and_then(|at| bytes.get(at..at.checked_add(buf.len())?)) {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            None => Err(std::io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+
+    fn append_durable(&self, parts: &[&[u8]]) -> std::io::Result<u64> {
+        let mut bytes = self.bytes();
+        let start = bytes.len() as u64;
+        for p in parts {
+            bytes.extend_from_slice(p);
+        }
+        Ok(start)
+    }
+
+    fn truncate(&self, len: u64) -> std::io::Result<()> {
+        let len = usize::try_from(len).map_err(std::io::Error::other)?;
+        self.bytes().truncate(len);
+        Ok(())
+    }
+
+    fn zero_durable(&self, ranges: &[(u64, usize)]) -> std::io::Result<()> {
+        let mut bytes = self.bytes();
+        for &(offset, len) in ranges {
+            let range = usize::try_from(offset)
+                .ok()
+                .and_then(|at| Some(at..at.checked_add(len)?))
+                .filter(|r| r.end <= bytes.len())
+                .ok_or_else(|| std::io::Error::other("zeroing past the end of the journal"))?;
+            bytes[range].fill(0);
+        }
+        Ok(())
+    }
+}
+
 fn crc(bytes: &[u8]) -> [u8; 4] {
     crc32fast::hash(bytes).to_le_bytes()
 }
@@ -268,14 +351,19 @@ pub fn init(medium: &dyn Medium) -> Result<[u8; 8]> {
     let mut salt = [0u8; 8];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
         .map_err(|_| anyhow!("no randomness for the journal's salt"))?;
-    let mut h = Vec::with_capacity(FILE_HEADER as usize);
-    h.extend_from_slice(FILE_MAGIC);
-    h.extend_from_slice(&salt);
-    let c = crc(&h);
-    h.extend_from_slice(&c);
     medium.truncate(0)?;
-    medium.append_durable(&[&h])?;
+    medium.append_durable(&[&file_header(&salt)])?;
     Ok(salt)
+}
+
+/// The file header of a journal whose salt is `salt` (a journal's first bytes).
+pub fn file_header(salt: &[u8; 8]) -> [u8; FILE_HEADER as usize] {
+    let mut h = [0u8; FILE_HEADER as usize];
+    h[..4].copy_from_slice(FILE_MAGIC);
+    h[4..12].copy_from_slice(salt);
+    let c = crc(&h[..12]);
+    h[12..].copy_from_slice(&c);
+    h
 }
 
 /// A batch being assembled: records in `meta`; the bodies stay where they are (see
@@ -644,6 +732,64 @@ pub fn read(medium: &dyn Medium, loc: Loc) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A batch header is checked against the file's size before anything is read (or
+    /// allocated) for the lengths it states: a header claiming a gigabyte in a file of a few
+    /// hundred bytes reads nothing of the kind, and is a torn tail at the end of the file or
+    /// damage before valid batches.
+    #[test]
+    fn lengths_a_batch_header_states_are_bounded_by_the_file_before_reading() {
+        let salt = [7u8; 8];
+        let medium = MemMedium::new(file_header(&salt).to_vec());
+        let mut batch = BatchBuf::default();
+        batch.record(TAG_LEAF, &[b"entry 0"]).unwrap();
+        batch.commit(&medium, &salt, &Bodies::default()).unwrap();
+        let valid = medium.size();
+        let mut huge = Vec::new();
+        huge.extend_from_slice(MAGIC);
+        huge.extend_from_slice(&MAX_SECTION.to_le_bytes());
+        huge.extend_from_slice(&MAX_SECTION.to_le_bytes());
+        huge.extend_from_slice(&[0; 8]);
+        let sealed = header_crc(&salt, &huge);
+        huge.extend_from_slice(&sealed);
+        medium.append_durable(&[&huge, &[0u8; 100]]).unwrap();
+
+        let end = replay(&medium, |_| Ok(())).unwrap();
+        assert_eq!(
+            end,
+            ReplayEnd {
+                valid,
+                torn: medium.size() - valid,
+                batches: 1
+            }
+        );
+        assert!(medium.largest_read() <= medium.size());
+
+        batch.commit(&medium, &salt, &Bodies::default()).unwrap();
+        let err = replay(&medium, |_| Ok(())).expect_err("valid data follows");
+        assert!(
+            format!("{err:#}").contains(&format!("damaged at byte {valid} (bad batch header)")),
+            "{err:#}"
+        );
+        assert!(medium.largest_read() <= medium.size());
+    }
+
+    /// The in-memory medium reads like a file: exactly what is there, and nothing past the end.
+    #[test]
+    fn memory_medium_refuses_reads_past_its_end() {
+        let m = MemMedium::new(b"journal".to_vec());
+        let mut buf = [0u8; 4];
+        m.read_at(&mut buf, 3).unwrap();
+        assert_eq!(&buf, b"rnal");
+        assert!(m.read_at(&mut buf, 4).is_err());
+        assert!(m.read_at(&mut buf, u64::MAX).is_err());
+        assert_eq!(m.append_durable(&[b"-v1"]).unwrap(), 7);
+        m.zero_durable(&[(0, 2)]).unwrap();
+        assert!(m.zero_durable(&[(8, 3)]).is_err());
+        m.truncate(4).unwrap();
+        assert_eq!(m.largest_read(), 4);
+        assert_eq!(m.into_bytes(), b"\0\0ur");
+    }
 
     /// A group commit hands the file more parts than one system call takes (the kernel's
     /// limit is 1024 buffers per call): every byte still lands once, in order, at the end.
