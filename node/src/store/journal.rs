@@ -509,7 +509,10 @@ pub struct ReplayEnd {
 
 /// Reads every batch in order and hands its records to `visit`. An incomplete or damaged
 /// *last* batch is reported as `torn` (the caller decides whether to cut it off); damage
-/// anywhere else is an error, because valid data after it means the file was altered.
+/// anywhere else is an error, because valid data after it means the file was altered. So is
+/// a batch before a torn one whose bodies fail their checksum: it was durable before the
+/// torn one was written, and it becomes the last batch once the torn one is cut off, where a
+/// later replay would take it for torn in turn.
 pub fn replay(
     medium: &dyn Medium,
     mut visit: impl FnMut(Record<'_>) -> Result<()>,
@@ -526,6 +529,8 @@ pub fn replay(
     let mut pos = FILE_HEADER;
     let mut batches = 0u64;
     let mut meta = Vec::new();
+    // The batch read last: where it starts, and its header.
+    let mut prev: Option<(u64, Header)> = None;
     loop {
         if pos == file_len {
             return Ok(ReplayEnd {
@@ -545,13 +550,25 @@ pub fn replay(
                  follows: the file was altered or the disk is failing. Refusing to start."
             )
         };
+        // A torn tail is only what a crash can leave: the batch before it was durable, and
+        // no purge zeroed its bodies (a purge zeroes bodies only in batches a durable one
+        // follows), so they must be whole. Else it would be cut off at the next start, once
+        // it is last.
+        let torn_tail = |prev: Option<(u64, Header)>| match prev {
+            Some((at, h)) if !bodies_ok(medium, at, &h)? => Err(anyhow!(
+                "ALARM: the store's journal is damaged at byte {at} (bodies checksum) before \
+                 an incomplete last batch: the file was altered or the disk is failing. \
+                 Refusing to start."
+            )),
+            _ => Ok(torn),
+        };
         let Some(h) = read_header(medium, &salt, pos, file_len)? else {
             // Only the last batch can be incomplete: a bad header is a torn tail unless a
             // chain of valid batches runs from somewhere after it to the end of the file.
             return if chain_after(medium, &salt, pos + 1, file_len)? {
                 Err(damaged("bad batch header"))
             } else {
-                Ok(torn)
+                torn_tail(prev)
             };
         };
         let end = h.end(pos);
@@ -562,13 +579,13 @@ pub fn replay(
             // The header is intact (its salted checksum holds), so its lengths are right:
             // only a batch ending at the end of the file can be torn.
             return if last {
-                Ok(torn)
+                torn_tail(prev)
             } else {
                 Err(damaged("meta checksum"))
             };
         }
         if last && !bodies_ok(medium, pos, &h)? {
-            return Ok(torn);
+            return torn_tail(prev);
         }
         let meta_start = pos + HEADER;
         let mut body_at = meta_start + u64::from(h.meta_len);
@@ -628,12 +645,14 @@ pub fn replay(
             }
             i = p + len;
         }
+        prev = Some((pos, h));
         pos = end;
         batches += 1;
     }
 }
 
 /// A batch header whose salted checksum holds and whose batch fits in the file.
+#[derive(Clone, Copy)]
 struct Header {
     meta_len: u32,
     bodies_len: u32,
@@ -772,6 +791,50 @@ mod tests {
             "{err:#}"
         );
         assert!(medium.largest_read() <= medium.size());
+    }
+
+    /// A batch followed only by an incomplete one was durable before that one was written:
+    /// bodies failing their checksum there are damage. Taken for part of the torn tail, or
+    /// passed because it is not last, it would be cut off at the next start, once it is.
+    #[test]
+    fn damaged_bodies_before_a_torn_batch_are_damage_not_part_of_the_tail() {
+        let salt = [7u8; 8];
+        let medium = MemMedium::new(file_header(&salt).to_vec());
+        let mut batch = BatchBuf::default();
+        batch.record(TAG_LEAF, &[b"entry 0"]).unwrap();
+        batch.commit(&medium, &salt, &Bodies::default()).unwrap();
+        let second = medium.size();
+        let mut batch = BatchBuf::default();
+        let body = b"an envelope".as_slice();
+        batch
+            .record(TAG_NEW, &[&(body.len() as u32).to_le_bytes(), b"state"])
+            .unwrap();
+        let mut bodies = Bodies::default();
+        bodies.push(body);
+        batch.commit(&medium, &salt, &bodies).unwrap();
+        let third = medium.size();
+        batch.commit(&medium, &salt, &bodies).unwrap();
+        let whole = medium.into_bytes();
+        // The third batch cut short, as a crash leaves it.
+        let torn = &whole[..whole.len() - 3];
+        let end = replay(&MemMedium::new(torn.to_vec()), |_| Ok(())).unwrap();
+        assert_eq!((end.valid, end.batches), (third, 2));
+
+        let mut damaged = torn.to_vec();
+        let at = third as usize - 2;
+        damaged[at] ^= 1;
+        let err = replay(&MemMedium::new(damaged.clone()), |_| Ok(()))
+            .expect_err("the second batch's body is damaged");
+        assert!(
+            format!("{err:#}").contains(&format!(
+                "damaged at byte {second} (bodies checksum) before an incomplete last batch"
+            )),
+            "{err:#}"
+        );
+        // Without the torn batch it is the last one, and so itself taken for torn.
+        damaged.truncate(third as usize);
+        let end = replay(&MemMedium::new(damaged), |_| Ok(())).unwrap();
+        assert_eq!((end.valid, end.torn), (second, third - second));
     }
 
     /// The in-memory medium reads like a file: exactly what is there, and nothing past the end.
