@@ -39,6 +39,8 @@ pub(crate) mod handlers;
 pub mod tls;
 pub mod view;
 
+pub use handlers::{ConsentRequestAnswer, NodesRequest, PurgeRequest};
+
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::pin::Pin;
