@@ -15,6 +15,13 @@
 
 use std::sync::OnceLock;
 
+/// The node-side targets (store journal, officer API). Not part of this file's second
+/// compilation: `protocol/tests/fuzz_corpus.rs` compiles this file as a test module
+/// (`cfg(test)`) without liaison-node, and `tests/tests/fuzz_corpus.rs` compiles `node.rs`
+/// by path itself.
+#[cfg(not(test))]
+pub mod node;
+
 use liaison_protocol::codec::{Envelope, FrameDecoder};
 use liaison_protocol::limits::{DEFAULT_MAX_FRAME, FRAME_HEADER_LEN};
 use liaison_protocol::message::Body;

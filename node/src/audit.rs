@@ -68,15 +68,40 @@ pub struct AuditReport {
     pub purged: u64,
     /// Bytes of an incomplete last batch (a crash's torn write), not part of the log.
     pub torn_bytes: u64,
-    /// Everything that does not hold, ordered by entry.
+    /// Log entries after the newest checkpoint signed by the node's key (entries
+    /// `checkpoint_size..entries`): nothing the node signed covers them.
+    pub uncovered_entries: u64,
+    /// What [`Uncovered::Allow`] accepted instead of failing: uncovered entries, and
+    /// checkpoint files as a running or crashed node can leave them. Always empty under
+    /// [`Uncovered::Refuse`], where each of these is a problem.
+    pub warnings: Vec<String>,
+    /// Everything that does not hold: checkpoint files first, then what concerns an entry,
+    /// in log order, then the rest.
     pub problems: Vec<Problem>,
 }
 
 impl AuditReport {
-    /// Whether everything holds.
+    /// Whether everything holds (under the [`Uncovered`] policy the audit ran with).
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
     }
+}
+
+/// What [`verify`] makes of a log that the node's signed checkpoints do not wholly cover.
+///
+/// A node signs a checkpoint every interval and when it stops, appending it to its history
+/// before it replaces `checkpoint.note`. So the data dir of a stopped node is covered to its
+/// last entry and its two checkpoint files agree, while a copy of a running node normally lags
+/// by at most one interval, and a crash can also stop the node between the two writes.
+/// Entries no checkpoint covers are the ones an attacker can add, edit or remove without a
+/// trace in anything the node signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Uncovered {
+    /// Each of these is a problem (the default for an audit: a stopped node's data dir).
+    Refuse,
+    /// Each is a warning in [`AuditReport::warnings`]: for a copy of a running node taken
+    /// between checkpoints, or a data dir a crash left behind.
+    Allow,
 }
 
 /// The certificates of witnesses kept in the data dir that chain to a trusted CA, as
@@ -171,24 +196,23 @@ fn open_own(note: &str, keys: &[NoteVerifier], node: &NodeId) -> Result<SignedCh
     Ok(cp)
 }
 
-/// Every checkpoint in the data dir: the history, then the last one if the history lacks it.
-fn checkpoints(data_dir: &Path) -> Result<Vec<(String, String)>> {
-    let mut out: Vec<(String, String)> = checkpoint::history(data_dir)?
-        .into_iter()
-        .enumerate()
-        .map(|(i, n)| (format!("{} #{}", checkpoint::HISTORY, i + 1), n))
-        .collect();
+/// `checkpoint.note`, if the data dir has one.
+fn last_note(data_dir: &Path) -> Result<Option<String>> {
     let last = data_dir.join(checkpoint::FILE);
     match std::fs::read_to_string(&last) {
-        Ok(n) => {
-            if !out.iter().any(|(_, h)| h == &n) {
-                out.push((checkpoint::FILE.to_owned(), n));
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", last.display())),
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", last.display())),
     }
-    Ok(out)
+}
+
+/// "1 log entry" or "`n` log entries".
+fn log_entries(n: u64) -> String {
+    if n == 1 {
+        "1 log entry".to_owned()
+    } else {
+        format!("{n} log entries")
+    }
 }
 
 /// Verifies a copy of a node's data dir (the node stopped, or a copy taken at any moment):
@@ -196,10 +220,14 @@ fn checkpoints(data_dir: &Path) -> Result<Vec<(String, String)>> {
 /// checks every checkpoint's signature and that the log matches it; re-verifies every
 /// stored message's signature and certificate chain and that it is the message its log
 /// entries name; and that every message the log names is stored or was purged.
-/// `progress(done, total)` is called with journal bytes as it goes.
+/// Checks that checkpoints signed by the node cover the whole log and that its two
+/// checkpoint files agree with the order the node writes them; `uncovered` says whether what
+/// a running or crashed node leaves fails the audit. `progress(done, total)` is called with
+/// journal bytes as it goes.
 pub fn verify(
     data_dir: &Path,
     trust: &TrustStore,
+    uncovered: Uncovered,
     mut progress: impl FnMut(&'static str, u64, u64),
 ) -> Result<AuditReport> {
     let mut r = AuditReport::default();
@@ -209,9 +237,24 @@ pub fn verify(
     // Checkpoints first: their sizes say where the replay must take roots.
     let mut all_keys = verifiers.clone();
     all_keys.extend(witness_keys(data_dir, trust));
+    // Every checkpoint: the history, then the last one if the history lacks it. The last
+    // one is read first: the node writes the history first, so on a running node's data
+    // dir the history read afterwards holds it (or a newer one), never an older one.
+    let last = last_note(data_dir)?;
+    let history = checkpoint::history(data_dir)?;
+    let mut notes: Vec<(String, &str)> = history
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (format!("{} #{}", checkpoint::HISTORY, i + 1), n.as_str()))
+        .collect();
+    if let Some(n) = last.as_deref().filter(|n| !history.iter().any(|h| h == n)) {
+        notes.push((checkpoint::FILE.to_owned(), n));
+    }
     let mut signed: Vec<(String, SignedCheckpoint)> = Vec::new();
-    for (name, note) in checkpoints(data_dir)? {
-        match open_checkpoint(&note, &all_keys) {
+    // The sizes of the newest checkpoint in the history and of the last one, if they open.
+    let (mut history_size, mut last_size) = (None::<u64>, None::<u64>);
+    for (name, note) in notes {
+        match open_checkpoint(note, &all_keys) {
             Ok(cp) if !verifiers.iter().any(|v| cp.is_signed_by(v)) => r.problems.push(Problem {
                 leaf: None,
                 what: format!("{name} is not signed by the node's key"),
@@ -223,7 +266,16 @@ pub fn verify(
                     cp.checkpoint().origin()
                 ),
             }),
-            Ok(cp) => signed.push((name, cp)),
+            Ok(cp) => {
+                let size = cp.checkpoint().size();
+                if last.as_deref() == Some(note) {
+                    last_size = Some(size);
+                }
+                if name != checkpoint::FILE {
+                    history_size = Some(history_size.map_or(size, |h| h.max(size)));
+                }
+                signed.push((name, cp));
+            }
             Err(e) => r.problems.push(Problem {
                 leaf: None,
                 what: format!("{name} does not verify: {e} ({})", e.reason_code()),
@@ -441,10 +493,105 @@ pub fn verify(
             Some(_) => {}
         }
     }
+    r.uncovered_entries = r.entries.saturating_sub(r.checkpoint_size);
+    let files = CheckpointFiles {
+        last: last.is_some(),
+        history: history.len(),
+        last_size,
+        history_size,
+    };
+    let (lost, lagging) = files.judge(r.entries, r.checkpoint_size);
+    r.problems
+        .extend(lost.map(|what| Problem { leaf: None, what }));
+    match uncovered {
+        Uncovered::Refuse => r
+            .problems
+            .extend(lagging.into_iter().map(|what| Problem { leaf: None, what })),
+        Uncovered::Allow => r.warnings = lagging,
+    }
     // Entry-specific problems first, in log order; then the rest.
     problems.sort_by_key(|p| p.leaf.unwrap_or(u64::MAX));
     r.problems.extend(problems);
     Ok(r)
+}
+
+/// What the two checkpoint files hold, as `verify` found them.
+#[derive(Clone, Copy, Debug, Default)]
+struct CheckpointFiles {
+    /// Whether `checkpoint.note` exists.
+    last: bool,
+    /// Checkpoints in the history.
+    history: usize,
+    /// The size `checkpoint.note` signs, if it opened with the node's key.
+    last_size: Option<u64>,
+    /// The largest size a checkpoint in the history signs, of those that opened.
+    history_size: Option<u64>,
+}
+
+impl CheckpointFiles {
+    /// Judges the files and the coverage of a log of `entries`, whose newest checkpoint
+    /// signed by the node covers `covered`: what is wrong in any case (the history lost
+    /// checkpoints), and what a running or crashed node can leave (uncovered entries, no
+    /// checkpoint files, or a `checkpoint.note` missing or behind the history).
+    fn judge(&self, entries: u64, covered: u64) -> (Option<String>, Vec<String>) {
+        let (file, hist) = (checkpoint::FILE, checkpoint::HISTORY);
+        let mut lagging = Vec::new();
+        if !self.last && self.history == 0 {
+            if entries > 0 {
+                lagging.push(format!(
+                    "no checkpoint: {file} and {hist} are both missing, so none of the {} is \
+                     covered by a checkpoint signed by the node",
+                    log_entries(entries)
+                ));
+            }
+            return (None, lagging);
+        }
+        if !self.last {
+            lagging.push(format!(
+                "{file} is missing, though {hist} holds {} checkpoint(s): the node writes the \
+                 history first and then {file}, so {file} was deleted or the node stopped \
+                 between the two writes",
+                self.history
+            ));
+        }
+        // A node appends every checkpoint to the history before it replaces the note: a
+        // note newer than the whole history means checkpoints were lost from the history.
+        let lost = |newest: String| {
+            format!(
+                "{file} {}, but {newest}: the node writes every checkpoint to the history \
+                 before {file}, so checkpoints were lost from the history",
+                self.last_size
+                    .map_or("exists".to_owned(), |l| format!("signs {l} entries"))
+            )
+        };
+        let lost = match (self.last_size, self.history_size) {
+            _ if self.last && self.history == 0 => {
+                Some(lost(format!("{hist} holds no checkpoint")))
+            }
+            (Some(l), Some(h)) if l > h => Some(lost(format!(
+                "the newest checkpoint in {hist} signs only {h}"
+            ))),
+            (Some(l), Some(h)) if l < h => {
+                lagging.push(format!(
+                    "{file} signs {l} entries, fewer than the newest checkpoint in {hist} \
+                     ({h}): the node writes the history first and then {file}, so {file} was \
+                     replaced by an older one or the node stopped between the two writes"
+                ));
+                None
+            }
+            _ => None,
+        };
+        let uncovered = entries.saturating_sub(covered);
+        if uncovered > 0 {
+            lagging.push(format!(
+                "{} from entry {covered} on {} covered by no checkpoint signed by the node (it \
+                 signs one every interval and when it stops)",
+                log_entries(uncovered),
+                if uncovered == 1 { "is" } else { "are" }
+            ));
+        }
+        (lost, lagging)
+    }
 }
 
 /// A signed message to re-verify: the id the log names, its entry, where its envelope is
@@ -1091,4 +1238,95 @@ pub fn export(
         },
         out,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `judge` for a log of 10 entries covered to `covered`, with the texts' heads only.
+    fn judged(files: CheckpointFiles, covered: u64) -> (Option<String>, Vec<String>) {
+        let head = |s: String| s.split(':').next().unwrap_or_default().to_owned();
+        let (lost, lagging) = files.judge(10, covered);
+        (lost.map(head), lagging.into_iter().map(head).collect())
+    }
+
+    fn files(last: Option<u64>, history: &[u64]) -> CheckpointFiles {
+        CheckpointFiles {
+            last: last.is_some(),
+            history: history.len(),
+            last_size: last,
+            history_size: history.iter().copied().max(),
+        }
+    }
+
+    #[test]
+    fn a_stopped_nodes_checkpoint_files_agree_and_cover_its_log() {
+        assert_eq!(judged(files(Some(10), &[4, 10]), 10), (None, vec![]));
+        // A cosigned copy of an older checkpoint is appended to the history after the newest.
+        assert_eq!(judged(files(Some(10), &[4, 10, 4]), 10), (None, vec![]));
+        // An empty log needs no checkpoint.
+        assert_eq!(files(None, &[]).judge(0, 0), (None, vec![]));
+    }
+
+    #[test]
+    fn what_a_running_or_crashed_node_leaves_is_lagging() {
+        assert_eq!(
+            judged(files(None, &[]), 0),
+            (None, vec!["no checkpoint".to_owned()])
+        );
+        assert_eq!(
+            files(Some(4), &[4]).judge(10, 4).1,
+            [
+                "6 log entries from entry 4 on are covered by no checkpoint signed by the node \
+              (it signs one every interval and when it stops)"
+            ]
+        );
+        assert!(
+            files(Some(9), &[9]).judge(10, 9).1[0].starts_with("1 log entry from entry 9 on is ")
+        );
+        assert_eq!(
+            judged(files(None, &[4, 10]), 10),
+            (
+                None,
+                vec![
+                    "checkpoint.note is missing, though checkpoints.jsonl holds 2 checkpoint(s)"
+                        .to_owned()
+                ]
+            )
+        );
+        assert_eq!(
+            judged(files(Some(4), &[4, 10]), 10),
+            (
+                None,
+                vec!["checkpoint.note signs 4 entries, fewer than the newest checkpoint in checkpoints.jsonl (10)".to_owned()]
+            )
+        );
+    }
+
+    #[test]
+    fn a_note_newer_than_its_history_means_the_history_lost_checkpoints() {
+        let lost = "checkpoints were lost from the history";
+        let (l, lagging) = files(Some(10), &[4]).judge(10, 10);
+        assert!(l.as_deref().is_some_and(|l| l.starts_with(
+            "checkpoint.note signs 10 entries, but the newest checkpoint in checkpoints.jsonl signs only 4"
+        ) && l.ends_with(lost)), "{l:?}");
+        assert!(lagging.is_empty());
+        let (l, _) = files(Some(10), &[]).judge(10, 10);
+        assert!(
+            l.as_deref().is_some_and(|l| l.starts_with(
+                "checkpoint.note signs 10 entries, but checkpoints.jsonl holds no checkpoint"
+            )),
+            "{l:?}"
+        );
+        // A note that does not open (a problem of its own) beside no history at all.
+        let unopened = CheckpointFiles {
+            last: true,
+            ..Default::default()
+        };
+        assert!(unopened
+            .judge(10, 0)
+            .0
+            .is_some_and(|l| l.starts_with("checkpoint.note exists, but")));
+    }
 }

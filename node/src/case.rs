@@ -378,18 +378,51 @@ async fn post(
     handling: Handling,
     in_reply_to: Option<MessageId>,
 ) -> Result<Sent> {
-    let mut to: Vec<NodeId> = to.into_iter().filter(|n| !ctx.is_me(n)).collect();
+    let body = case_body(
+        &ctx.id,
+        &ctx.me(),
+        case,
+        kind,
+        to,
+        handling,
+        in_reply_to,
+        now(),
+        ctx.nonce()?,
+    );
+    // Deriving the case reads and opens every message of it: off the async workers.
+    {
+        let (case, body) = (case.clone(), body.clone());
+        off_workers(ctx, move |ctx| check_case(&body, messages(ctx, &case)?)).await?;
+    }
+    crate::node::send_body(ctx, body).await
+}
+
+/// The body of a case message from `me` (one of this node's `identities`, none of which
+/// receives it) to `to`.
+#[allow(clippy::too_many_arguments)]
+fn case_body(
+    me: &NodeId,
+    identities: &[NodeId],
+    case: &CaseId,
+    kind: Kind,
+    to: Vec<NodeId>,
+    handling: Handling,
+    in_reply_to: Option<MessageId>,
+    now: Timestamp,
+    nonce: [u8; 16],
+) -> Body {
+    let mut to: Vec<NodeId> = to.into_iter().filter(|n| !identities.contains(n)).collect();
     to.sort();
     to.dedup();
     if to.is_empty() {
         // No one else yet: logged here only.
-        to.push(ctx.id.clone());
+        to.push(me.clone());
     }
     let mut body = Body {
         header: Header {
-            originator: ctx.id.clone(),
-            created_at: now(),
-            nonce: ctx.nonce()?,
+            originator: me.clone(),
+            created_at: now,
+            nonce,
             recipients: to.into_iter().map(Recipient::Node).collect(),
             case: Some(case.clone()),
             in_reply_to,
@@ -400,24 +433,24 @@ async fn post(
         kind,
     };
     body.normalise();
+    body
+}
+
+/// Checks a case message as every participant will: the message's own rules, then the case's
+/// (`msgs`: the case's messages so far).
+fn check_case(body: &Body, mut msgs: Vec<(MessageId, Body)>) -> Result<()> {
     body.validate()
         .map_err(|e| refused(e.reason_code(), e.to_string()))?;
-    let verdict = {
-        let (case, body) = (case.clone(), body.clone());
-        off_workers(ctx, move |ctx| {
-            let mut msgs = messages(ctx, &case)?;
-            msgs.push((PROVISIONAL, body));
-            Ok(derive(case, msgs)
-                .verdict(&PROVISIONAL)
-                .flatten()
-                .map(|e| (e.code, e.detail.clone())))
-        })
-        .await?
-    };
-    if let Some((code, detail)) = verdict {
-        return Err(refused(code, detail));
+    let case = body
+        .header
+        .case
+        .clone()
+        .ok_or_else(|| invalid("a case message names its case"))?;
+    msgs.push((PROVISIONAL, body.clone()));
+    if let Some(Some(e)) = derive(case, msgs).verdict(&PROVISIONAL) {
+        return Err(refused(e.code, e.detail.clone()));
     }
-    crate::node::send_body(ctx, body).await
+    Ok(())
 }
 
 fn language(req: &CaseRequest) -> Result<LanguageTag> {
@@ -430,7 +463,8 @@ fn language(req: &CaseRequest) -> Result<LanguageTag> {
     }
 }
 
-fn payload(req: &CaseRequest) -> Result<Payload> {
+/// The text, entities and attachments of a case request, as every case operation reads them.
+pub fn payload(req: &CaseRequest) -> Result<Payload> {
     Ok(Payload {
         language: language(req)?,
         text: req.text.clone(),
@@ -493,6 +527,22 @@ pub async fn open(ctx: &Arc<Ctx>, req: &CaseRequest) -> Result<(CaseId, Sent)> {
             format!("this node already holds messages of case {id}"),
         ));
     }
+    let body = open_body(&ctx.id, &ctx.me(), &id, req, now(), ctx.nonce()?)?;
+    let sent = crate::node::send_body(ctx, body).await?;
+    Ok((id, sent))
+}
+
+/// The opening of case `id` by `me` (one of this node's `identities`) at `now`, composed
+/// and checked as every participant will check it: what [`open`] sends once the store holds
+/// nothing of the case.
+pub fn open_body(
+    me: &NodeId,
+    identities: &[NodeId],
+    id: &CaseId,
+    req: &CaseRequest,
+    now: Timestamp,
+    nonce: [u8; 16],
+) -> Result<Body> {
     let title = req
         .title
         .clone()
@@ -500,7 +550,7 @@ pub async fn open(ctx: &Arc<Ctx>, req: &CaseRequest) -> Result<(CaseId, Sent)> {
         .ok_or_else(|| invalid("title: a case needs a title"))?;
     let lead = match &req.lead {
         Some(l) => node("lead", l)?,
-        None => ctx.id.clone(),
+        None => me.clone(),
     };
     let invited: Vec<NodeId> = req
         .nodes
@@ -509,7 +559,7 @@ pub async fn open(ctx: &Arc<Ctx>, req: &CaseRequest) -> Result<(CaseId, Sent)> {
         .collect::<Result<_>>()?;
     let mut named: Vec<NodeId> = invited.clone();
     named.push(lead.clone());
-    named.extend(ctx.me());
+    named.extend(identities.iter().cloned());
     let release = if req.release.is_empty() {
         let mut nets: Vec<String> = named
             .iter()
@@ -545,8 +595,10 @@ pub async fn open(ctx: &Arc<Ctx>, req: &CaseRequest) -> Result<(CaseId, Sent)> {
     };
     let mut to = invited;
     to.push(lead);
-    let sent = post(ctx, &id, kind, to, handling, None).await?;
-    Ok((id, sent))
+    let body = case_body(me, identities, id, kind, to, handling, None, now, nonce);
+    // A new case: no message of it before this one.
+    check_case(&body, Vec::new())?;
+    Ok(body)
 }
 
 /// Invites each of `req.nodes` (lead only); one signed invitation per node.
@@ -635,7 +687,8 @@ pub async fn update(ctx: &Arc<Ctx>, case: &CaseId, req: &CaseRequest) -> Result<
     post(ctx, case, Kind::CaseUpdate(payload(req)?), to, h, None).await
 }
 
-fn due(s: &str) -> Result<Timestamp> {
+/// A task's due date as written: `YYYY-MM-DD` (the end of that day, UTC) or RFC 3339.
+pub fn due(s: &str) -> Result<Timestamp> {
     use time::format_description::well_known::Rfc3339;
     let t = if s.len() == 10 {
         time::OffsetDateTime::parse(&format!("{s}T23:59:59Z"), &Rfc3339)

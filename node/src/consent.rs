@@ -150,7 +150,7 @@ pub async fn answer(
     } else {
         None
     };
-    let expires_at = expires_in_secs.map(|s| Timestamp(now().millis() + s.saturating_mul(1000)));
+    let expires_at = grant_expiry(now(), expires_in_secs);
     let requester = req_body.header.originator.clone();
     let kind = Kind::ConsentAnswer(ConsentAnswer {
         target: req.target,
@@ -161,6 +161,13 @@ pub async fn answer(
         reason,
     });
     sent(crate::relay::send_control(ctx, &requester, &req_env.route, kind, Some(request_id)).await)
+}
+
+/// When a grant given at `now` for `expires_in_secs` (an officer's number, any `u64`)
+/// expires; none: never. A period too long to write saturates at the end of time instead of
+/// wrapping around to an expiry in the past.
+pub fn grant_expiry(now: Timestamp, expires_in_secs: Option<u64>) -> Option<Timestamp> {
+    expires_in_secs.map(|s| now.plus_millis(s.saturating_mul(1000)))
 }
 
 /// The consent answers about `target` in this node's inbox, newest last. Reads the whole
@@ -301,4 +308,25 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
         leaf,
         next_hops: hops,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The period is the officer's number: any u64 seconds, which in milliseconds after now
+    /// overflowed (a panic in debug builds, in release a grant expiring in 1970).
+    #[test]
+    fn a_grant_for_longer_than_time_can_hold_never_expires_in_the_past() {
+        let now = Timestamp(1_795_943_020_539);
+        assert_eq!(grant_expiry(now, None), None);
+        assert_eq!(grant_expiry(now, Some(60)), Some(Timestamp(now.0 + 60_000)));
+        for secs in [u64::MAX / 1000, u64::MAX / 1000 + 1, u64::MAX] {
+            assert_eq!(
+                grant_expiry(now, Some(secs)),
+                Some(Timestamp(u64::MAX)),
+                "{secs}"
+            );
+        }
+    }
 }

@@ -581,11 +581,16 @@ fn audit_verify(data: &Path, trust: &TrustStore) -> Result<Audit> {
     let cpu = process_cpu_us();
     let t = Instant::now();
     let mut read = None;
-    let r = audit::verify(data, trust, |stage, done, total| {
-        if stage == "reading the log" && done == total {
-            read = Some(t.elapsed().as_secs_f64());
-        }
-    })?;
+    let r = audit::verify(
+        data,
+        trust,
+        audit::Uncovered::Refuse,
+        |stage, done, total| {
+            if stage == "reading the log" && done == total {
+                read = Some(t.elapsed().as_secs_f64());
+            }
+        },
+    )?;
     let wall = t.elapsed().as_secs_f64();
     let cores = (process_cpu_us() - cpu) / 1e6 / wall;
     if let Some(p) = r.problems.first() {

@@ -7,14 +7,15 @@
 //! Every data dir comes from a real exchange: two nodes over loopback QUIC, each announces its
 //! routes to the other as the session starts, A sends B alerts (sealed to B) in two waves with
 //! a checkpoint between them, B receipts them, both stop. Tampering is done on copies of the
-//! stopped nodes' data dirs.
+//! stopped nodes' data dirs; a copy of A's taken while it ran, after its early checkpoint,
+//! holds entries no checkpoint covers.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use liaison_node::audit::{self, AuditReport, ProofFile};
+use liaison_node::audit::{self, AuditReport, ProofFile, Uncovered};
 use liaison_node::node::Node;
 use liaison_node::store::journal::{
     self, BatchBuf, FileMedium, Record, FILE_HEADER, HEADER, TAG_LEAF, TAG_NEW, TAG_UPDATE,
@@ -57,6 +58,9 @@ struct Exchange {
     /// Log entries of A and B when they stopped.
     entries_a: u64,
     entries_b: u64,
+    /// A copy of A's data dir taken while it ran, after the second wave: its newest
+    /// checkpoint is the early one.
+    running_a: TempDir,
 }
 
 impl Exchange {
@@ -122,6 +126,9 @@ async fn exchange() -> Exchange {
     }
     settle(&a, &b, ALERTS).await;
     let (entries_a, entries_b) = (a.store().log_size(), b.store().log_size());
+    // Both logs are quiescent and no checkpoint is signed before shutdown (a day's
+    // interval): the copy's checkpoint files and journal are those of this moment.
+    let running_a = copy_of(&c.node_dir(A).join("data"));
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
     Exchange {
@@ -130,6 +137,7 @@ async fn exchange() -> Exchange {
         early,
         entries_a,
         entries_b,
+        running_a,
     }
 }
 
@@ -314,7 +322,8 @@ fn copy_of(data: &Path) -> TempDir {
 }
 
 fn verify(data: &Path, trust: &TrustStore) -> AuditReport {
-    audit::verify(data, trust, |_, _, _| {}).unwrap_or_else(|e| panic!("verify: {e:#}"))
+    audit::verify(data, trust, Uncovered::Refuse, |_, _, _| {})
+        .unwrap_or_else(|e| panic!("verify: {e:#}"))
 }
 
 /// Asserts the report names a problem at `leaf` whose text contains `text`.
@@ -597,7 +606,8 @@ async fn altered_message_body_is_named_by_its_id() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[(FILE_HEADER + HEADER) as usize + 5] ^= 0x20;
     std::fs::write(&path, &bytes).unwrap();
-    let err = audit::verify(copy.path(), &trust, |_, _, _| {}).expect_err("damage");
+    let err =
+        audit::verify(copy.path(), &trust, Uncovered::Refuse, |_, _, _| {}).expect_err("damage");
     let msg = format!("{err:#}");
     assert!(
         msg.contains(&format!("damaged at byte {FILE_HEADER} (meta checksum)")),
@@ -700,6 +710,241 @@ async fn message_marked_purged_without_a_purge_entry_is_reported() {
         r.problems[0].what,
         format!("message {id} is stored as purged, but no log entry records its purge")
     );
+}
+
+/// Deletes both checkpoint files of a data dir, as the tester did.
+fn delete_checkpoint_files(data: &Path) {
+    std::fs::remove_file(data.join(checkpoint::FILE)).unwrap();
+    std::fs::remove_file(data.join(checkpoint::HISTORY)).unwrap();
+    assert!(
+        checkpoint::history(data).unwrap().is_empty(),
+        "no checkpoint history left"
+    );
+}
+
+/// The problem (or warning) a data dir of `entries` log entries without checkpoint files gets.
+fn no_checkpoint(entries: u64) -> String {
+    format!(
+        "no checkpoint: {} and {} are both missing, so none of the {entries} log entries is \
+         covered by a checkpoint signed by the node",
+        checkpoint::FILE,
+        checkpoint::HISTORY
+    )
+}
+
+fn verify_allowing_uncovered(data: &Path, trust: &TrustStore) -> AuditReport {
+    audit::verify(data, trust, Uncovered::Allow, |_, _, _| {})
+        .unwrap_or_else(|e| panic!("verify: {e:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_fails_on_an_edited_copy_with_its_checkpoint_files_deleted() {
+    let x = exchange().await;
+    let trust = x.trust();
+    let id = x.ids[1];
+    let at = first_entry_about(&log_of(&x.data(B)), &id);
+    // One byte of the alert's sealed text flipped in place, and nothing the node signed
+    // left to compare the log with.
+    let copy = copy_of(&x.data(B));
+    let path = journal_path(copy.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mut recs = read_records(copy.path());
+    let sealed = ciphertext_of(body_of(&mut recs, &id).1);
+    let p = find(&bytes, &sealed);
+    bytes[p] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    delete_checkpoint_files(copy.path());
+
+    let r = verify(copy.path(), &trust);
+    assert_eq!(r.problems.len(), 2, "{:#?}", r.problems);
+    assert_eq!(r.problems[0].leaf, None);
+    assert_eq!(r.problems[0].what, no_checkpoint(x.entries_b));
+    assert_problem(&r, Some(at), &format!("stored message {id} was altered"));
+    assert_eq!((r.checkpoints, r.checkpoint_size), (0, 0));
+    assert_eq!(r.uncovered_entries, x.entries_b);
+    assert!(r.warnings.is_empty());
+
+    // Allowing uncovered entries does not hide the altered message.
+    let r = verify_allowing_uncovered(copy.path(), &trust);
+    assert!(!r.ok());
+    assert_eq!(r.problems.len(), 1, "{:#?}", r.problems);
+    assert_eq!(r.problems[0].leaf, Some(at));
+    assert_eq!(r.warnings, [no_checkpoint(x.entries_b)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_fails_without_checkpoint_files() {
+    let x = exchange().await;
+    let trust = x.trust();
+    let copy = copy_of(&x.data(A));
+    delete_checkpoint_files(copy.path());
+
+    let r = verify(copy.path(), &trust);
+    assert!(!r.ok());
+    assert_eq!(r.problems.len(), 1, "{:#?}", r.problems);
+    assert_eq!(r.problems[0].leaf, None);
+    assert_eq!(r.problems[0].what, no_checkpoint(x.entries_a));
+    assert_eq!(r.uncovered_entries, x.entries_a);
+
+    let r = verify_allowing_uncovered(copy.path(), &trust);
+    assert!(r.ok(), "{:#?}", r.problems);
+    assert_eq!(r.warnings, [no_checkpoint(x.entries_a)]);
+    assert_eq!((r.entries, r.uncovered_entries), (x.entries_a, x.entries_a));
+
+    // The command: exit 1 and the problem; with --allow-uncovered, exit 0 and the warning.
+    let ca = x.ca();
+    let run = liaison(&["audit", "verify", "--data", s(copy.path()), "--ca", s(&ca)]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stdout.contains(&format!(
+            "FAILED: 1 problem(s); first: {}",
+            no_checkpoint(x.entries_a)
+        )),
+        "{run:?}"
+    );
+    let run = liaison(&[
+        "audit",
+        "verify",
+        "--data",
+        s(copy.path()),
+        "--ca",
+        s(&ca),
+        "--allow-uncovered",
+    ]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stdout
+            .contains(&format!("warning: {}\n", no_checkpoint(x.entries_a))),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.ends_with(
+            "OK: everything holds but the 1 warning(s) above (accepted with --allow-uncovered)\n"
+        ),
+        "{run:?}"
+    );
+    let run = liaison(&[
+        "audit",
+        "verify",
+        "--data",
+        s(copy.path()),
+        "--ca",
+        s(&ca),
+        "--json",
+    ]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["uncovered_entries"], x.entries_a);
+    assert_eq!(v["warnings"], serde_json::json!([]));
+    assert_eq!(v["problems"][0]["what"], no_checkpoint(x.entries_a));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_fails_on_uncovered_entries() {
+    let x = exchange().await;
+    let trust = x.trust();
+    let early = checkpoint::size_of(&x.early).unwrap();
+    let live = x.running_a.path();
+    let r = verify(live, &trust);
+    assert_eq!(r.entries, x.entries_a, "the copy holds the whole log");
+    let uncovered = x.entries_a - early;
+    assert!(
+        uncovered >= MORE as u64,
+        "at least the second wave's alerts"
+    );
+    assert_eq!((r.checkpoint_size, r.uncovered_entries), (early, uncovered));
+    let expected = format!(
+        "{uncovered} log entries from entry {early} on are covered by no checkpoint signed by \
+         the node (it signs one every interval and when it stops)"
+    );
+    assert_eq!(r.problems.len(), 1, "{:#?}", r.problems);
+    assert_eq!(r.problems[0].leaf, None);
+    assert_eq!(r.problems[0].what, expected);
+
+    let r = verify_allowing_uncovered(live, &trust);
+    assert!(r.ok(), "{:#?}", r.problems);
+    assert_eq!(r.warnings, std::slice::from_ref(&expected));
+
+    let run = liaison(&["audit", "verify", "--data", s(live), "--ca", s(&x.ca())]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stdout.contains(&expected), "{run:?}");
+
+    // The same node stopped signed the rest: its data dir is covered to the end.
+    let r = verify(&x.data(A), &trust);
+    assert!(r.ok(), "{:#?}", r.problems);
+    assert_eq!(r.uncovered_entries, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_checks_the_last_checkpoint_against_the_history() {
+    let x = exchange().await;
+    let trust = x.trust();
+    let (file, hist) = (checkpoint::FILE, checkpoint::HISTORY);
+    let history = checkpoint::history(&x.data(A)).unwrap();
+    let newest = x.entries_a;
+    let early = checkpoint::size_of(&x.early).unwrap();
+
+    // What a crash between the node's two writes (the history first, then the note) leaves:
+    // a problem, or with uncovered entries allowed a warning.
+    let missing = copy_of(&x.data(A));
+    std::fs::remove_file(missing.path().join(file)).unwrap();
+    let older = copy_of(&x.data(A));
+    std::fs::write(older.path().join(file), &x.early).unwrap();
+    for (copy, expected) in [
+        (
+            &missing,
+            format!(
+                "{file} is missing, though {hist} holds {} checkpoint(s)",
+                history.len()
+            ),
+        ),
+        (
+            &older,
+            format!(
+                "{file} signs {early} entries, fewer than the newest checkpoint in {hist} \
+                 ({newest})"
+            ),
+        ),
+    ] {
+        let r = verify(copy.path(), &trust);
+        assert_eq!(r.problems.len(), 1, "{expected}: {:#?}", r.problems);
+        assert!(
+            r.problems[0].what.starts_with(&expected),
+            "{:#?}",
+            r.problems
+        );
+        assert_eq!(r.uncovered_entries, 0, "the history covers the whole log");
+        let r = verify_allowing_uncovered(copy.path(), &trust);
+        assert!(r.ok(), "{expected}: {:#?}", r.problems);
+        assert_eq!(r.warnings.len(), 1, "{:#?}", r.warnings);
+        assert!(r.warnings[0].starts_with(&expected), "{:#?}", r.warnings);
+    }
+
+    // The history without its last checkpoints (those of the whole log) while the note has
+    // it: the node never leaves that, so it is a problem either way.
+    let lost = copy_of(&x.data(A));
+    std::fs::remove_file(lost.path().join(hist)).unwrap();
+    let kept: Vec<&String> = history
+        .iter()
+        .filter(|n| checkpoint::size_of(n) != Some(newest))
+        .collect();
+    let left = kept.iter().filter_map(|n| checkpoint::size_of(n)).max();
+    assert_eq!(left, Some(early), "the early checkpoint is left");
+    for note in kept {
+        checkpoint::append_history(&lost.path().join(file), note).unwrap();
+    }
+    let expected = format!(
+        "{file} signs {newest} entries, but the newest checkpoint in {hist} signs only {early}: \
+         the node writes every checkpoint to the history before {file}, so checkpoints were \
+         lost from the history"
+    );
+    for allowed in [Uncovered::Refuse, Uncovered::Allow] {
+        let r = audit::verify(lost.path(), &trust, allowed, |_, _, _| {}).unwrap();
+        assert_eq!(r.problems.len(), 1, "{allowed:?}: {:#?}", r.problems);
+        assert_eq!(r.problems[0].what, expected, "{allowed:?}");
+        assert!(r.warnings.is_empty(), "{allowed:?}: {:#?}", r.warnings);
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -152,7 +152,13 @@ fn purge_deletes_due_bodies_and_every_proof_stays_valid() {
     // The auditor: the log verifies, purged entries are reported as purged, and a purged
     // message's entries are still provable.
     let trust = c.pki.trust();
-    let report = liaison_node::audit::verify(&b_data, &trust, |_, _, _| {}).unwrap();
+    let report = liaison_node::audit::verify(
+        &b_data,
+        &trust,
+        liaison_node::audit::Uncovered::Refuse,
+        |_, _, _| {},
+    )
+    .unwrap();
     assert!(report.ok(), "{:?}", report.problems);
     assert_eq!(report.purged, 3);
     let stored = ["received", "sent"]

@@ -89,7 +89,13 @@ async fn peers_cosign_each_others_checkpoints() {
     b.shutdown().await.unwrap();
 
     // An auditor with only the CA checks B's cosignatures on A's checkpoints.
-    let report = liaison_node::audit::verify(&a_data, &c.pki.trust(), |_, _, _| {}).unwrap();
+    let report = liaison_node::audit::verify(
+        &a_data,
+        &c.pki.trust(),
+        liaison_node::audit::Uncovered::Refuse,
+        |_, _, _| {},
+    )
+    .unwrap();
     assert!(report.ok(), "{:?}", report.problems);
     assert!(report.cosignatures >= 2, "{report:?}");
     assert_eq!(report.unknown_signatures, 0);

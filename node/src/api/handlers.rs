@@ -185,18 +185,22 @@ pub struct ConsentRequestAnswer {
     pub reason: String,
 }
 
-fn nodes(list: &[String]) -> ApiResult<Vec<liaison_protocol::NodeId>> {
-    if list.is_empty() {
-        return Err(ApiError::Malformed(
-            "name at least one node in \"to\"".into(),
-        ));
+impl NodesRequest {
+    /// The nodes named in `to`: at least one, each a node id.
+    pub fn nodes(&self) -> ApiResult<Vec<liaison_protocol::NodeId>> {
+        if self.to.is_empty() {
+            return Err(ApiError::Malformed(
+                "name at least one node in \"to\"".into(),
+            ));
+        }
+        self.to
+            .iter()
+            .map(|n| {
+                n.parse()
+                    .map_err(|e| ApiError::Malformed(format!("{n:?} is not a node id: {e}")))
+            })
+            .collect()
     }
-    list.iter()
-        .map(|n| {
-            n.parse()
-                .map_err(|e| ApiError::Malformed(format!("{n:?} is not a node id: {e}")))
-        })
-        .collect()
 }
 
 /// `POST /v1/messages/{id}/consent-request`: ask the originator's consent to share.
@@ -210,7 +214,7 @@ pub async fn consent_request(
     let id = parse_id(&id)?;
     let req = json_body(&s, req, "bad consent request")?;
     within_limits(req.check_limits("consent nodes"))?;
-    let to = nodes(&req.to)?;
+    let to = req.nodes()?;
     sent_response(
         &p,
         crate::consent::request(&s.ctx, id, to, req.reason).await,
@@ -243,7 +247,7 @@ pub async fn share(
     let id = parse_id(&id)?;
     let req = json_body(&s, req, "bad share request")?;
     within_limits(req.check_limits("recipients"))?;
-    let to = nodes(&req.to)?;
+    let to = req.nodes()?;
     sent_response(&p, crate::consent::share(&s.ctx, id, to).await)
 }
 

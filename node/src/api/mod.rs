@@ -63,6 +63,8 @@ pub mod serve;
 pub mod tls;
 pub mod view;
 
+pub use handlers::{ConsentRequestAnswer, NodesRequest, PurgeRequest};
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;

@@ -14,7 +14,9 @@ use liaison_protocol::{MessageId, Timestamp, TrustStore};
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Verify everything in a data dir: every leaf, every checkpoint signature, every stored
-    /// message's signature and chain. Exit 0 only when everything holds.
+    /// message's signature and chain, and that the node's checkpoints cover the whole log.
+    /// Exit 0 only when everything holds.
+    #[command(after_long_help = VERIFY_OUTCOMES)]
     Verify {
         /// The data dir (a copy, or that of a stopped node).
         #[arg(long)]
@@ -25,6 +27,12 @@ pub enum AuditCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Accept log entries that no checkpoint signed by the node covers, and a
+        /// checkpoint.note missing or behind the history, as a copy of a running node or a
+        /// crashed node's data dir has them: print each as a warning instead of failing.
+        /// What those entries say is then anchored to nothing the node signed.
+        #[arg(long)]
+        allow_uncovered: bool,
     },
     /// Write an inclusion proof of every log entry about a message, against the node's last
     /// checkpoint, to a small JSON file.
@@ -99,6 +107,29 @@ pub enum AuditCommand {
     },
 }
 
+/// What `audit verify`'s outcomes mean, in `liaison audit verify --help`.
+const VERIFY_OUTCOMES: &str = "\
+Outcomes:
+  OK: everything holds (exit 0)
+      Every leaf decodes and states its position, every checkpoint opens with the node's
+      key and matches the log, every stored message and kept receipt verifies, and the
+      newest checkpoint the node signed covers every log entry. A node signs a checkpoint
+      every interval and when it stops, so this is what a stopped node's data dir shows.
+  OK: everything holds but the <n> warning(s) above (exit 0, only with --allow-uncovered)
+      As above, except what a running or crashed node leaves: entries logged after its
+      newest checkpoint, no checkpoint files at all, or checkpoint.note missing or older
+      than the newest checkpoint in the history. No checkpoint signs the uncovered
+      entries: they could have been added, altered or removed without a trace.
+  FAILED: <n> problem(s); first: ... (exit 1)
+      Something does not hold; the problems are listed (checkpoint files first, then by
+      log entry). Without --allow-uncovered, each warning above is a problem, including
+      'no checkpoint: checkpoint.note and checkpoints.jsonl are both missing'. A
+      checkpoint.note newer than every checkpoint in the history (or with no history) is
+      always a problem: the node writes the history first, so the history lost checkpoints.
+  error: ... (exit 1)
+      The data dir cannot be audited: no node certificate chaining to a given CA, or a
+      journal damaged before its end.";
+
 /// Export formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -141,7 +172,12 @@ fn write_out(out: Option<&Path>, bytes: &[u8]) -> Result<()> {
 /// Runs an `audit` subcommand; exit 1 when what was checked does not hold.
 pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
     match cmd {
-        AuditCommand::Verify { data, cas, json } => {
+        AuditCommand::Verify {
+            data,
+            cas,
+            json,
+            allow_uncovered,
+        } => {
             let trust = trust(&cas)?;
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
@@ -150,7 +186,12 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
             );
             // indicatif draws only on a terminal (stderr); elsewhere this is silent. Two
             // phases: reading the log (journal bytes), then verifying messages (count).
-            let report = audit::verify(&data, &trust, |phase, done, total| {
+            let uncovered = if allow_uncovered {
+                audit::Uncovered::Allow
+            } else {
+                audit::Uncovered::Refuse
+            };
+            let report = audit::verify(&data, &trust, uncovered, |phase, done, total| {
                 bar.set_message(phase);
                 bar.set_length(total);
                 bar.set_position(done);
@@ -171,6 +212,8 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                     "answers_verified": report.answers_verified,
                     "purged": report.purged,
                     "torn_bytes": report.torn_bytes,
+                    "uncovered_entries": report.uncovered_entries,
+                    "warnings": report.warnings,
                     "problems": report.problems.iter().map(|p| serde_json::json!({"leaf": p.leaf, "what": p.what})).collect::<Vec<_>>(),
                 });
                 out!("{}", serde_json::to_string_pretty(&v)?);
@@ -215,6 +258,9 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                         report.torn_bytes
                     );
                 }
+                for w in &report.warnings {
+                    out!("warning: {w}");
+                }
                 if let Some(first) = report.problems.first() {
                     out!(
                         "FAILED: {} problem(s); first: {first}",
@@ -223,8 +269,13 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                     for p in report.problems.iter().skip(1).take(19) {
                         out!("  also: {p}");
                     }
-                } else {
+                } else if report.warnings.is_empty() {
                     out!("OK: everything holds");
+                } else {
+                    out!(
+                        "OK: everything holds but the {} warning(s) above (accepted with --allow-uncovered)",
+                        report.warnings.len()
+                    );
                 }
             }
             Ok(if report.ok() {

@@ -229,6 +229,89 @@ impl Medium for FileMedium {
     }
 }
 
+/// A medium in memory, durable only as long as the value lives: the journal's logic without a
+/// disk, for tests and for fuzzing the decoder. A read past the end fails as a file's does,
+/// and the longest read asked of it is kept, so a test can check that [`replay`] bounded a
+/// length it read from the journal by the medium's size before reading (and allocating)
+/// that much.
+#[derive(Debug, Default)]
+pub struct MemMedium {
+    bytes: Mutex<Vec<u8>>,
+    largest_read: std::sync::atomic::AtomicU64,
+}
+
+impl MemMedium {
+    /// A medium holding `bytes`.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self {
+            bytes: Mutex::new(bytes),
+            largest_read: Default::default(),
+        }
+    }
+
+    /// The bytes it holds.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The length of the longest read asked of it so far.
+    pub fn largest_read(&self) -> u64 {
+        self.largest_read.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn bytes(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        self.bytes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Medium for MemMedium {
+    fn size(&self) -> u64 {
+        self.bytes().len() as u64
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.largest_read
+            .fetch_max(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let bytes = self.bytes();
+        let at = usize::try_from(offset).ok().filter(|at| *at <= bytes.len());
+        match at.and_then(|at| bytes.get(at..at.checked_add(buf.len())?)) {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            None => Err(std::io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+
+    fn append_durable(&self, parts: &[&[u8]]) -> std::io::Result<u64> {
+        let mut bytes = self.bytes();
+        let start = bytes.len() as u64;
+        for p in parts {
+            bytes.extend_from_slice(p);
+        }
+        Ok(start)
+    }
+
+    fn truncate(&self, len: u64) -> std::io::Result<()> {
+        let len = usize::try_from(len).map_err(std::io::Error::other)?;
+        self.bytes().truncate(len);
+        Ok(())
+    }
+
+    fn zero_durable(&self, ranges: &[(u64, usize)]) -> std::io::Result<()> {
+        let mut bytes = self.bytes();
+        for &(offset, len) in ranges {
+            let range = usize::try_from(offset)
+                .ok()
+                .and_then(|at| Some(at..at.checked_add(len)?))
+                .filter(|r| r.end <= bytes.len())
+                .ok_or_else(|| std::io::Error::other("zeroing past the end of the journal"))?;
+            bytes[range].fill(0);
+        }
+        Ok(())
+    }
+}
+
 fn crc(bytes: &[u8]) -> [u8; 4] {
     crc32fast::hash(bytes).to_le_bytes()
 }
@@ -269,14 +352,19 @@ pub fn init(medium: &dyn Medium) -> Result<[u8; 8]> {
     let mut salt = [0u8; 8];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
         .map_err(|_| anyhow!("no randomness for the journal's salt"))?;
-    let mut h = Vec::with_capacity(FILE_HEADER as usize);
-    h.extend_from_slice(FILE_MAGIC);
-    h.extend_from_slice(&salt);
-    let c = crc(&h);
-    h.extend_from_slice(&c);
     medium.truncate(0)?;
-    medium.append_durable(&[&h])?;
+    medium.append_durable(&[&file_header(&salt)])?;
     Ok(salt)
+}
+
+/// The file header of a journal whose salt is `salt` (a journal's first bytes).
+pub fn file_header(salt: &[u8; 8]) -> [u8; FILE_HEADER as usize] {
+    let mut h = [0u8; FILE_HEADER as usize];
+    h[..4].copy_from_slice(FILE_MAGIC);
+    h[4..12].copy_from_slice(salt);
+    let c = crc(&h[..12]);
+    h[12..].copy_from_slice(&c);
+    h
 }
 
 /// A batch being assembled: records in `meta`; the bodies stay where they are (see
@@ -578,7 +666,10 @@ pub fn scan(medium: &dyn Medium, mut visit: impl FnMut(&Batch<'_>) -> Result<()>
 
 /// Reads every batch in order and hands its records to `visit`. An incomplete or damaged
 /// *last* batch is reported as `torn` (the caller decides whether to cut it off); damage
-/// anywhere else is an error, because valid data after it means the file was altered.
+/// anywhere else is an error, because valid data after it means the file was altered. So is
+/// a batch before a torn one whose bodies fail their checksum: it was durable before the
+/// torn one was written, and it becomes the last batch once the torn one is cut off, where a
+/// later replay would take it for torn in turn.
 pub fn replay(
     medium: &dyn Medium,
     mut visit: impl FnMut(Record<'_>) -> Result<()>,
@@ -595,6 +686,8 @@ pub fn replay(
     let mut pos = FILE_HEADER;
     let mut batches = 0u64;
     let mut meta = Vec::new();
+    // The batch read last: where it starts, and its header.
+    let mut prev: Option<(u64, Header)> = None;
     loop {
         if pos == file_len {
             return Ok(ReplayEnd {
@@ -614,13 +707,25 @@ pub fn replay(
                  follows: the file was altered or the disk is failing. Refusing to start."
             )
         };
+        // A torn tail is only what a crash can leave: the batch before it was durable, and
+        // no purge zeroed its bodies (a purge zeroes bodies only in batches a durable one
+        // follows), so they must be whole. Else it would be cut off at the next start, once
+        // it is last.
+        let torn_tail = |prev: Option<(u64, Header)>| match prev {
+            Some((at, h)) if !bodies_ok(medium, at, &h)? => Err(anyhow!(
+                "ALARM: the store's journal is damaged at byte {at} (bodies checksum) before \
+                 an incomplete last batch: the file was altered or the disk is failing. \
+                 Refusing to start."
+            )),
+            _ => Ok(torn),
+        };
         let Some(h) = read_header(medium, &salt, pos, file_len)? else {
             // Only the last batch can be incomplete: a bad header is a torn tail unless a
             // chain of valid batches runs from somewhere after it to the end of the file.
             return if chain_after(medium, &salt, pos + 1, file_len)? {
                 Err(damaged("bad batch header"))
             } else {
-                Ok(torn)
+                torn_tail(prev)
             };
         };
         let end = h.end(pos);
@@ -631,13 +736,13 @@ pub fn replay(
             // The header is intact (its salted checksum holds), so its lengths are right:
             // only a batch ending at the end of the file can be torn.
             return if last {
-                Ok(torn)
+                torn_tail(prev)
             } else {
                 Err(damaged("meta checksum"))
             };
         }
         if last && !bodies_ok(medium, pos, &h)? {
-            return Ok(torn);
+            return torn_tail(prev);
         }
         let batch = Batch {
             start: pos,
@@ -651,12 +756,14 @@ pub fn replay(
             Err(RecordsError::Bad(what)) => return Err(damaged(&what)),
             Err(RecordsError::Visit(e)) => return Err(e),
         }
+        prev = Some((pos, h));
         pos = end;
         batches += 1;
     }
 }
 
 /// A batch header whose salted checksum holds and whose batch fits in the file.
+#[derive(Clone, Copy)]
 struct Header {
     meta_len: u32,
     bodies_len: u32,
@@ -758,6 +865,108 @@ pub fn read(medium: &dyn Medium, loc: Loc) -> Result<Vec<u8>, super::StoreError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A batch header is checked against the file's size before anything is read (or
+    /// allocated) for the lengths it states: a header claiming a gigabyte in a file of a few
+    /// hundred bytes reads nothing of the kind, and is a torn tail at the end of the file or
+    /// damage before valid batches.
+    #[test]
+    fn lengths_a_batch_header_states_are_bounded_by_the_file_before_reading() {
+        let salt = [7u8; 8];
+        let medium = MemMedium::new(file_header(&salt).to_vec());
+        let mut batch = BatchBuf::default();
+        batch.record(TAG_LEAF, &[b"entry 0"]).unwrap();
+        batch.commit(&medium, &salt, &Bodies::default()).unwrap();
+        let valid = medium.size();
+        let mut huge = Vec::new();
+        huge.extend_from_slice(MAGIC);
+        huge.extend_from_slice(&MAX_SECTION.to_le_bytes());
+        huge.extend_from_slice(&MAX_SECTION.to_le_bytes());
+        huge.extend_from_slice(&[0; 8]);
+        let sealed = header_crc(&salt, &huge);
+        huge.extend_from_slice(&sealed);
+        medium.append_durable(&[&huge, &[0u8; 100]]).unwrap();
+
+        let end = replay(&medium, |_| Ok(())).unwrap();
+        assert_eq!(
+            end,
+            ReplayEnd {
+                valid,
+                torn: medium.size() - valid,
+                batches: 1
+            }
+        );
+        assert!(medium.largest_read() <= medium.size());
+
+        batch.commit(&medium, &salt, &Bodies::default()).unwrap();
+        let err = replay(&medium, |_| Ok(())).expect_err("valid data follows");
+        assert!(
+            format!("{err:#}").contains(&format!("damaged at byte {valid} (bad batch header)")),
+            "{err:#}"
+        );
+        assert!(medium.largest_read() <= medium.size());
+    }
+
+    /// A batch followed only by an incomplete one was durable before that one was written:
+    /// bodies failing their checksum there are damage. Taken for part of the torn tail, or
+    /// passed because it is not last, it would be cut off at the next start, once it is.
+    #[test]
+    fn damaged_bodies_before_a_torn_batch_are_damage_not_part_of_the_tail() {
+        let salt = [7u8; 8];
+        let medium = MemMedium::new(file_header(&salt).to_vec());
+        let mut batch = BatchBuf::default();
+        batch.record(TAG_LEAF, &[b"entry 0"]).unwrap();
+        batch.commit(&medium, &salt, &Bodies::default()).unwrap();
+        let second = medium.size();
+        let mut batch = BatchBuf::default();
+        let body = b"an envelope".as_slice();
+        batch
+            .record(TAG_NEW, &[&(body.len() as u32).to_le_bytes(), b"state"])
+            .unwrap();
+        let mut bodies = Bodies::default();
+        bodies.push(body);
+        batch.commit(&medium, &salt, &bodies).unwrap();
+        let third = medium.size();
+        batch.commit(&medium, &salt, &bodies).unwrap();
+        let whole = medium.into_bytes();
+        // The third batch cut short, as a crash leaves it.
+        let torn = &whole[..whole.len() - 3];
+        let end = replay(&MemMedium::new(torn.to_vec()), |_| Ok(())).unwrap();
+        assert_eq!((end.valid, end.batches), (third, 2));
+
+        let mut damaged = torn.to_vec();
+        let at = third as usize - 2;
+        damaged[at] ^= 1;
+        let err = replay(&MemMedium::new(damaged.clone()), |_| Ok(()))
+            .expect_err("the second batch's body is damaged");
+        assert!(
+            format!("{err:#}").contains(&format!(
+                "damaged at byte {second} (bodies checksum) before an incomplete last batch"
+            )),
+            "{err:#}"
+        );
+        // Without the torn batch it is the last one, and so itself taken for torn.
+        damaged.truncate(third as usize);
+        let end = replay(&MemMedium::new(damaged), |_| Ok(())).unwrap();
+        assert_eq!((end.valid, end.torn), (second, third - second));
+    }
+
+    /// The in-memory medium reads like a file: exactly what is there, and nothing past the end.
+    #[test]
+    fn memory_medium_refuses_reads_past_its_end() {
+        let m = MemMedium::new(b"journal".to_vec());
+        let mut buf = [0u8; 4];
+        m.read_at(&mut buf, 3).unwrap();
+        assert_eq!(&buf, b"rnal");
+        assert!(m.read_at(&mut buf, 4).is_err());
+        assert!(m.read_at(&mut buf, u64::MAX).is_err());
+        assert_eq!(m.append_durable(&[b"-v1"]).unwrap(), 7);
+        m.zero_durable(&[(0, 2)]).unwrap();
+        assert!(m.zero_durable(&[(8, 3)]).is_err());
+        m.truncate(4).unwrap();
+        assert_eq!(m.largest_read(), 4);
+        assert_eq!(m.into_bytes(), b"\0\0ur");
+    }
 
     /// A group commit hands the file more parts than one system call takes (the kernel's
     /// limit is 1024 buffers per call): every byte still lands once, in order, at the end.
