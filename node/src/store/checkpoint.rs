@@ -235,22 +235,32 @@ pub fn history_page(data_dir: &Path, from: u64, limit: usize) -> Result<HistoryP
     Ok(HistoryPage { notes, total })
 }
 
-/// The newest checkpoint of the history: the last line of the current file, or of the newest
-/// rotated file when the current one is empty. Lines that do not parse are skipped and
-/// returned as problems (`file line N: why`), for the caller to raise.
+/// The newest checkpoint of the history: the one of the largest size in the current file and
+/// the last rotated one (a peer's cosignature of an older checkpoint is appended after newer
+/// ones, so the last line is not always the newest; a rotation may just have happened).
+/// Lines that do not parse are skipped and returned as problems (`file line N: why`), for the
+/// caller to raise.
 pub fn newest_in_history(data_dir: &Path) -> Result<(Option<String>, Vec<String>)> {
     let mut problems = Vec::new();
-    for f in history_files(data_dir)?.iter().rev() {
-        let (mut notes, bad) = parse_history_file(&f.path)?;
+    let mut newest: Option<(u64, String)> = None;
+    for f in history_files(data_dir)?.iter().rev().take(2) {
+        let (notes, bad) = parse_history_file(&f.path)?;
         problems.extend(
             bad.into_iter()
                 .map(|(line, why)| format!("{} line {line}: {why}", f.path.display())),
         );
-        if let Some(n) = notes.pop() {
-            return Ok((Some(n), problems));
+        for n in notes {
+            let size = size_of(&n).unwrap_or(0);
+            // The later of two of the same size: it holds at least the earlier's signatures.
+            if newest
+                .as_ref()
+                .is_none_or(|(s, _)| (size >= *s && f.end.is_none()) || size > *s)
+            {
+                newest = Some((size, n));
+            }
         }
     }
-    Ok((None, problems))
+    Ok((newest.map(|(_, n)| n), problems))
 }
 
 /// The sizes of the last checkpoints of the history (up to `n`, newest first), reading only
@@ -622,6 +632,13 @@ mod tests {
         assert_eq!(
             recent_sizes(dir.path(), 3).unwrap(),
             vec![n - 1, n - 2, n - 3]
+        );
+        // A peer's late cosignature of an older checkpoint comes last; the newest is still the
+        // largest.
+        append_history_rotating(&cp, &note(7), ROTATE).unwrap();
+        assert_eq!(
+            newest_in_history(dir.path()).unwrap().0.as_deref(),
+            Some(note(n - 1).as_str())
         );
         // A rotated file gone is a hole in the history, and says so.
         std::fs::remove_file(&files[0].path).unwrap();

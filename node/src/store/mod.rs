@@ -568,8 +568,10 @@ struct Shared {
     alarms: Arc<Alarms>,
     /// This node (the route a relayed message is stored with ends with it).
     node: NodeId,
-    /// One scrub at a time; the last one's report.
-    scrub: Mutex<Option<ScrubReport>>,
+    /// Held while a scrub runs: one at a time.
+    scrubbing: Mutex<()>,
+    /// The last finished scrub's report.
+    last_scrub: Mutex<Option<ScrubReport>>,
     /// Whether the start-up found no checkpoint files beside a non-empty log (accepted).
     opened_without_checkpoints: bool,
 }
@@ -866,7 +868,8 @@ impl Store {
             proofs: Mutex::new(HashMap::new()),
             alarms: opts.alarms,
             node: signer.node().clone(),
-            scrub: Mutex::new(None),
+            scrubbing: Mutex::new(()),
+            last_scrub: Mutex::new(None),
             opened_without_checkpoints: accepted_missing,
         });
         let (tx, rx) = mpsc::channel(MAX_GROUP);
@@ -1300,7 +1303,11 @@ impl Store {
         check: SignatureCheck<'_>,
         stop: &(dyn Fn() -> bool + Sync),
     ) -> StoreResult<ScrubReport> {
-        let mut last = self.shared.scrub.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self
+            .shared
+            .scrubbing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let medium = self.shared.medium.as_ref();
         let mut report = ScrubReport::default();
         let mut failure = None;
@@ -1349,13 +1356,21 @@ impl Store {
             d
         };
         report.finished_at = Some(now());
-        *last = Some(report.clone());
+        *self
+            .shared
+            .last_scrub
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(report.clone());
         Ok(report)
     }
 
     /// The last scrub's report, if one finished.
     pub fn last_scrub(&self) -> Option<ScrubReport> {
-        self.shared.scrub.try_lock().ok().and_then(|r| r.clone())
+        self.shared
+            .last_scrub
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn scrub_batch(
