@@ -45,7 +45,7 @@
 //! Limits before work: every request's counts and sizes are checked before anything else is
 //! done with it (422 `limit-exceeded`). What grows with the node's data (journal reads for
 //! the inbox, log and trails, case derivations, proofs, retention) and the parsing of large
-//! bodies ([`json`]) run on the blocking pool, so that `/v1/status` and the peer sessions,
+//! bodies (`json.rs`) run on the blocking pool, so that `/v1/status` and the peer sessions,
 //! which share the async workers, are never held up behind them.
 //!
 //! Calling shape: [`bind`] (binds the sockets and prepares the token, so configuration
