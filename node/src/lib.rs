@@ -7,9 +7,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod alarm;
+pub use liaison_audit as audit;
+pub use liaison_store as store;
+pub use liaison_store::{alarm, files};
+
 pub mod api;
-pub mod audit;
 pub mod case;
 pub mod compose;
 pub mod config;
@@ -19,11 +21,9 @@ pub mod deconfliction;
 pub mod directory;
 pub mod endpoint;
 pub mod fd_limit;
-pub mod files;
 pub mod inbound;
 pub mod node;
 pub mod peer;
 pub mod relay;
-pub mod store;
 pub mod wire;
 pub mod witness;

@@ -85,6 +85,16 @@ pub enum ReceiptStatus {
     Delivered,
 }
 
+impl ReceiptStatus {
+    /// The status as trails show it: `relayed` or `delivered`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Relayed => "relayed",
+            Self::Delivered => "delivered",
+        }
+    }
+}
+
 /// A signed acknowledgement covering one or more messages (one signature per batch).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {

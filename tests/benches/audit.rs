@@ -398,10 +398,11 @@ fn read_signatures(
     journal::replay(&medium, |rec| {
         if let Record::New { body, .. } = rec {
             let bytes = journal::read(&medium as &dyn Medium, body)?;
-            let env = Envelope::decode(&bytes).map_err(|e| anyhow!("{e}"))?;
+            let bad = |e: String| liaison_node::store::StoreError::Corrupt(e);
+            let env = Envelope::decode(&bytes).map_err(|e| bad(e.to_string()))?;
             let key = trust
                 .certify(&env.signed.signer_cert)
-                .map_err(|e| anyhow!("{e}"))?
+                .map_err(|e| bad(e.to_string()))?
                 .public_key;
             let id = env.signed.id();
             let signature = env
@@ -409,7 +410,7 @@ fn read_signatures(
                 .signature
                 .as_slice()
                 .try_into()
-                .map_err(|_| anyhow!("a signature is not 64 bytes"))?;
+                .map_err(|_| bad("a signature is not 64 bytes".into()))?;
             (body_len, env_len) = (env.signed.body.len(), bytes.len());
             out.push(Signed {
                 key,

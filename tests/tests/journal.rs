@@ -50,7 +50,7 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     fn open(&self, dir: &Path) -> anyhow::Result<Store> {
-        Store::open(dir, self.kz.clone())
+        Ok(Store::open(dir, self.kz.clone())?)
     }
 
     /// The auditor's offline check (`liaison audit verify`, also run by `liaison demo`) on a

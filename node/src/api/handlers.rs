@@ -567,7 +567,7 @@ pub async fn proof(
     })
     .await
     .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
-    .map_err(ApiError::internal)?;
+    .map_err(|e| ApiError::internal(e.into()))?;
     Ok(Json(proof))
 }
 

@@ -40,10 +40,7 @@ pub fn role(r: Role) -> &'static str {
 
 /// A receipt's status as written in views and exports.
 pub fn receipt_status(s: ReceiptStatus) -> &'static str {
-    match s {
-        ReceiptStatus::Relayed => "relayed",
-        ReceiptStatus::Delivered => "delivered",
-    }
+    s.name()
 }
 
 fn urgency(u: Urgency) -> &'static str {

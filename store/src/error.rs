@@ -47,6 +47,35 @@ pub enum StoreError {
     /// A checkpoint file could not be written.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// A file of the store could not be opened, read or written at start-up.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, and to which file.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The journal is damaged where a crash cannot explain it (start-up refuses).
+    #[error("{0}")]
+    JournalDamaged(String),
+    /// The journal holds fewer entries than a checkpoint this node signed (start-up refuses).
+    #[error("{0}")]
+    RolledBack(String),
+    /// The journal's entries hash to another root than a checkpoint this node signed.
+    #[error("{0}")]
+    Rewritten(String),
+    /// A checkpoint file does not verify with this node's key, or is another node's.
+    #[error("{0}")]
+    CheckpointInvalid(String),
+    /// No checkpoint file beside a non-empty log (start-up refuses unless accepted).
+    #[error("{0}")]
+    CheckpointsMissing(String),
+    /// The checkpoint history is not what the node wrote (a line or a file missing or altered).
+    #[error("{0}")]
+    HistoryDamaged(String),
+    /// The data dir is locked by another process, or its lock cannot be taken.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
 }
 
 impl StoreError {
@@ -62,6 +91,23 @@ impl StoreError {
             Self::Broken(_) => "store-stopped-writing",
             Self::Stopped => "store-stopped",
             Self::Checkpoint(_) => "checkpoint-failed",
+            Self::Io { source, .. } if crate::files::is_disk_full(source) => "disk-full",
+            Self::Io { .. } => "io-error",
+            Self::JournalDamaged(_) => "journal-damaged",
+            Self::RolledBack(_) => "log-rolled-back",
+            Self::Rewritten(_) => "log-rewritten",
+            Self::CheckpointInvalid(_) => "checkpoint-invalid",
+            Self::CheckpointsMissing(_) => "checkpoints-missing",
+            Self::HistoryDamaged(_) => "checkpoint-history-damaged",
+            Self::Lock(e) => e.reason_code(),
+        }
+    }
+
+    /// An I/O error at start-up, saying what was being done.
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            what: what.into(),
+            source,
         }
     }
 
@@ -93,7 +139,24 @@ impl StoreError {
             Self::Broken(s) => Self::Broken(s.clone()),
             Self::Stopped => Self::Stopped,
             Self::Checkpoint(s) => Self::Checkpoint(s.clone()),
+            Self::Io { what, source } => Self::Io {
+                what: what.clone(),
+                source: copy(source),
+            },
+            Self::JournalDamaged(s) => Self::JournalDamaged(s.clone()),
+            Self::RolledBack(s) => Self::RolledBack(s.clone()),
+            Self::Rewritten(s) => Self::Rewritten(s.clone()),
+            Self::CheckpointInvalid(s) => Self::CheckpointInvalid(s.clone()),
+            Self::CheckpointsMissing(s) => Self::CheckpointsMissing(s.clone()),
+            Self::HistoryDamaged(s) => Self::HistoryDamaged(s.clone()),
+            Self::Lock(e) => Self::Checkpoint(e.to_string()),
         }
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(source: std::io::Error) -> Self {
+        Self::io("the store's files", source)
     }
 }
 
@@ -106,6 +169,7 @@ impl From<crate::files::FileError> for StoreError {
                     format!("{path}: {source}"),
                 ))
             }
+            crate::files::FileError::Io { path, source } => Self::Io { what: path, source },
             other => Self::Checkpoint(other.to_string()),
         }
     }

@@ -42,9 +42,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::{anyhow, bail, Context, Result};
+use crate::StoreError;
 
-use super::StoreError;
+/// The journal's results.
+type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// File name of the journal inside the store directory.
 pub const FILE: &str = "journal-v1";
@@ -154,7 +155,8 @@ impl FileMedium {
     /// Opens an existing journal for reading only (offline checks); never changes it.
     pub fn open_read_only(dir: &Path) -> Result<Self> {
         let path = dir.join(FILE);
-        let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = File::open(&path)
+            .map_err(|e| StoreError::io(format!("cannot open {}", path.display()), e))?;
         let end = file.metadata()?.len();
         Ok(Self {
             file,
@@ -333,10 +335,11 @@ pub fn salt(medium: &dyn Medium) -> Result<Option<[u8; 8]>> {
     let mut h = [0u8; FILE_HEADER as usize];
     medium.read_at(&mut h, 0)?;
     if &h[..4] != FILE_MAGIC || crc(&h[..12]) != h[12..16] {
-        bail!(
+        return Err(StoreError::JournalDamaged(
             "ALARM: the store's journal does not start with a valid journal header: it is not \
              a Liaison journal, or it was altered. Refusing to start."
-        );
+                .to_string(),
+        ));
     }
     let mut salt = [0u8; 8];
     salt.copy_from_slice(&h[4..12]);
@@ -350,8 +353,12 @@ pub fn init(medium: &dyn Medium) -> Result<[u8; 8]> {
         return Ok(s);
     }
     let mut salt = [0u8; 8];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
-        .map_err(|_| anyhow!("no randomness for the journal's salt"))?;
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt).map_err(|_| {
+        StoreError::io(
+            "no randomness for the journal's salt",
+            std::io::Error::other("the system random generator failed"),
+        )
+    })?;
     medium.truncate(0)?;
     medium.append_durable(&[&file_header(&salt)])?;
     Ok(salt)
@@ -535,7 +542,7 @@ pub enum RecordsError {
     /// The records do not fit their batch (the batch was written wrong or altered).
     Bad(String),
     /// The visitor refused a record.
-    Visit(anyhow::Error),
+    Visit(StoreError),
 }
 
 impl Batch<'_> {
@@ -549,7 +556,7 @@ impl Batch<'_> {
         let mut body_at = self.bodies_at;
         let bodies_end = self.bodies_at + u64::from(self.bodies_len);
         let bad = |what: &str| RecordsError::Bad(what.to_owned());
-        let loc = |at: u64, len: u64| Loc::new(at, len).map_err(|e| RecordsError::Visit(e.into()));
+        let loc = |at: u64, len: u64| Loc::new(at, len).map_err(RecordsError::Visit);
         let mut i = 0usize;
         while i < meta.len() {
             let Some(rh) = meta.get(i..i + RECORD_HEADER as usize) else {
@@ -624,7 +631,7 @@ impl Batch<'_> {
             buf.resize(n as usize, 0);
             medium
                 .read_at(&mut buf, at)
-                .map_err(|e| anyhow!("cannot read the journal at byte {at}: {e}"))?;
+                .map_err(|source| StoreError::Read { offset: at, source })?;
             h.update(&buf);
             at += n;
         }
@@ -645,12 +652,12 @@ pub fn scan(medium: &dyn Medium, mut visit: impl FnMut(&Batch<'_>) -> Result<()>
     let mut meta = Vec::new();
     while pos < file_len {
         let Some(h) = read_header(medium, &salt, pos, file_len)? else {
-            bail!("the journal's batch header at byte {pos} no longer reads: the file was altered while the node ran");
+            return Err(StoreError::JournalDamaged(format!("the journal's batch header at byte {pos} no longer reads: the file was altered while the node ran")));
         };
         meta.resize(h.meta_len as usize, 0);
         medium.read_at(&mut meta, pos + HEADER)?;
         if crc(&meta) != h.meta_crc {
-            bail!("the journal's batch at byte {pos} no longer matches its checksum: the file was altered while the node ran");
+            return Err(StoreError::JournalDamaged(format!("the journal's batch at byte {pos} no longer matches its checksum: the file was altered while the node ran")));
         }
         visit(&Batch {
             start: pos,
@@ -702,21 +709,23 @@ pub fn replay(
             batches,
         };
         let damaged = |what: &str| {
-            anyhow!(
+            StoreError::JournalDamaged(format!(
                 "ALARM: the store's journal is damaged at byte {pos} ({what}) and valid data \
                  follows: the file was altered or the disk is failing. Refusing to start."
-            )
+            ))
         };
         // A torn tail is only what a crash can leave: the batch before it was durable, and
         // no purge zeroed its bodies (a purge zeroes bodies only in batches a durable one
         // follows), so they must be whole. Else it would be cut off at the next start, once
         // it is last.
         let torn_tail = |prev: Option<(u64, Header)>| match prev {
-            Some((at, h)) if !bodies_ok(medium, at, &h)? => Err(anyhow!(
-                "ALARM: the store's journal is damaged at byte {at} (bodies checksum) before \
+            Some((at, h)) if !bodies_ok(medium, at, &h)? => {
+                Err(StoreError::JournalDamaged(format!(
+                    "ALARM: the store's journal is damaged at byte {at} (bodies checksum) before \
                  an incomplete last batch: the file was altered or the disk is failing. \
                  Refusing to start."
-            )),
+                )))
+            }
             _ => Ok(torn),
         };
         let Some(h) = read_header(medium, &salt, pos, file_len)? else {

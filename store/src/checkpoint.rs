@@ -19,11 +19,12 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+/// The checkpoint files' results.
+type Result<T, E = StoreError> = std::result::Result<T, E>;
 use liaison_protocol::checkpoint::{open_checkpoint, NoteVerifier};
 use liaison_protocol::merkle::Hash;
 
-use super::StoreError;
+use crate::StoreError;
 
 /// File name of the last checkpoint in the data dir.
 pub const FILE: &str = "checkpoint.note";
@@ -85,7 +86,12 @@ pub fn history_files(data_dir: &Path) -> Result<Vec<HistoryFile>> {
                 end: None,
             }])
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", data_dir.display())),
+        Err(e) => {
+            return Err(StoreError::io(
+                format!("cannot read {}", data_dir.display()),
+                e,
+            ))
+        }
     };
     for e in entries {
         let e = e?;
@@ -112,11 +118,11 @@ pub fn history_files(data_dir: &Path) -> Result<Vec<HistoryFile>> {
     let mut next = 0;
     for f in &rotated {
         if f.first != next {
-            bail!(
+            return Err(StoreError::HistoryDamaged(format!(
                 "ALARM: the checkpoint history is missing checkpoints {next}..{} (no file holds                  them before {}): files were removed",
                 f.first,
                 f.path.display()
-            );
+            )));
         }
         next = f.end.unwrap_or(next);
     }
@@ -137,7 +143,7 @@ fn parse_history_file(path: &Path) -> Result<(Vec<String>, Vec<DamagedLine>)> {
     let text = match fs::read(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], vec![])),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => return Err(StoreError::io(format!("cannot read {}", path.display()), e)),
     };
     let complete = match text.iter().rposition(|b| *b == b'\n') {
         Some(i) => &text[..=i],
@@ -163,11 +169,11 @@ fn parse_history_file(path: &Path) -> Result<(Vec<String>, Vec<DamagedLine>)> {
 fn read_history_file(path: &Path) -> Result<Vec<String>> {
     let (notes, bad) = parse_history_file(path)?;
     if let Some((line, why)) = bad.first() {
-        bail!(
+        return Err(StoreError::HistoryDamaged(format!(
             "ALARM: {} line {line} is not a checkpoint record ({why}): the history was altered \
              or the disk is failing",
             path.display()
-        );
+        )));
     }
     Ok(notes)
 }
@@ -180,13 +186,13 @@ pub fn history(data_dir: &Path) -> Result<Vec<String>> {
         let notes = read_history_file(&f.path)?;
         if let Some(end) = f.end {
             if f.first + notes.len() as u64 != end {
-                bail!(
+                return Err(StoreError::HistoryDamaged(format!(
                     "ALARM: {} should hold checkpoints {}..{end} but holds {}: the history was \
                      altered",
                     f.path.display(),
                     f.first,
                     notes.len()
-                );
+                )));
             }
         }
         out.extend(notes);
@@ -283,7 +289,7 @@ fn tail_sizes(path: &Path, n: usize) -> Result<Vec<u64>> {
     let mut f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => return Err(StoreError::io(format!("cannot read {}", path.display()), e)),
     };
     let len = f.metadata()?.len();
     f.seek(SeekFrom::Start(len.saturating_sub(TAIL)))?;
@@ -313,7 +319,7 @@ pub fn repair_torn_history(data_dir: &Path) -> Result<()> {
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => return Err(StoreError::io(format!("cannot read {}", path.display()), e)),
     };
     if bytes.is_empty() || bytes.ends_with(b"\n") {
         return Ok(());
@@ -349,7 +355,7 @@ pub fn stated_sizes(data_dir: &Path) -> Result<Vec<u64>> {
     match fs::read_to_string(data_dir.join(FILE)) {
         Ok(n) => sizes.extend(size_of(&n)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", FILE)),
+        Err(e) => return Err(StoreError::io(format!("cannot read {}", FILE), e)),
     }
     if let (Some(n), _) = newest_in_history(data_dir)? {
         sizes.extend(size_of(&n));
@@ -396,7 +402,7 @@ pub fn check_rollback(
     let note = match fs::read_to_string(&path) {
         Ok(n) => Some(n),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => return Err(StoreError::io(format!("cannot read {}", path.display()), e)),
     };
     let (newest, damaged_lines) = newest_in_history(data_dir)?;
     let found = |found| Checked {
@@ -450,16 +456,15 @@ pub fn check_rollback(
             );
             Ok(found(Found::MissingAccepted))
         }
-        (None, _) => bail!(
+        (None, _) => Err(StoreError::CheckpointsMissing(format!(
             "ALARM: the log holds {len} entries but neither {} nor {} exists: this node signs \
              checkpoints from its first start, so they were removed, or this data dir was \
              assembled from parts. Refusing to start: a log without its checkpoints cannot show \
              that nothing was rolled back. Restore the files from a backup; or, if you know \
              why they are gone, start once with `liaison node run --accept-missing-checkpoints` \
              (the node records that in its log and signs a new checkpoint).",
-            FILE,
-            HISTORY
-        ),
+            FILE, HISTORY
+        ))),
     }
 }
 
@@ -472,37 +477,38 @@ fn check_one(
     verifier: &NoteVerifier,
 ) -> Result<u64> {
     let signed = open_checkpoint(note, std::slice::from_ref(verifier)).map_err(|e| {
-        anyhow!(
+        StoreError::CheckpointInvalid(format!(
             "ALARM: {name} does not verify with this node's key ({}): refusing to start",
             e.reason_code()
-        )
+        ))
     })?;
     let cp = signed.checkpoint();
     if cp.origin() != verifier.name() {
-        bail!(
+        return Err(StoreError::CheckpointInvalid(format!(
             "ALARM: {name} is the checkpoint of {}, not of this node ({})",
             cp.origin(),
             verifier.name()
-        );
+        )));
     }
     if cp.size() > len {
-        bail!(
-            "ALARM: storage holds {} log entries but this node signed a checkpoint of {} ({name}); \
-             the store was rolled back or lost data after the checkpoint was published. \
-             Refusing to start: restore the data dir that matches it, or investigate.",
+        return Err(StoreError::RolledBack(format!(
+            "ALARM: storage holds {} log entries but this node signed a checkpoint of {} \
+             ({name}); the store was rolled back or lost data after the checkpoint was \
+             published. Refusing to start: restore the data dir that matches it, or \
+             investigate.",
             len,
             cp.size(),
-        );
+        )));
     }
-    let root = roots
-        .get(&cp.size())
-        .ok_or_else(|| anyhow!("cannot recompute the root at {}", cp.size()))?;
+    let root = roots.get(&cp.size()).ok_or_else(|| {
+        StoreError::Checkpoint(format!("cannot recompute the root at {}", cp.size()))
+    })?;
     if root != cp.root() {
-        bail!(
+        return Err(StoreError::Rewritten(format!(
             "ALARM: the first {} log entries in storage do not match the signed checkpoint \
              ({name}); the log was rewritten. Refusing to start.",
             cp.size(),
-        );
+        )));
     }
     Ok(cp.size())
 }
@@ -564,7 +570,7 @@ fn rotate(dir: &Path) -> Result<()> {
     let end = current.first + count;
     let rotated = dir.join(format!("checkpoints.{}-{end}.jsonl", current.first));
     fs::rename(&current.path, &rotated)
-        .with_context(|| format!("cannot rotate {}", current.path.display()))?;
+        .map_err(|e| StoreError::io(format!("cannot rotate {}", current.path.display()), e))?;
     crate::files::sync_dir(dir)?;
     tracing::info!(file = %rotated.display(), "checkpoint history rotated");
     Ok(())

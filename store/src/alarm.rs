@@ -297,7 +297,7 @@ mod tests {
     /// in docs/REASONS.md.
     #[test]
     fn every_code_is_in_reasons_md() {
-        use crate::store::StoreError;
+        use crate::StoreError;
         let doc = include_str!("../../docs/REASONS.md");
         let io = || std::io::Error::other("x");
         let store = [
@@ -316,14 +316,21 @@ mod tests {
             StoreError::Broken(String::new()),
             StoreError::Stopped,
             StoreError::Checkpoint(String::new()),
+            StoreError::io(String::new(), io()),
+            StoreError::JournalDamaged(String::new()),
+            StoreError::RolledBack(String::new()),
+            StoreError::Rewritten(String::new()),
+            StoreError::CheckpointInvalid(String::new()),
+            StoreError::CheckpointsMissing(String::new()),
+            StoreError::HistoryDamaged(String::new()),
         ];
         let lock = [
-            crate::store::lock::LockError::InUse {
+            crate::lock::LockError::InUse {
                 dir: String::new(),
                 holder: None,
             }
             .reason_code(),
-            crate::store::lock::LockError::Io {
+            crate::lock::LockError::Io {
                 dir: String::new(),
                 source: io(),
             }

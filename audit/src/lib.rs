@@ -7,7 +7,63 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use liaison_store::StoreError;
+
+/// What an audit could not do: the data dir, a proof file or a checkpoint is not what it must
+/// be (what `verify` reports as problems is in its report, not here).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// The input is not what it must be; the message says what and where.
+    #[error("{0}")]
+    Invalid(String),
+    /// A file could not be read.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being read.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The journal could not be read.
+    #[error("{what}: {source}")]
+    Store {
+        /// Which journal.
+        what: String,
+        /// The error.
+        source: StoreError,
+    },
+}
+
+impl AuditError {
+    /// Stable reason code.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "audit-failed",
+            Self::Io { .. } => "io-error",
+            Self::Store { source, .. } => source.reason_code(),
+        }
+    }
+}
+
+impl From<StoreError> for AuditError {
+    fn from(source: StoreError) -> Self {
+        Self::Store {
+            what: "the journal".into(),
+            source,
+        }
+    }
+}
+
+/// An [`AuditError::Invalid`] from a format string.
+macro_rules! fail {
+    ($($t:tt)*) => {
+        AuditError::Invalid(format!($($t)*))
+    };
+}
+
+/// The audit's results.
+pub type Result<T, E = AuditError> = std::result::Result<T, E>;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use liaison_protocol::checkpoint::{log_origin, open_checkpoint, NoteVerifier, SignedCheckpoint};
@@ -16,8 +72,8 @@ use liaison_protocol::merkle::{leaf_hash, verify_inclusion, Hash, MerkleTree, Ro
 use liaison_protocol::{CaseId, Envelope, MessageId, NodeId, Timestamp, TrustStore};
 use serde::{Deserialize, Serialize};
 
-use crate::store::journal::{self, FileMedium, Medium, Record};
-use crate::store::{checkpoint, MessageState};
+use liaison_store::journal::{self, FileMedium, Medium, Record};
+use liaison_store::{checkpoint, MessageState};
 
 /// Format name written into every inclusion proof file.
 pub const PROOF_FORMAT: &str = "liaison-inclusion-proof/1";
@@ -131,11 +187,12 @@ fn node_keys(
 ) -> Result<(NodeId, Vec<NoteVerifier>, Vec<Vec<u8>>)> {
     let dir = data_dir.join(checkpoint::CERTS_DIR);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .with_context(|| {
-            format!(
+        .map_err(|e| AuditError::Io {
+            what: format!(
                 "no node certificates in {} (a node writes them there when it starts)",
                 dir.display()
-            )
+            ),
+            source: e,
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "pem"))
@@ -149,10 +206,10 @@ fn node_keys(
     let mut verifiers = Vec::new();
     let mut ders = Vec::new();
     for path in files {
-        let der = liaison_certs::load::read_cert(&path)
-            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let der =
+            liaison_certs::load::read_cert(&path).map_err(|e| fail!("{}: {e}", path.display()))?;
         let c = trust.certify(&der).map_err(|e| {
-            anyhow!(
+            fail!(
                 "{}: does not chain to a given CA: {e} ({})",
                 path.display(),
                 e.reason_code()
@@ -160,20 +217,19 @@ fn node_keys(
         })?;
         if let Some(n) = &node {
             if n != &c.node {
-                bail!(
+                return Err(fail!(
                     "{}: names {}, but other certificates name {n}",
                     path.display(),
                     c.node
-                );
+                ));
             }
         }
-        verifiers.push(
-            NoteVerifier::new(&log_origin(&c.node), c.public_key).map_err(|e| anyhow!("{e}"))?,
-        );
+        verifiers
+            .push(NoteVerifier::new(&log_origin(&c.node), c.public_key).map_err(|e| fail!("{e}"))?);
         node = Some(c.node);
         ders.push(der);
     }
-    let node = node.ok_or_else(|| anyhow!("no node certificate (*.pem) in {}", dir.display()))?;
+    let node = node.ok_or_else(|| fail!("no node certificate (*.pem) in {}", dir.display()))?;
     Ok((node, verifiers, ders))
 }
 
@@ -181,17 +237,17 @@ fn node_keys(
 /// given), with origin `liaison/<node>`. The error reads after "<which checkpoint> ".
 fn open_own(note: &str, keys: &[NoteVerifier], node: &NodeId) -> Result<SignedCheckpoint> {
     let cp = open_checkpoint(note, keys).map_err(|e| {
-        anyhow!(
+        fail!(
             "does not verify with {node}'s key: {e} ({})",
             e.reason_code()
         )
     })?;
     if cp.checkpoint().origin() != log_origin(node) {
-        bail!(
+        return Err(fail!(
             "is the checkpoint of {}, not of {}",
             cp.checkpoint().origin(),
             log_origin(node)
-        );
+        ));
     }
     Ok(cp)
 }
@@ -202,7 +258,10 @@ fn last_note(data_dir: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(&last) {
         Ok(n) => Ok(Some(n)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", last.display())),
+        Err(e) => Err(AuditError::Io {
+            what: format!("cannot read {}", last.display()),
+            source: e,
+        }),
     }
 }
 
@@ -381,7 +440,10 @@ pub fn verify(
         }
         Ok(())
     })
-    .with_context(|| format!("{}", medium.path().display()))?;
+    .map_err(|e| AuditError::Store {
+        what: medium.path().display().to_string(),
+        source: e,
+    })?;
     progress("reading the log", total, total);
     to_verify.retain(|(id, ..)| !seen_purged.contains(id));
     let (verified, bad) = verify_messages(&medium, trust, &to_verify, |done| {
@@ -812,26 +874,29 @@ pub struct ProofFile {
 pub fn prove(data_dir: &Path, trust: &TrustStore, id: &MessageId) -> Result<ProofFile> {
     let (node, verifiers, ders) = node_keys(data_dir, trust)?;
     let last = data_dir.join(checkpoint::FILE);
-    let note = std::fs::read_to_string(&last).with_context(|| {
-        format!(
+    let note = std::fs::read_to_string(&last).map_err(|e| AuditError::Io {
+        what: format!(
             "no checkpoint in {} yet: run `liaison checkpoint` on the node first",
             data_dir.display()
-        )
+        ),
+        source: e,
     })?;
-    let cp = open_own(&note, &verifiers, &node).map_err(|e| anyhow!("{} {e}", last.display()))?;
+    let cp = open_own(&note, &verifiers, &node).map_err(|e| fail!("{} {e}", last.display()))?;
     let size = cp.checkpoint().size();
     let (tree, leaves) = read_tree(data_dir, |e| e.event.message_ids().contains(id))?;
     if tree.len() < size {
-        bail!(
+        return Err(fail!(
             "the log holds {} entries but its checkpoint signs {size}: run `liaison audit verify`",
             tree.len()
-        );
+        ));
     }
-    if &tree.root_at(size).map_err(|e| anyhow!("{e}"))? != cp.checkpoint().root() {
-        bail!("the log does not match its checkpoint: run `liaison audit verify`");
+    if &tree.root_at(size).map_err(|e| fail!("{e}"))? != cp.checkpoint().root() {
+        return Err(fail!(
+            "the log does not match its checkpoint: run `liaison audit verify`"
+        ));
     }
     if leaves.is_empty() {
-        bail!("message {id} is not in the log of {node}");
+        return Err(fail!("message {id} is not in the log of {node}"));
     }
     let mut entries = Vec::new();
     for (index, leaf) in &leaves {
@@ -840,7 +905,7 @@ pub fn prove(data_dir: &Path, trust: &TrustStore, id: &MessageId) -> Result<Proo
         }
         let proof = tree
             .inclusion_proof(*index, size)
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(|e| fail!("{e}"))?;
         entries.push(ProvenEntry {
             index: *index,
             leaf: B64.encode(leaf),
@@ -848,11 +913,11 @@ pub fn prove(data_dir: &Path, trust: &TrustStore, id: &MessageId) -> Result<Proo
         });
     }
     if entries.is_empty() {
-        bail!(
+        return Err(fail!(
             "message {id} was logged at entry {} but the last checkpoint covers {size} entries: \
              sign a new checkpoint on the node (`liaison checkpoint`) and prove again",
             leaves[0].0
-        );
+        ));
     }
     Ok(ProofFile {
         format: PROOF_FORMAT.to_owned(),
@@ -902,38 +967,40 @@ pub struct CheckedProof {
 /// position, and is included in the checkpoint's tree.
 pub fn check_proof(file: &ProofFile, trust: &TrustStore) -> Result<CheckedProof> {
     if file.format != PROOF_FORMAT {
-        bail!("not a {PROOF_FORMAT} file (format {:?})", file.format);
+        return Err(fail!(
+            "not a {PROOF_FORMAT} file (format {:?})",
+            file.format
+        ));
     }
-    let id: MessageId = file.message.parse().map_err(|e| anyhow!("message: {e}"))?;
+    let id: MessageId = file.message.parse().map_err(|e| fail!("message: {e}"))?;
     let mut node: Option<NodeId> = None;
     let mut verifiers = Vec::new();
     for (i, c) in file.node_certificates.iter().enumerate() {
         let der = B64
             .decode(c)
-            .map_err(|e| anyhow!("node certificate {}: {e}", i + 1))?;
+            .map_err(|e| fail!("node certificate {}: {e}", i + 1))?;
         let c = trust
             .certify(&der)
-            .map_err(|e| anyhow!("node certificate {}: {e} ({})", i + 1, e.reason_code()))?;
+            .map_err(|e| fail!("node certificate {}: {e} ({})", i + 1, e.reason_code()))?;
         if node.as_ref().is_some_and(|n| n != &c.node) {
-            bail!("the node certificates name different nodes");
+            return Err(fail!("the node certificates name different nodes"));
         }
-        verifiers.push(
-            NoteVerifier::new(&log_origin(&c.node), c.public_key).map_err(|e| anyhow!("{e}"))?,
-        );
+        verifiers
+            .push(NoteVerifier::new(&log_origin(&c.node), c.public_key).map_err(|e| fail!("{e}"))?);
         node = Some(c.node);
     }
-    let node = node.ok_or_else(|| anyhow!("the proof carries no node certificate"))?;
+    let node = node.ok_or_else(|| fail!("the proof carries no node certificate"))?;
     let cp =
-        open_own(&file.checkpoint, &verifiers, &node).map_err(|e| anyhow!("the checkpoint {e}"))?;
+        open_own(&file.checkpoint, &verifiers, &node).map_err(|e| fail!("the checkpoint {e}"))?;
     let (size, root) = (cp.checkpoint().size(), *cp.checkpoint().root());
     if file.entries.is_empty() {
-        bail!("the proof holds no entries");
+        return Err(fail!("the proof holds no entries"));
     }
     let mut entries = Vec::new();
     for e in &file.entries {
         let leaf = B64
             .decode(&e.leaf)
-            .map_err(|x| anyhow!("entry {}: leaf: {x}", e.index))?;
+            .map_err(|x| fail!("entry {}: leaf: {x}", e.index))?;
         let path = e
             .path
             .iter()
@@ -942,26 +1009,26 @@ pub fn check_proof(file: &ProofFile, trust: &TrustStore) -> Result<CheckedProof>
                     .ok()
                     .and_then(|b| Hash::try_from(b.as_slice()).ok())
                     .ok_or_else(|| {
-                        anyhow!("entry {}: a path hash is not 32 bytes of base64", e.index)
+                        fail!("entry {}: a path hash is not 32 bytes of base64", e.index)
                     })
             })
             .collect::<Result<Vec<Hash>>>()?;
         verify_inclusion(&leaf_hash(&leaf), e.index, size, &path, &root).map_err(|x| {
-            anyhow!(
+            fail!(
                 "entry {}: not included in the checkpoint's tree: {x}",
                 e.index
             )
         })?;
-        let entry = LogEntry::decode(&leaf).map_err(|x| anyhow!("entry {}: {x}", e.index))?;
+        let entry = LogEntry::decode(&leaf).map_err(|x| fail!("entry {}: {x}", e.index))?;
         if entry.index != e.index {
-            bail!(
+            return Err(fail!(
                 "entry {}: the leaf says it is entry {}",
                 e.index,
                 entry.index
-            );
+            ));
         }
         if !entry.event.message_ids().contains(&id) {
-            bail!("entry {}: is not about message {id}", e.index);
+            return Err(fail!("entry {}: is not about message {id}", e.index));
         }
         entries.push(entry);
     }
@@ -977,30 +1044,30 @@ pub fn check_proof(file: &ProofFile, trust: &TrustStore) -> Result<CheckedProof>
 pub fn consistency(data_dir: &Path, trust: &TrustStore, old: &str, new: &str) -> Result<Vec<Hash>> {
     let (node, verifiers, _) = node_keys(data_dir, trust)?;
     let open = |which: &str, note: &str| {
-        open_own(note, &verifiers, &node).map_err(|e| anyhow!("the {which} checkpoint {e}"))
+        open_own(note, &verifiers, &node).map_err(|e| fail!("the {which} checkpoint {e}"))
     };
     let (o, n) = (open("old", old)?, open("new", new)?);
     let (o, n) = (o.checkpoint(), n.checkpoint());
     if o.size() > n.size() {
-        bail!(
+        return Err(fail!(
             "the old checkpoint ({} entries) is larger than the new one ({})",
             o.size(),
             n.size()
-        );
+        ));
     }
     let (tree, _) = read_tree(data_dir, |_| false)?;
     if tree.len() < n.size() {
-        bail!(
+        return Err(fail!(
             "the log holds {} entries, fewer than the new checkpoint's {}",
             tree.len(),
             n.size()
-        );
+        ));
     }
     let proof = tree
         .consistency_proof(o.size(), n.size())
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| fail!("{e}"))?;
     proof.verify(o.root(), n.root()).map_err(|e| {
-        anyhow!("the checkpoints are not consistent: {e} — the log was rewritten between them")
+        fail!("the checkpoints are not consistent: {e} — the log was rewritten between them")
     })?;
     Ok(proof.hashes)
 }
@@ -1126,7 +1193,7 @@ impl ExportRecord {
                 r.message = joined(ids);
                 r.proof = receipt.to_string();
                 r.to = to.to_string();
-                r.outcome = crate::api::view::receipt_status(*status).to_owned();
+                r.outcome = status.name().to_owned();
             }
             Event::ReceiptReceived {
                 receipt,
@@ -1137,7 +1204,7 @@ impl ExportRecord {
                 r.message = joined(ids);
                 r.proof = receipt.to_string();
                 r.from = from.to_string();
-                r.outcome = crate::api::view::receipt_status(*status).to_owned();
+                r.outcome = status.name().to_owned();
             }
             Event::RefusalReceived {
                 refusal,
@@ -1196,13 +1263,14 @@ pub fn export(
 ) -> Result<(ExportAnchor, Vec<ExportRecord>)> {
     let (node, verifiers, _) = node_keys(data_dir, trust)?;
     let last = data_dir.join(checkpoint::FILE);
-    let note = std::fs::read_to_string(&last).with_context(|| {
-        format!(
+    let note = std::fs::read_to_string(&last).map_err(|e| AuditError::Io {
+        what: format!(
             "no checkpoint in {} yet: run `liaison checkpoint` on the node first",
             data_dir.display()
-        )
+        ),
+        source: e,
     })?;
-    let cp = open_own(&note, &verifiers, &node).map_err(|e| anyhow!("{} {e}", last.display()))?;
+    let cp = open_own(&note, &verifiers, &node).map_err(|e| fail!("{} {e}", last.display()))?;
     let size = cp.checkpoint().size();
     let medium = FileMedium::open_read_only(&data_dir.join("store"))?;
     let mut tree = RootBuilder::new();
@@ -1220,7 +1288,8 @@ pub fn export(
         if tree.len() == size {
             root = Some(tree.root());
         }
-        let e = LogEntry::decode(bytes).map_err(|e| anyhow!("entry {i}: {e}"))?;
+        let e =
+            LogEntry::decode(bytes).map_err(|e| StoreError::Corrupt(format!("entry {i}: {e}")))?;
         let r = ExportRecord::of(i, bytes, &e);
         if r.matches(&e, filter) {
             out.push(r);
@@ -1228,7 +1297,9 @@ pub fn export(
         Ok(())
     })?;
     if root.as_ref() != Some(cp.checkpoint().root()) {
-        bail!("the log does not match its checkpoint: run `liaison audit verify` to find where");
+        return Err(fail!(
+            "the log does not match its checkpoint: run `liaison audit verify` to find where"
+        ));
     }
     Ok((
         ExportAnchor {
