@@ -333,7 +333,8 @@ pub fn signer(cert: &IssuedCert) -> Signer {
 }
 
 // ---------------------------------------------------------------------------------------
-// Officer API helpers (owned by the API/CLI work; keep additions above this section).
+// Messages signed and stored as a node holds them, and clients of a node's officer API
+// (its token and certificate listeners).
 // ---------------------------------------------------------------------------------------
 
 /// `body` signed by `s` as a store receives it: the envelope (no route yet) and its facts.
