@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Liaison runtime image offline, from a binary built on this host.
 #
-#   cargo build --release -p liaison-node --bin liaison
+#   cargo build --release -p liaison-cli --bin liaison
 #   deploy/build-image.sh [--binary target/release/liaison] [--tag liaison:local]
 #
 # For hosts that cannot pull images (no registry): the base is a minimal Debian bookworm
@@ -36,7 +36,7 @@ suite=${LIAISON_SUITE:-bookworm}
 cache=${LIAISON_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/liaison}
 log() { printf 'build-image: %s\n' "$*" >&2; }
 
-[[ -x $binary ]] || { log "no executable binary at $binary (cargo build --release -p liaison-node --bin liaison)"; exit 1; }
+[[ -x $binary ]] || { log "no executable binary at $binary (cargo build --release -p liaison-cli --bin liaison)"; exit 1; }
 
 mirror=${LIAISON_MIRROR:-}
 if [[ -z $mirror ]]; then

@@ -112,7 +112,7 @@ fn find_or_build_binary() -> Result<PathBuf> {
     let bin = profile_dir.join("liaison");
     // `cargo test --workspace` (CI) has just built it: use it as it is. Calling cargo here
     // would build it a second time whenever the features it unifies differ from that run's.
-    let newest_source = ["node", "protocol", "certs"]
+    let newest_source = ["cli", "node", "store", "audit", "protocol", "certs"]
         .iter()
         .filter_map(|c| newest_mtime(&repo_root().join(c).join("src")))
         .max();
@@ -131,7 +131,7 @@ fn find_or_build_binary() -> Result<PathBuf> {
         .args([
             "build",
             "-p",
-            "liaison-node",
+            "liaison-cli",
             "--bin",
             "liaison",
             "--target-dir",
