@@ -294,6 +294,80 @@ pub fn derive(id: CaseId, mut messages: Vec<(MessageId, Body)>) -> CaseState {
     s
 }
 
+/// A case's messages and the state derived from them, kept up to date as messages arrive, so
+/// a node need not read and open every message of a case again for each new one.
+///
+/// The state is always exactly [`derive`] of the messages held: a message that sorts after
+/// every message held (the usual case: messages arrive roughly in creation order) is applied
+/// to the state as it is; one that sorts before any, or repeats one held, makes the state be
+/// derived again from the messages kept in memory.
+#[derive(Clone, Debug)]
+pub struct CaseLog {
+    /// The messages, in derivation order (creation time, then id), without repeats.
+    messages: Vec<(MessageId, Body)>,
+    state: CaseState,
+}
+
+impl CaseLog {
+    /// The case with `messages` (any order, repeats allowed).
+    pub fn new(id: CaseId, mut messages: Vec<(MessageId, Body)>) -> Self {
+        messages.sort_by_key(|m| (m.1.header.created_at, m.0));
+        messages.dedup_by_key(|m| m.0);
+        let state = derive(id, messages.clone());
+        Self { messages, state }
+    }
+
+    /// The derived state.
+    pub fn state(&self) -> &CaseState {
+        &self.state
+    }
+
+    /// The messages held, in derivation order.
+    pub fn messages(&self) -> &[(MessageId, Body)] {
+        &self.messages
+    }
+
+    /// Adds a message; returns false if it was held already (nothing changes).
+    pub fn add(&mut self, id: MessageId, body: Body) -> bool {
+        let key = (body.header.created_at, id);
+        let at = self
+            .messages
+            .partition_point(|m| (m.1.header.created_at, m.0) < key);
+        if self.messages.iter().any(|m| m.0 == id) {
+            return false;
+        }
+        let last = at == self.messages.len();
+        if last {
+            self.state.apply(id, &body);
+            self.messages.push((id, body));
+        } else {
+            self.messages.insert(at, (id, body));
+            self.state = derive(self.state.id.clone(), self.messages.clone());
+        }
+        true
+    }
+
+    /// What the case would decide about `body` if it were added with id `id` (a message not
+    /// yet sent checks itself this way), without adding it.
+    pub fn verdict_if_added(&self, id: MessageId, body: &Body) -> Option<CaseError> {
+        let key = (body.header.created_at, id);
+        let last = self
+            .messages
+            .last()
+            .is_none_or(|m| (m.1.header.created_at, m.0) < key);
+        let state = if last {
+            let mut s = self.state.clone();
+            s.apply(id, body);
+            s
+        } else {
+            let mut msgs = self.messages.clone();
+            msgs.push((id, body.clone()));
+            derive(self.state.id.clone(), msgs)
+        };
+        state.verdict(&id).flatten().cloned()
+    }
+}
+
 /// Whether `h` is within the case's handling `case`: TLP at least as strict, every
 /// releasability entry inside one of the case's, and the case's H0/H1/H2/H3 kept.
 pub fn within(h: &Handling, case: &Handling) -> Result<(), String> {
@@ -986,6 +1060,43 @@ mod tests {
             let reference = derive(id.clone(), msgs.clone());
             let shuffled: Vec<_> = order.iter().map(|i| msgs[*i].clone()).collect();
             proptest::prop_assert_eq!(derive(id, shuffled), reference);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 256,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+        /// A case kept up to date message by message, in any arrival order and with repeats,
+        /// is exactly the case derived from all its messages at once; and what it says of a
+        /// message before adding it is what it decides once it is added.
+        #[test]
+        fn a_case_kept_up_to_date_equals_its_full_derivation(
+            order in proptest::strategy::Just((0..busy().len()).collect::<Vec<usize>>()).prop_shuffle(),
+            repeat in 0..10usize,
+        ) {
+            let msgs = busy();
+            let id: CaseId = "OP-1".parse().unwrap();
+            let mut log = CaseLog::new(id.clone(), Vec::new());
+            let mut held = Vec::new();
+            for (k, i) in order.iter().enumerate() {
+                let (mid, body) = msgs[*i].clone();
+                let predicted = log.verdict_if_added(mid, &body);
+                proptest::prop_assert!(log.add(mid, body.clone()));
+                proptest::prop_assert_eq!(
+                    log.state().verdict(&mid).flatten().cloned(),
+                    predicted.clone()
+                );
+                held.push((mid, body));
+                if k == repeat {
+                    let again = held[0].clone();
+                    proptest::prop_assert!(!log.add(again.0, again.1));
+                }
+                proptest::prop_assert_eq!(log.state(), &derive(id.clone(), held.clone()));
+            }
+            proptest::prop_assert_eq!(log.state(), &derive(id, msgs));
         }
     }
 
