@@ -1155,7 +1155,7 @@ fn liaison_bin() -> &'static Path {
         let dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
         let mut build = Command::new(env!("CARGO"));
         build
-            .args(["build", "-p", "liaison-node", "--bin", "liaison"])
+            .args(["build", "-p", "liaison-cli", "--bin", "liaison"])
             .current_dir(env!("CARGO_MANIFEST_DIR"));
         let profile = dir.file_name().and_then(|p| p.to_str()).unwrap_or("debug");
         if profile != "debug" {
@@ -1164,7 +1164,7 @@ fn liaison_bin() -> &'static Path {
         let out = build.output().expect("run cargo");
         assert!(
             out.status.success(),
-            "cargo build -p liaison-node --bin liaison:\n{}",
+            "cargo build -p liaison-cli --bin liaison:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
         dir.join("liaison")
