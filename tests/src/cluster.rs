@@ -214,7 +214,8 @@ fn toml_api() -> ApiConfig {
     w.api
 }
 
-fn write_secret(path: &Path, bytes: &[u8]) {
+/// Writes a private key file readable by this account only (mode 0600), as the node demands.
+pub fn write_secret(path: &Path, bytes: &[u8]) {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()

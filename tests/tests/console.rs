@@ -61,7 +61,7 @@ impl Pair {
             c.dir.path().join("caricc.console.key"),
         );
         std::fs::write(&cert, &a_console.cert_pem).expect("write console cert");
-        std::fs::write(&key, a_console.key_pem.as_bytes()).expect("write console key");
+        liaison_tests::cluster::write_secret(&key, a_console.key_pem.as_bytes());
         cfg_a.api.tls_cert = Some(cert);
         cfg_a.api.tls_key = Some(key);
         let mut cfg_b = c.config(B, &[A]);
