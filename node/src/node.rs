@@ -347,11 +347,26 @@ pub struct Node {
 }
 
 /// Choices an operator makes when starting a node, beyond its configuration.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct StartOptions {
     /// Start although no checkpoint file exists beside a non-empty log (after the operator
     /// found out why); the node records that in its log and signs a checkpoint at once.
     pub accept_missing_checkpoints: bool,
+    /// The medium the store writes its journal through, instead of the journal file in the
+    /// data dir (tests inject disk faults with it).
+    pub medium: Option<Arc<dyn crate::store::journal::Medium>>,
+}
+
+impl std::fmt::Debug for StartOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartOptions")
+            .field(
+                "accept_missing_checkpoints",
+                &self.accept_missing_checkpoints,
+            )
+            .field("medium", &self.medium.as_ref().map(|_| "injected"))
+            .finish()
+    }
 }
 
 /// Refuses to start with a secret that other accounts on the host can read: the node's keys,
@@ -459,7 +474,7 @@ impl Node {
                 alarms: alarms.clone(),
                 lock: Some(lock),
                 accept_missing_checkpoints: opts.accept_missing_checkpoints,
-                medium: None,
+                medium: opts.medium.clone(),
             },
         )?;
         let selector_key = crate::deconfliction::load_key(&cfg.deconfliction)?;

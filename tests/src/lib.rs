@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod cluster;
 pub mod docker;
+pub mod faulty_disk;
 pub mod federation;
 
 /// The log output of a test process, captured (for tests that search it).

@@ -520,6 +520,7 @@ fn missing_checkpoint_files_start_only_when_the_operator_says_so() {
     );
     let opts = StartOptions {
         accept_missing_checkpoints: true,
+        ..Default::default()
     };
     assert!(matches!(
         judge(&rt, &p, copy.path(), opts),

@@ -5,73 +5,14 @@
 //! be restored, fail until a restart), and after a restart the store holds exactly what was
 //! acknowledged.
 
-use std::io::{Error, ErrorKind};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use liaison_node::alarm::AlarmKind;
-use liaison_node::store::journal::{FileMedium, Medium};
 use liaison_node::store::{Store, StoreError};
 use liaison_protocol::{MessageId, NodeId, Signer};
+use liaison_tests::faulty_disk::{Fault, FaultyDisk};
 use liaison_tests::{signer, TestPki};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fault {
-    /// The write fails at once: no space left.
-    DiskFull,
-    /// Half the batch reaches the file, then the write fails.
-    ShortWrite,
-    /// The whole batch is written, then the fsync fails.
-    FsyncFails,
-    /// Half the batch reaches the file, and cutting it back fails too.
-    ShortWriteUndoFails,
-}
-
-/// The journal file, with a fault switched on and off by the test.
-struct FaultyDisk {
-    inner: FileMedium,
-    fault: Mutex<Option<Fault>>,
-}
-
-impl FaultyDisk {
-    fn set(&self, f: Option<Fault>) {
-        *self.fault.lock().unwrap() = f;
-    }
-}
-
-impl Medium for FaultyDisk {
-    fn size(&self) -> u64 {
-        self.inner.size()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-        self.inner.read_at(buf, offset)
-    }
-    fn append_durable(&self, parts: &[&[u8]]) -> std::io::Result<u64> {
-        let fault = *self.fault.lock().unwrap();
-        match fault {
-            None => self.inner.append_durable(parts),
-            Some(Fault::DiskFull) => Err(Error::from(ErrorKind::StorageFull)),
-            Some(Fault::ShortWrite | Fault::ShortWriteUndoFails) => {
-                let all = parts.concat();
-                self.inner.append_durable(&[&all[..all.len() / 2]])?;
-                Err(Error::new(ErrorKind::WriteZero, "short write"))
-            }
-            Some(Fault::FsyncFails) => {
-                self.inner.append_durable(parts)?;
-                Err(Error::other("fsync failed: EIO"))
-            }
-        }
-    }
-    fn truncate(&self, len: u64) -> std::io::Result<()> {
-        if *self.fault.lock().unwrap() == Some(Fault::ShortWriteUndoFails) {
-            return Err(Error::other("truncate failed: EIO"));
-        }
-        self.inner.truncate(len)
-    }
-    fn zero_durable(&self, ranges: &[(u64, usize)]) -> std::io::Result<()> {
-        self.inner.zero_durable(ranges)
-    }
-}
 
 struct Setup {
     _pki: TestPki,
@@ -90,10 +31,7 @@ fn setup() -> Setup {
 }
 
 fn open_faulty(s: &Setup) -> (Store, Arc<FaultyDisk>) {
-    let disk = Arc::new(FaultyDisk {
-        inner: FileMedium::open(&s.dir.path().join("store")).unwrap(),
-        fault: Mutex::new(None),
-    });
+    let disk = Arc::new(FaultyDisk::open(&s.dir.path().join("store")));
     let store = Store::open_with(disk.clone(), s.dir.path(), s.kz.clone()).unwrap();
     (store, disk)
 }

@@ -81,6 +81,7 @@ pub fn prepare(config: Option<&Path>, args: &RunArgs) -> Result<Config> {
 pub async fn run(cfg: Config, args: &RunArgs) -> Result<()> {
     let opts = StartOptions {
         accept_missing_checkpoints: args.accept_missing_checkpoints,
+        ..Default::default()
     };
     let node = Node::start_with(cfg, opts).await?;
     let signal = wait_for_signal().await;

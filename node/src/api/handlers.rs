@@ -136,14 +136,20 @@ pub(super) fn sent_or_refused(
     })
 }
 
-/// A node operation's error as the API reports it: a refusal keeps its reason code (422),
-/// anything else is internal (500).
+/// A node operation's error as the API reports it: a refusal keeps its reason code (422), a
+/// store failure its own (see [`ApiError::store`]), anything else is internal (500).
 pub(crate) fn refusal_or_internal(e: anyhow::Error) -> ApiError {
-    match e.downcast::<SendRefused>() {
-        Ok(r) => ApiError::Refused {
-            reason_code: r.reason_code,
-            detail: r.detail,
-        },
+    let e = match e.downcast::<SendRefused>() {
+        Ok(r) => {
+            return ApiError::Refused {
+                reason_code: r.reason_code,
+                detail: r.detail,
+            }
+        }
+        Err(e) => e,
+    };
+    match e.downcast::<crate::store::StoreError>() {
+        Ok(e) => ApiError::store(e),
         Err(e) => ApiError::internal(e),
     }
 }

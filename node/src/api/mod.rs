@@ -186,6 +186,11 @@ pub enum ApiError {
     /// The disk holding the data dir is full (507): nothing was written.
     #[error("{0}")]
     DiskFull(crate::store::StoreError),
+    /// Writing to the data dir failed (500): nothing of the request was acknowledged; the
+    /// store's reason code says whether it goes on writing (`storage-write-failed`) or waits
+    /// for a restart (`store-stopped-writing`).
+    #[error("{0}")]
+    StorageFailed(crate::store::StoreError),
     /// The node failed (500). The answer carries only the request id; the node's log has
     /// the cause under it (see [`ApiError::internal`]).
     #[error("internal error; the node's log has the details under request id {0}")]
@@ -215,7 +220,7 @@ impl ApiError {
             Self::BodyTimeout(_) => "request-timeout",
             Self::TooManyAttempts { .. } => "too-many-attempts",
             Self::Refused { reason_code, .. } => reason_code,
-            Self::Damaged(e) | Self::DiskFull(e) => e.reason_code(),
+            Self::Damaged(e) | Self::DiskFull(e) | Self::StorageFailed(e) => e.reason_code(),
             Self::Internal(_) => "internal-error",
         }
     }
@@ -239,6 +244,7 @@ impl ApiError {
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Damaged(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::DiskFull(_) => StatusCode::INSUFFICIENT_STORAGE,
+            Self::StorageFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -252,6 +258,10 @@ impl ApiError {
             StoreError::DiskFull(_) => {
                 tracing::error!(error = %e, "officer API: the disk is full");
                 Self::DiskFull(e)
+            }
+            StoreError::Write(_) | StoreError::Broken(_) => {
+                tracing::error!(error = %e, "officer API: writing to the data dir failed");
+                Self::StorageFailed(e)
             }
             other => Self::internal(other.into()),
         }
