@@ -620,6 +620,10 @@ mod tests {
             ApiError::DiskFull(crate::store::StoreError::DiskFull(std::io::Error::from(
                 std::io::ErrorKind::StorageFull,
             ))),
+            ApiError::StorageFailed(crate::store::StoreError::Write(std::io::Error::other(
+                "EIO",
+            ))),
+            ApiError::StorageFailed(crate::store::StoreError::Broken("x".into())),
             ApiError::Internal(RequestId::next()),
         ]
     }
@@ -644,6 +648,7 @@ mod tests {
                 | ApiError::Refused { .. }
                 | ApiError::Damaged(_)
                 | ApiError::DiskFull(_)
+                | ApiError::StorageFailed(_)
                 | ApiError::Internal(_) => {}
             }
         }
