@@ -4,6 +4,8 @@
 //! certificates are in the data dir ([`checkpoint::CERTS_DIR`]) and must chain to one of them.
 //! Formats: `docs/AUDIT.md`.
 
+#![warn(unreachable_pub)]
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 

@@ -19,6 +19,7 @@
 //! Unlike the protocol crate this one does I/O, but it still takes the time as an argument
 //! wherever validity matters, so tests can issue expired certificates and check them.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod bundle;

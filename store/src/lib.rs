@@ -37,6 +37,7 @@
 //! no purge zeroed a body in it, else each body's id, signature and route.
 
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod alarm;
