@@ -27,6 +27,7 @@ use liaison_protocol::{
 };
 
 use crate::node::Ctx;
+use crate::refusal::Refusal;
 use crate::store::now;
 
 /// How long a sealing-key statement is valid.
@@ -340,18 +341,15 @@ pub struct Shares {
 /// each named node, and every node of a named network whose key this node knows. Refuses
 /// (`no-sealing-key`) when a named node's key, or any key of a named network, is unknown:
 /// content never leaves in the clear.
-pub fn seal_body(ctx: &Ctx, body: &mut Body) -> Result<(), (String, String)> {
+pub fn seal_body(ctx: &Ctx, body: &mut Body) -> Result<(), Refusal> {
     if !body.kind.is_content() {
         return Ok(());
     }
     let t = now();
     let refuse = |what: String| {
-        (
-            "no-sealing-key".to_string(),
-            format!(
-                "the sealing key of {what} is not known here yet; keys arrive with the route announcements of connected peers, try again once {what} (or its gateway) is reachable"
-            ),
-        )
+        Refusal::NoSealingKey(format!(
+            "the sealing key of {what} is not known here yet; keys arrive with the route announcements of connected peers, try again once {what} (or its gateway) is reachable"
+        ))
     };
     let mut keys: BTreeMap<NodeId, [u8; 32]> = BTreeMap::new();
     keys.insert(body.header.originator.clone(), ctx.sealing.public());
@@ -400,13 +398,13 @@ pub fn seal_to(
     kind: &Kind,
     header: &Header,
     keys: &BTreeMap<NodeId, [u8; 32]>,
-) -> Result<liaison_protocol::message::SealedContent, (String, String)> {
+) -> Result<liaison_protocol::message::SealedContent, Refusal> {
     let t = now();
     let shares = {
         let mut held = ctx
             .shares
             .lock()
-            .map_err(|_| ("sealing-failed".to_string(), "poisoned".to_string()))?;
+            .map_err(|_| Refusal::SealingFailed("poisoned".to_string()))?;
         let mut out = Vec::with_capacity(keys.len());
         for (node, key) in keys {
             let fresh = held.held.get(node).is_some_and(|(s, at)| {
@@ -414,7 +412,7 @@ pub fn seal_to(
             });
             if !fresh {
                 let s = SenderShare::new(node, key, &ring::rand::SystemRandom::new())
-                    .map_err(|e| (e.reason_code().to_string(), format!("{node}: {e}")))?;
+                    .map_err(|e| Refusal::from(e).at(node))?;
                 held.held.insert(node.clone(), (Arc::new(s), t));
             }
             if let Some((s, _)) = held.held.get(node) {
@@ -424,8 +422,7 @@ pub fn seal_to(
         out
     };
     let refs: Vec<&SenderShare> = shares.iter().map(|s| s.as_ref()).collect();
-    seal_kind(kind, header, &refs, &ring::rand::SystemRandom::new())
-        .map_err(|e| (e.reason_code().to_string(), e.to_string()))
+    seal_kind(kind, header, &refs, &ring::rand::SystemRandom::new()).map_err(Refusal::from)
 }
 
 /// A stored message's state and readable body (opened where this node can; see

@@ -24,6 +24,7 @@ pub mod fd_limit;
 pub mod inbound;
 pub mod node;
 pub mod peer;
+pub mod refusal;
 pub mod relay;
 pub mod wire;
 pub mod witness;

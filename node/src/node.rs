@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{anyhow, bail, Context, Result};
 use liaison_protocol::handling::{check_hop, check_network_hop, Hop};
 use liaison_protocol::log::{Event, MessageFacts};
-use liaison_protocol::message::{Body, Header, Kind, Receipt, ReceiptStatus, Refusal};
+use liaison_protocol::message::{self, Body, Header, Kind, Receipt, ReceiptStatus};
 use liaison_protocol::routing::{Leg, Plan, Route, RouteSource, Router, Target};
 use liaison_protocol::seal::SealingSecret;
 use liaison_protocol::{
@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::compose::{self, SendRequest};
 use crate::config::{Config, PeerConfig};
+use crate::refusal::Refusal;
 use crate::store::{now, Store};
 
 /// What the node knows about a peer's session, for `status` and `peers`.
@@ -208,10 +209,7 @@ impl Ctx {
     ) -> Result<(MessageId, u64)> {
         // Signing takes a while: a group commit meanwhile may wait for this message.
         let announced = self.store.announce();
-        let (signed, id) = signer.sign_with_id(body).map_err(|e| SendRefused {
-            reason_code: e.reason_code().into(),
-            detail: e.to_string(),
-        })?;
+        let (signed, id) = signer.sign_with_id(body).map_err(Refusal::from)?;
         let facts = MessageFacts::of(id, body);
         let leaf = self
             .store
@@ -321,15 +319,14 @@ impl Ctx {
         &self,
         peer: &NodeId,
         target: MessageId,
-        reason_code: &str,
-        detail: &str,
+        why: &Refusal,
     ) -> Result<SignedMessage> {
         self.sign_control(
             peer,
-            Kind::Refusal(Refusal {
+            Kind::Refusal(message::Refusal {
                 target,
-                reason_code: reason_code.into(),
-                detail: detail.chars().take(512).collect(),
+                reason_code: why.reason_code().into(),
+                detail: why.detail().chars().take(512).collect(),
             }),
             Some(target),
         )
@@ -655,24 +652,9 @@ where
 /// How long `send` waits for a recipient's sealing key to arrive before refusing.
 const KEY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Error from `send` that an officer should see as a refusal (with a reason code).
-#[derive(Debug, thiserror::Error)]
-#[error("{reason_code}: {detail}")]
-pub struct SendRefused {
-    /// Stable reason code.
-    pub reason_code: String,
-    /// What is wrong and how to fix it.
-    pub detail: String,
-}
-
 /// Composes, signs, logs and queues a message from this node; returns once durable.
 pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
-    let refused = |code: &str, detail: String| SendRefused {
-        reason_code: code.into(),
-        detail,
-    };
-    let body = compose::body(&ctx.id, req, now(), ctx.nonce()?)
-        .map_err(|(code, detail)| refused(code, detail))?;
+    let body = compose::body(&ctx.id, req, now(), ctx.nonce()?)?;
     send_body(ctx, body).await
 }
 
@@ -681,39 +663,29 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
 /// one else yet) is logged and queued nowhere. Deconfliction selectors of its content go to
 /// the service afterwards ([`crate::deconfliction::submit`]).
 pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
-    let refused = |code: &str, detail: String| SendRefused {
-        reason_code: code.into(),
-        detail,
-    };
     let t = body.header.created_at;
     let plan = ctx.plan(&body, None, &[]);
     if let Some(r) = plan.unroutable.first() {
-        return Err(refused(
-            "no-route",
-            format!(
-                "no route to {r} from {}: it is neither a peer nor reachable through a configured or announced route",
-                ctx.id
-            ),
-        )
+        return Err(Refusal::NoRoute(format!(
+            "no route to {r} from {}: it is neither a peer nor reachable through a configured or announced route",
+            ctx.id
+        ))
         .into());
     }
     for leg in &plan.legs {
         check_leg(&body, leg, &[], t)
-            .map_err(|e| refused(e.reason_code(), format!("towards {}: {e}", leg.next)))?;
+            .map_err(|e| Refusal::from(e).at(format_args!("towards {}", leg.next)))?;
     }
     let hops = plan.next_hops();
     if hops.is_empty() && !plan.deliver {
-        return Err(refused(
-            "no-route",
+        return Err(Refusal::NoRoute(
             "every recipient is this node itself; nothing to send".into(),
         )
         .into());
     }
     // The readable body is kept only where deconfliction will read it (not on every send).
     let clear = ctx.selector_key.is_some().then(|| body.clone());
-    seal_when_keys_known(ctx, &mut body)
-        .await
-        .map_err(|(code, detail)| refused(&code, detail))?;
+    seal_when_keys_known(ctx, &mut body).await?;
     let (id, leaf) = ctx.originate(&ctx.signer, &mut body, hops.clone()).await?;
     tracing::info!(id = %id.short(), kind = body.kind.name(), to = ?hops, "message sent");
     if let Some(clear) = &clear {
@@ -729,20 +701,20 @@ pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
 /// Seals `body`'s content (see [`crate::directory::seal_body`]). A recipient's key not known
 /// yet usually arrives with the next announcement of a peer that has just connected, so a
 /// missing key is waited for (up to 10 s) before the refusal (`no-sealing-key`) is returned.
-pub async fn seal_when_keys_known(ctx: &Ctx, body: &mut Body) -> Result<(), (String, String)> {
+pub async fn seal_when_keys_known(ctx: &Ctx, body: &mut Body) -> Result<(), Refusal> {
     let mut learned = ctx.keys_learned.subscribe();
     let deadline = tokio::time::Instant::now() + KEY_WAIT;
     loop {
         learned.borrow_and_update();
         match crate::directory::seal_body(ctx, body) {
             Ok(()) => return Ok(()),
-            Err((code, detail)) => {
-                let waited = code == "no-sealing-key"
+            Err(refusal) => {
+                let waited = matches!(refusal, Refusal::NoSealingKey(_))
                     && tokio::time::timeout_at(deadline, learned.changed())
                         .await
                         .is_ok_and(|r| r.is_ok());
                 if !waited {
-                    return Err((code, detail));
+                    return Err(refusal);
                 }
             }
         }

@@ -24,6 +24,7 @@ use liaison_protocol::{FrameDecoder, FrameType, NodeId};
 
 use crate::alarm::AlarmKind;
 use crate::node::Ctx;
+use crate::refusal::Refusal;
 use crate::store::{checkpoint, now};
 use crate::wire::{code, FrameReader};
 
@@ -246,7 +247,8 @@ async fn offer(
             } => {
                 let _ = send.finish();
                 // Alarmed once per session with this witness, not at every checkpoint.
-                if reason_code == "inconsistent-checkpoint" && !*refused_before {
+                let why = Refusal::from_code(&reason_code, detail.clone());
+                if matches!(why, Some(Refusal::InconsistentCheckpoint(_))) && !*refused_before {
                     *refused_before = true;
                     ctx.alarm(
                         AlarmKind::LogRolledBack,
@@ -306,10 +308,10 @@ pub async fn serve(
     }
 }
 
-fn refused(code: &str, detail: String) -> WitnessReply {
+fn refused(why: Refusal) -> WitnessReply {
     WitnessReply::Refused {
-        reason_code: code.into(),
-        detail,
+        reason_code: why.reason_code().into(),
+        detail: why.detail(),
     }
 }
 
@@ -322,22 +324,16 @@ async fn judge_request(
     let origin = log_origin(peer);
     let verifier = match NoteVerifier::new(&origin, peer_key) {
         Ok(v) => v,
-        Err(e) => return refused("bad-key", e.to_string()),
+        Err(e) => return refused(Refusal::BadKey(e.to_string())),
     };
     let mut signed = match open_checkpoint(&req.note, std::slice::from_ref(&verifier)) {
         Ok(s) => s,
-        Err(e) => {
-            return refused(
-                e.reason_code(),
-                format!("the checkpoint does not verify: {e}"),
-            )
-        }
+        Err(e) => return refused(Refusal::from(e).at("the checkpoint does not verify")),
     };
     if signed.checkpoint().origin() != origin {
-        return refused(
-            "wrong-origin",
-            format!("{peer} may only present its own log ({origin})"),
-        );
+        return refused(Refusal::WrongOrigin(format!(
+            "{peer} may only present its own log ({origin})"
+        )));
     }
     // One witnessing decision at a time, so two streams cannot both pass the same state.
     let _one = ctx.witness_lock.lock().await;
@@ -346,10 +342,10 @@ async fn judge_request(
         Ok(n) => Some(n),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
-            return refused(
-                "witness-unavailable",
-                format!("cannot read {}: {e}", path.display()),
-            )
+            return refused(Refusal::WitnessUnavailable(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
         }
     };
     let last = last_note.as_deref().and_then(checkpoint_in);
@@ -358,12 +354,12 @@ async fn judge_request(
             // Signed as the identity this peer knows (a gateway has one per network).
             let me = &ctx.identity_for(peer).signer;
             if let Err(e) = signed.add_signature(&log_origin(me.node()), me.key()) {
-                return refused("witness-unavailable", e.to_string());
+                return refused(Refusal::WitnessUnavailable(e.to_string()));
             }
             let cosigned = signed.encode();
             // Durable before the cosignature leaves: a restart must remember what it vouched for.
             if let Err(e) = crate::files::write_durably(&path, &cosigned) {
-                return refused("witness-unavailable", format!("{e:#}"));
+                return refused(Refusal::WitnessUnavailable(format!("{e:#}")));
             }
             WitnessReply::Cosigned { note: cosigned }
         }
@@ -372,7 +368,7 @@ async fn judge_request(
             // The first evidence is kept and alarmed; the peer offers again at every
             // checkpoint, and those repeats are refused without another file, entry or alarm.
             if has_evidence(&ctx.cfg.data_dir, peer) {
-                return refused("inconsistent-checkpoint", why);
+                return refused(Refusal::InconsistentCheckpoint(why));
             }
             let evidence = ctx
                 .cfg
@@ -405,7 +401,7 @@ async fn judge_request(
                     detail: format!("{peer}: {why}"),
                 })
                 .await;
-            refused("inconsistent-checkpoint", why)
+            refused(Refusal::InconsistentCheckpoint(why))
         }
     }
 }

@@ -414,8 +414,8 @@ fn refusal_code(r: anyhow::Result<liaison_node::node::Sent>) -> String {
     match r {
         Ok(s) => panic!("expected a refusal, but {} was sent", s.id),
         Err(e) => e
-            .downcast::<liaison_node::node::SendRefused>()
-            .map(|r| r.reason_code)
+            .downcast::<liaison_node::refusal::Refusal>()
+            .map(|r| r.reason_code().to_owned())
             .unwrap_or_else(|e| panic!("not a refusal: {e:#}")),
     }
 }

@@ -14,7 +14,7 @@ use super::auth::{Action, Principal};
 use super::json::JsonBody;
 use super::{view, ApiError, ApiState};
 use crate::compose::SendRequest;
-use crate::node::SendRefused;
+use crate::refusal::Refusal;
 use crate::store::{now, MessageState};
 
 /// Default page size of list endpoints.
@@ -39,10 +39,7 @@ fn limit(l: Option<usize>) -> ApiResult<usize> {
 /// A request over a limit, refused (422, `limit-exceeded` naming the limit and the value)
 /// before any work on it.
 pub(super) fn within_limits(r: Result<(), DecodeError>) -> ApiResult<()> {
-    r.map_err(|e| ApiError::Refused {
-        reason_code: e.reason_code().into(),
-        detail: e.to_string(),
-    })
+    r.map_err(|e| ApiError::Refused(e.into()))
 }
 
 /// Runs `f` on the blocking pool: for answers whose cost grows with what the node holds
@@ -129,8 +126,8 @@ pub(super) fn sent_or_refused(
 ) -> ApiResult<crate::node::Sent> {
     r.map_err(|e| {
         let e = refusal_or_internal(e);
-        if let ApiError::Refused { reason_code, .. } = &e {
-            tracing::debug!(who = %p, reason = %reason_code, "message refused");
+        if let ApiError::Refused(r) = &e {
+            tracing::debug!(who = %p, reason = %r.reason_code(), "message refused");
         }
         e
     })
@@ -139,11 +136,8 @@ pub(super) fn sent_or_refused(
 /// A node operation's error as the API reports it: a refusal keeps its reason code (422),
 /// anything else is internal (500).
 pub(crate) fn refusal_or_internal(e: anyhow::Error) -> ApiError {
-    match e.downcast::<SendRefused>() {
-        Ok(r) => ApiError::Refused {
-            reason_code: r.reason_code,
-            detail: r.detail,
-        },
+    match e.downcast::<Refusal>() {
+        Ok(r) => ApiError::Refused(r),
         Err(e) => ApiError::internal(e),
     }
 }

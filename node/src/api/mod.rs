@@ -173,13 +173,8 @@ pub enum ApiError {
         retry_after: Duration,
     },
     /// The node refused the officer's message (422), with the refusal's reason code.
-    #[error("{detail}")]
-    Refused {
-        /// The refusal's stable reason code.
-        reason_code: String,
-        /// What is wrong and how to fix it.
-        detail: String,
-    },
+    #[error("{0}")]
+    Refused(crate::refusal::Refusal),
     /// The stored copy of a message is damaged (500): it is not shown.
     #[error("{0}")]
     Damaged(crate::store::StoreError),
@@ -214,7 +209,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::BodyTimeout(_) => "request-timeout",
             Self::TooManyAttempts { .. } => "too-many-attempts",
-            Self::Refused { reason_code, .. } => reason_code,
+            Self::Refused(r) => r.reason_code(),
             Self::Damaged(e) | Self::DiskFull(e) => e.reason_code(),
             Self::Internal(_) => "internal-error",
         }
@@ -236,7 +231,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Damaged(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::DiskFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -573,12 +568,12 @@ fn token_sign_in(state: &ApiState, req: &Request) -> Result<Principal, ApiError>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// One error of every kind. The match in `every_variant_is_listed` stops compiling when a
     /// variant is added, until it is listed here too.
-    fn one_of_each() -> Vec<ApiError> {
+    pub(crate) fn one_of_each() -> Vec<ApiError> {
         let id = MessageId::of_body(b"x");
         vec![
             ApiError::Unauthenticated("x".into()),
@@ -599,10 +594,7 @@ mod tests {
             ApiError::TooManyAttempts {
                 retry_after: Duration::from_millis(1500),
             },
-            ApiError::Refused {
-                reason_code: "no-route".into(),
-                detail: "x".into(),
-            },
+            ApiError::Refused(crate::refusal::Refusal::NoRoute("x".into())),
             ApiError::Damaged(crate::store::StoreError::Damaged {
                 id,
                 why: "x".into(),
@@ -631,7 +623,7 @@ mod tests {
                 | ApiError::PayloadTooLarge { .. }
                 | ApiError::BodyTimeout(_)
                 | ApiError::TooManyAttempts { .. }
-                | ApiError::Refused { .. }
+                | ApiError::Refused(_)
                 | ApiError::Damaged(_)
                 | ApiError::DiskFull(_)
                 | ApiError::Internal(_) => {}
@@ -644,7 +636,7 @@ mod tests {
     fn every_api_reason_code_is_documented_with_its_status() {
         let doc = include_str!("../../../docs/REASONS.md");
         for e in one_of_each() {
-            if matches!(e, ApiError::Refused { .. }) {
+            if matches!(e, ApiError::Refused(_)) {
                 // A refusal carries the code of the layer that refused (documented there).
                 continue;
             }
