@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use anyhow::Result;
+use crate::error::{NodeError, Result};
 use liaison_protocol::case::{derive, within, CaseState, TaskChange, TaskStatus};
 use liaison_protocol::limits::{
     check, MAX_ATTACHMENTS, MAX_ATTACHMENT_BYTES, MAX_ENTITIES, MAX_RECIPIENTS, MAX_RELEASE,
@@ -180,11 +180,11 @@ pub struct AttachmentRequest {
     pub content_base64: String,
 }
 
-fn refused(why: fn(String) -> Refusal, detail: impl Into<String>) -> anyhow::Error {
+fn refused(why: fn(String) -> Refusal, detail: impl Into<String>) -> NodeError {
     why(detail.into()).into()
 }
 
-fn invalid(detail: impl Into<String>) -> anyhow::Error {
+fn invalid(detail: impl Into<String>) -> NodeError {
     refused(Refusal::InvalidMessage, detail)
 }
 

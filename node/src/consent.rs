@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::Result;
+use crate::error::{NodeError, Result};
 use liaison_protocol::consent::{verify_share, ConsentError, VerifiedShare};
 use liaison_protocol::handling::{check_hop, Hop};
 use liaison_protocol::message::{Body, ConsentAnswer, ConsentRequest, Header, Kind, Share};
@@ -64,10 +64,10 @@ pub async fn request(
 fn sent(r: Result<(MessageId, Vec<NodeId>)>) -> Result<Sent> {
     // A refusal keeps its own code (`no-sealing-key`); anything else is a routing failure.
     let (id, next_hops) = r.map_err(|e| {
-        if e.is::<Refusal>() {
+        if let NodeError::Refused(_) = e {
             e
         } else {
-            Refusal::NoRoute(format!("{e:#}")).into()
+            Refusal::NoRoute(e.to_string()).into()
         }
     })?;
     Ok(Sent {

@@ -17,7 +17,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{anyhow, Context, Result};
 use liaison_protocol::handling::Release;
 use liaison_protocol::message::{Body, Header, Kind};
 use liaison_protocol::routing::{Announcement, Reach, Route, RouteSource};
@@ -26,6 +25,7 @@ use liaison_protocol::{
     Evaluation, Handling, NodeId, Recipient, SignedMessage, Timestamp, Tlp, TrustStore,
 };
 
+use crate::error::{NodeError, Result};
 use crate::node::Ctx;
 use crate::refusal::Refusal;
 use crate::store::now;
@@ -122,22 +122,25 @@ pub fn load_or_create_secret(data: &Path) -> Result<SealingSecret> {
     match std::fs::read(&path) {
         Ok(bytes) => {
             let b: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                anyhow!(
+                NodeError::Failed(format!(
                     "{}: a sealing key is 32 bytes, this file has {}",
                     path.display(),
                     bytes.len()
-                )
+                ))
             })?;
             Ok(SealingSecret::from_bytes(b))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let s = SealingSecret::generate(&ring::rand::SystemRandom::new())
-                .map_err(|e| anyhow!("cannot create a sealing key: {e}"))?;
+                .map_err(|e| NodeError::Failed(format!("cannot create a sealing key: {e}")))?;
             crate::files::create_durably(&path, &s.to_bytes()[..])?;
             tracing::info!(path = %path.display(), "created the sealing key");
             Ok(s)
         }
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => Err(NodeError::Failed(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -173,7 +176,7 @@ pub fn own_statements(
     for signer in signers {
         let mut nonce = [0u8; 16];
         rng.fill(&mut nonce)
-            .map_err(|_| anyhow!("system random generator failed"))?;
+            .map_err(|_| NodeError::failed("system random generator failed"))?;
         let node = signer.node().clone();
         let net = node.network();
         let mut body = Body {
@@ -193,7 +196,7 @@ pub fn own_statements(
                 not_after: Timestamp(t.millis() + KEY_VALIDITY_MS),
             }),
         };
-        out.push(signer.sign(&mut body)?);
+        out.push(signer.sign(&mut body).map_err(NodeError::failed)?);
     }
     Ok(out)
 }
@@ -207,7 +210,7 @@ pub fn control_handling(releasability: Vec<Release>) -> Result<Handling> {
         h0_crime_only: false,
         h1_no_judicial_use: false,
         h3_restrictions: None,
-        evaluation: "A1".parse::<Evaluation>().map_err(|e| anyhow!(e))?,
+        evaluation: "A1".parse::<Evaluation>().map_err(NodeError::failed)?,
     })
 }
 

@@ -20,6 +20,7 @@ pub mod console;
 pub mod deconfliction;
 pub mod directory;
 pub mod endpoint;
+pub mod error;
 pub mod fd_limit;
 pub mod inbound;
 pub mod node;

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{anyhow, bail, Context, Result};
 use liaison_protocol::handling::{check_hop, check_network_hop, Hop};
 use liaison_protocol::log::{Event, MessageFacts};
 use liaison_protocol::message::{self, Body, Header, Kind, Receipt, ReceiptStatus};
@@ -25,7 +24,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::compose::{self, SendRequest};
-use crate::config::{Config, PeerConfig};
+use crate::config::{Config, ConfigError, PeerConfig};
+use crate::error::{NodeError, Result};
 use crate::refusal::Refusal;
 use crate::store::{now, Store};
 
@@ -264,7 +264,7 @@ impl Ctx {
         let mut n = [0u8; 16];
         self.rng
             .fill(&mut n)
-            .map_err(|_| anyhow!("system random generator failed"))?;
+            .map_err(|_| NodeError::failed("system random generator failed"))?;
         Ok(n)
     }
 
@@ -295,13 +295,13 @@ impl Ctx {
                 h0_crime_only: false,
                 h1_no_judicial_use: false,
                 h3_restrictions: None,
-                evaluation: "A1".parse::<Evaluation>().map_err(|e| anyhow!(e))?,
+                evaluation: "A1".parse::<Evaluation>().map_err(NodeError::failed)?,
             },
             kind,
         };
         signer
             .sign_with_id(&mut body)
-            .map_err(|e| anyhow!("cannot sign a control message: {e}"))
+            .map_err(|e| NodeError::failed(format_args!("cannot sign a control message: {e}")))
     }
 
     /// A signed receipt for `ids`, with its id.
@@ -351,9 +351,60 @@ pub struct StartOptions {
     pub accept_missing_checkpoints: bool,
 }
 
+/// Why a node did not start. Each message names the setting or file at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is not valid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The node certificate and key cannot be loaded.
+    #[error("identity: cannot load the node certificate and key")]
+    Identity(#[source] liaison_certs::CertError),
+    /// A further identity's certificate and key cannot be loaded.
+    #[error("identities[{index}]: cannot load the certificate and key")]
+    OtherIdentity {
+        /// Its position in `identities`.
+        index: usize,
+        /// Why.
+        #[source]
+        source: liaison_certs::CertError,
+    },
+    /// The trusted CAs and CRLs cannot be loaded.
+    #[error("trust: cannot load the trusted CAs and CRLs")]
+    Trust(#[source] liaison_certs::CertError),
+    /// The trusted CAs cannot be used for TLS.
+    #[error("trust: cannot use the trusted CAs for TLS")]
+    TlsTrust(#[source] liaison_certs::tls::TlsError),
+    /// The identities, the trust and the configuration do not fit together.
+    #[error("{0}")]
+    Invalid(String),
+    /// The data dir (its lock, its files, the store) cannot be used.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Another process holds the data dir, or its lock cannot be taken.
+    #[error(transparent)]
+    Lock(#[from] crate::store::lock::LockError),
+    /// A secret file can be read by others.
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
+    /// The QUIC endpoint cannot be bound.
+    #[error(transparent)]
+    Endpoint(#[from] crate::endpoint::EndpointError),
+    /// The officer API cannot start.
+    #[error(transparent)]
+    Api(#[from] crate::api::ApiStartError),
+    /// A socket's address cannot be read.
+    #[error("cannot read the address of a socket")]
+    Io(#[source] std::io::Error),
+    /// Start-up failed after the store opened (keys, deconfliction, the first log entries).
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
 /// Refuses to start with a secret that other accounts on the host can read: the node's keys,
 /// the API token, the console's TLS key, the sealing secret (see [`crate::files`]).
-fn check_secrets(cfg: &Config) -> Result<()> {
+fn check_secrets(cfg: &Config) -> Result<(), StartError> {
     let mut secrets = vec![
         ("identity.key".to_owned(), cfg.identity.key.clone()),
         ("api.token_file".to_owned(), cfg.api.token_file.clone()),
@@ -381,57 +432,57 @@ impl Node {
     /// Starts a node: takes the data dir's lock, loads identity and trust, opens (and checks)
     /// the store, binds the QUIC endpoint, starts peer sessions, the accept loop, periodic
     /// checkpoints, the background check of every stored body and the local API.
-    pub async fn start(cfg: Config) -> Result<Node> {
+    pub async fn start(cfg: Config) -> Result<Node, StartError> {
         Self::start_with(cfg, StartOptions::default()).await
     }
 
     /// As [`Node::start`], with the operator's start-up choices.
-    pub async fn start_with(cfg: Config, opts: StartOptions) -> Result<Node> {
+    pub async fn start_with(cfg: Config, opts: StartOptions) -> Result<Node, StartError> {
         // One process per data dir, before anything in it is read or written.
         let lock = crate::store::DataDirLock::acquire(&cfg.data_dir)?;
         check_secrets(&cfg)?;
         let signer = liaison_certs::load_signer(&cfg.identity.cert, &cfg.identity.key)
-            .with_context(|| "identity: cannot load the node certificate and key")?;
+            .map_err(StartError::Identity)?;
         if signer.node() != &cfg.node_id {
-            bail!(
+            return Err(StartError::Invalid(format!(
                 "node_id: the configuration says {} but the certificate {} names {}",
                 cfg.node_id,
                 cfg.identity.cert.display(),
                 signer.node()
-            );
+            )));
         }
         let trust = liaison_certs::load::load_trust_sources(cfg.trust.iter().map(|t| t.source()))
-            .context("trust: cannot load the trusted CAs and CRLs")?;
+            .map_err(StartError::Trust)?;
         trust
             .check_node_cert(signer.cert_der(), now())
             .map_err(|e| {
-                anyhow!(
+                StartError::Invalid(format!(
                     "identity: this node's own certificate is not valid now: {e} ({})",
                     e.reason_code()
-                )
+                ))
             })?;
         crate::store::checkpoint::keep_cert(&cfg.data_dir, signer.cert_der())?;
         let signer = Arc::new(signer);
         let mut signers = vec![signer.clone()];
         for (i, id) in cfg.identities.iter().enumerate() {
             let s = liaison_certs::load_signer(&id.cert, &id.key)
-                .with_context(|| format!("identities[{i}]: cannot load the certificate and key"))?;
+                .map_err(|source| StartError::OtherIdentity { index: i, source })?;
             if signers
                 .iter()
                 .any(|o| o.node().network_str() == s.node().network_str())
             {
-                bail!(
+                return Err(StartError::Invalid(format!(
                     "identities[{i}]: {} is a second identity in network {}; a node has one per network",
                     s.node(),
                     s.node().network_str()
-                );
+                )));
             }
             trust.check_node_cert(s.cert_der(), now()).map_err(|e| {
-                anyhow!(
+                StartError::Invalid(format!(
                     "identities[{i}]: the certificate of {} is not valid now: {e} ({})",
                     s.node(),
                     e.reason_code()
-                )
+                ))
             })?;
             crate::store::checkpoint::keep_cert(&cfg.data_dir, s.cert_der())?;
             signers.push(Arc::new(s));
@@ -461,8 +512,8 @@ impl Node {
         )?;
         let selector_key = crate::deconfliction::load_key(&cfg.deconfliction)?;
         // The same trust store, for TLS: the files are read once.
-        let tls_trust = liaison_certs::tls::TlsTrust::from_trust_store(&trust)
-            .context("trust: cannot use the trusted CAs for TLS")?;
+        let tls_trust =
+            liaison_certs::tls::TlsTrust::from_trust_store(&trust).map_err(StartError::TlsTrust)?;
         let keys = crate::endpoint::RestartKeys::from_secret(&sealing.to_bytes()[..]);
         let (endpoint, clients) = bind_when_free(&cfg, &tls_trust, keys).await?;
         let identities = signers
@@ -508,7 +559,7 @@ impl Node {
                 detail: format!(
                     "liaison {} listening on {}",
                     env!("CARGO_PKG_VERSION"),
-                    endpoint.local_addr()?
+                    endpoint.local_addr().map_err(StartError::Io)?
                 ),
             })
             .await?;
@@ -541,7 +592,7 @@ impl Node {
         }
         tasks.spawn(checkpoint_loop(ctx.clone()));
         tasks.spawn(check_store_in_background(ctx.clone()));
-        tracing::info!(node = %ctx.id, quic = %endpoint.local_addr()?, api = %api_addr, "node started");
+        tracing::info!(node = %ctx.id, quic = %endpoint.local_addr().map_err(StartError::Io)?, api = %api_addr, "node started");
         Ok(Node {
             ctx,
             tasks: Mutex::new(tasks),
@@ -596,7 +647,12 @@ impl Node {
     pub async fn shutdown(self) -> Result<()> {
         tracing::info!(node = %self.ctx.id, "shutting down");
         self.ctx.cancel.cancel();
-        let mut tasks = std::mem::take(&mut *self.tasks.lock().map_err(|_| anyhow!("poisoned"))?);
+        let mut tasks = std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .map_err(|_| NodeError::failed("poisoned"))?,
+        );
         while tasks.join_next().await.is_some() {}
         self.endpoint
             .close(crate::wire::code::SHUTDOWN.into(), b"shutdown");
@@ -619,7 +675,7 @@ async fn bind_when_free(
     cfg: &Config,
     tls: &liaison_certs::tls::TlsTrust,
     keys: crate::endpoint::RestartKeys,
-) -> Result<(quinn::Endpoint, Vec<quinn::ClientConfig>)> {
+) -> Result<(quinn::Endpoint, Vec<quinn::ClientConfig>), StartError> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         match crate::endpoint::bind(cfg, tls, keys.clone()) {
@@ -646,7 +702,7 @@ where
     let ctx = ctx.clone();
     tokio::task::spawn_blocking(move || f(&ctx))
         .await
-        .map_err(|e| anyhow!("a blocking task failed: {e}"))?
+        .map_err(|e| NodeError::failed(format_args!("a blocking task failed: {e}")))?
 }
 
 /// How long `send` waits for a recipient's sealing key to arrive before refusing.
@@ -829,7 +885,7 @@ pub async fn check_store(ctx: &Arc<Ctx>) -> Result<crate::store::ScrubReport> {
         ctx.store.scrub(&check, &stop)
     })
     .await
-    .map_err(|e| anyhow!("the store check failed: {e}"))?
+    .map_err(|e| NodeError::failed(format_args!("the store check failed: {e}")))?
     .map_err(Into::into)
 }
 

@@ -279,7 +279,7 @@ async fn send_one_report(
     originator: &NodeId,
     back: &[NodeId],
     answers: Vec<SignedMessage>,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     send_control(
         ctx,
         originator,
@@ -300,7 +300,7 @@ pub async fn send_control(
     back: &[NodeId],
     kind: Kind,
     in_reply_to: Option<MessageId>,
-) -> anyhow::Result<(MessageId, Vec<NodeId>)> {
+) -> crate::error::Result<(MessageId, Vec<NodeId>)> {
     let signer = ctx.identity_for(to).signer.clone();
     let mut release = vec![Release::Node(to.clone())];
     release.extend(back.iter().map(|n| Release::Centre(n.centre())));
@@ -332,7 +332,7 @@ pub async fn send_control(
     hops.sort();
     hops.dedup();
     if hops.is_empty() {
-        anyhow::bail!("no route to {to}");
+        crate::error::fail!("no route to {to}");
     }
     let (id, _) = ctx.originate(&signer, &mut body, hops.clone()).await?;
     Ok((id, hops))
@@ -348,7 +348,7 @@ pub fn control_body(
     kind: Kind,
     in_reply_to: Option<MessageId>,
     hop_limit: u8,
-) -> anyhow::Result<Body> {
+) -> crate::error::Result<Body> {
     Ok(Body {
         header: Header {
             originator: originator.clone(),

@@ -16,13 +16,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Result};
 use liaison_protocol::checkpoint::{log_origin, open_checkpoint, Checkpoint, NoteVerifier};
 use liaison_protocol::log::Event;
 use liaison_protocol::witness::{judge, Verdict, WitnessReply, WitnessRequest};
 use liaison_protocol::{FrameDecoder, FrameType, NodeId};
 
 use crate::alarm::AlarmKind;
+use crate::error::{fail, NodeError, Result};
 use crate::node::Ctx;
 use crate::refusal::Refusal;
 use crate::store::{checkpoint, now};
@@ -46,11 +46,12 @@ fn checkpoint_in(note: &str) -> Option<Checkpoint> {
 /// The Ed25519 key of a connection's peer certificate (checked at the handshake), and the
 /// certificate.
 pub fn peer_key(ctx: &Ctx, conn: &quinn::Connection) -> Result<([u8; 32], Vec<u8>)> {
-    let der = crate::endpoint::peer_cert_der(conn).ok_or_else(|| anyhow!("no peer certificate"))?;
+    let der = crate::endpoint::peer_cert_der(conn)
+        .ok_or_else(|| NodeError::failed("no peer certificate"))?;
     let c = ctx
         .trust
         .certify(&der)
-        .map_err(|e| anyhow!("peer certificate: {e}"))?;
+        .map_err(|e| NodeError::failed(format_args!("peer certificate: {e}")))?;
     Ok((c.public_key, der))
 }
 
@@ -170,8 +171,9 @@ async fn offer(
     mut old_size: u64,
     refused_before: &mut bool,
 ) -> Result<u64> {
-    let cp = checkpoint_in(note).ok_or_else(|| anyhow!("our checkpoint does not parse"))?;
-    let (mut send, mut recv) = conn.open_bi().await?;
+    let cp =
+        checkpoint_in(note).ok_or_else(|| NodeError::failed("our checkpoint does not parse"))?;
+    let (mut send, mut recv) = conn.open_bi().await.map_err(NodeError::failed)?;
     let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
     let mut frames = FrameReader::default();
     for _ in 0..ROUNDS {
@@ -183,24 +185,30 @@ async fn offer(
             // and old size; the other witnesses get the kept proof): off the runtime's threads.
             let (store, new_size) = (ctx.store.clone(), cp.size());
             tokio::task::spawn_blocking(move || store.consistency_proof(old_size, new_size))
-                .await??
+                .await
+                .map_err(NodeError::failed)??
         };
         let req = WitnessRequest {
             note: note.to_owned(),
             old_size,
             proof,
         };
-        send.write_all(&decoder.encode(FrameType::WitnessRequest, &req.encode())?)
-            .await?;
-        let Some((FrameType::WitnessReply, payload)) = frames.next(&mut recv, &decoder).await?
+        let frame = decoder
+            .encode(FrameType::WitnessRequest, &req.encode())
+            .map_err(NodeError::failed)?;
+        send.write_all(&frame).await.map_err(NodeError::failed)?;
+        let Some((FrameType::WitnessReply, payload)) = frames
+            .next(&mut recv, &decoder)
+            .await
+            .map_err(NodeError::failed)?
         else {
-            bail!("{peer} did not answer with a witness reply");
+            fail!("{peer} did not answer with a witness reply");
         };
-        match WitnessReply::decode(&payload)? {
+        match WitnessReply::decode(&payload).map_err(NodeError::failed)? {
             WitnessReply::Cosigned { note: cosigned } => {
                 let _ = send.finish();
                 if checkpoint::body_of(&cosigned) != checkpoint::body_of(note) {
-                    bail!("{peer} cosigned another checkpoint than the one offered");
+                    fail!("{peer} cosigned another checkpoint than the one offered");
                 }
                 // Keep only the peer's own signature line: a witness vouches for itself only.
                 let mine = format!("— {} ", verifier.name());
@@ -213,10 +221,12 @@ async fn offer(
                         kept.push('\n');
                     }
                 }
-                let opened = open_checkpoint(&kept, std::slice::from_ref(verifier))
-                    .map_err(|e| anyhow!("{peer}'s cosignature does not verify: {e}"))?;
+                let opened =
+                    open_checkpoint(&kept, std::slice::from_ref(verifier)).map_err(|e| {
+                        NodeError::failed(format_args!("{peer}'s cosignature does not verify: {e}"))
+                    })?;
                 if !opened.is_signed_by(verifier) {
-                    bail!("{peer} answered without its cosignature");
+                    fail!("{peer} answered without its cosignature");
                 }
                 ctx.store.add_cosignature(kept).await?;
                 tracing::debug!(peer = %peer, size = cp.size(), "checkpoint cosigned");
@@ -262,11 +272,11 @@ async fn offer(
                         ),
                     );
                 }
-                bail!("{peer} refused to cosign ({reason_code}): {detail}");
+                fail!("{peer} refused to cosign ({reason_code}): {detail}");
             }
         }
     }
-    bail!("{peer} kept asking for other proofs")
+    fail!("{peer} kept asking for other proofs")
 }
 
 // ---------------------------------------------------------------------------------------

@@ -873,7 +873,8 @@ fn node_child(config: &Path) -> Result<()> {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
         }
-        node.shutdown().await
+        node.shutdown().await?;
+        Ok(())
     })
 }
 
