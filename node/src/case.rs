@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use anyhow::Result;
+use crate::error::{NodeError, Result};
 use liaison_protocol::case::{derive, within, CaseState, TaskChange, TaskStatus};
 use liaison_protocol::limits::{
     check, MAX_ATTACHMENTS, MAX_ATTACHMENT_BYTES, MAX_ENTITIES, MAX_RECIPIENTS, MAX_RELEASE,
@@ -31,7 +31,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::compose::{self, parse, SendRequest, DEFAULT_HOP_LIMIT};
-use crate::node::{off_workers, Ctx, SendRefused, Sent};
+use crate::node::{off_workers, Ctx, Sent};
+use crate::refusal::Refusal;
 use crate::store::{now, Role};
 
 /// Where the message being checked sorts among a case's messages before it has an id.
@@ -164,8 +165,7 @@ impl CaseRequest {
 
 /// `req`'s limits, as a refusal (`limit-exceeded`).
 fn within_limits(req: &CaseRequest) -> Result<()> {
-    req.check_limits()
-        .map_err(|e| refused(e.reason_code(), e.to_string()))
+    Ok(req.check_limits().map_err(Refusal::from)?)
 }
 
 /// A file attached to a case message: its name, media type and bytes (base64).
@@ -180,16 +180,12 @@ pub struct AttachmentRequest {
     pub content_base64: String,
 }
 
-fn refused(code: &str, detail: impl Into<String>) -> anyhow::Error {
-    SendRefused {
-        reason_code: code.into(),
-        detail: detail.into(),
-    }
-    .into()
+fn refused(why: fn(String) -> Refusal, detail: impl Into<String>) -> NodeError {
+    why(detail.into()).into()
 }
 
-fn invalid(detail: impl Into<String>) -> anyhow::Error {
-    refused("invalid-message", detail)
+fn invalid(detail: impl Into<String>) -> NodeError {
+    refused(Refusal::InvalidMessage, detail)
 }
 
 /// Parses a case id as written.
@@ -238,7 +234,7 @@ async fn known(ctx: &Arc<Ctx>, case: &CaseId) -> Result<CaseState> {
     let s = load(ctx, case).await?;
     if !s.known() {
         return Err(refused(
-            "unknown-case",
+            Refusal::UnknownCase,
             format!("this node holds neither the opening of case {case} nor an invitation to it"),
         ));
     }
@@ -270,11 +266,11 @@ pub fn check_incoming(
     id: MessageId,
     body: &Body,
     batch: &[(MessageId, Body)],
-) -> Result<(), (String, String)> {
+) -> Result<(), Refusal> {
     let Some(case) = &body.header.case else {
         return Ok(());
     };
-    let mut msgs = messages(ctx, case).map_err(|e| ("internal-error".into(), format!("{e:#}")))?;
+    let mut msgs = messages(ctx, case).map_err(|e| Refusal::Internal(format!("{e:#}")))?;
     msgs.extend(
         batch
             .iter()
@@ -288,7 +284,7 @@ pub fn check_incoming(
             if !matches!(body.kind, Kind::CaseJoin { .. })
                 || matches!(e.code, "case-closed" | "case-handling") =>
         {
-            Err((e.code.into(), e.detail.clone()))
+            Err(Refusal::Case(e.clone()))
         }
         _ => {
             // This node must itself take part in what it receives (a removed participant
@@ -298,10 +294,9 @@ pub fn check_incoming(
             if me_ok {
                 Ok(())
             } else {
-                Err((
-                    "not-a-participant".into(),
-                    format!("this node no longer takes part in case {case}"),
-                ))
+                Err(Refusal::NotAParticipant(format!(
+                    "this node no longer takes part in case {case}"
+                )))
             }
         }
     }
@@ -439,8 +434,7 @@ fn case_body(
 /// Checks a case message as every participant will: the message's own rules, then the case's
 /// (`msgs`: the case's messages so far).
 fn check_case(body: &Body, mut msgs: Vec<(MessageId, Body)>) -> Result<()> {
-    body.validate()
-        .map_err(|e| refused(e.reason_code(), e.to_string()))?;
+    body.validate().map_err(Refusal::from)?;
     let case = body
         .header
         .case
@@ -448,7 +442,7 @@ fn check_case(body: &Body, mut msgs: Vec<(MessageId, Body)>) -> Result<()> {
         .ok_or_else(|| invalid("a case message names its case"))?;
     msgs.push((PROVISIONAL, body.clone()));
     if let Some(Some(e)) = derive(case, msgs).verdict(&PROVISIONAL) {
-        return Err(refused(e.code, e.detail.clone()));
+        return Err(Refusal::Case(e.clone()).into());
     }
     Ok(())
 }
@@ -493,9 +487,12 @@ pub fn payload(req: &CaseRequest) -> Result<Payload> {
 }
 
 fn case_handling(s: &CaseState) -> Result<Handling> {
-    s.handling
-        .clone()
-        .ok_or_else(|| refused("unknown-case", "the case's handling is not known here"))
+    s.handling.clone().ok_or_else(|| {
+        refused(
+            Refusal::UnknownCase,
+            "the case's handling is not known here",
+        )
+    })
 }
 
 /// Participants and pending invitees: who hears of membership and status changes.
@@ -523,7 +520,7 @@ pub async fn open(ctx: &Arc<Ctx>, req: &CaseRequest) -> Result<(CaseId, Sent)> {
     };
     if !ctx.store.case_messages(&id)?.is_empty() {
         return Err(refused(
-            "case-exists",
+            Refusal::CaseExists,
             format!("this node already holds messages of case {id}"),
         ));
     }
@@ -615,14 +612,12 @@ pub async fn invite(ctx: &Arc<Ctx>, case: &CaseId, req: &CaseRequest) -> Result<
             invitee: invitee.clone(),
             note: payload(req)?,
             title: s.title.clone().unwrap_or_default(),
-            summary: s
-                .summary
-                .clone()
-                .ok_or_else(|| refused("unknown-case", "the case's summary is not known here"))?,
-            lead: s
-                .lead
-                .clone()
-                .ok_or_else(|| refused("unknown-case", "the case's lead is not known here"))?,
+            summary: s.summary.clone().ok_or_else(|| {
+                refused(Refusal::UnknownCase, "the case's summary is not known here")
+            })?,
+            lead: s.lead.clone().ok_or_else(|| {
+                refused(Refusal::UnknownCase, "the case's lead is not known here")
+            })?,
             members: s.participants(),
             pending: s.pending(),
         };
@@ -683,7 +678,7 @@ pub async fn update(ctx: &Arc<Ctx>, case: &CaseId, req: &CaseRequest) -> Result<
     if let Some(e) = &req.eval {
         h.evaluation = parse("evaluation", e).map_err(invalid)?;
     }
-    within(&h, &base).map_err(|e| refused("case-handling", e))?;
+    within(&h, &base).map_err(|e| refused(Refusal::CaseHandling, e))?;
     post(ctx, case, Kind::CaseUpdate(payload(req)?), to, h, None).await
 }
 
@@ -718,7 +713,7 @@ pub async fn task(ctx: &Arc<Ctx>, case: &CaseId, req: &CaseRequest) -> Result<Se
                 [one] => Some((*one).clone()),
                 [] => {
                     return Err(refused(
-                        "unknown-task",
+                        Refusal::UnknownTask,
                         format!("no task {prefix} in {case}"),
                     ))
                 }

@@ -12,6 +12,8 @@ use liaison_protocol::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::refusal::Refusal;
+
 /// Default hop limit of messages this node originates.
 pub const DEFAULT_HOP_LIMIT: u8 = 8;
 
@@ -204,9 +206,9 @@ where
     s.parse().map_err(|e| format!("{what} {s:?}: {e}"))
 }
 
-/// Builds and checks the body of a message this node originates. Errors are
-/// `(reason code, detail)`: `invalid-message` for a field that does not parse, the rule's own
-/// code (e.g. `invalid-handling`, `limit-exceeded`) for a message that breaks one.
+/// Builds and checks the body of a message this node originates. Refuses with
+/// `invalid-message` for a field that does not parse, with the rule's own error (e.g.
+/// `invalid-handling`, `limit-exceeded`) for a message that breaks one.
 ///
 /// Limits before work: the request's counts and sizes are checked before it is parsed, and
 /// the body's before its handling rules (recipients × releasability).
@@ -215,16 +217,13 @@ pub fn body(
     req: &SendRequest,
     now: Timestamp,
     nonce: [u8; 16],
-) -> Result<Body, (&'static str, String)> {
-    let refused = |e: DecodeError| (e.reason_code(), e.to_string());
-    req.check_limits().map_err(refused)?;
-    let body = parse_request(me, req, now, nonce).map_err(|e| ("invalid-message", e))?;
-    body.check_limits().map_err(refused)?;
+) -> Result<Body, Refusal> {
+    req.check_limits()?;
+    let body = parse_request(me, req, now, nonce).map_err(Refusal::InvalidMessage)?;
+    body.check_limits()?;
     // Composition rules before the rest, so the officer sees `invalid-handling` and why.
-    liaison_protocol::handling::check_composition(&body.addressing())
-        .map_err(|e| (e.reason_code(), e.to_string()))?;
-    body.validate()
-        .map_err(|e| (e.reason_code(), e.to_string()))?;
+    liaison_protocol::handling::check_composition(&body.addressing())?;
+    body.validate()?;
     Ok(body)
 }
 
@@ -364,6 +363,7 @@ mod tests {
 
     fn compose(req: &SendRequest) -> Result<Body, (&'static str, String)> {
         body(&me(), req, Timestamp(1_780_000_000_000), [7; 16])
+            .map_err(|r| (r.reason_code(), r.detail()))
     }
 
     #[test]

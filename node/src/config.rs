@@ -7,9 +7,51 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
 use liaison_protocol::{NetworkId, NodeId};
 use serde::Deserialize;
+
+/// Why a configuration cannot be used. Each message names the setting at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read configuration file {file}")]
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a configuration (an unknown or missing field, a bad value).
+    #[error("invalid configuration in {file}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// Where and why.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// The file parses but a setting is not valid.
+    #[error("invalid configuration in {file}")]
+    InFile {
+        /// The file.
+        file: String,
+        /// Which setting and why.
+        #[source]
+        source: Box<ConfigError>,
+    },
+    /// A setting is not valid (the message names it).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Returns a [`ConfigError::Invalid`] with a formatted message.
+macro_rules! invalid {
+    ($($t:tt)*) => {
+        return Err(ConfigError::Invalid(format!($($t)*)))
+    };
+}
 
 /// A node's whole configuration.
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
@@ -170,10 +212,10 @@ pub struct RouteConfig {
 
 impl RouteConfig {
     /// The destination, parsed.
-    pub fn destination(&self) -> Result<liaison_protocol::Recipient> {
+    pub fn destination(&self) -> Result<liaison_protocol::Recipient, ConfigError> {
         self.to
             .parse()
-            .map_err(|e| anyhow::anyhow!("routes: to = {:?}: {e}", self.to))
+            .map_err(|e| ConfigError::Invalid(format!("routes: to = {:?}: {e}", self.to)))
     }
 }
 
@@ -313,15 +355,22 @@ fn default_token_file() -> PathBuf {
 impl Config {
     /// Reads and validates a configuration file. Relative paths are resolved against the
     /// file's directory.
-    pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read configuration file {}", path.display()))?;
-        let mut cfg: Config = toml::from_str(&text)
-            .with_context(|| format!("invalid configuration in {}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        let mut cfg: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            file: file.clone(),
+            source,
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.resolve(base);
-        cfg.validate()
-            .with_context(|| format!("invalid configuration in {}", path.display()))?;
+        cfg.validate().map_err(|source| ConfigError::InFile {
+            file,
+            source: Box::new(source),
+        })?;
         Ok(cfg)
     }
 
@@ -359,20 +408,20 @@ impl Config {
     }
 
     /// Checks what TOML cannot: files exist, addresses are sane, peers are distinct.
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let files = [
             ("identity.cert", &self.identity.cert),
             ("identity.key", &self.identity.key),
         ];
         for (key, f) in files {
             if !f.is_file() {
-                bail!("{key}: file {} does not exist", f.display());
+                invalid!("{key}: file {} does not exist", f.display());
             }
         }
         for (i, id) in self.identities.iter().enumerate() {
             for (what, f) in [("cert", &id.cert), ("key", &id.key)] {
                 if !f.is_file() {
-                    bail!(
+                    invalid!(
                         "identities[{i}].{what}: file {} does not exist",
                         f.display()
                     );
@@ -380,41 +429,41 @@ impl Config {
             }
         }
         if self.trust.is_empty() {
-            bail!("trust: at least one network CA must be trusted");
+            invalid!("trust: at least one network CA must be trusted");
         }
         for (i, t) in self.trust.iter().enumerate() {
             let files = match (&t.bundle, &t.ca, &t.crl) {
                 (Some(b), None, None) => vec![("bundle", b)],
                 (Some(_), _, _) => {
-                    bail!("trust[{i}]: give either bundle or ca and crl, not both")
+                    invalid!("trust[{i}]: give either bundle or ca and crl, not both")
                 }
                 (None, Some(ca), Some(crl)) => vec![("ca", ca), ("crl", crl)],
-                (None, Some(_), None) => bail!(
+                (None, Some(_), None) => invalid!(
                     "trust[{i}].crl: required with ca (a network that cannot revoke is not trusted)"
                 ),
-                (None, None, _) => bail!("trust[{i}]: give ca and crl, or bundle"),
+                (None, None, _) => invalid!("trust[{i}]: give ca and crl, or bundle"),
             };
             for (key, f) in files {
                 if !f.is_file() {
-                    bail!("trust[{i}].{key}: file {} does not exist", f.display());
+                    invalid!("trust[{i}].{key}: file {} does not exist", f.display());
                 }
             }
         }
         if !self.api.listen.ip().is_loopback() {
-            bail!(
+            invalid!(
                 "api.listen: {} is not a loopback address; the officer API is local only",
                 self.api.listen
             );
         }
         if let Some(tls) = self.api.tls_listen {
             if !tls.ip().is_loopback() {
-                bail!(
+                invalid!(
                     "api.tls_listen: {tls} is not a loopback address; the officer API is local only"
                 );
             }
         }
         if self.api.max_connections == 0 {
-            bail!("api.max_connections: must be at least 1");
+            invalid!("api.max_connections: must be at least 1");
         }
         for (key, secs) in [
             ("api.header_timeout_secs", self.api.header_timeout_secs),
@@ -422,25 +471,25 @@ impl Config {
             ("api.body_timeout_secs", self.api.body_timeout_secs),
         ] {
             if secs == 0 || secs > 3600 {
-                bail!("{key}: must be between 1 and 3600 seconds");
+                invalid!("{key}: must be between 1 and 3600 seconds");
             }
         }
         if self.api.max_body_bytes < 4096 || self.api.max_body_bytes > MAX_API_BODY_CEILING {
-            bail!("api.max_body_bytes: must be between 4096 and {MAX_API_BODY_CEILING}");
+            invalid!("api.max_body_bytes: must be between 4096 and {MAX_API_BODY_CEILING}");
         }
         match (&self.api.tls_cert, &self.api.tls_key) {
             (None, None) => {}
-            (Some(_), None) => bail!("api.tls_key: required with api.tls_cert"),
-            (None, Some(_)) => bail!("api.tls_cert: required with api.tls_key"),
+            (Some(_), None) => invalid!("api.tls_key: required with api.tls_cert"),
+            (None, Some(_)) => invalid!("api.tls_cert: required with api.tls_key"),
             (Some(cert), Some(key)) => {
                 if self.api.tls_listen.is_none() {
-                    bail!(
+                    invalid!(
                         "api.tls_cert: set, but api.tls_listen is not (nothing would present it)"
                     );
                 }
                 for (what, f) in [("api.tls_cert", cert), ("api.tls_key", key)] {
                     if !f.is_file() {
-                        bail!("{what}: file {} does not exist", f.display());
+                        invalid!("{what}: file {} does not exist", f.display());
                     }
                 }
             }
@@ -448,47 +497,48 @@ impl Config {
         let mut seen = std::collections::BTreeSet::new();
         for p in &self.peers {
             if p.node_id == self.node_id {
-                bail!("peers: {} is this node itself", p.node_id);
+                invalid!("peers: {} is this node itself", p.node_id);
             }
             if !seen.insert(&p.node_id) {
-                bail!("peers: {} is listed twice", p.node_id);
+                invalid!("peers: {} is listed twice", p.node_id);
             }
         }
         for (i, r) in self.routes.iter().enumerate() {
-            r.destination().with_context(|| format!("routes[{i}]"))?;
+            r.destination()
+                .map_err(|e| ConfigError::Invalid(format!("routes[{i}]: {e}")))?;
             if !seen.contains(&r.via) {
-                bail!("routes[{i}].via: {} is not a configured peer", r.via);
+                invalid!("routes[{i}].via: {} is not a configured peer", r.via);
             }
         }
         if self.limits.max_frame < 1024
             || self.limits.max_frame > liaison_protocol::limits::MAX_FRAME_CEILING
         {
-            bail!(
+            invalid!(
                 "limits.max_frame: must be between 1024 and {}",
                 liaison_protocol::limits::MAX_FRAME_CEILING
             );
         }
         if self.limits.window == 0 {
-            bail!("limits.window: must be at least 1");
+            invalid!("limits.window: must be at least 1");
         }
         let d = &self.deconfliction;
         if let Some(k) = &d.key_file {
             if !k.is_file() {
-                bail!(
+                invalid!(
                     "deconfliction.key_file: file {} does not exist",
                     k.display()
                 );
             }
             if d.serve {
-                bail!("deconfliction.serve: a node that runs the deconfliction service must not hold the key (remove deconfliction.key_file); otherwise it could test guesses against every centre's hashes");
+                invalid!("deconfliction.serve: a node that runs the deconfliction service must not hold the key (remove deconfliction.key_file); otherwise it could test guesses against every centre's hashes");
             }
             if d.service.is_none() {
-                bail!("deconfliction.service: name the node that runs the deconfliction service (needed with key_file)");
+                invalid!("deconfliction.service: name the node that runs the deconfliction service (needed with key_file)");
             }
         }
         if let Some(cc) = &d.country_code {
             if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
-                bail!("deconfliction.country_code: {cc:?} is not a country calling code (1 to 3 digits, e.g. \"7\")");
+                invalid!("deconfliction.country_code: {cc:?} is not a country calling code (1 to 3 digits, e.g. \"7\")");
             }
         }
         Ok(())

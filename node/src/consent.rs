@@ -14,35 +14,25 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::Result;
+use crate::error::{NodeError, Result};
 use liaison_protocol::consent::{verify_share, ConsentError, VerifiedShare};
 use liaison_protocol::handling::{check_hop, Hop};
 use liaison_protocol::message::{Body, ConsentAnswer, ConsentRequest, Header, Kind, Share};
 use liaison_protocol::routing::Target;
-use liaison_protocol::{Envelope, MessageId, NodeId, Recipient, Release, Timestamp};
+use liaison_protocol::{Envelope, HandlingError, MessageId, NodeId, Recipient, Release, Timestamp};
 
 use crate::compose::DEFAULT_HOP_LIMIT;
-use crate::node::{check_leg, Ctx, SendRefused, Sent};
+use crate::node::{check_leg, Ctx, Sent};
+use crate::refusal::Refusal;
 use crate::store::{now, Role};
-
-fn refused(code: &str, detail: impl Into<String>) -> anyhow::Error {
-    SendRefused {
-        reason_code: code.into(),
-        detail: detail.into(),
-    }
-    .into()
-}
 
 /// The stored, decoded body of `id`, with its route.
 fn stored(ctx: &Ctx, id: &MessageId) -> Result<(Envelope, Body)> {
     let env = ctx.store.envelope(id)?.ok_or_else(|| {
-        refused(
-            "unknown-message",
-            format!("no message {id} here (or its body was purged)"),
-        )
+        Refusal::UnknownMessage(format!("no message {id} here (or its body was purged)"))
     })?;
     let body = Body::decode(&env.signed.body)
-        .map_err(|e| refused("invalid-message", format!("stored message {id}: {e}")))?;
+        .map_err(|e| Refusal::InvalidMessage(format!("stored message {id}: {e}")))?;
     Ok((env, body))
 }
 
@@ -56,12 +46,12 @@ pub async fn request(
     let state = ctx
         .store
         .state(&target)?
-        .ok_or_else(|| refused("unknown-message", format!("no message {target} here")))?;
+        .ok_or_else(|| Refusal::UnknownMessage(format!("no message {target} here")))?;
     if state.role != Role::Delivered {
-        return Err(refused(
-            "not-a-recipient",
-            "consent is asked for a message this node received",
-        ));
+        return Err(Refusal::NotARecipient(
+            "consent is asked for a message this node received".into(),
+        )
+        .into());
     }
     to.sort();
     to.dedup();
@@ -74,10 +64,10 @@ pub async fn request(
 fn sent(r: Result<(MessageId, Vec<NodeId>)>) -> Result<Sent> {
     // A refusal keeps its own code (`no-sealing-key`); anything else is a routing failure.
     let (id, next_hops) = r.map_err(|e| {
-        if e.is::<SendRefused>() {
+        if let NodeError::Refused(_) = e {
             e
         } else {
-            refused("no-route", format!("{e:#}"))
+            Refusal::NoRoute(e.to_string()).into()
         }
     })?;
     Ok(Sent {
@@ -100,50 +90,46 @@ pub async fn answer(
     // Requests arrive sealed to this node (earlier ones may be in the clear).
     let (req_body, why) = crate::directory::open_body(ctx, req_body);
     if let Some(why) = why {
-        return Err(refused("cannot-open", why));
+        return Err(Refusal::CannotOpen(why).into());
     }
     let Kind::ConsentRequest(req) = &req_body.kind else {
-        return Err(refused(
-            "invalid-message",
-            format!(
-                "{request_id} is a {}, not a consent request",
-                req_body.kind.name()
-            ),
-        ));
+        return Err(Refusal::InvalidMessage(format!(
+            "{request_id} is a {}, not a consent request",
+            req_body.kind.name()
+        ))
+        .into());
     };
     let target_state = ctx.store.state(&req.target)?.ok_or_else(|| {
-        refused(
-            "unknown-message",
-            format!("the requested message {} is not here", req.target),
-        )
+        Refusal::UnknownMessage(format!("the requested message {} is not here", req.target))
     })?;
     if target_state.role != Role::Originated {
-        return Err(refused(
-            "not-originator",
-            "only the originator of a message answers consent requests about it",
-        ));
+        return Err(Refusal::NotOriginator(
+            "only the originator of a message answers consent requests about it".into(),
+        )
+        .into());
     }
     let resealed = if granted {
         let (_, target_body) = stored(ctx, &req.target)?;
         let (clear, why) = crate::directory::open_body(ctx, target_body.clone());
         if let Some(why) = why {
-            return Err(refused("cannot-open", why));
+            return Err(Refusal::CannotOpen(why).into());
         }
         if matches!(target_body.kind, Kind::Sealed(_)) {
             let mut keys = BTreeMap::new();
             for n in &req.to {
                 let k = crate::directory::key_of(ctx, n).ok_or_else(|| {
-                    refused(
-                        "no-sealing-key",
-                        format!("the sealing key of {n} is not known here; it cannot be re-sealed for it"),
-                    )
+                    Refusal::NoSealingKey(format!(
+                        "the sealing key of {n} is not known here; it cannot be re-sealed for it"
+                    ))
                 })?;
                 keys.insert(n.clone(), k);
             }
-            Some(
-                crate::directory::seal_to(ctx, &clear.kind, &target_body.header, &keys)
-                    .map_err(|(c, d)| refused(&c, d))?,
-            )
+            Some(crate::directory::seal_to(
+                ctx,
+                &clear.kind,
+                &target_body.header,
+                &keys,
+            )?)
         } else {
             None
         }
@@ -192,25 +178,25 @@ fn grants_for(ctx: &Ctx, target: &MessageId) -> Result<Vec<liaison_protocol::Sig
 
 /// Verifies a share (its original and every grant: a signature and a certificate chain
 /// each), once per message, before its copies are checked with [`check_share_leg`].
-pub fn verify(ctx: &Ctx, share: &Share, t: Timestamp) -> Result<VerifiedShare, (String, String)> {
-    verify_share(share, &ctx.trust, t).map_err(|e| (e.reason_code().into(), e.to_string()))
+pub fn verify(ctx: &Ctx, share: &Share, t: Timestamp) -> Result<VerifiedShare, Refusal> {
+    verify_share(share, &ctx.trust, t).map_err(Refusal::from)
 }
 
 /// Checks one copy of a share that verified (`verified`, from [`verify`]): the original's
 /// handling rules hold for it with the granted nodes as consented.
 pub fn check_share_leg(
-    verified: &Result<VerifiedShare, (String, String)>,
+    verified: &Result<VerifiedShare, Refusal>,
     next: &NodeId,
     target: &Target,
     route: &[NodeId],
     t: Timestamp,
-) -> Result<(), (String, String)> {
+) -> Result<(), Refusal> {
     let v = verified.as_ref().map_err(Clone::clone)?;
     let Target::Node(dest) = target else {
-        return Err((
-            "invalid-handling".into(),
+        return Err(HandlingError::Invalid(
             "a share goes to named nodes, not to whole networks".into(),
-        ));
+        )
+        .into());
     };
     check_hop(
         &v.original.body().addressing(),
@@ -222,7 +208,7 @@ pub fn check_share_leg(
             consented: &v.consented,
         },
     )
-    .map_err(|e| (e.reason_code().into(), format!("the shared message: {e}")))
+    .map_err(|e| Refusal::from(e).at("the shared message"))
 }
 
 /// Shares `target` (delivered here) with `to`, under the grants this node holds.
@@ -282,22 +268,23 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
     body.normalise();
     // Limits before routing and the handling checks: the original's releasability and the
     // nodes shared with must together fit one message.
-    body.check_limits()
-        .map_err(|e| refused(e.reason_code(), e.to_string()))?;
+    body.check_limits().map_err(Refusal::from)?;
     let plan = ctx.plan(&body, None, &[]);
     if let Some(r) = plan.unroutable.first() {
-        return Err(refused("no-route", format!("no route to {r}")));
+        return Err(Refusal::NoRoute(format!("no route to {r}")).into());
     }
     let verified = verify(ctx, &share, t);
     for leg in &plan.legs {
-        check_leg(&body, leg, &[], t).map_err(|e| refused(e.reason_code(), e.to_string()))?;
-        if let Err((code, detail)) = check_share_leg(&verified, &leg.next, &leg.target, &[], t) {
-            let code = if code == "originator-control" && had_expired {
-                "consent-expired".to_string()
-            } else {
-                code
-            };
-            return Err(refused(&code, detail));
+        check_leg(&body, leg, &[], t).map_err(Refusal::from)?;
+        match check_share_leg(&verified, &leg.next, &leg.target, &[], t) {
+            Ok(()) => {}
+            Err(
+                why @ Refusal::Handling {
+                    error: HandlingError::OriginatorControl { .. },
+                    ..
+                },
+            ) if had_expired => return Err(Refusal::ConsentExpired(why.detail()).into()),
+            Err(why) => return Err(why.into()),
         }
     }
     let hops = plan.next_hops();

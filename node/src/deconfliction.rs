@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use anyhow::{anyhow, Context, Result};
+use crate::error::{fail, NodeError, Result};
 use liaison_protocol::message::{Body, Header, Kind};
 use liaison_protocol::selector::{
     of_payload, Overlap, PhoneContext, SelectorHash, SelectorKey, Selectors,
@@ -33,26 +33,35 @@ pub fn load_key(cfg: &DeconflictionConfig) -> Result<Option<SelectorKey>> {
     };
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path)
-        .with_context(|| format!("deconfliction.key_file: cannot read {}", path.display()))?
+        .map_err(|e| {
+            NodeError::Failed(format!(
+                "deconfliction.key_file: cannot read {}: {e}",
+                path.display()
+            ))
+        })?
         .permissions()
         .mode();
     if mode & 0o077 != 0 {
-        anyhow::bail!(
+        fail!(
             "deconfliction.key_file: {} has mode {:04o}; the key lets its holder test guesses against the service's hashes. Run `chmod 600 {}`",
             path.display(),
             mode & 0o777,
             path.display()
         );
     }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("deconfliction.key_file: cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        NodeError::Failed(format!(
+            "deconfliction.key_file: cannot read {}: {e}",
+            path.display()
+        ))
+    })?;
     let bytes = liaison_protocol::ids::unhex(text.trim())
         .filter(|b| b.len() == 32)
         .ok_or_else(|| {
-            anyhow!(
+            NodeError::Failed(format!(
                 "deconfliction.key_file: {} does not hold 64 hex digits (make one with `liaison certs deconfliction-key`)",
                 path.display()
-            )
+            ))
         })?;
     let mut k = [0u8; 32];
     k.copy_from_slice(&bytes);

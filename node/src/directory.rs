@@ -17,7 +17,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{anyhow, Context, Result};
 use liaison_protocol::handling::Release;
 use liaison_protocol::message::{Body, Header, Kind};
 use liaison_protocol::routing::{Announcement, Reach, Route, RouteSource};
@@ -26,7 +25,9 @@ use liaison_protocol::{
     Evaluation, Handling, NodeId, Recipient, SignedMessage, Timestamp, Tlp, TrustStore,
 };
 
+use crate::error::{NodeError, Result};
 use crate::node::Ctx;
+use crate::refusal::Refusal;
 use crate::store::now;
 
 /// How long a sealing-key statement is valid.
@@ -121,22 +122,25 @@ pub fn load_or_create_secret(data: &Path) -> Result<SealingSecret> {
     match std::fs::read(&path) {
         Ok(bytes) => {
             let b: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                anyhow!(
+                NodeError::Failed(format!(
                     "{}: a sealing key is 32 bytes, this file has {}",
                     path.display(),
                     bytes.len()
-                )
+                ))
             })?;
             Ok(SealingSecret::from_bytes(b))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let s = SealingSecret::generate(&ring::rand::SystemRandom::new())
-                .map_err(|e| anyhow!("cannot create a sealing key: {e}"))?;
+                .map_err(|e| NodeError::Failed(format!("cannot create a sealing key: {e}")))?;
             crate::files::create_durably(&path, &s.to_bytes()[..])?;
             tracing::info!(path = %path.display(), "created the sealing key");
             Ok(s)
         }
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => Err(NodeError::Failed(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -172,7 +176,7 @@ pub fn own_statements(
     for signer in signers {
         let mut nonce = [0u8; 16];
         rng.fill(&mut nonce)
-            .map_err(|_| anyhow!("system random generator failed"))?;
+            .map_err(|_| NodeError::failed("system random generator failed"))?;
         let node = signer.node().clone();
         let net = node.network();
         let mut body = Body {
@@ -192,7 +196,7 @@ pub fn own_statements(
                 not_after: Timestamp(t.millis() + KEY_VALIDITY_MS),
             }),
         };
-        out.push(signer.sign(&mut body)?);
+        out.push(signer.sign(&mut body).map_err(NodeError::failed)?);
     }
     Ok(out)
 }
@@ -206,7 +210,7 @@ pub fn control_handling(releasability: Vec<Release>) -> Result<Handling> {
         h0_crime_only: false,
         h1_no_judicial_use: false,
         h3_restrictions: None,
-        evaluation: "A1".parse::<Evaluation>().map_err(|e| anyhow!(e))?,
+        evaluation: "A1".parse::<Evaluation>().map_err(NodeError::failed)?,
     })
 }
 
@@ -340,18 +344,15 @@ pub struct Shares {
 /// each named node, and every node of a named network whose key this node knows. Refuses
 /// (`no-sealing-key`) when a named node's key, or any key of a named network, is unknown:
 /// content never leaves in the clear.
-pub fn seal_body(ctx: &Ctx, body: &mut Body) -> Result<(), (String, String)> {
+pub fn seal_body(ctx: &Ctx, body: &mut Body) -> Result<(), Refusal> {
     if !body.kind.is_content() {
         return Ok(());
     }
     let t = now();
     let refuse = |what: String| {
-        (
-            "no-sealing-key".to_string(),
-            format!(
-                "the sealing key of {what} is not known here yet; keys arrive with the route announcements of connected peers, try again once {what} (or its gateway) is reachable"
-            ),
-        )
+        Refusal::NoSealingKey(format!(
+            "the sealing key of {what} is not known here yet; keys arrive with the route announcements of connected peers, try again once {what} (or its gateway) is reachable"
+        ))
     };
     let mut keys: BTreeMap<NodeId, [u8; 32]> = BTreeMap::new();
     keys.insert(body.header.originator.clone(), ctx.sealing.public());
@@ -400,13 +401,13 @@ pub fn seal_to(
     kind: &Kind,
     header: &Header,
     keys: &BTreeMap<NodeId, [u8; 32]>,
-) -> Result<liaison_protocol::message::SealedContent, (String, String)> {
+) -> Result<liaison_protocol::message::SealedContent, Refusal> {
     let t = now();
     let shares = {
         let mut held = ctx
             .shares
             .lock()
-            .map_err(|_| ("sealing-failed".to_string(), "poisoned".to_string()))?;
+            .map_err(|_| Refusal::SealingFailed("poisoned".to_string()))?;
         let mut out = Vec::with_capacity(keys.len());
         for (node, key) in keys {
             let fresh = held.held.get(node).is_some_and(|(s, at)| {
@@ -414,7 +415,7 @@ pub fn seal_to(
             });
             if !fresh {
                 let s = SenderShare::new(node, key, &ring::rand::SystemRandom::new())
-                    .map_err(|e| (e.reason_code().to_string(), format!("{node}: {e}")))?;
+                    .map_err(|e| Refusal::from(e).at(node))?;
                 held.held.insert(node.clone(), (Arc::new(s), t));
             }
             if let Some((s, _)) = held.held.get(node) {
@@ -424,8 +425,7 @@ pub fn seal_to(
         out
     };
     let refs: Vec<&SenderShare> = shares.iter().map(|s| s.as_ref()).collect();
-    seal_kind(kind, header, &refs, &ring::rand::SystemRandom::new())
-        .map_err(|e| (e.reason_code().to_string(), e.to_string()))
+    seal_kind(kind, header, &refs, &ring::rand::SystemRandom::new()).map_err(Refusal::from)
 }
 
 /// A stored message's state and readable body (opened where this node can; see

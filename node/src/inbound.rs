@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 
 use crate::alarm::AlarmKind;
 use crate::node::Ctx;
+use crate::refusal::Refusal;
 use crate::store::now;
 use crate::wire::{code, FrameReader, ReadError};
 
@@ -223,8 +224,7 @@ async fn serve_stream(
 struct Refuse {
     id: MessageId,
     facts: Option<MessageFacts>,
-    code: String,
-    detail: String,
+    why: Refusal,
 }
 
 /// Verifies, checks and stores a batch; returns the frames to write back (one receipt for
@@ -242,8 +242,7 @@ async fn prepare(
             refusals.push(Refuse {
                 id: MessageId([0; 32]),
                 facts: None,
-                code: "unexpected-frame".into(),
-                detail: format!("a {t:?} frame on a message stream"),
+                why: Refusal::UnexpectedFrame(format!("a {t:?} frame on a message stream")),
             });
             continue;
         }
@@ -252,8 +251,7 @@ async fn prepare(
             Err(e) => refusals.push(Refuse {
                 id: MessageId([0; 32]),
                 facts: None,
-                code: e.reason_code().into(),
-                detail: e.to_string(),
+                why: e.into(),
             }),
         }
     }
@@ -271,8 +269,7 @@ async fn prepare(
                 refusals.push(Refuse {
                     id,
                     facts: None,
-                    code: e.reason_code().into(),
-                    detail: e.to_string(),
+                    why: e.into(),
                 });
                 continue;
             }
@@ -285,11 +282,10 @@ async fn prepare(
             refusals.push(Refuse {
                 id: v.id(),
                 facts: Some(facts),
-                code: "clock-skew".into(),
-                detail: format!(
+                why: Refusal::ClockSkew(format!(
                     "created at {} but this node's clock says {} (bound ±{} s)",
                     body.header.created_at, t, ctx.cfg.limits.clock_skew_secs
-                ),
+                )),
             });
             continue;
         }
@@ -297,8 +293,9 @@ async fn prepare(
             refusals.push(Refuse {
                 id: v.id(),
                 facts: Some(facts),
-                code: "unexpected-kind".into(),
-                detail: "receipts travel back on the stream that carried the message".into(),
+                why: Refusal::UnexpectedKind(
+                    "receipts travel back on the stream that carried the message".into(),
+                ),
             });
             continue;
         }
@@ -306,26 +303,24 @@ async fn prepare(
             refusals.push(Refuse {
                 id: v.id(),
                 facts: Some(facts),
-                code: "forged-announcement".into(),
-                detail: format!(
+                why: Refusal::ForgedAnnouncement(format!(
                     "an announcement signed by {} arrived from {peer}; a node announces only for itself",
                     v.originator()
-                ),
+                )),
             });
             continue;
         }
         let routed = crate::relay::route_incoming(ctx, body, peer, &route, t);
         if routed.is_refusal() {
-            let (code, detail) = routed
+            let why = routed
                 .refused
                 .first()
-                .map(|(_, _, c, d)| (c.clone(), d.clone()))
-                .unwrap_or_else(|| ("not-a-recipient".into(), String::new()));
+                .map(|(_, _, why)| why.clone())
+                .unwrap_or_else(|| Refusal::NotARecipient(String::new()));
             refusals.push(Refuse {
                 id: v.id(),
                 facts: Some(facts),
-                code,
-                detail,
+                why,
             });
             continue;
         }
@@ -356,14 +351,13 @@ async fn prepare(
                     case_batch = batch;
                     r
                 }
-                Err(e) => Err(("internal-error".into(), format!("case check failed: {e}"))),
+                Err(e) => Err(Refusal::Internal(format!("case check failed: {e}"))),
             };
-            if let Err((code, detail)) = checked {
+            if let Err(why) = checked {
                 refusals.push(Refuse {
                     id: v.id(),
                     facts: Some(facts),
-                    code,
-                    detail,
+                    why,
                 });
                 continue;
             }
@@ -416,7 +410,7 @@ async fn prepare(
 struct Accepted {
     offer: Offer,
     /// Copies refused at this hop (reported back to the originator).
-    refused: Vec<(NodeId, String, String, String)>,
+    refused: Vec<(NodeId, String, Refusal)>,
     /// Answers a hop report carried to this node.
     carried: Vec<crate::relay::Carried>,
     /// A route announcement from the peer.
@@ -578,14 +572,14 @@ async fn finish(
         }
     }
     for r in refusals {
-        tracing::warn!(peer = %peer, id = %r.id.short(), reason = %r.code, detail = %r.detail, "message refused");
+        tracing::warn!(peer = %peer, id = %r.id.short(), reason = %r.why.reason_code(), detail = %r.why, "message refused");
         let logged = ctx
             .store
             .record(Event::Refused {
                 id: Some(r.id),
                 msg: r.facts,
                 peer: peer.clone(),
-                reason_code: r.code.clone(),
+                reason_code: r.why.reason_code().into(),
             })
             .await;
         if let Err(e) = logged {
@@ -596,7 +590,7 @@ async fn finish(
             );
             continue;
         }
-        match ctx.refusal(peer, r.id, &r.code, &r.detail) {
+        match ctx.refusal(peer, r.id, &r.why) {
             Ok(m) => push_frame(&decoder, &mut out, m),
             Err(e) => ctx.alarm(
                 AlarmKind::AnswerNotSent,

@@ -9,10 +9,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{anyhow, bail, Context, Result};
 use liaison_protocol::handling::{check_hop, check_network_hop, Hop};
 use liaison_protocol::log::{Event, MessageFacts};
-use liaison_protocol::message::{Body, Header, Kind, Receipt, ReceiptStatus, Refusal};
+use liaison_protocol::message::{self, Body, Header, Kind, Receipt, ReceiptStatus};
 use liaison_protocol::routing::{Leg, Plan, Route, RouteSource, Router, Target};
 use liaison_protocol::seal::SealingSecret;
 use liaison_protocol::{
@@ -25,7 +24,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::compose::{self, SendRequest};
-use crate::config::{Config, PeerConfig};
+use crate::config::{Config, ConfigError, PeerConfig};
+use crate::error::{NodeError, Result};
+use crate::refusal::Refusal;
 use crate::store::{now, Store};
 
 /// What the node knows about a peer's session, for `status` and `peers`.
@@ -208,10 +209,7 @@ impl Ctx {
     ) -> Result<(MessageId, u64)> {
         // Signing takes a while: a group commit meanwhile may wait for this message.
         let announced = self.store.announce();
-        let (signed, id) = signer.sign_with_id(body).map_err(|e| SendRefused {
-            reason_code: e.reason_code().into(),
-            detail: e.to_string(),
-        })?;
+        let (signed, id) = signer.sign_with_id(body).map_err(Refusal::from)?;
         let facts = MessageFacts::of(id, body);
         let leaf = self
             .store
@@ -266,7 +264,7 @@ impl Ctx {
         let mut n = [0u8; 16];
         self.rng
             .fill(&mut n)
-            .map_err(|_| anyhow!("system random generator failed"))?;
+            .map_err(|_| NodeError::failed("system random generator failed"))?;
         Ok(n)
     }
 
@@ -297,13 +295,13 @@ impl Ctx {
                 h0_crime_only: false,
                 h1_no_judicial_use: false,
                 h3_restrictions: None,
-                evaluation: "A1".parse::<Evaluation>().map_err(|e| anyhow!(e))?,
+                evaluation: "A1".parse::<Evaluation>().map_err(NodeError::failed)?,
             },
             kind,
         };
         signer
             .sign_with_id(&mut body)
-            .map_err(|e| anyhow!("cannot sign a control message: {e}"))
+            .map_err(|e| NodeError::failed(format_args!("cannot sign a control message: {e}")))
     }
 
     /// A signed receipt for `ids`, with its id.
@@ -321,15 +319,14 @@ impl Ctx {
         &self,
         peer: &NodeId,
         target: MessageId,
-        reason_code: &str,
-        detail: &str,
+        why: &Refusal,
     ) -> Result<SignedMessage> {
         self.sign_control(
             peer,
-            Kind::Refusal(Refusal {
+            Kind::Refusal(message::Refusal {
                 target,
-                reason_code: reason_code.into(),
-                detail: detail.chars().take(512).collect(),
+                reason_code: why.reason_code().into(),
+                detail: why.detail().chars().take(512).collect(),
             }),
             Some(target),
         )
@@ -369,9 +366,60 @@ impl std::fmt::Debug for StartOptions {
     }
 }
 
+/// Why a node did not start. Each message names the setting or file at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is not valid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The node certificate and key cannot be loaded.
+    #[error("identity: cannot load the node certificate and key")]
+    Identity(#[source] liaison_certs::CertError),
+    /// A further identity's certificate and key cannot be loaded.
+    #[error("identities[{index}]: cannot load the certificate and key")]
+    OtherIdentity {
+        /// Its position in `identities`.
+        index: usize,
+        /// Why.
+        #[source]
+        source: liaison_certs::CertError,
+    },
+    /// The trusted CAs and CRLs cannot be loaded.
+    #[error("trust: cannot load the trusted CAs and CRLs")]
+    Trust(#[source] liaison_certs::CertError),
+    /// The trusted CAs cannot be used for TLS.
+    #[error("trust: cannot use the trusted CAs for TLS")]
+    TlsTrust(#[source] liaison_certs::tls::TlsError),
+    /// The identities, the trust and the configuration do not fit together.
+    #[error("{0}")]
+    Invalid(String),
+    /// The data dir (its lock, its files, the store) cannot be used.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Another process holds the data dir, or its lock cannot be taken.
+    #[error(transparent)]
+    Lock(#[from] crate::store::lock::LockError),
+    /// A secret file can be read by others.
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
+    /// The QUIC endpoint cannot be bound.
+    #[error(transparent)]
+    Endpoint(#[from] crate::endpoint::EndpointError),
+    /// The officer API cannot start.
+    #[error(transparent)]
+    Api(#[from] crate::api::ApiStartError),
+    /// A socket's address cannot be read.
+    #[error("cannot read the address of a socket")]
+    Io(#[source] std::io::Error),
+    /// Start-up failed after the store opened (keys, deconfliction, the first log entries).
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
 /// Refuses to start with a secret that other accounts on the host can read: the node's keys,
 /// the API token, the console's TLS key, the sealing secret (see [`crate::files`]).
-fn check_secrets(cfg: &Config) -> Result<()> {
+fn check_secrets(cfg: &Config) -> Result<(), StartError> {
     let mut secrets = vec![
         ("identity.key".to_owned(), cfg.identity.key.clone()),
         ("api.token_file".to_owned(), cfg.api.token_file.clone()),
@@ -399,57 +447,57 @@ impl Node {
     /// Starts a node: takes the data dir's lock, loads identity and trust, opens (and checks)
     /// the store, binds the QUIC endpoint, starts peer sessions, the accept loop, periodic
     /// checkpoints, the background check of every stored body and the local API.
-    pub async fn start(cfg: Config) -> Result<Node> {
+    pub async fn start(cfg: Config) -> Result<Node, StartError> {
         Self::start_with(cfg, StartOptions::default()).await
     }
 
     /// As [`Node::start`], with the operator's start-up choices.
-    pub async fn start_with(cfg: Config, opts: StartOptions) -> Result<Node> {
+    pub async fn start_with(cfg: Config, opts: StartOptions) -> Result<Node, StartError> {
         // One process per data dir, before anything in it is read or written.
         let lock = crate::store::DataDirLock::acquire(&cfg.data_dir)?;
         check_secrets(&cfg)?;
         let signer = liaison_certs::load_signer(&cfg.identity.cert, &cfg.identity.key)
-            .with_context(|| "identity: cannot load the node certificate and key")?;
+            .map_err(StartError::Identity)?;
         if signer.node() != &cfg.node_id {
-            bail!(
+            return Err(StartError::Invalid(format!(
                 "node_id: the configuration says {} but the certificate {} names {}",
                 cfg.node_id,
                 cfg.identity.cert.display(),
                 signer.node()
-            );
+            )));
         }
         let trust = liaison_certs::load::load_trust_sources(cfg.trust.iter().map(|t| t.source()))
-            .context("trust: cannot load the trusted CAs and CRLs")?;
+            .map_err(StartError::Trust)?;
         trust
             .check_node_cert(signer.cert_der(), now())
             .map_err(|e| {
-                anyhow!(
+                StartError::Invalid(format!(
                     "identity: this node's own certificate is not valid now: {e} ({})",
                     e.reason_code()
-                )
+                ))
             })?;
         crate::store::checkpoint::keep_cert(&cfg.data_dir, signer.cert_der())?;
         let signer = Arc::new(signer);
         let mut signers = vec![signer.clone()];
         for (i, id) in cfg.identities.iter().enumerate() {
             let s = liaison_certs::load_signer(&id.cert, &id.key)
-                .with_context(|| format!("identities[{i}]: cannot load the certificate and key"))?;
+                .map_err(|source| StartError::OtherIdentity { index: i, source })?;
             if signers
                 .iter()
                 .any(|o| o.node().network_str() == s.node().network_str())
             {
-                bail!(
+                return Err(StartError::Invalid(format!(
                     "identities[{i}]: {} is a second identity in network {}; a node has one per network",
                     s.node(),
                     s.node().network_str()
-                );
+                )));
             }
             trust.check_node_cert(s.cert_der(), now()).map_err(|e| {
-                anyhow!(
+                StartError::Invalid(format!(
                     "identities[{i}]: the certificate of {} is not valid now: {e} ({})",
                     s.node(),
                     e.reason_code()
-                )
+                ))
             })?;
             crate::store::checkpoint::keep_cert(&cfg.data_dir, s.cert_der())?;
             signers.push(Arc::new(s));
@@ -479,8 +527,8 @@ impl Node {
         )?;
         let selector_key = crate::deconfliction::load_key(&cfg.deconfliction)?;
         // The same trust store, for TLS: the files are read once.
-        let tls_trust = liaison_certs::tls::TlsTrust::from_trust_store(&trust)
-            .context("trust: cannot use the trusted CAs for TLS")?;
+        let tls_trust =
+            liaison_certs::tls::TlsTrust::from_trust_store(&trust).map_err(StartError::TlsTrust)?;
         let keys = crate::endpoint::RestartKeys::from_secret(&sealing.to_bytes()[..]);
         let (endpoint, clients) = bind_when_free(&cfg, &tls_trust, keys).await?;
         let identities = signers
@@ -526,7 +574,7 @@ impl Node {
                 detail: format!(
                     "liaison {} listening on {}",
                     env!("CARGO_PKG_VERSION"),
-                    endpoint.local_addr()?
+                    endpoint.local_addr().map_err(StartError::Io)?
                 ),
             })
             .await?;
@@ -559,7 +607,7 @@ impl Node {
         }
         tasks.spawn(checkpoint_loop(ctx.clone()));
         tasks.spawn(check_store_in_background(ctx.clone()));
-        tracing::info!(node = %ctx.id, quic = %endpoint.local_addr()?, api = %api_addr, "node started");
+        tracing::info!(node = %ctx.id, quic = %endpoint.local_addr().map_err(StartError::Io)?, api = %api_addr, "node started");
         Ok(Node {
             ctx,
             tasks: Mutex::new(tasks),
@@ -614,7 +662,12 @@ impl Node {
     pub async fn shutdown(self) -> Result<()> {
         tracing::info!(node = %self.ctx.id, "shutting down");
         self.ctx.cancel.cancel();
-        let mut tasks = std::mem::take(&mut *self.tasks.lock().map_err(|_| anyhow!("poisoned"))?);
+        let mut tasks = std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .map_err(|_| NodeError::failed("poisoned"))?,
+        );
         while tasks.join_next().await.is_some() {}
         self.endpoint
             .close(crate::wire::code::SHUTDOWN.into(), b"shutdown");
@@ -637,7 +690,7 @@ async fn bind_when_free(
     cfg: &Config,
     tls: &liaison_certs::tls::TlsTrust,
     keys: crate::endpoint::RestartKeys,
-) -> Result<(quinn::Endpoint, Vec<quinn::ClientConfig>)> {
+) -> Result<(quinn::Endpoint, Vec<quinn::ClientConfig>), StartError> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         match crate::endpoint::bind(cfg, tls, keys.clone()) {
@@ -664,30 +717,15 @@ where
     let ctx = ctx.clone();
     tokio::task::spawn_blocking(move || f(&ctx))
         .await
-        .map_err(|e| anyhow!("a blocking task failed: {e}"))?
+        .map_err(|e| NodeError::failed(format_args!("a blocking task failed: {e}")))?
 }
 
 /// How long `send` waits for a recipient's sealing key to arrive before refusing.
 const KEY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Error from `send` that an officer should see as a refusal (with a reason code).
-#[derive(Debug, thiserror::Error)]
-#[error("{reason_code}: {detail}")]
-pub struct SendRefused {
-    /// Stable reason code.
-    pub reason_code: String,
-    /// What is wrong and how to fix it.
-    pub detail: String,
-}
-
 /// Composes, signs, logs and queues a message from this node; returns once durable.
 pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
-    let refused = |code: &str, detail: String| SendRefused {
-        reason_code: code.into(),
-        detail,
-    };
-    let body = compose::body(&ctx.id, req, now(), ctx.nonce()?)
-        .map_err(|(code, detail)| refused(code, detail))?;
+    let body = compose::body(&ctx.id, req, now(), ctx.nonce()?)?;
     send_body(ctx, body).await
 }
 
@@ -696,39 +734,29 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
 /// one else yet) is logged and queued nowhere. Deconfliction selectors of its content go to
 /// the service afterwards ([`crate::deconfliction::submit`]).
 pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
-    let refused = |code: &str, detail: String| SendRefused {
-        reason_code: code.into(),
-        detail,
-    };
     let t = body.header.created_at;
     let plan = ctx.plan(&body, None, &[]);
     if let Some(r) = plan.unroutable.first() {
-        return Err(refused(
-            "no-route",
-            format!(
-                "no route to {r} from {}: it is neither a peer nor reachable through a configured or announced route",
-                ctx.id
-            ),
-        )
+        return Err(Refusal::NoRoute(format!(
+            "no route to {r} from {}: it is neither a peer nor reachable through a configured or announced route",
+            ctx.id
+        ))
         .into());
     }
     for leg in &plan.legs {
         check_leg(&body, leg, &[], t)
-            .map_err(|e| refused(e.reason_code(), format!("towards {}: {e}", leg.next)))?;
+            .map_err(|e| Refusal::from(e).at(format_args!("towards {}", leg.next)))?;
     }
     let hops = plan.next_hops();
     if hops.is_empty() && !plan.deliver {
-        return Err(refused(
-            "no-route",
+        return Err(Refusal::NoRoute(
             "every recipient is this node itself; nothing to send".into(),
         )
         .into());
     }
     // The readable body is kept only where deconfliction will read it (not on every send).
     let clear = ctx.selector_key.is_some().then(|| body.clone());
-    seal_when_keys_known(ctx, &mut body)
-        .await
-        .map_err(|(code, detail)| refused(&code, detail))?;
+    seal_when_keys_known(ctx, &mut body).await?;
     let (id, leaf) = ctx.originate(&ctx.signer, &mut body, hops.clone()).await?;
     tracing::info!(id = %id.short(), kind = body.kind.name(), to = ?hops, "message sent");
     if let Some(clear) = &clear {
@@ -744,20 +772,20 @@ pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
 /// Seals `body`'s content (see [`crate::directory::seal_body`]). A recipient's key not known
 /// yet usually arrives with the next announcement of a peer that has just connected, so a
 /// missing key is waited for (up to 10 s) before the refusal (`no-sealing-key`) is returned.
-pub async fn seal_when_keys_known(ctx: &Ctx, body: &mut Body) -> Result<(), (String, String)> {
+pub async fn seal_when_keys_known(ctx: &Ctx, body: &mut Body) -> Result<(), Refusal> {
     let mut learned = ctx.keys_learned.subscribe();
     let deadline = tokio::time::Instant::now() + KEY_WAIT;
     loop {
         learned.borrow_and_update();
         match crate::directory::seal_body(ctx, body) {
             Ok(()) => return Ok(()),
-            Err((code, detail)) => {
-                let waited = code == "no-sealing-key"
+            Err(refusal) => {
+                let waited = matches!(refusal, Refusal::NoSealingKey(_))
                     && tokio::time::timeout_at(deadline, learned.changed())
                         .await
                         .is_ok_and(|r| r.is_ok());
                 if !waited {
-                    return Err((code, detail));
+                    return Err(refusal);
                 }
             }
         }
@@ -872,7 +900,7 @@ pub async fn check_store(ctx: &Arc<Ctx>) -> Result<crate::store::ScrubReport> {
         ctx.store.scrub(&check, &stop)
     })
     .await
-    .map_err(|e| anyhow!("the store check failed: {e}"))?
+    .map_err(|e| NodeError::failed(format_args!("the store check failed: {e}")))?
     .map_err(Into::into)
 }
 

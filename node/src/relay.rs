@@ -32,6 +32,7 @@ use liaison_protocol::{
 
 use crate::compose::DEFAULT_HOP_LIMIT;
 use crate::node::{check_leg, Ctx};
+use crate::refusal::Refusal;
 use crate::store::{now, Role};
 
 /// What this node does with one verified message that arrived from a peer.
@@ -40,8 +41,8 @@ pub struct Routed {
     pub deliver: bool,
     /// Peers it goes to next (checked).
     pub next_hops: Vec<NodeId>,
-    /// Copies refused here: (next hop, destination, reason code, detail).
-    pub refused: Vec<(NodeId, String, String, String)>,
+    /// Copies refused here: (next hop, destination, why).
+    pub refused: Vec<(NodeId, String, Refusal)>,
 }
 
 impl Routed {
@@ -83,8 +84,10 @@ pub fn route_incoming(
             refused: vec![(
                 ctx.id.clone(),
                 ctx.id.to_string(),
-                "not-a-recipient".into(),
-                format!("{} is not among the recipients and does not relay", ctx.id),
+                Refusal::NotARecipient(format!(
+                    "{} is not among the recipients and does not relay",
+                    ctx.id
+                )),
             )],
         };
     }
@@ -111,29 +114,27 @@ pub fn route_incoming(
             refused.push((
                 leg.next.clone(),
                 dest(leg),
-                "relay-not-allowed".into(),
-                format!(
+                Refusal::RelayNotAllowed(format!(
                     "{} does not relay from network {} to network {}",
                     ctx.id,
                     peer.network_str(),
                     leg.next.network_str()
-                ),
+                )),
             ));
             continue;
         }
         let checked = check_leg(body, leg, &onward, t)
-            .map_err(|e| (e.reason_code().to_string(), e.to_string()))
+            .map_err(Refusal::from)
             .and_then(|()| match &share {
                 Some(v) => crate::consent::check_share_leg(v, &leg.next, &leg.target, &onward, t),
                 None => Ok(()),
             });
         match checked {
             Ok(()) => next_hops.push(leg.next.clone()),
-            Err((code, e)) => refused.push((
+            Err(why) => refused.push((
                 leg.next.clone(),
                 dest(leg),
-                code,
-                format!("towards {} via {}: {e}", dest(leg), leg.next),
+                why.at(format_args!("towards {} via {}", dest(leg), leg.next)),
             )),
         }
     }
@@ -141,30 +142,28 @@ pub fn route_incoming(
     let mut deliver = plan.deliver;
     if let (true, Some(share)) = (deliver, &share) {
         let me = ctx.identity_for(peer).signer.node().clone();
-        if let Err((code, e)) =
+        if let Err(why) =
             crate::consent::check_share_leg(share, &me, &Target::Node(me.clone()), route, t)
         {
             deliver = false;
-            refused.push((me.clone(), me.to_string(), code, e));
+            refused.push((me.clone(), me.to_string(), why));
         }
     }
     for r in &plan.unroutable {
         refused.push((
             ctx.id.clone(),
             r.to_string(),
-            "no-route".into(),
-            format!("{} has no route to {r}", ctx.id),
+            Refusal::NoRoute(format!("{} has no route to {r}", ctx.id)),
         ));
     }
     if !deliver && refused.is_empty() && next_hops.is_empty() {
         refused.push((
             ctx.id.clone(),
             ctx.id.to_string(),
-            "not-a-recipient".into(),
-            format!(
+            Refusal::NotARecipient(format!(
                 "{} is not among the recipients and has nowhere to relay it",
                 ctx.id
-            ),
+            )),
         ));
     }
     next_hops.sort();
@@ -280,7 +279,7 @@ async fn send_one_report(
     originator: &NodeId,
     back: &[NodeId],
     answers: Vec<SignedMessage>,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     send_control(
         ctx,
         originator,
@@ -301,7 +300,7 @@ pub async fn send_control(
     back: &[NodeId],
     kind: Kind,
     in_reply_to: Option<MessageId>,
-) -> anyhow::Result<(MessageId, Vec<NodeId>)> {
+) -> crate::error::Result<(MessageId, Vec<NodeId>)> {
     let signer = ctx.identity_for(to).signer.clone();
     let mut release = vec![Release::Node(to.clone())];
     release.extend(back.iter().map(|n| Release::Centre(n.centre())));
@@ -319,12 +318,7 @@ pub async fn send_control(
     // A control message that carries an officer's words (a consent request) is sealed like
     // any content: the gateways on the way route it by its header alone. As for `send`, a
     // recipient's key still on its way is waited for a little.
-    crate::node::seal_when_keys_known(ctx, &mut body)
-        .await
-        .map_err(|(reason_code, detail)| crate::node::SendRefused {
-            reason_code,
-            detail,
-        })?;
+    crate::node::seal_when_keys_known(ctx, &mut body).await?;
     let plan = ctx.plan(&body, None, &[]);
     let mut hops = Vec::new();
     for leg in &plan.legs {
@@ -338,7 +332,7 @@ pub async fn send_control(
     hops.sort();
     hops.dedup();
     if hops.is_empty() {
-        anyhow::bail!("no route to {to}");
+        crate::error::fail!("no route to {to}");
     }
     let (id, _) = ctx.originate(&signer, &mut body, hops.clone()).await?;
     Ok((id, hops))
@@ -354,7 +348,7 @@ pub fn control_body(
     kind: Kind,
     in_reply_to: Option<MessageId>,
     hop_limit: u8,
-) -> anyhow::Result<Body> {
+) -> crate::error::Result<Body> {
     Ok(Body {
         header: Header {
             originator: originator.clone(),
@@ -405,20 +399,20 @@ pub async fn report_refusals(
     ctx: &Arc<Ctx>,
     facts: &MessageFacts,
     route: &[NodeId],
-    refused: &[(NodeId, String, String, String)],
+    refused: &[(NodeId, String, Refusal)],
 ) {
     if facts.kind == "hop-report" {
         return;
     }
     let mut answers = Vec::new();
-    for (next, _dest, code, detail) in refused {
+    for (next, _dest, why) in refused {
         let logged = ctx
             .store
             .record(Event::Refused {
                 id: Some(facts.id),
                 msg: Some(facts.clone()),
                 peer: next.clone(),
-                reason_code: code.clone(),
+                reason_code: why.reason_code().into(),
             })
             .await;
         if let Err(e) = logged {
@@ -429,8 +423,8 @@ pub async fn report_refusals(
             );
             continue;
         }
-        tracing::warn!(id = %facts.id.short(), next = %next, reason = %code, detail = %detail, "copy refused at this hop");
-        match ctx.refusal(&facts.originator, facts.id, code, detail) {
+        tracing::warn!(id = %facts.id.short(), next = %next, reason = %why.reason_code(), detail = %why, "copy refused at this hop");
+        match ctx.refusal(&facts.originator, facts.id, why) {
             Ok(m) => answers.push(m),
             Err(e) => ctx.alarm(
                 crate::alarm::AlarmKind::AnswerNotSent,

@@ -16,14 +16,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Result};
 use liaison_protocol::checkpoint::{log_origin, open_checkpoint, Checkpoint, NoteVerifier};
 use liaison_protocol::log::Event;
 use liaison_protocol::witness::{judge, Verdict, WitnessReply, WitnessRequest};
 use liaison_protocol::{FrameDecoder, FrameType, NodeId};
 
 use crate::alarm::AlarmKind;
+use crate::error::{fail, NodeError, Result};
 use crate::node::Ctx;
+use crate::refusal::Refusal;
 use crate::store::{checkpoint, now};
 use crate::wire::{code, FrameReader};
 
@@ -45,11 +46,12 @@ fn checkpoint_in(note: &str) -> Option<Checkpoint> {
 /// The Ed25519 key of a connection's peer certificate (checked at the handshake), and the
 /// certificate.
 pub fn peer_key(ctx: &Ctx, conn: &quinn::Connection) -> Result<([u8; 32], Vec<u8>)> {
-    let der = crate::endpoint::peer_cert_der(conn).ok_or_else(|| anyhow!("no peer certificate"))?;
+    let der = crate::endpoint::peer_cert_der(conn)
+        .ok_or_else(|| NodeError::failed("no peer certificate"))?;
     let c = ctx
         .trust
         .certify(&der)
-        .map_err(|e| anyhow!("peer certificate: {e}"))?;
+        .map_err(|e| NodeError::failed(format_args!("peer certificate: {e}")))?;
     Ok((c.public_key, der))
 }
 
@@ -169,8 +171,9 @@ async fn offer(
     mut old_size: u64,
     refused_before: &mut bool,
 ) -> Result<u64> {
-    let cp = checkpoint_in(note).ok_or_else(|| anyhow!("our checkpoint does not parse"))?;
-    let (mut send, mut recv) = conn.open_bi().await?;
+    let cp =
+        checkpoint_in(note).ok_or_else(|| NodeError::failed("our checkpoint does not parse"))?;
+    let (mut send, mut recv) = conn.open_bi().await.map_err(NodeError::failed)?;
     let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
     let mut frames = FrameReader::default();
     for _ in 0..ROUNDS {
@@ -182,24 +185,30 @@ async fn offer(
             // and old size; the other witnesses get the kept proof): off the runtime's threads.
             let (store, new_size) = (ctx.store.clone(), cp.size());
             tokio::task::spawn_blocking(move || store.consistency_proof(old_size, new_size))
-                .await??
+                .await
+                .map_err(NodeError::failed)??
         };
         let req = WitnessRequest {
             note: note.to_owned(),
             old_size,
             proof,
         };
-        send.write_all(&decoder.encode(FrameType::WitnessRequest, &req.encode())?)
-            .await?;
-        let Some((FrameType::WitnessReply, payload)) = frames.next(&mut recv, &decoder).await?
+        let frame = decoder
+            .encode(FrameType::WitnessRequest, &req.encode())
+            .map_err(NodeError::failed)?;
+        send.write_all(&frame).await.map_err(NodeError::failed)?;
+        let Some((FrameType::WitnessReply, payload)) = frames
+            .next(&mut recv, &decoder)
+            .await
+            .map_err(NodeError::failed)?
         else {
-            bail!("{peer} did not answer with a witness reply");
+            fail!("{peer} did not answer with a witness reply");
         };
-        match WitnessReply::decode(&payload)? {
+        match WitnessReply::decode(&payload).map_err(NodeError::failed)? {
             WitnessReply::Cosigned { note: cosigned } => {
                 let _ = send.finish();
                 if checkpoint::body_of(&cosigned) != checkpoint::body_of(note) {
-                    bail!("{peer} cosigned another checkpoint than the one offered");
+                    fail!("{peer} cosigned another checkpoint than the one offered");
                 }
                 // Keep only the peer's own signature line: a witness vouches for itself only.
                 let mine = format!("— {} ", verifier.name());
@@ -212,10 +221,12 @@ async fn offer(
                         kept.push('\n');
                     }
                 }
-                let opened = open_checkpoint(&kept, std::slice::from_ref(verifier))
-                    .map_err(|e| anyhow!("{peer}'s cosignature does not verify: {e}"))?;
+                let opened =
+                    open_checkpoint(&kept, std::slice::from_ref(verifier)).map_err(|e| {
+                        NodeError::failed(format_args!("{peer}'s cosignature does not verify: {e}"))
+                    })?;
                 if !opened.is_signed_by(verifier) {
-                    bail!("{peer} answered without its cosignature");
+                    fail!("{peer} answered without its cosignature");
                 }
                 ctx.store.add_cosignature(kept).await?;
                 tracing::debug!(peer = %peer, size = cp.size(), "checkpoint cosigned");
@@ -246,7 +257,8 @@ async fn offer(
             } => {
                 let _ = send.finish();
                 // Alarmed once per session with this witness, not at every checkpoint.
-                if reason_code == "inconsistent-checkpoint" && !*refused_before {
+                let why = Refusal::from_code(&reason_code, detail.clone());
+                if matches!(why, Some(Refusal::InconsistentCheckpoint(_))) && !*refused_before {
                     *refused_before = true;
                     ctx.alarm(
                         AlarmKind::LogRolledBack,
@@ -260,11 +272,11 @@ async fn offer(
                         ),
                     );
                 }
-                bail!("{peer} refused to cosign ({reason_code}): {detail}");
+                fail!("{peer} refused to cosign ({reason_code}): {detail}");
             }
         }
     }
-    bail!("{peer} kept asking for other proofs")
+    fail!("{peer} kept asking for other proofs")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -306,10 +318,10 @@ pub async fn serve(
     }
 }
 
-fn refused(code: &str, detail: String) -> WitnessReply {
+fn refused(why: Refusal) -> WitnessReply {
     WitnessReply::Refused {
-        reason_code: code.into(),
-        detail,
+        reason_code: why.reason_code().into(),
+        detail: why.detail(),
     }
 }
 
@@ -322,22 +334,16 @@ async fn judge_request(
     let origin = log_origin(peer);
     let verifier = match NoteVerifier::new(&origin, peer_key) {
         Ok(v) => v,
-        Err(e) => return refused("bad-key", e.to_string()),
+        Err(e) => return refused(Refusal::BadKey(e.to_string())),
     };
     let mut signed = match open_checkpoint(&req.note, std::slice::from_ref(&verifier)) {
         Ok(s) => s,
-        Err(e) => {
-            return refused(
-                e.reason_code(),
-                format!("the checkpoint does not verify: {e}"),
-            )
-        }
+        Err(e) => return refused(Refusal::from(e).at("the checkpoint does not verify")),
     };
     if signed.checkpoint().origin() != origin {
-        return refused(
-            "wrong-origin",
-            format!("{peer} may only present its own log ({origin})"),
-        );
+        return refused(Refusal::WrongOrigin(format!(
+            "{peer} may only present its own log ({origin})"
+        )));
     }
     // One witnessing decision at a time, so two streams cannot both pass the same state.
     let _one = ctx.witness_lock.lock().await;
@@ -346,10 +352,10 @@ async fn judge_request(
         Ok(n) => Some(n),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
-            return refused(
-                "witness-unavailable",
-                format!("cannot read {}: {e}", path.display()),
-            )
+            return refused(Refusal::WitnessUnavailable(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
         }
     };
     let last = last_note.as_deref().and_then(checkpoint_in);
@@ -358,12 +364,12 @@ async fn judge_request(
             // Signed as the identity this peer knows (a gateway has one per network).
             let me = &ctx.identity_for(peer).signer;
             if let Err(e) = signed.add_signature(&log_origin(me.node()), me.key()) {
-                return refused("witness-unavailable", e.to_string());
+                return refused(Refusal::WitnessUnavailable(e.to_string()));
             }
             let cosigned = signed.encode();
             // Durable before the cosignature leaves: a restart must remember what it vouched for.
             if let Err(e) = crate::files::write_durably(&path, &cosigned) {
-                return refused("witness-unavailable", format!("{e:#}"));
+                return refused(Refusal::WitnessUnavailable(format!("{e:#}")));
             }
             WitnessReply::Cosigned { note: cosigned }
         }
@@ -372,7 +378,7 @@ async fn judge_request(
             // The first evidence is kept and alarmed; the peer offers again at every
             // checkpoint, and those repeats are refused without another file, entry or alarm.
             if has_evidence(&ctx.cfg.data_dir, peer) {
-                return refused("inconsistent-checkpoint", why);
+                return refused(Refusal::InconsistentCheckpoint(why));
             }
             let evidence = ctx
                 .cfg
@@ -405,7 +411,7 @@ async fn judge_request(
                     detail: format!("{peer}: {why}"),
                 })
                 .await;
-            refused("inconsistent-checkpoint", why)
+            refused(Refusal::InconsistentCheckpoint(why))
         }
     }
 }

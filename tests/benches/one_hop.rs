@@ -174,7 +174,7 @@ fn calibrate_text_len() -> Result<(usize, usize)> {
             Timestamp(1_800_000_000_000),
             [7; 16],
         )
-        .map_err(|(code, detail)| anyhow!("{code}: {detail}"))?;
+        .map_err(|r| anyhow!("{}: {r}", r.reason_code()))?;
         Ok(body.encode().map_err(|e| anyhow!("{e:?}"))?.len())
     };
     let mut len = BODY_BYTES.saturating_sub(size(100)? - 100);
@@ -873,7 +873,8 @@ fn node_child(config: &Path) -> Result<()> {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
         }
-        node.shutdown().await
+        node.shutdown().await?;
+        Ok(())
     })
 }
 

@@ -189,7 +189,7 @@ fn calibrate(me: &str, req: impl Fn(&str) -> SendRequest) -> Result<(usize, usiz
             Timestamp(1_800_000_000_000),
             [7; 16],
         )
-        .map_err(|(code, detail)| anyhow!("{code}: {detail}"))?;
+        .map_err(|r| anyhow!("{}: {r}", r.reason_code()))?;
         Ok(body.encode().map_err(|e| anyhow!("{e:?}"))?.len())
     };
     let mut len = BODY_BYTES.saturating_sub(size(100)? - 100);

@@ -8,7 +8,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use liaison_node::case::{self, CaseRequest, Change};
-use liaison_node::node::{send_body, SendRefused};
+use liaison_node::node::send_body;
 use liaison_protocol::case::{CaseState, CaseStatus, MemberStatus, TaskStatus};
 use liaison_protocol::message::{Body, Header, Kind};
 use liaison_protocol::{CaseId, MessageId, NodeId, Payload, Recipient};
@@ -48,12 +48,12 @@ async fn wait_case(
 }
 
 /// The code of a refusal the node gave its own officer.
-fn refused_code(r: anyhow::Result<impl std::fmt::Debug>) -> String {
+fn refused_code(r: liaison_node::error::Result<impl std::fmt::Debug>) -> String {
     let e = r.expect_err("refused");
-    e.downcast_ref::<SendRefused>()
-        .unwrap_or_else(|| panic!("a refusal, not {e:#}"))
-        .reason_code
-        .clone()
+    e.refusal()
+        .unwrap_or_else(|| panic!("a refusal, not {e}"))
+        .reason_code()
+        .to_owned()
 }
 
 /// What every participant must agree on once it holds the same updates and tasks.

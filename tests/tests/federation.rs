@@ -410,13 +410,11 @@ fn inbox_of_kind(fed: &Running, node: &str, kind: &str) -> Vec<MessageId> {
         .collect()
 }
 
-fn refusal_code(r: anyhow::Result<liaison_node::node::Sent>) -> String {
+fn refusal_code(r: liaison_node::error::Result<liaison_node::node::Sent>) -> String {
     match r {
         Ok(s) => panic!("expected a refusal, but {} was sent", s.id),
-        Err(e) => e
-            .downcast::<liaison_node::node::SendRefused>()
-            .map(|r| r.reason_code)
-            .unwrap_or_else(|e| panic!("not a refusal: {e:#}")),
+        Err(liaison_node::error::NodeError::Refused(r)) => r.reason_code().to_owned(),
+        Err(e) => panic!("not a refusal: {e}"),
     }
 }
 

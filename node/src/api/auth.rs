@@ -25,7 +25,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use super::ApiStartError;
 use liaison_certs::{Officer, Role};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -163,9 +163,9 @@ impl fmt::Debug for TokenCheck {
 
 impl TokenCheck {
     /// A checker for `token`, under a fresh random HMAC key.
-    pub fn new(token: &str) -> Result<Self> {
+    pub fn new(token: &str) -> Result<Self, ApiStartError> {
         let key = hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())
-            .map_err(|_| anyhow!("system random generator failed"))?;
+            .map_err(|_| ApiStartError::Random)?;
         let tag = hmac::sign(&key, token.as_bytes()).as_ref().to_vec();
         Ok(Self { key, tag })
     }
@@ -206,56 +206,67 @@ impl TokenCheck {
 /// Reads the API token from `path`, creating the file (mode 0600, 32 random bytes as hex)
 /// if it does not exist. Refuses a file that group or others may read or write, and one that
 /// does not hold a token.
-pub fn load_or_create_token(path: &Path) -> Result<Zeroizing<String>> {
+pub fn load_or_create_token(path: &Path) -> Result<Zeroizing<String>, ApiStartError> {
     match std::fs::metadata(path) {
         Ok(meta) => {
             if !meta.is_file() {
-                bail!("api.token_file: {} is not a regular file", path.display());
+                return Err(ApiStartError::Invalid(format!(
+                    "api.token_file: {} is not a regular file",
+                    path.display()
+                )));
             }
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
-                bail!(
+                return Err(ApiStartError::Invalid(format!(
                     "api.token_file: {} has mode {mode:04o}, so group or others can use it; the \
                      token grants supervisor access to the officer API. Run `chmod 600 {}` (or \
                      delete the file to get a new token) and start the node again",
                     path.display(),
                     path.display()
-                );
+                )));
             }
             read_token(path)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_token(path),
-        Err(e) => Err(anyhow!(e))
-            .with_context(|| format!("api.token_file: cannot read {}", path.display())),
+        Err(source) => Err(ApiStartError::Io {
+            what: format!("api.token_file: cannot read {}", path.display()),
+            source,
+        }),
     }
 }
 
-fn read_token(path: &Path) -> Result<Zeroizing<String>> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .with_context(|| format!("api.token_file: cannot read {}", path.display()))?,
-    );
+fn read_token(path: &Path) -> Result<Zeroizing<String>, ApiStartError> {
+    let text =
+        Zeroizing::new(
+            std::fs::read_to_string(path).map_err(|source| ApiStartError::Io {
+                what: format!("api.token_file: cannot read {}", path.display()),
+                source,
+            })?,
+        );
     let token = text.trim();
     if token.len() < 2 * TOKEN_BYTES || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!(
+        return Err(ApiStartError::Invalid(format!(
             "api.token_file: {} does not hold an API token (at least {} hex digits); delete it \
              and the node will create a new one",
             path.display(),
             2 * TOKEN_BYTES
-        );
+        )));
     }
     Ok(Zeroizing::new(token.to_owned()))
 }
 
-fn create_token(path: &Path) -> Result<Zeroizing<String>> {
+fn create_token(path: &Path) -> Result<Zeroizing<String>, ApiStartError> {
+    let io = |what: String| move |source| ApiStartError::Io { what, source };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("api.token_file: cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(io(format!(
+            "api.token_file: cannot create {}",
+            dir.display()
+        )))?;
     }
     let mut bytes = Zeroizing::new([0u8; TOKEN_BYTES]);
     SystemRandom::new()
         .fill(&mut bytes[..])
-        .map_err(|_| anyhow!("system random generator failed"))?;
+        .map_err(|_| ApiStartError::Random)?;
     let token = Zeroizing::new(liaison_protocol::ids::hex(&bytes[..]));
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -267,13 +278,18 @@ fn create_token(path: &Path) -> Result<Zeroizing<String>> {
         // Another process created it first: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return read_token(path),
         Err(e) => {
-            return Err(anyhow!(e))
-                .with_context(|| format!("api.token_file: cannot create {}", path.display()))
+            return Err(io(format!(
+                "api.token_file: cannot create {}",
+                path.display()
+            ))(e))
         }
     };
     file.write_all(format!("{}\n", token.as_str()).as_bytes())
         .and_then(|()| file.sync_all())
-        .with_context(|| format!("api.token_file: cannot write {}", path.display()))?;
+        .map_err(io(format!(
+            "api.token_file: cannot write {}",
+            path.display()
+        )))?;
     tracing::info!(path = %path.display(), "created the officer API token file");
     Ok(token)
 }

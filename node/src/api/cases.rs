@@ -14,6 +14,7 @@ use super::auth::{Action, Principal};
 use super::handlers::{sent_or_refused, sent_response};
 use super::{ApiError, ApiState};
 use crate::case::{self, CaseRequest, Change};
+use crate::error::NodeError;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -102,7 +103,10 @@ pub async fn act(
         // One invitation per node; the answer names the last (all are in the case).
         "invite" => case::invite(ctx, &id, &req)
             .await
-            .and_then(|mut v| v.pop().ok_or_else(|| anyhow::anyhow!("no invitation sent"))),
+            .and_then(|mut v| {
+                v.pop()
+                    .ok_or_else(|| NodeError::failed("no invitation sent"))
+            }),
         "accept" => case::join(ctx, &id, true).await,
         "decline" => case::join(ctx, &id, false).await,
         "update" => case::update(ctx, &id, &req).await,

@@ -14,7 +14,7 @@ use super::auth::{Action, Principal};
 use super::json::JsonBody;
 use super::{view, ApiError, ApiState};
 use crate::compose::SendRequest;
-use crate::node::SendRefused;
+use crate::error::NodeError;
 use crate::store::{now, MessageState};
 
 /// Default page size of list endpoints.
@@ -39,10 +39,7 @@ fn limit(l: Option<usize>) -> ApiResult<usize> {
 /// A request over a limit, refused (422, `limit-exceeded` naming the limit and the value)
 /// before any work on it.
 pub(super) fn within_limits(r: Result<(), DecodeError>) -> ApiResult<()> {
-    r.map_err(|e| ApiError::Refused {
-        reason_code: e.reason_code().into(),
-        detail: e.to_string(),
-    })
+    r.map_err(|e| ApiError::Refused(e.into()))
 }
 
 /// Runs `f` on the blocking pool: for answers whose cost grows with what the node holds
@@ -55,7 +52,7 @@ async fn blocking<T: Send + 'static>(
     let s = s.clone();
     tokio::task::spawn_blocking(move || f(&s))
         .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+        .map_err(ApiError::internal)?
 }
 
 /// A JSON body, or the error its rejection stands for: 413 above `api.max_body_bytes`, 408
@@ -91,7 +88,7 @@ fn body_of(
         return Ok(None);
     };
     let body = Body::decode(&env.signed.body).map_err(|e| {
-        ApiError::internal(anyhow::anyhow!("stored message {id} does not decode: {e}"))
+        ApiError::internal(format_args!("stored message {id} does not decode: {e}"))
     })?;
     // Sealed content is opened for reading here; what cannot be opened is shown sealed.
     let (body, why) = crate::directory::open_body(&s.ctx, body);
@@ -105,7 +102,7 @@ fn body_of(
 /// refusal with its reason code.
 pub(super) fn sent_response(
     p: &Principal,
-    r: anyhow::Result<crate::node::Sent>,
+    r: crate::error::Result<crate::node::Sent>,
 ) -> ApiResult<Response> {
     let sent = sent_or_refused(p, r)?;
     let id = sent.id.to_string();
@@ -125,12 +122,12 @@ pub(super) fn sent_response(
 /// A send-like outcome with a refusal turned into [`ApiError::Refused`] (its reason code).
 pub(super) fn sent_or_refused(
     p: &Principal,
-    r: anyhow::Result<crate::node::Sent>,
+    r: crate::error::Result<crate::node::Sent>,
 ) -> ApiResult<crate::node::Sent> {
     r.map_err(|e| {
         let e = refusal_or_internal(e);
-        if let ApiError::Refused { reason_code, .. } = &e {
-            tracing::debug!(who = %p, reason = %reason_code, "message refused");
+        if let ApiError::Refused(r) = &e {
+            tracing::debug!(who = %p, reason = %r.reason_code(), "message refused");
         }
         e
     })
@@ -138,19 +135,11 @@ pub(super) fn sent_or_refused(
 
 /// A node operation's error as the API reports it: a refusal keeps its reason code (422), a
 /// store failure its own (see [`ApiError::store`]), anything else is internal (500).
-pub(crate) fn refusal_or_internal(e: anyhow::Error) -> ApiError {
-    let e = match e.downcast::<SendRefused>() {
-        Ok(r) => {
-            return ApiError::Refused {
-                reason_code: r.reason_code,
-                detail: r.detail,
-            }
-        }
-        Err(e) => e,
-    };
-    match e.downcast::<crate::store::StoreError>() {
-        Ok(e) => ApiError::store(e),
-        Err(e) => ApiError::internal(e),
+pub(crate) fn refusal_or_internal(e: NodeError) -> ApiError {
+    match e {
+        NodeError::Refused(r) => ApiError::Refused(r),
+        NodeError::Store(e) => ApiError::store(e),
+        e => ApiError::internal(e),
     }
 }
 
@@ -405,7 +394,7 @@ pub async fn trail(
                 .log_entry(i)
                 .map_err(ApiError::store)?
                 .ok_or_else(|| {
-                    ApiError::internal(anyhow::anyhow!("log entry {i} of message {id} is missing"))
+                    ApiError::internal(format_args!("log entry {i} of message {id} is missing"))
                 })?;
             entries.push(view::log_entry(i, &entry, Some(&id)));
         }
@@ -431,7 +420,7 @@ pub async fn status(
     let st = crate::node::status(&s.ctx);
     serde_json::to_value(&st)
         .map(Json)
-        .map_err(|e| ApiError::internal(e.into()))
+        .map_err(ApiError::internal)
 }
 
 /// `GET /v1/peers`.
@@ -475,7 +464,7 @@ pub async fn log(
                 .store
                 .log_entry(i)
                 .map_err(ApiError::store)?
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("log entry {i} is missing")))?;
+                .ok_or_else(|| ApiError::internal(format_args!("log entry {i} is missing")))?;
             entries.push(view::log_entry(i, &entry, None));
         }
         Ok(entries)
@@ -518,7 +507,7 @@ fn checkpoint_page(
     data_dir: &std::path::Path,
     from: usize,
     limit: usize,
-) -> anyhow::Result<CheckpointPage> {
+) -> crate::error::Result<CheckpointPage> {
     // Reads only the history files that hold the page (and the current one, for the total).
     let page = crate::store::checkpoint::history_page(data_dir, from as u64, limit)?;
     let total = usize::try_from(page.total).unwrap_or(usize::MAX);
@@ -546,7 +535,7 @@ pub async fn checkpoints(
     let data_dir = s.ctx.cfg.data_dir.clone();
     let page = tokio::task::spawn_blocking(move || checkpoint_page(&data_dir, from, limit))
         .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+        .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     Ok(Json(page))
 }
@@ -572,8 +561,8 @@ pub async fn proof(
         crate::audit::prove(&ctx.cfg.data_dir, &ctx.trust, &id)
     })
     .await
-    .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
-    .map_err(|e| ApiError::internal(e.into()))?;
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
     Ok(Json(proof))
 }
 
@@ -606,7 +595,7 @@ pub async fn consistency(
     let ctx = s.ctx.clone();
     let hashes = tokio::task::spawn_blocking(move || ctx.store.consistency_proof(q.old, q.new))
         .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+        .map_err(ApiError::internal)?
         .map_err(ApiError::store)?;
     let b64 = base64::engine::general_purpose::STANDARD;
     Ok(Json(json!({

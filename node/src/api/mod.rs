@@ -71,7 +71,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
 use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -173,13 +172,8 @@ pub enum ApiError {
         retry_after: Duration,
     },
     /// The node refused the officer's message (422), with the refusal's reason code.
-    #[error("{detail}")]
-    Refused {
-        /// The refusal's stable reason code.
-        reason_code: String,
-        /// What is wrong and how to fix it.
-        detail: String,
-    },
+    #[error("{0}")]
+    Refused(crate::refusal::Refusal),
     /// The stored copy of a message is damaged (500): it is not shown.
     #[error("{0}")]
     Damaged(crate::store::StoreError),
@@ -219,7 +213,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::BodyTimeout(_) => "request-timeout",
             Self::TooManyAttempts { .. } => "too-many-attempts",
-            Self::Refused { reason_code, .. } => reason_code,
+            Self::Refused(r) => r.reason_code(),
             Self::Damaged(e) | Self::DiskFull(e) | Self::StorageFailed(e) => e.reason_code(),
             Self::Internal(_) => "internal-error",
         }
@@ -241,7 +235,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Damaged(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::DiskFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::StorageFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -263,14 +257,14 @@ impl ApiError {
                 tracing::error!(error = %e, "officer API: writing to the data dir failed");
                 Self::StorageFailed(e)
             }
-            other => Self::internal(other.into()),
+            other => Self::internal(other),
         }
     }
 
     /// A 500 from an internal failure. The cause goes to the node's log only, with the id of
     /// the request being answered; the answer names that id and nothing else, because the
     /// cause's chain names files and internals that are no business of the caller's.
-    pub fn internal(e: anyhow::Error) -> Self {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
         let id = RequestId::current().unwrap_or_else(RequestId::next);
         tracing::error!(request_id = %id, error = format!("{e:#}"), "officer API: internal error");
         Self::Internal(id)
@@ -342,9 +336,52 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Why the officer API did not start. Each message names the setting at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiStartError {
+    /// A listener cannot be bound.
+    #[error("{key}: cannot listen on {addr}")]
+    Listen {
+        /// The setting (`api.listen`, `api.tls_listen`).
+        key: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file cannot be read, created or written (the message names the setting and file).
+    #[error("{what}")]
+    Io {
+        /// The setting and the file.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A certificate or key file cannot be read.
+    #[error("{key}: {path}")]
+    Cert {
+        /// The setting (`api.tls_cert`, `identity.key`, …).
+        key: &'static str,
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: liaison_certs::CertError,
+    },
+    /// A setting cannot be used (the message names it and why).
+    #[error("{0}")]
+    Invalid(String),
+    /// The system random generator failed.
+    #[error("system random generator failed")]
+    Random,
+}
+
 /// Binds the API's listeners and prepares the token (creating the token file if absent).
 /// Errors name the configuration key at fault.
-pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer> {
+pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer, ApiStartError> {
     let api = ctx.cfg.api.clone();
     let token = auth::load_or_create_token(&api.token_file)?;
     let state = ApiState {
@@ -357,10 +394,13 @@ pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer> {
     let app = router(state);
     let limits = ConnLimits::new(&api, connection_cap(&api)?);
 
+    let listen_error = |key, addr| move |source| ApiStartError::Listen { key, addr, source };
     let plain = tokio::net::TcpListener::bind(api.listen)
         .await
-        .with_context(|| format!("api.listen: cannot listen on {}", api.listen))?;
-    let local_addr = plain.local_addr()?;
+        .map_err(listen_error("api.listen", api.listen))?;
+    let local_addr = plain
+        .local_addr()
+        .map_err(listen_error("api.listen", api.listen))?;
     let cancel = ctx.cancel.clone();
     let plain_serve = serve::serve(
         plain,
@@ -377,8 +417,11 @@ pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer> {
             let config = tls::server_config(&ctx.cfg, ctx.trust.clone(), ctx.id.clone())?;
             let tcp = tokio::net::TcpListener::bind(addr)
                 .await
-                .with_context(|| format!("api.tls_listen: cannot listen on {addr}"))?;
-            tls_addr = Some(tcp.local_addr()?);
+                .map_err(listen_error("api.tls_listen", addr))?;
+            tls_addr = Some(
+                tcp.local_addr()
+                    .map_err(listen_error("api.tls_listen", addr))?,
+            );
             Box::pin(serve::serve(
                 tcp,
                 tls::OfficerHandshake::new(config),
@@ -421,20 +464,20 @@ pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer> {
 /// Each listener's connection cap: `api.max_connections`, lowered so that the API's
 /// connections together stay within [`crate::fd_limit::api_budget`] (half the descriptors
 /// free now), leaving the rest to the store's files and QUIC.
-fn connection_cap(api: &crate::config::ApiConfig) -> Result<usize> {
+fn connection_cap(api: &crate::config::ApiConfig) -> Result<usize, ApiStartError> {
     let listeners = if api.tls_listen.is_some() { 2 } else { 1 };
     let budget = crate::fd_limit::api_budget() / listeners;
     let cap = api
         .max_connections
         .min(usize::try_from(budget).unwrap_or(usize::MAX));
     if cap < MIN_CONNECTIONS.min(api.max_connections) {
-        bail!(
+        return Err(ApiStartError::Invalid(format!(
             "api.max_connections: the open-file limit leaves the officer API only {cap} \
              connections per listener (soft RLIMIT_NOFILE {}, {} descriptors open); raise it \
              (systemd: LimitNOFILE=, shell: ulimit -n)",
             crate::fd_limit::soft_limit().map_or_else(|| "unlimited".into(), |n| n.to_string()),
             crate::fd_limit::open_now().map_or_else(|| "?".into(), |n| n.to_string()),
-        );
+        )));
     }
     if cap < api.max_connections {
         tracing::warn!(
@@ -583,12 +626,12 @@ fn token_sign_in(state: &ApiState, req: &Request) -> Result<Principal, ApiError>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// One error of every kind. The match in `every_variant_is_listed` stops compiling when a
     /// variant is added, until it is listed here too.
-    fn one_of_each() -> Vec<ApiError> {
+    pub(crate) fn one_of_each() -> Vec<ApiError> {
         let id = MessageId::of_body(b"x");
         vec![
             ApiError::Unauthenticated("x".into()),
@@ -609,10 +652,7 @@ mod tests {
             ApiError::TooManyAttempts {
                 retry_after: Duration::from_millis(1500),
             },
-            ApiError::Refused {
-                reason_code: "no-route".into(),
-                detail: "x".into(),
-            },
+            ApiError::Refused(crate::refusal::Refusal::NoRoute("x".into())),
             ApiError::Damaged(crate::store::StoreError::Damaged {
                 id,
                 why: "x".into(),
@@ -645,7 +685,7 @@ mod tests {
                 | ApiError::PayloadTooLarge { .. }
                 | ApiError::BodyTimeout(_)
                 | ApiError::TooManyAttempts { .. }
-                | ApiError::Refused { .. }
+                | ApiError::Refused(_)
                 | ApiError::Damaged(_)
                 | ApiError::DiskFull(_)
                 | ApiError::StorageFailed(_)
@@ -659,7 +699,7 @@ mod tests {
     fn every_api_reason_code_is_documented_with_its_status() {
         let doc = include_str!("../../../docs/REASONS.md");
         for e in one_of_each() {
-            if matches!(e, ApiError::Refused { .. }) {
+            if matches!(e, ApiError::Refused(_)) {
                 // A refusal carries the code of the layer that refused (documented there).
                 continue;
             }
@@ -685,9 +725,9 @@ mod tests {
         let e = id
             .clone()
             .scope(async {
-                ApiError::internal(anyhow::anyhow!(
-                    "cannot read /var/lib/liaison/certs/node-1.pem: Permission denied"
-                ))
+                ApiError::internal(
+                    "cannot read /var/lib/liaison/certs/node-1.pem: Permission denied",
+                )
             })
             .await;
         let (status, _, body) = answer(e).await;

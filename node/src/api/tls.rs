@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use super::ApiStartError;
 use liaison_certs::{check_officer_cert, officer_identity, CertError, Officer};
 use liaison_protocol::{NodeId, Timestamp, TrustStore, VerifyError};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
@@ -50,16 +50,20 @@ pub fn server_config(
     cfg: &Config,
     trust: Arc<TrustStore>,
     node: NodeId,
-) -> Result<rustls::ServerConfig> {
+) -> Result<rustls::ServerConfig, ApiStartError> {
     let provider = liaison_certs::tls::provider();
     let tls_trust = liaison_certs::tls::TlsTrust::from_trust_store(&trust)
-        .map_err(|e| anyhow!("trust: {e}"))?;
+        .map_err(|e| ApiStartError::Invalid(format!("trust: {e}")))?;
     let verifier = Arc::new(
         liaison_certs::tls::checked_client_verifier(
             &tls_trust,
             Box::new(move |ee, now| check_officer(&trust, &node, ee, now)),
         )
-        .map_err(|e| anyhow!("api.tls_listen: cannot build the client verifier: {e}"))?,
+        .map_err(|e| {
+            ApiStartError::Invalid(format!(
+                "api.tls_listen: cannot build the client verifier: {e}"
+            ))
+        })?,
     );
     let (cert_path, key_path, what) = match (&cfg.api.tls_cert, &cfg.api.tls_key) {
         (Some(cert), Some(key)) => (cert, key, ["api.tls_cert", "api.tls_key"]),
@@ -69,17 +73,28 @@ pub fn server_config(
             ["identity.cert", "identity.key"],
         ),
     };
-    let cert = liaison_certs::load::read_cert(cert_path)
-        .with_context(|| format!("{}: {}", what[0], cert_path.display()))?;
-    let key = liaison_certs::load::read_key(key_path)
-        .with_context(|| format!("{}: {}", what[1], key_path.display()))?;
+    let cert = liaison_certs::load::read_cert(cert_path).map_err(|source| ApiStartError::Cert {
+        key: what[0],
+        path: cert_path.display().to_string(),
+        source,
+    })?;
+    let key = liaison_certs::load::read_key(key_path).map_err(|source| ApiStartError::Cert {
+        key: what[1],
+        path: key_path.display().to_string(),
+        source,
+    })?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()));
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| anyhow!("api.tls_listen: {e}"))?
+        .map_err(|e| ApiStartError::Invalid(format!("api.tls_listen: {e}")))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(vec![CertificateDer::from(cert)], key)
-        .map_err(|e| anyhow!("{}: cannot use this certificate and key: {e}", what[0]))?;
+        .map_err(|e| {
+            ApiStartError::Invalid(format!(
+                "{}: cannot use this certificate and key: {e}",
+                what[0]
+            ))
+        })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     config.send_tls13_tickets = 0;
     config.session_storage = Arc::new(NoServerSessionStorage {});

@@ -250,16 +250,18 @@ pub async fn export(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -
         }
     }
     let ctx = api.ctx.clone();
-    let out = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
-        let (anchor, records) = crate::audit::export(&ctx.cfg.data_dir, &ctx.trust, &filter)?;
-        let mut buf = serde_json::to_vec(&anchor)?;
-        buf.push(b'\n');
-        for r in &records {
-            serde_json::to_writer(&mut buf, r)?;
+    let out = tokio::task::spawn_blocking(
+        move || -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+            let (anchor, records) = crate::audit::export(&ctx.cfg.data_dir, &ctx.trust, &filter)?;
+            let mut buf = serde_json::to_vec(&anchor)?;
             buf.push(b'\n');
-        }
-        Ok(buf)
-    })
+            for r in &records {
+                serde_json::to_writer(&mut buf, r)?;
+                buf.push(b'\n');
+            }
+            Ok(buf)
+        },
+    )
     .await;
     match out {
         Ok(Ok(buf)) => {
@@ -285,7 +287,7 @@ pub async fn proof(State(api): State<ApiState>, Extension(cx): Extension<Cx>) ->
                 &format!("proof-{}.json", &id[..id.len().min(16)]),
                 buf,
             ),
-            Err(e) => cx.api_error(&ApiError::internal(e.into())),
+            Err(e) => cx.api_error(&ApiError::internal(e)),
         },
         Err(e) => cx.api_error(&e),
     }

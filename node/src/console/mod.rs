@@ -68,7 +68,7 @@ pub struct Console {
 
 impl Console {
     /// A console with no sessions.
-    pub fn new() -> anyhow::Result<Self> {
+    pub fn new() -> Result<Self, crate::api::ApiStartError> {
         Ok(Self {
             sessions: session::Sessions::new()?,
         })

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Result};
 use ring::digest;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -60,10 +59,10 @@ fn digest_of(id: &str) -> [u8; 32] {
 
 impl Sessions {
     /// An empty store with a fresh CSRF key.
-    pub fn new() -> Result<Self> {
+    pub fn new() -> Result<Self, crate::api::ApiStartError> {
         let rng = SystemRandom::new();
         let csrf_key = hmac::Key::generate(hmac::HMAC_SHA256, &rng)
-            .map_err(|_| anyhow!("system random generator failed"))?;
+            .map_err(|_| crate::api::ApiStartError::Random)?;
         Ok(Self {
             map: Mutex::new(HashMap::new()),
             csrf_key,
