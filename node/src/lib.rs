@@ -25,5 +25,6 @@ pub mod inbound;
 pub mod node;
 pub mod peer;
 pub mod relay;
+pub mod views;
 pub mod wire;
 pub mod witness;

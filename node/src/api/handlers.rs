@@ -1,4 +1,5 @@
-//! The API's request handlers: parse, check the role, call the node, render with [`view`].
+//! The API's request handlers: parse, check the role, call the node, answer with a view
+//! ([`crate::views`]).
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -8,14 +9,17 @@ use axum::{Extension, Json};
 use liaison_protocol::limits::{check, MAX_RECIPIENTS, MAX_SHORT_STRING};
 use liaison_protocol::{Body, DecodeError, MessageId};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::auth::{Action, Principal};
 use super::json::JsonBody;
-use super::{view, ApiError, ApiState};
+use super::{ApiError, ApiState};
 use crate::compose::SendRequest;
 use crate::node::SendRefused;
 use crate::store::{now, MessageState};
+use crate::views::{
+    Acked, CheckpointPage, Consistency, Damage, Due, InboxItem, InboxPage, LogEntryView, LogPage,
+    MessageView, PeerView, Peers, PurgeReport, SentView, StatusView, Trail,
+};
 
 /// Default page size of list endpoints.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -107,17 +111,11 @@ pub(super) fn sent_response(
     p: &Principal,
     r: anyhow::Result<crate::node::Sent>,
 ) -> ApiResult<Response> {
-    let sent = sent_or_refused(p, r)?;
-    let id = sent.id.to_string();
-    let body = json!({
-        "id": id,
-        "leaf": sent.leaf,
-        "next_hops": sent.next_hops.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
-    });
+    let sent = SentView::of(&sent_or_refused(p, r)?);
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, format!("/v1/messages/{id}"))],
-        Json(body),
+        [(header::LOCATION, format!("/v1/messages/{}", sent.id))],
+        Json(sent),
     )
         .into_response())
 }
@@ -292,7 +290,7 @@ pub async fn inbox(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     q: Result<Query<InboxQuery>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InboxPage>> {
     p.require(Action::ListInbox)?;
     let q = query(q)?;
     let limit = limit(q.limit)?;
@@ -319,10 +317,11 @@ pub async fn inbox(
                     Err(ApiError::Damaged(e)) => (None, Some(e)),
                     Err(e) => return Err(e),
                 };
-                let mut v = view::inbox_item(item.seq, &item.state, body.as_ref(), content, t);
-                if let Some(e) = damaged {
-                    v["damaged"] = json!({ "error": e.reason_code(), "detail": e.to_string() });
-                }
+                let mut v = InboxItem::of(item.seq, &item.state, body.as_ref(), content, t);
+                v.damaged = damaged.map(|e| Damage {
+                    error: e.reason_code().to_owned(),
+                    detail: e.to_string(),
+                });
                 items.push(v);
                 if items.len() == limit {
                     full = true;
@@ -333,10 +332,10 @@ pub async fn inbox(
                 break;
             }
         }
-        Ok(Json(json!({
-            "items": items,
-            "next_from": full.then_some(next),
-        })))
+        Ok(Json(InboxPage {
+            items,
+            next_from: full.then_some(next),
+        }))
     })
     .await
 }
@@ -346,12 +345,12 @@ pub async fn show(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MessageView>> {
     p.require(Action::ReadMessage)?;
     let id = parse_id(&id)?;
     let state = state_of(&s, &id)?;
     let (body, route) = body_of(&s, &id)?.ok_or(ApiError::Purged(id))?;
-    Ok(Json(view::message(&state, &body, &route, true, now())))
+    Ok(Json(MessageView::of(&state, &body, &route, true, now())))
 }
 
 /// `POST /v1/messages/{id}/ack`.
@@ -359,7 +358,7 @@ pub async fn ack(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Acked>> {
     p.require(Action::Ack)?;
     let id = parse_id(&id)?;
     let state = state_of(&s, &id)?;
@@ -373,9 +372,11 @@ pub async fn ack(
     {
         return Err(ApiError::NotInInbox(id));
     }
-    Ok(Json(
-        json!({ "id": id.to_string(), "acked": true, "already": was_acked }),
-    ))
+    Ok(Json(Acked {
+        id: id.to_string(),
+        acked: true,
+        already: was_acked,
+    }))
 }
 
 /// `GET /v1/messages/{id}/trail`.
@@ -383,7 +384,7 @@ pub async fn trail(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Trail>> {
     p.require(Action::Trail)?;
     let id = parse_id(&id)?;
     let state = state_of(&s, &id)?;
@@ -401,41 +402,33 @@ pub async fn trail(
                 .ok_or_else(|| {
                     ApiError::internal(anyhow::anyhow!("log entry {i} of message {id} is missing"))
                 })?;
-            entries.push(view::log_entry(i, &entry, Some(&id)));
+            entries.push(LogEntryView::of(i, &entry, Some(&id)));
         }
         Ok(entries)
     })
     .await?;
-    Ok(Json(json!({
-        "id": id.to_string(),
-        "role": view::role(state.role),
-        "message": view::facts(&state.facts),
-        "entries": entries,
-        "hops": state.hops.iter().map(view::hop).collect::<Vec<_>>(),
-        "pending": state.pending.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Trail::of(&id, &state, entries)))
 }
 
 /// `GET /v1/status`.
 pub async fn status(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StatusView>> {
     p.require(Action::Status)?;
-    let st = crate::node::status(&s.ctx);
-    serde_json::to_value(&st)
-        .map(Json)
-        .map_err(|e| ApiError::internal(e.into()))
+    Ok(Json(StatusView::of(&crate::node::status(&s.ctx))))
 }
 
 /// `GET /v1/peers`.
 pub async fn peers(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Peers>> {
     p.require(Action::Status)?;
     let st = crate::node::status(&s.ctx);
-    Ok(Json(json!({ "peers": st.peers })))
+    Ok(Json(Peers {
+        peers: st.peers.iter().map(PeerView::of).collect(),
+    }))
 }
 
 /// Query of `GET /v1/log`.
@@ -453,7 +446,7 @@ pub async fn log(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     q: Result<Query<LogQuery>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LogPage>> {
     p.require(Action::ReadLog)?;
     let q = query(q)?;
     let limit = limit(q.limit)? as u64;
@@ -470,17 +463,17 @@ pub async fn log(
                 .log_entry(i)
                 .map_err(ApiError::store)?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("log entry {i} is missing")))?;
-            entries.push(view::log_entry(i, &entry, None));
+            entries.push(LogEntryView::of(i, &entry, None));
         }
         Ok(entries)
     })
     .await?;
-    Ok(Json(json!({
-        "size": size,
-        "from": from,
-        "entries": entries,
-        "next_from": (end < size).then_some(end),
-    })))
+    Ok(Json(LogPage {
+        size,
+        from,
+        entries,
+        next_from: (end < size).then_some(end),
+    }))
 }
 
 /// Query of `GET /v1/checkpoints`.
@@ -491,20 +484,6 @@ pub struct CheckpointsQuery {
     from: Option<usize>,
     /// Most checkpoints ([`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]).
     limit: Option<usize>,
-}
-
-/// A page of the checkpoints this node signed, oldest first, and how many there are.
-#[derive(Debug, serde::Serialize)]
-pub struct CheckpointPage {
-    /// The notes, each as stored (later copies carry the witnesses' cosignatures).
-    pub checkpoints: Vec<String>,
-    /// Position of the first one.
-    pub from: usize,
-    /// How many checkpoints there are in all.
-    pub total: usize,
-    /// Position of the next page; absent after the last.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<usize>,
 }
 
 /// Reads one page of the checkpoint history: the only place the API reads it.
@@ -587,7 +566,7 @@ pub async fn consistency(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     q: Result<Query<ConsistencyQuery>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Consistency>> {
     use base64::Engine as _;
     p.require(Action::ReadLog)?;
     let q = query(q)?;
@@ -603,11 +582,11 @@ pub async fn consistency(
         .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
         .map_err(ApiError::store)?;
     let b64 = base64::engine::general_purpose::STANDARD;
-    Ok(Json(json!({
-        "old_size": q.old,
-        "new_size": q.new,
-        "hashes": hashes.iter().map(|h| b64.encode(h)).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Consistency {
+        old_size: q.old,
+        new_size: q.new,
+        hashes: hashes.iter().map(|h| b64.encode(h)).collect(),
+    }))
 }
 
 /// Body of `POST /v1/purge`.
@@ -624,7 +603,7 @@ pub async fn purge(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     req: Result<JsonBody<PurgeRequest>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PurgeReport>> {
     p.require(Action::Purge)?;
     let req = json_body(&s, req, "bad purge request")?;
     // Every message is weighed against the rules, and every one due listed: off the async
@@ -635,9 +614,12 @@ pub async fn purge(
             .store
             .retention_due(&s.ctx.cfg.retention.rules, now())
             .map_err(ApiError::store)?;
-        let listed: Vec<Value> = due
+        let listed: Vec<Due> = due
             .iter()
-            .map(|(id, rule)| json!({ "id": id.to_string(), "rule": rule }))
+            .map(|(id, rule)| Due {
+                id: id.to_string(),
+                rule: rule.clone(),
+            })
             .collect();
         Ok((due, listed))
     })
@@ -658,11 +640,11 @@ pub async fn purge(
             .map_err(ApiError::store)?;
         done
     };
-    Ok(Json(json!({
-        "dry_run": req.dry_run,
-        "due": listed,
-        "purged": purged.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    })))
+    Ok(Json(PurgeReport {
+        dry_run: req.dry_run,
+        due: listed,
+        purged: purged.iter().map(ToString::to_string).collect(),
+    }))
 }
 
 /// `GET /v1/checkpoint`: signs a fresh checkpoint if the log grew, then returns the latest.
