@@ -291,14 +291,18 @@ pub async fn inbox(
     Extension(p): Extension<Principal>,
     q: Result<Query<InboxQuery>, QueryRejection>,
 ) -> ApiResult<Json<InboxPage>> {
+    inbox_page(&s, &p, query(q)?).await.map(Json)
+}
+
+/// A page of the inbox as `p` may see it (`GET /v1/inbox`, the console's inbox).
+pub(crate) async fn inbox_page(s: &ApiState, p: &Principal, q: InboxQuery) -> ApiResult<InboxPage> {
     p.require(Action::ListInbox)?;
-    let q = query(q)?;
     let limit = limit(q.limit)?;
     let content = p.reads_content();
     let t = now();
     // Up to `limit` messages read and opened, and with `unread` every acknowledged one
     // before them passed over: off the async workers.
-    blocking(&s, move |s| {
+    blocking(s, move |s| {
         let mut items = Vec::new();
         let mut next = q.from.unwrap_or(0);
         let mut full = false;
@@ -332,10 +336,10 @@ pub async fn inbox(
                 break;
             }
         }
-        Ok(Json(InboxPage {
+        Ok(InboxPage {
             items,
             next_from: full.then_some(next),
-        }))
+        })
     })
     .await
 }
@@ -346,11 +350,17 @@ pub async fn show(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<MessageView>> {
+    message(&s, &p, &id).map(Json)
+}
+
+/// A whole message, for those who may read content (`GET /v1/messages/{id}`, the console's
+/// message page).
+pub(crate) fn message(s: &ApiState, p: &Principal, id: &str) -> ApiResult<MessageView> {
     p.require(Action::ReadMessage)?;
-    let id = parse_id(&id)?;
-    let state = state_of(&s, &id)?;
-    let (body, route) = body_of(&s, &id)?.ok_or(ApiError::Purged(id))?;
-    Ok(Json(MessageView::of(&state, &body, &route, true, now())))
+    let id = parse_id(id)?;
+    let state = state_of(s, &id)?;
+    let (body, route) = body_of(s, &id)?.ok_or(ApiError::Purged(id))?;
+    Ok(MessageView::of(&state, &body, &route, true, now()))
 }
 
 /// `POST /v1/messages/{id}/ack`.
@@ -359,9 +369,14 @@ pub async fn ack(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Acked>> {
+    acknowledge(&s, &p, &id).await.map(Json)
+}
+
+/// Acknowledges a message as `p` (`POST /v1/messages/{id}/ack`, the console's button).
+pub(crate) async fn acknowledge(s: &ApiState, p: &Principal, id: &str) -> ApiResult<Acked> {
     p.require(Action::Ack)?;
-    let id = parse_id(&id)?;
-    let state = state_of(&s, &id)?;
+    let id = parse_id(id)?;
+    let state = state_of(s, &id)?;
     let was_acked = state.acked;
     if !s
         .ctx
@@ -372,11 +387,11 @@ pub async fn ack(
     {
         return Err(ApiError::NotInInbox(id));
     }
-    Ok(Json(Acked {
+    Ok(Acked {
         id: id.to_string(),
         acked: true,
         already: was_acked,
-    }))
+    })
 }
 
 /// `GET /v1/messages/{id}/trail`.
@@ -385,13 +400,19 @@ pub async fn trail(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Trail>> {
+    trail_of(&s, &p, &id).await.map(Json)
+}
+
+/// Everything this node logged about a message (`GET /v1/messages/{id}/trail`, the
+/// console's message page).
+pub(crate) async fn trail_of(s: &ApiState, p: &Principal, id: &str) -> ApiResult<Trail> {
     p.require(Action::Trail)?;
-    let id = parse_id(&id)?;
-    let state = state_of(&s, &id)?;
+    let id = parse_id(id)?;
+    let state = state_of(s, &id)?;
     // One journal read per log entry about the message (every hop, receipt, refusal): off
     // the async workers.
     let leaves = state.leaves.clone();
-    let entries = blocking(&s, move |s| {
+    let entries = blocking(s, move |s| {
         let mut entries = Vec::with_capacity(leaves.len());
         for i in leaves {
             let entry = s
@@ -407,7 +428,7 @@ pub async fn trail(
         Ok(entries)
     })
     .await?;
-    Ok(Json(Trail::of(&id, &state, entries)))
+    Ok(Trail::of(&id, &state, entries))
 }
 
 /// `GET /v1/status`.
@@ -415,8 +436,13 @@ pub async fn status(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<StatusView>> {
+    status_of(&s, &p).map(Json)
+}
+
+/// The node's status (`GET /v1/status`, the console's status page).
+pub(crate) fn status_of(s: &ApiState, p: &Principal) -> ApiResult<StatusView> {
     p.require(Action::Status)?;
-    Ok(Json(StatusView::of(&crate::node::status(&s.ctx))))
+    Ok(StatusView::of(&crate::node::status(&s.ctx)))
 }
 
 /// `GET /v1/peers`.
@@ -447,14 +473,18 @@ pub async fn log(
     Extension(p): Extension<Principal>,
     q: Result<Query<LogQuery>, QueryRejection>,
 ) -> ApiResult<Json<LogPage>> {
+    log_page(&s, &p, query(q)?).await.map(Json)
+}
+
+/// A page of the log (`GET /v1/log`, the console's log browser).
+pub(crate) async fn log_page(s: &ApiState, p: &Principal, q: LogQuery) -> ApiResult<LogPage> {
     p.require(Action::ReadLog)?;
-    let q = query(q)?;
     let limit = limit(q.limit)? as u64;
     let size = s.ctx.store.log_size();
     let from = q.from.unwrap_or(0);
     let end = from.saturating_add(limit).min(size);
     // Up to `limit` journal reads: off the async workers.
-    let entries = blocking(&s, move |s| {
+    let entries = blocking(s, move |s| {
         let mut entries = Vec::new();
         for i in from..end {
             let entry = s
@@ -468,12 +498,12 @@ pub async fn log(
         Ok(entries)
     })
     .await?;
-    Ok(Json(LogPage {
+    Ok(LogPage {
         size,
         from,
         entries,
         next_from: (end < size).then_some(end),
-    }))
+    })
 }
 
 /// Query of `GET /v1/checkpoints`.
@@ -531,8 +561,18 @@ pub async fn proof(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<crate::audit::ProofFile>> {
+    proof_of(&s, &p, &id).await.map(Json)
+}
+
+/// The inclusion proof of a message's log entries (`GET /v1/proofs/{id}`, the console's
+/// proof download).
+pub(crate) async fn proof_of(
+    s: &ApiState,
+    p: &Principal,
+    id: &str,
+) -> ApiResult<crate::audit::ProofFile> {
     p.require(Action::ReadLog)?;
-    let id = parse_id(&id)?;
+    let id = parse_id(id)?;
     if s.ctx.store.state(&id).map_err(ApiError::store)?.is_none() {
         return Err(ApiError::UnknownMessage(id));
     }
@@ -547,7 +587,7 @@ pub async fn proof(
     .await
     .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
     .map_err(|e| ApiError::internal(e.into()))?;
-    Ok(Json(proof))
+    Ok(proof)
 }
 
 /// Query of `GET /v1/consistency`.

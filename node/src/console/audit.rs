@@ -3,8 +3,6 @@
 //! export download (the format of `liaison audit export --format jsonl`) and proof downloads
 //! (the API's `GET /v1/proofs/{id}`).
 
-use axum::extract::Query;
-
 use super::pages::event_line;
 use super::prelude::*;
 use crate::api::handlers::{self, LogQuery};
@@ -51,11 +49,10 @@ pub async fn log(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> R
         from: Some(from),
         limit: Some(PAGE as usize),
     };
-    let page =
-        match handlers::log(State(api.clone()), Extension(cx.principal()), Ok(Query(q))).await {
-            Ok(axum::Json(page)) => page,
-            Err(e) => return cx.api_error(&e),
-        };
+    let page = match handlers::log_page(&api, &cx.principal(), q).await {
+        Ok(page) => page,
+        Err(e) => return cx.api_error(&e),
+    };
     let want_type = cx.query.get("type");
     let text = cx.query.get("q").map(str::to_lowercase);
     let shown: Vec<&LogEntryView> = page
@@ -267,8 +264,8 @@ pub async fn export(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -
 /// `GET /console/log/proof?id=`: the inclusion proof of a message's entries, as a file.
 pub async fn proof(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
     let id = cx.query.get("id").unwrap_or("").to_owned();
-    match handlers::proof(State(api), Extension(cx.principal()), Path(id.clone())).await {
-        Ok(axum::Json(p)) => match serde_json::to_vec_pretty(&p) {
+    match handlers::proof_of(&api, &cx.principal(), &id).await {
+        Ok(p) => match serde_json::to_vec_pretty(&p) {
             Ok(buf) => super::download(
                 "application/json",
                 &format!("proof-{}.json", &id[..id.len().min(16)]),

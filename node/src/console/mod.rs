@@ -7,9 +7,9 @@
 //!   bearer tokens do ([`crate::api::backoff`], one table for both). `gate` establishes the
 //!   [`Principal`] exactly as the JSON API does and the pages check it with the same
 //!   [`Action`] table.
-//! * **What**: the pages call the JSON API's handlers (or the functions they share with it)
-//!   and render the typed views they return ([`crate::views`]), so every rule (roles,
-//!   content only for readers, refusals) is the API's. Pages: inbox, message (handling,
+//! * **What**: the pages call the functions the JSON API's handlers call and render the
+//!   typed views they return ([`crate::views`]), so every rule (roles, content only for
+//!   readers, refusals) is the API's. Pages: inbox, message (handling,
 //!   evaluation, entities, trail), compose, cases (and the case actions), node status, and
 //!   the log browser (verify, export, proof).
 //! * **Safety**: pages are maud templates, which escape every value they interpolate; a strict

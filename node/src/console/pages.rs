@@ -1,6 +1,5 @@
 //! The inbox, message and status pages: the API's typed views, rendered.
 
-use axum::extract::Query;
 use maud::{html, Markup};
 
 use super::prelude::*;
@@ -78,9 +77,8 @@ pub async fn inbox(State(api): State<ApiState>, Extension(cx): Extension<Cx>) ->
         limit: Some(MAX_LIMIT),
         unread: false,
     };
-    let listed = handlers::inbox(State(api), Extension(cx.principal()), Ok(Query(q))).await;
-    let items = match listed {
-        Ok(axum::Json(page)) => page.items,
+    let items = match handlers::inbox_page(&api, &cx.principal(), q).await {
+        Ok(page) => page.items,
         Err(e) => return cx.api_error(&e),
     };
     let filter = Filter::of(&cx.query);
@@ -446,14 +444,13 @@ pub async fn message(
 ) -> Response {
     let l = cx.l;
     let p = cx.principal();
-    let t = match handlers::trail(State(api.clone()), Extension(p.clone()), Path(id.clone())).await
-    {
-        Ok(axum::Json(t)) => t,
+    let t = match handlers::trail_of(&api, &p, &id).await {
+        Ok(t) => t,
         Err(e) => return cx.api_error(&e),
     };
     let full = if cx.may(Action::ReadMessage) {
-        match handlers::show(State(api), Extension(p), Path(id.clone())).await {
-            Ok(axum::Json(m)) => Some(m),
+        match handlers::message(&api, &p, &id) {
+            Ok(m) => Some(m),
             // Purged bodies still have a trail.
             Err(crate::api::ApiError::Purged(_)) => None,
             Err(e) => return cx.api_error(&e),
@@ -494,7 +491,7 @@ pub async fn ack(
     Extension(cx): Extension<Cx>,
     Path(id): Path<String>,
 ) -> Response {
-    match handlers::ack(State(api), Extension(cx.principal()), Path(id.clone())).await {
+    match handlers::acknowledge(&api, &cx.principal(), &id).await {
         Ok(_) => Redirect::to(&format!("/console/messages/{id}")).into_response(),
         Err(e) => cx.api_error(&e),
     }
@@ -503,8 +500,8 @@ pub async fn ack(
 /// `GET /console/status`: peers, outbox depth, last checkpoint, alarms.
 pub async fn status(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
     let l = cx.l;
-    let st = match handlers::status(State(api), Extension(cx.principal())).await {
-        Ok(axum::Json(st)) => st,
+    let st = match handlers::status_of(&api, &cx.principal()) {
+        Ok(st) => st,
         Err(e) => return cx.api_error(&e),
     };
     let num = |n: u64| html! { (l.num(n)) };
