@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
+use liaison_node::api::{ConsentRequestAnswer, NodesRequest, PurgeRequest};
 use liaison_node::views::{
     Acked, AlarmView, Cleared, EventView, Facts, InboxPage, LogEntryView, LogPage, MessageView,
     PeerView, Peers, PurgeReport, ScrubView, SentView, StatusView, Trail,
@@ -693,7 +694,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
                     let id = client.resolve(&id)?;
                     (
                         format!("/messages/{id}/consent-request"),
-                        json!({ "to": to, "reason": reason }),
+                        serde_json::to_value(NodesRequest { to, reason })?,
                         out,
                     )
                 }
@@ -706,7 +707,11 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
                     let id = client.resolve(&id)?;
                     (
                         format!("/messages/{id}/consent"),
-                        json!({ "grant": true, "expires_in_secs": expires_in, "reason": reason }),
+                        serde_json::to_value(ConsentRequestAnswer {
+                            grant: true,
+                            expires_in_secs: expires_in,
+                            reason,
+                        })?,
                         out,
                     )
                 }
@@ -714,7 +719,11 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
                     let id = client.resolve(&id)?;
                     (
                         format!("/messages/{id}/consent"),
-                        json!({ "grant": false, "reason": reason }),
+                        serde_json::to_value(ConsentRequestAnswer {
+                            grant: false,
+                            expires_in_secs: None,
+                            reason,
+                        })?,
                         out,
                     )
                 }
@@ -726,7 +735,11 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
         OfficerCommand::Case(c) => super::case::run(&client, c),
         OfficerCommand::Share { id, to, out } => {
             let id = client.resolve(&id)?;
-            let v = client.post(&format!("/messages/{id}/share"), &json!({ "to": to }))?;
+            let body = serde_json::to_value(NodesRequest {
+                to,
+                reason: String::new(),
+            })?;
+            let v = client.post(&format!("/messages/{id}/share"), &body)?;
             print_sent(v, &out)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -774,7 +787,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         OfficerCommand::Purge { dry_run, out } => {
-            let v = client.post("/purge", &json!({ "dry_run": dry_run }))?;
+            let v = client.post("/purge", &serde_json::to_value(PurgeRequest { dry_run })?)?;
             if out.json {
                 print_json(&v);
             } else {

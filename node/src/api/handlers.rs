@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use liaison_protocol::limits::{check, MAX_RECIPIENTS, MAX_SHORT_STRING};
 use liaison_protocol::{Body, DecodeError, MessageId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::auth::{Action, Principal};
 use super::json::JsonBody;
@@ -147,7 +147,7 @@ pub(crate) fn refusal_or_internal(e: anyhow::Error) -> ApiError {
 }
 
 /// What `POST /v1/messages/{id}/consent-request` and `/share` take: the nodes concerned.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodesRequest {
     /// Node ids (at most [`MAX_RECIPIENTS`]).
@@ -170,7 +170,7 @@ impl NodesRequest {
 }
 
 /// What `POST /v1/messages/{id}/consent` takes: the originator's answer.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRequestAnswer {
     /// Grant (true) or deny (false).
@@ -630,11 +630,11 @@ pub async fn consistency(
 }
 
 /// Body of `POST /v1/purge`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PurgeRequest {
     /// Only list what is due.
-    dry_run: bool,
+    pub dry_run: bool,
 }
 
 /// `POST /v1/purge`: deletes the message bodies the retention policy says are due (a
