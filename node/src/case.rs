@@ -28,7 +28,6 @@ use liaison_protocol::{
     Timestamp,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::compose::{self, parse, SendRequest, DEFAULT_HOP_LIMIT};
 use crate::node::{off_workers, Ctx, Sent};
@@ -810,81 +809,4 @@ pub async fn change(
         }
     };
     post(ctx, case, kind, to, case_handling(&s)?, None).await
-}
-
-/// A case as JSON (`liaison case show --json`, `GET /v1/cases/{id}`): only what the
-/// participants' messages say, so participants holding the same messages show the same.
-pub fn view(s: &CaseState) -> Value {
-    let ts = |t: Timestamp| t.to_rfc3339();
-    let handling = s.handling.as_ref().map(|h| {
-        json!({
-            "tlp": h.tlp.label(),
-            "releasability": h.releasability.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "handling_codes": h.eu_codes(),
-            "h3_restrictions": h.h3_restrictions,
-            "evaluation": h.evaluation.to_string(),
-        })
-    });
-    json!({
-        "case": s.id.as_str(),
-        "title": s.title,
-        "summary": s.summary.as_ref().map(crate::api::view::payload),
-        "lead": s.lead.as_ref().map(NodeId::as_str),
-        "opener": s.opener.as_ref().map(NodeId::as_str),
-        "opened_at": s.opened_at.map(ts),
-        "status": s.status.name(),
-        "status_reason": s.status_reason,
-        "handling": handling,
-        "participants": s.participants().iter().map(NodeId::as_str).collect::<Vec<_>>(),
-        "members": s.members.iter().map(|(n, m)| json!({
-            "node": n.as_str(),
-            "standing": m.status.name(),
-            "since": ts(m.since),
-        })).collect::<Vec<_>>(),
-        "updates": s.updates.iter().map(|u| json!({
-            "id": u.id.to_string(),
-            "from": u.from.as_str(),
-            "at": ts(u.at),
-            "tlp": u.handling.tlp.label(),
-            "recipients": u.recipients.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "payload": crate::api::view::payload(&u.payload),
-        })).collect::<Vec<_>>(),
-        "tasks": s.tasks.iter().map(|t| json!({
-            "id": t.id.to_string(),
-            "title": t.title,
-            "assignee": t.assignee.as_str(),
-            "due": t.due.map(ts),
-            "status": t.status.name(),
-            "created_by": t.created_by.as_str(),
-            "updated_at": ts(t.updated_at),
-            "note": t.note,
-        })).collect::<Vec<_>>(),
-        "timeline": s.timeline.iter().map(|e| json!({
-            "id": e.id.to_string(),
-            "at": ts(e.at),
-            "from": e.from.as_str(),
-            "kind": e.kind,
-            "summary": e.summary,
-            "refused": e.refused.as_ref().map(|r| json!({"code": r.code, "detail": r.detail})),
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// One line per case (`liaison case list`, `GET /v1/cases`).
-pub fn summary(s: &CaseState, me: &NodeId) -> Value {
-    json!({
-        "case": s.id.as_str(),
-        "title": s.title,
-        "lead": s.lead.as_ref().map(NodeId::as_str),
-        "status": s.status.name(),
-        "standing": if s.lead.as_ref() == Some(me) {
-            "lead"
-        } else {
-            s.standing(me).map_or("-", |m| m.name())
-        },
-        "participants": s.participants().len(),
-        "updates": s.updates.len(),
-        "open_tasks": s.tasks.iter().filter(|t| matches!(t.status, TaskStatus::Open | TaskStatus::InProgress)).count(),
-        "last_activity": s.timeline.last().map(|e| e.at.to_rfc3339()),
-    })
 }

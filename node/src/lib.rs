@@ -27,5 +27,6 @@ pub mod node;
 pub mod peer;
 pub mod refusal;
 pub mod relay;
+pub mod views;
 pub mod wire;
 pub mod witness;

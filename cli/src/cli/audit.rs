@@ -312,7 +312,7 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                     "ok": true,
                     "node": checked.node.to_string(),
                     "checkpoint_size": checked.size,
-                    "entries": checked.entries.iter().map(|e| liaison_node::api::view::log_entry(e.index, e, None)).collect::<Vec<_>>(),
+                    "entries": checked.entries.iter().map(|e| liaison_node::views::LogEntryView::of(e.index, e, None)).collect::<Vec<_>>(),
                 });
                 out!("{}", serde_json::to_string_pretty(&v)?);
             } else {

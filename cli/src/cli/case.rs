@@ -4,10 +4,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
 
-use super::officer::{print_json, print_sent, short_id, short_time, Client, Output};
+use super::officer::{
+    print_json, print_sent, short_id, short_time, short_time_or, view, Client, Output,
+};
 use liaison_node::case::{AttachmentRequest, CaseRequest};
+use liaison_node::views::{CaseList, CaseSent, CaseView};
 
 /// Text, language and entities of a case message.
 #[derive(Debug, Clone, Args)]
@@ -256,7 +258,7 @@ pub fn run(client: &Client, cmd: CaseCommand) -> Result<ExitCode> {
             if out.json {
                 print_json(&v);
             } else {
-                print_list(&v);
+                print_list(&view(v)?);
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -265,7 +267,7 @@ pub fn run(client: &Client, cmd: CaseCommand) -> Result<ExitCode> {
             if out.json {
                 print_json(&v);
             } else {
-                print_case(&v);
+                print_case(&view(v)?);
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -300,7 +302,7 @@ pub fn run(client: &Client, cmd: CaseCommand) -> Result<ExitCode> {
             if out.json {
                 print_json(&v);
             } else {
-                out!("{}", v["case"].as_str().unwrap_or_default());
+                out!("{}", view::<CaseSent>(v)?.case);
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -403,99 +405,99 @@ pub fn run(client: &Client, cmd: CaseCommand) -> Result<ExitCode> {
         } => (format!("/cases/{case}/leave"), reason(r), out),
     };
     let v = client.post(&path, &serde_json::to_value(&req)?)?;
-    print_sent(&v, &out);
+    print_sent(v, &out)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or("-")
+fn or_dash(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("-")
 }
 
-fn print_list(v: &Value) {
-    let cases = v["cases"].as_array().cloned().unwrap_or_default();
-    if cases.is_empty() {
+fn print_list(v: &CaseList) {
+    if v.cases.is_empty() {
         out!("no cases");
         return;
     }
-    for c in cases {
+    for c in &v.cases {
         out!(
             "{:<24} {:<9} {:<11} {:>2} participants  {:>3} updates  {:>2} open tasks  last {}  {}",
-            s(&c["case"]),
-            s(&c["status"]),
-            s(&c["standing"]),
-            c["participants"],
-            c["updates"],
-            c["open_tasks"],
-            short_time(&c["last_activity"]),
-            s(&c["title"]),
+            c.case,
+            c.status,
+            c.standing,
+            c.participants,
+            c.updates,
+            c.open_tasks,
+            short_time_or(c.last_activity.as_deref()),
+            or_dash(&c.title),
         );
     }
 }
 
-fn print_case(v: &Value) {
-    out!("case     {}  ({})", s(&v["case"]), s(&v["status"]));
-    out!("title    {}", s(&v["title"]));
-    out!("lead     {}", s(&v["lead"]));
-    if let Some(h) = v["handling"].as_object() {
+fn print_case(v: &CaseView) {
+    let json = |list: &[String]| serde_json::to_string(list).unwrap_or_default();
+    out!("case     {}  ({})", v.case, v.status);
+    out!("title    {}", or_dash(&v.title));
+    out!("lead     {}", or_dash(&v.lead));
+    if let Some(h) = &v.handling {
         out!(
             "handling {}  release {}  {}  eval {}",
-            s(&h["tlp"]),
-            json!(h["releasability"]),
-            json!(h["handling_codes"]),
-            s(&h["evaluation"])
+            h.tlp,
+            json(&h.releasability),
+            json(&h.handling_codes),
+            h.evaluation
         );
     }
-    if let Some(r) = v["status_reason"].as_str() {
+    if let Some(r) = &v.status_reason {
         out!("reason   {r}");
     }
     out!(
         "summary  [{}] {}",
-        s(&v["summary"]["language"]),
-        s(&v["summary"]["text"])
+        v.summary.as_ref().map_or("-", |p| p.language.as_str()),
+        v.summary.as_ref().map_or("-", |p| p.text.as_str())
     );
     out!("\nmembers");
-    for m in v["members"].as_array().into_iter().flatten() {
+    for m in &v.members {
         out!(
             "  {:<32} {:<12} since {}",
-            s(&m["node"]),
-            s(&m["standing"]),
-            short_time(&m["since"])
+            m.node,
+            m.standing,
+            short_time(&m.since)
         );
     }
     out!("\ntasks");
-    for t in v["tasks"].as_array().into_iter().flatten() {
+    for t in &v.tasks {
         out!(
             "  {}  {:<12} {:<28} due {}  {}",
-            short_id(&t["id"]),
-            s(&t["status"]),
-            s(&t["assignee"]),
-            short_time(&t["due"]),
-            s(&t["title"])
+            short_id(&t.id),
+            t.status,
+            t.assignee,
+            short_time_or(t.due.as_deref()),
+            t.title
         );
     }
     out!("\nupdates");
-    for u in v["updates"].as_array().into_iter().flatten() {
+    for u in &v.updates {
         out!(
             "  {}  {}  {:<28} {} [{}] {}",
-            short_time(&u["at"]),
-            s(&u["tlp"]),
-            s(&u["from"]),
-            short_id(&u["id"]),
-            s(&u["payload"]["language"]),
-            s(&u["payload"]["text"])
+            short_time(&u.at),
+            u.tlp,
+            u.from,
+            short_id(&u.id),
+            u.payload.language,
+            u.payload.text
         );
     }
     out!("\ntimeline");
-    for e in v["timeline"].as_array().into_iter().flatten() {
-        let what = match e["refused"].as_object() {
-            Some(r) => format!("NO EFFECT {}: {}", s(&r["code"]), s(&r["detail"])),
-            None => s(&e["summary"]).to_owned(),
+    for e in &v.timeline {
+        let what = match &e.refused {
+            Some(r) => format!("NO EFFECT {}: {}", r.code, r.detail),
+            None => e.summary.clone(),
         };
         out!(
             "  {}  {:<28} {:<12} {}",
-            short_time(&e["at"]),
-            s(&e["from"]),
-            s(&e["kind"]),
+            short_time(&e.at),
+            e.from,
+            e.kind,
             what
         );
     }

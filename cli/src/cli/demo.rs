@@ -18,9 +18,12 @@ use liaison_node::config::{
     PeerConfig, RelayRule, RouteConfig, TrustConfig,
 };
 use liaison_protocol::NodeId;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::officer::Client;
+use liaison_node::views::{
+    CaseSent, CaseView, InboxPage, MessageView, SentView, StatusView, Trail,
+};
 
 /// `liaison demo`.
 #[derive(Debug, Args)]
@@ -262,10 +265,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             &format!("{} to connect to its peers", n.id),
             Duration::from_secs(20),
             || {
-                let s = client(n)?.get("/status")?;
-                Ok(s["peers"]
-                    .as_array()
-                    .is_some_and(|p| p.iter().all(|p| p["connected"] == true)))
+                let s: StatusView = client(n)?.get_view("/status")?;
+                Ok(s.peers.iter().all(|p| p.connected))
             },
         )?;
     }
@@ -285,7 +286,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let caricc = by("caricc.central-asia")?;
     let om = by("om-dcu.gulf")?;
     let gcc = by("gcc-cic.gulf")?;
-    let alert = client(kz)?.post(
+    let alert: SentView = client(kz)?.post_view(
         "/messages",
         &json!({
             "kind": "alert",
@@ -299,7 +300,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             "entities": ["container=MSCU1234565", "phone=+77011234567", "imo=9074729"]
         }),
     )?;
-    let alert_id = alert["id"].as_str().unwrap_or_default().to_owned();
+    let alert_id = alert.id;
     out!(
         "    sent {}  (TLP:AMBER, H0, evaluation B2, 3 entities), sealed to om-dcu.gulf",
         short(&alert_id)
@@ -307,44 +308,33 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let got = wait_inbox(om, &alert_id)?;
     out!(
         "    om-dcu.gulf opens it: \"{}…\"",
-        got["payload"]["text"]
-            .as_str()
-            .unwrap_or_default()
-            .chars()
-            .take(48)
-            .collect::<String>()
+        text(&got).chars().take(48).collect::<String>()
     );
     out!(
         "    route: kz-dcu → {} → om-dcu; the original signature verified at every hop",
-        got["state"]["route"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|n| n.as_str())
-            .collect::<Vec<_>>()
-            .join(" → ")
+        got.state.route.join(" → ")
     );
-    let at_gateway = client(caricc)?.get(&format!("/messages/{alert_id}"))?;
+    let at_gateway: MessageView = client(caricc)?.get_view(&format!("/messages/{alert_id}"))?;
     out!(
         "    caricc.central-asia relayed it and cannot read it: {}",
-        if at_gateway["payload"].is_null() {
+        if at_gateway.payload().is_none() {
             "its copy holds only the sealed content"
         } else {
             "IT CAN (this is a bug)"
         }
     );
-    if !at_gateway["payload"].is_null() {
+    if at_gateway.payload().is_some() {
         bail!("a gateway could read what it relayed");
     }
     wait_until(
         "every hop's receipt at kz-dcu",
         Duration::from_secs(20),
         || {
-            let t = client(kz)?.get(&format!("/messages/{alert_id}/trail"))?;
-            Ok(t["hops"].as_array().is_some_and(|h| h.len() >= 3))
+            let t: Trail = client(kz)?.get_view(&format!("/messages/{alert_id}/trail"))?;
+            Ok(t.hops.len() >= 3)
         },
     )?;
-    let trail = client(kz)?.get(&format!("/messages/{alert_id}/trail"))?;
+    let trail: Trail = client(kz)?.get_view(&format!("/messages/{alert_id}/trail"))?;
     out!("    delivery trail at the originator, one signed answer per hop:");
     print_trail(&trail);
 
@@ -352,7 +342,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         4,
         "om-dcu.gulf sends an urgent request (Arabic) to gcc-cic.gulf, which replies",
     );
-    let request = client(om)?.post(
+    let request: SentView = client(om)?.post_view(
         "/messages",
         &json!({
             "kind": "request",
@@ -366,13 +356,13 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             "entities": ["imo=9074729"]
         }),
     )?;
-    let request_id = request["id"].as_str().unwrap_or_default().to_owned();
+    let request_id = request.id;
     out!(
         "    request {} (urgent: reply due within 8 hours)",
         short(&request_id)
     );
     wait_inbox(gcc, &request_id)?;
-    let reply = client(gcc)?.post(
+    let reply: SentView = client(gcc)?.post_view(
         "/messages",
         &json!({
             "kind": "reply",
@@ -385,7 +375,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             "text": "AL NOOR berthed at Sohar on 2 December; crew list attached to case file.",
         }),
     )?;
-    let reply_id = reply["id"].as_str().unwrap_or_default().to_owned();
+    let reply_id = reply.id;
     wait_inbox(om, &reply_id)?;
     out!("    reply {} delivered to om-dcu.gulf", short(&reply_id));
 
@@ -393,7 +383,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         5,
         "Handling rules at every hop: a TLP:RED message to CARICC and Oman stops at the gateway",
     );
-    let red = client(kz)?.post(
+    let red: SentView = client(kz)?.post_view(
         "/messages",
         &json!({
             "kind": "alert", "to": ["caricc.central-asia", "om-dcu.gulf"], "tlp": "RED",
@@ -401,31 +391,24 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             "eval": "A1", "lang": "en", "text": "identity of the informant in Aktau"
         }),
     )?;
-    let red_id = red["id"].as_str().unwrap_or_default().to_owned();
+    let red_id = red.id;
     wait_inbox(caricc, &red_id)?;
-    let mut refusal = Value::Null;
+    let mut refusal = None;
     wait_until(
         "the gateway's refusal at kz-dcu",
         Duration::from_secs(20),
         || {
-            let t = client(kz)?.get(&format!("/messages/{red_id}/trail"))?;
-            refusal = t["hops"]
-                .as_array()
+            let t: Trail = client(kz)?.get_view(&format!("/messages/{red_id}/trail"))?;
+            refusal = t
+                .hops
                 .into_iter()
-                .flatten()
-                .find(|h| {
-                    h["outcome"]
-                        .as_str()
-                        .is_some_and(|o| o.starts_with("refused"))
-                })
-                .cloned()
-                .unwrap_or(Value::Null);
-            Ok(!refusal.is_null())
+                .find(|h| h.outcome.starts_with("refused"));
+            Ok(refusal.is_some())
         },
     )?;
     out!(
         "    caricc.central-asia received it (a named recipient) but refused to pass it on:\n    {} (its signed refusal is in kz-dcu's trail of the message)",
-        refusal["outcome"].as_str().unwrap_or_default()
+        refusal.map(|h| h.outcome).unwrap_or_default()
     );
     match client(kz)?.post(
         "/messages",
@@ -444,7 +427,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         6,
         "Third-party rule (H2): CARICC asks kz-dcu's consent to share an alert with Oman",
     );
-    let h2 = client(kz)?.post(
+    let h2: SentView = client(kz)?.post_view(
         "/messages",
         &json!({
             "kind": "alert", "to": ["caricc.central-asia"], "tlp": "AMBER",
@@ -453,7 +436,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             "text": "Курьер вылетает из Алматы в Маскат 5 декабря, рейс WY 4120."
         }),
     )?;
-    let h2_id = h2["id"].as_str().unwrap_or_default().to_owned();
+    let h2_id = h2.id;
     wait_inbox(caricc, &h2_id)?;
     match client(caricc)?.post(
         &format!("/messages/{h2_id}/share"),
@@ -462,11 +445,11 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         Ok(v) => bail!("an originator-controlled message was shared without consent: {v}"),
         Err(e) => out!("    without consent: {e}"),
     }
-    let asked = client(caricc)?.post(
+    let asked: SentView = client(caricc)?.post_view(
         &format!("/messages/{h2_id}/consent-request"),
         &json!({ "to": ["om-dcu.gulf"], "reason": "joint operation with Oman" }),
     )?;
-    let asked_id = asked["id"].as_str().unwrap_or_default().to_owned();
+    let asked_id = asked.id;
     wait_inbox(kz, &asked_id)?;
     client(kz)?.post(
         &format!("/messages/{asked_id}/consent"),
@@ -475,39 +458,33 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     out!(
         "    kz-dcu's officer grants it for 24 h; the grant carries the content re-sealed for Oman"
     );
-    let mut shared = Value::Null;
+    let mut shared_id = String::new();
     wait_until(
         "the grant at caricc",
         Duration::from_secs(20),
-        || match client(caricc)?.post(
+        || match client(caricc)?.post_view::<SentView>(
             &format!("/messages/{h2_id}/share"),
             &json!({ "to": ["om-dcu.gulf"] }),
         ) {
             Ok(v) => {
-                shared = v;
+                shared_id = v.id;
                 Ok(true)
             }
             Err(_) => Ok(false),
         },
     )?;
-    let shared_id = shared["id"].as_str().unwrap_or_default().to_owned();
     let got = wait_inbox(om, &shared_id)?;
     out!(
         "    shared {}; om-dcu.gulf reads it: \"{}…\"",
         short(&shared_id),
-        got["payload"]["text"]
-            .as_str()
-            .unwrap_or_default()
-            .chars()
-            .take(40)
-            .collect::<String>()
+        text(&got).chars().take(40).collect::<String>()
     );
 
     step(
         7,
         "A shared case across both networks: CARICC leads, three centres join; deconfliction",
     );
-    let opened = client(caricc)?.post(
+    let opened: CaseSent = client(caricc)?.post_view(
         "/cases",
         &json!({
             "title": "Операция «Караван» / عملية القافلة", "tlp": "AMBER", "eval": "B2", "h0": true,
@@ -516,7 +493,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             "lang": "ru", "text": "Контролируемая поставка: Алматы — Бандар-Аббас — Сохар."
         }),
     )?;
-    let case = opened["case"].as_str().unwrap_or_default().to_owned();
+    let case = opened.case;
     out!("    caricc opens {case} and invites kz-dcu, gcc-cic and om-dcu");
     for n in [kz, gcc, om] {
         wait_until(
@@ -532,8 +509,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             &format!("four participants at {}", n.id),
             Duration::from_secs(20),
             || {
-                let v = client(n)?.get(&format!("/cases/{case}"))?;
-                Ok(v["participants"].as_array().map_or(0, Vec::len) == 4)
+                let v: CaseView = client(n)?.get_view(&format!("/cases/{case}"))?;
+                Ok(v.participants.len() == 4)
             },
         )?;
     }
@@ -549,22 +526,23 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         &format!("/cases/{case}/task"),
         &json!({ "title": "Наблюдение за портом Сохар", "assignee": "om-dcu.gulf", "due": "2026-12-31" }),
     )?;
-    let mut view = Value::Null;
+    let mut view = None;
     wait_until(
         "the case to converge at om-dcu",
         Duration::from_secs(20),
         || {
-            view = client(om)?.get(&format!("/cases/{case}"))?;
-            Ok(view["participants"].as_array().map_or(0, Vec::len) == 4
-                && view["updates"].as_array().map_or(0, Vec::len) == 2
-                && view["tasks"].as_array().map_or(0, Vec::len) == 1)
+            let v: CaseView = client(om)?.get_view(&format!("/cases/{case}"))?;
+            let done = v.participants.len() == 4 && v.updates.len() == 2 && v.tasks.len() == 1;
+            view = Some(v);
+            Ok(done)
         },
     )?;
+    let view = view.ok_or_else(|| anyhow!("no case view at om-dcu"))?;
     out!(
         "    om-dcu derives the case from the signed messages it holds: {} participants, {} updates (ru, ar), task for {}",
-        view["participants"].as_array().map_or(0, Vec::len),
-        view["updates"].as_array().map_or(0, Vec::len),
-        view["tasks"][0]["assignee"].as_str().unwrap_or_default()
+        view.participants.len(),
+        view.updates.len(),
+        view.tasks.first().map_or("", |t| t.assignee.as_str())
     );
     match client(kz)?.post(
         &format!("/cases/{case}/update"),
@@ -588,13 +566,11 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             &format!("a deconfliction notice at {}", n.id),
             Duration::from_secs(20),
             || {
-                let inbox = client(n)?.get("/inbox?limit=1000")?;
-                notices = inbox["items"]
-                    .as_array()
+                let inbox: InboxPage = client(n)?.get_view("/inbox?limit=1000")?;
+                notices = inbox
+                    .items
                     .into_iter()
-                    .flatten()
-                    .filter(|m| m["kind"] == "deconfliction")
-                    .cloned()
+                    .filter(|m| m.kind == "deconfliction")
                     .collect();
                 Ok(!notices.is_empty())
             },
@@ -602,7 +578,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         out!(
             "    deconfliction notice at {} (from gcc-cic, which holds only keyed hashes): {}",
             n.id,
-            notices[0]["first_line"].as_str().unwrap_or_default()
+            notices
+                .first()
+                .and_then(|m| m.first_line())
+                .unwrap_or_default()
         );
     }
     client(caricc)?.post(
@@ -771,39 +750,39 @@ fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> Result<bool
 }
 
 /// Waits until message `id` is in `n`'s inbox and returns it.
-fn wait_inbox(n: &DemoNode, id: &str) -> Result<Value> {
-    let mut found = Value::Null;
+fn wait_inbox(n: &DemoNode, id: &str) -> Result<MessageView> {
+    let mut found = None;
     wait_until(
         &format!("{} to receive {}", n.id, short(id)),
         Duration::from_secs(20),
-        || match client(n)?.get(&format!("/messages/{id}")) {
+        || match client(n)?.get_view(&format!("/messages/{id}")) {
             Ok(v) => {
-                found = v;
+                found = Some(v);
                 Ok(true)
             }
             Err(_) => Ok(false),
         },
     )?;
-    Ok(found)
+    found.ok_or_else(|| anyhow!("{} did not receive {}", n.id, short(id)))
 }
 
-fn print_trail(t: &Value) {
-    for e in t["entries"].as_array().into_iter().flatten() {
-        out!(
-            "    log #{:<3} {}  {}",
-            e["index"].as_u64().unwrap_or_default(),
-            e["at"].as_str().unwrap_or_default(),
-            e["event"]["type"].as_str().unwrap_or_default()
-        );
+/// A message's text, if its payload is shown.
+fn text(m: &MessageView) -> &str {
+    m.payload().map_or("", |p| p.text.as_str())
+}
+
+fn print_trail(t: &Trail) {
+    for e in &t.entries {
+        out!("    log #{:<3} {}  {}", e.index, e.at, e.event.name());
     }
-    for h in t["hops"].as_array().into_iter().flatten() {
+    for h in &t.hops {
         out!(
             "    hop {} → {} at {} (signed receipt {}, log entry #{})",
-            h["peer"].as_str().unwrap_or_default(),
-            h["outcome"].as_str().unwrap_or_default(),
-            h["at"].as_str().unwrap_or_default(),
-            short(h["proof"].as_str().unwrap_or_default()),
-            h["leaf"].as_u64().unwrap_or_default()
+            h.peer,
+            h.outcome,
+            h.at,
+            short(&h.proof),
+            h.leaf
         );
     }
 }

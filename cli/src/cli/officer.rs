@@ -14,6 +14,12 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
+use liaison_node::api::{ConsentRequestAnswer, NodesRequest, PurgeRequest};
+use liaison_node::views::{
+    Acked, AlarmView, Cleared, EventView, Facts, InboxPage, LogEntryView, LogPage, MessageView,
+    PeerView, Peers, PurgeReport, ScrubView, SentView, StatusView, Trail,
+};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
@@ -497,11 +503,12 @@ impl Client {
         if (200..300).contains(&status) {
             return Ok(text);
         }
-        let err: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let reason_code = err["error"].as_str().unwrap_or("http-error").to_owned();
-        let detail = err["detail"]
-            .as_str()
-            .map(str::to_owned)
+        let err = serde_json::from_str::<liaison_node::views::ErrorBody>(&text).ok();
+        let reason_code = err
+            .as_ref()
+            .map_or_else(|| "http-error".to_owned(), |e| e.error.clone());
+        let detail = err
+            .map(|e| e.detail)
             .unwrap_or_else(|| format!("HTTP {status}: {}", text.trim()));
         Err(match status {
             401 => ClientError::Unauthenticated {
@@ -549,6 +556,16 @@ impl Client {
         serde_json::from_str(&text).context("the node's answer is not JSON")
     }
 
+    /// `GET /v1{path}` read into its view.
+    pub fn get_view<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        view(self.get(path)?)
+    }
+
+    /// `POST /v1{path}` with a JSON body, the answer read into its view.
+    pub fn post_view<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
+        view(self.post(path, body)?)
+    }
+
     /// A full message id from a full id or a unique prefix of an inbox message's id.
     fn resolve(&self, id: &str) -> Result<String> {
         let id = id.trim().to_ascii_lowercase();
@@ -561,15 +578,14 @@ impl Client {
         let mut found = Vec::new();
         let mut from = 0u64;
         loop {
-            let page = self.get(&format!("/inbox?from={from}&limit=1000"))?;
-            for item in page["items"].as_array().into_iter().flatten() {
-                if let Some(full) = item["id"].as_str() {
-                    if full.starts_with(&id) {
-                        found.push(full.to_owned());
-                    }
-                }
-            }
-            match page["next_from"].as_u64() {
+            let page: InboxPage = view(self.get(&format!("/inbox?from={from}&limit=1000"))?)?;
+            found.extend(
+                page.items
+                    .into_iter()
+                    .map(|item| item.id)
+                    .filter(|full| full.starts_with(&id)),
+            );
+            match page.next_from {
                 Some(n) => from = n,
                 None => break,
             }
@@ -589,30 +605,40 @@ pub(crate) fn print_json(v: &Value) {
     out!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
+/// An answer of the node read into its view.
+pub(crate) fn view<T: DeserializeOwned>(v: Value) -> Result<T> {
+    serde_json::from_value(v).context("the node's answer does not have the expected shape")
+}
+
 /// `2026-01-03T10:22:33.123Z` → `2026-01-03 10:22Z`.
-pub(crate) fn short_time(v: &Value) -> String {
-    match v.as_str() {
-        Some(s) if s.len() >= 16 => format!("{} {}Z", &s[..10], &s[11..16]),
-        Some(s) => s.to_owned(),
-        None => "-".into(),
+pub(crate) fn short_time(t: &str) -> String {
+    if t.len() >= 16 {
+        format!("{} {}Z", &t[..10], &t[11..16])
+    } else {
+        t.to_owned()
     }
 }
 
-pub(crate) fn short_id(v: &Value) -> &str {
-    v.as_str().map_or("-", |s| s.get(..16).unwrap_or(s))
+/// [`short_time`] of a time that may be absent (`-`).
+pub(crate) fn short_time_or(t: Option<&str>) -> String {
+    t.map_or_else(|| "-".into(), short_time)
 }
 
-pub(crate) fn list(v: &Value) -> String {
-    let items: Vec<&str> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+/// The first 16 hex digits of an id.
+pub(crate) fn short_id(id: &str) -> &str {
+    id.get(..16).unwrap_or(id)
+}
+
+/// A comma-separated list, `-` when empty.
+pub(crate) fn list<S: AsRef<str>>(items: &[S]) -> String {
     if items.is_empty() {
         "-".into()
     } else {
-        items.join(", ")
+        items
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -631,7 +657,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             if out.json {
                 print_json(&v);
             } else {
-                print_inbox(&v);
+                print_inbox(&view(v)?);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -641,7 +667,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             if out.json {
                 print_json(&v);
             } else {
-                print_message(&v);
+                print_message(&view(v)?);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -650,7 +676,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             let v = client.post(&format!("/messages/{id}/ack"), &json!({}))?;
             if out.json {
                 print_json(&v);
-            } else if v["already"].as_bool() == Some(true) {
+            } else if view::<Acked>(v)?.already {
                 out!("already acknowledged {id}");
             } else {
                 out!("acknowledged {id}");
@@ -668,7 +694,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
                     let id = client.resolve(&id)?;
                     (
                         format!("/messages/{id}/consent-request"),
-                        json!({ "to": to, "reason": reason }),
+                        serde_json::to_value(NodesRequest { to, reason })?,
                         out,
                     )
                 }
@@ -681,7 +707,11 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
                     let id = client.resolve(&id)?;
                     (
                         format!("/messages/{id}/consent"),
-                        json!({ "grant": true, "expires_in_secs": expires_in, "reason": reason }),
+                        serde_json::to_value(ConsentRequestAnswer {
+                            grant: true,
+                            expires_in_secs: expires_in,
+                            reason,
+                        })?,
                         out,
                     )
                 }
@@ -689,20 +719,28 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
                     let id = client.resolve(&id)?;
                     (
                         format!("/messages/{id}/consent"),
-                        json!({ "grant": false, "reason": reason }),
+                        serde_json::to_value(ConsentRequestAnswer {
+                            grant: false,
+                            expires_in_secs: None,
+                            reason,
+                        })?,
                         out,
                     )
                 }
             };
             let v = client.post(&path, &body)?;
-            print_sent(&v, &out);
+            print_sent(v, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         OfficerCommand::Case(c) => super::case::run(&client, c),
         OfficerCommand::Share { id, to, out } => {
             let id = client.resolve(&id)?;
-            let v = client.post(&format!("/messages/{id}/share"), &json!({ "to": to }))?;
-            print_sent(&v, &out);
+            let body = serde_json::to_value(NodesRequest {
+                to,
+                reason: String::new(),
+            })?;
+            let v = client.post(&format!("/messages/{id}/share"), &body)?;
+            print_sent(v, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         OfficerCommand::Trail { id, out } => {
@@ -711,7 +749,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             if out.json {
                 print_json(&v);
             } else {
-                print_trail(&v);
+                print_trail(&view(v)?);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -720,7 +758,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             if out.json {
                 print_json(&v);
             } else {
-                print_status(&v);
+                print_status(&view(v)?);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -729,7 +767,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             if out.json {
                 print_json(&v);
             } else {
-                print_peers(&v["peers"]);
+                print_peers(&view::<Peers>(v)?.peers);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -738,35 +776,28 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             if out.json {
                 print_json(&v);
             } else {
-                for e in v["entries"].as_array().into_iter().flatten() {
-                    out!(
-                        "#{:<7} {}  {}",
-                        e["index"],
-                        short_time(&e["at"]),
-                        event_line(&e["event"])
-                    );
+                let page: LogPage = view(v)?;
+                for e in &page.entries {
+                    out!("{}", entry_line(e));
                 }
-                if let Some(next) = v["next_from"].as_u64() {
+                if let Some(next) = page.next_from {
                     out!("… more: liaison log --from {next}");
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
         OfficerCommand::Purge { dry_run, out } => {
-            let v = client.post("/purge", &json!({ "dry_run": dry_run }))?;
+            let v = client.post("/purge", &serde_json::to_value(PurgeRequest { dry_run })?)?;
             if out.json {
                 print_json(&v);
             } else {
-                let due = v["due"].as_array().map_or(0, Vec::len);
-                let purged = v["purged"].as_array().map_or(0, Vec::len);
+                let report: PurgeReport = view(v)?;
+                let due = report.due.len();
+                let purged = report.purged.len();
                 if dry_run {
                     out!("{due} message bodies are due for purging under the retention policy");
-                    for d in v["due"].as_array().into_iter().flatten() {
-                        out!(
-                            "  {} ({})",
-                            d["id"].as_str().unwrap_or("?"),
-                            d["rule"].as_str().unwrap_or("?")
-                        );
+                    for d in &report.due {
+                        out!("  {} ({})", d.id, d.rule);
                     }
                 } else {
                     out!("purged {purged} of {due} message bodies due; their log entries remain");
@@ -775,11 +806,11 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         OfficerCommand::Alarms(AlarmsCommand::List { out }) => {
-            let v = client.get("/status")?;
+            let status: StatusView = client.get_view("/status")?;
             if out.json {
-                print_json(&v["alarms"]);
+                print_json(&serde_json::to_value(&status.alarms)?);
             } else {
-                print_alarms(&v["alarms"]);
+                print_alarms(&status.alarms);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -788,8 +819,9 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             if out.json {
                 print_json(&v);
             } else {
-                let n = v["cleared"].as_array().map_or(0, Vec::len);
-                match v["leaf"].as_u64() {
+                let cleared: Cleared = view(v)?;
+                let n = cleared.cleared.len();
+                match cleared.leaf {
                     Some(leaf) => out!("cleared {n} alarms (log entry {leaf})"),
                     None => out!("no alarms to clear"),
                 }
@@ -798,25 +830,25 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
         }
         OfficerCommand::Store(StoreCommand::Scrub { out }) => {
             let v = client.post("/store/scrub", &json!({}))?;
-            let damaged = v["damaged"].as_array().map_or(0, Vec::len)
-                + v["damaged_answers"].as_array().map_or(0, Vec::len)
-                + v["unexplained"].as_array().map_or(0, Vec::len);
+            let report: ScrubView = view(v.clone())?;
+            let damaged =
+                report.damaged.len() + report.damaged_answers.len() + report.unexplained.len();
             if out.json {
                 print_json(&v);
             } else {
                 out!(
                     "checked {} batches ({} whole by checksum, {} bodies one by one)",
-                    v["batches"],
-                    v["batches_intact"],
-                    v["bodies_checked"]
+                    report.batches,
+                    report.batches_intact,
+                    report.bodies_checked
                 );
-                for id in v["damaged"].as_array().into_iter().flatten() {
-                    out!("DAMAGED message {}", id.as_str().unwrap_or("?"));
+                for id in &report.damaged {
+                    out!("DAMAGED message {id}");
                 }
-                for leaf in v["damaged_answers"].as_array().into_iter().flatten() {
+                for leaf in &report.damaged_answers {
                     out!("DAMAGED signed answer kept for log entry {leaf}");
                 }
-                for at in v["unexplained"].as_array().into_iter().flatten() {
+                for at in &report.unexplained {
                     out!("DAMAGED batch at byte {at} (no message in it could be named)");
                 }
                 if damaged == 0 {
@@ -861,333 +893,286 @@ fn send(client: &Client, a: SendArgs) -> Result<ExitCode> {
     };
     let body = serde_json::to_value(&req)?;
     let v = client.post("/messages", &body)?;
-    print_sent(&v, &a.out);
+    print_sent(v, &a.out)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Prints the id of a message just sent (or the API's JSON).
-pub(crate) fn print_sent(v: &Value, out: &Output) {
+pub(crate) fn print_sent(v: Value, out: &Output) -> Result<()> {
     if out.json {
-        print_json(v);
+        print_json(&v);
     } else {
-        out!("{}", v["id"].as_str().unwrap_or_default());
+        out!("{}", view::<SentView>(v)?.id);
     }
+    Ok(())
 }
 
-fn print_inbox(v: &Value) {
-    let mut items: Vec<&Value> = v["items"].as_array().into_iter().flatten().collect();
+fn print_inbox(page: &InboxPage) {
+    let mut items: Vec<_> = page.items.iter().collect();
     if items.is_empty() {
         out!("inbox is empty");
         return;
     }
     // Unread first, each group in delivery order.
-    items.sort_by_key(|i| i["acked"].as_bool().unwrap_or(false));
+    items.sort_by_key(|i| i.acked);
     for i in &items {
-        let unread = !i["acked"].as_bool().unwrap_or(false);
         let mut flags = String::new();
-        if i["overdue"].as_bool() == Some(true) {
+        if i.is_overdue() {
             flags.push_str(" OVERDUE");
         }
-        if let Some(by) = i["reply_by"].as_str() {
-            flags.push_str(&format!(" reply-by {}", short_time(&json!(by))));
+        if let Some(by) = &i.reply_by {
+            flags.push_str(&format!(" reply-by {}", short_time(by)));
         }
         out!(
             "{} {:<16} {:<10} {:<3} {:<28} {} {}{}  {}",
-            if unread { "*" } else { " " },
-            i["tlp"].as_str().unwrap_or("-"),
-            i["kind"].as_str().unwrap_or("-"),
-            i["eval"].as_str().unwrap_or("-"),
-            i["originator"].as_str().unwrap_or("-"),
-            short_time(&i["received_at"]),
-            short_id(&i["id"]),
+            if i.acked { " " } else { "*" },
+            i.tlp,
+            i.kind,
+            i.eval,
+            i.originator,
+            short_time(&i.received_at),
+            short_id(&i.id),
             flags,
-            i["first_line"].as_str().unwrap_or(""),
+            i.first_line().unwrap_or(""),
         );
     }
-    let unread = items
-        .iter()
-        .filter(|i| i["acked"].as_bool() == Some(false))
-        .count();
+    let unread = items.iter().filter(|i| !i.acked).count();
     out!("{} messages, {unread} unread (* = unread)", items.len());
-    if let Some(next) = v["next_from"].as_u64() {
+    if let Some(next) = page.next_from {
         out!("… more: liaison inbox --from {next}");
     }
 }
 
-fn print_message(v: &Value) {
-    let h = &v["header"];
-    let hd = &v["handling"];
-    let st = &v["state"];
-    out!(
-        "{}  {}  {}",
-        hd["tlp"].as_str().unwrap_or("-"),
-        v["kind"].as_str().unwrap_or("-"),
-        v["id"].as_str().unwrap_or("-")
-    );
-    out!("originator   {}", h["originator"].as_str().unwrap_or("-"));
-    if let Some(from) = st["from"].as_str() {
+fn print_message(v: &MessageView) {
+    let h = &v.header;
+    let hd = &v.handling;
+    let st = &v.state;
+    out!("{}  {}  {}", hd.tlp, v.kind, v.id);
+    out!("originator   {}", h.originator);
+    if let Some(from) = &st.from {
         out!("from         {from}");
     }
-    out!("created      {}", short_time(&h["created_at"]));
-    out!("to           {}", list(&h["recipients"]));
-    out!("release      {}", list(&hd["releasability"]));
-    out!("evaluation   {}", hd["eval"].as_str().unwrap_or("-"));
-    let codes = list(&hd["h_codes"]);
-    if codes != "-" {
-        out!("handling     {codes}");
+    out!("created      {}", short_time(&h.created_at));
+    out!("to           {}", list(&h.recipients));
+    out!("release      {}", list(&hd.releasability));
+    out!("evaluation   {}", hd.eval);
+    if !hd.h_codes.is_empty() {
+        out!("handling     {}", list(&hd.h_codes));
     }
-    if let Some(h3) = hd["h3_restrictions"].as_str() {
+    if let Some(h3) = &hd.h3_restrictions {
         out!("H3           {h3}");
     }
-    if let Some(case) = h["case"].as_str() {
+    if let Some(case) = &h.case {
         out!("case         {case}");
     }
-    if let Some(r) = h["in_reply_to"].as_str() {
+    if let Some(r) = &h.in_reply_to {
         out!("in reply to  {r}");
     }
-    if let Some(exp) = h["expires_at"].as_str() {
-        out!("expires      {}", short_time(&json!(exp)));
+    if let Some(exp) = &h.expires_at {
+        out!("expires      {}", short_time(exp));
     }
-    if v["request"].is_object() {
-        let r = &v["request"];
+    if let Some(r) = &v.request {
         out!(
             "request      {}, reply by {}{}",
-            r["urgency"].as_str().unwrap_or("-"),
-            short_time(&r["reply_by"]),
-            if r["overdue"].as_bool() == Some(true) {
-                "  OVERDUE"
-            } else {
-                ""
-            }
+            r.urgency,
+            short_time(&r.reply_by),
+            if r.overdue { "  OVERDUE" } else { "" }
         );
     }
-    let state = match (st["role"].as_str(), st["acked"].as_bool()) {
-        (Some("delivered"), Some(true)) => "delivered here, acknowledged".to_owned(),
-        (Some("delivered"), _) => "delivered here, unread".to_owned(),
-        (Some(r), _) => r.to_owned(),
-        _ => "-".into(),
+    let state = match (st.role.as_str(), st.acked) {
+        ("delivered", true) => "delivered here, acknowledged",
+        ("delivered", false) => "delivered here, unread",
+        (r, _) => r,
     };
     out!("state        {state}");
-    let pending = list(&st["pending"]);
-    if pending != "-" {
-        out!("awaiting     receipts from {pending}");
+    if !st.pending.is_empty() {
+        out!("awaiting     receipts from {}", list(&st.pending));
     }
-    if let Some(reason) = v["reason"].as_str() {
+    if let Some(reason) = &v.reason {
         out!("\n{reason}");
     }
-    let p = &v["payload"];
-    if p.is_object() {
-        out!("language     {}", p["language"].as_str().unwrap_or("-"));
-        out!("\n{}\n", p["text"].as_str().unwrap_or(""));
-        let entities = p["entities"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>();
-        if !entities.is_empty() {
+    if let Some(p) = v.payload() {
+        out!("language     {}", p.language);
+        out!("\n{}\n", p.text);
+        if !p.entities.is_empty() {
             out!("entities:");
-            for e in entities {
-                out!(
-                    "  {:<13} {}",
-                    e["type"].as_str().unwrap_or("-"),
-                    e["value"].as_str().unwrap_or("")
-                );
+            for e in &p.entities {
+                out!("  {:<13} {}", e.kind, e.value);
             }
         }
-        for a in p["attachments"].as_array().into_iter().flatten() {
+        for a in &p.attachments {
             out!(
                 "attachment   {} ({}, {} bytes)",
-                a["name"].as_str().unwrap_or("-"),
-                a["media_type"].as_str().unwrap_or("-"),
-                a["size"]
+                a.name,
+                a.media_type,
+                a.size
             );
         }
     }
+}
+
+/// One human line for a log entry.
+fn entry_line(e: &LogEntryView) -> String {
+    format!(
+        "#{:<7} {}  {}",
+        e.index,
+        short_time(&e.at),
+        event_line(&e.event)
+    )
 }
 
 /// One human line for a log event (as the API renders it).
-fn event_line(e: &Value) -> String {
-    let s = |k: &str| e[k].as_str().unwrap_or("-").to_owned();
-    let msg = |m: &Value| {
-        format!(
-            "{} {} {} {}",
-            m["tlp"].as_str().unwrap_or("-"),
-            m["kind"].as_str().unwrap_or("-"),
-            short_id(&m["id"]),
-            m["originator"].as_str().unwrap_or("-")
-        )
+fn event_line(e: &EventView) -> String {
+    use liaison_node::views::Covered;
+    let msg = |m: &Facts| format!("{} {} {} {}", m.tlp, m.kind, short_id(&m.id), m.originator);
+    let ids = |c: &Covered| match c {
+        Covered::Count(n) => format!("{n} message(s)"),
+        Covered::Ids(a) => format!("{} message(s)", a.len()),
     };
-    let ids = |v: &Value| match v {
-        Value::Number(n) => format!("{n} message(s)"),
-        Value::Array(a) => format!("{} message(s)", a.len()),
-        _ => "-".into(),
-    };
-    match e["type"].as_str().unwrap_or("-") {
-        "sent" => format!("sent      {} → {}", msg(&e["message"]), list(&e["to"])),
-        "received" => format!("received  {} from {}", msg(&e["message"]), s("from")),
-        "relayed" => format!(
-            "relayed   {} from {} → {}",
-            msg(&e["message"]),
-            s("from"),
-            list(&e["to"])
+    match e {
+        EventView::Sent { message, to } => format!("sent      {} → {}", msg(message), list(to)),
+        EventView::Received { message, from, .. } => {
+            format!("received  {} from {from}", msg(message))
+        }
+        EventView::Relayed { message, from, to } => {
+            format!("relayed   {} from {from} → {}", msg(message), list(to))
+        }
+        EventView::Refused {
+            id,
+            peer,
+            reason_code,
+            ..
+        } => format!(
+            "refused   {} ({reason_code}) peer {peer}",
+            id.as_deref().map_or("-", short_id)
         ),
-        "refused" => format!(
-            "refused   {} ({}) peer {}",
-            short_id(&e["id"]),
-            s("reason_code"),
-            s("peer")
+        EventView::ReceiptSent {
+            receipt,
+            to,
+            status,
+            ids: covered,
+        } => format!(
+            "receipt   sent to {to}: {status} {} (receipt {})",
+            ids(covered),
+            short_id(receipt)
         ),
-        "receipt-sent" => format!(
-            "receipt   sent to {}: {} {} (receipt {})",
-            s("to"),
-            s("status"),
-            ids(&e["ids"]),
-            short_id(&e["receipt"])
+        EventView::ReceiptReceived {
+            receipt,
+            from,
+            status,
+            ids: covered,
+        } => format!(
+            "receipt   from {from}: {status} {} (receipt {})",
+            ids(covered),
+            short_id(receipt)
         ),
-        "receipt-received" => format!(
-            "receipt   from {}: {} {} (receipt {})",
-            s("from"),
-            s("status"),
-            ids(&e["ids"]),
-            short_id(&e["receipt"])
+        EventView::RefusalReceived {
+            refusal,
+            from,
+            reason_code,
+            ..
+        } => format!(
+            "REFUSED   by {from}: {reason_code} (refusal {})",
+            short_id(refusal)
         ),
-        "refusal-received" => format!(
-            "REFUSED   by {}: {} (refusal {})",
-            s("from"),
-            s("reason_code"),
-            short_id(&e["refusal"])
-        ),
-        "acknowledged" => format!("ack       {} by {}", short_id(&e["id"]), s("by")),
-        "admin" => format!("admin     {}: {}", s("act"), s("detail")),
-        "purged" => format!("purged    {} ({})", short_id(&e["id"]), s("rule")),
-        other => other.to_owned(),
+        EventView::Acknowledged { id, by } => format!("ack       {} by {by}", short_id(id)),
+        EventView::Admin { act, detail } => format!("admin     {act}: {detail}"),
+        EventView::Purged { id, rule } => format!("purged    {} ({rule})", short_id(id)),
     }
 }
 
-fn print_trail(v: &Value) {
-    let m = &v["message"];
-    out!(
-        "{}  {}  {}  ({} here)",
-        m["tlp"].as_str().unwrap_or("-"),
-        m["kind"].as_str().unwrap_or("-"),
-        v["id"].as_str().unwrap_or("-"),
-        v["role"].as_str().unwrap_or("-")
-    );
+fn print_trail(v: &Trail) {
+    let m = &v.message;
+    out!("{}  {}  {}  ({} here)", m.tlp, m.kind, v.id, v.role);
     out!("log:");
-    for e in v["entries"].as_array().into_iter().flatten() {
-        out!(
-            "  #{:<7} {}  {}",
-            e["index"],
-            short_time(&e["at"]),
-            event_line(&e["event"])
-        );
+    for e in &v.entries {
+        out!("  {}", entry_line(e));
     }
-    let hops = v["hops"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>();
-    if !hops.is_empty() {
+    if !v.hops.is_empty() {
         out!("hops:");
-        for h in hops {
+        for h in &v.hops {
             out!(
                 "  {:<28} {:<24} {}  leaf {}  proof {}",
-                h["peer"].as_str().unwrap_or("-"),
-                h["outcome"].as_str().unwrap_or("-"),
-                short_time(&h["at"]),
-                h["leaf"],
-                short_id(&h["proof"])
+                h.peer,
+                h.outcome,
+                short_time(&h.at),
+                h.leaf,
+                short_id(&h.proof)
             );
         }
     }
-    let pending = list(&v["pending"]);
-    if pending != "-" {
-        out!("awaiting receipts from: {pending}");
+    if !v.pending.is_empty() {
+        out!("awaiting receipts from: {}", list(&v.pending));
     }
 }
 
-fn print_peers(peers: &Value) {
-    let peers = peers.as_array().into_iter().flatten().collect::<Vec<_>>();
+fn print_peers(peers: &[PeerView]) {
     if peers.is_empty() {
         out!("no peers configured");
     }
     for p in peers {
-        let up = p["connected"].as_bool() == Some(true);
         let mut line = format!(
             "  {:<28} {:<21} {:<4} outbox {:<6}",
-            p["node"].as_str().unwrap_or("-"),
-            p["address"].as_str().unwrap_or("-"),
-            if up { "up" } else { "down" },
-            p["outbox"]
+            p.node,
+            p.address,
+            if p.connected { "up" } else { "down" },
+            p.outbox
         );
-        if let Some(ms) = p["since"].as_u64() {
+        if let Some(ms) = p.since {
             line.push_str(&format!(" since {}", liaison_protocol::Timestamp(ms)));
         }
-        if let Some(err) = p["last_error"].as_str() {
+        if let Some(err) = &p.last_error {
             line.push_str(&format!("  last error: {err}"));
         }
         out!("{line}");
     }
 }
 
-fn print_status(v: &Value) {
-    out!(
-        "node         {}  (QUIC {})",
-        v["node"].as_str().unwrap_or("-"),
-        v["listen"].as_str().unwrap_or("-")
-    );
+fn print_status(v: &StatusView) {
+    out!("node         {}  (QUIC {})", v.node, v.listen);
     out!(
         "log          {} entries, root {}",
-        v["log_size"],
-        v["log_root"]
-            .as_str()
-            .map_or("-", |r| r.get(..16).unwrap_or(r))
+        v.log_size,
+        v.log_root.get(..16).unwrap_or(&v.log_root)
     );
-    let checkpoint = v["last_checkpoint"]
-        .as_str()
+    let checkpoint = v
+        .last_checkpoint
+        .as_deref()
         .and_then(|note| note.lines().nth(1))
         .map_or("none yet".to_owned(), |size| {
             format!("covers {size} entries")
         });
     out!("checkpoint   {checkpoint}");
-    out!("unread       {}", v["unread"]);
+    out!("unread       {}", v.unread);
     out!(
         "disk         {:.1} MiB",
-        v["disk_bytes"].as_f64().unwrap_or(0.0) / (1024.0 * 1024.0)
+        v.disk_bytes as f64 / (1024.0 * 1024.0)
     );
     out!("peers:");
-    print_peers(&v["peers"]);
-    let alarms = v["alarms"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>();
-    if let Some(n) = v["damaged_messages"].as_u64().filter(|n| *n > 0) {
-        out!("DAMAGED      {n} stored messages (see the alarms)");
+    print_peers(&v.peers);
+    if v.damaged_messages > 0 {
+        out!(
+            "DAMAGED      {} stored messages (see the alarms)",
+            v.damaged_messages
+        );
     }
-    if !alarms.is_empty() {
+    if !v.alarms.is_empty() {
         out!("ALARMS (clear them with `liaison alarms clear` once dealt with):");
-        print_alarms(&v["alarms"]);
+        print_alarms(&v.alarms);
     }
 }
 
-fn print_alarms(v: &Value) {
-    let alarms: Vec<&Value> = v.as_array().into_iter().flatten().collect();
+fn print_alarms(alarms: &[AlarmView]) {
     if alarms.is_empty() {
         out!("no alarms");
     }
     for a in alarms {
-        let count = a["count"].as_u64().unwrap_or(1);
-        let times = if count > 1 {
-            format!(" (x{count}, last {})", short_time(&a["last_at"]))
+        let times = if a.count > 1 {
+            format!(" (x{}, last {})", a.count, short_time(&a.last_at))
         } else {
             String::new()
         };
-        out!(
-            "  {}{times}: {}",
-            a["code"].as_str().unwrap_or("-"),
-            a["text"].as_str().unwrap_or("-")
-        );
+        out!("  {}{times}: {}", a.code, a.text);
     }
 }
 
@@ -1221,12 +1206,10 @@ mod tests {
 
     #[test]
     fn short_forms() {
-        assert_eq!(
-            short_time(&json!("2026-01-03T10:22:33.123Z")),
-            "2026-01-03 10:22Z"
-        );
-        assert_eq!(short_id(&json!("0123456789abcdef0123")), "0123456789abcdef");
-        assert_eq!(list(&json!(["a", "b"])), "a, b");
-        assert_eq!(list(&json!([])), "-");
+        assert_eq!(short_time("2026-01-03T10:22:33.123Z"), "2026-01-03 10:22Z");
+        assert_eq!(short_time_or(None), "-");
+        assert_eq!(short_id("0123456789abcdef0123"), "0123456789abcdef");
+        assert_eq!(list(&["a", "b"]), "a, b");
+        assert_eq!(list::<&str>(&[]), "-");
     }
 }

@@ -3,21 +3,10 @@
 use axum::extract::State;
 use axum::{Extension, Json};
 use liaison_protocol::log::Event;
-use serde::Serialize;
 
 use super::auth::{Action, Principal};
 use super::{ApiError, ApiState};
-use crate::alarm::Alarm;
-use crate::store::ScrubReport;
-
-/// What `POST /v1/alarms/clear` answers.
-#[derive(Debug, Serialize)]
-pub struct Cleared {
-    /// The alarms cleared.
-    pub cleared: Vec<Alarm>,
-    /// The log entry recording it (none when there was nothing to clear).
-    pub leaf: Option<u64>,
-}
+use crate::views::{AlarmView, Cleared, ScrubView};
 
 /// `POST /v1/alarms/clear`: clears every alarm, once dealt with; an administrative act the
 /// log records (who, how many, which codes).
@@ -29,7 +18,7 @@ pub async fn clear_alarms(
     let cleared = s.ctx.alarms.clear();
     if cleared.is_empty() {
         return Ok(Json(Cleared {
-            cleared,
+            cleared: vec![],
             leaf: None,
         }));
     }
@@ -51,7 +40,7 @@ pub async fn clear_alarms(
         .map_err(ApiError::store)?;
     tracing::info!(who = %p, alarms = cleared.len(), "alarms cleared");
     Ok(Json(Cleared {
-        cleared,
+        cleared: cleared.iter().map(AlarmView::of).collect(),
         leaf: Some(leaf),
     }))
 }
@@ -62,10 +51,10 @@ pub async fn clear_alarms(
 pub async fn scrub(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-) -> Result<Json<ScrubReport>, ApiError> {
+) -> Result<Json<ScrubView>, ApiError> {
     p.require(Action::Scrub)?;
     let report = crate::node::check_store(&s.ctx)
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(report))
+    Ok(Json(ScrubView::of(&report)))
 }

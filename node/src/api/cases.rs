@@ -2,13 +2,13 @@
 //! action on a case. Reading a case is reading content (officers, supervisors); acting on
 //! one is sending.
 
+use crate::views::{CaseList, CaseSent, CaseSummary, CaseView};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde_json::{json, Value};
 
 use super::auth::{Action, Principal};
 use super::handlers::{sent_or_refused, sent_response};
@@ -40,12 +40,15 @@ async fn body(s: &ApiState, bytes: Result<Bytes, BytesRejection>) -> ApiResult<C
 pub async fn list(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CaseList>> {
     p.require(Action::ReadMessage)?;
     let cases = case::load_all(&s.ctx).await.map_err(ApiError::internal)?;
-    Ok(Json(json!({
-        "cases": cases.iter().map(|c| case::summary(c, &s.ctx.id)).collect::<Vec<_>>(),
-    })))
+    Ok(Json(CaseList {
+        cases: cases
+            .iter()
+            .map(|c| CaseSummary::of(c, &s.ctx.id))
+            .collect(),
+    }))
 }
 
 /// `GET /v1/cases/{case}`: the case as this node derives it.
@@ -53,14 +56,14 @@ pub async fn show(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CaseView>> {
     p.require(Action::ReadMessage)?;
     let id = case_id(&id)?;
     let st = case::load(&s.ctx, &id).await.map_err(ApiError::internal)?;
     if !st.known() {
         return Err(ApiError::UnknownCase(id.as_str().to_owned()));
     }
-    Ok(Json(case::view(&st)))
+    Ok(Json(CaseView::of(&st)))
 }
 
 /// `POST /v1/cases`: opens a case; 201 with the case id and the opening message.
@@ -78,11 +81,15 @@ pub async fn open(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/v1/cases/{id}"))],
-        Json(json!({
-            "case": id,
-            "id": sent.id.to_string(),
-            "next_hops": sent.next_hops.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
-        })),
+        Json(CaseSent {
+            case: id,
+            id: sent.id.to_string(),
+            next_hops: sent
+                .next_hops
+                .iter()
+                .map(|n| n.as_str().to_owned())
+                .collect(),
+        }),
     )
         .into_response())
 }

@@ -1,4 +1,5 @@
-//! The API's request handlers: parse, check the role, call the node, render with [`view`].
+//! The API's request handlers: parse, check the role, call the node, answer with a view
+//! ([`crate::views`]).
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -7,15 +8,18 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use liaison_protocol::limits::{check, MAX_RECIPIENTS, MAX_SHORT_STRING};
 use liaison_protocol::{Body, DecodeError, MessageId};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use super::auth::{Action, Principal};
 use super::json::JsonBody;
-use super::{view, ApiError, ApiState};
+use super::{ApiError, ApiState};
 use crate::compose::SendRequest;
 use crate::error::NodeError;
 use crate::store::{now, MessageState};
+use crate::views::{
+    Acked, CheckpointPage, Consistency, Damage, Due, InboxItem, InboxPage, LogEntryView, LogPage,
+    MessageView, PeerView, Peers, PurgeReport, SentView, StatusView, Trail,
+};
 
 /// Default page size of list endpoints.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -104,17 +108,11 @@ pub(super) fn sent_response(
     p: &Principal,
     r: crate::error::Result<crate::node::Sent>,
 ) -> ApiResult<Response> {
-    let sent = sent_or_refused(p, r)?;
-    let id = sent.id.to_string();
-    let body = json!({
-        "id": id,
-        "leaf": sent.leaf,
-        "next_hops": sent.next_hops.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
-    });
+    let sent = SentView::of(&sent_or_refused(p, r)?);
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, format!("/v1/messages/{id}"))],
-        Json(body),
+        [(header::LOCATION, format!("/v1/messages/{}", sent.id))],
+        Json(sent),
     )
         .into_response())
 }
@@ -144,7 +142,7 @@ pub(crate) fn refusal_or_internal(e: NodeError) -> ApiError {
 }
 
 /// What `POST /v1/messages/{id}/consent-request` and `/share` take: the nodes concerned.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodesRequest {
     /// Node ids (at most [`MAX_RECIPIENTS`]).
@@ -167,7 +165,7 @@ impl NodesRequest {
 }
 
 /// What `POST /v1/messages/{id}/consent` takes: the originator's answer.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRequestAnswer {
     /// Grant (true) or deny (false).
@@ -287,15 +285,19 @@ pub async fn inbox(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     q: Result<Query<InboxQuery>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InboxPage>> {
+    inbox_page(&s, &p, query(q)?).await.map(Json)
+}
+
+/// A page of the inbox as `p` may see it (`GET /v1/inbox`, the console's inbox).
+pub(crate) async fn inbox_page(s: &ApiState, p: &Principal, q: InboxQuery) -> ApiResult<InboxPage> {
     p.require(Action::ListInbox)?;
-    let q = query(q)?;
     let limit = limit(q.limit)?;
     let content = p.reads_content();
     let t = now();
     // Up to `limit` messages read and opened, and with `unread` every acknowledged one
     // before them passed over: off the async workers.
-    blocking(&s, move |s| {
+    blocking(s, move |s| {
         let mut items = Vec::new();
         let mut next = q.from.unwrap_or(0);
         let mut full = false;
@@ -314,10 +316,11 @@ pub async fn inbox(
                     Err(ApiError::Damaged(e)) => (None, Some(e)),
                     Err(e) => return Err(e),
                 };
-                let mut v = view::inbox_item(item.seq, &item.state, body.as_ref(), content, t);
-                if let Some(e) = damaged {
-                    v["damaged"] = json!({ "error": e.reason_code(), "detail": e.to_string() });
-                }
+                let mut v = InboxItem::of(item.seq, &item.state, body.as_ref(), content, t);
+                v.damaged = damaged.map(|e| Damage {
+                    error: e.reason_code().to_owned(),
+                    detail: e.to_string(),
+                });
                 items.push(v);
                 if items.len() == limit {
                     full = true;
@@ -328,10 +331,10 @@ pub async fn inbox(
                 break;
             }
         }
-        Ok(Json(json!({
-            "items": items,
-            "next_from": full.then_some(next),
-        })))
+        Ok(InboxPage {
+            items,
+            next_from: full.then_some(next),
+        })
     })
     .await
 }
@@ -341,12 +344,18 @@ pub async fn show(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MessageView>> {
+    message(&s, &p, &id).map(Json)
+}
+
+/// A whole message, for those who may read content (`GET /v1/messages/{id}`, the console's
+/// message page).
+pub(crate) fn message(s: &ApiState, p: &Principal, id: &str) -> ApiResult<MessageView> {
     p.require(Action::ReadMessage)?;
-    let id = parse_id(&id)?;
-    let state = state_of(&s, &id)?;
-    let (body, route) = body_of(&s, &id)?.ok_or(ApiError::Purged(id))?;
-    Ok(Json(view::message(&state, &body, &route, true, now())))
+    let id = parse_id(id)?;
+    let state = state_of(s, &id)?;
+    let (body, route) = body_of(s, &id)?.ok_or(ApiError::Purged(id))?;
+    Ok(MessageView::of(&state, &body, &route, true, now()))
 }
 
 /// `POST /v1/messages/{id}/ack`.
@@ -354,10 +363,15 @@ pub async fn ack(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Acked>> {
+    acknowledge(&s, &p, &id).await.map(Json)
+}
+
+/// Acknowledges a message as `p` (`POST /v1/messages/{id}/ack`, the console's button).
+pub(crate) async fn acknowledge(s: &ApiState, p: &Principal, id: &str) -> ApiResult<Acked> {
     p.require(Action::Ack)?;
-    let id = parse_id(&id)?;
-    let state = state_of(&s, &id)?;
+    let id = parse_id(id)?;
+    let state = state_of(s, &id)?;
     let was_acked = state.acked;
     if !s
         .ctx
@@ -368,9 +382,11 @@ pub async fn ack(
     {
         return Err(ApiError::NotInInbox(id));
     }
-    Ok(Json(
-        json!({ "id": id.to_string(), "acked": true, "already": was_acked }),
-    ))
+    Ok(Acked {
+        id: id.to_string(),
+        acked: true,
+        already: was_acked,
+    })
 }
 
 /// `GET /v1/messages/{id}/trail`.
@@ -378,14 +394,20 @@ pub async fn trail(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Trail>> {
+    trail_of(&s, &p, &id).await.map(Json)
+}
+
+/// Everything this node logged about a message (`GET /v1/messages/{id}/trail`, the
+/// console's message page).
+pub(crate) async fn trail_of(s: &ApiState, p: &Principal, id: &str) -> ApiResult<Trail> {
     p.require(Action::Trail)?;
-    let id = parse_id(&id)?;
-    let state = state_of(&s, &id)?;
+    let id = parse_id(id)?;
+    let state = state_of(s, &id)?;
     // One journal read per log entry about the message (every hop, receipt, refusal): off
     // the async workers.
     let leaves = state.leaves.clone();
-    let entries = blocking(&s, move |s| {
+    let entries = blocking(s, move |s| {
         let mut entries = Vec::with_capacity(leaves.len());
         for i in leaves {
             let entry = s
@@ -396,41 +418,38 @@ pub async fn trail(
                 .ok_or_else(|| {
                     ApiError::internal(format_args!("log entry {i} of message {id} is missing"))
                 })?;
-            entries.push(view::log_entry(i, &entry, Some(&id)));
+            entries.push(LogEntryView::of(i, &entry, Some(&id)));
         }
         Ok(entries)
     })
     .await?;
-    Ok(Json(json!({
-        "id": id.to_string(),
-        "role": view::role(state.role),
-        "message": view::facts(&state.facts),
-        "entries": entries,
-        "hops": state.hops.iter().map(view::hop).collect::<Vec<_>>(),
-        "pending": state.pending.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
-    })))
+    Ok(Trail::of(&id, &state, entries))
 }
 
 /// `GET /v1/status`.
 pub async fn status(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StatusView>> {
+    status_of(&s, &p).map(Json)
+}
+
+/// The node's status (`GET /v1/status`, the console's status page).
+pub(crate) fn status_of(s: &ApiState, p: &Principal) -> ApiResult<StatusView> {
     p.require(Action::Status)?;
-    let st = crate::node::status(&s.ctx);
-    serde_json::to_value(&st)
-        .map(Json)
-        .map_err(ApiError::internal)
+    Ok(StatusView::of(&crate::node::status(&s.ctx)))
 }
 
 /// `GET /v1/peers`.
 pub async fn peers(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Peers>> {
     p.require(Action::Status)?;
     let st = crate::node::status(&s.ctx);
-    Ok(Json(json!({ "peers": st.peers })))
+    Ok(Json(Peers {
+        peers: st.peers.iter().map(PeerView::of).collect(),
+    }))
 }
 
 /// Query of `GET /v1/log`.
@@ -448,15 +467,19 @@ pub async fn log(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     q: Result<Query<LogQuery>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LogPage>> {
+    log_page(&s, &p, query(q)?).await.map(Json)
+}
+
+/// A page of the log (`GET /v1/log`, the console's log browser).
+pub(crate) async fn log_page(s: &ApiState, p: &Principal, q: LogQuery) -> ApiResult<LogPage> {
     p.require(Action::ReadLog)?;
-    let q = query(q)?;
     let limit = limit(q.limit)? as u64;
     let size = s.ctx.store.log_size();
     let from = q.from.unwrap_or(0);
     let end = from.saturating_add(limit).min(size);
     // Up to `limit` journal reads: off the async workers.
-    let entries = blocking(&s, move |s| {
+    let entries = blocking(s, move |s| {
         let mut entries = Vec::new();
         for i in from..end {
             let entry = s
@@ -465,17 +488,17 @@ pub async fn log(
                 .log_entry(i)
                 .map_err(ApiError::store)?
                 .ok_or_else(|| ApiError::internal(format_args!("log entry {i} is missing")))?;
-            entries.push(view::log_entry(i, &entry, None));
+            entries.push(LogEntryView::of(i, &entry, None));
         }
         Ok(entries)
     })
     .await?;
-    Ok(Json(json!({
-        "size": size,
-        "from": from,
-        "entries": entries,
-        "next_from": (end < size).then_some(end),
-    })))
+    Ok(LogPage {
+        size,
+        from,
+        entries,
+        next_from: (end < size).then_some(end),
+    })
 }
 
 /// Query of `GET /v1/checkpoints`.
@@ -486,20 +509,6 @@ pub struct CheckpointsQuery {
     from: Option<usize>,
     /// Most checkpoints ([`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]).
     limit: Option<usize>,
-}
-
-/// A page of the checkpoints this node signed, oldest first, and how many there are.
-#[derive(Debug, serde::Serialize)]
-pub struct CheckpointPage {
-    /// The notes, each as stored (later copies carry the witnesses' cosignatures).
-    pub checkpoints: Vec<String>,
-    /// Position of the first one.
-    pub from: usize,
-    /// How many checkpoints there are in all.
-    pub total: usize,
-    /// Position of the next page; absent after the last.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<usize>,
 }
 
 /// Reads one page of the checkpoint history: the only place the API reads it.
@@ -547,8 +556,18 @@ pub async fn proof(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<crate::audit::ProofFile>> {
+    proof_of(&s, &p, &id).await.map(Json)
+}
+
+/// The inclusion proof of a message's log entries (`GET /v1/proofs/{id}`, the console's
+/// proof download).
+pub(crate) async fn proof_of(
+    s: &ApiState,
+    p: &Principal,
+    id: &str,
+) -> ApiResult<crate::audit::ProofFile> {
     p.require(Action::ReadLog)?;
-    let id = parse_id(&id)?;
+    let id = parse_id(id)?;
     if s.ctx.store.state(&id).map_err(ApiError::store)?.is_none() {
         return Err(ApiError::UnknownMessage(id));
     }
@@ -563,7 +582,7 @@ pub async fn proof(
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
-    Ok(Json(proof))
+    Ok(proof)
 }
 
 /// Query of `GET /v1/consistency`.
@@ -582,7 +601,7 @@ pub async fn consistency(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     q: Result<Query<ConsistencyQuery>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Consistency>> {
     use base64::Engine as _;
     p.require(Action::ReadLog)?;
     let q = query(q)?;
@@ -598,19 +617,19 @@ pub async fn consistency(
         .map_err(ApiError::internal)?
         .map_err(ApiError::store)?;
     let b64 = base64::engine::general_purpose::STANDARD;
-    Ok(Json(json!({
-        "old_size": q.old,
-        "new_size": q.new,
-        "hashes": hashes.iter().map(|h| b64.encode(h)).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Consistency {
+        old_size: q.old,
+        new_size: q.new,
+        hashes: hashes.iter().map(|h| b64.encode(h)).collect(),
+    }))
 }
 
 /// Body of `POST /v1/purge`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PurgeRequest {
     /// Only list what is due.
-    dry_run: bool,
+    pub dry_run: bool,
 }
 
 /// `POST /v1/purge`: deletes the message bodies the retention policy says are due (a
@@ -619,7 +638,7 @@ pub async fn purge(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     req: Result<JsonBody<PurgeRequest>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PurgeReport>> {
     p.require(Action::Purge)?;
     let req = json_body(&s, req, "bad purge request")?;
     // Every message is weighed against the rules, and every one due listed: off the async
@@ -630,9 +649,12 @@ pub async fn purge(
             .store
             .retention_due(&s.ctx.cfg.retention.rules, now())
             .map_err(ApiError::store)?;
-        let listed: Vec<Value> = due
+        let listed: Vec<Due> = due
             .iter()
-            .map(|(id, rule)| json!({ "id": id.to_string(), "rule": rule }))
+            .map(|(id, rule)| Due {
+                id: id.to_string(),
+                rule: rule.clone(),
+            })
             .collect();
         Ok((due, listed))
     })
@@ -653,11 +675,11 @@ pub async fn purge(
             .map_err(ApiError::store)?;
         done
     };
-    Ok(Json(json!({
-        "dry_run": req.dry_run,
-        "due": listed,
-        "purged": purged.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    })))
+    Ok(Json(PurgeReport {
+        dry_run: req.dry_run,
+        due: listed,
+        purged: purged.iter().map(ToString::to_string).collect(),
+    }))
 }
 
 /// `GET /v1/checkpoint`: signs a fresh checkpoint if the log grew, then returns the latest.

@@ -61,7 +61,6 @@ mod json;
 pub mod request_id;
 pub mod serve;
 pub mod tls;
-pub mod view;
 
 pub use handlers::{ConsentRequestAnswer, NodesRequest, PurgeRequest};
 
@@ -309,11 +308,11 @@ impl IntoResponse for ApiError {
             Self::Internal(id) => Some(id.clone()),
             _ => RequestId::current(),
         };
-        let mut body =
-            serde_json::json!({ "error": self.reason_code(), "detail": self.to_string() });
-        if let Some(id) = &request_id {
-            body["request_id"] = serde_json::json!(id.as_str());
-        }
+        let body = crate::views::ErrorBody {
+            error: self.reason_code().to_owned(),
+            detail: self.to_string(),
+            request_id: request_id.as_ref().map(|id| id.as_str().to_owned()),
+        };
         let mut resp = (self.status(), Json(body)).into_response();
         let headers = resp.headers_mut();
         match &self {

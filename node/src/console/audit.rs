@@ -3,12 +3,11 @@
 //! export download (the format of `liaison audit export --format jsonl`) and proof downloads
 //! (the API's `GET /v1/proofs/{id}`).
 
-use axum::extract::Query;
-
 use super::pages::event_line;
 use super::prelude::*;
 use crate::api::handlers::{self, LogQuery};
 use crate::api::ApiError;
+use crate::views::LogEntryView;
 
 /// Entries per page.
 const PAGE: u64 = 100;
@@ -50,34 +49,26 @@ pub async fn log(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> R
         from: Some(from),
         limit: Some(PAGE as usize),
     };
-    let page =
-        match handlers::log(State(api.clone()), Extension(cx.principal()), Ok(Query(q))).await {
-            Ok(axum::Json(v)) => v,
-            Err(e) => return cx.api_error(&e),
-        };
+    let page = match handlers::log_page(&api, &cx.principal(), q).await {
+        Ok(page) => page,
+        Err(e) => return cx.api_error(&e),
+    };
     let want_type = cx.query.get("type");
     let text = cx.query.get("q").map(str::to_lowercase);
-    let mut rows = String::new();
-    let entries: Vec<&Value> = page["entries"].as_array().into_iter().flatten().collect();
-    let mut shown = 0u64;
-    for e in entries.iter().rev() {
-        let ev = &e["event"];
-        if want_type.is_some_and(|t| t != s(&ev["type"])) {
-            continue;
-        }
-        if let Some(t) = &text {
-            if !ev.to_string().to_lowercase().contains(t.as_str()) {
-                continue;
-            }
-        }
-        shown += 1;
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&l.num(e["index"].as_u64().unwrap_or(0))),
-            time(l, s(&e["at"])),
-            event_line(&cx, ev)
-        ));
-    }
+    let shown: Vec<&LogEntryView> = page
+        .entries
+        .iter()
+        .rev()
+        .filter(|e| want_type.is_none_or(|t| t == e.event.name()))
+        .filter(|e| {
+            text.as_ref().is_none_or(|t| {
+                serde_json::to_string(&e.event)
+                    .unwrap_or_default()
+                    .to_lowercase()
+                    .contains(t.as_str())
+            })
+        })
+        .collect();
     let mut types = vec![(String::new(), l.t("filter-any"))];
     types.extend(
         TYPES
@@ -88,11 +79,7 @@ pub async fn log(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> R
         let mut q = cx.query.clone();
         q.0.retain(|(k, _)| k != "from");
         q.0.push(("from".into(), from.to_string()));
-        format!(
-            "<a href=\"/console/log?{}\">{}</a>",
-            esc(&q.query_without("lang")),
-            esc(&l.t(key))
-        )
+        html! { a href={ "/console/log?" (q.query_without("lang")) } { (l.t(key)) } }
     };
     let mut pager = Vec::new();
     if from > 0 {
@@ -105,55 +92,71 @@ pub async fn log(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> R
         ));
     }
     let end = (from + PAGE).min(size);
-    let table = if rows.is_empty() {
-        format!("<p class=\"empty\">{}</p>", esc(&l.t("log-empty")))
-    } else {
-        format!(
-            "<table class=\"log\"><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
-             <th scope=\"col\">{}</th></tr></thead><tbody>{rows}</tbody></table>",
-            esc(&l.ta("log-shown", &[("n", Arg::Num(shown))])),
-            esc(&l.t("col-index")),
-            esc(&l.t("col-at")),
-            esc(&l.t("col-event")),
-        )
-    };
-    let body = format!(
-        "<p class=\"summary\">{}</p>\
-         <div class=\"tools\">\
-         <form method=\"post\" action=\"/console/log/verify\" class=\"inline\">{csrf}<button type=\"submit\" id=\"verify\">{verify}</button></form>\
-         <a class=\"button\" href=\"/console/log/export\" id=\"export\" download>{export}</a>\
-         <form method=\"get\" action=\"/console/log/proof\" class=\"inline proof\">\
-         <label for=\"proof-id\">{proof_label}</label><input id=\"proof-id\" name=\"id\" dir=\"ltr\" required size=\"20\">\
-         <button type=\"submit\">{proof}</button></form></div>\
-         <form method=\"get\" action=\"/console/log\" class=\"filters\" role=\"search\" aria-label=\"{filters}\">\
-         <div><label for=\"f-type\">{l_type}</label><select id=\"f-type\" name=\"type\">{types}</select></div>\
-         <div><label for=\"f-q\">{l_q}</label><input id=\"f-q\" name=\"q\" value=\"{q}\" dir=\"auto\"></div>\
-         <div class=\"actions\"><button type=\"submit\">{apply}</button> <a href=\"/console/log\">{clear}</a></div></form>\
-         {table}<nav class=\"pager\" aria-label=\"{pages}\">{pager}</nav>",
-        esc(&l.ta(
-            "log-range",
-            &[
-                ("from", Arg::Num(from)),
-                ("to", Arg::Num(end.saturating_sub(1))),
-                ("size", Arg::Num(size))
-            ]
-        )),
-        csrf = cx.csrf(),
-        verify = esc(&l.t("log-verify")),
-        export = esc(&l.t("log-export")),
-        proof_label = esc(&l.t("field-message-id")),
-        proof = esc(&l.t("proof-download")),
-        filters = esc(&l.t("filters")),
-        l_type = esc(&l.t("field-event-type")),
-        types = options(&types, want_type),
-        l_q = esc(&l.t("field-search")),
-        q = esc(cx.query.get("q").unwrap_or("")),
-        apply = esc(&l.t("filter-apply")),
-        clear = esc(&l.t("filter-clear")),
-        pages = esc(&l.t("log-pages")),
-        pager = pager.join(" "),
+    let range = l.ta(
+        "log-range",
+        &[
+            ("from", Arg::Num(from)),
+            ("to", Arg::Num(end.saturating_sub(1))),
+            ("size", Arg::Num(size)),
+        ],
     );
-    cx.page(StatusCode::OK, &l.t("log-title"), Nav::Log, &body)
+    let body = html! {
+        p.summary { (range) }
+        div.tools {
+            form.inline method="post" action="/console/log/verify" {
+                (cx.csrf())
+                button #verify type="submit" { (l.t("log-verify")) }
+            }
+            a.button #export href="/console/log/export" download { (l.t("log-export")) }
+            form.inline.proof method="get" action="/console/log/proof" {
+                label for="proof-id" { (l.t("field-message-id")) }
+                input #proof-id name="id" dir="ltr" required size="20";
+                button type="submit" { (l.t("proof-download")) }
+            }
+        }
+        form.filters method="get" action="/console/log" role="search" aria-label=(l.t("filters")) {
+            div {
+                label for="f-type" { (l.t("field-event-type")) }
+                select #f-type name="type" { (options(&types, want_type)) }
+            }
+            div {
+                label for="f-q" { (l.t("field-search")) }
+                input #f-q name="q" value=(cx.query.get("q").unwrap_or("")) dir="auto";
+            }
+            div.actions {
+                button type="submit" { (l.t("filter-apply")) } " "
+                a href="/console/log" { (l.t("filter-clear")) }
+            }
+        }
+        @if shown.is_empty() {
+            p.empty { (l.t("log-empty")) }
+        } @else {
+            table.log {
+                caption { (l.ta("log-shown", &[("n", Arg::Num(shown.len() as u64))])) }
+                thead { tr {
+                    th scope="col" { (l.t("col-index")) }
+                    th scope="col" { (l.t("col-at")) }
+                    th scope="col" { (l.t("col-event")) }
+                } }
+                tbody {
+                    @for e in &shown {
+                        tr {
+                            td { (l.num(e.index)) }
+                            td { (time(l, &e.at)) }
+                            td { (event_line(&cx, &e.event)) }
+                        }
+                    }
+                }
+            }
+        }
+        nav.pager aria-label=(l.t("log-pages")) {
+            @for (i, link) in pager.into_iter().enumerate() {
+                @if i > 0 { " " }
+                (link)
+            }
+        }
+    };
+    cx.page(StatusCode::OK, &l.t("log-title"), Nav::Log, body)
 }
 
 /// `POST /console/log/verify`: the offline audit, run on this node's live data dir.
@@ -180,51 +183,34 @@ pub async fn verify(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -
         Err(e) => return cx.internal("internal-error", e.to_string()),
     };
     tracing::info!(who = %cx.principal(), ok = report.ok(), "console: log verified");
-    let n = |v: u64| esc(&l.num(v));
-    let row = |k: &str, v: String| format!("<dt>{}</dt><dd>{v}</dd>", esc(&l.t(k)));
-    let problems: String = report
-        .problems
-        .iter()
-        .map(|p| format!("<li lang=\"en\" dir=\"ltr\">{}</li>", esc(&p.to_string())))
-        .collect();
-    let verdict =
-        if report.ok() {
-            format!(
-                "<div class=\"notice ok\" role=\"status\" id=\"verdict\"><p>{}</p></div>",
-                esc(&l.t("verify-ok"))
-            )
-        } else {
-            format!(
-            "<div class=\"error\" role=\"alert\" id=\"verdict\"><p>{}</p><ul>{problems}</ul></div>",
-            esc(&l.ta("verify-failed", &[("n", Arg::Num(report.problems.len() as u64))]))
-        )
-        };
-    let body = format!(
-        "{verdict}<dl>{}{}{}{}{}{}{}{}</dl><p><a href=\"/console/log\">{}</a></p>",
-        row(
-            "field-node",
-            report
-                .node
-                .as_ref()
-                .map(|n| bdi(n.as_str()))
-                .unwrap_or_default()
-        ),
-        row("verify-entries", n(report.entries)),
-        row("verify-checkpoints", n(report.checkpoints)),
-        row("verify-checkpoint-size", n(report.checkpoint_size)),
-        row("verify-cosignatures", n(report.cosignatures)),
-        row("verify-messages", n(report.messages_verified)),
-        row("verify-answers", n(report.answers_verified)),
-        row(
-            "field-log-root",
-            format!(
-                "<code>{}</code>",
-                esc(&liaison_protocol::ids::hex(&report.root))
-            )
-        ),
-        esc(&l.t("back-to-log")),
-    );
-    cx.page(StatusCode::OK, &l.t("verify-title"), Nav::Log, &body)
+    let row = |k: &str, v: Markup| html! { dt { (l.t(k)) } dd { (v) } };
+    let n = |k: &str, v: u64| row(k, html! { (l.num(v)) });
+    let body = html! {
+        @if report.ok() {
+            div.notice.ok #verdict role="status" { p { (l.t("verify-ok")) } }
+        } @else {
+            div.error #verdict role="alert" {
+                p { (l.ta("verify-failed", &[("n", Arg::Num(report.problems.len() as u64))])) }
+                ul {
+                    @for p in &report.problems {
+                        li lang="en" dir="ltr" { (p) }
+                    }
+                }
+            }
+        }
+        dl {
+            (row("field-node", html! { @if let Some(node) = &report.node { (bdi(node.as_str())) } }))
+            (n("verify-entries", report.entries))
+            (n("verify-checkpoints", report.checkpoints))
+            (n("verify-checkpoint-size", report.checkpoint_size))
+            (n("verify-cosignatures", report.cosignatures))
+            (n("verify-messages", report.messages_verified))
+            (n("verify-answers", report.answers_verified))
+            (row("field-log-root", html! { code { (liaison_protocol::ids::hex(&report.root)) } }))
+        }
+        p { a href="/console/log" { (l.t("back-to-log")) } }
+    };
+    cx.page(StatusCode::OK, &l.t("verify-title"), Nav::Log, body)
 }
 
 /// `GET /console/log/export`: every entry the last checkpoint covers (a fresh checkpoint is
@@ -280,8 +266,8 @@ pub async fn export(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -
 /// `GET /console/log/proof?id=`: the inclusion proof of a message's entries, as a file.
 pub async fn proof(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
     let id = cx.query.get("id").unwrap_or("").to_owned();
-    match handlers::proof(State(api), Extension(cx.principal()), Path(id.clone())).await {
-        Ok(axum::Json(p)) => match serde_json::to_vec_pretty(&p) {
+    match handlers::proof_of(&api, &cx.principal(), &id).await {
+        Ok(p) => match serde_json::to_vec_pretty(&p) {
             Ok(buf) => super::download(
                 "application/json",
                 &format!("proof-{}.json", &id[..id.len().min(16)]),

@@ -176,39 +176,34 @@ fn values<'a>(filled: Option<Filled<'a>>, name: &str, empty: &'a FormData) -> &'
 }
 
 /// A labelled control in a `<div>`; `hint` is tied to it with `aria-describedby`.
-fn labelled(id: &str, label: &str, control: &str, hint: Option<&str>) -> String {
-    let hint = hint
-        .map(|h| format!("<p class=\"hint\" id=\"{id}-hint\">{}</p>", esc(h)))
-        .unwrap_or_default();
-    format!(
-        "<div><label for=\"{id}\">{}</label>{control}{hint}</div>",
-        esc(label)
-    )
-}
-
-fn described(id: &str, hint: bool) -> String {
-    if hint {
-        format!(" aria-describedby=\"{id}-hint\"")
-    } else {
-        String::new()
+fn labelled(id: &str, label: &str, control: Markup, hint: Option<&str>) -> Markup {
+    html! {
+        div {
+            label for=(id) { (label) }
+            (control)
+            @if let Some(h) = hint {
+                p.hint id={ (id) "-hint" } { (h) }
+            }
+        }
     }
 }
 
-/// A one-line text input.
-fn one_line(id: &str, name: &str, value: &str, extra: &str, hint: bool) -> String {
-    format!(
-        "<input id=\"{id}\" name=\"{name}\" value=\"{}\"{extra}{}>",
-        esc(value),
-        described(id, hint)
-    )
+/// The `aria-describedby` of a control with a hint.
+fn described(id: &str, hint: bool) -> Option<String> {
+    hint.then(|| format!("{id}-hint"))
+}
+
+/// A one-line text input, its text direction `dir`.
+fn one_line(id: &str, name: &str, value: &str, dir: &str, required: bool, hint: bool) -> Markup {
+    html! {
+        input id=(id) name=(name) value=(value) dir=(dir) required[required]
+            aria-describedby=[described(id, hint)];
+    }
 }
 
 /// A `<select>`.
-fn dropdown(id: &str, name: &str, items: &[(String, String)], selected: Option<&str>) -> String {
-    format!(
-        "<select id=\"{id}\" name=\"{name}\">{}</select>",
-        options(items, selected)
-    )
+fn dropdown(id: &str, name: &str, items: &[(String, String)], selected: Option<&str>) -> Markup {
+    html! { select id=(id) name=(name) { (options(items, selected)) } }
 }
 
 /// A form posting `action` on `case`, named `name`, around one fieldset.
@@ -218,60 +213,58 @@ fn form(
     action: &str,
     name: &str,
     legend: &str,
-    inner: &str,
+    inner: Markup,
     button: &str,
-) -> String {
-    format!(
-        "<form method=\"post\" action=\"/console/cases/{case}/{action}\" class=\"case-form\" id=\"case-{name}\">{csrf}\
-         <input type=\"hidden\" name=\"form\" value=\"{name}\">\
-         <fieldset><legend>{legend}</legend>{inner}\
-         <div class=\"actions\"><button type=\"submit\">{button}</button></div></fieldset></form>",
-        case = esc(case),
-        csrf = cx.csrf(),
-        legend = esc(legend),
-        button = esc(button),
-    )
+) -> Markup {
+    html! {
+        form.case-form method="post" action={ "/console/cases/" (case) "/" (action) } id={ "case-" (name) } {
+            (cx.csrf())
+            input type="hidden" name="form" value=(name);
+            fieldset {
+                legend { (legend) }
+                (inner)
+                div.actions { button type="submit" { (button) } }
+            }
+        }
+    }
 }
 
 /// A reason field (close, suspend, resume, remove, leave).
-fn reason(cx: &Cx, name: &str, f: &FormData) -> String {
+fn reason(cx: &Cx, name: &str, f: &FormData) -> Markup {
     let id = format!("{name}-reason");
     labelled(
         &id,
         &cx.t("field-reason"),
-        &one_line(&id, "text", &f.text("text"), " dir=\"auto\"", false),
+        one_line(&id, "text", &f.text("text"), "auto", false, false),
         None,
     )
 }
 
 /// The language select and text area of a payload (summary, update, invitation note).
-fn text_fields(cx: &Cx, prefix: &str, label: &str, f: &FormData, required: bool) -> String {
+fn text_fields(cx: &Cx, prefix: &str, label: &str, f: &FormData, required: bool) -> Markup {
     let lang_id = format!("{prefix}-lang");
     let text_id = format!("{prefix}-text");
-    format!(
-        "{}{}",
-        labelled(
+    html! {
+        (labelled(
             &lang_id,
             &cx.t("field-language"),
-            &dropdown(
+            dropdown(
                 &lang_id,
                 "lang_text",
                 &lang_choices(cx),
                 Some(f.get("lang_text").unwrap_or(cx.l.def.tag)),
             ),
             None,
-        ),
-        labelled(
+        ))
+        (labelled(
             &text_id,
             label,
-            &format!(
-                "<textarea id=\"{text_id}\" name=\"text\" rows=\"5\" dir=\"auto\"{}>{}</textarea>",
-                if required { " required" } else { "" },
-                esc(&f.text("text"))
-            ),
+            html! {
+                textarea id=(text_id) name="text" rows="5" dir="auto" required[required] { (f.text("text")) }
+            },
             None,
-        )
-    )
+        ))
+    }
 }
 
 /// Node choices as (id, id) pairs.
@@ -283,91 +276,76 @@ fn node_items(nodes: &[NodeId]) -> Vec<(String, String)> {
 }
 
 /// The "open a case" form of the cases list, filled with `f`.
-pub(super) fn open_form(cx: &Cx, api: &ApiState, f: &FormData) -> String {
+pub(super) fn open_form(cx: &Cx, api: &ApiState, f: &FormData) -> Markup {
     let l = cx.l;
     let (nodes, networks) = known_recipients(api);
     let (sources, infos) = eval_choices(cx);
-    let check = |k: &str| if f.checked(k) { " checked" } else { "" };
+    let get = |k: &str| f.get(k).unwrap_or("").to_owned();
     let flag = |k: &str, key: &str| {
-        format!(
-            "<div class=\"check\"><input type=\"checkbox\" id=\"open-{k}\" name=\"{k}\" value=\"1\"{}>\
-             <label for=\"open-{k}\">{}</label></div>",
-            check(k),
-            esc(&l.t(key))
-        )
+        let id = format!("open-{k}");
+        html! {
+            div.check {
+                input type="checkbox" id=(id) name=(k) value="1" checked[f.checked(k)];
+                label for=(id) { (l.t(key)) }
+            }
+        }
     };
-    format!(
-        "<section aria-labelledby=\"h-open\" class=\"open-case\"><h2 id=\"h-open\">{title}</h2>\
-         <form method=\"post\" action=\"/console/cases\" class=\"compose case-open\" id=\"case-open\">{csrf}\
-         <fieldset><legend>{l_case}</legend>{f_title}{f_id}</fieldset>\
-         <fieldset><legend>{l_invite}</legend><div class=\"choices\">{invitees}</div>{f_others}</fieldset>\
-         <fieldset><legend>{l_handling}</legend>\
-         <fieldset class=\"tlps\"><legend>{l_tlp}</legend>{tlps}</fieldset>\
-         <fieldset><legend>{l_release}</legend><div class=\"choices\">{rel}</div>{f_rel_other}</fieldset>\
-         {oc}{h0}{h1}{f_h3}\
-         <fieldset class=\"eval\"><legend>{l_eval}</legend>{f_src}{f_info}</fieldset></fieldset>\
-         <fieldset><legend>{l_summary}</legend>{text}</fieldset>\
-         <div class=\"actions\"><button type=\"submit\" id=\"open-submit\">{l_button}</button></div></form></section>",
-        title = esc(&l.t("case-open-title")),
-        csrf = cx.csrf(),
-        l_case = esc(&l.t("case-open-case")),
-        f_title = labelled(
-            "open-title",
-            &l.t("field-case-title"),
-            &one_line("open-title", "title", f.get("title").unwrap_or(""), " dir=\"auto\" required", false),
-            None
-        ),
-        f_id = labelled(
-            "open-id",
-            &l.t("field-case-id"),
-            &one_line("open-id", "case_id", f.get("case_id").unwrap_or(""), " dir=\"ltr\"", true),
-            Some(&l.t("hint-case-id"))
-        ),
-        l_invite = esc(&l.t("field-invitees")),
-        invitees = checkboxes("nodes", "open-node", &nodes, &f.all("nodes")),
-        f_others = labelled(
-            "open-nodes-other",
-            &l.t("field-nodes-other"),
-            &one_line("open-nodes-other", "nodes_other", f.get("nodes_other").unwrap_or(""), " dir=\"ltr\"", true),
-            Some(&l.t("hint-nodes-other"))
-        ),
-        l_handling = esc(&l.t("section-handling")),
-        l_tlp = esc(&l.t("field-tlp")),
-        tlps = tlp_radios(cx, "open-tlp", &TLPS, f.get("tlp").unwrap_or("TLP:AMBER")),
-        l_release = esc(&l.t("field-releasability")),
-        rel = checkboxes("release", "open-rel", &networks, &f.all("release")),
-        f_rel_other = labelled(
-            "open-release-other",
-            &l.t("field-release-other"),
-            &one_line("open-release-other", "release_other", f.get("release_other").unwrap_or(""), " dir=\"ltr\"", true),
-            Some(&l.t("hint-case-release"))
-        ),
-        oc = flag("originator_control", "field-originator-control"),
-        h0 = flag("h0", "field-h0"),
-        h1 = flag("h1", "field-h1"),
-        f_h3 = labelled(
-            "open-h3",
-            &l.t("field-h3"),
-            &one_line("open-h3", "h3", f.get("h3").unwrap_or(""), " dir=\"auto\"", false),
-            None
-        ),
-        l_eval = esc(&l.t("field-eval")),
-        f_src = labelled(
-            "open-eval-source",
-            &l.t("field-eval-source"),
-            &dropdown("open-eval-source", "eval_source", &sources, Some(f.get("eval_source").unwrap_or("B"))),
-            None
-        ),
-        f_info = labelled(
-            "open-eval-info",
-            &l.t("field-eval-info"),
-            &dropdown("open-eval-info", "eval_info", &infos, Some(f.get("eval_info").unwrap_or("2"))),
-            None
-        ),
-        l_summary = esc(&l.t("section-summary")),
-        text = text_fields(cx, "open", &l.t("field-summary"), f, true),
-        l_button = esc(&l.t("case-open-button")),
-    )
+    html! {
+        section.open-case aria-labelledby="h-open" {
+            h2 #h-open { (l.t("case-open-title")) }
+            form.compose.case-open #case-open method="post" action="/console/cases" {
+                (cx.csrf())
+                fieldset {
+                    legend { (l.t("case-open-case")) }
+                    (labelled("open-title", &l.t("field-case-title"),
+                        one_line("open-title", "title", &get("title"), "auto", true, false), None))
+                    (labelled("open-id", &l.t("field-case-id"),
+                        one_line("open-id", "case_id", &get("case_id"), "ltr", false, true),
+                        Some(&l.t("hint-case-id"))))
+                }
+                fieldset {
+                    legend { (l.t("field-invitees")) }
+                    div.choices { (checkboxes("nodes", "open-node", &nodes, &f.all("nodes"))) }
+                    (labelled("open-nodes-other", &l.t("field-nodes-other"),
+                        one_line("open-nodes-other", "nodes_other", &get("nodes_other"), "ltr", false, true),
+                        Some(&l.t("hint-nodes-other"))))
+                }
+                fieldset {
+                    legend { (l.t("section-handling")) }
+                    fieldset.tlps {
+                        legend { (l.t("field-tlp")) }
+                        (tlp_radios(cx, "open-tlp", &TLPS, f.get("tlp").unwrap_or("TLP:AMBER")))
+                    }
+                    fieldset {
+                        legend { (l.t("field-releasability")) }
+                        div.choices { (checkboxes("release", "open-rel", &networks, &f.all("release"))) }
+                        (labelled("open-release-other", &l.t("field-release-other"),
+                            one_line("open-release-other", "release_other", &get("release_other"), "ltr", false, true),
+                            Some(&l.t("hint-case-release"))))
+                    }
+                    (flag("originator_control", "field-originator-control"))
+                    (flag("h0", "field-h0"))
+                    (flag("h1", "field-h1"))
+                    (labelled("open-h3", &l.t("field-h3"),
+                        one_line("open-h3", "h3", &get("h3"), "auto", false, false), None))
+                    fieldset.eval {
+                        legend { (l.t("field-eval")) }
+                        (labelled("open-eval-source", &l.t("field-eval-source"),
+                            dropdown("open-eval-source", "eval_source", &sources, Some(f.get("eval_source").unwrap_or("B"))),
+                            None))
+                        (labelled("open-eval-info", &l.t("field-eval-info"),
+                            dropdown("open-eval-info", "eval_info", &infos, Some(f.get("eval_info").unwrap_or("2"))),
+                            None))
+                    }
+                }
+                fieldset {
+                    legend { (l.t("section-summary")) }
+                    (text_fields(cx, "open", &l.t("field-summary"), f, true))
+                }
+                div.actions { button #open-submit type="submit" { (l.t("case-open-button")) } }
+            }
+        }
+    }
 }
 
 /// The forms this node's standing in `st` allows, filled with a failed post's values.
@@ -376,9 +354,9 @@ pub(super) fn case_forms(
     api: &ApiState,
     st: &CaseState,
     filled: Option<Filled<'_>>,
-) -> String {
+) -> Markup {
     if !cx.may(Action::Send) {
-        return String::new();
+        return html! {};
     }
     let l = cx.l;
     let me = &api.ctx.id;
@@ -386,37 +364,28 @@ pub(super) fn case_forms(
     let lead = st.lead.as_ref() == Some(me);
     let empty = FormData::default();
     let v = |name: &str| values(filled, name, &empty);
-    let mut out = String::new();
-    if st.status == CaseStatus::Closed {
-        out.push_str(&format!(
-            "<p class=\"muted\">{}</p>",
-            esc(&l.t("case-closed-note"))
-        ));
+    let body = if st.status == CaseStatus::Closed {
+        html! { p.muted { (l.t("case-closed-note")) } }
     } else if st.standing(me) == Some(MemberStatus::Invited) && !lead {
         let button = |action: &str, key: &str| {
-            format!(
-                "<form method=\"post\" action=\"/console/cases/{}/{action}\" class=\"inline\" id=\"case-{action}\">{}\
-                 <button type=\"submit\">{}</button></form>",
-                esc(case),
-                cx.csrf(),
-                esc(&l.t(key))
-            )
+            html! {
+                form.inline method="post" action={ "/console/cases/" (case) "/" (action) } id={ "case-" (action) } {
+                    (cx.csrf())
+                    button type="submit" { (l.t(key)) }
+                }
+            }
         };
-        out.push_str(&format!(
-            "<div class=\"invitation\"><p>{}</p><p>{} {}</p></div>",
-            esc(&l.t("case-invitation")),
-            button("accept", "case-accept-button"),
-            button("decline", "case-decline-button"),
-        ));
+        html! {
+            div.invitation {
+                p { (l.t("case-invitation")) }
+                p { (button("accept", "case-accept-button")) " " (button("decline", "case-decline-button")) }
+            }
+        }
     } else if st.is_participant(me) {
         let others: Vec<NodeId> = st.participants().into_iter().filter(|n| n != me).collect();
         let mut forms = Vec::new();
-        if st.status == CaseStatus::Suspended && !lead {
-            out.push_str(&format!(
-                "<p class=\"muted\">{}</p>",
-                esc(&l.t("case-suspended-note"))
-            ));
-        } else {
+        let suspended_note = st.status == CaseStatus::Suspended && !lead;
+        if !suspended_note {
             forms.push(update_form(cx, st, &others, v("update")));
             forms.push(task_form(cx, st, me, v("task")));
             if let Some(f) = task_change_form(cx, st, me, lead, v("task-change")) {
@@ -427,23 +396,22 @@ pub(super) fn case_forms(
             forms.push(invite_form(cx, api, st, v("invite")));
             if !others.is_empty() {
                 let f = v("remove");
-                let inner = format!(
-                    "{}{}",
-                    labelled(
+                let inner = html! {
+                    (labelled(
                         "remove-node",
                         &l.t("field-participant"),
-                        &dropdown("remove-node", "nodes", &node_items(&others), f.get("nodes")),
+                        dropdown("remove-node", "nodes", &node_items(&others), f.get("nodes")),
                         None
-                    ),
-                    reason(cx, "remove", f)
-                );
+                    ))
+                    (reason(cx, "remove", f))
+                };
                 forms.push(form(
                     cx,
                     case,
                     "remove",
                     "remove",
                     &l.t("case-remove-legend"),
-                    &inner,
+                    inner,
                     &l.t("case-remove-button"),
                 ));
             }
@@ -462,64 +430,71 @@ pub(super) fn case_forms(
                     "case-suspend-button",
                 )
             };
-            let inner = format!(
-                "<p class=\"hint\">{}</p>{}",
-                esc(&l.t(hint)),
-                reason(cx, action, v(action))
-            );
+            let inner = html! {
+                p.hint { (l.t(hint)) }
+                (reason(cx, action, v(action)))
+            };
             forms.push(form(
                 cx,
                 case,
                 action,
                 action,
                 &l.t(legend),
-                &inner,
+                inner,
                 &l.t(button),
             ));
-            let inner = format!(
-                "{}<div class=\"check\"><input type=\"checkbox\" id=\"close-confirm\" name=\"confirm\" value=\"1\" required>\
-                 <label for=\"close-confirm\">{}</label></div>",
-                reason(cx, "close", v("close")),
-                esc(&l.t("field-close-confirm"))
-            );
+            let inner = html! {
+                (reason(cx, "close", v("close")))
+                div.check {
+                    input #close-confirm type="checkbox" name="confirm" value="1" required;
+                    label for="close-confirm" { (l.t("field-close-confirm")) }
+                }
+            };
             forms.push(form(
                 cx,
                 case,
                 "close",
                 "close",
                 &l.t("case-close-legend"),
-                &inner,
+                inner,
                 &l.t("case-close-button"),
             ));
         } else {
-            let inner = format!(
-                "<p class=\"hint\">{}</p>{}",
-                esc(&l.t("hint-leave")),
-                reason(cx, "leave", v("leave"))
-            );
+            let inner = html! {
+                p.hint { (l.t("hint-leave")) }
+                (reason(cx, "leave", v("leave")))
+            };
             forms.push(form(
                 cx,
                 case,
                 "leave",
                 "leave",
                 &l.t("case-leave-legend"),
-                &inner,
+                inner,
                 &l.t("case-leave-button"),
             ));
         }
-        out.push_str(&format!("<div class=\"forms\">{}</div>", forms.concat()));
+        html! {
+            @if suspended_note {
+                p.muted { (l.t("case-suspended-note")) }
+            }
+            div.forms {
+                @for f in forms { (f) }
+            }
+        }
+    } else {
+        return html! {};
+    };
+    html! {
+        section.case-actions aria-labelledby="h-actions" {
+            h2 #h-actions { (l.t("section-case-actions")) }
+            (body)
+        }
     }
-    if out.is_empty() {
-        return out;
-    }
-    format!(
-        "<section aria-labelledby=\"h-actions\" class=\"case-actions\"><h2 id=\"h-actions\">{}</h2>{out}</section>",
-        esc(&l.t("section-case-actions"))
-    )
 }
 
 /// Post an update: text, language, narrower recipients, stricter TLP.
-fn update_form(cx: &Cx, st: &CaseState, others: &[NodeId], f: &FormData) -> String {
+fn update_form(cx: &Cx, st: &CaseState, others: &[NodeId], f: &FormData) -> Markup {
     let l = cx.l;
     let case_tlp = st
         .handling
@@ -533,104 +508,87 @@ fn update_form(cx: &Cx, st: &CaseState, others: &[NodeId], f: &FormData) -> Stri
         .map(|t| (t.to_string(), t.to_string()));
     let tlps: Vec<(String, String)> = std::iter::once((
         String::new(),
-        l.ta(
-            "tlp-case-default",
-            &[("tlp", super::i18n::Arg::Str(case_tlp))],
-        ),
+        l.ta("tlp-case-default", &[("tlp", Arg::Str(case_tlp))]),
     ))
     .chain(stricter)
     .collect();
-    let to = if others.is_empty() {
-        String::new()
-    } else {
-        let items: Vec<String> = others.iter().map(ToString::to_string).collect();
-        format!(
-            "<fieldset aria-describedby=\"update-to-hint\"><legend>{}</legend><div class=\"choices\">{}</div>\
-             <p class=\"hint\" id=\"update-to-hint\">{}</p></fieldset>",
-            esc(&l.t("field-update-to")),
-            checkboxes("to", "update-to", &items, &f.all("to")),
-            esc(&l.t("hint-update-to"))
-        )
-    };
-    let inner = format!(
-        "{}{to}{}",
-        text_fields(cx, "update", &l.t("field-text"), f, true),
-        labelled(
+    let items: Vec<String> = others.iter().map(ToString::to_string).collect();
+    let inner = html! {
+        (text_fields(cx, "update", &l.t("field-text"), f, true))
+        @if !items.is_empty() {
+            fieldset aria-describedby="update-to-hint" {
+                legend { (l.t("field-update-to")) }
+                div.choices { (checkboxes("to", "update-to", &items, &f.all("to"))) }
+                p.hint #update-to-hint { (l.t("hint-update-to")) }
+            }
+        }
+        (labelled(
             "update-tlp",
             &l.t("field-tlp"),
-            &format!(
-                "<select id=\"update-tlp\" name=\"tlp\" aria-describedby=\"update-tlp-hint\">{}</select>",
-                options(&tlps, f.get("tlp"))
-            ),
+            html! {
+                select #update-tlp name="tlp" aria-describedby="update-tlp-hint" {
+                    (options(&tlps, f.get("tlp")))
+                }
+            },
             Some(&l.t("hint-update-tlp"))
-        ),
-    );
+        ))
+    };
     form(
         cx,
         st.id.as_str(),
         "update",
         "update",
         &l.t("case-update-legend"),
-        &inner,
+        inner,
         &l.t("case-update-button"),
     )
 }
 
 /// Create a task: title, assignee among the participants, due date, note.
-fn task_form(cx: &Cx, st: &CaseState, me: &NodeId, f: &FormData) -> String {
+fn task_form(cx: &Cx, st: &CaseState, me: &NodeId, f: &FormData) -> Markup {
     let l = cx.l;
     let me = me.to_string();
-    let inner = format!(
-        "{}{}{}{}",
-        labelled(
+    let inner = html! {
+        (labelled(
             "task-title",
             &l.t("field-task-title"),
-            &one_line(
-                "task-title",
-                "title",
-                f.get("title").unwrap_or(""),
-                " dir=\"auto\" required",
-                false
-            ),
+            one_line("task-title", "title", f.get("title").unwrap_or(""), "auto", true, false),
             None
-        ),
-        labelled(
+        ))
+        (labelled(
             "task-assignee",
             &l.t("col-assignee"),
-            &dropdown(
+            dropdown(
                 "task-assignee",
                 "assignee",
                 &node_items(&st.participants()),
                 Some(f.get("assignee").unwrap_or(&me))
             ),
             None
-        ),
-        labelled(
+        ))
+        (labelled(
             "task-due",
             &l.t("col-due"),
-            &one_line(
-                "task-due",
-                "due",
-                f.get("due").unwrap_or(""),
-                " type=\"date\" dir=\"ltr\"",
-                true
-            ),
+            html! {
+                input #task-due name="due" value=(f.get("due").unwrap_or("")) type="date" dir="ltr"
+                    aria-describedby="task-due-hint";
+            },
             Some(&l.t("hint-due"))
-        ),
-        labelled(
+        ))
+        (labelled(
             "task-note",
             &l.t("col-note"),
-            &one_line("task-note", "text", &f.text("text"), " dir=\"auto\"", false),
+            one_line("task-note", "text", &f.text("text"), "auto", false, false),
             None
-        ),
-    );
+        ))
+    };
     form(
         cx,
         st.id.as_str(),
         "task",
         "task",
         &l.t("case-task-legend"),
-        &inner,
+        inner,
         &l.t("case-task-button"),
     )
 }
@@ -643,7 +601,7 @@ fn task_change_form(
     me: &NodeId,
     lead: bool,
     f: &FormData,
-) -> Option<String> {
+) -> Option<Markup> {
     let l = cx.l;
     let tasks: Vec<(String, String)> = st
         .tasks
@@ -673,51 +631,44 @@ fn task_change_form(
             )
         })
         .collect();
-    let inner = format!(
-        "{}{}{}",
-        labelled(
+    let inner = html! {
+        (labelled(
             "task-change-task",
             &l.t("col-task"),
-            &dropdown("task-change-task", "task", &tasks, f.get("task")),
+            dropdown("task-change-task", "task", &tasks, f.get("task")),
             None
-        ),
-        labelled(
+        ))
+        (labelled(
             "task-change-status",
             &l.t("col-state"),
-            &dropdown(
+            dropdown(
                 "task-change-status",
                 "status",
                 &statuses,
                 Some(f.get("status").unwrap_or("in-progress"))
             ),
             None
-        ),
-        labelled(
+        ))
+        (labelled(
             "task-change-note",
             &l.t("col-note"),
-            &one_line(
-                "task-change-note",
-                "text",
-                &f.text("text"),
-                " dir=\"auto\"",
-                false
-            ),
+            one_line("task-change-note", "text", &f.text("text"), "auto", false, false),
             None
-        ),
-    );
+        ))
+    };
     Some(form(
         cx,
         st.id.as_str(),
         "task",
         "task-change",
         &l.t("case-task-change-legend"),
-        &inner,
+        inner,
         &l.t("case-task-change-button"),
     ))
 }
 
 /// Invite (lead): known nodes not yet in the case, others typed, and a note.
-fn invite_form(cx: &Cx, api: &ApiState, st: &CaseState, f: &FormData) -> String {
+fn invite_form(cx: &Cx, api: &ApiState, st: &CaseState, f: &FormData) -> Markup {
     let l = cx.l;
     let (nodes, _) = known_recipients(api);
     let inside: Vec<String> = st
@@ -727,30 +678,23 @@ fn invite_form(cx: &Cx, api: &ApiState, st: &CaseState, f: &FormData) -> String 
         .map(ToString::to_string)
         .collect();
     let candidates: Vec<String> = nodes.into_iter().filter(|n| !inside.contains(n)).collect();
-    let inner = format!(
-        "<div class=\"choices\">{}</div>{}{}",
-        checkboxes("nodes", "invite-node", &candidates, &f.all("nodes")),
-        labelled(
+    let inner = html! {
+        div.choices { (checkboxes("nodes", "invite-node", &candidates, &f.all("nodes"))) }
+        (labelled(
             "invite-other",
             &l.t("field-nodes-other"),
-            &one_line(
-                "invite-other",
-                "nodes_other",
-                f.get("nodes_other").unwrap_or(""),
-                " dir=\"ltr\"",
-                true
-            ),
+            one_line("invite-other", "nodes_other", f.get("nodes_other").unwrap_or(""), "ltr", false, true),
             Some(&l.t("hint-nodes-other"))
-        ),
-        text_fields(cx, "invite", &l.t("field-invite-note"), f, false),
-    );
+        ))
+        (text_fields(cx, "invite", &l.t("field-invite-note"), f, false))
+    };
     form(
         cx,
         st.id.as_str(),
         "invite",
         "invite",
         &l.t("case-invite-legend"),
-        &inner,
+        inner,
         &l.t("case-invite-button"),
     )
 }

@@ -7,6 +7,7 @@
 use super::case_actions::{self, Filled};
 use super::prelude::*;
 use crate::api::ApiError;
+use crate::views::{CaseSummary, CaseView};
 
 fn status_name(cx: &Cx, prefix: &str, v: &str) -> String {
     cx.l.t_or(&format!("{prefix}-{v}"), v)
@@ -19,10 +20,12 @@ fn forbidden(cx: &Cx) -> Option<Response> {
         .map(|e| cx.api_error(&e))
 }
 
-fn th(cx: &Cx, keys: &[&str]) -> String {
-    keys.iter()
-        .map(|k| format!("<th scope=\"col\">{}</th>", esc(&cx.t(k))))
-        .collect()
+fn th(cx: &Cx, keys: &[&str]) -> Markup {
+    html! {
+        @for k in keys {
+            th scope="col" { (cx.t(k)) }
+        }
+    }
 }
 
 /// `GET /console/cases`: every case this node knows, newest activity first.
@@ -36,7 +39,7 @@ pub(super) async fn list_page(
     cx: &Cx,
     api: &ApiState,
     f: &FormData,
-    error: Option<String>,
+    error: Option<Markup>,
     status: StatusCode,
 ) -> Response {
     if let Some(r) = forbidden(cx) {
@@ -47,65 +50,53 @@ pub(super) async fn list_page(
         Ok(c) => c,
         Err(e) => return cx.api_error(&ApiError::internal(e)),
     };
-    let rows: String = cases
+    let cases: Vec<CaseSummary> = cases
         .iter()
-        .map(|c| crate::case::summary(c, &api.ctx.id))
-        .map(|c| {
-            let id = s(&c["case"]);
-            format!(
-                "<tr><td><a href=\"/console/cases/{}\">{}</a></td><td dir=\"auto\">{}</td><td>{}</td>\
-                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(id),
-                bdi(id),
-                esc(s(&c["title"])),
-                c["lead"].as_str().map(bdi).unwrap_or_default(),
-                esc(&status_name(cx, "case-status", s(&c["status"]))),
-                esc(&status_name(cx, "standing", s(&c["standing"]))),
-                esc(&l.num(c["participants"].as_u64().unwrap_or(0))),
-                esc(&l.num(c["updates"].as_u64().unwrap_or(0))),
-                esc(&l.num(c["open_tasks"].as_u64().unwrap_or(0))),
-                c["last_activity"]
-                    .as_str()
-                    .map(|t| time(l, t))
-                    .unwrap_or_default(),
-            )
-        })
+        .map(|c| CaseSummary::of(c, &api.ctx.id))
         .collect();
-    let body = if rows.is_empty() {
-        format!("<p class=\"empty\">{}</p>", esc(&l.t("cases-empty")))
-    } else {
-        format!(
-            "<table class=\"cases\"><thead><tr>{}</tr></thead><tbody>{rows}</tbody></table>",
-            th(
-                cx,
-                &[
-                    "col-case",
-                    "col-title",
-                    "col-lead",
-                    "col-state",
-                    "col-standing",
-                    "col-participants",
-                    "col-updates",
-                    "col-open-tasks",
-                    "col-last-activity",
-                ]
-            )
-        )
+    let body = html! {
+        @if let Some(e) = error {
+            div.error #case-error role="alert" { (e) }
+        }
+        @if cases.is_empty() {
+            p.empty { (l.t("cases-empty")) }
+        } @else {
+            table.cases {
+                thead { tr {
+                    (th(cx, &[
+                        "col-case",
+                        "col-title",
+                        "col-lead",
+                        "col-state",
+                        "col-standing",
+                        "col-participants",
+                        "col-updates",
+                        "col-open-tasks",
+                        "col-last-activity",
+                    ]))
+                } }
+                tbody {
+                    @for c in &cases {
+                        tr {
+                            td { a href={ "/console/cases/" (c.case) } { (bdi(&c.case)) } }
+                            td dir="auto" { (c.title.as_deref().unwrap_or("")) }
+                            td { @if let Some(lead) = &c.lead { (bdi(lead)) } }
+                            td { (status_name(cx, "case-status", &c.status)) }
+                            td { (status_name(cx, "standing", &c.standing)) }
+                            td { (l.num(c.participants as u64)) }
+                            td { (l.num(c.updates as u64)) }
+                            td { (l.num(c.open_tasks as u64)) }
+                            td { @if let Some(t) = &c.last_activity { (time(l, t)) } }
+                        }
+                    }
+                }
+            }
+        }
+        @if cx.may(Action::Send) {
+            (case_actions::open_form(cx, api, f))
+        }
     };
-    let error = error
-        .map(|e| format!("<div class=\"error\" role=\"alert\" id=\"case-error\">{e}</div>"))
-        .unwrap_or_default();
-    let open = if cx.may(Action::Send) {
-        case_actions::open_form(cx, api, f)
-    } else {
-        String::new()
-    };
-    cx.page(
-        status,
-        &l.t("cases-title"),
-        Nav::Cases,
-        &format!("{error}{body}{open}"),
-    )
+    cx.page(status, &l.t("cases-title"), Nav::Cases, body)
 }
 
 /// `GET /console/cases/{case}`: one case as this node derives it.
@@ -117,13 +108,22 @@ pub async fn show(
     case_page(&cx, &api, &id, None, StatusCode::OK).await
 }
 
+/// A definition list row, left out when its value is empty.
+fn row(cx: &Cx, key: &str, value: Option<Markup>) -> Markup {
+    html! {
+        @if let Some(v) = value {
+            dt { (cx.t(key)) } dd { (v) }
+        }
+    }
+}
+
 /// One case, with the forms this node's standing allows; after a refused post, that form as
 /// filled and the refusal above everything.
 pub(super) async fn case_page(
     cx: &Cx,
     api: &ApiState,
     id: &str,
-    refused: Option<(Filled<'_>, String)>,
+    refused: Option<(Filled<'_>, Markup)>,
     status: StatusCode,
 ) -> Response {
     if let Some(r) = forbidden(cx) {
@@ -143,200 +143,120 @@ pub(super) async fn case_page(
         Ok(_) => return cx.api_error(&ApiError::UnknownCase(id.to_owned())),
         Err(e) => return cx.api_error(&ApiError::internal(e)),
     };
-    let v = crate::case::view(&st);
-    let mut out = String::new();
-    match &refused {
-        Some((_, e)) => out.push_str(&format!(
-            "<div class=\"error\" role=\"alert\" id=\"case-error\">{e}</div>"
-        )),
-        None if cx.query.get("done").is_some() => out.push_str(&format!(
-            "<div class=\"notice\" role=\"status\"><p>{}</p></div>",
-            esc(&l.t("case-done"))
-        )),
-        None => {}
-    }
-    let dl = |rows: &[(&str, String)]| -> String {
-        rows.iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("<dt>{}</dt><dd>{v}</dd>", esc(&l.t(k))))
-            .collect()
-    };
-    if let Some(h) = v.get("handling").filter(|h| h.is_object()) {
-        let tlp = s(&h["tlp"]);
-        out.push_str(&format!(
-            "<section class=\"handling {cls}\" aria-labelledby=\"h-handling\"><h2 id=\"h-handling\">{}</h2>\
-             <p class=\"tlp-banner\">{} <span>{}</span></p><dl>{}</dl></section>",
-            esc(&l.t("section-handling")),
-            tlp_badge(l, tlp),
-            esc(&l.t(&format!(
-                "tlp-meaning-{}",
-                super::html::tlp_class(tlp).trim_start_matches("tlp-")
-            ))),
-            dl(&[
-                (
-                    "field-releasability",
-                    h["releasability"]
-                        .as_array()
-                        .map(|a| a.iter().map(|n| bdi(s(n))).collect::<Vec<_>>().join(", "))
-                        .unwrap_or_default()
-                ),
-                ("field-eval", esc(s(&h["evaluation"]))),
-            ]),
-            cls = super::html::tlp_class(tlp),
-        ));
-    }
-    out.push_str(&format!(
-        "<section aria-labelledby=\"h-case\"><h2 id=\"h-case\">{}</h2><dl>{}</dl></section>",
-        esc(&l.t("section-header")),
-        dl(&[
-            ("field-case", bdi(s(&v["case"]))),
-            (
-                "col-state",
-                format!(
-                    "{}{}",
-                    esc(&status_name(cx, "case-status", s(&v["status"]))),
-                    v["status_reason"]
-                        .as_str()
-                        .map(|r| format!(" — <span dir=\"auto\">{}</span>", esc(r)))
-                        .unwrap_or_default()
-                )
-            ),
-            ("col-lead", v["lead"].as_str().map(bdi).unwrap_or_default()),
-            (
-                "field-opened",
-                v["opened_at"]
-                    .as_str()
-                    .map(|t| time(l, t))
-                    .unwrap_or_default()
-            ),
-        ])
-    ));
-    if let Some(p) = v.get("summary").filter(|p| p.is_object()) {
-        let lang = s(&p["language"]);
-        out.push_str(&format!(
-            "<section><h2>{}</h2><div class=\"content\" lang=\"{}\" dir=\"auto\">{}</div></section>",
-            esc(&l.t("section-summary")),
-            esc(lang),
-            esc(s(&p["text"]))
-        ));
-    }
-    let members: String = v["members"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                bdi(s(&m["node"])),
-                esc(&status_name(cx, "standing", s(&m["standing"]))),
-                time(l, s(&m["since"]))
-            )
-        })
-        .collect();
-    out.push_str(&format!(
-        "<section aria-labelledby=\"h-members\"><h2 id=\"h-members\">{}</h2>\
-         <table><thead><tr>{}</tr></thead><tbody>{members}</tbody></table></section>",
-        esc(&l.t("section-participants")),
-        th(cx, &["col-peer", "col-standing", "col-since"]),
-    ));
-    let tasks: String = v["tasks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|t| {
-            format!(
-                "<tr><td dir=\"auto\">{}</td><td>{}</td><td>{}</td><td>{}</td><td dir=\"auto\">{}</td></tr>",
-                esc(s(&t["title"])),
-                bdi(s(&t["assignee"])),
-                t["due"].as_str().map(|d| time(l, d)).unwrap_or_default(),
-                esc(&status_name(cx, "task-status", s(&t["status"]))),
-                esc(t["note"].as_str().unwrap_or("")),
-            )
-        })
-        .collect();
-    out.push_str(&format!(
-        "<section aria-labelledby=\"h-tasks\"><h2 id=\"h-tasks\">{}</h2>{}</section>",
-        esc(&l.t("section-tasks")),
-        if tasks.is_empty() {
-            format!("<p class=\"muted\">{}</p>", esc(&l.t("tasks-none")))
-        } else {
-            format!(
-                "<table><thead><tr>{}</tr></thead><tbody>{tasks}</tbody></table>",
-                th(
-                    cx,
-                    &[
-                        "col-task",
-                        "col-assignee",
-                        "col-due",
-                        "col-state",
-                        "col-note"
-                    ]
-                )
-            )
+    let v = CaseView::of(&st);
+    let forms = case_actions::case_forms(cx, api, &st, refused.as_ref().map(|(f, _)| *f));
+    let body = html! {
+        @match &refused {
+            Some((_, e)) => { div.error #case-error role="alert" { (e) } }
+            None if cx.query.get("done").is_some() => {
+                div.notice role="status" { p { (l.t("case-done")) } }
+            }
+            None => {}
         }
-    ));
-    let updates: String = v["updates"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|u| {
-            let p = &u["payload"];
-            format!(
-                "<article class=\"update\"><p>{} · {} · {}</p><div class=\"content\" lang=\"{}\" dir=\"auto\">{}</div></article>",
-                bdi(s(&u["from"])),
-                time(l, s(&u["at"])),
-                tlp_badge(l, s(&u["tlp"])),
-                esc(s(&p["language"])),
-                esc(s(&p["text"])),
-            )
-        })
-        .collect();
-    if !updates.is_empty() {
-        out.push_str(&format!(
-            "<section aria-labelledby=\"h-updates\"><h2 id=\"h-updates\">{}</h2>{updates}</section>",
-            esc(&l.t("section-updates"))
-        ));
-    }
-    let timeline: String = v["timeline"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| {
-            let refused = e["refused"]
-                .as_object()
-                .map(|r| {
-                    format!(
-                        " <span class=\"badge overdue\">{} <code>{}</code></span>",
-                        esc(&l.t("event-refused")),
-                        esc(r.get("code").and_then(Value::as_str).unwrap_or(""))
-                    )
-                })
-                .unwrap_or_default();
-            format!(
-                "<li>{} — <strong>{}</strong> · {} · <span dir=\"auto\">{}</span>{refused} \
-                 <a href=\"/console/messages/{id}\"><code>{}</code></a></li>",
-                time(l, s(&e["at"])),
-                esc(&super::pages::kind_name(cx, s(&e["kind"]))),
-                bdi(s(&e["from"])),
-                esc(s(&e["summary"])),
-                esc(&s(&e["id"]).chars().take(12).collect::<String>()),
-                id = esc(s(&e["id"])),
-            )
-        })
-        .collect();
-    out.push_str(&case_actions::case_forms(
-        cx,
-        api,
-        &st,
-        refused.as_ref().map(|(f, _)| *f),
-    ));
-    out.push_str(&format!(
-        "<section aria-labelledby=\"h-timeline\"><h2 id=\"h-timeline\">{}</h2><ol class=\"log\">{timeline}</ol></section>",
-        esc(&l.t("section-timeline"))
-    ));
-    let title = match v["title"].as_str() {
-        Some(t) if !t.is_empty() => t.to_owned(),
-        _ => s(&v["case"]).to_owned(),
+        @if let Some(h) = &v.handling {
+            @let cls = super::html::tlp_class(&h.tlp);
+            section class={ "handling " (cls) } aria-labelledby="h-handling" {
+                h2 #h-handling { (l.t("section-handling")) }
+                p.tlp-banner {
+                    (tlp_badge(l, &h.tlp)) " "
+                    span { (l.t(&format!("tlp-meaning-{}", cls.trim_start_matches("tlp-")))) }
+                }
+                dl {
+                    (row(cx, "field-releasability", (!h.releasability.is_empty()).then(|| bdi_list(&h.releasability))))
+                    (row(cx, "field-eval", (!h.evaluation.is_empty()).then(|| html! { (h.evaluation) })))
+                }
+            }
+        }
+        section aria-labelledby="h-case" {
+            h2 #h-case { (l.t("section-header")) }
+            dl {
+                (row(cx, "field-case", Some(bdi(&v.case))))
+                (row(cx, "col-state", Some(html! {
+                    (status_name(cx, "case-status", &v.status))
+                    @if let Some(r) = &v.status_reason {
+                        " — " span dir="auto" { (r) }
+                    }
+                })))
+                (row(cx, "col-lead", v.lead.as_deref().map(bdi)))
+                (row(cx, "field-opened", v.opened_at.as_deref().map(|t| time(l, t))))
+            }
+        }
+        @if let Some(p) = &v.summary {
+            section {
+                h2 { (l.t("section-summary")) }
+                div.content lang=(p.language) dir="auto" { (p.text) }
+            }
+        }
+        section aria-labelledby="h-members" {
+            h2 #h-members { (l.t("section-participants")) }
+            table {
+                thead { tr { (th(cx, &["col-peer", "col-standing", "col-since"])) } }
+                tbody {
+                    @for m in &v.members {
+                        tr {
+                            td { (bdi(&m.node)) }
+                            td { (status_name(cx, "standing", &m.standing)) }
+                            td { (time(l, &m.since)) }
+                        }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="h-tasks" {
+            h2 #h-tasks { (l.t("section-tasks")) }
+            @if v.tasks.is_empty() {
+                p.muted { (l.t("tasks-none")) }
+            } @else {
+                table {
+                    thead { tr { (th(cx, &["col-task", "col-assignee", "col-due", "col-state", "col-note"])) } }
+                    tbody {
+                        @for t in &v.tasks {
+                            tr {
+                                td dir="auto" { (t.title) }
+                                td { (bdi(&t.assignee)) }
+                                td { @if let Some(d) = &t.due { (time(l, d)) } }
+                                td { (status_name(cx, "task-status", &t.status)) }
+                                td dir="auto" { (t.note) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !v.updates.is_empty() {
+            section aria-labelledby="h-updates" {
+                h2 #h-updates { (l.t("section-updates")) }
+                @for u in &v.updates {
+                    article.update {
+                        p { (bdi(&u.from)) " · " (time(l, &u.at)) " · " (tlp_badge(l, &u.tlp)) }
+                        div.content lang=(u.payload.language) dir="auto" { (u.payload.text) }
+                    }
+                }
+            }
+        }
+        (forms)
+        section aria-labelledby="h-timeline" {
+            h2 #h-timeline { (l.t("section-timeline")) }
+            ol.log {
+                @for e in &v.timeline {
+                    li {
+                        (time(l, &e.at)) " — "
+                        strong { (super::pages::kind_name(cx, &e.kind)) } " · "
+                        (bdi(&e.from)) " · "
+                        span dir="auto" { (e.summary) }
+                        @if let Some(r) = &e.refused {
+                            " " span.badge.overdue { (l.t("event-refused")) " " code { (r.code) } }
+                        }
+                        " "
+                        a href={ "/console/messages/" (e.id) } { code { (e.id.chars().take(12).collect::<String>()) } }
+                    }
+                }
+            }
+        }
     };
-    cx.page(status, &title, Nav::Cases, &out)
+    let title = match v.title.as_deref() {
+        Some(t) if !t.is_empty() => t.to_owned(),
+        _ => v.case.clone(),
+    };
+    cx.page(status, &title, Nav::Cases, body)
 }

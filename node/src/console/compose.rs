@@ -60,19 +60,16 @@ pub(super) fn checkboxes(
     id_prefix: &str,
     items: &[String],
     checked: &[&str],
-) -> String {
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            format!(
-                "<div class=\"check\"><input type=\"checkbox\" id=\"{id_prefix}-{i}\" name=\"{name}\" value=\"{v}\"{c}>\
-                 <label for=\"{id_prefix}-{i}\"><bdi>{v}</bdi></label></div>",
-                v = esc(v),
-                c = if checked.contains(&v.as_str()) { " checked" } else { "" }
-            )
-        })
-        .collect()
+) -> Markup {
+    html! {
+        @for (i, v) in items.iter().enumerate() {
+            @let id = format!("{id_prefix}-{i}");
+            div.check {
+                input id=(id) type="checkbox" name=(name) value=(v) checked[checked.contains(&v.as_str())];
+                label for=(id) { (bdi(v)) }
+            }
+        }
+    }
 }
 
 /// Words in a free-text list field (commas, spaces or new lines between them).
@@ -125,23 +122,18 @@ pub(super) fn eval_choices(cx: &Cx) -> (Choices, Choices) {
 }
 
 /// TLP radio buttons named `tlp` (ids `{id_prefix}-{i}`), each with its meaning.
-pub(super) fn tlp_radios(cx: &Cx, id_prefix: &str, tlps: &[&str], selected: &str) -> String {
+pub(super) fn tlp_radios(cx: &Cx, id_prefix: &str, tlps: &[&str], selected: &str) -> Markup {
     let l = cx.l;
-    tlps.iter()
-        .enumerate()
-        .map(|(i, t)| {
-            format!(
-                "<div class=\"check\"><input type=\"radio\" id=\"{id_prefix}-{i}\" name=\"tlp\" value=\"{t}\"{c} required>\
-                 <label for=\"{id_prefix}-{i}\">{badge} <span class=\"muted\">{m}</span></label></div>",
-                c = if *t == selected { " checked" } else { "" },
-                badge = tlp_badge(l, t),
-                m = esc(&l.t(&format!(
-                    "tlp-meaning-{}",
-                    super::html::tlp_class(t).trim_start_matches("tlp-")
-                ))),
-            )
-        })
-        .collect()
+    html! {
+        @for (i, t) in tlps.iter().enumerate() {
+            @let id = format!("{id_prefix}-{i}");
+            @let meaning = format!("tlp-meaning-{}", super::html::tlp_class(t).trim_start_matches("tlp-"));
+            div.check {
+                input id=(id) type="radio" name="tlp" value=(t) checked[*t == selected] required;
+                label for=(id) { (tlp_badge(l, t)) " " span.muted { (l.t(&meaning)) } }
+            }
+        }
+    }
 }
 
 /// The request a filled form stands for.
@@ -186,7 +178,7 @@ fn form_page(
     cx: &Cx,
     api: &ApiState,
     f: &FormData,
-    error: Option<String>,
+    error: Option<Markup>,
     status: StatusCode,
 ) -> Response {
     let l = cx.l;
@@ -208,98 +200,122 @@ fn form_page(
         .collect();
     let langs = lang_choices(cx);
     let (sources, infos) = eval_choices(cx);
-    let tlp_radios = tlp_radios(cx, "tlp", &TLPS, tlp);
-    let error = error
-        .map(|e| format!("<div class=\"error\" role=\"alert\" id=\"compose-error\">{e}</div>"))
-        .unwrap_or_default();
-    let v = |k: &str| esc(f.get(k).unwrap_or(""));
+    let v = |k: &str| f.get(k).unwrap_or("").to_owned();
     let text =
         f.0.iter()
             .find(|(k, _)| k == "text")
-            .map(|(_, t)| esc(t))
+            .map(|(_, t)| t.as_str())
             .unwrap_or_default();
     let ui_lang = cx.l.def.tag;
-    let body = format!(
-        "{error}<form method=\"post\" action=\"/console/compose\" class=\"compose\">{csrf}\
-         <fieldset><legend>{l_message}</legend>\
-         <div><label for=\"kind\">{l_kind}</label><select id=\"kind\" name=\"kind\">{kinds}</select></div>\
-         <div><label for=\"urgency\">{l_urgency}</label><select id=\"urgency\" name=\"urgency\" aria-describedby=\"urgency-hint\">{urgencies}</select>\
-         <p class=\"hint\" id=\"urgency-hint\">{h_urgency}</p></div>\
-         <div><label for=\"in_reply_to\">{l_reply}</label><input id=\"in_reply_to\" name=\"in_reply_to\" value=\"{reply}\" dir=\"ltr\" aria-describedby=\"reply-hint\">\
-         <p class=\"hint\" id=\"reply-hint\">{h_reply}</p></div>\
-         <div><label for=\"case\">{l_case}</label><input id=\"case\" name=\"case\" value=\"{case}\" dir=\"auto\"></div>\
-         </fieldset>\
-         <fieldset><legend>{l_recipients}</legend>\
-         <div class=\"choices\">{to_nodes}{to_networks}</div>\
-         <div><label for=\"to_other\">{l_to_other}</label><input id=\"to_other\" name=\"to_other\" value=\"{to_other}\" dir=\"ltr\" aria-describedby=\"to-hint\">\
-         <p class=\"hint\" id=\"to-hint\">{h_to}</p></div></fieldset>\
-         <fieldset><legend>{l_handling}</legend>\
-         <fieldset class=\"tlps\"><legend>{l_tlp}</legend>{tlp_radios}</fieldset>\
-         <fieldset><legend>{l_release}</legend><div class=\"choices\">{rel_networks}</div>\
-         <div><label for=\"release_other\">{l_release_other}</label><input id=\"release_other\" name=\"release_other\" value=\"{release_other}\" dir=\"ltr\" aria-describedby=\"release-hint\">\
-         <p class=\"hint\" id=\"release-hint\">{h_release}</p></div></fieldset>\
-         <div class=\"check\"><input type=\"checkbox\" id=\"originator_control\" name=\"originator_control\" value=\"1\"{oc}><label for=\"originator_control\">{l_oc}</label></div>\
-         <div class=\"check\"><input type=\"checkbox\" id=\"h0\" name=\"h0\" value=\"1\"{h0}><label for=\"h0\">{l_h0}</label></div>\
-         <div class=\"check\"><input type=\"checkbox\" id=\"h1\" name=\"h1\" value=\"1\"{h1}><label for=\"h1\">{l_h1}</label></div>\
-         <div><label for=\"h3\">{l_h3}</label><input id=\"h3\" name=\"h3\" value=\"{h3}\" dir=\"auto\"></div>\
-         <fieldset class=\"eval\"><legend>{l_eval}</legend>\
-         <div><label for=\"eval_source\">{l_src}</label><select id=\"eval_source\" name=\"eval_source\">{sources}</select></div>\
-         <div><label for=\"eval_info\">{l_info}</label><select id=\"eval_info\" name=\"eval_info\">{infos}</select></div></fieldset>\
-         </fieldset>\
-         <fieldset><legend>{l_content}</legend>\
-         <div><label for=\"lang_text\">{l_lang}</label><select id=\"lang_text\" name=\"lang_text\">{langs}</select></div>\
-         <div><label for=\"text\">{l_text}</label><textarea id=\"text\" name=\"text\" rows=\"8\" dir=\"auto\" required>{text}</textarea></div>\
-         <div><label for=\"entities\">{l_entities}</label><textarea id=\"entities\" name=\"entities\" rows=\"4\" dir=\"ltr\" aria-describedby=\"entities-hint\">{entities}</textarea>\
-         <p class=\"hint\" id=\"entities-hint\">{h_entities}</p></div></fieldset>\
-         <div class=\"actions\"><button type=\"submit\" id=\"send\">{l_send}</button></div></form>",
-        csrf = cx.csrf(),
-        l_message = esc(&l.t("compose-message")),
-        l_kind = esc(&l.t("field-kind")),
-        kinds = options(&kinds, Some(kind)),
-        l_urgency = esc(&l.t("field-urgency")),
-        urgencies = options(&urgencies, f.get("urgency")),
-        h_urgency = esc(&l.t("hint-urgency")),
-        l_reply = esc(&l.t("field-in-reply-to")),
-        reply = v("in_reply_to"),
-        h_reply = esc(&l.t("hint-in-reply-to")),
-        l_case = esc(&l.t("field-case")),
-        case = v("case"),
-        l_recipients = esc(&l.t("field-recipients")),
-        to_nodes = checkboxes("to", "to-node", &nodes, &to),
-        to_networks = checkboxes("to", "to-net", &networks, &to),
-        l_to_other = esc(&l.t("field-to-other")),
-        to_other = v("to_other"),
-        h_to = esc(&l.t("hint-to-other")),
-        l_handling = esc(&l.t("section-handling")),
-        l_tlp = esc(&l.t("field-tlp")),
-        l_release = esc(&l.t("field-releasability")),
-        rel_networks = checkboxes("release", "rel", &networks, &release),
-        l_release_other = esc(&l.t("field-release-other")),
-        release_other = v("release_other"),
-        h_release = esc(&l.t("hint-release")),
-        oc = if f.checked("originator_control") { " checked" } else { "" },
-        l_oc = esc(&l.t("field-originator-control")),
-        h0 = if f.checked("h0") { " checked" } else { "" },
-        l_h0 = esc(&l.t("field-h0")),
-        h1 = if f.checked("h1") { " checked" } else { "" },
-        l_h1 = esc(&l.t("field-h1")),
-        l_h3 = esc(&l.t("field-h3")),
-        h3 = v("h3"),
-        l_eval = esc(&l.t("field-eval")),
-        l_src = esc(&l.t("field-eval-source")),
-        sources = options(&sources, Some(f.get("eval_source").unwrap_or("B"))),
-        l_info = esc(&l.t("field-eval-info")),
-        infos = options(&infos, Some(f.get("eval_info").unwrap_or("2"))),
-        l_content = esc(&l.t("section-content")),
-        l_lang = esc(&l.t("field-language")),
-        langs = options(&langs, Some(f.get("lang_text").unwrap_or(ui_lang))),
-        l_text = esc(&l.t("field-text")),
-        l_entities = esc(&l.t("field-entities")),
-        entities = v("entities"),
-        h_entities = esc(&l.t("hint-entities")),
-        l_send = esc(&l.t("send-button")),
-    );
-    cx.page(status, &l.t("compose-title"), Nav::Compose, &body)
+    let check = |name: &str, label: &str| {
+        html! {
+            div.check {
+                input id=(name) type="checkbox" name=(name) value="1" checked[f.checked(name)];
+                label for=(name) { (l.t(label)) }
+            }
+        }
+    };
+    let body = html! {
+        @if let Some(e) = error {
+            div.error #compose-error role="alert" { (e) }
+        }
+        form.compose method="post" action="/console/compose" {
+            (cx.csrf())
+            fieldset {
+                legend { (l.t("compose-message")) }
+                div {
+                    label for="kind" { (l.t("field-kind")) }
+                    select #kind name="kind" { (options(&kinds, Some(kind))) }
+                }
+                div {
+                    label for="urgency" { (l.t("field-urgency")) }
+                    select #urgency name="urgency" aria-describedby="urgency-hint" {
+                        (options(&urgencies, f.get("urgency")))
+                    }
+                    p.hint #urgency-hint { (l.t("hint-urgency")) }
+                }
+                div {
+                    label for="in_reply_to" { (l.t("field-in-reply-to")) }
+                    input #in_reply_to name="in_reply_to" value=(v("in_reply_to")) dir="ltr" aria-describedby="reply-hint";
+                    p.hint #reply-hint { (l.t("hint-in-reply-to")) }
+                }
+                div {
+                    label for="case" { (l.t("field-case")) }
+                    input #case name="case" value=(v("case")) dir="auto";
+                }
+            }
+            fieldset {
+                legend { (l.t("field-recipients")) }
+                div.choices {
+                    (checkboxes("to", "to-node", &nodes, &to))
+                    (checkboxes("to", "to-net", &networks, &to))
+                }
+                div {
+                    label for="to_other" { (l.t("field-to-other")) }
+                    input #to_other name="to_other" value=(v("to_other")) dir="ltr" aria-describedby="to-hint";
+                    p.hint #to-hint { (l.t("hint-to-other")) }
+                }
+            }
+            fieldset {
+                legend { (l.t("section-handling")) }
+                fieldset.tlps {
+                    legend { (l.t("field-tlp")) }
+                    (tlp_radios(cx, "tlp", &TLPS, tlp))
+                }
+                fieldset {
+                    legend { (l.t("field-releasability")) }
+                    div.choices { (checkboxes("release", "rel", &networks, &release)) }
+                    div {
+                        label for="release_other" { (l.t("field-release-other")) }
+                        input #release_other name="release_other" value=(v("release_other")) dir="ltr" aria-describedby="release-hint";
+                        p.hint #release-hint { (l.t("hint-release")) }
+                    }
+                }
+                (check("originator_control", "field-originator-control"))
+                (check("h0", "field-h0"))
+                (check("h1", "field-h1"))
+                div {
+                    label for="h3" { (l.t("field-h3")) }
+                    input #h3 name="h3" value=(v("h3")) dir="auto";
+                }
+                fieldset.eval {
+                    legend { (l.t("field-eval")) }
+                    div {
+                        label for="eval_source" { (l.t("field-eval-source")) }
+                        select #eval_source name="eval_source" {
+                            (options(&sources, Some(f.get("eval_source").unwrap_or("B"))))
+                        }
+                    }
+                    div {
+                        label for="eval_info" { (l.t("field-eval-info")) }
+                        select #eval_info name="eval_info" {
+                            (options(&infos, Some(f.get("eval_info").unwrap_or("2"))))
+                        }
+                    }
+                }
+            }
+            fieldset {
+                legend { (l.t("section-content")) }
+                div {
+                    label for="lang_text" { (l.t("field-language")) }
+                    select #lang_text name="lang_text" {
+                        (options(&langs, Some(f.get("lang_text").unwrap_or(ui_lang))))
+                    }
+                }
+                div {
+                    label for="text" { (l.t("field-text")) }
+                    textarea #text name="text" rows="8" dir="auto" required { (text) }
+                }
+                div {
+                    label for="entities" { (l.t("field-entities")) }
+                    textarea #entities name="entities" rows="4" dir="ltr" aria-describedby="entities-hint" { (v("entities")) }
+                    p.hint #entities-hint { (l.t("hint-entities")) }
+                }
+            }
+            div.actions { button #send type="submit" { (l.t("send-button")) } }
+        }
+    };
+    cx.page(status, &l.t("compose-title"), Nav::Compose, body)
 }
 
 /// `GET /console/compose`; 403 for roles that may not send (auditors).
@@ -323,9 +339,6 @@ pub async fn send(
     match handlers::send_as(&api, &p, &req).await {
         Ok(sent) => Redirect::to(&format!("/console/messages/{}?sent=1", sent.id)).into_response(),
         Err(e @ crate::api::ApiError::Forbidden { .. }) => cx.api_error(&e),
-        Err(e) => {
-            let msg = cx.refusal(&e);
-            form_page(&cx, &api, &f, Some(msg), e.status())
-        }
+        Err(e) => form_page(&cx, &api, &f, Some(cx.refusal(&e)), e.status()),
     }
 }

@@ -1,36 +1,28 @@
-//! Small HTML helpers: escaping, form and query data, badges. Every page is built with
-//! `format!` and these; anything that did not come from this crate goes through [`esc`].
+//! Small HTML helpers: form and query data, badges, times. Pages are maud templates, which
+//! escape every value they interpolate; these helpers are pieces of them.
+
+use maud::{html, Markup};
 
 use super::i18n::Locale;
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// User-supplied text isolated from the surrounding direction (`<bdi>`).
+pub fn bdi(s: &str) -> Markup {
+    html! { bdi { (s) } }
 }
 
-/// User-supplied text isolated from the surrounding direction (`<bdi>`), escaped.
-pub fn bdi(s: &str) -> String {
-    format!("<bdi>{}</bdi>", esc(s))
+/// Node ids (or any user-supplied names) as a comma-separated list, each isolated.
+pub fn bdi_list<S: AsRef<str>>(list: &[S]) -> Markup {
+    html! {
+        @for (i, n) in list.iter().enumerate() {
+            @if i > 0 { ", " }
+            (bdi(n.as_ref()))
+        }
+    }
 }
 
 /// A time: machine-readable attribute, localised text.
-pub fn time(l: &Locale, rfc3339: &str) -> String {
-    format!(
-        "<time datetime=\"{}\">{}</time>",
-        esc(rfc3339),
-        esc(&l.datetime(rfc3339))
-    )
+pub fn time(l: &Locale, rfc3339: &str) -> Markup {
+    html! { time datetime=(rfc3339) { (l.datetime(rfc3339)) } }
 }
 
 /// `application/x-www-form-urlencoded` pairs (a form body or a query), in order; a key may
@@ -97,44 +89,26 @@ pub fn tlp_class(label: &str) -> &'static str {
 }
 
 /// A TLP badge: the label itself is never translated (TLP 2.0 says so), its meaning is.
-pub fn tlp_badge(l: &Locale, label: &str) -> String {
+pub fn tlp_badge(l: &Locale, label: &str) -> Markup {
     let key = format!(
         "tlp-meaning-{}",
         tlp_class(label).trim_start_matches("tlp-")
     );
-    format!(
-        "<span class=\"tlp {}\" title=\"{}\">{}</span>",
-        tlp_class(label),
-        esc(&l.t(&key)),
-        esc(label)
-    )
+    html! { span class={ "tlp " (tlp_class(label)) } title=(l.t(&key)) { (label) } }
 }
 
 /// A hidden CSRF field.
-pub fn csrf_field(token: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        esc(token)
-    )
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(token); }
 }
 
 /// `<option>`s from (value, label) pairs, `selected` marked.
-pub fn options(items: &[(String, String)], selected: Option<&str>) -> String {
-    items
-        .iter()
-        .map(|(v, label)| {
-            format!(
-                "<option value=\"{}\"{}>{}</option>",
-                esc(v),
-                if Some(v.as_str()) == selected {
-                    " selected"
-                } else {
-                    ""
-                },
-                esc(label)
-            )
-        })
-        .collect()
+pub fn options(items: &[(String, String)], selected: Option<&str>) -> Markup {
+    html! {
+        @for (v, label) in items {
+            option value=(v) selected[Some(v.as_str()) == selected] { (label) }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -142,12 +116,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escaping_covers_markup_and_quotes() {
+    fn templates_escape_markup_and_quotes() {
+        assert_eq!(bdi("عمان <b>").into_string(), "<bdi>عمان &lt;b&gt;</bdi>");
         assert_eq!(
-            esc("<script>alert('x')</script> & \"q\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+            csrf_field("\"><script>").into_string(),
+            "<input type=\"hidden\" name=\"csrf\" value=\"&quot;&gt;&lt;script&gt;\">"
         );
-        assert_eq!(bdi("عمان <b>"), "<bdi>عمان &lt;b&gt;</bdi>");
     }
 
     #[test]

@@ -7,11 +7,12 @@
 //!   bearer tokens do ([`crate::api::backoff`], one table for both). `gate` establishes the
 //!   [`Principal`] exactly as the JSON API does and the pages check it with the same
 //!   [`Action`] table.
-//! * **What**: the pages call the JSON API's handlers (or the functions they share with it)
-//!   and render their JSON views, so every rule (roles, content only for readers, refusals)
-//!   is the API's. Pages: inbox, message (handling, evaluation, entities, trail), compose,
-//!   cases (and the case actions), node status, and the log browser (verify, export, proof).
-//! * **Safety**: everything not from this crate is escaped (`html::esc`); a strict
+//! * **What**: the pages call the functions the JSON API's handlers call and render the
+//!   typed views they return ([`crate::views`]), so every rule (roles, content only for
+//!   readers, refusals) is the API's. Pages: inbox, message (handling,
+//!   evaluation, entities, trail), compose, cases (and the case actions), node status, and
+//!   the log browser (verify, export, proof).
+//! * **Safety**: pages are maud templates, which escape every value they interpolate; a strict
 //!   Content-Security-Policy (no script at all, styles from `/console/static/` only, forms
 //!   post to the console only, no framing); every POST carries the CSRF token of its session
 //!   (or certificate) and a same-origin `Origin` when the browser sends one, else 403 with a
@@ -43,8 +44,9 @@ use crate::api::auth::{Action, Principal};
 use crate::api::backoff::Source;
 use crate::api::request_id::RequestId;
 use crate::api::{tls, ApiError, ApiState};
-use html::{csrf_field, esc, FormData};
+use html::{csrf_field, FormData};
 use i18n::Locale;
+use maud::{html, Markup, DOCTYPE};
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "liaison_session";
@@ -161,11 +163,12 @@ impl Cx {
     }
 
     /// The CSRF field for a form.
-    pub fn csrf(&self) -> String {
-        self.auth
-            .as_ref()
-            .map(|a| csrf_field(&a.csrf))
-            .unwrap_or_default()
+    pub fn csrf(&self) -> Markup {
+        html! {
+            @if let Some(a) = &self.auth {
+                (csrf_field(&a.csrf))
+            }
+        }
     }
 
     /// Whether the caller may do `action`.
@@ -189,109 +192,99 @@ impl Cx {
     }
 
     /// A whole page: layout, navigation, language switch, `body` inside `<main>`.
-    pub fn page(&self, status: StatusCode, title: &str, nav: Nav, body: &str) -> Response {
+    pub fn page(&self, status: StatusCode, title: &str, nav: Nav, body: Markup) -> Response {
         let l = self.l;
-        let mut navs = String::new();
-        if self.auth.is_some() {
-            let entries = [
-                (Nav::Inbox, "/console/inbox", "nav-inbox", Action::ListInbox),
-                (
-                    Nav::Compose,
-                    "/console/compose",
-                    "nav-compose",
-                    Action::Send,
-                ),
-                (
-                    Nav::Cases,
-                    "/console/cases",
-                    "nav-cases",
-                    Action::ReadMessage,
-                ),
-                (Nav::Status, "/console/status", "nav-status", Action::Status),
-                (Nav::Log, "/console/log", "nav-log", Action::ReadLog),
-            ];
-            for (n, href, key, action) in entries {
-                if !self.may(action) {
-                    continue;
-                }
-                let current = if n == nav {
-                    " aria-current=\"page\""
-                } else {
-                    ""
-                };
-                navs.push_str(&format!(
-                    "<li><a href=\"{href}\"{current}>{}</a></li>",
-                    esc(&l.t(key))
-                ));
-            }
-        }
-        let who = match &self.auth {
-            Some(a) => {
-                let logout = if a.session.is_some() {
-                    format!(
-                        "<form method=\"post\" action=\"/console/logout\" class=\"inline\">{}<button type=\"submit\">{}</button></form>",
-                        self.csrf(),
-                        esc(&l.t("logout"))
-                    )
-                } else {
-                    String::new()
-                };
-                format!(
-                    "<div class=\"who\">{} <bdi>{}</bdi> · {} {logout}</div>",
-                    esc(&l.t("signed-in-as")),
-                    esc(&if a.principal == Principal::token() {
-                        l.t("who-token")
-                    } else {
-                        a.principal.who.clone()
-                    }),
-                    esc(&l.t(&format!("role-{}", a.principal.role))),
-                )
-            }
-            None => String::new(),
-        };
+        let entries = [
+            (Nav::Inbox, "/console/inbox", "nav-inbox", Action::ListInbox),
+            (
+                Nav::Compose,
+                "/console/compose",
+                "nav-compose",
+                Action::Send,
+            ),
+            (
+                Nav::Cases,
+                "/console/cases",
+                "nav-cases",
+                Action::ReadMessage,
+            ),
+            (Nav::Status, "/console/status", "nav-status", Action::Status),
+            (Nav::Log, "/console/log", "nav-log", Action::ReadLog),
+        ];
         let rest = self.query.query_without("lang");
-        let langs: String = i18n::every()
-            .iter()
-            .map(|loc| {
-                let sep = if rest.is_empty() { "" } else { "&" };
-                let current = if loc.def.tag == l.def.tag {
-                    " aria-current=\"true\""
-                } else {
-                    ""
-                };
-                format!(
-                    "<li><a href=\"{}?{}{sep}lang={}\" lang=\"{}\" hreflang=\"{}\"{current}>{}</a></li>",
-                    esc(&self.path),
-                    esc(&rest),
-                    loc.def.tag,
-                    loc.def.tag,
-                    loc.def.tag,
-                    esc(loc.def.native)
-                )
-            })
-            .collect();
-        let doc = format!(
-            "<!doctype html>\n<html lang=\"{lang}\" dir=\"{dir}\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-             <title>{title} · {node} · Liaison</title>\n\
-             <link rel=\"stylesheet\" href=\"/console/static/console.css\">\n</head>\n<body>\n\
-             <a class=\"skip\" href=\"#main\">{skip}</a>\n\
-             <header class=\"top\">\n<div class=\"brand\">Liaison <bdi class=\"node\">{node}</bdi></div>\n\
-             <nav class=\"main-nav\" aria-label=\"{navlabel}\"><ul>{navs}</ul></nav>\n{who}\n\
-             <nav class=\"langs\" aria-label=\"{langlabel}\"><ul>{langs}</ul></nav>\n</header>\n\
-             <main id=\"main\" tabindex=\"-1\">\n<h1>{title}</h1>\n{body}\n</main>\n</body>\n</html>\n",
-            lang = l.def.tag,
-            dir = l.def.dir.attr(),
-            title = esc(title),
-            node = esc(&self.node),
-            skip = esc(&l.t("skip-to-content")),
-            navlabel = esc(&l.t("nav-label")),
-            langlabel = esc(&l.t("language")),
-        );
+        let sep = if rest.is_empty() { "" } else { "&" };
+        let doc = html! {
+            (DOCTYPE)
+            html lang=(l.def.tag) dir=(l.def.dir.attr()) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " · " (self.node) " · Liaison" }
+                    link rel="stylesheet" href="/console/static/console.css";
+                }
+                body {
+                    a.skip href="#main" { (l.t("skip-to-content")) }
+                    header.top {
+                        div.brand { "Liaison " bdi.node { (self.node) } }
+                        nav.main-nav aria-label=(l.t("nav-label")) {
+                            ul {
+                                @if self.auth.is_some() {
+                                    @for (n, href, key, action) in entries {
+                                        @if self.may(action) {
+                                            li {
+                                                a href=(href) aria-current=[(n == nav).then_some("page")] {
+                                                    (l.t(key))
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        @if let Some(a) = &self.auth {
+                            div.who {
+                                (l.t("signed-in-as")) " "
+                                bdi {
+                                    @if a.principal == Principal::token() {
+                                        (l.t("who-token"))
+                                    } @else {
+                                        (a.principal.who)
+                                    }
+                                }
+                                " · " (l.t(&format!("role-{}", a.principal.role))) " "
+                                @if a.session.is_some() {
+                                    form.inline method="post" action="/console/logout" {
+                                        (self.csrf())
+                                        button type="submit" { (l.t("logout")) }
+                                    }
+                                }
+                            }
+                        }
+                        nav.langs aria-label=(l.t("language")) {
+                            ul {
+                                @for loc in i18n::every() {
+                                    li {
+                                        a href={ (self.path) "?" (rest) (sep) "lang=" (loc.def.tag) }
+                                            lang=(loc.def.tag) hreflang=(loc.def.tag)
+                                            aria-current=[(loc.def.tag == l.def.tag).then_some("true")] {
+                                            (loc.def.native)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    main #main tabindex="-1" {
+                        h1 { (title) }
+                        (body)
+                    }
+                }
+            }
+        };
         let mut resp = (
             status,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            doc,
+            doc.into_string(),
         )
             .into_response();
         if self.remember_lang {
@@ -306,25 +299,18 @@ impl Cx {
     pub fn error(&self, status: StatusCode, code: &str, detail: Option<&str>) -> Response {
         let l = self.l;
         let text = l.t_or(&format!("error-{code}"), &l.t("error-other"));
-        let detail = detail
-            .map(|d| {
-                format!(
-                    "<p class=\"detail\"><span>{}</span> <bdi lang=\"en\">{}</bdi></p>",
-                    esc(&l.t("error-detail")),
-                    esc(d)
-                )
-            })
-            .unwrap_or_default();
-        let body = format!(
-            "<div class=\"error\" role=\"alert\"><p>{}</p><p class=\"code\">{} <code>{}</code></p>{detail}</div>\
-             <p><a href=\"/console/inbox\">{}</a></p>",
-            esc(&text),
-            esc(&l.t("error-code")),
-            esc(code),
-            esc(&l.t("back-to-inbox")),
-        );
+        let body = html! {
+            div.error role="alert" {
+                p { (text) }
+                p.code { (l.t("error-code")) " " code { (code) } }
+                @if let Some(d) = detail {
+                    p.detail { span { (l.t("error-detail")) } " " bdi lang="en" { (d) } }
+                }
+            }
+            p { a href="/console/inbox" { (l.t("back-to-inbox")) } }
+        };
         let title = l.t(&format!("status-{}", status.as_u16()));
-        self.page(status, &title, Nav::None, &body)
+        self.page(status, &title, Nav::None, body)
     }
 
     /// The error page of an internal failure (500 with `code`): the cause goes to the node's
@@ -340,18 +326,15 @@ impl Cx {
 
     /// A refusal shown above a re-shown form: the translated reason, its reason code and
     /// the node's detail (`role="alert"` is on the box that holds it).
-    pub fn refusal(&self, e: &ApiError) -> String {
+    pub fn refusal(&self, e: &ApiError) -> Markup {
         let l = self.l;
         let code = e.reason_code();
         let text = l.t_or(&format!("error-{code}"), &l.t("error-refused"));
-        format!(
-            "<p>{}</p><p class=\"code\">{} <code>{}</code></p><p class=\"detail\">{} <bdi lang=\"en\">{}</bdi></p>",
-            esc(&text),
-            esc(&l.t("error-code")),
-            esc(code),
-            esc(&l.t("error-detail")),
-            esc(&e.to_string())
-        )
+        html! {
+            p { (text) }
+            p.code { (l.t("error-code")) " " code { (code) } }
+            p.detail { (l.t("error-detail")) " " bdi lang="en" { (e.to_string()) } }
+        }
     }
 
     /// The error page of an API error.
@@ -545,35 +528,29 @@ async fn css() -> Response {
 
 fn login_page(cx: &Cx, status: StatusCode, error: Option<&str>, token: &str) -> Response {
     let l = cx.l;
-    let error = error
-        .map(|code| {
-            format!(
-                "<div class=\"error\" role=\"alert\" id=\"login-error\"><p>{}</p><p class=\"code\">{} <code>{}</code></p></div>",
-                esc(&l.t(&format!("error-{code}"))),
-                esc(&l.t("error-code")),
-                esc(code)
-            )
-        })
-        .unwrap_or_default();
-    let body = format!(
-        "{error}<p>{}</p>\
-         <form method=\"post\" action=\"/console/login\" class=\"login\">{}\
-         <label for=\"token\">{}</label>\
-         <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required autofocus{}>\
-         <p class=\"hint\" id=\"token-hint\">{}</p>\
-         <button type=\"submit\">{}</button></form>",
-        esc(&l.t("login-intro")),
-        csrf_field(token),
-        esc(&l.t("login-token")),
-        if error.is_empty() {
-            " aria-describedby=\"token-hint\""
-        } else {
-            " aria-describedby=\"token-hint login-error\" aria-invalid=\"true\""
-        },
-        esc(&l.t("login-token-hint")),
-        esc(&l.t("login-submit")),
-    );
-    let mut resp = cx.page(status, &l.t("login-title"), Nav::None, &body);
+    let body = html! {
+        @if let Some(code) = error {
+            div.error #login-error role="alert" {
+                p { (l.t(&format!("error-{code}"))) }
+                p.code { (l.t("error-code")) " " code { (code) } }
+            }
+        }
+        p { (l.t("login-intro")) }
+        form.login method="post" action="/console/login" {
+            (csrf_field(token))
+            label for="token" { (l.t("login-token")) }
+            @if error.is_some() {
+                input #token name="token" type="password" autocomplete="off" required autofocus
+                    aria-describedby="token-hint login-error" aria-invalid="true";
+            } @else {
+                input #token name="token" type="password" autocomplete="off" required autofocus
+                    aria-describedby="token-hint";
+            }
+            p.hint #token-hint { (l.t("login-token-hint")) }
+            button type="submit" { (l.t("login-submit")) }
+        }
+    };
+    let mut resp = cx.page(status, &l.t("login-title"), Nav::None, body);
     if let Ok(v) = HeaderValue::from_str(&cx.cookie(LOGIN_COOKIE, token, true)) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -672,7 +649,7 @@ pub(crate) fn download(content_type: &'static str, name: &str, content: Vec<u8>)
 
 /// Shared pieces of the page modules.
 pub(crate) mod prelude {
-    pub(crate) use super::html::{bdi, esc, options, time, tlp_badge, FormData};
+    pub(crate) use super::html::{bdi, bdi_list, options, time, tlp_badge, FormData};
     pub use super::i18n::Arg;
     pub use super::{Cx, Nav};
     pub use crate::api::auth::Action;
@@ -681,12 +658,7 @@ pub(crate) mod prelude {
     pub use axum::http::StatusCode;
     pub use axum::response::{IntoResponse, Redirect, Response};
     pub use axum::Extension;
-    pub use serde_json::Value;
-
-    /// A JSON value as text (`""` for null).
-    pub fn s(v: &Value) -> &str {
-        v.as_str().unwrap_or("")
-    }
+    pub use maud::{html, Markup};
 }
 
 /// The tests of the whole console's rendering live in `tests/tests/console.rs` (real nodes,
