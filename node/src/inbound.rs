@@ -331,9 +331,11 @@ async fn prepare(
         }
         // A case message for this node passes the case's rules as this node holds the case;
         // a deconfliction submission is opened by the service.
+        let content = body.kind.content_kind();
         let opened = if routed.deliver
-            && (body.header.case.is_some() && is_case_kind(body.kind.name())
-                || body.kind.name() == "selectors" && ctx.deconfliction.get().is_some())
+            && (body.header.case.is_some() && content.is_some_and(crate::kinds::acts_on_case)
+                || content.is_some_and(crate::kinds::indexed_by_deconfliction)
+                    && ctx.deconfliction.get().is_some())
         {
             Some(crate::directory::open_body(ctx, body.clone()).0)
         } else {
@@ -384,12 +386,7 @@ async fn prepare(
             Kind::Announce(a) if routed.deliver => Some(a.clone()),
             _ => None,
         };
-        let inbox = routed.deliver
-            && !matches!(
-                body.kind,
-                Kind::HopReport(_) | Kind::Announce(_) | Kind::SealingKey(_)
-            )
-            && body.kind.name() != "selectors";
+        let inbox = routed.deliver && crate::kinds::in_inbox(&body.kind);
         accepts.push(Accepted {
             offer: Offer {
                 stored: Stored {
@@ -425,11 +422,6 @@ struct Accepted {
     selectors: Option<liaison_protocol::Body>,
     /// The case of an invitation delivered here (see [`crate::case::restate_join`]).
     invited_to: Option<liaison_protocol::CaseId>,
-}
-
-/// Whether a (declared) kind name is one of a case's own kinds.
-fn is_case_kind(name: &str) -> bool {
-    name.starts_with("case-")
 }
 
 /// Stores what `prepare` accepted and answers: one receipt per status (`delivered` for

@@ -22,6 +22,7 @@ pub mod directory;
 pub mod endpoint;
 pub mod fd_limit;
 pub mod inbound;
+pub mod kinds;
 pub mod node;
 pub mod peer;
 pub mod relay;
