@@ -13,6 +13,7 @@ pub use liaison_store::{alarm, files};
 
 pub mod api;
 pub mod case;
+pub mod case_cache;
 pub mod compose;
 pub mod config;
 pub mod consent;
