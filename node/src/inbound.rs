@@ -342,8 +342,9 @@ async fn prepare(
             None
         };
         if let Some(clear) = opened.as_ref().filter(|b| b.kind.is_case()) {
-            // Re-deriving the case reads and opens all its messages: off the async workers
-            // (the batch so far goes along and comes back; case messages are few).
+            // Bringing the case up to date reads and opens the messages stored since its last
+            // use (all of them on first use): off the async workers (the batch so far goes
+            // along and comes back; case messages are few).
             let checked = {
                 let (ctx, id, clear) = (ctx.clone(), v.id(), clear.clone());
                 let batch = std::mem::take(&mut case_batch);
