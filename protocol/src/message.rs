@@ -350,6 +350,58 @@ impl std::str::FromStr for ContentKind {
     }
 }
 
+/// A control kind: a message the nodes exchange about other messages, keys and routes, never
+/// sealed. Its name is what logs, trails and retention rules show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ControlKind {
+    /// `receipt`: a hop acknowledges messages.
+    Receipt,
+    /// `refusal`: a hop refuses a message.
+    Refusal,
+    /// `hop-report`: a relay carries later hops' answers back to the originator.
+    HopReport,
+    /// `sealing-key`: a node's signed sealing public key.
+    SealingKey,
+    /// `announce`: what a node can reach, for its direct peer.
+    Announce,
+    /// `consent-answer`: an originator's answer to a consent request.
+    ConsentAnswer,
+    /// `share`: someone else's message, shared onward under its originator's consent.
+    Share,
+}
+
+impl ControlKind {
+    /// Every control kind.
+    pub const ALL: [ControlKind; 7] = [
+        ControlKind::Receipt,
+        ControlKind::Refusal,
+        ControlKind::HopReport,
+        ControlKind::SealingKey,
+        ControlKind::Announce,
+        ControlKind::ConsentAnswer,
+        ControlKind::Share,
+    ];
+
+    /// The kind's name as logs and trails write it, e.g. `hop-report`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ControlKind::Receipt => "receipt",
+            ControlKind::Refusal => "refusal",
+            ControlKind::HopReport => "hop-report",
+            ControlKind::SealingKey => "sealing-key",
+            ControlKind::Announce => "announce",
+            ControlKind::ConsentAnswer => "consent-answer",
+            ControlKind::Share => "share",
+        }
+    }
+}
+
+impl std::fmt::Display for ControlKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A name that is not one of the [`ContentKind`]s.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a content kind (alert, request, reply, case-open, …)")]
@@ -418,32 +470,42 @@ pub struct Share {
 }
 
 impl Kind {
-    /// Lower-case kind name, e.g. `alert`, `case-update`.
+    /// Lower-case kind name, e.g. `alert`, `case-update`: the content kind's or the control
+    /// kind's name (`sealed` for sealed content declaring no content kind).
     pub fn name(&self) -> &'static str {
+        match (self.content_kind(), self.control_kind()) {
+            (Some(k), _) => k.as_str(),
+            (None, Some(k)) => k.as_str(),
+            (None, None) => "sealed",
+        }
+    }
+
+    /// The control kind of this kind, `None` for content (clear or sealed).
+    pub fn control_kind(&self) -> Option<ControlKind> {
         match self {
-            Kind::Alert(_) => "alert",
-            Kind::Request { .. } => "request",
-            Kind::Reply(_) => "reply",
-            Kind::CaseOpen { .. } => "case-open",
-            Kind::CaseInvite { .. } => "case-invite",
-            Kind::CaseJoin { .. } => "case-join",
-            Kind::CaseUpdate(_) => "case-update",
-            Kind::CaseClose { .. } => "case-close",
-            Kind::Receipt(_) => "receipt",
-            Kind::Retraction { .. } => "retraction",
-            Kind::Refusal(_) => "refusal",
-            Kind::HopReport(_) => "hop-report",
-            Kind::Sealed(s) => s.content_kind().map_or("sealed", ContentKind::as_str),
-            Kind::SealingKey(_) => "sealing-key",
-            Kind::Announce(_) => "announce",
-            Kind::ConsentRequest(_) => "consent-request",
-            Kind::ConsentAnswer(_) => "consent-answer",
-            Kind::Share(_) => "share",
-            Kind::CaseRemove { .. } => "case-remove",
-            Kind::CaseStatus { .. } => "case-status",
-            Kind::CaseTask(_) => "case-task",
-            Kind::Selectors(_) => "selectors",
-            Kind::Deconfliction(_) => "deconfliction",
+            Kind::Receipt(_) => Some(ControlKind::Receipt),
+            Kind::Refusal(_) => Some(ControlKind::Refusal),
+            Kind::HopReport(_) => Some(ControlKind::HopReport),
+            Kind::SealingKey(_) => Some(ControlKind::SealingKey),
+            Kind::Announce(_) => Some(ControlKind::Announce),
+            Kind::ConsentAnswer(_) => Some(ControlKind::ConsentAnswer),
+            Kind::Share(_) => Some(ControlKind::Share),
+            Kind::Alert(_)
+            | Kind::Request { .. }
+            | Kind::Reply(_)
+            | Kind::CaseOpen { .. }
+            | Kind::CaseInvite { .. }
+            | Kind::CaseJoin { .. }
+            | Kind::CaseUpdate(_)
+            | Kind::CaseClose { .. }
+            | Kind::Retraction { .. }
+            | Kind::CaseRemove { .. }
+            | Kind::CaseStatus { .. }
+            | Kind::CaseTask(_)
+            | Kind::Selectors(_)
+            | Kind::Deconfliction(_)
+            | Kind::ConsentRequest(_)
+            | Kind::Sealed(_) => None,
         }
     }
 
@@ -1143,6 +1205,20 @@ mod tests {
             ContentKind::parse("receipt"),
             Err(UnknownContentKind("receipt".into()))
         );
+    }
+
+    #[test]
+    fn content_and_control_kind_names_are_distinct() {
+        let mut names: Vec<&str> = ContentKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.extend(ControlKind::ALL.iter().map(|k| k.as_str()));
+        names.push("sealed");
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        for k in ControlKind::ALL {
+            assert_eq!(ContentKind::parse(k.as_str()).ok(), None, "{k}");
+        }
     }
 
     #[test]

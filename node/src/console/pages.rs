@@ -4,7 +4,7 @@ use axum::extract::Query;
 
 use super::prelude::*;
 use crate::api::handlers::{self, InboxQuery, MAX_LIMIT};
-use liaison_protocol::message::ContentKind;
+use liaison_protocol::message::{ContentKind, ControlKind};
 
 /// Inbox filters, from the query.
 struct Filter {
@@ -43,7 +43,7 @@ impl Filter {
 
 /// Kinds a filter offers besides the content kinds the inbox shows
 /// ([`crate::kinds::content_in_inbox`]).
-const OTHER_KINDS: [&str; 1] = ["share"];
+const OTHER_KINDS: [ControlKind; 1] = [ControlKind::Share];
 /// TLP labels, least restrictive first.
 pub(crate) const TLPS: [&str; 5] = [
     "TLP:CLEAR",
@@ -98,7 +98,7 @@ pub async fn inbox(State(api): State<ApiState>, Extension(cx): Extension<Cx>) ->
         .map(ContentKind::as_str);
     kinds.extend(
         shown_kinds
-            .chain(OTHER_KINDS)
+            .chain(OTHER_KINDS.map(ControlKind::as_str))
             .map(|k| (k.to_owned(), kind_name(&cx, k))),
     );
     let mut tlps = any(&l.t("filter-any"));
