@@ -4,9 +4,10 @@
 //! A case's state is a pure function of the case messages this node can read
 //! ([`liaison_protocol::case::derive`]); the cache keeps, per case, those messages and that
 //! state ([`CaseLog`]). It is filled lazily: the first use of a case reads and opens its
-//! messages from the store; every later use reads and opens only the messages the store
-//! gained since (the store's list of a case's messages only grows), and adds them to the
-//! log, which applies a message in place when it sorts last and derives again in memory
+//! messages from the store. A case message received here is added as soon as it is durable
+//! (already opened for its check, [`CaseCache::stored`]); every later use reads and opens only
+//! the other messages the store gained since (the store's list of a case's messages only
+//! grows: those this node sent, for one), and adds them to the log, which applies a message in place when it sorts last and derives again in memory
 //! otherwise. So the cache is never ahead of the store (a message is added once it is
 //! durable) and never behind it when it is used, whichever path stored the message. A purge
 //! removes bodies from the store: the node then forgets every case ([`CaseCache::forget_all`])
@@ -15,11 +16,12 @@
 //! Opened case content stays in memory for the life of the process, as the derived state
 //! (summaries, updates) already does.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use liaison_protocol::case::CaseLog;
-use liaison_protocol::CaseId;
+use liaison_protocol::message::Body;
+use liaison_protocol::{CaseId, MessageId};
 
 use crate::node::Ctx;
 use crate::store::{Role, StoreError, StoreResult};
@@ -35,6 +37,9 @@ struct Held {
     /// How many entries of the store's list of the case's messages were looked at (the list
     /// only grows, and holds each message once).
     seen: usize,
+    /// Messages added as they were stored ([`CaseCache::stored`]) that the store's list was
+    /// not yet looked at for: skipped there, not read and opened again.
+    added: HashSet<MessageId>,
     log: CaseLog,
 }
 
@@ -56,6 +61,7 @@ impl CaseCache {
             .or_insert_with(|| {
                 Arc::new(Mutex::new(Held {
                     seen: 0,
+                    added: HashSet::new(),
                     log: CaseLog::new(case.clone(), Vec::new()),
                 }))
             })
@@ -64,6 +70,10 @@ impl CaseCache {
         let mut held = entry.lock().unwrap_or_else(PoisonError::into_inner);
         let ids = ctx.store.case_messages(case)?;
         for id in ids.iter().skip(held.seen) {
+            if held.added.remove(id) {
+                held.seen += 1;
+                continue;
+            }
             match crate::directory::read_opened(ctx, id) {
                 Ok(Some((state, body))) if state.role != Role::Relayed => {
                     held.log.add(*id, body);
@@ -76,6 +86,25 @@ impl CaseCache {
             held.seen += 1;
         }
         Ok(f(&held.log))
+    }
+
+    /// Adds a case message this node has just stored durably as delivered here, opened (`body`),
+    /// to its case if the case is held, so that it is not read and opened again. A case not yet
+    /// held is read whole on first use anyway.
+    pub fn stored(&self, case: &CaseId, id: MessageId, body: Body) {
+        let Some(entry) = self
+            .cases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(case)
+            .cloned()
+        else {
+            return;
+        };
+        let mut held = entry.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.log.add(id, body) {
+            held.added.insert(id);
+        }
     }
 
     /// Forgets every case, to be read again from the store on next use (after message bodies

@@ -372,6 +372,10 @@ async fn prepare(
             }
             case_batch.push((v.id(), clear.clone()));
         }
+        let case_message = opened
+            .as_ref()
+            .filter(|b| b.kind.is_case())
+            .and_then(|b| Some((b.header.case.clone()?, b.clone())));
         let invited_to = opened
             .as_ref()
             .filter(|b| matches!(b.kind, Kind::CaseInvite { .. }))
@@ -404,6 +408,7 @@ async fn prepare(
             announce,
             selectors,
             invited_to,
+            case_message,
         });
     }
 
@@ -423,6 +428,8 @@ struct Accepted {
     selectors: Option<liaison_protocol::Body>,
     /// The case of an invitation delivered here (see [`crate::case::restate_join`]).
     invited_to: Option<liaison_protocol::CaseId>,
+    /// A case message delivered here that passed its case's check, opened, with its case.
+    case_message: Option<(liaison_protocol::CaseId, liaison_protocol::Body)>,
 }
 
 /// Stores what `prepare` accepted and answers: one receipt per status (`delivered` for
@@ -491,7 +498,11 @@ async fn finish(
             let mut announcements = Vec::new();
             let mut submissions = Vec::new();
             let mut invitations = Vec::new();
+            let mut case_messages = Vec::new();
             for a in accepts {
+                if let Some((case, body)) = a.case_message {
+                    case_messages.push((case, a.offer.facts.id, body));
+                }
                 submissions.extend(a.selectors.clone());
                 invitations.extend(a.invited_to.clone());
                 if !a.refused.is_empty() || !a.carried.is_empty() {
@@ -512,6 +523,10 @@ async fn finish(
             {
                 Ok(()) => {
                     out.extend(frames);
+                    // Durable now: the cases this node holds take them without reading them.
+                    for (case, id, body) in case_messages {
+                        ctx.cases.stored(&case, id, body);
+                    }
                     for a in announcements {
                         if crate::directory::learn(ctx, peer, &a) {
                             tracing::info!(peer = %peer, "routes or sealing keys learned; announcing on");
