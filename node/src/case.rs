@@ -1,9 +1,11 @@
 //! Shared cases on a node: what officers do with a case, the check every received case
 //! message passes, and the case's state as this node derives it.
 //!
-//! A case has no database of its own: its state is derived, on demand, from the signed case
-//! messages this node originated or received ([`liaison_protocol::case::derive`]; relayed
-//! copies, which this node cannot open, are not part of it). Every operation composes one
+//! A case has no database of its own: its state is derived from the signed case messages
+//! this node originated or received ([`liaison_protocol::case::derive`]; relayed copies,
+//! which this node cannot open, are not part of it), and kept derived in memory as messages
+//! are stored ([`crate::case_cache`]), so a new message is checked without reading the case
+//! again. Every operation composes one
 //! signed message and checks it first exactly as every participant will (refused with the
 //! case rule's reason code, e.g. `case-closed`, `not-a-participant`, `case-handling`), then
 //! sends it like any message: sealed to its recipients, logged, queued, receipted.
@@ -17,7 +19,7 @@
 use std::sync::Arc;
 
 use crate::error::{NodeError, Result};
-use liaison_protocol::case::{derive, within, CaseState, TaskChange, TaskStatus};
+use liaison_protocol::case::{within, CaseLog, CaseState, TaskChange, TaskStatus};
 use liaison_protocol::limits::{
     check, MAX_ATTACHMENTS, MAX_ATTACHMENT_BYTES, MAX_ENTITIES, MAX_RECIPIENTS, MAX_RELEASE,
     MAX_SHORT_STRING, MAX_TEXT_BYTES,
@@ -196,7 +198,9 @@ fn node(what: &str, s: &str) -> Result<NodeId> {
     parse::<NodeId>(what, s).map_err(invalid)
 }
 
-/// The case's messages this node can read (originated or delivered here), opened.
+/// The case's messages this node can read (originated or delivered here), read from the
+/// store and opened, every one: the input of the full derivation, which the node's cached
+/// state always equals.
 pub fn messages(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Body)>> {
     let mut out = Vec::new();
     for id in ctx.store.case_messages(case)? {
@@ -211,10 +215,10 @@ pub fn messages(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Body)>> {
     Ok(out)
 }
 
-/// The case as this node derives it now. Reads and opens every message of the case: from
-/// async code call [`load`].
+/// The case as this node derives it now: the cached state, brought up to date with the
+/// messages stored since its last use (reads and opens those): from async code call [`load`].
 pub fn state(ctx: &Ctx, case: &CaseId) -> Result<CaseState> {
-    Ok(derive(case.clone(), messages(ctx, case)?))
+    Ok(ctx.cases.with(ctx, case, |log| log.state().clone())?)
 }
 
 /// [`state`], derived on the blocking pool (its cost grows with the case).
@@ -223,7 +227,7 @@ pub async fn load(ctx: &Arc<Ctx>, case: &CaseId) -> Result<CaseState> {
     off_workers(ctx, move |ctx| state(ctx, &case)).await
 }
 
-/// [`list`], derived on the blocking pool (its cost grows with every case's messages).
+/// [`list`], on the blocking pool (the first use of a case reads all its messages).
 pub async fn load_all(ctx: &Arc<Ctx>) -> Result<Vec<CaseState>> {
     off_workers(ctx, list).await
 }
@@ -240,8 +244,8 @@ async fn known(ctx: &Arc<Ctx>, case: &CaseId) -> Result<CaseState> {
     Ok(s)
 }
 
-/// Every case this node knows, newest activity first. Derives every case: from async code
-/// call [`load_all`].
+/// Every case this node knows, newest activity first. Brings every case up to date: from
+/// async code call [`load_all`].
 pub fn list(ctx: &Ctx) -> Result<Vec<CaseState>> {
     let mut v = Vec::new();
     for id in ctx.store.case_ids() {
@@ -256,7 +260,7 @@ pub fn list(ctx: &Ctx) -> Result<Vec<CaseState>> {
 
 /// Checks a case message delivered here against the case as this node holds it (with the
 /// messages accepted earlier in the same batch, `batch`). `Err((code, detail))` to refuse.
-/// Derives the case: call it off the async workers.
+/// Reads the store: call it off the async workers.
 /// A `case-join` is refused only for a closed or wrongly handled case: its invitation (or
 /// the invitation that introduces the case here) may still be on its way by another route, and a restated acceptance
 /// ([`restate_join`]) has no effect where the first one arrived; the derivation decides.
@@ -269,15 +273,16 @@ pub fn check_incoming(
     let Some(case) = &body.header.case else {
         return Ok(());
     };
-    let mut msgs = messages(ctx, case).map_err(|e| Refusal::Internal(format!("{e:#}")))?;
-    msgs.extend(
-        batch
-            .iter()
-            .filter(|(_, b)| b.header.case.as_ref() == Some(case))
-            .cloned(),
-    );
-    msgs.push((id, body.clone()));
-    let s = derive(case.clone(), msgs);
+    let mut more: Vec<(MessageId, Body)> = batch
+        .iter()
+        .filter(|(_, b)| b.header.case.as_ref() == Some(case))
+        .cloned()
+        .collect();
+    more.push((id, body.clone()));
+    let s = ctx
+        .cases
+        .with(ctx, case, |log| log.state_with(&more))
+        .map_err(|e| Refusal::Internal(format!("{e:#}")))?;
     match s.verdict(&id) {
         Some(Some(e))
             if !matches!(body.kind, Kind::CaseJoin { .. })
@@ -308,12 +313,25 @@ pub fn check_incoming(
 /// restatement has no effect (`already-participant` in the timeline); the new invitee learns
 /// from it that this node takes part.
 pub async fn restate_join(ctx: &Arc<Ctx>, case: &CaseId) -> Result<()> {
-    let (msgs, s) = {
+    let (joined, reached, s) = {
         let case = case.clone();
         off_workers(ctx, move |ctx| {
-            let msgs = messages(ctx, &case)?;
-            let s = derive(case, msgs.clone());
-            Ok((msgs, s))
+            Ok(ctx.cases.with(ctx, &case, |log| {
+                let mut reached: Vec<NodeId> = Vec::new();
+                let mut joined = false;
+                for (_, b) in log.messages() {
+                    if b.header.originator == ctx.id
+                        && matches!(b.kind, Kind::CaseJoin { accept: true })
+                    {
+                        joined = true;
+                        reached.extend(b.header.recipients.iter().filter_map(|r| match r {
+                            Recipient::Node(n) => Some(n.clone()),
+                            Recipient::Network(_) => None,
+                        }));
+                    }
+                }
+                (joined, reached, log.state().clone())
+            })?)
         })
         .await?
     };
@@ -321,17 +339,6 @@ pub async fn restate_join(ctx: &Arc<Ctx>, case: &CaseId) -> Result<()> {
         || s.lead.as_ref() == Some(&ctx.id)
     {
         return Ok(());
-    }
-    let mut reached: Vec<NodeId> = Vec::new();
-    let mut joined = false;
-    for (_, b) in &msgs {
-        if b.header.originator == ctx.id && matches!(b.kind, Kind::CaseJoin { accept: true }) {
-            joined = true;
-            reached.extend(b.header.recipients.iter().filter_map(|r| match r {
-                Recipient::Node(n) => Some(n.clone()),
-                Recipient::Network(_) => None,
-            }));
-        }
     }
     let missing: Vec<NodeId> = everyone(&s)
         .into_iter()
@@ -383,10 +390,13 @@ async fn post(
         now(),
         ctx.nonce()?,
     );
-    // Deriving the case reads and opens every message of it: off the async workers.
+    // Bringing the case up to date reads the store: off the async workers.
     {
         let (case, body) = (case.clone(), body.clone());
-        off_workers(ctx, move |ctx| check_case(&body, messages(ctx, &case)?)).await?;
+        off_workers(ctx, move |ctx| {
+            ctx.cases.with(ctx, &case, |log| check_case(&body, log))?
+        })
+        .await?;
     }
     crate::node::send_body(ctx, body).await
 }
@@ -431,17 +441,14 @@ fn case_body(
 }
 
 /// Checks a case message as every participant will: the message's own rules, then the case's
-/// (`msgs`: the case's messages so far).
-fn check_case(body: &Body, mut msgs: Vec<(MessageId, Body)>) -> Result<()> {
+/// (`log`: the case as this node holds it).
+fn check_case(body: &Body, log: &CaseLog) -> Result<()> {
     body.validate().map_err(Refusal::from)?;
-    let case = body
-        .header
-        .case
-        .clone()
-        .ok_or_else(|| invalid("a case message names its case"))?;
-    msgs.push((PROVISIONAL, body.clone()));
-    if let Some(Some(e)) = derive(case, msgs).verdict(&PROVISIONAL) {
-        return Err(Refusal::Case(e.clone()).into());
+    if body.header.case.as_ref() != Some(&log.state().id) {
+        return Err(invalid("a case message names its case"));
+    }
+    if let Some(e) = log.verdict_if_added(PROVISIONAL, body) {
+        return Err(Refusal::Case(e).into());
     }
     Ok(())
 }
@@ -593,7 +600,7 @@ pub fn open_body(
     to.push(lead);
     let body = case_body(me, identities, id, kind, to, handling, None, now, nonce);
     // A new case: no message of it before this one.
-    check_case(&body, Vec::new())?;
+    check_case(&body, &CaseLog::new(id.clone(), Vec::new()))?;
     Ok(body)
 }
 

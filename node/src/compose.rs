@@ -5,7 +5,7 @@ use liaison_protocol::entity::Entity;
 use liaison_protocol::limits::{
     check, MAX_ENTITIES, MAX_RECIPIENTS, MAX_RELEASE, MAX_SHORT_STRING, MAX_TEXT_BYTES,
 };
-use liaison_protocol::message::{Body, Header, Kind, Urgency};
+use liaison_protocol::message::{Body, ContentKind, Header, Kind, Urgency};
 use liaison_protocol::{
     CaseId, DecodeError, Evaluation, Handling, LanguageTag, MessageId, NodeId, Payload, Recipient,
     Release, Timestamp, Tlp,
@@ -275,9 +275,16 @@ fn parse_request(
     nonce: [u8; 16],
 ) -> Result<Body, String> {
     let payload = payload_of(req)?;
-    let kind = match req.kind.as_str() {
-        "alert" => Kind::Alert(payload),
-        "request" => {
+    let not_composed = || {
+        format!(
+            "kind {:?}: officers send alert, request, reply or retraction",
+            req.kind
+        )
+    };
+    let content = ContentKind::parse(&req.kind).map_err(|_| not_composed())?;
+    let kind = match content {
+        ContentKind::Alert => Kind::Alert(payload),
+        ContentKind::Request => {
             let urgency = match req.urgency.as_deref() {
                 Some("urgent") => Urgency::Urgent,
                 Some("three-days") => Urgency::ThreeDays,
@@ -294,15 +301,21 @@ fn parse_request(
                 reply_by: now.plus_millis(urgency.deadline_millis()),
             }
         }
-        "reply" => Kind::Reply(payload),
-        "retraction" => Kind::Retraction {
+        ContentKind::Reply => Kind::Reply(payload),
+        ContentKind::Retraction => Kind::Retraction {
             reason: req.text.clone(),
         },
-        other => {
-            return Err(format!(
-                "kind {other:?}: officers send alert, request, reply or retraction"
-            ))
-        }
+        ContentKind::CaseOpen
+        | ContentKind::CaseInvite
+        | ContentKind::CaseJoin
+        | ContentKind::CaseUpdate
+        | ContentKind::CaseClose
+        | ContentKind::CaseRemove
+        | ContentKind::CaseStatus
+        | ContentKind::CaseTask
+        | ContentKind::Selectors
+        | ContentKind::Deconfliction
+        | ContentKind::ConsentRequest => return Err(not_composed()),
     };
     let to: Vec<Recipient> = req
         .to
@@ -364,6 +377,19 @@ mod tests {
     fn compose(req: &SendRequest) -> Result<Body, (&'static str, String)> {
         body(&me(), req, Timestamp(1_780_000_000_000), [7; 16])
             .map_err(|r| (r.reason_code(), r.detail()))
+    }
+
+    #[test]
+    fn officers_compose_exactly_the_kinds_the_node_says_they_compose() {
+        for k in ContentKind::ALL {
+            let req = SendRequest {
+                kind: k.as_str().into(),
+                ..alert(vec!["gcc-cic.gulf".into()])
+            };
+            let parsed = parse_request(&me(), &req, Timestamp(1_780_000_000_000), [7; 16]);
+            let refused_kind = parsed.is_err_and(|e| e.starts_with("kind "));
+            assert_eq!(refused_kind, !crate::kinds::composed_by_officers(k), "{k}");
+        }
     }
 
     #[test]

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use crate::error::{NodeError, Result};
 use liaison_protocol::consent::{verify_share, ConsentError, VerifiedShare};
 use liaison_protocol::handling::{check_hop, Hop};
-use liaison_protocol::message::{Body, ConsentAnswer, ConsentRequest, Header, Kind, Share};
+use liaison_protocol::message::{
+    Body, ConsentAnswer, ConsentRequest, ControlKind, Header, Kind, Share,
+};
 use liaison_protocol::routing::Target;
 use liaison_protocol::{Envelope, HandlingError, MessageId, NodeId, Recipient, Release, Timestamp};
 
@@ -161,7 +163,7 @@ pub fn grant_expiry(now: Timestamp, expires_in_secs: Option<u64>) -> Option<Time
 fn grants_for(ctx: &Ctx, target: &MessageId) -> Result<Vec<liaison_protocol::SignedMessage>> {
     let mut out = Vec::new();
     for item in ctx.store.inbox(0, usize::MAX)? {
-        if item.state.facts.kind != "consent-answer" {
+        if item.state.facts.kind != ControlKind::ConsentAnswer.as_str() {
             continue;
         }
         let Ok((env, body)) = stored(ctx, &item.state.facts.id) else {

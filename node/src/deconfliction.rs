@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use crate::error::{fail, NodeError, Result};
-use liaison_protocol::message::{Body, Header, Kind};
+use liaison_protocol::message::{Body, ContentKind, Header, Kind};
 use liaison_protocol::selector::{
     of_payload, Overlap, PhoneContext, SelectorHash, SelectorKey, Selectors,
 };
@@ -99,9 +99,8 @@ pub async fn submit(ctx: &Ctx, id: MessageId, body: &Body) {
     let (Some(key), Some(service)) = (&ctx.selector_key, &ctx.cfg.deconfliction.service) else {
         return;
     };
-    let payload = match &body.kind {
-        Kind::CaseInvite { .. } => None,
-        k if k.is_content() => k.payload(),
+    let payload = match body.kind.content_kind() {
+        Some(k) if crate::kinds::submits_selectors(k) => body.kind.payload(),
         _ => None,
     };
     let Some(payload) = payload else { return };
@@ -163,10 +162,11 @@ pub fn rebuild(ctx: &Ctx) -> Result<Service> {
     let mut service = Service::default();
     for id in ctx.store.message_ids() {
         // Only submissions are opened (an X25519 agreement each).
-        let submitted = ctx
-            .store
-            .state(&id)?
-            .is_some_and(|s| s.facts.kind == "selectors" && s.role == Role::Delivered);
+        let submitted = ctx.store.state(&id)?.is_some_and(|s| {
+            s.role == Role::Delivered
+                && ContentKind::parse(&s.facts.kind)
+                    .is_ok_and(crate::kinds::indexed_by_deconfliction)
+        });
         if !submitted {
             continue;
         }

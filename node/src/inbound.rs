@@ -326,17 +326,20 @@ async fn prepare(
         }
         // A case message for this node passes the case's rules as this node holds the case;
         // a deconfliction submission is opened by the service.
+        let content = body.kind.content_kind();
         let opened = if routed.deliver
-            && (body.header.case.is_some() && is_case_kind(body.kind.name())
-                || body.kind.name() == "selectors" && ctx.deconfliction.get().is_some())
+            && (body.header.case.is_some() && content.is_some_and(crate::kinds::acts_on_case)
+                || content.is_some_and(crate::kinds::indexed_by_deconfliction)
+                    && ctx.deconfliction.get().is_some())
         {
             Some(crate::directory::open_body(ctx, body.clone()).0)
         } else {
             None
         };
         if let Some(clear) = opened.as_ref().filter(|b| b.kind.is_case()) {
-            // Re-deriving the case reads and opens all its messages: off the async workers
-            // (the batch so far goes along and comes back; case messages are few).
+            // Bringing the case up to date reads and opens the messages stored since its last
+            // use (all of them on first use): off the async workers (the batch so far goes
+            // along and comes back; case messages are few).
             let checked = {
                 let (ctx, id, clear) = (ctx.clone(), v.id(), clear.clone());
                 let batch = std::mem::take(&mut case_batch);
@@ -363,6 +366,10 @@ async fn prepare(
             }
             case_batch.push((v.id(), clear.clone()));
         }
+        let case_message = opened
+            .as_ref()
+            .filter(|b| b.kind.is_case())
+            .and_then(|b| Some((b.header.case.clone()?, b.clone())));
         let invited_to = opened
             .as_ref()
             .filter(|b| matches!(b.kind, Kind::CaseInvite { .. }))
@@ -378,12 +385,7 @@ async fn prepare(
             Kind::Announce(a) if routed.deliver => Some(a.clone()),
             _ => None,
         };
-        let inbox = routed.deliver
-            && !matches!(
-                body.kind,
-                Kind::HopReport(_) | Kind::Announce(_) | Kind::SealingKey(_)
-            )
-            && body.kind.name() != "selectors";
+        let inbox = routed.deliver && crate::kinds::in_inbox(&body.kind);
         accepts.push(Accepted {
             offer: Offer {
                 stored: Stored {
@@ -400,6 +402,7 @@ async fn prepare(
             announce,
             selectors,
             invited_to,
+            case_message,
         });
     }
 
@@ -419,11 +422,8 @@ struct Accepted {
     selectors: Option<liaison_protocol::Body>,
     /// The case of an invitation delivered here (see [`crate::case::restate_join`]).
     invited_to: Option<liaison_protocol::CaseId>,
-}
-
-/// Whether a (declared) kind name is one of a case's own kinds.
-fn is_case_kind(name: &str) -> bool {
-    name.starts_with("case-")
+    /// A case message delivered here that passed its case's check, opened, with its case.
+    case_message: Option<(liaison_protocol::CaseId, liaison_protocol::Body)>,
 }
 
 /// Stores what `prepare` accepted and answers: one receipt per status (`delivered` for
@@ -492,7 +492,11 @@ async fn finish(
             let mut announcements = Vec::new();
             let mut submissions = Vec::new();
             let mut invitations = Vec::new();
+            let mut case_messages = Vec::new();
             for a in accepts {
+                if let Some((case, body)) = a.case_message {
+                    case_messages.push((case, a.offer.facts.id, body));
+                }
                 submissions.extend(a.selectors.clone());
                 invitations.extend(a.invited_to.clone());
                 if !a.refused.is_empty() || !a.carried.is_empty() {
@@ -513,6 +517,10 @@ async fn finish(
             {
                 Ok(()) => {
                     out.extend(frames);
+                    // Durable now: the cases this node holds take them without reading them.
+                    for (case, id, body) in case_messages {
+                        ctx.cases.stored(&case, id, body);
+                    }
                     for a in announcements {
                         if crate::directory::learn(ctx, peer, &a) {
                             tracing::info!(peer = %peer, "routes or sealing keys learned; announcing on");

@@ -13,6 +13,7 @@ pub use liaison_store::{alarm, files};
 
 pub mod api;
 pub mod case;
+pub mod case_cache;
 pub mod compose;
 pub mod config;
 pub mod consent;
@@ -23,6 +24,7 @@ pub mod endpoint;
 pub mod error;
 pub mod fd_limit;
 pub mod inbound;
+pub mod kinds;
 pub mod node;
 pub mod peer;
 pub mod refusal;

@@ -139,6 +139,8 @@ pub struct Ctx {
     pub selector_key: Option<liaison_protocol::selector::SelectorKey>,
     /// The deconfliction service's index, if this node runs the service.
     pub deconfliction: std::sync::OnceLock<Mutex<crate::deconfliction::Service>>,
+    /// The cases this node holds, kept derived (see [`crate::case_cache`]).
+    pub cases: crate::case_cache::CaseCache,
     rng: ring::rand::SystemRandom,
 }
 
@@ -565,6 +567,7 @@ impl Node {
             keys_learned: tokio::sync::watch::Sender::new(0),
             selector_key,
             deconfliction: std::sync::OnceLock::new(),
+            cases: Default::default(),
             rng: ring::rand::SystemRandom::new(),
             cfg,
         });

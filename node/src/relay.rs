@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use liaison_protocol::handling::Release;
 use liaison_protocol::log::{Event, MessageFacts};
-use liaison_protocol::message::{Body, Header, HopReport, Kind, ReceiptStatus};
+use liaison_protocol::message::{Body, ControlKind, Header, HopReport, Kind, ReceiptStatus};
 use liaison_protocol::routing::{Leg, Target};
 use liaison_protocol::{
     Envelope, MessageId, NodeId, Recipient, SignedMessage, Timestamp, VerifiedMessage,
@@ -373,7 +373,7 @@ pub async fn report_answer(ctx: &Arc<Ctx>, ids: &[MessageId], answer: &SignedMes
         let Ok(Some(s)) = ctx.store.state(id) else {
             continue;
         };
-        if s.role == Role::Originated || s.facts.kind == "hop-report" {
+        if s.role == Role::Originated || s.facts.kind == ControlKind::HopReport.as_str() {
             continue;
         }
         // The way back is read once per originator (a batch is mostly one sender's).
@@ -401,7 +401,7 @@ pub async fn report_refusals(
     route: &[NodeId],
     refused: &[(NodeId, String, Refusal)],
 ) {
-    if facts.kind == "hop-report" {
+    if facts.kind == ControlKind::HopReport.as_str() {
         return;
     }
     let mut answers = Vec::new();

@@ -350,21 +350,38 @@ impl CaseLog {
     /// What the case would decide about `body` if it were added with id `id` (a message not
     /// yet sent checks itself this way), without adding it.
     pub fn verdict_if_added(&self, id: MessageId, body: &Body) -> Option<CaseError> {
-        let key = (body.header.created_at, id);
-        let last = self
-            .messages
-            .last()
-            .is_none_or(|m| (m.1.header.created_at, m.0) < key);
-        let state = if last {
+        self.state_with(&[(id, body.clone())])
+            .verdict(&id)
+            .flatten()
+            .cloned()
+    }
+
+    /// The state the case would have with `more` added (any order, repeats allowed), without
+    /// adding them: what a message is checked against before it is stored. Applied to a copy
+    /// of the state when `more` sorts after every message held, derived again otherwise.
+    pub fn state_with(&self, more: &[(MessageId, Body)]) -> CaseState {
+        let mut keys: Vec<(Timestamp, MessageId)> =
+            more.iter().map(|m| (m.1.header.created_at, m.0)).collect();
+        keys.sort();
+        let mut last = self.messages.last().map(|m| (m.1.header.created_at, m.0));
+        let after = keys.iter().all(|k| {
+            let later = Some(*k) > last;
+            last = Some(*k);
+            later
+        });
+        if after {
+            let mut sorted: Vec<&(MessageId, Body)> = more.iter().collect();
+            sorted.sort_by_key(|m| (m.1.header.created_at, m.0));
             let mut s = self.state.clone();
-            s.apply(id, body);
+            for (id, body) in sorted {
+                s.apply(*id, body);
+            }
             s
         } else {
             let mut msgs = self.messages.clone();
-            msgs.push((id, body.clone()));
+            msgs.extend(more.iter().cloned());
             derive(self.state.id.clone(), msgs)
-        };
-        state.verdict(&id).flatten().cloned()
+        }
     }
 }
 
@@ -1090,6 +1107,10 @@ mod tests {
                     predicted.clone()
                 );
                 held.push((mid, body));
+                // The rest, added at once to a copy, with a repeat of what is held.
+                let mut rest: Vec<_> = order[k + 1..].iter().map(|j| msgs[*j].clone()).collect();
+                rest.push(held[held.len() / 2].clone());
+                proptest::prop_assert_eq!(log.state_with(&rest), derive(id.clone(), msgs.clone()));
                 if k == repeat {
                     let again = held[0].clone();
                     proptest::prop_assert!(!log.add(again.0, again.1));

@@ -59,6 +59,8 @@ pub use handling::{Evaluation, Handling, Hop, Recipient, Release, Tlp};
 pub use ids::{
     CaseId, CentreId, CountryCode, LanguageTag, MessageId, NetworkId, NodeId, Timestamp,
 };
-pub use message::{Body, Header, Kind, Receipt, ReceiptStatus, Refusal, Urgency};
+pub use message::{
+    Body, ContentKind, ControlKind, Header, Kind, Receipt, ReceiptStatus, Refusal, Urgency,
+};
 pub use signing::{SignedMessage, Signer, SigningKey, VerifiedMessage};
 pub use trust::TrustStore;

@@ -227,34 +227,204 @@ pub enum Kind {
     Deconfliction(crate::selector::Overlap),
 }
 
-/// The names of the content kinds, the only kinds that are sealed.
-pub const CONTENT_KINDS: [&str; 15] = [
-    "alert",
-    "request",
-    "reply",
-    "case-open",
-    "case-invite",
-    "case-join",
-    "case-update",
-    "case-close",
-    "retraction",
-    "case-remove",
-    "case-status",
-    "case-task",
-    "selectors",
-    "deconfliction",
-    "consent-request",
-];
+/// A content kind: what an officer writes, as opposed to the control messages the nodes
+/// exchange. Only content kinds are sealed; a sealed body declares its content kind by name
+/// ([`SealedContent::kind`]), so the name is part of the wire format and never changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ContentKind {
+    /// `alert`: unsolicited intelligence.
+    Alert,
+    /// `request`: a request for information.
+    Request,
+    /// `reply`: an answer to a request.
+    Reply,
+    /// `case-open`: opens a shared case.
+    CaseOpen,
+    /// `case-invite`: invites a node to a case.
+    CaseInvite,
+    /// `case-join`: accepts or declines an invitation.
+    CaseJoin,
+    /// `case-update`: new content in a case.
+    CaseUpdate,
+    /// `case-close`: closes a case.
+    CaseClose,
+    /// `retraction`: withdraws an earlier message.
+    Retraction,
+    /// `case-remove`: removes a participant from a case, or a participant leaves.
+    CaseRemove,
+    /// `case-status`: suspends or resumes a case.
+    CaseStatus,
+    /// `case-task`: creates or changes a task in a case.
+    CaseTask,
+    /// `selectors`: keyed hashes of a message's selectors, for the deconfliction service.
+    Selectors,
+    /// `deconfliction`: the deconfliction service's notice of an overlap.
+    Deconfliction,
+    /// `consent-request`: asks an originator's consent to share its message onward.
+    ConsentRequest,
+}
+
+impl ContentKind {
+    /// Every content kind.
+    pub const ALL: [ContentKind; 15] = [
+        ContentKind::Alert,
+        ContentKind::Request,
+        ContentKind::Reply,
+        ContentKind::CaseOpen,
+        ContentKind::CaseInvite,
+        ContentKind::CaseJoin,
+        ContentKind::CaseUpdate,
+        ContentKind::CaseClose,
+        ContentKind::Retraction,
+        ContentKind::CaseRemove,
+        ContentKind::CaseStatus,
+        ContentKind::CaseTask,
+        ContentKind::Selectors,
+        ContentKind::Deconfliction,
+        ContentKind::ConsentRequest,
+    ];
+
+    /// The kind's name as the wire, logs and retention rules write it, e.g. `case-update`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentKind::Alert => "alert",
+            ContentKind::Request => "request",
+            ContentKind::Reply => "reply",
+            ContentKind::CaseOpen => "case-open",
+            ContentKind::CaseInvite => "case-invite",
+            ContentKind::CaseJoin => "case-join",
+            ContentKind::CaseUpdate => "case-update",
+            ContentKind::CaseClose => "case-close",
+            ContentKind::Retraction => "retraction",
+            ContentKind::CaseRemove => "case-remove",
+            ContentKind::CaseStatus => "case-status",
+            ContentKind::CaseTask => "case-task",
+            ContentKind::Selectors => "selectors",
+            ContentKind::Deconfliction => "deconfliction",
+            ContentKind::ConsentRequest => "consent-request",
+        }
+    }
+
+    /// The content kind named `name`, or [`UnknownContentKind`].
+    pub fn parse(name: &str) -> Result<Self, UnknownContentKind> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(|| UnknownContentKind(name.to_owned()))
+    }
+
+    /// Whether this kind belongs to a case's own conversation (a `case-*` kind, which must
+    /// name its case).
+    pub fn is_case(self) -> bool {
+        match self {
+            ContentKind::CaseOpen
+            | ContentKind::CaseInvite
+            | ContentKind::CaseJoin
+            | ContentKind::CaseUpdate
+            | ContentKind::CaseClose
+            | ContentKind::CaseRemove
+            | ContentKind::CaseStatus
+            | ContentKind::CaseTask => true,
+            ContentKind::Alert
+            | ContentKind::Request
+            | ContentKind::Reply
+            | ContentKind::Retraction
+            | ContentKind::Selectors
+            | ContentKind::Deconfliction
+            | ContentKind::ConsentRequest => false,
+        }
+    }
+}
+
+impl std::fmt::Display for ContentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ContentKind {
+    type Err = UnknownContentKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// A control kind: a message the nodes exchange about other messages, keys and routes, never
+/// sealed. Its name is what logs, trails and retention rules show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ControlKind {
+    /// `receipt`: a hop acknowledges messages.
+    Receipt,
+    /// `refusal`: a hop refuses a message.
+    Refusal,
+    /// `hop-report`: a relay carries later hops' answers back to the originator.
+    HopReport,
+    /// `sealing-key`: a node's signed sealing public key.
+    SealingKey,
+    /// `announce`: what a node can reach, for its direct peer.
+    Announce,
+    /// `consent-answer`: an originator's answer to a consent request.
+    ConsentAnswer,
+    /// `share`: someone else's message, shared onward under its originator's consent.
+    Share,
+}
+
+impl ControlKind {
+    /// Every control kind.
+    pub const ALL: [ControlKind; 7] = [
+        ControlKind::Receipt,
+        ControlKind::Refusal,
+        ControlKind::HopReport,
+        ControlKind::SealingKey,
+        ControlKind::Announce,
+        ControlKind::ConsentAnswer,
+        ControlKind::Share,
+    ];
+
+    /// The kind's name as logs and trails write it, e.g. `hop-report`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ControlKind::Receipt => "receipt",
+            ControlKind::Refusal => "refusal",
+            ControlKind::HopReport => "hop-report",
+            ControlKind::SealingKey => "sealing-key",
+            ControlKind::Announce => "announce",
+            ControlKind::ConsentAnswer => "consent-answer",
+            ControlKind::Share => "share",
+        }
+    }
+}
+
+impl std::fmt::Display for ControlKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not one of the [`ContentKind`]s.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a content kind (alert, request, reply, case-open, …)")]
+pub struct UnknownContentKind(pub String);
 
 /// A content kind sealed to the recipients. Its name stays readable (relays, logs and
 /// retention rules see `alert` or `request`, as they see the handling block); everything
 /// else is sealed, and opening checks that the sealed kind is the one declared.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedContent {
-    /// The name of the sealed kind, one of [`CONTENT_KINDS`].
+    /// The name of the sealed kind, one of the [`ContentKind`] names. A string on the wire, so
+    /// that a body declaring an unknown kind decodes and is refused by [`Body::validate`]
+    /// with a reason; read it with [`SealedContent::content_kind`].
     pub kind: String,
     /// The sealed postcard encoding of the kind.
     pub content: crate::seal::Sealed,
+}
+
+impl SealedContent {
+    /// The declared content kind, or [`UnknownContentKind`].
+    pub fn content_kind(&self) -> Result<ContentKind, UnknownContentKind> {
+        ContentKind::parse(&self.kind)
+    }
 }
 
 /// Asks the originator of `target` (an originator-controlled message) to let the sender
@@ -300,76 +470,86 @@ pub struct Share {
 }
 
 impl Kind {
-    /// Lower-case kind name, e.g. `alert`, `case-update`.
+    /// Lower-case kind name, e.g. `alert`, `case-update`: the content kind's or the control
+    /// kind's name (`sealed` for sealed content declaring no content kind).
     pub fn name(&self) -> &'static str {
-        match self {
-            Kind::Alert(_) => "alert",
-            Kind::Request { .. } => "request",
-            Kind::Reply(_) => "reply",
-            Kind::CaseOpen { .. } => "case-open",
-            Kind::CaseInvite { .. } => "case-invite",
-            Kind::CaseJoin { .. } => "case-join",
-            Kind::CaseUpdate(_) => "case-update",
-            Kind::CaseClose { .. } => "case-close",
-            Kind::Receipt(_) => "receipt",
-            Kind::Retraction { .. } => "retraction",
-            Kind::Refusal(_) => "refusal",
-            Kind::HopReport(_) => "hop-report",
-            Kind::Sealed(s) => CONTENT_KINDS
-                .iter()
-                .find(|k| **k == s.kind)
-                .copied()
-                .unwrap_or("sealed"),
-            Kind::SealingKey(_) => "sealing-key",
-            Kind::Announce(_) => "announce",
-            Kind::ConsentRequest(_) => "consent-request",
-            Kind::ConsentAnswer(_) => "consent-answer",
-            Kind::Share(_) => "share",
-            Kind::CaseRemove { .. } => "case-remove",
-            Kind::CaseStatus { .. } => "case-status",
-            Kind::CaseTask(_) => "case-task",
-            Kind::Selectors(_) => "selectors",
-            Kind::Deconfliction(_) => "deconfliction",
+        match (self.content_kind(), self.control_kind()) {
+            (Some(k), _) => k.as_str(),
+            (None, Some(k)) => k.as_str(),
+            (None, None) => "sealed",
         }
     }
 
-    /// Whether this kind is content an officer wrote (sealed to the recipients when sent),
-    /// rather than a control message the nodes exchange.
-    pub fn is_content(&self) -> bool {
-        matches!(
-            self,
+    /// The control kind of this kind, `None` for content (clear or sealed).
+    pub fn control_kind(&self) -> Option<ControlKind> {
+        match self {
+            Kind::Receipt(_) => Some(ControlKind::Receipt),
+            Kind::Refusal(_) => Some(ControlKind::Refusal),
+            Kind::HopReport(_) => Some(ControlKind::HopReport),
+            Kind::SealingKey(_) => Some(ControlKind::SealingKey),
+            Kind::Announce(_) => Some(ControlKind::Announce),
+            Kind::ConsentAnswer(_) => Some(ControlKind::ConsentAnswer),
+            Kind::Share(_) => Some(ControlKind::Share),
             Kind::Alert(_)
-                | Kind::Request { .. }
-                | Kind::Reply(_)
-                | Kind::CaseOpen { .. }
-                | Kind::CaseInvite { .. }
-                | Kind::CaseJoin { .. }
-                | Kind::CaseUpdate(_)
-                | Kind::CaseClose { .. }
-                | Kind::Retraction { .. }
-                | Kind::CaseRemove { .. }
-                | Kind::CaseStatus { .. }
-                | Kind::CaseTask(_)
-                | Kind::Selectors(_)
-                | Kind::Deconfliction(_)
-                | Kind::ConsentRequest(_)
-        )
+            | Kind::Request { .. }
+            | Kind::Reply(_)
+            | Kind::CaseOpen { .. }
+            | Kind::CaseInvite { .. }
+            | Kind::CaseJoin { .. }
+            | Kind::CaseUpdate(_)
+            | Kind::CaseClose { .. }
+            | Kind::Retraction { .. }
+            | Kind::CaseRemove { .. }
+            | Kind::CaseStatus { .. }
+            | Kind::CaseTask(_)
+            | Kind::Selectors(_)
+            | Kind::Deconfliction(_)
+            | Kind::ConsentRequest(_)
+            | Kind::Sealed(_) => None,
+        }
+    }
+
+    /// The content kind of this kind: its own for a content kind in the clear, the declared
+    /// one for sealed content (`None` if that is not a content kind), `None` for a control
+    /// message.
+    pub fn content_kind(&self) -> Option<ContentKind> {
+        match self {
+            Kind::Alert(_) => Some(ContentKind::Alert),
+            Kind::Request { .. } => Some(ContentKind::Request),
+            Kind::Reply(_) => Some(ContentKind::Reply),
+            Kind::CaseOpen { .. } => Some(ContentKind::CaseOpen),
+            Kind::CaseInvite { .. } => Some(ContentKind::CaseInvite),
+            Kind::CaseJoin { .. } => Some(ContentKind::CaseJoin),
+            Kind::CaseUpdate(_) => Some(ContentKind::CaseUpdate),
+            Kind::CaseClose { .. } => Some(ContentKind::CaseClose),
+            Kind::Retraction { .. } => Some(ContentKind::Retraction),
+            Kind::CaseRemove { .. } => Some(ContentKind::CaseRemove),
+            Kind::CaseStatus { .. } => Some(ContentKind::CaseStatus),
+            Kind::CaseTask(_) => Some(ContentKind::CaseTask),
+            Kind::Selectors(_) => Some(ContentKind::Selectors),
+            Kind::Deconfliction(_) => Some(ContentKind::Deconfliction),
+            Kind::ConsentRequest(_) => Some(ContentKind::ConsentRequest),
+            Kind::Sealed(s) => s.content_kind().ok(),
+            Kind::Receipt(_)
+            | Kind::Refusal(_)
+            | Kind::HopReport(_)
+            | Kind::SealingKey(_)
+            | Kind::Announce(_)
+            | Kind::ConsentAnswer(_)
+            | Kind::Share(_) => None,
+        }
+    }
+
+    /// Whether this kind is content an officer wrote, in the clear (sealed to the recipients
+    /// when sent), rather than a control message the nodes exchange or sealed content.
+    pub fn is_content(&self) -> bool {
+        !matches!(self, Kind::Sealed(_)) && self.content_kind().is_some()
     }
 
     /// Whether this kind belongs to a case's own conversation (membership, updates, tasks,
-    /// status): a case-`*` kind, which must name its case.
+    /// status): a case-`*` kind in the clear, which must name its case.
     pub fn is_case(&self) -> bool {
-        matches!(
-            self,
-            Kind::CaseOpen { .. }
-                | Kind::CaseInvite { .. }
-                | Kind::CaseJoin { .. }
-                | Kind::CaseUpdate(_)
-                | Kind::CaseClose { .. }
-                | Kind::CaseRemove { .. }
-                | Kind::CaseStatus { .. }
-                | Kind::CaseTask(_)
-        )
+        !matches!(self, Kind::Sealed(_)) && self.content_kind().is_some_and(ContentKind::is_case)
     }
 
     /// The payload, for kinds that carry one.
@@ -637,7 +817,7 @@ impl Body {
             Kind::HopReport(r) => need(!r.answers.is_empty(), "must carry at least one answer")?,
             Kind::Sealed(sealed) => {
                 need(
-                    CONTENT_KINDS.contains(&sealed.kind.as_str()),
+                    sealed.content_kind().is_ok(),
                     "must declare a content kind (alert, request, …)",
                 )?;
                 sealed.content.validate()?
@@ -994,7 +1174,7 @@ mod tests {
 
     fn sealed(n: usize) -> SealedContent {
         SealedContent {
-            kind: "alert".into(),
+            kind: ContentKind::Alert.as_str().into(),
             content: crate::seal::Sealed {
                 recipients: (0..n)
                     .map(|i| crate::seal::WrappedKey {
@@ -1007,6 +1187,52 @@ mod tests {
                 ciphertext: vec![0; 16],
             },
         }
+    }
+
+    #[test]
+    fn content_kind_names_are_distinct_and_parse_back() {
+        for k in ContentKind::ALL {
+            assert_eq!(ContentKind::parse(k.as_str()), Ok(k));
+            assert_eq!(k.as_str().parse::<ContentKind>(), Ok(k));
+            assert_eq!(k.to_string(), k.as_str());
+            assert_eq!(k.is_case(), k.as_str().starts_with("case-"), "{k}");
+        }
+        let mut names: Vec<_> = ContentKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ContentKind::ALL.len());
+        assert_eq!(
+            ContentKind::parse("receipt"),
+            Err(UnknownContentKind("receipt".into()))
+        );
+    }
+
+    #[test]
+    fn content_and_control_kind_names_are_distinct() {
+        let mut names: Vec<&str> = ContentKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.extend(ControlKind::ALL.iter().map(|k| k.as_str()));
+        names.push("sealed");
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        for k in ControlKind::ALL {
+            assert_eq!(ContentKind::parse(k.as_str()).ok(), None, "{k}");
+        }
+    }
+
+    #[test]
+    fn a_sealed_body_names_the_content_kind_it_declares() {
+        let mut s = sealed(1);
+        for k in ContentKind::ALL {
+            s.kind = k.as_str().into();
+            let kind = Kind::Sealed(s.clone());
+            assert_eq!(kind.content_kind(), Some(k));
+            assert_eq!(kind.name(), k.as_str());
+            assert!(!kind.is_content() && !kind.is_case());
+        }
+        s.kind = "receipt".into();
+        assert_eq!(Kind::Sealed(s).content_kind(), None);
     }
 
     #[test]

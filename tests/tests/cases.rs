@@ -9,11 +9,11 @@ use std::os::unix::fs::PermissionsExt;
 
 use liaison_node::case::{self, CaseRequest, Change};
 use liaison_node::node::send_body;
-use liaison_protocol::case::{CaseState, CaseStatus, MemberStatus, TaskStatus};
+use liaison_protocol::case::{derive, CaseState, CaseStatus, MemberStatus, TaskStatus};
 use liaison_protocol::message::{Body, Header, Kind};
 use liaison_protocol::{CaseId, MessageId, NodeId, Payload, Recipient};
 use liaison_tests::all_files;
-use liaison_tests::cluster::{wait_for, wait_keys};
+use liaison_tests::cluster::{start, wait_for, wait_keys, Cluster};
 use liaison_tests::federation::*;
 
 const ALL_NETWORKS: [&str; 3] = [
@@ -604,4 +604,168 @@ async fn deconfliction_tells_both_centres_and_nothing_more() {
             }
         }
     }
+}
+
+/// A case message composed by hand and sent as is: creation time and kind chosen by the test.
+async fn send_at(
+    node: &liaison_node::node::Node,
+    to: &str,
+    case: &CaseId,
+    created_at: liaison_protocol::Timestamp,
+    kind: Kind,
+) -> MessageId {
+    let ctx = node.ctx();
+    let handling = case::state(ctx, case)
+        .expect("case state")
+        .handling
+        .expect("case handling");
+    let mut body = Body {
+        header: Header {
+            originator: ctx.id.clone(),
+            created_at,
+            nonce: ctx.nonce().expect("nonce"),
+            recipients: vec![Recipient::Node(to.parse().expect("node"))],
+            case: Some(case.clone()),
+            in_reply_to: None,
+            expires_at: None,
+            hop_limit: 8,
+        },
+        handling,
+        kind,
+    };
+    body.normalise();
+    send_body(ctx, body).await.expect("sent").id
+}
+
+/// The case as `node` holds it (cached) and as derived from every message of it read from
+/// its store now; they must be equal.
+fn cached_and_full(node: &liaison_node::node::Node, case: &CaseId) -> (CaseState, CaseState) {
+    let ctx = node.ctx();
+    let cached = case::state(ctx, case).expect("cached state");
+    let full = derive(
+        case.clone(),
+        case::messages(ctx, case).expect("case messages"),
+    );
+    (cached, full)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_case_state_equals_the_full_derivation_and_survives_a_restart() {
+    const LEAD: &str = "kz-dcu.central-asia";
+    const MEMBER: &str = "caricc.central-asia";
+    let mut c = Cluster::new(&["central-asia"]);
+    c.add(LEAD);
+    c.add(MEMBER);
+    let lead = start(c.config(LEAD, &[MEMBER])).await;
+    let mut member = start(c.config(MEMBER, &[LEAD])).await;
+    wait_keys(&lead, &[MEMBER]).await;
+    wait_keys(&member, &[LEAD]).await;
+    let node = |s: &str| -> NodeId { s.parse().expect("node") };
+
+    let (case, _) = case::open(
+        lead.ctx(),
+        &CaseRequest {
+            title: Some("Caravan".into()),
+            nodes: vec![MEMBER.into()],
+            tlp: Some("AMBER".into()),
+            eval: Some("B2".into()),
+            ..text("Контролируемая поставка")
+        },
+    )
+    .await
+    .expect("case opened");
+    // The member's cache is filled on this first use, before the rest arrives.
+    wait_for("the invitation", LONG, || {
+        case::state(member.ctx(), &case)
+            .expect("state")
+            .standing(&node(MEMBER))
+            == Some(MemberStatus::Invited)
+    })
+    .await;
+    case::join(member.ctx(), &case, true)
+        .await
+        .expect("accepted");
+    wait_for("the acceptance", LONG, || {
+        case::state(lead.ctx(), &case)
+            .expect("state")
+            .is_participant(&node(MEMBER))
+    })
+    .await;
+    let joined_at = case::state(lead.ctx(), &case)
+        .expect("state")
+        .timeline
+        .last()
+        .expect("timeline")
+        .at;
+    // Well after the acceptance, so that a message can be created between the two.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    case::update(lead.ctx(), &case, &text("Первое обновление"))
+        .await
+        .expect("update");
+    let update_at = case::state(lead.ctx(), &case)
+        .expect("state")
+        .timeline
+        .last()
+        .expect("timeline")
+        .at;
+    // Out of order: an update created before the one both nodes hold already.
+    let earlier = liaison_protocol::Timestamp((joined_at.millis() + update_at.millis()) / 2);
+    assert!(joined_at < earlier && earlier < update_at);
+    send_at(
+        &lead,
+        MEMBER,
+        &case,
+        earlier,
+        Kind::CaseUpdate(Payload {
+            language: "ru".parse().expect("language"),
+            text: "Обновление задним числом".into(),
+            entities: vec![],
+            attachments: vec![],
+        }),
+    )
+    .await;
+    // Repeated: the member accepts again (no effect where the first acceptance arrived).
+    send_at(
+        &member,
+        LEAD,
+        &case,
+        liaison_node::store::now(),
+        Kind::CaseJoin { accept: true },
+    )
+    .await;
+    wait_for("every message at both nodes", LONG, || {
+        [&lead, &member].iter().all(|n| {
+            let s = case::state(n.ctx(), &case).expect("state");
+            s.updates.len() == 2 && s.timeline.len() >= 5
+        })
+    })
+    .await;
+
+    for n in [&lead, &member] {
+        let (cached, full) = cached_and_full(n, &case);
+        assert_eq!(cached, full, "at {}", n.ctx().id);
+        assert_eq!(
+            cached.updates.first().map(|u| u.payload.text.as_str()),
+            Some("Обновление задним числом"),
+            "the earlier update sorts first at {}",
+            n.ctx().id
+        );
+    }
+    let (lead_state, _) = cached_and_full(&lead, &case);
+    let (before, _) = cached_and_full(&member, &case);
+    assert_eq!(
+        shared(&before),
+        shared(&lead_state),
+        "both nodes derive the same case"
+    );
+
+    // After a restart the member reads the case from its journal and derives the same.
+    member.shutdown().await.expect("shutdown");
+    member = start(c.config(MEMBER, &[LEAD])).await;
+    let (after, full) = cached_and_full(&member, &case);
+    assert_eq!(after, full);
+    assert_eq!(after, before);
+
+    member.shutdown().await.expect("shutdown");
+    lead.shutdown().await.expect("shutdown");
 }

@@ -662,7 +662,10 @@ pub async fn purge(
     let purged = if req.dry_run {
         vec![]
     } else {
-        let done = s.ctx.store.purge(due).await.map_err(ApiError::store)?;
+        let done = s.ctx.store.purge(due).await;
+        // Purged case messages leave their cases: derive them again from what remains.
+        s.ctx.cases.forget_all();
+        let done = done.map_err(ApiError::store)?;
         tracing::info!(count = done.len(), by = %p.who, "message bodies purged");
         // Who asked is part of the record: the purge entries name only the rule.
         s.ctx

@@ -6,9 +6,8 @@ use super::pages::TLPS;
 use super::prelude::*;
 use crate::api::handlers;
 use crate::compose::SendRequest;
+use liaison_protocol::message::ContentKind;
 
-/// Kinds an officer composes here.
-const KINDS: [&str; 4] = ["alert", "request", "reply", "retraction"];
 /// Urgencies of a request.
 const URGENCIES: [&str; 3] = ["urgent", "three-days", "seven-days"];
 /// Languages offered for the text (BCP 47); the list is a convenience, any tag may be typed.
@@ -187,9 +186,15 @@ fn form_page(
     let release = f.all("release");
     let kind = f.get("kind").unwrap_or("alert");
     let tlp = f.get("tlp").unwrap_or("TLP:AMBER");
-    let kinds: Vec<(String, String)> = KINDS
-        .iter()
-        .map(|k| (k.to_string(), super::pages::kind_name(cx, k)))
+    let kinds: Vec<(String, String)> = ContentKind::ALL
+        .into_iter()
+        .filter(|k| crate::kinds::composed_by_officers(*k))
+        .map(|k| {
+            (
+                k.as_str().to_owned(),
+                super::pages::kind_name(cx, k.as_str()),
+            )
+        })
         .collect();
     let urgencies: Vec<(String, String)> = std::iter::once((String::new(), l.t("urgency-none")))
         .chain(

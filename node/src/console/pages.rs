@@ -5,6 +5,7 @@ use maud::{html, Markup};
 use super::prelude::*;
 use crate::api::handlers::{self, InboxQuery, MAX_LIMIT};
 use crate::views::{EventView, Facts, HandlingView, InboxItem, MessageView, Trail};
+use liaison_protocol::message::{ContentKind, ControlKind};
 
 /// Inbox filters, from the query.
 struct Filter {
@@ -41,20 +42,9 @@ impl Filter {
     }
 }
 
-/// Kinds a filter offers (what an inbox holds).
-const KINDS: [&str; 11] = [
-    "alert",
-    "request",
-    "reply",
-    "retraction",
-    "case-open",
-    "case-invite",
-    "case-join",
-    "case-update",
-    "case-task",
-    "case-close",
-    "share",
-];
+/// Kinds a filter offers besides the content kinds the inbox shows
+/// ([`crate::kinds::content_in_inbox`]).
+const OTHER_KINDS: [ControlKind; 1] = [ControlKind::Share];
 /// TLP labels, least restrictive first.
 pub(crate) const TLPS: [&str; 5] = [
     "TLP:CLEAR",
@@ -96,7 +86,15 @@ pub async fn inbox(State(api): State<ApiState>, Extension(cx): Extension<Cx>) ->
 
     let any = |label: &str| vec![(String::new(), label.to_owned())];
     let mut kinds = any(&l.t("filter-any"));
-    kinds.extend(KINDS.iter().map(|k| (k.to_string(), kind_name(&cx, k))));
+    let shown_kinds = ContentKind::ALL
+        .into_iter()
+        .filter(|k| crate::kinds::content_in_inbox(*k))
+        .map(ContentKind::as_str);
+    kinds.extend(
+        shown_kinds
+            .chain(OTHER_KINDS.map(ControlKind::as_str))
+            .map(|k| (k.to_owned(), kind_name(&cx, k))),
+    );
     let mut tlps = any(&l.t("filter-any"));
     tlps.extend(TLPS.iter().map(|t| (t.to_string(), t.to_string())));
     let mut sender_opts = any(&l.t("filter-any"));

@@ -92,6 +92,7 @@ kind-case-status = تعليق قضية أو استئنافها
 kind-share = مشاركة
 kind-consent-request = طلب موافقة
 kind-consent-answer = رد على طلب موافقة
+kind-deconfliction = إشعار بتطابق
 
 ## Message
 message-title = { $kind }

@@ -88,6 +88,7 @@ kind-case-status = Case suspended or resumed
 kind-share = Share
 kind-consent-request = Consent request
 kind-consent-answer = Consent answer
+kind-deconfliction = Deconfliction notice
 
 ## Message
 message-title = { $kind }

@@ -89,6 +89,7 @@ kind-case-status = Приостановка или возобновление д
 kind-share = Передача
 kind-consent-request = Запрос согласия
 kind-consent-answer = Ответ на запрос согласия
+kind-deconfliction = Уведомление о совпадении
 
 ## Message
 message-title = { $kind }
