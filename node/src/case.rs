@@ -189,6 +189,14 @@ fn invalid(detail: impl Into<String>) -> NodeError {
     refused(Refusal::InvalidMessage, detail)
 }
 
+/// Reads and opens a stored message for the case cache ([`crate::case_cache`]).
+fn opener(
+    ctx: &Ctx,
+) -> impl Fn(&MessageId) -> crate::store::StoreResult<Option<(crate::store::MessageState, Body)>> + '_
+{
+    move |id| crate::directory::read_opened(ctx, id)
+}
+
 /// Parses a case id as written.
 pub fn case_id(s: &str) -> Result<CaseId> {
     parse::<CaseId>("case", s).map_err(invalid)
@@ -218,7 +226,9 @@ pub fn messages(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Body)>> {
 /// The case as this node derives it now: the cached state, brought up to date with the
 /// messages stored since its last use (reads and opens those): from async code call [`load`].
 pub fn state(ctx: &Ctx, case: &CaseId) -> Result<CaseState> {
-    Ok(ctx.cases.with(ctx, case, |log| log.state().clone())?)
+    Ok(ctx
+        .cases
+        .with(&ctx.store, case, opener(ctx), |log| log.state().clone())?)
 }
 
 /// [`state`], derived on the blocking pool (its cost grows with the case).
@@ -281,7 +291,7 @@ pub fn check_incoming(
     more.push((id, body.clone()));
     let s = ctx
         .cases
-        .with(ctx, case, |log| log.state_with(&more))
+        .with(&ctx.store, case, opener(ctx), |log| log.state_with(&more))
         .map_err(|e| Refusal::Internal(format!("{e:#}")))?;
     match s.verdict(&id) {
         Some(Some(e))
@@ -316,7 +326,7 @@ pub async fn restate_join(ctx: &Arc<Ctx>, case: &CaseId) -> Result<()> {
     let (joined, reached, s) = {
         let case = case.clone();
         off_workers(ctx, move |ctx| {
-            Ok(ctx.cases.with(ctx, &case, |log| {
+            Ok(ctx.cases.with(&ctx.store, &case, opener(ctx), |log| {
                 let mut reached: Vec<NodeId> = Vec::new();
                 let mut joined = false;
                 for (_, b) in log.messages() {
@@ -394,7 +404,8 @@ async fn post(
     {
         let (case, body) = (case.clone(), body.clone());
         off_workers(ctx, move |ctx| {
-            ctx.cases.with(ctx, &case, |log| check_case(&body, log))?
+            ctx.cases
+                .with(&ctx.store, &case, opener(ctx), |log| check_case(&body, log))?
         })
         .await?;
     }

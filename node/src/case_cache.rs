@@ -23,8 +23,7 @@ use liaison_protocol::case::CaseLog;
 use liaison_protocol::message::Body;
 use liaison_protocol::{CaseId, MessageId};
 
-use crate::node::Ctx;
-use crate::store::{Role, StoreError, StoreResult};
+use crate::store::{MessageState, Role, Store, StoreError, StoreResult};
 
 /// Per case, the messages this node can read and the state derived from them.
 #[derive(Default)]
@@ -44,13 +43,15 @@ struct Held {
 }
 
 impl CaseCache {
-    /// Calls `f` with case `case` brought up to date with the store: reads and opens the
-    /// messages the store gained since the last use (all of them on first use). Reads the
-    /// store: call it off the async workers.
+    /// Calls `f` with case `case` brought up to date with `store`: reads and opens (with
+    /// `open`, which reads a message and opens its sealed content) the messages the store
+    /// gained since the last use (all of them on first use). Reads the store: call it off the
+    /// async workers.
     pub fn with<T>(
         &self,
-        ctx: &Ctx,
+        store: &Store,
         case: &CaseId,
+        open: impl Fn(&MessageId) -> StoreResult<Option<(MessageState, Body)>>,
         f: impl FnOnce(&CaseLog) -> T,
     ) -> StoreResult<T> {
         let entry = self
@@ -68,13 +69,13 @@ impl CaseCache {
             .clone();
         // One case at a time is brought up to date; other cases are not held up.
         let mut held = entry.lock().unwrap_or_else(PoisonError::into_inner);
-        let ids = ctx.store.case_messages(case)?;
+        let ids = store.case_messages(case)?;
         for id in ids.iter().skip(held.seen) {
             if held.added.remove(id) {
                 held.seen += 1;
                 continue;
             }
-            match crate::directory::read_opened(ctx, id) {
+            match open(id) {
                 Ok(Some((state, body))) if state.role != Role::Relayed => {
                     held.log.add(*id, body);
                 }

@@ -931,3 +931,56 @@ async fn checkpoint_loop(ctx: Arc<Ctx>) {
         }
     }
 }
+
+// The views of what this module reports live in `crate::views` (below this module); they are
+// made here, so that the views need not know the node.
+
+impl crate::views::SentView {
+    /// The view of what a send did.
+    pub fn of(sent: &Sent) -> Self {
+        Self {
+            id: sent.id.to_string(),
+            leaf: sent.leaf,
+            next_hops: sent
+                .next_hops
+                .iter()
+                .map(|n| n.as_str().to_owned())
+                .collect(),
+        }
+    }
+}
+
+impl crate::views::PeerView {
+    /// The view of a peer's status.
+    pub fn of(p: &PeerStatus) -> Self {
+        Self {
+            node: p.node.as_str().to_owned(),
+            address: p.address.to_string(),
+            connected: p.state.connected,
+            since: p.state.since.map(|t| t.0),
+            last_error: p.state.last_error.clone(),
+            sent: p.state.sent,
+            receipts: p.state.receipts,
+            outbox: p.outbox,
+        }
+    }
+}
+
+impl crate::views::StatusView {
+    /// The view of the node's status.
+    pub fn of(s: &Status) -> Self {
+        Self {
+            node: s.node.as_str().to_owned(),
+            listen: s.listen.to_string(),
+            log_size: s.log_size,
+            log_root: s.log_root.clone(),
+            last_checkpoint: s.last_checkpoint.clone(),
+            unread: s.unread,
+            peers: s.peers.iter().map(crate::views::PeerView::of).collect(),
+            alarms: s.alarms.iter().map(crate::views::AlarmView::of).collect(),
+            disk_bytes: s.disk_bytes,
+            damaged_messages: s.damaged_messages,
+            store_check: s.store_check.as_ref().map(crate::views::ScrubView::of),
+        }
+    }
+}

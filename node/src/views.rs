@@ -906,17 +906,6 @@ pub struct SentView {
     pub next_hops: Vec<String>,
 }
 
-impl SentView {
-    /// The view of what a send did.
-    pub fn of(sent: &crate::node::Sent) -> Self {
-        Self {
-            id: sent.id.to_string(),
-            leaf: sent.leaf,
-            next_hops: nodes(&sent.next_hops),
-        }
-    }
-}
-
 /// A page of the log (`GET /v1/log`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogPage {
@@ -1061,22 +1050,6 @@ pub struct PeerView {
     pub outbox: u64,
 }
 
-impl PeerView {
-    /// The view of a peer's status.
-    pub fn of(p: &crate::node::PeerStatus) -> Self {
-        Self {
-            node: p.node.as_str().to_owned(),
-            address: p.address.to_string(),
-            connected: p.state.connected,
-            since: p.state.since.map(|t| t.0),
-            last_error: p.state.last_error.clone(),
-            sent: p.state.sent,
-            receipts: p.state.receipts,
-            outbox: p.outbox,
-        }
-    }
-}
-
 /// The node's status report (`GET /v1/status`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusView {
@@ -1102,25 +1075,6 @@ pub struct StatusView {
     pub damaged_messages: u64,
     /// The last check of every stored body.
     pub store_check: Option<ScrubView>,
-}
-
-impl StatusView {
-    /// The view of the node's status.
-    pub fn of(s: &crate::node::Status) -> Self {
-        Self {
-            node: s.node.as_str().to_owned(),
-            listen: s.listen.to_string(),
-            log_size: s.log_size,
-            log_root: s.log_root.clone(),
-            last_checkpoint: s.last_checkpoint.clone(),
-            unread: s.unread,
-            peers: s.peers.iter().map(PeerView::of).collect(),
-            alarms: s.alarms.iter().map(AlarmView::of).collect(),
-            disk_bytes: s.disk_bytes,
-            damaged_messages: s.damaged_messages,
-            store_check: s.store_check.as_ref().map(ScrubView::of),
-        }
-    }
 }
 
 /// The peers' status (`GET /v1/peers`).
