@@ -295,8 +295,7 @@ pub fn check_incoming(
         .map_err(|e| Refusal::Internal(format!("{e:#}")))?;
     match s.verdict(&id) {
         Some(Some(e))
-            if !matches!(body.kind, Kind::CaseJoin { .. })
-                || matches!(e.code, "case-closed" | "case-handling") =>
+            if !matches!(body.kind, Kind::CaseJoin { .. }) || e.code.binds_the_whole_case() =>
         {
             Err(Refusal::Case(e.clone()))
         }

@@ -180,7 +180,7 @@ impl Refusal {
             Self::Seal { error, .. } => error.reason_code(),
             Self::Consent { error, .. } => error.reason_code(),
             Self::Checkpoint { error, .. } => error.reason_code(),
-            Self::Case(e) => e.code,
+            Self::Case(e) => e.code.as_str(),
         }
     }
 
@@ -338,7 +338,7 @@ impl Refusal {
                 error: CheckpointError::MalformedNote(""),
             },
             Self::Case(CaseError {
-                code: "case-closed",
+                code: liaison_protocol::case::CaseCode::CaseClosed,
                 detail: d(),
             }),
         ]

@@ -1295,7 +1295,7 @@ impl CaseView {
                     kind: e.kind.to_owned(),
                     summary: e.summary.clone(),
                     refused: e.refused.as_ref().map(|r| CaseRefusal {
-                        code: r.code.to_owned(),
+                        code: r.code.as_str().to_owned(),
                         detail: r.detail.clone(),
                     }),
                 })

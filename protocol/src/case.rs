@@ -208,12 +208,89 @@ pub struct Update {
 #[error("{code}: {detail}")]
 pub struct CaseError {
     /// Reason code, e.g. `case-closed`.
-    pub code: &'static str,
+    pub code: CaseCode,
     /// What is wrong.
     pub detail: String,
 }
 
-fn err<T>(code: &'static str, detail: impl Into<String>) -> Result<T, CaseError> {
+/// The reason codes of a case message without effect (see `docs/REASONS.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CaseCode {
+    /// `already-participant`.
+    AlreadyParticipant,
+    /// `cannot-open`.
+    CannotOpen,
+    /// `case-closed`.
+    CaseClosed,
+    /// `case-exists`.
+    CaseExists,
+    /// `case-handling`.
+    CaseHandling,
+    /// `case-suspended`.
+    CaseSuspended,
+    /// `not-a-participant`.
+    NotAParticipant,
+    /// `not-case-lead`.
+    NotCaseLead,
+    /// `not-invited`.
+    NotInvited,
+    /// `not-task-party`.
+    NotTaskParty,
+    /// `unknown-case`.
+    UnknownCase,
+    /// `unknown-task`.
+    UnknownTask,
+}
+
+impl CaseCode {
+    /// Every case reason code.
+    pub const ALL: [CaseCode; 12] = [
+        Self::AlreadyParticipant,
+        Self::CannotOpen,
+        Self::CaseClosed,
+        Self::CaseExists,
+        Self::CaseHandling,
+        Self::CaseSuspended,
+        Self::NotAParticipant,
+        Self::NotCaseLead,
+        Self::NotInvited,
+        Self::NotTaskParty,
+        Self::UnknownCase,
+        Self::UnknownTask,
+    ];
+
+    /// The stable reason code, e.g. `case-closed`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AlreadyParticipant => "already-participant",
+            Self::CannotOpen => "cannot-open",
+            Self::CaseClosed => "case-closed",
+            Self::CaseExists => "case-exists",
+            Self::CaseHandling => "case-handling",
+            Self::CaseSuspended => "case-suspended",
+            Self::NotAParticipant => "not-a-participant",
+            Self::NotCaseLead => "not-case-lead",
+            Self::NotInvited => "not-invited",
+            Self::NotTaskParty => "not-task-party",
+            Self::UnknownCase => "unknown-case",
+            Self::UnknownTask => "unknown-task",
+        }
+    }
+
+    /// Whether the code is about the whole case (closed, or outside its handling), so that it
+    /// holds for every message of the case, an acceptance included.
+    pub const fn binds_the_whole_case(self) -> bool {
+        matches!(self, Self::CaseClosed | Self::CaseHandling)
+    }
+}
+
+impl std::fmt::Display for CaseCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn err<T>(code: CaseCode, detail: impl Into<String>) -> Result<T, CaseError> {
     Err(CaseError {
         code,
         detail: detail.into(),
@@ -499,10 +576,10 @@ impl CaseState {
     /// within the case's.
     fn common(&self, b: &Body) -> Result<(), CaseError> {
         if self.status == CaseStatus::Closed {
-            return err("case-closed", format!("case {} is closed", self.id));
+            return err(CaseCode::CaseClosed, format!("case {} is closed", self.id));
         }
         if let Some(case) = &self.handling {
-            within(&b.handling, case).or_else(|e| err("case-handling", e))?;
+            within(&b.handling, case).or_else(|e| err(CaseCode::CaseHandling, e))?;
         }
         Ok(())
     }
@@ -512,7 +589,7 @@ impl CaseState {
             Ok(())
         } else {
             err(
-                "not-case-lead",
+                CaseCode::NotCaseLead,
                 format!(
                     "only the lead ({}) may {what}",
                     self.lead.as_ref().map_or("?", |l| l.as_str())
@@ -524,13 +601,13 @@ impl CaseState {
     fn participant(&self, from: &NodeId) -> Result<(), CaseError> {
         if !self.is_participant(from) {
             return err(
-                "not-a-participant",
+                CaseCode::NotAParticipant,
                 format!("{from} is not a participant of case {}", self.id),
             );
         }
         if self.status == CaseStatus::Suspended && self.lead.as_ref() != Some(from) {
             return err(
-                "case-suspended",
+                CaseCode::CaseSuspended,
                 format!("case {} is suspended; only the lead posts", self.id),
             );
         }
@@ -542,7 +619,7 @@ impl CaseState {
         let from = &b.header.originator;
         let at = b.header.created_at;
         if b.header.case.as_ref() != Some(&self.id) {
-            return err("unknown-case", "the message names another case");
+            return err(CaseCode::UnknownCase, "the message names another case");
         }
         match &b.kind {
             Kind::CaseOpen {
@@ -551,10 +628,13 @@ impl CaseState {
                 lead,
             } => {
                 if self.opened_at.is_some() {
-                    return err("case-exists", format!("case {} is already open", self.id));
+                    return err(
+                        CaseCode::CaseExists,
+                        format!("case {} is already open", self.id),
+                    );
                 }
                 if self.known() && self.lead.as_ref() != Some(lead) {
-                    return err("case-exists", "an opening with another lead");
+                    return err(CaseCode::CaseExists, "an opening with another lead");
                 }
                 let invited: Vec<NodeId> = b
                     .header
@@ -595,7 +675,10 @@ impl CaseState {
                 if !self.known() {
                     // Learnt from the invitation: the lead's view when it invited.
                     if from != lead {
-                        return err("not-case-lead", "an invitation not from the case's lead");
+                        return err(
+                            CaseCode::NotCaseLead,
+                            "an invitation not from the case's lead",
+                        );
                     }
                     self.title = Some(title.clone());
                     self.summary = Some(summary.clone());
@@ -616,14 +699,14 @@ impl CaseState {
                 }
                 if self.is_participant(invitee) {
                     return err(
-                        "already-participant",
+                        CaseCode::AlreadyParticipant,
                         format!("{invitee} already takes part"),
                     );
                 }
                 if let Some(h) = &self.handling {
                     if !h.releases_to(invitee) {
                         return err(
-                            "case-handling",
+                            CaseCode::CaseHandling,
                             format!("{invitee} is outside the case's releasability"),
                         );
                     }
@@ -632,7 +715,7 @@ impl CaseState {
                 Ok(format!("invited {invitee}"))
             }
             _ if !self.known() => err(
-                "unknown-case",
+                CaseCode::UnknownCase,
                 format!(
                     "this node holds neither the opening of case {} nor an invitation to it",
                     self.id
@@ -650,11 +733,12 @@ impl CaseState {
                         self.set(from, s, at, id);
                         Ok(what.into())
                     }
-                    Some(MemberStatus::Joined) => {
-                        err("already-participant", format!("{from} already takes part"))
-                    }
+                    Some(MemberStatus::Joined) => err(
+                        CaseCode::AlreadyParticipant,
+                        format!("{from} already takes part"),
+                    ),
                     _ => err(
-                        "not-invited",
+                        CaseCode::NotInvited,
                         format!("{from} has no open invitation to case {}", self.id),
                     ),
                 }
@@ -679,7 +763,7 @@ impl CaseState {
                 self.recipients_take_part(b)?;
                 if !self.is_participant(&t.assignee) {
                     return err(
-                        "not-a-participant",
+                        CaseCode::NotAParticipant,
                         format!("the assignee {} is not a participant", t.assignee),
                     );
                 }
@@ -703,14 +787,17 @@ impl CaseState {
                     }
                     Some(task) => {
                         let Some(existing) = self.tasks.iter_mut().find(|x| x.id == task) else {
-                            return err("unknown-task", format!("no task {task} in this case"));
+                            return err(
+                                CaseCode::UnknownTask,
+                                format!("no task {task} in this case"),
+                            );
                         };
                         let may = &existing.created_by == from
                             || &existing.assignee == from
                             || lead.as_ref() == Some(from);
                         if !may {
                             return err(
-                                "not-task-party",
+                                CaseCode::NotTaskParty,
                                 "only the task's creator, its assignee or the lead change it",
                             );
                         }
@@ -732,7 +819,10 @@ impl CaseState {
                 self.common(b)?;
                 let leaving = participant == from;
                 if leaving && self.lead.as_ref() == Some(from) {
-                    return err("not-case-lead", "the lead cannot leave its case; close it");
+                    return err(
+                        CaseCode::NotCaseLead,
+                        "the lead cannot leave its case; close it",
+                    );
                 }
                 if !leaving {
                     self.lead_only(from, "remove a participant")?;
@@ -741,7 +831,7 @@ impl CaseState {
                     Some(MemberStatus::Invited | MemberStatus::Joined) => {}
                     _ => {
                         return err(
-                            "not-a-participant",
+                            CaseCode::NotAParticipant,
                             format!("{participant} neither takes part nor is invited"),
                         )
                     }
@@ -773,7 +863,7 @@ impl CaseState {
                 Ok("closed".into())
             }
             // Alerts, requests, replies… tagged with the case: listed, no effect on its state.
-            Kind::Sealed(_) => err("cannot-open", "sealed to other nodes"),
+            Kind::Sealed(_) => err(CaseCode::CannotOpen, "sealed to other nodes"),
             other => Ok(other.name().into()),
         }
     }
@@ -787,7 +877,7 @@ impl CaseState {
             };
             if !ok {
                 return err(
-                    "not-a-participant",
+                    CaseCode::NotAParticipant,
                     format!("recipient {r} is not a participant of case {}", self.id),
                 );
             }
@@ -948,7 +1038,7 @@ mod tests {
                 .as_ref()
                 .unwrap()
                 .code,
-            "case-closed"
+            CaseCode::CaseClosed
         );
         // Every rotation and the reverse order.
         for r in 0..m.0.len() {
@@ -1055,7 +1145,7 @@ mod tests {
         let codes: Vec<&str> = s
             .timeline
             .iter()
-            .filter_map(|e| e.refused.as_ref().map(|r| r.code))
+            .filter_map(|e| e.refused.as_ref().map(|r| r.code.as_str()))
             .collect();
         assert_eq!(codes, ["case-suspended", "not-a-participant"]);
         assert_eq!(s.status, CaseStatus::Closed);
@@ -1156,18 +1246,21 @@ mod tests {
         let s = derive("OP-1".parse().unwrap(), m.0);
         assert_eq!(
             s.timeline[3].refused.as_ref().unwrap().code,
-            "not-case-lead"
+            CaseCode::NotCaseLead
         );
         assert_eq!(
             s.verdict(&outsider).unwrap().unwrap().code,
-            "not-a-participant"
+            CaseCode::NotAParticipant
         );
         assert_eq!(s.standing(&node(OM)), Some(MemberStatus::Removed));
         assert_eq!(
             s.verdict(&to_removed).unwrap().unwrap().code,
-            "not-a-participant"
+            CaseCode::NotAParticipant
         );
-        assert_eq!(s.verdict(&broad).unwrap().unwrap().code, "case-handling");
+        assert_eq!(
+            s.verdict(&broad).unwrap().unwrap().code,
+            CaseCode::CaseHandling
+        );
         assert_eq!(s.participants(), vec![node(LEAD), node(KZ)]);
     }
 
@@ -1190,12 +1283,12 @@ mod tests {
         let s = derive("OP-1".parse().unwrap(), m.0);
         assert_eq!(
             s.verdict(&lead_leaves).unwrap().unwrap().code,
-            "not-case-lead"
+            CaseCode::NotCaseLead
         );
         assert_eq!(s.standing(&node(KZ)), Some(MemberStatus::Left));
         assert_eq!(
             s.verdict(&after).unwrap().unwrap().code,
-            "not-a-participant"
+            CaseCode::NotAParticipant
         );
         assert_eq!(s.participants(), vec![node(LEAD), node(OM)]);
     }
