@@ -237,6 +237,18 @@ pub enum StoreCommand {
     },
 }
 
+/// The kinds an officer sends with `liaison send`: those the node lets officers compose
+/// ([`liaison_node::kinds::composed_by_officers`]).
+fn officer_kinds() -> clap::builder::PossibleValuesParser {
+    use liaison_protocol::message::ContentKind;
+    clap::builder::PossibleValuesParser::new(
+        ContentKind::ALL
+            .into_iter()
+            .filter(|k| liaison_node::kinds::composed_by_officers(*k))
+            .map(|k| clap::builder::PossibleValue::new(k.as_str())),
+    )
+}
+
 /// `liaison send`.
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -244,7 +256,7 @@ pub struct SendArgs {
     #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
     pub to: Vec<String>,
     /// Kind of message.
-    #[arg(long, default_value = "alert", value_parser = ["alert", "request", "reply", "retraction"])]
+    #[arg(long, default_value = "alert", value_parser = officer_kinds())]
     pub kind: String,
     /// TLP level: CLEAR, GREEN, AMBER, AMBER+STRICT or RED.
     #[arg(long)]
