@@ -29,6 +29,7 @@
 //! * [`stix`]: export to STIX 2.1 bundles for MISP/OpenCTI.
 //! * [`error`], [`limits`]: reason codes and hard limits.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod case;
