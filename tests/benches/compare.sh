@@ -14,8 +14,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-old=${1:?usage: tests/benches/compare.sh <old-commit> [<new-commit>] [rounds]}
-new=${2:-HEAD}
+# Resolved here: in the worktrees below, HEAD and branch names would mean something else.
+old=$(git rev-parse --verify "${1:?usage: tests/benches/compare.sh <old-commit> [<new-commit>] [rounds]}^{commit}")
+new=$(git rev-parse --verify "${2:-HEAD}^{commit}")
 rounds=${3:-6}
 work=${COMPARE_DIR:-$(realpath ..)/liaison-compare}
 
@@ -54,6 +55,7 @@ rate = float(m.group(1)) * (1000 if m.group(2) == "k" else 1)
 print(rate, m.group(3), m.group(4), i.group(1))'
 }
 
+echo "old $old, new $new"
 echo "round | old msgs/s | new msgs/s | old of bound | new of bound | old µs CPU/msg | new µs CPU/msg | old idle MiB | new idle MiB"
 results=()
 for r in $(seq 1 "$rounds"); do
