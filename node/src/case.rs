@@ -32,7 +32,7 @@ use liaison_protocol::{
 use serde::{Deserialize, Serialize};
 
 use crate::compose::{self, parse, SendRequest, DEFAULT_HOP_LIMIT};
-use crate::node::{off_workers, Ctx, Sent};
+use crate::core::{off_workers, Ctx, Sent};
 use crate::refusal::Refusal;
 use crate::store::{now, Role};
 
@@ -194,7 +194,7 @@ fn opener(
     ctx: &Ctx,
 ) -> impl Fn(&MessageId) -> crate::store::StoreResult<Option<(crate::store::MessageState, Body)>> + '_
 {
-    move |id| crate::directory::read_opened(ctx, id)
+    move |id| crate::sealing::read_opened(ctx, id)
 }
 
 /// Parses a case id as written.
@@ -212,7 +212,7 @@ fn node(what: &str, s: &str) -> Result<NodeId> {
 pub fn messages(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Body)>> {
     let mut out = Vec::new();
     for id in ctx.store.case_messages(case)? {
-        match crate::directory::read_opened(ctx, &id) {
+        match crate::sealing::read_opened(ctx, &id) {
             Ok(Some((state, body))) if state.role != Role::Relayed => out.push((id, body)),
             Ok(_) => {}
             // Alarmed by the store; the case is derived from the messages still intact.
@@ -376,7 +376,7 @@ pub async fn restate_join(ctx: &Arc<Ctx>, case: &CaseId) -> Result<()> {
         kind: Kind::CaseJoin { accept: true },
     };
     body.normalise();
-    crate::node::send_body(ctx, body).await.map(|_| ())
+    crate::exchange::send_body(ctx, body).await.map(|_| ())
 }
 
 /// Composes a case message, checks it as every participant will, and sends it.
@@ -408,7 +408,7 @@ async fn post(
         })
         .await?;
     }
-    crate::node::send_body(ctx, body).await
+    crate::exchange::send_body(ctx, body).await
 }
 
 /// The body of a case message from `me` (one of this node's `identities`, none of which
@@ -541,7 +541,7 @@ pub async fn open(ctx: &Arc<Ctx>, req: &CaseRequest) -> Result<(CaseId, Sent)> {
         ));
     }
     let body = open_body(&ctx.id, &ctx.me(), &id, req, now(), ctx.nonce()?)?;
-    let sent = crate::node::send_body(ctx, body).await?;
+    let sent = crate::exchange::send_body(ctx, body).await?;
     Ok((id, sent))
 }
 

@@ -353,6 +353,23 @@ fn parse_request(
     Ok(body)
 }
 
+/// The handling block of the messages nodes exchange among themselves.
+pub fn control_handling(
+    releasability: Vec<liaison_protocol::Release>,
+) -> crate::error::Result<liaison_protocol::Handling> {
+    Ok(liaison_protocol::Handling {
+        tlp: liaison_protocol::Tlp::Green,
+        releasability,
+        originator_control: false,
+        h0_crime_only: false,
+        h1_no_judicial_use: false,
+        h3_restrictions: None,
+        evaluation: "A1"
+            .parse::<Evaluation>()
+            .map_err(crate::error::NodeError::failed)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

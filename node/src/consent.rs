@@ -24,7 +24,8 @@ use liaison_protocol::routing::Target;
 use liaison_protocol::{Envelope, HandlingError, MessageId, NodeId, Recipient, Release, Timestamp};
 
 use crate::compose::DEFAULT_HOP_LIMIT;
-use crate::node::{check_leg, Ctx, Sent};
+use crate::core::{Ctx, Sent};
+use crate::exchange::check_leg;
 use crate::refusal::Refusal;
 use crate::store::{now, Role};
 
@@ -58,9 +59,9 @@ pub async fn request(
     to.sort();
     to.dedup();
     let originator = state.facts.originator.clone();
-    let back = crate::relay::relays_before_me(ctx, &target);
+    let back = crate::exchange::relays_before_me(ctx, &target);
     let kind = Kind::ConsentRequest(ConsentRequest { target, to, reason });
-    sent(crate::relay::send_control(ctx, &originator, &back, kind, Some(target)).await)
+    sent(crate::exchange::send_control(ctx, &originator, &back, kind, Some(target)).await)
 }
 
 fn sent(r: Result<(MessageId, Vec<NodeId>)>) -> Result<Sent> {
@@ -90,7 +91,7 @@ pub async fn answer(
 ) -> Result<Sent> {
     let (req_env, req_body) = stored(ctx, &request_id)?;
     // Requests arrive sealed to this node (earlier ones may be in the clear).
-    let (req_body, why) = crate::directory::open_body(ctx, req_body);
+    let (req_body, why) = crate::sealing::open_body(ctx, req_body);
     if let Some(why) = why {
         return Err(Refusal::CannotOpen(why).into());
     }
@@ -112,21 +113,21 @@ pub async fn answer(
     }
     let resealed = if granted {
         let (_, target_body) = stored(ctx, &req.target)?;
-        let (clear, why) = crate::directory::open_body(ctx, target_body.clone());
+        let (clear, why) = crate::sealing::open_body(ctx, target_body.clone());
         if let Some(why) = why {
             return Err(Refusal::CannotOpen(why).into());
         }
         if matches!(target_body.kind, Kind::Sealed(_)) {
             let mut keys = BTreeMap::new();
             for n in &req.to {
-                let k = crate::directory::key_of(ctx, n).ok_or_else(|| {
+                let k = crate::sealing::key_of(ctx, n).ok_or_else(|| {
                     Refusal::NoSealingKey(format!(
                         "the sealing key of {n} is not known here; it cannot be re-sealed for it"
                     ))
                 })?;
                 keys.insert(n.clone(), k);
             }
-            Some(crate::directory::seal_to(
+            Some(crate::sealing::seal_to(
                 ctx,
                 &clear.kind,
                 &target_body.header,
@@ -148,7 +149,10 @@ pub async fn answer(
         resealed,
         reason,
     });
-    sent(crate::relay::send_control(ctx, &requester, &req_env.route, kind, Some(request_id)).await)
+    sent(
+        crate::exchange::send_control(ctx, &requester, &req_env.route, kind, Some(request_id))
+            .await,
+    )
 }
 
 /// When a grant given at `now` for `expires_in_secs` (an officer's number, any `u64`)
@@ -159,7 +163,7 @@ pub fn grant_expiry(now: Timestamp, expires_in_secs: Option<u64>) -> Option<Time
 }
 
 /// The consent answers about `target` in this node's inbox, newest last. Reads the whole
-/// inbox: call it off the async workers ([`crate::node::off_workers`]).
+/// inbox: call it off the async workers ([`crate::core::off_workers`]).
 fn grants_for(ctx: &Ctx, target: &MessageId) -> Result<Vec<liaison_protocol::SignedMessage>> {
     let mut out = Vec::new();
     for item in ctx.store.inbox(0, usize::MAX)? {
@@ -223,7 +227,7 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
     // inbox is read and verified: off the async workers.
     let t = now();
     let original_signed = env.signed.clone();
-    let (mut grants, had_expired) = crate::node::off_workers(ctx, move |ctx| {
+    let (mut grants, had_expired) = crate::core::off_workers(ctx, move |ctx| {
         let mut valid = Vec::new();
         let mut had_expired = false;
         for g in grants_for(ctx, &target)? {

@@ -11,19 +11,18 @@
 //!   the other node — nothing of the other's content. Its index is rebuilt at start-up from
 //!   the `selectors` messages in its store; a pair is notified once per pair of messages.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use crate::error::{fail, NodeError, Result};
 use liaison_protocol::message::{Body, ContentKind, Header, Kind};
-use liaison_protocol::selector::{
-    of_payload, Overlap, PhoneContext, SelectorHash, SelectorKey, Selectors,
-};
-use liaison_protocol::{CaseId, MessageId, NodeId, Recipient, Release, Timestamp};
+use liaison_protocol::selector::{Overlap, SelectorKey};
+use liaison_protocol::{MessageId, Recipient};
 
 use crate::compose::DEFAULT_HOP_LIMIT;
 use crate::config::DeconflictionConfig;
-use crate::node::Ctx;
+use crate::core::Ctx;
+pub use crate::selector_index::Service;
+use crate::selector_index::{submission, Holder};
 use crate::store::{now, Role};
 
 /// Reads the deconfliction key: 64 hex digits (whitespace around them ignored).
@@ -68,95 +67,6 @@ pub fn load_key(cfg: &DeconflictionConfig) -> Result<Option<SelectorKey>> {
     Ok(Some(SelectorKey::new(&k)))
 }
 
-/// How phone numbers in national form are read here.
-fn phone_context(cfg: &DeconflictionConfig) -> PhoneContext {
-    PhoneContext {
-        country_code: cfg.country_code.clone(),
-        trunk_prefix: cfg.trunk_prefix.clone(),
-    }
-}
-
-/// One holder of a selector hash, as the service keeps it.
-#[derive(Clone, Debug)]
-struct Holder {
-    node: NodeId,
-    message: MessageId,
-    case: Option<CaseId>,
-    since: Timestamp,
-}
-
-/// The service's index: hash → holders; pairs of messages already notified.
-#[derive(Default)]
-pub struct Service {
-    holders: HashMap<SelectorHash, Vec<Holder>>,
-    notified: HashSet<(MessageId, MessageId)>,
-}
-
-/// After `id` (whose readable body is `body`) was originated here: sends the keyed hashes
-/// of its selectors to the service, if this node holds the key and the message has any.
-/// Failures are logged: the message itself is already sent.
-pub async fn submit(ctx: &Ctx, id: MessageId, body: &Body) {
-    let (Some(key), Some(service)) = (&ctx.selector_key, &ctx.cfg.deconfliction.service) else {
-        return;
-    };
-    let payload = match body.kind.content_kind() {
-        Some(k) if crate::kinds::submits_selectors(k) => body.kind.payload(),
-        _ => None,
-    };
-    let Some(payload) = payload else { return };
-    let selectors = of_payload(payload, &phone_context(&ctx.cfg.deconfliction));
-    if selectors.is_empty() || ctx.is_me(service) {
-        return;
-    }
-    let mut hashes: Vec<SelectorHash> = selectors.iter().map(|s| key.hash(s)).collect();
-    hashes.sort();
-    hashes.dedup();
-    let n = hashes.len();
-    let result = async {
-        let mut body = Body {
-            header: Header {
-                originator: ctx.id.clone(),
-                created_at: now(),
-                nonce: ctx.nonce()?,
-                recipients: vec![Recipient::Node(service.clone())],
-                case: body.header.case.clone(),
-                in_reply_to: Some(id),
-                expires_at: None,
-                hop_limit: DEFAULT_HOP_LIMIT,
-            },
-            handling: notice_handling(&ctx.id, service)?,
-            kind: Kind::Selectors(Selectors { hashes }),
-        };
-        body.normalise();
-        Box::pin(crate::node::send_body(ctx, body)).await
-    }
-    .await;
-    match result {
-        Ok(sent) => {
-            tracing::info!(id = %id.short(), selectors = n, submission = %sent.id.short(), service = %service, "selectors sent for deconfliction")
-        }
-        Err(e) => {
-            tracing::warn!(id = %id.short(), service = %service, error = %format!("{e:#}"), "cannot send selectors for deconfliction")
-        }
-    }
-}
-
-/// The handling of submissions and notices: AMBER, released to the networks of the sender
-/// and of the one node concerned (so the gateways between them may carry it; the content is
-/// sealed to that node alone).
-fn notice_handling(from: &NodeId, to: &NodeId) -> Result<liaison_protocol::Handling> {
-    let mut release = vec![
-        Release::Network(from.network()),
-        Release::Network(to.network()),
-    ];
-    release.sort();
-    release.dedup();
-    crate::directory::control_handling(release).map(|mut h| {
-        h.tlp = liaison_protocol::Tlp::Amber;
-        h
-    })
-}
-
 /// Rebuilds the service's index from the `selectors` messages this node holds.
 pub fn rebuild(ctx: &Ctx) -> Result<Service> {
     let mut service = Service::default();
@@ -170,7 +80,7 @@ pub fn rebuild(ctx: &Ctx) -> Result<Service> {
         if !submitted {
             continue;
         }
-        let body = match crate::directory::read_opened(ctx, &id) {
+        let body = match crate::sealing::read_opened(ctx, &id) {
             Ok(Some((_, body))) => body,
             Ok(None) => continue,
             // Alarmed by the store; the rest of the index is rebuilt.
@@ -179,27 +89,11 @@ pub fn rebuild(ctx: &Ctx) -> Result<Service> {
         };
         if let Some((holder, hashes)) = submission(&body) {
             for h in hashes {
-                service.holders.entry(h).or_default().push(holder.clone());
+                service.add(h, holder.clone());
             }
         }
     }
     Ok(service)
-}
-
-/// A submission's holder and hashes (none if `body` is not an opened `selectors` message).
-fn submission(body: &Body) -> Option<(Holder, Vec<SelectorHash>)> {
-    let Kind::Selectors(s) = &body.kind else {
-        return None;
-    };
-    Some((
-        Holder {
-            node: body.header.originator.clone(),
-            message: body.header.in_reply_to?,
-            case: body.header.case.clone(),
-            since: body.header.created_at,
-        },
-        s.hashes.clone(),
-    ))
 }
 
 /// At the service, once a `selectors` message (opened: `body`) is durable: records its
@@ -208,33 +102,10 @@ pub async fn serve(ctx: &Ctx, service: &Mutex<Service>, body: &Body) {
     let Some((holder, hashes)) = submission(body) else {
         return;
     };
-    let mut notices = Vec::new();
-    if let Ok(mut s) = service.lock() {
-        for h in hashes {
-            let others: Vec<Holder> = s
-                .holders
-                .get(&h)
-                .map(|v| {
-                    v.iter()
-                        .filter(|o| o.node != holder.node)
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            for other in others {
-                let pair = if holder.message < other.message {
-                    (holder.message, other.message)
-                } else {
-                    (other.message, holder.message)
-                };
-                if s.notified.insert(pair) {
-                    notices.push((h.kind, holder.clone(), other.clone()));
-                    notices.push((h.kind, other, holder.clone()));
-                }
-            }
-            s.holders.entry(h).or_default().push(holder.clone());
-        }
-    }
+    let notices = match service.lock() {
+        Ok(mut s) => s.record(holder, hashes),
+        Err(_) => Vec::new(),
+    };
     for (kind, to, other) in notices {
         let overlap = Overlap {
             kind,
@@ -271,9 +142,9 @@ async fn notify(ctx: &Ctx, to: &Holder, overlap: Overlap) -> Result<MessageId> {
             expires_at: None,
             hop_limit: DEFAULT_HOP_LIMIT,
         },
-        handling: notice_handling(&ctx.id, &to.node)?,
+        handling: crate::selector_index::notice_handling(&ctx.id, &to.node)?,
         kind: Kind::Deconfliction(overlap),
     };
     body.normalise();
-    Ok(Box::pin(crate::node::send_body(ctx, body)).await?.id)
+    Ok(Box::pin(crate::exchange::send_body(ctx, body)).await?.id)
 }

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::alarm::AlarmKind;
-use crate::node::Ctx;
+use crate::core::Ctx;
 use crate::refusal::Refusal;
 use crate::store::now;
 use crate::wire::{code, FrameReader, ReadError};
@@ -332,7 +332,7 @@ async fn prepare(
                 || content.is_some_and(crate::kinds::indexed_by_deconfliction)
                     && ctx.deconfliction.get().is_some())
         {
-            Some(crate::directory::open_body(ctx, body.clone()).0)
+            Some(crate::sealing::open_body(ctx, body.clone()).0)
         } else {
             None
         };

@@ -20,7 +20,7 @@ use tokio::sync::{Mutex, Notify};
 
 use crate::alarm::AlarmKind;
 use crate::config::PeerConfig;
-use crate::node::Ctx;
+use crate::core::Ctx;
 use crate::store::now;
 use crate::wire::{code, FrameReader};
 

@@ -22,18 +22,17 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use liaison_protocol::handling::Release;
 use liaison_protocol::log::{Event, MessageFacts};
-use liaison_protocol::message::{Body, ControlKind, Header, HopReport, Kind, ReceiptStatus};
+use liaison_protocol::message::{Body, ControlKind, HopReport, Kind, ReceiptStatus};
 use liaison_protocol::routing::{Leg, Target};
 use liaison_protocol::{
     Envelope, MessageId, NodeId, Recipient, SignedMessage, Timestamp, VerifiedMessage,
 };
 
-use crate::compose::DEFAULT_HOP_LIMIT;
-use crate::node::{check_leg, Ctx};
+use crate::core::Ctx;
+use crate::exchange::check_leg;
 use crate::refusal::Refusal;
-use crate::store::{now, Role};
+use crate::store::Role;
 
 /// What this node does with one verified message that arrived from a peer.
 pub struct Routed {
@@ -280,7 +279,7 @@ async fn send_one_report(
     back: &[NodeId],
     answers: Vec<SignedMessage>,
 ) -> crate::error::Result<()> {
-    send_control(
+    crate::exchange::send_control(
         ctx,
         originator,
         back,
@@ -289,80 +288,6 @@ async fn send_one_report(
     )
     .await
     .map(|_| ())
-}
-
-/// Signs and queues a message this node writes to `to` about traffic it handled (a hop
-/// report, a consent request or answer): TLP:GREEN, released to `to` and to the centres of
-/// `back` (the relays between them, which are the way back). Returns its id and next hops.
-pub async fn send_control(
-    ctx: &Arc<Ctx>,
-    to: &NodeId,
-    back: &[NodeId],
-    kind: Kind,
-    in_reply_to: Option<MessageId>,
-) -> crate::error::Result<(MessageId, Vec<NodeId>)> {
-    let signer = ctx.identity_for(to).signer.clone();
-    let mut release = vec![Release::Node(to.clone())];
-    release.extend(back.iter().map(|n| Release::Centre(n.centre())));
-    let t = now();
-    let mut body = control_body(
-        ctx,
-        signer.node(),
-        to,
-        release,
-        kind,
-        in_reply_to,
-        DEFAULT_HOP_LIMIT,
-    )?;
-    body.normalise();
-    // A control message that carries an officer's words (a consent request) is sealed like
-    // any content: the gateways on the way route it by its header alone. As for `send`, a
-    // recipient's key still on its way is waited for a little.
-    crate::node::seal_when_keys_known(ctx, &mut body).await?;
-    let plan = ctx.plan(&body, None, &[]);
-    let mut hops = Vec::new();
-    for leg in &plan.legs {
-        match check_leg(&body, leg, &[], t) {
-            Ok(()) => hops.push(leg.next.clone()),
-            Err(e) => {
-                tracing::warn!(to = %to, next = %leg.next, reason = e.reason_code(), "message cannot take this hop")
-            }
-        }
-    }
-    hops.sort();
-    hops.dedup();
-    if hops.is_empty() {
-        crate::error::fail!("no route to {to}");
-    }
-    let (id, _) = ctx.originate(&signer, &mut body, hops.clone()).await?;
-    Ok((id, hops))
-}
-
-/// The body of a message nodes exchange among themselves (TLP:GREEN, evaluation A1), from
-/// `originator` (one of this node's identities) to the node `to`.
-pub fn control_body(
-    ctx: &Ctx,
-    originator: &NodeId,
-    to: &NodeId,
-    releasability: Vec<Release>,
-    kind: Kind,
-    in_reply_to: Option<MessageId>,
-    hop_limit: u8,
-) -> crate::error::Result<Body> {
-    Ok(Body {
-        header: Header {
-            originator: originator.clone(),
-            created_at: now(),
-            nonce: ctx.nonce()?,
-            recipients: vec![Recipient::Node(to.clone())],
-            case: None,
-            in_reply_to,
-            expires_at: None,
-            hop_limit,
-        },
-        handling: crate::directory::control_handling(releasability)?,
-        kind,
-    })
 }
 
 /// After a next hop answered `ids` with `answer`: carries the answer back to the originators
@@ -379,18 +304,10 @@ pub async fn report_answer(ctx: &Arc<Ctx>, ids: &[MessageId], answer: &SignedMes
         // The way back is read once per originator (a batch is mostly one sender's).
         by_originator
             .entry(s.facts.originator)
-            .or_insert_with(|| relays_before_me(ctx, id));
+            .or_insert_with(|| crate::exchange::relays_before_me(ctx, id));
     }
     for (originator, back) in by_originator {
         send_report(ctx, &originator, &back, vec![answer.clone()]).await;
-    }
-}
-
-/// The relays a message passed before reaching this node (its stored route, minus this node).
-pub fn relays_before_me(ctx: &Ctx, id: &MessageId) -> Vec<NodeId> {
-    match ctx.store.envelope(id) {
-        Ok(Some(env)) => env.route.into_iter().filter(|n| !ctx.is_me(n)).collect(),
-        _ => Vec::new(),
     }
 }
 

@@ -22,8 +22,8 @@ use liaison_protocol::witness::{judge, Verdict, WitnessReply, WitnessRequest};
 use liaison_protocol::{FrameDecoder, FrameType, NodeId};
 
 use crate::alarm::AlarmKind;
+use crate::core::Ctx;
 use crate::error::{fail, NodeError, Result};
-use crate::node::Ctx;
 use crate::refusal::Refusal;
 use crate::store::{checkpoint, now};
 use crate::wire::{code, FrameReader};

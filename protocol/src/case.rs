@@ -374,7 +374,7 @@ pub fn derive(id: CaseId, mut messages: Vec<(MessageId, Body)>) -> CaseState {
 /// A case's messages and the state derived from them, kept up to date as messages arrive, so
 /// a node need not read and open every message of a case again for each new one.
 ///
-/// The state is always exactly [`derive`] of the messages held: a message that sorts after
+/// The state is always exactly [`derive()`] of the messages held: a message that sorts after
 /// every message held (the usual case: messages arrive roughly in creation order) is applied
 /// to the state as it is; one that sorts before any, or repeats one held, makes the state be
 /// derived again from the messages kept in memory.

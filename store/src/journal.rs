@@ -641,7 +641,7 @@ impl Batch<'_> {
 
 /// Walks the complete batches of a journal in use, up to its size when called, handing each
 /// to `visit` (meta checksum checked; bodies not read). For checks while the node runs
-/// ([`crate::store::Store::scrub`]): a batch that no longer reads as it did at start-up is an
+/// ([`crate::Store::scrub`]): a batch that no longer reads as it did at start-up is an
 /// error.
 pub fn scan(medium: &dyn Medium, mut visit: impl FnMut(&Batch<'_>) -> Result<()>) -> Result<()> {
     let file_len = medium.size();

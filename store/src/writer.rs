@@ -26,7 +26,7 @@ pub(crate) const MAX_GROUP: usize = 4096;
 /// A group this large is committed without waiting for announced requests.
 const LINGER_GROUP: usize = 64;
 /// How long the writer waits at most for announced requests before it commits a group
-/// (see the module documentation); [`Store::set_group_linger`] changes it.
+/// (see the module documentation); [`crate::Store::set_group_linger`] changes it.
 pub const DEFAULT_LINGER: Duration = Duration::from_micros(500);
 /// How often the writer looks again for announced requests while it waits.
 const LINGER_STEP: Duration = Duration::from_micros(100);

@@ -546,7 +546,7 @@ async fn deconfliction_tells_both_centres_and_nothing_more() {
                     .unwrap()
                     .unwrap();
                 let body = Body::decode(&env.signed.body).unwrap();
-                let (body, why) = liaison_node::directory::open_body(fed.node(node).ctx(), body);
+                let (body, why) = liaison_node::sealing::open_body(fed.node(node).ctx(), body);
                 assert_eq!(why, None);
                 match body.kind {
                     Kind::Deconfliction(o) => o,

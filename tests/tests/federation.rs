@@ -96,7 +96,7 @@ async fn kazakh_alert_reaches_oman_through_two_gateways_with_every_hop_in_the_tr
         matches!(gateway_body.kind, liaison_protocol::message::Kind::Sealed(ref s) if s.kind == "alert"),
         "the gateway holds the sealed alert"
     );
-    let (_, why) = liaison_node::directory::open_body(fed.node(CARICC).ctx(), gateway_body);
+    let (_, why) = liaison_node::sealing::open_body(fed.node(CARICC).ctx(), gateway_body);
     assert!(why.is_some(), "a relay cannot open what it relays");
     // Oman asks the Kazakh unit's consent to pass the alert on, back through both gateways:
     // the officer's reason (and whom Oman would share with) is sealed like any content, so
@@ -123,7 +123,7 @@ async fn kazakh_alert_reaches_oman_through_two_gateways_with_every_hop_in_the_tr
         matches!(body.kind, liaison_protocol::message::Kind::Sealed(ref s) if s.kind == "consent-request"),
         "the consent request travels sealed"
     );
-    let (opened, why) = liaison_node::directory::open_body(fed.node(KZ).ctx(), body);
+    let (opened, why) = liaison_node::sealing::open_body(fed.node(KZ).ctx(), body);
     assert_eq!(why, None);
     let liaison_protocol::message::Kind::ConsentRequest(r) = opened.kind else {
         panic!("KZ opens a consent request");
@@ -162,7 +162,7 @@ async fn kazakh_alert_reaches_oman_through_two_gateways_with_every_hop_in_the_tr
 fn readable_text(node: &Node, id: &MessageId) -> String {
     let env = node.store().envelope(id).unwrap().unwrap();
     let body = liaison_protocol::Body::decode(&env.signed.body).unwrap();
-    let (body, why) = liaison_node::directory::open_body(node.ctx(), body);
+    let (body, why) = liaison_node::sealing::open_body(node.ctx(), body);
     assert_eq!(why, None);
     body.kind
         .payload()
@@ -468,7 +468,7 @@ async fn onward_sharing_needs_the_originators_consent_and_an_expired_grant_is_re
     );
     // The gateway relayed it without reading it.
     let at_gcc = fed.node(GCC).store().envelope(&shared).unwrap().unwrap();
-    let (_, why) = liaison_node::directory::open_body(
+    let (_, why) = liaison_node::sealing::open_body(
         fed.node(GCC).ctx(),
         liaison_protocol::Body::decode(&at_gcc.signed.body).unwrap(),
     );
@@ -602,7 +602,7 @@ async fn a_forged_route_announcement_is_refused_and_changes_no_route() {
             expires_at: None,
             hop_limit: 1,
         },
-        handling: liaison_node::directory::control_handling(vec![liaison_protocol::Release::Node(
+        handling: liaison_node::compose::control_handling(vec![liaison_protocol::Release::Node(
             gcc_ir,
         )])
         .unwrap(),

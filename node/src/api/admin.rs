@@ -53,7 +53,7 @@ pub async fn scrub(
     Extension(p): Extension<Principal>,
 ) -> Result<Json<ScrubView>, ApiError> {
     p.require(Action::Scrub)?;
-    let report = crate::node::check_store(&s.ctx)
+    let report = crate::core::check_store(&s.ctx)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(ScrubView::of(&report)))

@@ -95,7 +95,7 @@ fn body_of(
         ApiError::internal(format_args!("stored message {id} does not decode: {e}"))
     })?;
     // Sealed content is opened for reading here; what cannot be opened is shown sealed.
-    let (body, why) = crate::directory::open_body(&s.ctx, body);
+    let (body, why) = crate::sealing::open_body(&s.ctx, body);
     if let Some(why) = why {
         tracing::debug!(id = %id.short(), reason = %why, "content stays sealed");
     }
@@ -106,7 +106,7 @@ fn body_of(
 /// refusal with its reason code.
 pub(super) fn sent_response(
     p: &Principal,
-    r: crate::error::Result<crate::node::Sent>,
+    r: crate::error::Result<crate::core::Sent>,
 ) -> ApiResult<Response> {
     let sent = SentView::of(&sent_or_refused(p, r)?);
     Ok((
@@ -120,8 +120,8 @@ pub(super) fn sent_response(
 /// A send-like outcome with a refusal turned into [`ApiError::Refused`] (its reason code).
 pub(super) fn sent_or_refused(
     p: &Principal,
-    r: crate::error::Result<crate::node::Sent>,
-) -> ApiResult<crate::node::Sent> {
+    r: crate::error::Result<crate::core::Sent>,
+) -> ApiResult<crate::core::Sent> {
     r.map_err(|e| {
         let e = refusal_or_internal(e);
         if let ApiError::Refused(r) = &e {
@@ -262,9 +262,9 @@ pub(crate) async fn send_as(
     s: &ApiState,
     p: &Principal,
     req: &SendRequest,
-) -> ApiResult<crate::node::Sent> {
+) -> ApiResult<crate::core::Sent> {
     p.require(Action::Send)?;
-    sent_or_refused(p, crate::node::send(&s.ctx, req).await)
+    sent_or_refused(p, crate::exchange::send(&s.ctx, req).await)
 }
 
 /// Query of `GET /v1/inbox`.
@@ -437,7 +437,7 @@ pub async fn status(
 /// The node's status (`GET /v1/status`, the console's status page).
 pub(crate) fn status_of(s: &ApiState, p: &Principal) -> ApiResult<StatusView> {
     p.require(Action::Status)?;
-    Ok(StatusView::of(&crate::node::status(&s.ctx)))
+    Ok(StatusView::of(&crate::core::status(&s.ctx)))
 }
 
 /// `GET /v1/peers`.
@@ -446,7 +446,7 @@ pub async fn peers(
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<Peers>> {
     p.require(Action::Status)?;
-    let st = crate::node::status(&s.ctx);
+    let st = crate::core::status(&s.ctx);
     Ok(Json(Peers {
         peers: st.peers.iter().map(PeerView::of).collect(),
     }))

@@ -80,7 +80,7 @@ use axum::{Json, Router};
 use liaison_certs::Role;
 use liaison_protocol::MessageId;
 
-use crate::node::Ctx;
+use crate::core::Ctx;
 use auth::{Action, Principal, TokenCheck};
 use backoff::{SignInBackoff, Source};
 use request_id::RequestId;

@@ -1,0 +1,262 @@
+//! Sending: an officer's request or a body this node composed, planned, checked against its
+//! handling code on every leg, sealed to its recipients, signed, logged and queued for the next
+//! hops; returns once durable.
+
+use std::sync::Arc;
+
+use liaison_protocol::handling::{check_hop, check_network_hop, Hop};
+use liaison_protocol::message::{Body, Header, Kind};
+use liaison_protocol::routing::{Leg, Target};
+use liaison_protocol::{MessageId, NodeId, Recipient, Release, Timestamp};
+
+use crate::compose::{self, SendRequest, DEFAULT_HOP_LIMIT};
+use crate::core::{Ctx, Sent};
+use crate::error::Result;
+use crate::refusal::Refusal;
+use crate::store::now;
+use liaison_protocol::selector::{of_payload, PhoneContext, SelectorHash, Selectors};
+
+/// How long `send` waits for a recipient's sealing key to arrive before refusing.
+const KEY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Composes, signs, logs and queues a message from this node; returns once durable.
+pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
+    let body = compose::body(&ctx.id, req, now(), ctx.nonce()?)?;
+    send_body(ctx, body).await
+}
+
+/// Plans, checks, seals, signs, logs and queues a body this node composed (see [`send`]);
+/// returns once durable. A body addressed only to this node itself (a case opened with no
+/// one else yet) is logged and queued nowhere. Deconfliction selectors of its content go to
+/// the service afterwards ([`submit`]).
+pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
+    let t = body.header.created_at;
+    let plan = ctx.plan(&body, None, &[]);
+    if let Some(r) = plan.unroutable.first() {
+        return Err(Refusal::NoRoute(format!(
+            "no route to {r} from {}: it is neither a peer nor reachable through a configured or announced route",
+            ctx.id
+        ))
+        .into());
+    }
+    for leg in &plan.legs {
+        check_leg(&body, leg, &[], t)
+            .map_err(|e| Refusal::from(e).at(format_args!("towards {}", leg.next)))?;
+    }
+    let hops = plan.next_hops();
+    if hops.is_empty() && !plan.deliver {
+        return Err(Refusal::NoRoute(
+            "every recipient is this node itself; nothing to send".into(),
+        )
+        .into());
+    }
+    // The readable body is kept only where deconfliction will read it (not on every send).
+    let clear = ctx.selector_key.is_some().then(|| body.clone());
+    seal_when_keys_known(ctx, &mut body).await?;
+    let (id, leaf) = ctx.originate(&ctx.signer, &mut body, hops.clone()).await?;
+    tracing::info!(id = %id.short(), kind = body.kind.name(), to = ?hops, "message sent");
+    if let Some(clear) = &clear {
+        submit(ctx, id, clear).await;
+    }
+    Ok(Sent {
+        id,
+        leaf,
+        next_hops: hops,
+    })
+}
+
+/// Seals `body`'s content (see [`crate::sealing::seal_body`]). A recipient's key not known
+/// yet usually arrives with the next announcement of a peer that has just connected, so a
+/// missing key is waited for (up to 10 s) before the refusal (`no-sealing-key`) is returned.
+pub async fn seal_when_keys_known(ctx: &Ctx, body: &mut Body) -> Result<(), Refusal> {
+    let mut learned = ctx.keys_learned.subscribe();
+    let deadline = tokio::time::Instant::now() + KEY_WAIT;
+    loop {
+        learned.borrow_and_update();
+        match crate::sealing::seal_body(ctx, body) {
+            Ok(()) => return Ok(()),
+            Err(refusal) => {
+                let waited = matches!(refusal, Refusal::NoSealingKey(_))
+                    && tokio::time::timeout_at(deadline, learned.changed())
+                        .await
+                        .is_ok_and(|r| r.is_ok());
+                if !waited {
+                    return Err(refusal);
+                }
+            }
+        }
+    }
+}
+
+/// The handling checks for one copy of a message (see [`liaison_protocol::handling`]):
+/// to `leg.next`, for `leg.target`, with `route` the relays so far including this node.
+pub fn check_leg(
+    body: &Body,
+    leg: &Leg,
+    route: &[NodeId],
+    now: Timestamp,
+) -> Result<(), liaison_protocol::HandlingError> {
+    let a = body.addressing();
+    match &leg.target {
+        Target::Node(d) => check_hop(
+            &a,
+            &Hop {
+                next: &leg.next,
+                destination: d,
+                route,
+                now,
+                consented: &[],
+            },
+        ),
+        Target::Network(net) => check_network_hop(
+            &a,
+            &Hop {
+                next: &leg.next,
+                destination: &leg.next,
+                route,
+                now,
+                consented: &[],
+            },
+            net,
+        ),
+    }
+}
+
+/// Signs and queues a message this node writes to `to` about traffic it handled (a hop
+/// report, a consent request or answer): TLP:GREEN, released to `to` and to the centres of
+/// `back` (the relays between them, which are the way back). Returns its id and next hops.
+pub async fn send_control(
+    ctx: &Arc<Ctx>,
+    to: &NodeId,
+    back: &[NodeId],
+    kind: Kind,
+    in_reply_to: Option<MessageId>,
+) -> crate::error::Result<(MessageId, Vec<NodeId>)> {
+    let signer = ctx.identity_for(to).signer.clone();
+    let mut release = vec![Release::Node(to.clone())];
+    release.extend(back.iter().map(|n| Release::Centre(n.centre())));
+    let t = now();
+    let mut body = control_body(
+        ctx,
+        signer.node(),
+        to,
+        release,
+        kind,
+        in_reply_to,
+        DEFAULT_HOP_LIMIT,
+    )?;
+    body.normalise();
+    // A control message that carries an officer's words (a consent request) is sealed like
+    // any content: the gateways on the way route it by its header alone. As for `send`, a
+    // recipient's key still on its way is waited for a little.
+    seal_when_keys_known(ctx, &mut body).await?;
+    let plan = ctx.plan(&body, None, &[]);
+    let mut hops = Vec::new();
+    for leg in &plan.legs {
+        match check_leg(&body, leg, &[], t) {
+            Ok(()) => hops.push(leg.next.clone()),
+            Err(e) => {
+                tracing::warn!(to = %to, next = %leg.next, reason = e.reason_code(), "message cannot take this hop")
+            }
+        }
+    }
+    hops.sort();
+    hops.dedup();
+    if hops.is_empty() {
+        crate::error::fail!("no route to {to}");
+    }
+    let (id, _) = ctx.originate(&signer, &mut body, hops.clone()).await?;
+    Ok((id, hops))
+}
+
+/// The body of a message nodes exchange among themselves (TLP:GREEN, evaluation A1), from
+/// `originator` (one of this node's identities) to the node `to`.
+pub fn control_body(
+    ctx: &Ctx,
+    originator: &NodeId,
+    to: &NodeId,
+    releasability: Vec<Release>,
+    kind: Kind,
+    in_reply_to: Option<MessageId>,
+    hop_limit: u8,
+) -> crate::error::Result<Body> {
+    Ok(Body {
+        header: Header {
+            originator: originator.clone(),
+            created_at: now(),
+            nonce: ctx.nonce()?,
+            recipients: vec![Recipient::Node(to.clone())],
+            case: None,
+            in_reply_to,
+            expires_at: None,
+            hop_limit,
+        },
+        handling: crate::compose::control_handling(releasability)?,
+        kind,
+    })
+}
+
+/// The relays a message passed before reaching this node (its stored route, minus this node).
+pub fn relays_before_me(ctx: &Ctx, id: &MessageId) -> Vec<NodeId> {
+    match ctx.store.envelope(id) {
+        Ok(Some(env)) => env.route.into_iter().filter(|n| !ctx.is_me(n)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// After `id` (whose readable body is `body`) was originated here: sends the keyed hashes
+/// of its selectors to the service, if this node holds the key and the message has any.
+/// Failures are logged: the message itself is already sent.
+pub async fn submit(ctx: &Ctx, id: MessageId, body: &Body) {
+    let (Some(key), Some(service)) = (&ctx.selector_key, &ctx.cfg.deconfliction.service) else {
+        return;
+    };
+    let payload = match body.kind.content_kind() {
+        Some(k) if crate::kinds::submits_selectors(k) => body.kind.payload(),
+        _ => None,
+    };
+    let Some(payload) = payload else { return };
+    let selectors = of_payload(payload, &phone_context(&ctx.cfg.deconfliction));
+    if selectors.is_empty() || ctx.is_me(service) {
+        return;
+    }
+    let mut hashes: Vec<SelectorHash> = selectors.iter().map(|s| key.hash(s)).collect();
+    hashes.sort();
+    hashes.dedup();
+    let n = hashes.len();
+    let result = async {
+        let mut body = Body {
+            header: Header {
+                originator: ctx.id.clone(),
+                created_at: now(),
+                nonce: ctx.nonce()?,
+                recipients: vec![Recipient::Node(service.clone())],
+                case: body.header.case.clone(),
+                in_reply_to: Some(id),
+                expires_at: None,
+                hop_limit: DEFAULT_HOP_LIMIT,
+            },
+            handling: crate::selector_index::notice_handling(&ctx.id, service)?,
+            kind: Kind::Selectors(Selectors { hashes }),
+        };
+        body.normalise();
+        Box::pin(send_body(ctx, body)).await
+    }
+    .await;
+    match result {
+        Ok(sent) => {
+            tracing::info!(id = %id.short(), selectors = n, submission = %sent.id.short(), service = %service, "selectors sent for deconfliction")
+        }
+        Err(e) => {
+            tracing::warn!(id = %id.short(), service = %service, error = %format!("{e:#}"), "cannot send selectors for deconfliction")
+        }
+    }
+}
+
+/// How phone numbers in national form are read here.
+fn phone_context(cfg: &crate::config::DeconflictionConfig) -> PhoneContext {
+    PhoneContext {
+        country_code: cfg.country_code.clone(),
+        trunk_prefix: cfg.trunk_prefix.clone(),
+    }
+}
