@@ -4,7 +4,7 @@
 //! A case has no database of its own: its state is derived from the signed case messages
 //! this node originated or received ([`liaison_protocol::case::derive`]; relayed copies,
 //! which this node cannot open, are not part of it), and kept derived in memory as messages
-//! are stored ([`crate::case_cache`]), so a new message is checked without reading the case
+//! are stored (`crate::case_cache`), so a new message is checked without reading the case
 //! again. Every operation composes one
 //! signed message and checks it first exactly as every participant will (refused with the
 //! case rule's reason code, e.g. `case-closed`, `not-a-participant`, `case-handling`), then

@@ -113,7 +113,7 @@ pub struct Ctx {
     pub alarms: Arc<crate::alarm::Alarms>,
     /// Cancelled on shutdown.
     pub cancel: CancellationToken,
-    /// Serialises witnessing decisions (see [`crate::witness`]).
+    /// Serialises witnessing decisions (see `crate::witness`).
     pub witness_lock: tokio::sync::Mutex<()>,
     /// This node's identities, one per network it belongs to; the main one first.
     pub identities: Vec<Identity>,
@@ -123,7 +123,7 @@ pub struct Ctx {
     pub peer_ids: Vec<NodeId>,
     /// Per configured peer: wakes its outbound session's reconnect (see [`Ctx::peer_dialled_in`]).
     pub peer_wake: BTreeMap<NodeId, Arc<tokio::sync::Notify>>,
-    /// This node's sealing secret (see [`crate::directory`]).
+    /// This node's sealing secret (see `crate::directory`).
     pub sealing: SealingSecret,
     /// This node's signed sealing-key statements, one per identity.
     pub own_statements: Vec<SignedMessage>,
@@ -137,7 +137,7 @@ pub struct Ctx {
     pub selector_key: Option<liaison_protocol::selector::SelectorKey>,
     /// The deconfliction service's index, if this node runs the service.
     pub deconfliction: std::sync::OnceLock<Mutex<crate::selector_index::Service>>,
-    /// The cases this node holds, kept derived (see [`crate::case_cache`]).
+    /// The cases this node holds, kept derived (see `crate::case_cache`).
     pub cases: crate::case_cache::CaseCache,
     pub(crate) rng: ring::rand::SystemRandom,
 }

@@ -21,12 +21,12 @@ use liaison_protocol::{MessageId, Recipient};
 use crate::compose::DEFAULT_HOP_LIMIT;
 use crate::config::DeconflictionConfig;
 use crate::core::Ctx;
-pub use crate::selector_index::Service;
+pub(crate) use crate::selector_index::Service;
 use crate::selector_index::{submission, Holder};
 use crate::store::{now, Role};
 
 /// Reads the deconfliction key: 64 hex digits (whitespace around them ignored).
-pub fn load_key(cfg: &DeconflictionConfig) -> Result<Option<SelectorKey>> {
+pub(crate) fn load_key(cfg: &DeconflictionConfig) -> Result<Option<SelectorKey>> {
     let Some(path) = &cfg.key_file else {
         return Ok(None);
     };
@@ -68,7 +68,7 @@ pub fn load_key(cfg: &DeconflictionConfig) -> Result<Option<SelectorKey>> {
 }
 
 /// Rebuilds the service's index from the `selectors` messages this node holds.
-pub fn rebuild(ctx: &Ctx) -> Result<Service> {
+pub(crate) fn rebuild(ctx: &Ctx) -> Result<Service> {
     let mut service = Service::default();
     for id in ctx.store.message_ids() {
         // Only submissions are opened (an X25519 agreement each).
@@ -98,7 +98,7 @@ pub fn rebuild(ctx: &Ctx) -> Result<Service> {
 
 /// At the service, once a `selectors` message (opened: `body`) is durable: records its
 /// hashes and tells both sides of every new overlap with another node.
-pub async fn serve(ctx: &Ctx, service: &Mutex<Service>, body: &Body) {
+pub(crate) async fn serve(ctx: &Ctx, service: &Mutex<Service>, body: &Body) {
     let Some((holder, hashes)) = submission(body) else {
         return;
     };

@@ -25,17 +25,17 @@ use liaison_protocol::{NodeId, Recipient, SignedMessage, Timestamp, TrustStore};
 
 use crate::core::Ctx;
 use crate::error::{NodeError, Result};
-pub use crate::keys::{verify_statement, Directory, KnownKey, Shares};
+pub(crate) use crate::keys::{verify_statement, Directory};
 use crate::store::now;
 
 /// How long a sealing-key statement is valid.
 const KEY_VALIDITY_MS: u64 = 365 * 86_400_000;
 
 /// File name of the sealing secret in the data dir.
-pub const SEALING_KEY_FILE: &str = "sealing.key";
+pub(crate) const SEALING_KEY_FILE: &str = "sealing.key";
 
 /// The sealing secret of the node with data dir `data`, created on first use (mode 0600).
-pub fn load_or_create_secret(data: &Path) -> Result<SealingSecret> {
+pub(crate) fn load_or_create_secret(data: &Path) -> Result<SealingSecret> {
     let path = data.join(SEALING_KEY_FILE);
     match std::fs::read(&path) {
         Ok(bytes) => {
@@ -67,7 +67,7 @@ fn directory_file(data: &Path) -> PathBuf {
 }
 
 /// Loads the kept statements (each verified again; what no longer verifies is dropped).
-pub fn load(data: &Path, trust: &TrustStore) -> Directory {
+pub(crate) fn load(data: &Path, trust: &TrustStore) -> Directory {
     let mut d = Directory::default();
     let Ok(bytes) = std::fs::read(directory_file(data)) else {
         return d;
@@ -83,7 +83,7 @@ pub fn load(data: &Path, trust: &TrustStore) -> Directory {
 }
 
 /// Signs this node's sealing-key statement for each of its identities.
-pub fn own_statements(
+pub(crate) fn own_statements(
     signers: &[Arc<liaison_protocol::Signer>],
     sealing: &SealingSecret,
 ) -> Result<Vec<SignedMessage>> {
@@ -120,7 +120,7 @@ pub fn own_statements(
 }
 
 /// What this node announces to `peer`.
-pub fn announcement_for(ctx: &Ctx, peer: &NodeId) -> Announcement {
+pub(crate) fn announcement_for(ctx: &Ctx, peer: &NodeId) -> Announcement {
     let from = peer.network_str();
     let mut best: BTreeMap<Recipient, u8> = BTreeMap::new();
     let mut offer = |dest: Recipient, d: u8| {
@@ -157,7 +157,7 @@ pub fn announcement_for(ctx: &Ctx, peer: &NodeId) -> Announcement {
 }
 
 /// Queues an announcement for `peer` (durably, like any message).
-pub async fn announce(ctx: &Arc<Ctx>, peer: &NodeId) -> Result<()> {
+pub(crate) async fn announce(ctx: &Arc<Ctx>, peer: &NodeId) -> Result<()> {
     let signer = ctx.identity_for(peer).signer.clone();
     let mut body = crate::exchange::control_body(
         ctx,
@@ -175,7 +175,7 @@ pub async fn announce(ctx: &Arc<Ctx>, peer: &NodeId) -> Result<()> {
 
 /// Takes in `peer`'s announcement: its routes replace those announced by it before; each
 /// key statement that verifies joins the directory. Returns whether anything changed.
-pub fn learn(ctx: &Ctx, peer: &NodeId, a: &Announcement) -> bool {
+pub(crate) fn learn(ctx: &Ctx, peer: &NodeId, a: &Announcement) -> bool {
     let t = now();
     let mut changed = false;
     if let Ok(mut routes) = ctx.routes.write() {
@@ -217,7 +217,7 @@ pub fn learn(ctx: &Ctx, peer: &NodeId, a: &Announcement) -> bool {
 }
 
 /// Announces to every connected peer except `except` (after something changed).
-pub async fn announce_to_others(ctx: &Arc<Ctx>, except: &NodeId) {
+pub(crate) async fn announce_to_others(ctx: &Arc<Ctx>, except: &NodeId) {
     let peers: Vec<NodeId> = ctx
         .peers
         .lock()

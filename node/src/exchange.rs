@@ -28,7 +28,7 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
 /// Plans, checks, seals, signs, logs and queues a body this node composed (see [`send`]);
 /// returns once durable. A body addressed only to this node itself (a case opened with no
 /// one else yet) is logged and queued nowhere. Deconfliction selectors of its content go to
-/// the service afterwards ([`submit`]).
+/// the service afterwards (`submit`).
 pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
     let t = body.header.created_at;
     let plan = ctx.plan(&body, None, &[]);
@@ -125,7 +125,7 @@ pub fn check_leg(
 /// Signs and queues a message this node writes to `to` about traffic it handled (a hop
 /// report, a consent request or answer): TLP:GREEN, released to `to` and to the centres of
 /// `back` (the relays between them, which are the way back). Returns its id and next hops.
-pub async fn send_control(
+pub(crate) async fn send_control(
     ctx: &Arc<Ctx>,
     to: &NodeId,
     back: &[NodeId],
@@ -171,7 +171,7 @@ pub async fn send_control(
 
 /// The body of a message nodes exchange among themselves (TLP:GREEN, evaluation A1), from
 /// `originator` (one of this node's identities) to the node `to`.
-pub fn control_body(
+pub(crate) fn control_body(
     ctx: &Ctx,
     originator: &NodeId,
     to: &NodeId,
@@ -197,7 +197,7 @@ pub fn control_body(
 }
 
 /// The relays a message passed before reaching this node (its stored route, minus this node).
-pub fn relays_before_me(ctx: &Ctx, id: &MessageId) -> Vec<NodeId> {
+pub(crate) fn relays_before_me(ctx: &Ctx, id: &MessageId) -> Vec<NodeId> {
     match ctx.store.envelope(id) {
         Ok(Some(env)) => env.route.into_iter().filter(|n| !ctx.is_me(n)).collect(),
         _ => Vec::new(),
@@ -207,7 +207,7 @@ pub fn relays_before_me(ctx: &Ctx, id: &MessageId) -> Vec<NodeId> {
 /// After `id` (whose readable body is `body`) was originated here: sends the keyed hashes
 /// of its selectors to the service, if this node holds the key and the message has any.
 /// Failures are logged: the message itself is already sent.
-pub async fn submit(ctx: &Ctx, id: MessageId, body: &Body) {
+pub(crate) async fn submit(ctx: &Ctx, id: MessageId, body: &Body) {
     let (Some(key), Some(service)) = (&ctx.selector_key, &ctx.cfg.deconfliction.service) else {
         return;
     };

@@ -29,7 +29,7 @@ const BATCH: usize = 1024;
 
 /// Accepts connections until cancelled; each connection is served by its own task, up to
 /// `limits.max_connections`.
-pub async fn accept_loop(ctx: Arc<Ctx>, endpoint: quinn::Endpoint) {
+pub(crate) async fn accept_loop(ctx: Arc<Ctx>, endpoint: quinn::Endpoint) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {

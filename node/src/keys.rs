@@ -11,7 +11,7 @@ use liaison_protocol::{NodeId, SignedMessage, Timestamp, TrustStore};
 
 /// A verified sealing key of some node.
 #[derive(Clone, Debug)]
-pub struct KnownKey {
+pub(crate) struct KnownKey {
     /// The X25519 public key.
     pub key: [u8; 32],
     /// Valid until.
@@ -63,7 +63,7 @@ impl Directory {
 
 /// Verifies a sealing-key statement: a `sealing-key` message that verifies against `trust`
 /// and is valid at `at`. Returns its signer and key.
-pub fn verify_statement(
+pub(crate) fn verify_statement(
     statement: &SignedMessage,
     trust: &TrustStore,
     at: Timestamp,

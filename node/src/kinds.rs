@@ -83,7 +83,7 @@ pub fn acts_on_case(kind: ContentKind) -> bool {
 }
 
 /// Whether this node, when it runs the deconfliction service, opens a delivered message of
-/// this kind and indexes its selectors ([`crate::deconfliction`]).
+/// this kind and indexes its selectors (`crate::deconfliction`).
 pub fn indexed_by_deconfliction(kind: ContentKind) -> bool {
     match kind {
         ContentKind::Selectors => true,

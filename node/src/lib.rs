@@ -4,7 +4,12 @@
 //! QUIC transport and peer sessions, routing, and the local officer API. The `liaison`
 //! binary (`src/main.rs`) is a thin shell over it, and the multi-node tests in `tests/` run
 //! real nodes through it.
+//!
+//! The modules that are `pub` are the crate's API (configuration, the node handle, the
+//! officer API's request and view types, refusals and errors, sealing and opening); the rest
+//! are its internals (`docs/ARCHITECTURE.md` shows the layers).
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub use liaison_audit as audit;
@@ -13,27 +18,27 @@ pub use liaison_store::{alarm, files};
 
 pub mod api;
 pub mod case;
-pub mod case_cache;
+pub(crate) mod case_cache;
 pub mod compose;
 pub mod config;
 pub mod consent;
-pub mod console;
-pub mod core;
-pub mod deconfliction;
-pub mod directory;
+pub(crate) mod console;
+pub(crate) mod core;
+pub(crate) mod deconfliction;
+pub(crate) mod directory;
 pub mod endpoint;
 pub mod error;
-pub mod exchange;
+pub(crate) mod exchange;
 pub mod fd_limit;
-pub mod inbound;
-pub mod keys;
+pub(crate) mod inbound;
+pub(crate) mod keys;
 pub mod kinds;
 pub mod node;
-pub mod peer;
+pub(crate) mod peer;
 pub mod refusal;
-pub mod relay;
+pub(crate) mod relay;
 pub mod sealing;
-pub mod selector_index;
+pub(crate) mod selector_index;
 pub mod views;
 pub mod wire;
-pub mod witness;
+pub(crate) mod witness;

@@ -30,7 +30,7 @@ const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Runs the session with one peer until the node shuts down.
-pub async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConfig) {
+pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConfig) {
     let mut backoff = BACKOFF_MIN;
     let wake = ctx
         .peer_wake

@@ -35,7 +35,7 @@ use crate::refusal::Refusal;
 use crate::store::Role;
 
 /// What this node does with one verified message that arrived from a peer.
-pub struct Routed {
+pub(crate) struct Routed {
     /// This node is one of its recipients.
     pub deliver: bool,
     /// Peers it goes to next (checked).
@@ -46,7 +46,7 @@ pub struct Routed {
 
 impl Routed {
     /// Nothing of the message stays or goes on: it is refused as a whole.
-    pub fn is_refusal(&self) -> bool {
+    pub(crate) fn is_refusal(&self) -> bool {
         !self.deliver && self.next_hops.is_empty()
     }
 }
@@ -55,7 +55,7 @@ impl Routed {
 /// `route` (the relays before `peer`... and `peer` itself if it relayed). Relaying needs a
 /// `[[relay]]` rule from the peer's network to the next hop's; every copy passes the
 /// handling checks with this node added to the route.
-pub fn route_incoming(
+pub(crate) fn route_incoming(
     ctx: &Ctx,
     body: &Body,
     peer: &NodeId,
@@ -177,7 +177,7 @@ pub fn route_incoming(
 /// A verified receipt or refusal turned into what the log and the trail record: the event,
 /// and each covered message with its outcome (`relayed`, `delivered`, `refused: <code>`).
 /// `None` for any other kind.
-pub fn answer_record(v: &VerifiedMessage) -> Option<(Event, Vec<(MessageId, String)>)> {
+pub(crate) fn answer_record(v: &VerifiedMessage) -> Option<(Event, Vec<(MessageId, String)>)> {
     let from = v.originator().clone();
     let id = v.id();
     match &v.body().kind {
@@ -210,7 +210,7 @@ pub fn answer_record(v: &VerifiedMessage) -> Option<(Event, Vec<(MessageId, Stri
 }
 
 /// A carried answer checked and ready for the trail.
-pub struct Carried {
+pub(crate) struct Carried {
     /// What the log records.
     pub event: Event,
     /// The hop that signed it.
@@ -225,7 +225,7 @@ pub struct Carried {
 
 /// Verifies the answers a hop report carries to this node (each on its own: the report's
 /// signature says only who carried them). Answers that do not verify are logged and skipped.
-pub fn carried_answers(ctx: &Ctx, report: &HopReport, carrier: &NodeId) -> Vec<Carried> {
+pub(crate) fn carried_answers(ctx: &Ctx, report: &HopReport, carrier: &NodeId) -> Vec<Carried> {
     let mut out = Vec::new();
     for a in &report.answers {
         let signed = Envelope {
@@ -257,7 +257,7 @@ pub fn carried_answers(ctx: &Ctx, report: &HopReport, carrier: &NodeId) -> Vec<C
 /// Sends `answers` (signed receipts or refusals about messages `originator` wrote) to the
 /// originator in a hop report, released to the centres of `back` (the relays the messages
 /// passed on their way here, which are the way back).
-pub async fn send_report(
+pub(crate) async fn send_report(
     ctx: &Arc<Ctx>,
     originator: &NodeId,
     back: &[NodeId],
@@ -292,7 +292,7 @@ async fn send_one_report(
 
 /// After a next hop answered `ids` with `answer`: carries the answer back to the originators
 /// of those that this node relayed (not hop reports themselves: no reports about reports).
-pub async fn report_answer(ctx: &Arc<Ctx>, ids: &[MessageId], answer: &SignedMessage) {
+pub(crate) async fn report_answer(ctx: &Arc<Ctx>, ids: &[MessageId], answer: &SignedMessage) {
     let mut by_originator: BTreeMap<NodeId, Vec<NodeId>> = BTreeMap::new();
     for id in ids {
         let Ok(Some(s)) = ctx.store.state(id) else {
@@ -312,7 +312,7 @@ pub async fn report_answer(ctx: &Arc<Ctx>, ids: &[MessageId], answer: &SignedMes
 }
 
 /// Signs this node's refusal of each refused copy and reports it to the originator.
-pub async fn report_refusals(
+pub(crate) async fn report_refusals(
     ctx: &Arc<Ctx>,
     facts: &MessageFacts,
     route: &[NodeId],

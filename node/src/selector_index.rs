@@ -72,7 +72,7 @@ impl Service {
 }
 
 /// A submission's holder and hashes (none if `body` is not an opened `selectors` message).
-pub fn submission(body: &Body) -> Option<(Holder, Vec<SelectorHash>)> {
+pub(crate) fn submission(body: &Body) -> Option<(Holder, Vec<SelectorHash>)> {
     let Kind::Selectors(s) = &body.kind else {
         return None;
     };
@@ -90,7 +90,7 @@ pub fn submission(body: &Body) -> Option<(Holder, Vec<SelectorHash>)> {
 /// The handling of submissions and notices: AMBER, released to the networks of the sender
 /// and of the one node concerned (so the gateways between them may carry it; the content is
 /// sealed to that node alone).
-pub fn notice_handling(
+pub(crate) fn notice_handling(
     from: &NodeId,
     to: &NodeId,
 ) -> crate::error::Result<liaison_protocol::Handling> {

@@ -29,7 +29,7 @@ use crate::store::{checkpoint, now};
 use crate::wire::{code, FrameReader};
 
 /// Directory in the data dir with what this node witnessed of its peers' logs.
-pub const DIR: &str = "witness";
+pub(crate) const DIR: &str = "witness";
 /// Most request/answer rounds on one witnessing stream (a request, a proof from another size).
 const ROUNDS: usize = 3;
 
@@ -45,7 +45,7 @@ fn checkpoint_in(note: &str) -> Option<Checkpoint> {
 
 /// The Ed25519 key of a connection's peer certificate (checked at the handshake), and the
 /// certificate.
-pub fn peer_key(ctx: &Ctx, conn: &quinn::Connection) -> Result<([u8; 32], Vec<u8>)> {
+pub(crate) fn peer_key(ctx: &Ctx, conn: &quinn::Connection) -> Result<([u8; 32], Vec<u8>)> {
     let der = crate::endpoint::peer_cert_der(conn)
         .ok_or_else(|| NodeError::failed("no peer certificate"))?;
     let c = ctx
@@ -66,7 +66,7 @@ fn has_evidence(data_dir: &Path, peer: &NodeId) -> bool {
 }
 
 /// Raises again, at start-up, the alarm of every evidence file kept.
-pub fn raise_kept_alarms(ctx: &Ctx) {
+pub(crate) fn raise_kept_alarms(ctx: &Ctx) {
     let dir = ctx.cfg.data_dir.join(DIR);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
@@ -102,7 +102,7 @@ pub fn raise_kept_alarms(ctx: &Ctx) {
 // Log owner
 
 /// Offers `peer` every checkpoint this node signs while the connection lasts.
-pub async fn offer_loop(ctx: Arc<Ctx>, conn: quinn::Connection, peer: NodeId) {
+pub(crate) async fn offer_loop(ctx: Arc<Ctx>, conn: quinn::Connection, peer: NodeId) {
     // The log's checkpoints are signed by the main identity; a peer that knows this node by
     // another membership (a gateway's second network) cannot check them.
     if ctx.identity_for(&peer).signer.node() != &ctx.id {
@@ -284,7 +284,7 @@ async fn offer(
 
 /// Serves a witnessing stream from `peer` whose first frame (a request) is `first`, read
 /// through `frames` (which may already hold the start of the next one).
-pub async fn serve(
+pub(crate) async fn serve(
     ctx: Arc<Ctx>,
     peer: NodeId,
     peer_key: [u8; 32],

@@ -10,7 +10,7 @@ use crate::views::{AlarmView, Cleared, ScrubView};
 
 /// `POST /v1/alarms/clear`: clears every alarm, once dealt with; an administrative act the
 /// log records (who, how many, which codes).
-pub async fn clear_alarms(
+pub(super) async fn clear_alarms(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
 ) -> Result<Json<Cleared>, ApiError> {
@@ -48,7 +48,7 @@ pub async fn clear_alarms(
 /// `POST /v1/store/scrub`: checks every stored body now (see
 /// [`crate::store::Store::scrub`]) and answers with what it found; damaged messages are
 /// marked and alarmed as they are found.
-pub async fn scrub(
+pub(super) async fn scrub(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
 ) -> Result<Json<ScrubView>, ApiError> {

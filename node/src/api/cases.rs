@@ -37,7 +37,7 @@ async fn body(s: &ApiState, bytes: Result<Bytes, BytesRejection>) -> ApiResult<C
 }
 
 /// `GET /v1/cases`: every case this node knows, newest activity first.
-pub async fn list(
+pub(super) async fn list(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<CaseList>> {
@@ -52,7 +52,7 @@ pub async fn list(
 }
 
 /// `GET /v1/cases/{case}`: the case as this node derives it.
-pub async fn show(
+pub(super) async fn show(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
@@ -67,7 +67,7 @@ pub async fn show(
 }
 
 /// `POST /v1/cases`: opens a case; 201 with the case id and the opening message.
-pub async fn open(
+pub(super) async fn open(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     req: Result<Bytes, BytesRejection>,
@@ -96,7 +96,7 @@ pub async fn open(
 
 /// `POST /v1/cases/{case}/{action}`: `invite`, `accept`, `decline`, `update`, `task`,
 /// `close`, `remove`, `leave`, `suspend`, `resume`.
-pub async fn act(
+pub(super) async fn act(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path((id, action)): Path<(String, String)>,

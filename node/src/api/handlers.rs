@@ -22,9 +22,9 @@ use crate::views::{
 };
 
 /// Default page size of list endpoints.
-pub const DEFAULT_LIMIT: usize = 100;
+pub(crate) const DEFAULT_LIMIT: usize = 100;
 /// Largest page size of list endpoints.
-pub const MAX_LIMIT: usize = 1000;
+pub(crate) const MAX_LIMIT: usize = 1000;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -197,7 +197,7 @@ impl NodesRequest {
 }
 
 /// `POST /v1/messages/{id}/consent-request`: ask the originator's consent to share.
-pub async fn consent_request(
+pub(crate) async fn consent_request(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
@@ -215,7 +215,7 @@ pub async fn consent_request(
 }
 
 /// `POST /v1/messages/{id}/consent`: the originator grants or denies a consent request.
-pub async fn consent_answer(
+pub(crate) async fn consent_answer(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
@@ -230,7 +230,7 @@ pub async fn consent_answer(
 }
 
 /// `POST /v1/messages/{id}/share`: share a received message onward under consent.
-pub async fn share(
+pub(crate) async fn share(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
@@ -245,7 +245,7 @@ pub async fn share(
 }
 
 /// `POST /v1/messages`.
-pub async fn send(
+pub(crate) async fn send(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     req: Result<JsonBody<SendRequest>, JsonRejection>,
@@ -270,7 +270,7 @@ pub(crate) async fn send_as(
 /// Query of `GET /v1/inbox`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct InboxQuery {
+pub(crate) struct InboxQuery {
     /// First inbox sequence number.
     pub(crate) from: Option<u64>,
     /// Most items.
@@ -281,7 +281,7 @@ pub struct InboxQuery {
 }
 
 /// `GET /v1/inbox`.
-pub async fn inbox(
+pub(crate) async fn inbox(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     q: Result<Query<InboxQuery>, QueryRejection>,
@@ -340,7 +340,7 @@ pub(crate) async fn inbox_page(s: &ApiState, p: &Principal, q: InboxQuery) -> Ap
 }
 
 /// `GET /v1/messages/{id}`.
-pub async fn show(
+pub(crate) async fn show(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
@@ -359,7 +359,7 @@ pub(crate) fn message(s: &ApiState, p: &Principal, id: &str) -> ApiResult<Messag
 }
 
 /// `POST /v1/messages/{id}/ack`.
-pub async fn ack(
+pub(crate) async fn ack(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
@@ -390,7 +390,7 @@ pub(crate) async fn acknowledge(s: &ApiState, p: &Principal, id: &str) -> ApiRes
 }
 
 /// `GET /v1/messages/{id}/trail`.
-pub async fn trail(
+pub(crate) async fn trail(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
@@ -427,7 +427,7 @@ pub(crate) async fn trail_of(s: &ApiState, p: &Principal, id: &str) -> ApiResult
 }
 
 /// `GET /v1/status`.
-pub async fn status(
+pub(crate) async fn status(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<StatusView>> {
@@ -441,7 +441,7 @@ pub(crate) fn status_of(s: &ApiState, p: &Principal) -> ApiResult<StatusView> {
 }
 
 /// `GET /v1/peers`.
-pub async fn peers(
+pub(crate) async fn peers(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<Peers>> {
@@ -455,7 +455,7 @@ pub async fn peers(
 /// Query of `GET /v1/log`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LogQuery {
+pub(crate) struct LogQuery {
     /// First log index.
     pub(crate) from: Option<u64>,
     /// Most entries.
@@ -463,7 +463,7 @@ pub struct LogQuery {
 }
 
 /// `GET /v1/log`.
-pub async fn log(
+pub(crate) async fn log(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     q: Result<Query<LogQuery>, QueryRejection>,
@@ -504,7 +504,7 @@ pub(crate) async fn log_page(s: &ApiState, p: &Principal, q: LogQuery) -> ApiRes
 /// Query of `GET /v1/checkpoints`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CheckpointsQuery {
+pub(crate) struct CheckpointsQuery {
     /// Position of the first checkpoint (0: the oldest).
     from: Option<usize>,
     /// Most checkpoints ([`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]).
@@ -532,7 +532,7 @@ fn checkpoint_page(
 
 /// `GET /v1/checkpoints?from=&limit=`: a page of every checkpoint this node signed, oldest
 /// first. Auditors and supervisors: the history grows for as long as the node runs.
-pub async fn checkpoints(
+pub(crate) async fn checkpoints(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     q: Result<Query<CheckpointsQuery>, QueryRejection>,
@@ -551,7 +551,7 @@ pub async fn checkpoints(
 
 /// `GET /v1/proofs/{id}`: an inclusion proof of every log entry about a message against the
 /// last checkpoint, in the format of `liaison audit prove` (docs/AUDIT.md).
-pub async fn proof(
+pub(crate) async fn proof(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
@@ -588,7 +588,7 @@ pub(crate) async fn proof_of(
 /// Query of `GET /v1/consistency`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConsistencyQuery {
+pub(crate) struct ConsistencyQuery {
     /// Size of the older checkpoint.
     old: u64,
     /// Size of the newer checkpoint.
@@ -597,7 +597,7 @@ pub struct ConsistencyQuery {
 
 /// `GET /v1/consistency?old=N&new=M`: the proof that the log of `old` entries is a prefix of
 /// that of `new` entries (base64 hashes, RFC 9162 order).
-pub async fn consistency(
+pub(crate) async fn consistency(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     q: Result<Query<ConsistencyQuery>, QueryRejection>,
@@ -634,7 +634,7 @@ pub struct PurgeRequest {
 
 /// `POST /v1/purge`: deletes the message bodies the retention policy says are due (a
 /// `purged` log entry each); lists them with `dry_run`. Supervisor only.
-pub async fn purge(
+pub(crate) async fn purge(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
     req: Result<JsonBody<PurgeRequest>, JsonRejection>,
@@ -686,7 +686,7 @@ pub async fn purge(
 }
 
 /// `GET /v1/checkpoint`: signs a fresh checkpoint if the log grew, then returns the latest.
-pub async fn checkpoint(
+pub(crate) async fn checkpoint(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Response> {

@@ -15,7 +15,7 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 
 /// Bodies up to this many bytes are parsed where they arrive.
-pub const PARSE_INLINE: usize = 64 * 1024;
+pub(super) const PARSE_INLINE: usize = 64 * 1024;
 
 /// Large bodies are parsed one at a time: a burst of them then takes at most one core from
 /// the async workers (a node may have two), the others waiting their turn without a thread.

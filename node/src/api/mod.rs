@@ -26,7 +26,7 @@
 //! | POST | `/store/scrub` | supervisor | check every stored body now |
 //!
 //! The same router serves the officer and auditor console under `/console` (HTML, see
-//! [`crate::console`] and `docs/CONSOLE.md`), with the same identities and roles.
+//! `crate::console` and `docs/CONSOLE.md`), with the same identities and roles.
 //!
 //! Two listeners serve the same router: `api.listen` (plain HTTP, bearer token from
 //! `api.token_file`, supervisor role) and, if configured, `api.tls_listen` (HTTPS with

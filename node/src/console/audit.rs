@@ -34,7 +34,7 @@ fn forbidden_unless(cx: &Cx, action: Action) -> Option<Response> {
 }
 
 /// `GET /console/log?from=&type=&q=`: one page of entries, newest page by default.
-pub async fn log(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
+pub(super) async fn log(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
     if let Some(r) = forbidden_unless(&cx, Action::ReadLog) {
         return r;
     }
@@ -160,7 +160,7 @@ pub async fn log(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> R
 }
 
 /// `POST /console/log/verify`: the offline audit, run on this node's live data dir.
-pub async fn verify(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
+pub(super) async fn verify(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
     if let Some(r) = forbidden_unless(&cx, Action::ReadLog) {
         return r;
     }
@@ -215,7 +215,7 @@ pub async fn verify(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -
 
 /// `GET /console/log/export`: every entry the last checkpoint covers (a fresh checkpoint is
 /// signed first), as `liaison audit export --format jsonl` writes them.
-pub async fn export(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
+pub(super) async fn export(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
     if let Some(r) = forbidden_unless(&cx, Action::ReadLog) {
         return r;
     }
@@ -264,7 +264,7 @@ pub async fn export(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -
 }
 
 /// `GET /console/log/proof?id=`: the inclusion proof of a message's entries, as a file.
-pub async fn proof(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
+pub(super) async fn proof(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
     let id = cx.query.get("id").unwrap_or("").to_owned();
     match handlers::proof_of(&api, &cx.principal(), &id).await {
         Ok(p) => match serde_json::to_vec_pretty(&p) {

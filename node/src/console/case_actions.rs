@@ -81,7 +81,7 @@ fn request_of(f: &FormData) -> CaseRequest {
 
 /// `POST /console/cases`: opens a case and shows it; a refusal re-shows the list with the
 /// form as filled.
-pub async fn open(
+pub(super) async fn open(
     State(api): State<ApiState>,
     Extension(cx): Extension<Cx>,
     Extension(f): Extension<FormData>,
@@ -104,7 +104,7 @@ pub async fn open(
 /// `POST /console/cases/{case}/{action}` (the API's actions: `invite`, `accept`, `decline`,
 /// `update`, `task`, `close`, `remove`, `leave`, `suspend`, `resume`), then back to the case
 /// page.
-pub async fn act(
+pub(super) async fn act(
     State(api): State<ApiState>,
     Extension(cx): Extension<Cx>,
     Path((id, action)): Path<(String, String)>,

@@ -29,7 +29,7 @@ fn th(cx: &Cx, keys: &[&str]) -> Markup {
 }
 
 /// `GET /console/cases`: every case this node knows, newest activity first.
-pub async fn list(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
+pub(super) async fn list(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
     list_page(&cx, &api, &FormData::default(), None, StatusCode::OK).await
 }
 
@@ -100,7 +100,7 @@ pub(super) async fn list_page(
 }
 
 /// `GET /console/cases/{case}`: one case as this node derives it.
-pub async fn show(
+pub(super) async fn show(
     State(api): State<ApiState>,
     Extension(cx): Extension<Cx>,
     Path(id): Path<String>,

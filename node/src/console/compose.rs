@@ -324,7 +324,7 @@ fn form_page(
 }
 
 /// `GET /console/compose`; 403 for roles that may not send (auditors).
-pub async fn form(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
+pub(super) async fn form(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
     if let Err(e) = cx.principal().require(Action::Send) {
         return cx.api_error(&e);
     }
@@ -334,7 +334,7 @@ pub async fn form(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> 
 
 /// `POST /console/compose`: sends, then shows the new message; a refusal re-shows the form
 /// as filled, with the reason.
-pub async fn send(
+pub(super) async fn send(
     State(api): State<ApiState>,
     Extension(cx): Extension<Cx>,
     Extension(f): Extension<FormData>,

@@ -6,12 +6,12 @@ use maud::{html, Markup};
 use super::i18n::Locale;
 
 /// User-supplied text isolated from the surrounding direction (`<bdi>`).
-pub fn bdi(s: &str) -> Markup {
+pub(crate) fn bdi(s: &str) -> Markup {
     html! { bdi { (s) } }
 }
 
 /// Node ids (or any user-supplied names) as a comma-separated list, each isolated.
-pub fn bdi_list<S: AsRef<str>>(list: &[S]) -> Markup {
+pub(crate) fn bdi_list<S: AsRef<str>>(list: &[S]) -> Markup {
     html! {
         @for (i, n) in list.iter().enumerate() {
             @if i > 0 { ", " }
@@ -21,23 +21,23 @@ pub fn bdi_list<S: AsRef<str>>(list: &[S]) -> Markup {
 }
 
 /// A time: machine-readable attribute, localised text.
-pub fn time(l: &Locale, rfc3339: &str) -> Markup {
+pub(crate) fn time(l: &Locale, rfc3339: &str) -> Markup {
     html! { time datetime=(rfc3339) { (l.datetime(rfc3339)) } }
 }
 
 /// `application/x-www-form-urlencoded` pairs (a form body or a query), in order; a key may
 /// repeat (checkbox groups).
 #[derive(Clone, Debug, Default)]
-pub struct FormData(pub Vec<(String, String)>);
+pub(crate) struct FormData(pub Vec<(String, String)>);
 
 impl FormData {
     /// Parses urlencoded bytes; malformed input gives no pairs.
-    pub fn parse(bytes: &[u8]) -> Self {
+    pub(crate) fn parse(bytes: &[u8]) -> Self {
         Self(serde_urlencoded::from_bytes(bytes).unwrap_or_default())
     }
 
     /// The first value of `key`, trimmed; `None` if absent or blank.
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)
@@ -46,7 +46,7 @@ impl FormData {
     }
 
     /// Every non-blank value of `key`.
-    pub fn all(&self, key: &str) -> Vec<&str> {
+    pub(crate) fn all(&self, key: &str) -> Vec<&str> {
         self.0
             .iter()
             .filter(|(k, _)| k == key)
@@ -57,7 +57,7 @@ impl FormData {
 
     /// The first value of `key` as typed (not trimmed: text areas), browsers' CRLF line
     /// ends made plain; empty if absent.
-    pub fn text(&self, key: &str) -> String {
+    pub(crate) fn text(&self, key: &str) -> String {
         self.0
             .iter()
             .find(|(k, _)| k == key)
@@ -66,19 +66,19 @@ impl FormData {
     }
 
     /// Whether a checkbox `key` was ticked.
-    pub fn checked(&self, key: &str) -> bool {
+    pub(crate) fn checked(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
 
     /// The pairs as a query string (without `?`), leaving out `skip`.
-    pub fn query_without(&self, skip: &str) -> String {
+    pub(crate) fn query_without(&self, skip: &str) -> String {
         let kept: Vec<&(String, String)> = self.0.iter().filter(|(k, _)| k != skip).collect();
         serde_urlencoded::to_string(kept).unwrap_or_default()
     }
 }
 
 /// The CSS class of a TLP label (`TLP:AMBER+STRICT` → `tlp-amber-strict`).
-pub fn tlp_class(label: &str) -> &'static str {
+pub(super) fn tlp_class(label: &str) -> &'static str {
     match label {
         "TLP:RED" => "tlp-red",
         "TLP:AMBER+STRICT" => "tlp-amber-strict",
@@ -89,7 +89,7 @@ pub fn tlp_class(label: &str) -> &'static str {
 }
 
 /// A TLP badge: the label itself is never translated (TLP 2.0 says so), its meaning is.
-pub fn tlp_badge(l: &Locale, label: &str) -> Markup {
+pub(crate) fn tlp_badge(l: &Locale, label: &str) -> Markup {
     let key = format!(
         "tlp-meaning-{}",
         tlp_class(label).trim_start_matches("tlp-")
@@ -98,12 +98,12 @@ pub fn tlp_badge(l: &Locale, label: &str) -> Markup {
 }
 
 /// A hidden CSRF field.
-pub fn csrf_field(token: &str) -> Markup {
+pub(super) fn csrf_field(token: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(token); }
 }
 
 /// `<option>`s from (value, label) pairs, `selected` marked.
-pub fn options(items: &[(String, String)], selected: Option<&str>) -> Markup {
+pub(crate) fn options(items: &[(String, String)], selected: Option<&str>) -> Markup {
     html! {
         @for (v, label) in items {
             option value=(v) selected[Some(v.as_str()) == selected] { (label) }

@@ -18,7 +18,7 @@ use unic_langid::LanguageIdentifier;
 
 /// Writing direction of a language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dir {
+pub(crate) enum Dir {
     /// Left to right.
     Ltr,
     /// Right to left (Arabic).
@@ -27,7 +27,7 @@ pub enum Dir {
 
 impl Dir {
     /// The HTML `dir` attribute value.
-    pub fn attr(self) -> &'static str {
+    pub(crate) fn attr(self) -> &'static str {
         match self {
             Dir::Ltr => "ltr",
             Dir::Rtl => "rtl",
@@ -36,7 +36,7 @@ impl Dir {
 }
 
 /// One language the console speaks: tag, name in itself, direction, digits, catalogue.
-pub struct LocaleDef {
+pub(crate) struct LocaleDef {
     /// BCP 47 tag, as in `lang=` and the `.ftl` file name.
     pub tag: &'static str,
     /// The language's name in itself, for the language switch.
@@ -55,7 +55,7 @@ const LATIN: [char; 10] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 const ARABIC_INDIC: [char; 10] = ['٠', '١', '٢', '٣', '٤', '٥', '٦', '٧', '٨', '٩'];
 
 /// Every language, English first (the fallback for a message a catalogue lacks).
-pub const LOCALES: &[LocaleDef] = &[
+pub(crate) const LOCALES: &[LocaleDef] = &[
     LocaleDef {
         tag: "en",
         native: "English",
@@ -84,7 +84,7 @@ pub const LOCALES: &[LocaleDef] = &[
 ];
 
 /// A language ready to use: its definition and compiled catalogue.
-pub struct Locale {
+pub(crate) struct Locale {
     /// What it is.
     pub def: &'static LocaleDef,
     bundle: FluentBundle<FluentResource>,
@@ -120,7 +120,7 @@ fn all() -> &'static [Locale] {
 }
 
 /// The locale with this tag, if the console speaks it.
-pub fn by_tag(tag: &str) -> Option<&'static Locale> {
+pub(crate) fn by_tag(tag: &str) -> Option<&'static Locale> {
     let primary = tag
         .split(['-', '_'])
         .next()
@@ -130,17 +130,17 @@ pub fn by_tag(tag: &str) -> Option<&'static Locale> {
 }
 
 /// English.
-pub fn fallback() -> &'static Locale {
+pub(crate) fn fallback() -> &'static Locale {
     &all()[0]
 }
 
 /// Every locale, in [`LOCALES`] order.
-pub fn every() -> &'static [Locale] {
+pub(crate) fn every() -> &'static [Locale] {
     all()
 }
 
 /// The first language of an `Accept-Language` value the console speaks, by quality.
-pub fn from_accept_language(header: &str) -> Option<&'static Locale> {
+pub(crate) fn from_accept_language(header: &str) -> Option<&'static Locale> {
     let mut tags: Vec<(f32, usize, &str)> = header
         .split(',')
         .enumerate()
@@ -159,7 +159,7 @@ pub fn from_accept_language(header: &str) -> Option<&'static Locale> {
 }
 
 /// A translation argument.
-pub enum Arg<'a> {
+pub(crate) enum Arg<'a> {
     /// Text, inserted as is (the page escapes the whole translation).
     Str(&'a str),
     /// A count, for plural selection; written with the locale's digits.
@@ -168,12 +168,12 @@ pub enum Arg<'a> {
 
 impl Locale {
     /// The message `id` with no arguments.
-    pub fn t(&self, id: &str) -> String {
+    pub(crate) fn t(&self, id: &str) -> String {
         self.ta(id, &[])
     }
 
     /// The message `id` with arguments; English if this catalogue lacks it, else the id.
-    pub fn ta(&self, id: &str, args: &[(&str, Arg<'_>)]) -> String {
+    pub(crate) fn ta(&self, id: &str, args: &[(&str, Arg<'_>)]) -> String {
         match self.format(id, args) {
             Some(s) => s,
             None => {
@@ -184,14 +184,14 @@ impl Locale {
     }
 
     /// Whether this catalogue (not the fallback) has `id`.
-    pub fn has(&self, id: &str) -> bool {
+    pub(crate) fn has(&self, id: &str) -> bool {
         self.bundle
             .get_message(id)
             .is_some_and(|m| m.value().is_some())
     }
 
     /// The first of `ids` this catalogue or English has, translated.
-    pub fn t_or(&self, id: &str, otherwise: &str) -> String {
+    pub(crate) fn t_or(&self, id: &str, otherwise: &str) -> String {
         if self.has(id) || fallback().has(id) {
             self.t(id)
         } else {
@@ -231,7 +231,7 @@ impl Locale {
     }
 
     /// A whole number with this locale's digits and grouping (`12,345`, `12 345`, `١٢٬٣٤٥`).
-    pub fn num(&self, n: u64) -> String {
+    pub(crate) fn num(&self, n: u64) -> String {
         let plain = n.to_string();
         let mut out = String::new();
         for (i, c) in plain.chars().enumerate() {
@@ -254,7 +254,7 @@ impl Locale {
 
     /// An RFC 3339 time as this locale writes a date and time (UTC, as the log records it);
     /// the input as is if it does not parse.
-    pub fn datetime(&self, rfc3339: &str) -> String {
+    pub(crate) fn datetime(&self, rfc3339: &str) -> String {
         let Ok(t) =
             time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
         else {

@@ -25,9 +25,9 @@ mod case_actions;
 mod cases;
 mod compose;
 mod html;
-pub mod i18n;
+pub(crate) mod i18n;
 mod pages;
-pub mod session;
+pub(crate) mod session;
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -49,28 +49,28 @@ use i18n::Locale;
 use maud::{html, Markup, DOCTYPE};
 
 /// The session cookie.
-pub const SESSION_COOKIE: &str = "liaison_session";
+pub(crate) const SESSION_COOKIE: &str = "liaison_session";
 /// The language cookie.
-pub const LANG_COOKIE: &str = "liaison_lang";
+pub(crate) const LANG_COOKIE: &str = "liaison_lang";
 /// The login form's CSRF cookie (double submit: there is no session yet).
-pub const LOGIN_COOKIE: &str = "liaison_login";
+pub(crate) const LOGIN_COOKIE: &str = "liaison_login";
 /// Largest form body accepted.
-pub const MAX_FORM: usize = 256 * 1024;
+pub(crate) const MAX_FORM: usize = 256 * 1024;
 
 /// The policy every console answer carries: nothing but our own stylesheet, no script.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub(crate) const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const CSS: &str = include_str!("static/console.css");
 
 /// The console's shared state: sessions and CSRF key.
 #[derive(Debug)]
-pub struct Console {
+pub(crate) struct Console {
     sessions: session::Sessions,
 }
 
 impl Console {
     /// A console with no sessions.
-    pub fn new() -> Result<Self, crate::api::ApiStartError> {
+    pub(crate) fn new() -> Result<Self, crate::api::ApiStartError> {
         Ok(Self {
             sessions: session::Sessions::new()?,
         })
@@ -78,7 +78,7 @@ impl Console {
 }
 
 /// Whether a path belongs to the console (and so to `gate`, not the JSON API's check).
-pub fn owns(path: &str) -> bool {
+pub(crate) fn owns(path: &str) -> bool {
     path == "/console" || path.starts_with("/console/")
 }
 
@@ -109,7 +109,7 @@ pub(crate) fn router() -> Router<ApiState> {
 
 /// How the caller got in.
 #[derive(Clone, Debug)]
-pub struct Auth {
+pub(crate) struct Auth {
     /// Who.
     pub principal: Principal,
     /// The CSRF token their forms carry.
@@ -120,7 +120,7 @@ pub struct Auth {
 
 /// What every page knows about its request.
 #[derive(Clone)]
-pub struct Cx {
+pub(crate) struct Cx {
     /// The language.
     pub l: &'static Locale,
     /// The caller (absent only on the login page).
@@ -139,7 +139,7 @@ pub struct Cx {
 
 /// Main navigation entries.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Nav {
+pub(crate) enum Nav {
     /// The inbox.
     Inbox,
     /// Compose.
@@ -156,14 +156,14 @@ pub enum Nav {
 
 impl Cx {
     /// The caller; pages behind the gate always have one.
-    pub fn principal(&self) -> Principal {
+    pub(crate) fn principal(&self) -> Principal {
         self.auth
             .as_ref()
             .map_or_else(Principal::token, |a| a.principal.clone())
     }
 
     /// The CSRF field for a form.
-    pub fn csrf(&self) -> Markup {
+    pub(crate) fn csrf(&self) -> Markup {
         html! {
             @if let Some(a) = &self.auth {
                 (csrf_field(&a.csrf))
@@ -172,14 +172,14 @@ impl Cx {
     }
 
     /// Whether the caller may do `action`.
-    pub fn may(&self, action: Action) -> bool {
+    pub(crate) fn may(&self, action: Action) -> bool {
         self.auth
             .as_ref()
             .is_some_and(|a| action.allowed(a.principal.role))
     }
 
     /// Translates.
-    pub fn t(&self, id: &str) -> String {
+    pub(crate) fn t(&self, id: &str) -> String {
         self.l.t(id)
     }
 
@@ -192,7 +192,7 @@ impl Cx {
     }
 
     /// A whole page: layout, navigation, language switch, `body` inside `<main>`.
-    pub fn page(&self, status: StatusCode, title: &str, nav: Nav, body: Markup) -> Response {
+    pub(crate) fn page(&self, status: StatusCode, title: &str, nav: Nav, body: Markup) -> Response {
         let l = self.l;
         let entries = [
             (Nav::Inbox, "/console/inbox", "nav-inbox", Action::ListInbox),
@@ -296,7 +296,7 @@ impl Cx {
     }
 
     /// An error page for `status` with a translated reason and the stable reason code.
-    pub fn error(&self, status: StatusCode, code: &str, detail: Option<&str>) -> Response {
+    pub(crate) fn error(&self, status: StatusCode, code: &str, detail: Option<&str>) -> Response {
         let l = self.l;
         let text = l.t_or(&format!("error-{code}"), &l.t("error-other"));
         let body = html! {
@@ -316,7 +316,7 @@ impl Cx {
     /// The error page of an internal failure (500 with `code`): the cause goes to the node's
     /// log under the request id, and the page shows only that id, never the cause (which
     /// names files and internals).
-    pub fn internal(&self, code: &str, cause: String) -> Response {
+    pub(crate) fn internal(&self, code: &str, cause: String) -> Response {
         let id = RequestId::current().unwrap_or_else(RequestId::next);
         tracing::error!(request_id = %id, code, error = cause, "console: internal error");
         let detail =
@@ -326,7 +326,7 @@ impl Cx {
 
     /// A refusal shown above a re-shown form: the translated reason, its reason code and
     /// the node's detail (`role="alert"` is on the box that holds it).
-    pub fn refusal(&self, e: &ApiError) -> Markup {
+    pub(crate) fn refusal(&self, e: &ApiError) -> Markup {
         let l = self.l;
         let code = e.reason_code();
         let text = l.t_or(&format!("error-{code}"), &l.t("error-refused"));
@@ -338,7 +338,7 @@ impl Cx {
     }
 
     /// The error page of an API error.
-    pub fn api_error(&self, e: &ApiError) -> Response {
+    pub(crate) fn api_error(&self, e: &ApiError) -> Response {
         let detail = match e {
             // The role refusal is fully said by the translated text.
             ApiError::Forbidden { .. } => None,
@@ -650,15 +650,15 @@ pub(crate) fn download(content_type: &'static str, name: &str, content: Vec<u8>)
 /// Shared pieces of the page modules.
 pub(crate) mod prelude {
     pub(crate) use super::html::{bdi, bdi_list, options, time, tlp_badge, FormData};
-    pub use super::i18n::Arg;
-    pub use super::{Cx, Nav};
-    pub use crate::api::auth::Action;
+    pub(crate) use super::i18n::Arg;
+    pub(crate) use super::{Cx, Nav};
+    pub(crate) use crate::api::auth::Action;
     pub(crate) use crate::api::ApiState;
-    pub use axum::extract::{Path, State};
-    pub use axum::http::StatusCode;
-    pub use axum::response::{IntoResponse, Redirect, Response};
-    pub use axum::Extension;
-    pub use maud::{html, Markup};
+    pub(crate) use axum::extract::{Path, State};
+    pub(crate) use axum::http::StatusCode;
+    pub(crate) use axum::response::{IntoResponse, Redirect, Response};
+    pub(crate) use axum::Extension;
+    pub(crate) use maud::{html, Markup};
 }
 
 /// The tests of the whole console's rendering live in `tests/tests/console.rs` (real nodes,

@@ -60,7 +60,7 @@ pub(crate) fn kind_name(cx: &Cx, kind: &str) -> String {
 }
 
 /// `GET /console/inbox`: unread first, newest first; filters by kind, TLP, case, sender.
-pub async fn inbox(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
+pub(super) async fn inbox(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
     let l = cx.l;
     let q = InboxQuery {
         from: None,
@@ -435,7 +435,7 @@ fn content(cx: &Cx, m: &MessageView) -> Markup {
 
 /// `GET /console/messages/{id}`: handling first, then header, content, entities, trail.
 /// Auditors (no content) see the logged facts and the trail.
-pub async fn message(
+pub(super) async fn message(
     State(api): State<ApiState>,
     Extension(cx): Extension<Cx>,
     Path(id): Path<String>,
@@ -484,7 +484,7 @@ pub async fn message(
 }
 
 /// `POST /console/messages/{id}/ack`.
-pub async fn ack(
+pub(super) async fn ack(
     State(api): State<ApiState>,
     Extension(cx): Extension<Cx>,
     Path(id): Path<String>,
@@ -496,7 +496,7 @@ pub async fn ack(
 }
 
 /// `GET /console/status`: peers, outbox depth, last checkpoint, alarms.
-pub async fn status(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
+pub(super) async fn status(State(api): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
     let l = cx.l;
     let st = match handlers::status_of(&api, &cx.principal()) {
         Ok(st) => st,

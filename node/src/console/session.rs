@@ -21,15 +21,15 @@ use ring::rand::{SecureRandom, SystemRandom};
 use crate::api::auth::Principal;
 
 /// A session ends after this long without a request.
-pub const IDLE: Duration = Duration::from_secs(30 * 60);
+pub(crate) const IDLE: Duration = Duration::from_secs(30 * 60);
 /// A session ends this long after login, whatever happens.
-pub const LIFETIME: Duration = Duration::from_secs(12 * 3600);
+pub(crate) const LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// Most sessions at once.
-pub const MAX_SESSIONS: usize = 256;
+pub(crate) const MAX_SESSIONS: usize = 256;
 
 /// A logged-in browser.
 #[derive(Clone, Debug)]
-pub struct Session {
+pub(crate) struct Session {
     /// Who logged in.
     pub principal: Principal,
     /// The session's CSRF token.
@@ -39,7 +39,7 @@ pub struct Session {
 }
 
 /// Live sessions and the CSRF key. `Debug` shows no secrets.
-pub struct Sessions {
+pub(crate) struct Sessions {
     map: Mutex<HashMap<[u8; 32], Session>>,
     csrf_key: hmac::Key,
     rng: SystemRandom,
@@ -59,7 +59,7 @@ fn digest_of(id: &str) -> [u8; 32] {
 
 impl Sessions {
     /// An empty store with a fresh CSRF key.
-    pub fn new() -> Result<Self, crate::api::ApiStartError> {
+    pub(crate) fn new() -> Result<Self, crate::api::ApiStartError> {
         let rng = SystemRandom::new();
         let csrf_key = hmac::Key::generate(hmac::HMAC_SHA256, &rng)
             .map_err(|_| crate::api::ApiStartError::Random)?;
@@ -71,14 +71,14 @@ impl Sessions {
     }
 
     /// 32 random bytes as hex.
-    pub fn random(&self) -> Option<String> {
+    pub(crate) fn random(&self) -> Option<String> {
         let mut b = [0u8; 32];
         self.rng.fill(&mut b).ok()?;
         Some(liaison_protocol::ids::hex(&b))
     }
 
     /// Starts a session for `principal`: its id (the cookie value).
-    pub fn create(&self, principal: Principal) -> Option<String> {
+    pub(crate) fn create(&self, principal: Principal) -> Option<String> {
         let id = self.random()?;
         let csrf = self.random()?;
         let now = Instant::now();
@@ -102,7 +102,7 @@ impl Sessions {
     }
 
     /// The live session with this id, marked as used.
-    pub fn get(&self, id: &str) -> Option<Session> {
+    pub(crate) fn get(&self, id: &str) -> Option<Session> {
         let now = Instant::now();
         let mut map = self.map.lock().ok()?;
         let key = digest_of(id);
@@ -116,14 +116,14 @@ impl Sessions {
     }
 
     /// Ends a session.
-    pub fn remove(&self, id: &str) {
+    pub(crate) fn remove(&self, id: &str) {
         if let Ok(mut map) = self.map.lock() {
             map.remove(&digest_of(id));
         }
     }
 
     /// The CSRF token of a certificate-authenticated officer.
-    pub fn csrf_for(&self, who: &str) -> String {
+    pub(crate) fn csrf_for(&self, who: &str) -> String {
         let tag = hmac::sign(
             &self.csrf_key,
             format!("liaison/v1/console-csrf\0{who}").as_bytes(),
@@ -137,7 +137,7 @@ fn alive(s: &Session, now: Instant) -> bool {
 }
 
 /// Whether two tokens are equal, in time independent of where they differ.
-pub fn same_token(a: &str, b: &str) -> bool {
+pub(crate) fn same_token(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && !a.is_empty() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
