@@ -288,7 +288,7 @@ impl Node {
             let _ = ctx.deconfliction.set(Mutex::new(service));
         }
         // The API first: a bad token file or a taken port stops start-up before any session.
-        let api = crate::api::bind(ctx.clone()).await?;
+        let api = crate::api::bind(ctx.clone(), crate::console::shell()?).await?;
         let (api_addr, api_tls_addr) = (api.local_addr, api.tls_addr);
         let mut tasks = JoinSet::new();
         tasks.spawn(api.serve);

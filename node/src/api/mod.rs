@@ -48,7 +48,7 @@
 //! bodies (`json.rs`) run on the blocking pool, so that `/v1/status` and the peer sessions,
 //! which share the async workers, are never held up behind them.
 //!
-//! Calling shape: [`bind`] (binds the sockets and prepares the token, so configuration
+//! Calling shape: `bind` (binds the sockets and prepares the token, so configuration
 //! errors surface at start-up) → spawn [`ApiServer::serve`] → cancel `ctx.cancel` to stop
 //! (in-flight requests finish, for at most [`SHUTDOWN_GRACE`]).
 
@@ -108,8 +108,6 @@ pub struct ApiServer {
 pub(crate) struct ApiState {
     pub(crate) ctx: Arc<Ctx>,
     pub(crate) token: Arc<TokenCheck>,
-    /// The console's sessions ([`crate::console`]).
-    pub(crate) console: Arc<crate::console::Console>,
     /// Failed token sign-ins per source, bearer and console login alike.
     pub(crate) sign_ins: Arc<SignInBackoff>,
 }
@@ -378,19 +376,44 @@ pub enum ApiStartError {
     Random,
 }
 
-/// Binds the API's listeners and prepares the token (creating the token file if absent).
-/// Errors name the configuration key at fault.
-pub async fn bind(ctx: Arc<Ctx>) -> Result<ApiServer, ApiStartError> {
+/// Another shell served on the API's listeners, beside the JSON API (the console): its routes,
+/// which paths are its own, and how it authenticates them instead of the API's bearer-token
+/// and certificate check. The shell is built above the API and handed to [`bind`], so the API
+/// knows nothing of it.
+pub(crate) struct Shell {
+    /// Its routes, merged into the API's router.
+    pub(crate) router: Router<ApiState>,
+    /// Whether a path is the shell's (not the JSON API's: no JSON body limit, its own check).
+    pub(crate) owns: fn(&str) -> bool,
+    /// Authenticates a request for one of its paths, then runs the rest of the stack.
+    pub(crate) gate: Gate,
+}
+
+/// How a [`Shell`] authenticates its requests.
+pub(crate) type Gate = Arc<
+    dyn Fn(ApiState, Request, Next) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync,
+>;
+
+/// What the API's middleware knows of the other shell.
+#[derive(Clone)]
+struct ShellHooks {
+    owns: fn(&str) -> bool,
+    gate: Gate,
+}
+
+/// Binds the API's listeners and prepares the token (creating the token file if absent); the
+/// console (`shell`) is served on the same listeners. Errors name the configuration key at
+/// fault.
+pub(crate) async fn bind(ctx: Arc<Ctx>, shell: Shell) -> Result<ApiServer, ApiStartError> {
     let api = ctx.cfg.api.clone();
     let token = auth::load_or_create_token(&api.token_file)?;
     let state = ApiState {
         token: Arc::new(TokenCheck::new(&token)?),
         ctx: ctx.clone(),
-        console: Arc::new(crate::console::Console::new()?),
         sign_ins: Arc::new(SignInBackoff::new()),
     };
     drop(token);
-    let app = router(state);
+    let app = router(state, shell);
     let limits = ConnLimits::new(&api, connection_cap(&api)?);
 
     let listen_error = |key, addr| move |source| ApiStartError::Listen { key, addr, source };
@@ -490,7 +513,11 @@ fn connection_cap(api: &crate::config::ApiConfig) -> Result<usize, ApiStartError
     Ok(cap)
 }
 
-fn router(state: ApiState) -> Router {
+fn router(state: ApiState, shell: Shell) -> Router {
+    let hooks = ShellHooks {
+        owns: shell.owns,
+        gate: shell.gate,
+    };
     Router::new()
         .route("/v1/messages", post(handlers::send))
         .route("/v1/inbox", get(handlers::inbox))
@@ -516,13 +543,16 @@ fn router(state: ApiState) -> Router {
         .route("/v1/purge", post(handlers::purge))
         .route("/v1/alarms/clear", post(admin::clear_alarms))
         .route("/v1/store/scrub", post(admin::scrub))
-        .merge(crate::console::router())
+        .merge(shell.router)
         .fallback(|req: Request| async move { ApiError::NoRoute(req.uri().path().to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), hooks.clone()),
+            authenticate,
+        ))
         .layer(DefaultBodyLimit::max(state.ctx.cfg.api.max_body_bytes))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            (state.clone(), hooks),
             request_context,
         ))
         .with_state(state)
@@ -532,7 +562,11 @@ fn router(state: ApiState) -> Router {
 /// `X-Request-Id` and the log lines about it) and refuses a body whose declared length is
 /// above `api.max_body_bytes` before anything reads it. Console pages answer in HTML with
 /// their own, smaller form limit instead.
-async fn request_context(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+async fn request_context(
+    State((state, shell)): State<(ApiState, ShellHooks)>,
+    req: Request,
+    next: Next,
+) -> Response {
     let id = RequestId::next();
     let limit = state.ctx.cfg.api.max_body_bytes;
     let mut resp = id
@@ -543,8 +577,7 @@ async fn request_context(State(state): State<ApiState>, req: Request, next: Next
                 .get(header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
-            if declared.is_some_and(|n| n > limit as u64) && !crate::console::owns(req.uri().path())
-            {
+            if declared.is_some_and(|n| n > limit as u64) && !(shell.owns)(req.uri().path()) {
                 tracing::debug!(
                     path = req.uri().path(),
                     declared,
@@ -563,14 +596,17 @@ async fn request_context(State(state): State<ApiState>, req: Request, next: Next
 /// Establishes the [`Principal`] (certificate on the HTTPS listener, bearer token on the
 /// plain one), refuses the unauthenticated, and logs the request at debug level.
 ///
-/// Console pages (`/console/…`) are authenticated by [`crate::console::gate`] instead: the
-/// same certificate check on HTTPS, and on the plain listener a session started by a login
-/// with the same token.
-async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Next) -> Response {
+/// The other shell's paths (the console's `/console/…`) are authenticated by its own gate
+/// instead ([`Shell::gate`]).
+async fn authenticate(
+    State((state, shell)): State<(ApiState, ShellHooks)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    if crate::console::owns(&path) {
-        return crate::console::gate(&state, req, next).await;
+    if (shell.owns)(&path) {
+        return (shell.gate)(state, req, next).await;
     }
     let principal = match req.extensions().get::<ConnectInfo<tls::OfficerConn>>() {
         Some(ConnectInfo(conn)) => conn

@@ -30,6 +30,7 @@ mod pages;
 pub(crate) mod session;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -75,6 +76,20 @@ impl Console {
             sessions: session::Sessions::new()?,
         })
     }
+}
+
+/// The console as a shell of the API's listeners: its routes, its paths, its sign-in check.
+pub(crate) fn shell() -> Result<crate::api::Shell, crate::api::ApiStartError> {
+    let console = Arc::new(Console::new()?);
+    let for_gate = console.clone();
+    Ok(crate::api::Shell {
+        router: router().layer(Extension(console)),
+        owns,
+        gate: Arc::new(move |state, req, next| {
+            let console = for_gate.clone();
+            Box::pin(async move { gate(&state, &console, req, next).await })
+        }),
+    })
 }
 
 /// Whether a path belongs to the console (and so to `gate`, not the JSON API's check).
@@ -390,7 +405,12 @@ fn cross_origin(headers: &HeaderMap, secure: bool) -> bool {
 /// Authenticates a console request (called by the API's `authenticate` for console paths),
 /// checks the CSRF token of every POST, picks the language, and adds the security headers
 /// to every answer.
-pub(crate) async fn gate(state: &ApiState, req: Request, next: Next) -> Response {
+pub(crate) async fn gate(
+    state: &ApiState,
+    console: &Console,
+    req: Request,
+    next: Next,
+) -> Response {
     let (mut parts, body) = req.into_parts();
     let query = FormData::parse(parts.uri.query().unwrap_or("").as_bytes());
     let (l, remember_lang) = locale_of(&parts.headers, &query);
@@ -399,7 +419,6 @@ pub(crate) async fn gate(state: &ApiState, req: Request, next: Next) -> Response
         .get::<ConnectInfo<tls::OfficerConn>>()
         .map(|ConnectInfo(c)| c.officer.clone());
     let secure = conn.is_some();
-    let console = &state.console;
     let auth = match conn {
         Some(Some(officer)) => {
             let principal = Principal::officer(&officer);
@@ -557,7 +576,10 @@ fn login_page(cx: &Cx, status: StatusCode, error: Option<&str>, token: &str) -> 
     resp
 }
 
-async fn login_form(State(s): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
+async fn login_form(
+    Extension(console): Extension<Arc<Console>>,
+    Extension(cx): Extension<Cx>,
+) -> Response {
     if cx.auth.is_some() {
         return Redirect::to("/console/inbox").into_response();
     }
@@ -565,7 +587,7 @@ async fn login_form(State(s): State<ApiState>, Extension(cx): Extension<Cx>) -> 
         // HTTPS callers are officers with certificates; without one they never get here.
         return cx.error(StatusCode::UNAUTHORIZED, "unauthenticated", None);
     }
-    match s.console.sessions.random() {
+    match console.sessions.random() {
         Some(token) => login_page(&cx, StatusCode::OK, None, &token),
         None => cx.error(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", None),
     }
@@ -573,6 +595,7 @@ async fn login_form(State(s): State<ApiState>, Extension(cx): Extension<Cx>) -> 
 
 async fn login(
     State(s): State<ApiState>,
+    Extension(console): Extension<Arc<Console>>,
     Extension(cx): Extension<Cx>,
     Extension(form): Extension<FormData>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -580,7 +603,7 @@ async fn login(
     if cx.secure {
         return cx.error(StatusCode::UNAUTHORIZED, "unauthenticated", None);
     }
-    let Some(fresh) = s.console.sessions.random() else {
+    let Some(fresh) = console.sessions.random() else {
         return cx.error(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", None);
     };
     // The same backoff as the API's bearer token: it is the same token.
@@ -609,7 +632,7 @@ async fn login(
     }
     let principal = Principal::token();
     tracing::info!(who = %principal, "console: logged in");
-    let Some(id) = s.console.sessions.create(principal) else {
+    let Some(id) = console.sessions.create(principal) else {
         return cx.error(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", None);
     };
     let mut resp = Redirect::to("/console/inbox").into_response();
@@ -624,9 +647,12 @@ async fn login(
     resp
 }
 
-async fn logout(State(s): State<ApiState>, Extension(cx): Extension<Cx>) -> Response {
+async fn logout(
+    Extension(console): Extension<Arc<Console>>,
+    Extension(cx): Extension<Cx>,
+) -> Response {
     if let Some(id) = cx.auth.as_ref().and_then(|a| a.session.as_deref()) {
-        s.console.sessions.remove(id);
+        console.sessions.remove(id);
     }
     let mut resp = Redirect::to("/console/login").into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
