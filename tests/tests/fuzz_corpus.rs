@@ -229,6 +229,11 @@ const WRITTEN_SEEDS: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// Writes the seeds of the node's fuzz targets (`journal_replay`, `api_json`) into
+/// `fuzz/corpus`. Ignored on purpose: it is a generator, not a check — it writes into the
+/// source tree, which a test run must never do; the tests above run every committed seed
+/// through the same harness. Run it with
+/// `cargo test -p liaison-tests --test fuzz_corpus -- --ignored regenerate_node_fuzz_seeds`.
 #[tokio::test]
 #[ignore = "writes fuzz/corpus; run explicitly to regenerate"]
 async fn regenerate_node_fuzz_seeds() {
