@@ -510,50 +510,7 @@ mod tests {
     /// layer's, the store's (alarms, errors, lock, files), and the node's (refusals,
     /// transport, streams, API).
     fn produced() -> BTreeSet<String> {
-        use crate::store::StoreError;
         let io = || std::io::Error::other("x");
-        let store = [
-            StoreError::DiskFull(io()),
-            StoreError::Write(io()),
-            StoreError::Read {
-                offset: 0,
-                source: io(),
-            },
-            StoreError::Damaged {
-                id: liaison_protocol::MessageId([0; 32]),
-                why: String::new(),
-            },
-            StoreError::Corrupt(String::new()),
-            StoreError::Refused(String::new()),
-            StoreError::Broken(String::new()),
-            StoreError::Stopped,
-            StoreError::Checkpoint(String::new()),
-            StoreError::io(String::new(), io()),
-            StoreError::JournalDamaged(String::new()),
-            StoreError::RolledBack(String::new()),
-            StoreError::Rewritten(String::new()),
-            StoreError::CheckpointInvalid(String::new()),
-            StoreError::CheckpointsMissing(String::new()),
-            StoreError::HistoryDamaged(String::new()),
-        ];
-        let lock = [
-            crate::store::lock::LockError::InUse {
-                dir: String::new(),
-                holder: None,
-            }
-            .reason_code(),
-            crate::store::lock::LockError::Io {
-                dir: String::new(),
-                source: io(),
-            }
-            .reason_code(),
-        ];
-        let file = crate::files::FileError::NotPrivate {
-            what: String::new(),
-            path: String::new(),
-            mode: 0,
-        }
-        .reason_code();
         let api = crate::api::tests::one_of_each();
         let mut all: Vec<&str> = Refusal::node_codes();
         all.extend(liaison_protocol::error::REASON_CODES);
@@ -561,10 +518,7 @@ mod tests {
         all.extend(liaison_certs::tls::REASON_CODES);
         all.extend(crate::endpoint::REASON_CODES);
         all.push(crate::wire::ReadError::Stream(io()).reason_code());
-        all.extend(crate::alarm::AlarmKind::ALL.iter().map(|k| k.code()));
-        all.extend(store.iter().map(StoreError::reason_code));
-        all.extend(lock);
-        all.push(file);
+        all.extend(crate::store::reason_codes());
         let mut all: BTreeSet<String> = all.into_iter().map(str::to_owned).collect();
         // A refusal carries the code of the layer that refused, listed above.
         all.extend(

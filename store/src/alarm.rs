@@ -297,57 +297,8 @@ mod tests {
     /// in docs/REASONS.md.
     #[test]
     fn every_code_is_in_reasons_md() {
-        use crate::StoreError;
         let doc = include_str!("../../docs/REASONS.md");
-        let io = || std::io::Error::other("x");
-        let store = [
-            StoreError::DiskFull(io()),
-            StoreError::Write(io()),
-            StoreError::Read {
-                offset: 0,
-                source: io(),
-            },
-            StoreError::Damaged {
-                id: liaison_protocol::MessageId([0; 32]),
-                why: String::new(),
-            },
-            StoreError::Corrupt(String::new()),
-            StoreError::Refused(String::new()),
-            StoreError::Broken(String::new()),
-            StoreError::Stopped,
-            StoreError::Checkpoint(String::new()),
-            StoreError::io(String::new(), io()),
-            StoreError::JournalDamaged(String::new()),
-            StoreError::RolledBack(String::new()),
-            StoreError::Rewritten(String::new()),
-            StoreError::CheckpointInvalid(String::new()),
-            StoreError::CheckpointsMissing(String::new()),
-            StoreError::HistoryDamaged(String::new()),
-        ];
-        let lock = [
-            crate::lock::LockError::InUse {
-                dir: String::new(),
-                holder: None,
-            }
-            .reason_code(),
-            crate::lock::LockError::Io {
-                dir: String::new(),
-                source: io(),
-            }
-            .reason_code(),
-        ];
-        let files = crate::files::FileError::NotPrivate {
-            what: String::new(),
-            path: String::new(),
-            mode: 0,
-        }
-        .reason_code();
-        let codes = AlarmKind::ALL
-            .iter()
-            .map(|k| k.code())
-            .chain(store.iter().map(StoreError::reason_code))
-            .chain(lock)
-            .chain([files]);
+        let codes = crate::reason_codes();
         for code in codes {
             assert!(
                 doc.contains(&format!("`{code}`")),

@@ -154,6 +154,62 @@ impl StoreError {
     }
 }
 
+/// Every reason code the store gives: its alarms', its errors', its lock's and its files'
+/// (docs/REASONS.md documents each; the node's test checks that every documented code is
+/// produced somewhere).
+pub fn reason_codes() -> Vec<&'static str> {
+    let io = || std::io::Error::other("x");
+    let store = [
+        StoreError::DiskFull(io()),
+        StoreError::Write(io()),
+        StoreError::Read {
+            offset: 0,
+            source: io(),
+        },
+        StoreError::Damaged {
+            id: liaison_protocol::MessageId([0; 32]),
+            why: String::new(),
+        },
+        StoreError::Corrupt(String::new()),
+        StoreError::Refused(String::new()),
+        StoreError::Broken(String::new()),
+        StoreError::Stopped,
+        StoreError::Checkpoint(String::new()),
+        StoreError::io(String::new(), io()),
+        StoreError::JournalDamaged(String::new()),
+        StoreError::RolledBack(String::new()),
+        StoreError::Rewritten(String::new()),
+        StoreError::CheckpointInvalid(String::new()),
+        StoreError::CheckpointsMissing(String::new()),
+        StoreError::HistoryDamaged(String::new()),
+    ];
+    let lock = [
+        crate::lock::LockError::InUse {
+            dir: String::new(),
+            holder: None,
+        }
+        .reason_code(),
+        crate::lock::LockError::Io {
+            dir: String::new(),
+            source: io(),
+        }
+        .reason_code(),
+    ];
+    let files = crate::files::FileError::NotPrivate {
+        what: String::new(),
+        path: String::new(),
+        mode: 0,
+    }
+    .reason_code();
+    crate::alarm::AlarmKind::ALL
+        .iter()
+        .map(|k| k.code())
+        .chain(store.iter().map(StoreError::reason_code))
+        .chain(lock)
+        .chain([files])
+        .collect()
+}
+
 impl From<std::io::Error> for StoreError {
     fn from(source: std::io::Error) -> Self {
         Self::io("the store's files", source)

@@ -53,7 +53,7 @@ mod retention;
 mod scrub;
 mod writer;
 
-pub use error::StoreError;
+pub use error::{reason_codes, StoreError};
 pub use handle::{Announcement, Store, StoreOptions};
 pub use index::Index;
 pub use lock::DataDirLock;
