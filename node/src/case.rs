@@ -32,9 +32,9 @@ use liaison_protocol::{
 use serde::{Deserialize, Serialize};
 
 use crate::compose::{self, parse, SendRequest, DEFAULT_HOP_LIMIT};
-use crate::core::{off_workers, Ctx, Sent};
+use crate::core::{off_workers, Ctx, Keys, Sent};
 use crate::refusal::Refusal;
-use crate::store::{now, Role};
+use crate::store::{now, Role, Store};
 
 /// Where the message being checked sorts among a case's messages before it has an id.
 const PROVISIONAL: MessageId = MessageId([0xff; 32]);
@@ -190,11 +190,12 @@ fn invalid(detail: impl Into<String>) -> NodeError {
 }
 
 /// Reads and opens a stored message for the case cache ([`crate::case_cache`]).
-fn opener(
-    ctx: &Ctx,
-) -> impl Fn(&MessageId) -> crate::store::StoreResult<Option<(crate::store::MessageState, Body)>> + '_
+fn opener<'a>(
+    store: &'a Store,
+    keys: &'a Keys,
+) -> impl Fn(&MessageId) -> crate::store::StoreResult<Option<(crate::store::MessageState, Body)>> + 'a
 {
-    move |id| crate::sealing::read_opened(ctx, id)
+    move |id| crate::sealing::read_opened(store, keys, id)
 }
 
 /// Parses a case id as written.
@@ -209,10 +210,10 @@ fn node(what: &str, s: &str) -> Result<NodeId> {
 /// The case's messages this node can read (originated or delivered here), read from the
 /// store and opened, every one: the input of the full derivation, which the node's cached
 /// state always equals.
-pub fn messages(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Body)>> {
+pub fn messages(store: &Store, keys: &Keys, case: &CaseId) -> Result<Vec<(MessageId, Body)>> {
     let mut out = Vec::new();
-    for id in ctx.store.case_messages(case)? {
-        match crate::sealing::read_opened(ctx, &id) {
+    for id in store.case_messages(case)? {
+        match crate::sealing::read_opened(store, keys, &id) {
             Ok(Some((state, body))) if state.role != Role::Relayed => out.push((id, body)),
             Ok(_) => {}
             // Alarmed by the store; the case is derived from the messages still intact.
@@ -228,7 +229,9 @@ pub fn messages(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Body)>> {
 pub fn state(ctx: &Ctx, case: &CaseId) -> Result<CaseState> {
     Ok(ctx
         .cases
-        .with(&ctx.store, case, opener(ctx), |log| log.state().clone())?)
+        .with(&ctx.store, case, opener(&ctx.store, &ctx.keys), |log| {
+            log.state().clone()
+        })?)
 }
 
 /// [`state`], derived on the blocking pool (its cost grows with the case).
@@ -291,7 +294,9 @@ pub fn check_incoming(
     more.push((id, body.clone()));
     let s = ctx
         .cases
-        .with(&ctx.store, case, opener(ctx), |log| log.state_with(&more))
+        .with(&ctx.store, case, opener(&ctx.store, &ctx.keys), |log| {
+            log.state_with(&more)
+        })
         .map_err(|e| Refusal::Internal(format!("{e:#}")))?;
     match s.verdict(&id) {
         Some(Some(e))
@@ -303,7 +308,7 @@ pub fn check_incoming(
             // This node must itself take part in what it receives (a removed participant
             // stops receiving updates that were addressed to it before its removal arrived).
             let me_ok = !matches!(body.kind, Kind::CaseUpdate(_) | Kind::CaseTask(_))
-                || ctx.me().iter().any(|m| s.is_participant(m));
+                || ctx.me.ids().iter().any(|m| s.is_participant(m));
             if me_ok {
                 Ok(())
             } else {
@@ -325,33 +330,35 @@ pub async fn restate_join(ctx: &Arc<Ctx>, case: &CaseId) -> Result<()> {
     let (joined, reached, s) = {
         let case = case.clone();
         off_workers(ctx, move |ctx| {
-            Ok(ctx.cases.with(&ctx.store, &case, opener(ctx), |log| {
-                let mut reached: Vec<NodeId> = Vec::new();
-                let mut joined = false;
-                for (_, b) in log.messages() {
-                    if b.header.originator == ctx.id
-                        && matches!(b.kind, Kind::CaseJoin { accept: true })
-                    {
-                        joined = true;
-                        reached.extend(b.header.recipients.iter().filter_map(|r| match r {
-                            Recipient::Node(n) => Some(n.clone()),
-                            Recipient::Network(_) => None,
-                        }));
+            Ok(ctx
+                .cases
+                .with(&ctx.store, &case, opener(&ctx.store, &ctx.keys), |log| {
+                    let mut reached: Vec<NodeId> = Vec::new();
+                    let mut joined = false;
+                    for (_, b) in log.messages() {
+                        if &b.header.originator == ctx.me.id()
+                            && matches!(b.kind, Kind::CaseJoin { accept: true })
+                        {
+                            joined = true;
+                            reached.extend(b.header.recipients.iter().filter_map(|r| match r {
+                                Recipient::Node(n) => Some(n.clone()),
+                                Recipient::Network(_) => None,
+                            }));
+                        }
                     }
-                }
-                (joined, reached, log.state().clone())
-            })?)
+                    (joined, reached, log.state().clone())
+                })?)
         })
         .await?
     };
-    if s.standing(&ctx.id) != Some(liaison_protocol::case::MemberStatus::Joined)
-        || s.lead.as_ref() == Some(&ctx.id)
+    if s.standing(ctx.me.id()) != Some(liaison_protocol::case::MemberStatus::Joined)
+        || s.lead.as_ref() == Some(ctx.me.id())
     {
         return Ok(());
     }
     let missing: Vec<NodeId> = everyone(&s)
         .into_iter()
-        .filter(|n| !ctx.is_me(n) && !reached.contains(n))
+        .filter(|n| !ctx.me.is_me(n) && !reached.contains(n))
         .collect();
     if !joined || missing.is_empty() {
         return Ok(());
@@ -359,16 +366,16 @@ pub async fn restate_join(ctx: &Arc<Ctx>, case: &CaseId) -> Result<()> {
     tracing::info!(case = %case, to = ?missing, "case: restating this node's acceptance to members it did not reach");
     let mut body = Body {
         header: Header {
-            originator: ctx.id.clone(),
+            originator: ctx.me.id().clone(),
             created_at: now(),
-            nonce: ctx.nonce()?,
+            nonce: ctx.me.nonce()?,
             recipients: everyone(&s)
                 .into_iter()
-                .filter(|n| !ctx.is_me(n))
+                .filter(|n| !ctx.me.is_me(n))
                 .map(Recipient::Node)
                 .collect(),
             case: Some(case.clone()),
-            in_reply_to: s.members.get(&ctx.id).map(|m| m.by),
+            in_reply_to: s.members.get(ctx.me.id()).map(|m| m.by),
             expires_at: None,
             hop_limit: DEFAULT_HOP_LIMIT,
         },
@@ -389,22 +396,24 @@ async fn post(
     in_reply_to: Option<MessageId>,
 ) -> Result<Sent> {
     let body = case_body(
-        &ctx.id,
-        &ctx.me(),
+        ctx.me.id(),
+        ctx.me.ids(),
         case,
         kind,
         to,
         handling,
         in_reply_to,
         now(),
-        ctx.nonce()?,
+        ctx.me.nonce()?,
     );
     // Bringing the case up to date reads the store: off the async workers.
     {
         let (case, body) = (case.clone(), body.clone());
         off_workers(ctx, move |ctx| {
             ctx.cases
-                .with(&ctx.store, &case, opener(ctx), |log| check_case(&body, log))?
+                .with(&ctx.store, &case, opener(&ctx.store, &ctx.keys), |log| {
+                    check_case(&body, log)
+                })?
         })
         .await?;
     }
@@ -524,11 +533,11 @@ pub async fn open(ctx: &Arc<Ctx>, req: &CaseRequest) -> Result<(CaseId, Sent)> {
     let id = match &req.id {
         Some(s) => case_id(s)?,
         None => {
-            let n = ctx.nonce()?;
+            let n = ctx.me.nonce()?;
             let year = time::OffsetDateTime::now_utc().year();
             case_id(&format!(
                 "{}-{year}-{:02X}{:02X}",
-                ctx.id.centre_str().to_uppercase(),
+                ctx.me.id().centre_str().to_uppercase(),
                 n[0],
                 n[1]
             ))?
@@ -540,7 +549,7 @@ pub async fn open(ctx: &Arc<Ctx>, req: &CaseRequest) -> Result<(CaseId, Sent)> {
             format!("this node already holds messages of case {id}"),
         ));
     }
-    let body = open_body(&ctx.id, &ctx.me(), &id, req, now(), ctx.nonce()?)?;
+    let body = open_body(ctx.me.id(), ctx.me.ids(), &id, req, now(), ctx.me.nonce()?)?;
     let sent = crate::exchange::send_body(ctx, body).await?;
     Ok((id, sent))
 }
@@ -647,7 +656,7 @@ pub async fn invite(ctx: &Arc<Ctx>, case: &CaseId, req: &CaseRequest) -> Result<
 /// Accepts (or declines) this node's invitation to `case`.
 pub async fn join(ctx: &Arc<Ctx>, case: &CaseId, accept: bool) -> Result<Sent> {
     let s = known(ctx, case).await?;
-    let invitation = s.members.get(&ctx.id).map(|m| m.by);
+    let invitation = s.members.get(ctx.me.id()).map(|m| m.by);
     post(
         ctx,
         case,
@@ -811,7 +820,7 @@ pub async fn change(
         },
         Change::Remove | Change::Leave => {
             let participant = if what == Change::Leave {
-                ctx.id.clone()
+                ctx.me.id().clone()
             } else {
                 let [one] = req.nodes.as_slice() else {
                     return Err(invalid("nodes: name the one node to remove"));

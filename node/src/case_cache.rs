@@ -27,7 +27,7 @@ use crate::store::{MessageState, Role, Store, StoreError, StoreResult};
 
 /// Per case, the messages this node can read and the state derived from them.
 #[derive(Default)]
-pub struct CaseCache {
+pub(crate) struct CaseCache {
     cases: Mutex<HashMap<CaseId, Arc<Mutex<Held>>>>,
 }
 
@@ -47,7 +47,7 @@ impl CaseCache {
     /// `open`, which reads a message and opens its sealed content) the messages the store
     /// gained since the last use (all of them on first use). Reads the store: call it off the
     /// async workers.
-    pub fn with<T>(
+    pub(crate) fn with<T>(
         &self,
         store: &Store,
         case: &CaseId,
@@ -92,7 +92,7 @@ impl CaseCache {
     /// Adds a case message this node has just stored durably as delivered here, opened (`body`),
     /// to its case if the case is held, so that it is not read and opened again. A case not yet
     /// held is read whole on first use anyway.
-    pub fn stored(&self, case: &CaseId, id: MessageId, body: Body) {
+    pub(crate) fn stored(&self, case: &CaseId, id: MessageId, body: Body) {
         let Some(entry) = self
             .cases
             .lock()
@@ -110,7 +110,7 @@ impl CaseCache {
 
     /// Forgets every case, to be read again from the store on next use (after message bodies
     /// were purged).
-    pub fn forget_all(&self) {
+    pub(crate) fn forget_all(&self) {
         self.cases
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -27,11 +27,11 @@ use crate::compose::DEFAULT_HOP_LIMIT;
 use crate::core::{Ctx, Sent};
 use crate::exchange::check_leg;
 use crate::refusal::Refusal;
-use crate::store::{now, Role};
+use crate::store::{now, Role, Store};
 
 /// The stored, decoded body of `id`, with its route.
-fn stored(ctx: &Ctx, id: &MessageId) -> Result<(Envelope, Body)> {
-    let env = ctx.store.envelope(id)?.ok_or_else(|| {
+fn stored(store: &Store, id: &MessageId) -> Result<(Envelope, Body)> {
+    let env = store.envelope(id)?.ok_or_else(|| {
         Refusal::UnknownMessage(format!("no message {id} here (or its body was purged)"))
     })?;
     let body = Body::decode(&env.signed.body)
@@ -59,7 +59,7 @@ pub async fn request(
     to.sort();
     to.dedup();
     let originator = state.facts.originator.clone();
-    let back = crate::exchange::relays_before_me(ctx, &target);
+    let back = crate::exchange::relays_before_me(&ctx.store, &ctx.me, &target);
     let kind = Kind::ConsentRequest(ConsentRequest { target, to, reason });
     sent(crate::exchange::send_control(ctx, &originator, &back, kind, Some(target)).await)
 }
@@ -89,9 +89,9 @@ pub async fn answer(
     expires_in_secs: Option<u64>,
     reason: String,
 ) -> Result<Sent> {
-    let (req_env, req_body) = stored(ctx, &request_id)?;
+    let (req_env, req_body) = stored(&ctx.store, &request_id)?;
     // Requests arrive sealed to this node (earlier ones may be in the clear).
-    let (req_body, why) = crate::sealing::open_body(ctx, req_body);
+    let (req_body, why) = crate::sealing::open_body(&ctx.keys, req_body);
     if let Some(why) = why {
         return Err(Refusal::CannotOpen(why).into());
     }
@@ -112,15 +112,15 @@ pub async fn answer(
         .into());
     }
     let resealed = if granted {
-        let (_, target_body) = stored(ctx, &req.target)?;
-        let (clear, why) = crate::sealing::open_body(ctx, target_body.clone());
+        let (_, target_body) = stored(&ctx.store, &req.target)?;
+        let (clear, why) = crate::sealing::open_body(&ctx.keys, target_body.clone());
         if let Some(why) = why {
             return Err(Refusal::CannotOpen(why).into());
         }
         if matches!(target_body.kind, Kind::Sealed(_)) {
             let mut keys = BTreeMap::new();
             for n in &req.to {
-                let k = crate::sealing::key_of(ctx, n).ok_or_else(|| {
+                let k = crate::sealing::key_of(&ctx.keys, n).ok_or_else(|| {
                     Refusal::NoSealingKey(format!(
                         "the sealing key of {n} is not known here; it cannot be re-sealed for it"
                     ))
@@ -128,7 +128,7 @@ pub async fn answer(
                 keys.insert(n.clone(), k);
             }
             Some(crate::sealing::seal_to(
-                ctx,
+                &ctx.keys,
                 &clear.kind,
                 &target_body.header,
                 &keys,
@@ -164,13 +164,13 @@ pub fn grant_expiry(now: Timestamp, expires_in_secs: Option<u64>) -> Option<Time
 
 /// The consent answers about `target` in this node's inbox, newest last. Reads the whole
 /// inbox: call it off the async workers ([`crate::core::off_workers`]).
-fn grants_for(ctx: &Ctx, target: &MessageId) -> Result<Vec<liaison_protocol::SignedMessage>> {
+fn grants_for(store: &Store, target: &MessageId) -> Result<Vec<liaison_protocol::SignedMessage>> {
     let mut out = Vec::new();
-    for item in ctx.store.inbox(0, usize::MAX)? {
+    for item in store.inbox(0, usize::MAX)? {
         if item.state.facts.kind != ControlKind::ConsentAnswer.as_str() {
             continue;
         }
-        let Ok((env, body)) = stored(ctx, &item.state.facts.id) else {
+        let Ok((env, body)) = stored(store, &item.state.facts.id) else {
             continue;
         };
         if let Kind::ConsentAnswer(a) = &body.kind {
@@ -184,8 +184,12 @@ fn grants_for(ctx: &Ctx, target: &MessageId) -> Result<Vec<liaison_protocol::Sig
 
 /// Verifies a share (its original and every grant: a signature and a certificate chain
 /// each), once per message, before its copies are checked with [`check_share_leg`].
-pub fn verify(ctx: &Ctx, share: &Share, t: Timestamp) -> Result<VerifiedShare, Refusal> {
-    verify_share(share, &ctx.trust, t).map_err(Refusal::from)
+pub fn verify(
+    trust: &liaison_protocol::TrustStore,
+    share: &Share,
+    t: Timestamp,
+) -> Result<VerifiedShare, Refusal> {
+    verify_share(share, trust, t).map_err(Refusal::from)
 }
 
 /// Checks one copy of a share that verified (`verified`, from [`verify`]): the original's
@@ -219,7 +223,7 @@ pub fn check_share_leg(
 
 /// Shares `target` (delivered here) with `to`, under the grants this node holds.
 pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Result<Sent> {
-    let (env, original) = stored(ctx, &target)?;
+    let (env, original) = stored(&ctx.store, &target)?;
     to.sort();
     to.dedup();
     // The grants held here that are valid now (newest first, a handful); remember whether an
@@ -230,7 +234,7 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
     let (mut grants, had_expired) = crate::core::off_workers(ctx, move |ctx| {
         let mut valid = Vec::new();
         let mut had_expired = false;
-        for g in grants_for(ctx, &target)? {
+        for g in grants_for(&ctx.store, &target)? {
             let one = Share {
                 original: original_signed.clone(),
                 grants: vec![g],
@@ -250,14 +254,14 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
         original: env.signed.clone(),
         grants,
     };
-    let me = ctx.id.clone();
+    let me = ctx.me.id().clone();
     let mut release: Vec<Release> = original.handling.releasability.clone();
     release.extend(to.iter().map(|n| Release::Node(n.clone())));
     let mut body = Body {
         header: Header {
             originator: me,
             created_at: t,
-            nonce: ctx.nonce()?,
+            nonce: ctx.me.nonce()?,
             recipients: to.iter().cloned().map(Recipient::Node).collect(),
             case: original.header.case.clone(),
             in_reply_to: Some(target),
@@ -275,11 +279,11 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
     // Limits before routing and the handling checks: the original's releasability and the
     // nodes shared with must together fit one message.
     body.check_limits().map_err(Refusal::from)?;
-    let plan = ctx.plan(&body, None, &[]);
+    let plan = ctx.sessions.plan(ctx.me.ids(), &body, None, &[]);
     if let Some(r) = plan.unroutable.first() {
         return Err(Refusal::NoRoute(format!("no route to {r}")).into());
     }
-    let verified = verify(ctx, &share, t);
+    let verified = verify(&ctx.trust, &share, t);
     for leg in &plan.legs {
         check_leg(&body, leg, &[], t).map_err(Refusal::from)?;
         match check_share_leg(&verified, &leg.next, &leg.target, &[], t) {
@@ -294,7 +298,8 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
         }
     }
     let hops = plan.next_hops();
-    let (id, leaf) = ctx.originate(&ctx.signer, &mut body, hops.clone()).await?;
+    let (id, leaf) =
+        crate::exchange::originate(&ctx.store, ctx.me.signer(), &mut body, hops.clone()).await?;
     tracing::info!(id = %id.short(), original = %target.short(), to = ?hops, "message shared onward");
     Ok(Sent {
         id,

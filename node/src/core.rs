@@ -1,46 +1,23 @@
-//! The node's shared core: the context every task of a running node holds ([`Ctx`]: its
-//! identities, trust, store, peers' session state, routes, sealing keys), what it reports
-//! ([`Status`], [`Sent`]), and the helpers every service uses (signing control messages,
-//! planning copies, running work off the async workers).
+//! The node's core: the parts of a running node ([`Ctx`]: configuration, identities
+//! ([`Me`]), trust, store, peers' sessions and routes ([`Sessions`]), sealing keys ([`Keys`]),
+//! alarms), what it reports ([`Status`], [`Sent`]), and running work off the async workers.
 //!
-//! The services (exchange, cases, consent, relay, deconfliction, witness) take the context;
-//! [`crate::node`] builds it and starts them.
+//! [`crate::node`] builds the parts and starts the tasks; each service takes the parts it
+//! uses (see docs/ARCHITECTURE.md).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use liaison_protocol::log::MessageFacts;
-use liaison_protocol::message::{self, Body, Header, Kind, Receipt, ReceiptStatus};
-use liaison_protocol::routing::{Plan, Route, Router};
-use liaison_protocol::seal::SealingSecret;
-use liaison_protocol::{
-    Envelope, Evaluation, Handling, MessageId, NodeId, Recipient, Release, SignedMessage, Signer,
-    Timestamp, Tlp, TrustStore,
-};
-use ring::rand::SecureRandom;
+use liaison_protocol::{MessageId, NodeId, SignedMessage, TrustStore};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, PeerConfig};
+use crate::config::Config;
 use crate::error::{NodeError, Result};
-use crate::refusal::Refusal;
+pub use crate::identity::{Identity, Me};
+pub use crate::keys::Keys;
+pub use crate::sessions::{PeerState, Sessions};
 use crate::store::{now, Store};
-
-/// What the node knows about a peer's session, for `status` and `peers`.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct PeerState {
-    /// Outbound session established.
-    pub connected: bool,
-    /// When the current state began.
-    pub since: Option<Timestamp>,
-    /// Last error seen on this peer (reason code and detail).
-    pub last_error: Option<String>,
-    /// Messages sent on the current session.
-    pub sent: u64,
-    /// Receipts received on the current session.
-    pub receipts: u64,
-}
 
 /// One peer in the status report.
 #[derive(Clone, Debug, Serialize)]
@@ -95,242 +72,76 @@ pub struct Sent {
     pub next_hops: Vec<NodeId>,
 }
 
-/// Shared by every task of a node.
+/// A running node, as its parts: what each service and task is given. Each part keeps its
+/// own state private and is changed only through its methods ([`Me`] signs, [`Sessions`]
+/// plans, [`Keys`] seals and learns, [`Store`] logs); the services take the parts they use.
 pub struct Ctx {
-    /// This node.
-    pub id: NodeId,
     /// Configuration.
-    pub cfg: Config,
-    /// Signing identity.
-    pub signer: Arc<Signer>,
+    pub(crate) cfg: Config,
+    /// This node's identities.
+    pub(crate) me: Me,
     /// Trusted networks.
-    pub trust: Arc<TrustStore>,
+    pub(crate) trust: Arc<TrustStore>,
     /// Durable state.
-    pub store: Store,
-    /// Per-peer session state.
-    pub peers: Mutex<BTreeMap<NodeId, PeerState>>,
+    pub(crate) store: Store,
+    /// Peers' sessions and the routes beyond them.
+    pub(crate) sessions: Sessions,
+    /// Sealing keys: this node's and those it knows.
+    pub(crate) keys: Keys,
     /// Alarms (shared with the store).
-    pub alarms: Arc<crate::alarm::Alarms>,
+    pub(crate) alarms: Arc<crate::alarm::Alarms>,
     /// Cancelled on shutdown.
-    pub cancel: CancellationToken,
+    pub(crate) cancel: CancellationToken,
     /// Serialises witnessing decisions (see `crate::witness`).
-    pub witness_lock: tokio::sync::Mutex<()>,
-    /// This node's identities, one per network it belongs to; the main one first.
-    pub identities: Vec<Identity>,
-    /// Routes to nodes and networks that are not direct peers.
-    pub routes: std::sync::RwLock<Vec<Route>>,
-    /// The configured peers' ids.
-    pub peer_ids: Vec<NodeId>,
-    /// Per configured peer: wakes its outbound session's reconnect (see [`Ctx::peer_dialled_in`]).
-    pub peer_wake: BTreeMap<NodeId, Arc<tokio::sync::Notify>>,
-    /// This node's sealing secret (see `crate::directory`).
-    pub sealing: SealingSecret,
-    /// This node's signed sealing-key statements, one per identity.
-    pub own_statements: Vec<SignedMessage>,
-    /// The sealing keys this node knows.
-    pub directory: std::sync::RwLock<crate::keys::Directory>,
-    /// Agreements with recipients' sealing keys, reused for a while.
-    pub shares: Mutex<crate::keys::Shares>,
-    /// Bumped whenever the directory learns a key.
-    pub keys_learned: tokio::sync::watch::Sender<u64>,
+    pub(crate) witness_lock: tokio::sync::Mutex<()>,
     /// The federation's deconfliction key, if this node submits selectors.
-    pub selector_key: Option<liaison_protocol::selector::SelectorKey>,
+    pub(crate) selector_key: Option<liaison_protocol::selector::SelectorKey>,
     /// The deconfliction service's index, if this node runs the service.
-    pub deconfliction: std::sync::OnceLock<Mutex<crate::selector_index::Service>>,
+    pub(crate) deconfliction: std::sync::OnceLock<Mutex<crate::selector_index::Service>>,
     /// The cases this node holds, kept derived (see `crate::case_cache`).
-    pub cases: crate::case_cache::CaseCache,
-    pub(crate) rng: ring::rand::SystemRandom,
-}
-
-/// One membership of this node: its signer and the TLS client configuration that presents
-/// the same certificate.
-pub struct Identity {
-    /// Signs what this node says to peers of that network.
-    pub signer: Arc<Signer>,
-    /// Presents the certificate when dialling.
-    pub client: quinn::ClientConfig,
+    pub(crate) cases: crate::case_cache::CaseCache,
 }
 
 impl Ctx {
-    /// Whether `node` is one of this node's identities.
-    pub fn is_me(&self, node: &NodeId) -> bool {
-        self.identities.iter().any(|i| i.signer.node() == node)
+    /// This node's main id.
+    pub fn id(&self) -> &NodeId {
+        self.me.id()
     }
 
     /// This node's identities.
-    pub fn me(&self) -> Vec<NodeId> {
-        self.identities
-            .iter()
-            .map(|i| i.signer.node().clone())
-            .collect()
+    pub fn me(&self) -> &Me {
+        &self.me
     }
 
-    /// The identity this node shows `peer`: its membership in the peer's network, or the
-    /// main one.
-    pub fn identity_for(&self, peer: &NodeId) -> &Identity {
-        self.identities
-            .iter()
-            .find(|i| i.signer.node().network_str() == peer.network_str())
-            .unwrap_or(&self.identities[0])
+    /// The node's configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
     }
 
-    /// Plans the copies of a message: deliver here, and which peers it goes to next (see
-    /// [`liaison_protocol::routing`]). `from` is the peer it came from (none if this node
-    /// originates it); `route` the relays it passed.
-    pub fn plan(&self, body: &Body, from: Option<&NodeId>, route: &[NodeId]) -> Plan {
-        // Runs for every message a node relays: borrow, do not copy, what it reads.
-        let me = self.me();
-        let sessions = self.peers.lock().ok();
-        let up = |p: &NodeId| {
-            sessions
-                .as_ref()
-                .and_then(|s| s.get(p))
-                .is_some_and(|s| s.connected)
-        };
-        let routes = self.routes.read().ok();
-        let mut avoid = route.to_vec();
-        avoid.push(body.header.originator.clone());
-        Router {
-            me: &me,
-            peers: &self.peer_ids,
-            routes: routes.as_deref().map_or(&[], |r| r.as_slice()),
-            up: &up,
-        }
-        .plan(&body.header.recipients, from, &avoid)
+    /// This node's sealing keys.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
     }
 
-    /// Signs `body` as `signer` (one of this node's identities), logs it as sent and queues it
-    /// for `hops`; returns its id and log index once durable.
-    pub async fn originate(
-        &self,
-        signer: &Signer,
-        body: &mut Body,
-        hops: Vec<NodeId>,
-    ) -> Result<(MessageId, u64)> {
-        // Signing takes a while: a group commit meanwhile may wait for this message.
-        let announced = self.store.announce();
-        let (signed, id) = signer.sign_with_id(body).map_err(Refusal::from)?;
-        let facts = MessageFacts::of(id, body);
-        let leaf = self
-            .store
-            .originate_announced(
-                announced,
-                Envelope {
-                    signed,
-                    route: vec![],
-                },
-                facts,
-                hops,
-            )
-            .await?;
-        Ok((id, leaf))
+    /// The peers' sessions and the routes beyond them.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
     }
 
-    /// The configured peer with this id.
-    pub fn peer(&self, id: &NodeId) -> Option<&PeerConfig> {
-        self.cfg.peers.iter().find(|p| &p.node_id == id)
+    /// The alarms raised since start-up.
+    pub fn alarms(&self) -> &crate::alarm::Alarms {
+        &self.alarms
     }
 
-    /// Updates a peer's session state.
-    pub fn set_peer(&self, id: &NodeId, f: impl FnOnce(&mut PeerState)) {
-        if let Ok(mut peers) = self.peers.lock() {
-            f(peers.entry(id.clone()).or_default());
-        }
-    }
-
-    /// A configured peer has just connected to this node: it is reachable again, so the
-    /// outbound session to it (which carries this node's outbox) stops waiting out its
-    /// reconnect backoff and dials now. Nothing happens while that session is up.
-    pub fn peer_dialled_in(&self, peer: &NodeId) {
-        let up = self
-            .peers
-            .lock()
-            .ok()
-            .and_then(|p| p.get(peer).map(|s| s.connected))
-            .unwrap_or(false);
-        if let (false, Some(wake)) = (up, self.peer_wake.get(peer)) {
-            wake.notify_one();
-        }
+    /// This node's store.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Raises an alarm about `subject`: logged at error level and kept for `status`, once per
     /// kind and subject (see [`crate::alarm`]).
-    pub fn alarm(&self, kind: crate::alarm::AlarmKind, subject: &str, text: String) {
+    pub(crate) fn alarm(&self, kind: crate::alarm::AlarmKind, subject: &str, text: String) {
         self.alarms.raise(kind, subject, text, now());
-    }
-
-    /// 16 random bytes.
-    pub fn nonce(&self) -> Result<[u8; 16]> {
-        let mut n = [0u8; 16];
-        self.rng
-            .fill(&mut n)
-            .map_err(|_| NodeError::failed("system random generator failed"))?;
-        Ok(n)
-    }
-
-    /// Signs a control message (receipt or refusal) from this node to `peer`; returns it with
-    /// its id (computed while signing, so the caller need not hash the body again).
-    pub fn sign_control(
-        &self,
-        peer: &NodeId,
-        kind: Kind,
-        about: Option<MessageId>,
-    ) -> Result<(SignedMessage, MessageId)> {
-        let signer = &self.identity_for(peer).signer;
-        let mut body = Body {
-            header: Header {
-                originator: signer.node().clone(),
-                created_at: now(),
-                nonce: self.nonce()?,
-                recipients: vec![Recipient::Node(peer.clone())],
-                case: None,
-                in_reply_to: about,
-                expires_at: None,
-                hop_limit: 1,
-            },
-            handling: Handling {
-                tlp: Tlp::Green,
-                releasability: vec![Release::Node(peer.clone())],
-                originator_control: false,
-                h0_crime_only: false,
-                h1_no_judicial_use: false,
-                h3_restrictions: None,
-                evaluation: "A1".parse::<Evaluation>().map_err(NodeError::failed)?,
-            },
-            kind,
-        };
-        signer
-            .sign_with_id(&mut body)
-            .map_err(|e| NodeError::failed(format_args!("cannot sign a control message: {e}")))
-    }
-
-    /// A signed receipt for `ids`, with its id.
-    pub fn receipt(
-        &self,
-        peer: &NodeId,
-        status: ReceiptStatus,
-        ids: Vec<MessageId>,
-    ) -> Result<(SignedMessage, MessageId)> {
-        self.sign_control(peer, Kind::Receipt(Receipt { status, ids }), None)
-    }
-
-    /// A signed refusal of `target`.
-    pub fn refusal(
-        &self,
-        peer: &NodeId,
-        target: MessageId,
-        why: &Refusal,
-    ) -> Result<SignedMessage> {
-        self.sign_control(
-            peer,
-            Kind::Refusal(message::Refusal {
-                target,
-                reason_code: why.reason_code().into(),
-                detail: why.detail().chars().take(512).collect(),
-            }),
-            Some(target),
-        )
-        .map(|(signed, _)| signed)
     }
 }
 
@@ -352,10 +163,10 @@ where
 /// The status report of a node.
 pub fn status(ctx: &Ctx) -> Status {
     let depths = ctx.store.outbox_depths();
-    let peers = ctx.peers.lock().map(|p| p.clone()).unwrap_or_default();
+    let peers = ctx.sessions.states();
     let unread = ctx.store.unread();
     Status {
-        node: ctx.id.clone(),
+        node: ctx.me.id().clone(),
         listen: ctx.cfg.listen,
         log_size: ctx.store.log_size(),
         log_root: liaison_protocol::ids::hex(&ctx.store.log_root()),

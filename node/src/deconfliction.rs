@@ -68,11 +68,11 @@ pub(crate) fn load_key(cfg: &DeconflictionConfig) -> Result<Option<SelectorKey>>
 }
 
 /// Rebuilds the service's index from the `selectors` messages this node holds.
-pub(crate) fn rebuild(ctx: &Ctx) -> Result<Service> {
+pub(crate) fn rebuild(store: &crate::store::Store, keys: &crate::core::Keys) -> Result<Service> {
     let mut service = Service::default();
-    for id in ctx.store.message_ids() {
+    for id in store.message_ids() {
         // Only submissions are opened (an X25519 agreement each).
-        let submitted = ctx.store.state(&id)?.is_some_and(|s| {
+        let submitted = store.state(&id)?.is_some_and(|s| {
             s.role == Role::Delivered
                 && ContentKind::parse(&s.facts.kind)
                     .is_ok_and(crate::kinds::indexed_by_deconfliction)
@@ -80,7 +80,7 @@ pub(crate) fn rebuild(ctx: &Ctx) -> Result<Service> {
         if !submitted {
             continue;
         }
-        let body = match crate::sealing::read_opened(ctx, &id) {
+        let body = match crate::sealing::read_opened(store, keys, &id) {
             Ok(Some((_, body))) => body,
             Ok(None) => continue,
             // Alarmed by the store; the rest of the index is rebuilt.
@@ -133,16 +133,16 @@ pub(crate) async fn serve(ctx: &Ctx, service: &Mutex<Service>, body: &Body) {
 async fn notify(ctx: &Ctx, to: &Holder, overlap: Overlap) -> Result<MessageId> {
     let mut body = Body {
         header: Header {
-            originator: ctx.id.clone(),
+            originator: ctx.me.id().clone(),
             created_at: now(),
-            nonce: ctx.nonce()?,
+            nonce: ctx.me.nonce()?,
             recipients: vec![Recipient::Node(to.node.clone())],
             case: to.case.clone(),
             in_reply_to: Some(to.message),
             expires_at: None,
             hop_limit: DEFAULT_HOP_LIMIT,
         },
-        handling: crate::selector_index::notice_handling(&ctx.id, &to.node)?,
+        handling: crate::selector_index::notice_handling(ctx.me.id(), &to.node)?,
         kind: Kind::Deconfliction(overlap),
     };
     body.normalise();

@@ -19,11 +19,12 @@ use std::sync::Arc;
 
 use liaison_protocol::handling::Release;
 use liaison_protocol::message::{Body, Header, Kind};
-use liaison_protocol::routing::{Announcement, Reach, Route, RouteSource};
+use liaison_protocol::routing::{Announcement, Reach};
 use liaison_protocol::seal::{SealingKey, SealingSecret};
 use liaison_protocol::{NodeId, Recipient, SignedMessage, Timestamp, TrustStore};
 
-use crate::core::Ctx;
+use crate::config::Config;
+use crate::core::{Ctx, Keys, Me, Sessions};
 use crate::error::{NodeError, Result};
 pub(crate) use crate::keys::{verify_statement, Directory};
 use crate::store::now;
@@ -119,116 +120,94 @@ pub(crate) fn own_statements(
     Ok(out)
 }
 
-/// What this node announces to `peer`.
-pub(crate) fn announcement_for(ctx: &Ctx, peer: &NodeId) -> Announcement {
+/// What this node announces to `peer`: the networks of its identities `me` and the routes
+/// of `sessions` that `cfg` lets it relay from the peer's network, and the sealing keys it
+/// knows.
+pub(crate) fn announcement_for(
+    cfg: &Config,
+    me: &Me,
+    sessions: &Sessions,
+    keys: &Keys,
+    peer: &NodeId,
+) -> Announcement {
     let from = peer.network_str();
     let mut best: BTreeMap<Recipient, u8> = BTreeMap::new();
     let mut offer = |dest: Recipient, d: u8| {
         let e = best.entry(dest).or_insert(d);
         *e = (*e).min(d);
     };
-    for me in ctx.me() {
+    for me in me.ids() {
         let net = me.network_str();
-        if net != from && ctx.cfg.may_relay(from, net) {
+        if net != from && cfg.may_relay(from, net) {
             offer(Recipient::Network(me.network()), 0);
         }
     }
-    let routes = ctx.routes.read().map(|r| r.clone()).unwrap_or_default();
-    for r in routes {
+    for r in sessions.routes() {
         if &r.via != peer
-            && ctx.cfg.may_relay(from, r.via.network_str())
+            && cfg.may_relay(from, r.via.network_str())
             && r.distance + 1 < liaison_protocol::limits::MAX_HOP_LIMIT
         {
             offer(r.dest, r.distance + 1);
         }
     }
-    let mut keys = ctx.own_statements.clone();
-    if let Ok(d) = ctx.directory.read() {
-        keys.extend(d.statements());
-    }
-    keys.truncate(liaison_protocol::routing::MAX_KEYS);
     Announcement {
         reach: best
             .into_iter()
             .map(|(dest, distance)| Reach { dest, distance })
             .collect(),
-        keys,
+        keys: keys.statements(liaison_protocol::routing::MAX_KEYS),
     }
 }
 
 /// Queues an announcement for `peer` (durably, like any message).
-pub(crate) async fn announce(ctx: &Arc<Ctx>, peer: &NodeId) -> Result<()> {
-    let signer = ctx.identity_for(peer).signer.clone();
+pub(crate) async fn announce(ctx: &Ctx, peer: &NodeId) -> Result<()> {
+    let signer = ctx.me.for_peer(peer).signer.clone();
+    let a = announcement_for(&ctx.cfg, &ctx.me, &ctx.sessions, &ctx.keys, peer);
     let mut body = crate::exchange::control_body(
-        ctx,
+        &ctx.me,
         signer.node(),
         peer,
         vec![Release::Node(peer.clone())],
-        Kind::Announce(announcement_for(ctx, peer)),
+        Kind::Announce(a),
         None,
         1,
     )?;
-    ctx.originate(&signer, &mut body, vec![peer.clone()])
-        .await?;
+    crate::exchange::originate(&ctx.store, &signer, &mut body, vec![peer.clone()]).await?;
     Ok(())
 }
 
 /// Takes in `peer`'s announcement: its routes replace those announced by it before; each
-/// key statement that verifies joins the directory. Returns whether anything changed.
-pub(crate) fn learn(ctx: &Ctx, peer: &NodeId, a: &Announcement) -> bool {
+/// key statement that verifies against `trust` joins the directory, which is kept in the data
+/// dir of `cfg` (an alarm says so if it cannot be). Returns whether anything changed.
+pub(crate) fn learn(
+    cfg: &Config,
+    trust: &TrustStore,
+    sessions: &Sessions,
+    keys: &Keys,
+    alarms: &crate::alarm::Alarms,
+    peer: &NodeId,
+    a: &Announcement,
+) -> bool {
     let t = now();
-    let mut changed = false;
-    if let Ok(mut routes) = ctx.routes.write() {
-        let mut fresh: Vec<Route> = routes
-            .iter()
-            .filter(|r| !(r.source == RouteSource::Announced && &r.via == peer))
-            .cloned()
-            .collect();
-        fresh.extend(a.routes_via(peer));
-        if fresh != *routes {
-            *routes = fresh;
-            changed = true;
-        }
+    let changed = sessions.learn_routes(peer, a);
+    let Some(kept) = keys.learn(&a.keys, trust, t, peer) else {
+        return changed;
+    };
+    let kept = postcard::to_stdvec(&kept).unwrap_or_default();
+    if let Err(e) = crate::files::write_durably(&directory_file(&cfg.data_dir), kept) {
+        alarms.raise(
+            crate::alarm::AlarmKind::DirectoryNotKept,
+            "directory",
+            format!("cannot keep the sealing-key directory: {e:#}"),
+            t,
+        );
     }
-    let mut learned = false;
-    if let Ok(mut d) = ctx.directory.write() {
-        for s in &a.keys {
-            match verify_statement(s, &ctx.trust, t) {
-                Ok((node, k)) if !ctx.is_me(&node) => learned |= d.learn(node, k),
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::debug!(peer = %peer, error = %e, "announced sealing key not taken")
-                }
-            }
-        }
-        if learned {
-            ctx.keys_learned.send_modify(|n| *n += 1);
-            let kept = postcard::to_stdvec(&d.statements()).unwrap_or_default();
-            if let Err(e) = crate::files::write_durably(&directory_file(&ctx.cfg.data_dir), kept) {
-                ctx.alarm(
-                    crate::alarm::AlarmKind::DirectoryNotKept,
-                    "directory",
-                    format!("cannot keep the sealing-key directory: {e:#}"),
-                );
-            }
-        }
-    }
-    changed || learned
+    true
 }
 
 /// Announces to every connected peer except `except` (after something changed).
-pub(crate) async fn announce_to_others(ctx: &Arc<Ctx>, except: &NodeId) {
-    let peers: Vec<NodeId> = ctx
-        .peers
-        .lock()
-        .map(|p| {
-            p.iter()
-                .filter(|(n, s)| *n != except && s.connected)
-                .map(|(n, _)| n.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    for p in peers {
+pub(crate) async fn announce_to_others(ctx: &Ctx, except: &NodeId) {
+    for p in ctx.sessions.connected_but(except) {
         if let Err(e) = announce(ctx, &p).await {
             tracing::warn!(peer = %p, error = %e, "cannot queue an announcement");
         }

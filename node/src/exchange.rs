@@ -10,18 +10,20 @@ use liaison_protocol::routing::{Leg, Target};
 use liaison_protocol::{MessageId, NodeId, Recipient, Release, Timestamp};
 
 use crate::compose::{self, SendRequest, DEFAULT_HOP_LIMIT};
-use crate::core::{Ctx, Sent};
+use crate::core::{Ctx, Me, Sent};
 use crate::error::Result;
 use crate::refusal::Refusal;
-use crate::store::now;
+use crate::store::{now, Store};
+use liaison_protocol::log::MessageFacts;
 use liaison_protocol::selector::{of_payload, PhoneContext, SelectorHash, Selectors};
+use liaison_protocol::{Envelope, Signer};
 
 /// How long `send` waits for a recipient's sealing key to arrive before refusing.
 const KEY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Composes, signs, logs and queues a message from this node; returns once durable.
 pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
-    let body = compose::body(&ctx.id, req, now(), ctx.nonce()?)?;
+    let body = compose::body(ctx.me.id(), req, now(), ctx.me.nonce()?)?;
     send_body(ctx, body).await
 }
 
@@ -31,11 +33,11 @@ pub async fn send(ctx: &Ctx, req: &SendRequest) -> Result<Sent> {
 /// the service afterwards (`submit`).
 pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
     let t = body.header.created_at;
-    let plan = ctx.plan(&body, None, &[]);
+    let plan = ctx.sessions.plan(ctx.me.ids(), &body, None, &[]);
     if let Some(r) = plan.unroutable.first() {
         return Err(Refusal::NoRoute(format!(
             "no route to {r} from {}: it is neither a peer nor reachable through a configured or announced route",
-            ctx.id
+            ctx.me.id()
         ))
         .into());
     }
@@ -53,7 +55,7 @@ pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
     // The readable body is kept only where deconfliction will read it (not on every send).
     let clear = ctx.selector_key.is_some().then(|| body.clone());
     seal_when_keys_known(ctx, &mut body).await?;
-    let (id, leaf) = ctx.originate(&ctx.signer, &mut body, hops.clone()).await?;
+    let (id, leaf) = originate(&ctx.store, ctx.me.signer(), &mut body, hops.clone()).await?;
     tracing::info!(id = %id.short(), kind = body.kind.name(), to = ?hops, "message sent");
     if let Some(clear) = &clear {
         submit(ctx, id, clear).await;
@@ -65,15 +67,41 @@ pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
     })
 }
 
+/// Signs `body` as `signer` (one of this node's identities), logs it as sent and queues it
+/// for `hops`; returns its id and log index once durable.
+pub(crate) async fn originate(
+    store: &Store,
+    signer: &Signer,
+    body: &mut Body,
+    hops: Vec<NodeId>,
+) -> Result<(MessageId, u64)> {
+    // Signing takes a while: a group commit meanwhile may wait for this message.
+    let announced = store.announce();
+    let (signed, id) = signer.sign_with_id(body).map_err(Refusal::from)?;
+    let facts = MessageFacts::of(id, body);
+    let leaf = store
+        .originate_announced(
+            announced,
+            Envelope {
+                signed,
+                route: vec![],
+            },
+            facts,
+            hops,
+        )
+        .await?;
+    Ok((id, leaf))
+}
+
 /// Seals `body`'s content (see [`crate::sealing::seal_body`]). A recipient's key not known
 /// yet usually arrives with the next announcement of a peer that has just connected, so a
 /// missing key is waited for (up to 10 s) before the refusal (`no-sealing-key`) is returned.
 pub async fn seal_when_keys_known(ctx: &Ctx, body: &mut Body) -> Result<(), Refusal> {
-    let mut learned = ctx.keys_learned.subscribe();
+    let mut learned = ctx.keys.learned();
     let deadline = tokio::time::Instant::now() + KEY_WAIT;
     loop {
         learned.borrow_and_update();
-        match crate::sealing::seal_body(ctx, body) {
+        match crate::sealing::seal_body(&ctx.keys, body) {
             Ok(()) => return Ok(()),
             Err(refusal) => {
                 let waited = matches!(refusal, Refusal::NoSealingKey(_))
@@ -132,12 +160,12 @@ pub(crate) async fn send_control(
     kind: Kind,
     in_reply_to: Option<MessageId>,
 ) -> crate::error::Result<(MessageId, Vec<NodeId>)> {
-    let signer = ctx.identity_for(to).signer.clone();
+    let signer = ctx.me.for_peer(to).signer.clone();
     let mut release = vec![Release::Node(to.clone())];
     release.extend(back.iter().map(|n| Release::Centre(n.centre())));
     let t = now();
     let mut body = control_body(
-        ctx,
+        &ctx.me,
         signer.node(),
         to,
         release,
@@ -150,7 +178,7 @@ pub(crate) async fn send_control(
     // any content: the gateways on the way route it by its header alone. As for `send`, a
     // recipient's key still on its way is waited for a little.
     seal_when_keys_known(ctx, &mut body).await?;
-    let plan = ctx.plan(&body, None, &[]);
+    let plan = ctx.sessions.plan(ctx.me.ids(), &body, None, &[]);
     let mut hops = Vec::new();
     for leg in &plan.legs {
         match check_leg(&body, leg, &[], t) {
@@ -165,14 +193,14 @@ pub(crate) async fn send_control(
     if hops.is_empty() {
         crate::error::fail!("no route to {to}");
     }
-    let (id, _) = ctx.originate(&signer, &mut body, hops.clone()).await?;
+    let (id, _) = originate(&ctx.store, &signer, &mut body, hops.clone()).await?;
     Ok((id, hops))
 }
 
 /// The body of a message nodes exchange among themselves (TLP:GREEN, evaluation A1), from
 /// `originator` (one of this node's identities) to the node `to`.
 pub(crate) fn control_body(
-    ctx: &Ctx,
+    me: &crate::core::Me,
     originator: &NodeId,
     to: &NodeId,
     releasability: Vec<Release>,
@@ -184,7 +212,7 @@ pub(crate) fn control_body(
         header: Header {
             originator: originator.clone(),
             created_at: now(),
-            nonce: ctx.nonce()?,
+            nonce: me.nonce()?,
             recipients: vec![Recipient::Node(to.clone())],
             case: None,
             in_reply_to,
@@ -197,9 +225,9 @@ pub(crate) fn control_body(
 }
 
 /// The relays a message passed before reaching this node (its stored route, minus this node).
-pub(crate) fn relays_before_me(ctx: &Ctx, id: &MessageId) -> Vec<NodeId> {
-    match ctx.store.envelope(id) {
-        Ok(Some(env)) => env.route.into_iter().filter(|n| !ctx.is_me(n)).collect(),
+pub(crate) fn relays_before_me(store: &Store, me: &Me, id: &MessageId) -> Vec<NodeId> {
+    match store.envelope(id) {
+        Ok(Some(env)) => env.route.into_iter().filter(|n| !me.is_me(n)).collect(),
         _ => Vec::new(),
     }
 }
@@ -217,7 +245,7 @@ pub(crate) async fn submit(ctx: &Ctx, id: MessageId, body: &Body) {
     };
     let Some(payload) = payload else { return };
     let selectors = of_payload(payload, &phone_context(&ctx.cfg.deconfliction));
-    if selectors.is_empty() || ctx.is_me(service) {
+    if selectors.is_empty() || ctx.me.is_me(service) {
         return;
     }
     let mut hashes: Vec<SelectorHash> = selectors.iter().map(|s| key.hash(s)).collect();
@@ -227,16 +255,16 @@ pub(crate) async fn submit(ctx: &Ctx, id: MessageId, body: &Body) {
     let result = async {
         let mut body = Body {
             header: Header {
-                originator: ctx.id.clone(),
+                originator: ctx.me.id().clone(),
                 created_at: now(),
-                nonce: ctx.nonce()?,
+                nonce: ctx.me.nonce()?,
                 recipients: vec![Recipient::Node(service.clone())],
                 case: body.header.case.clone(),
                 in_reply_to: Some(id),
                 expires_at: None,
                 hop_limit: DEFAULT_HOP_LIMIT,
             },
-            handling: crate::selector_index::notice_handling(&ctx.id, service)?,
+            handling: crate::selector_index::notice_handling(ctx.me.id(), service)?,
             kind: Kind::Selectors(Selectors { hashes }),
         };
         body.normalise();

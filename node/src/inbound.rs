@@ -45,10 +45,10 @@ pub(crate) async fn accept_loop(ctx: Arc<Ctx>, endpoint: quinn::Endpoint) {
                 let ctx = ctx.clone();
                 conns.spawn(async move {
                     let remote = incoming.remote_address();
-                    let allowed = |n: &NodeId| ctx.peer(n).is_some();
+                    let allowed = |n: &NodeId| ctx.sessions.ids().contains(n);
                     match crate::endpoint::accept(incoming, &ctx.trust, allowed).await {
                         Ok((conn, peer)) => {
-                            ctx.peer_dialled_in(&peer);
+                            ctx.sessions.dialled_in(&peer);
                             let span = tracing::info_span!("peer", peer = %peer, dir = "in");
                             let _e = span.enter();
                             tracing::info!(%remote, "peer connected");
@@ -68,7 +68,9 @@ pub(crate) async fn accept_loop(ctx: Arc<Ctx>, endpoint: quinn::Endpoint) {
 async fn serve_connection(ctx: Arc<Ctx>, conn: quinn::Connection, peer: NodeId) {
     let mut streams = JoinSet::new();
     // Checked at the handshake; needed to check the peer's checkpoints.
-    let peer_key = crate::witness::peer_key(&ctx, &conn).ok().map(|(k, _)| k);
+    let peer_key = crate::witness::peer_key(&ctx.trust, &conn)
+        .ok()
+        .map(|(k, _)| k);
     loop {
         tokio::select! {
             _ = ctx.cancel.cancelled() => {
@@ -332,7 +334,7 @@ async fn prepare(
                 || content.is_some_and(crate::kinds::indexed_by_deconfliction)
                     && ctx.deconfliction.get().is_some())
         {
-            Some(crate::sealing::open_body(ctx, body.clone()).0)
+            Some(crate::sealing::open_body(&ctx.keys, body.clone()).0)
         } else {
             None
         };
@@ -460,7 +462,7 @@ async fn finish(
             }
             ids.sort();
             ids.dedup();
-            match ctx.receipt(peer, status, ids.clone()) {
+            match ctx.me.receipt(peer, status, ids.clone()) {
                 Ok((receipt, receipt_id)) => {
                     let event = Event::ReceiptSent {
                         receipt: receipt_id,
@@ -522,7 +524,15 @@ async fn finish(
                         ctx.cases.stored(&case, id, body);
                     }
                     for a in announcements {
-                        if crate::directory::learn(ctx, peer, &a) {
+                        if crate::directory::learn(
+                            &ctx.cfg,
+                            &ctx.trust,
+                            &ctx.sessions,
+                            &ctx.keys,
+                            &ctx.alarms,
+                            peer,
+                            &a,
+                        ) {
                             tracing::info!(peer = %peer, "routes or sealing keys learned; announcing on");
                             let (ctx, peer) = (ctx.clone(), peer.clone());
                             tokio::spawn(async move {
@@ -598,7 +608,7 @@ async fn finish(
             );
             continue;
         }
-        match ctx.refusal(peer, r.id, &r.why) {
+        match ctx.me.refusal(peer, r.id, &r.why) {
             Ok(m) => push_frame(&decoder, &mut out, m),
             Err(e) => ctx.alarm(
                 AlarmKind::AnswerNotSent,

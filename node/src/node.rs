@@ -20,7 +20,8 @@ use crate::error::{NodeError, Result};
 use crate::store::{now, Store};
 
 pub use crate::core::{
-    check_store, off_workers, status, Ctx, Identity, PeerState, PeerStatus, Sent, Status,
+    check_store, off_workers, status, Ctx, Identity, Keys, Me, PeerState, PeerStatus, Sent,
+    Sessions, Status,
 };
 pub use crate::exchange::{check_leg, seal_when_keys_known, send, send_body};
 
@@ -219,44 +220,31 @@ impl Node {
         // The same trust store, for TLS: the files are read once.
         let tls_trust =
             liaison_certs::tls::TlsTrust::from_trust_store(&trust).map_err(StartError::TlsTrust)?;
-        let keys = crate::endpoint::RestartKeys::from_secret(&sealing.to_bytes()[..]);
-        let (endpoint, clients) = bind_when_free(&cfg, &tls_trust, keys).await?;
+        let restart_keys = crate::endpoint::RestartKeys::from_secret(&sealing.to_bytes()[..]);
+        let (endpoint, clients) = bind_when_free(&cfg, &tls_trust, restart_keys).await?;
         let identities = signers
             .into_iter()
             .zip(clients)
             .map(|(signer, client)| Identity { signer, client })
             .collect();
+        let me = Me::new(identities)?;
+        let keys = Keys::new(sealing, me.ids().to_vec(), own_statements, directory);
+        let sessions = Sessions::new(
+            cfg.peers.iter().map(|p| p.node_id.clone()).collect(),
+            routes,
+        );
         let ctx = Arc::new(Ctx {
-            id: cfg.node_id.clone(),
-            signer,
+            me,
             trust: Arc::new(trust),
             store,
-            peers: Mutex::new(
-                cfg.peers
-                    .iter()
-                    .map(|p| (p.node_id.clone(), PeerState::default()))
-                    .collect(),
-            ),
+            sessions,
+            keys,
             alarms,
             cancel: CancellationToken::new(),
             witness_lock: tokio::sync::Mutex::new(()),
-            identities,
-            routes: std::sync::RwLock::new(routes),
-            peer_ids: cfg.peers.iter().map(|p| p.node_id.clone()).collect(),
-            peer_wake: cfg
-                .peers
-                .iter()
-                .map(|p| (p.node_id.clone(), Arc::new(tokio::sync::Notify::new())))
-                .collect(),
-            sealing,
-            own_statements,
-            directory: std::sync::RwLock::new(directory),
-            shares: Mutex::new(Default::default()),
-            keys_learned: tokio::sync::watch::Sender::new(0),
             selector_key,
             deconfliction: std::sync::OnceLock::new(),
             cases: Default::default(),
-            rng: ring::rand::SystemRandom::new(),
             cfg,
         });
         ctx.store
@@ -282,9 +270,9 @@ impl Node {
                 .await?;
             ctx.store.checkpoint().await?;
         }
-        crate::witness::raise_kept_alarms(&ctx);
+        crate::witness::raise_kept_alarms(&ctx.cfg.data_dir, &ctx.alarms);
         if ctx.cfg.deconfliction.serve {
-            let service = crate::deconfliction::rebuild(&ctx)?;
+            let service = crate::deconfliction::rebuild(&ctx.store, &ctx.keys)?;
             let _ = ctx.deconfliction.set(Mutex::new(service));
         }
         // The API first: a bad token file or a taken port stops start-up before any session.
@@ -298,7 +286,7 @@ impl Node {
         }
         tasks.spawn(checkpoint_loop(ctx.clone()));
         tasks.spawn(check_store_in_background(ctx.clone()));
-        tracing::info!(node = %ctx.id, quic = %endpoint.local_addr().map_err(StartError::Io)?, api = %api_addr, "node started");
+        tracing::info!(node = %ctx.me.id(), quic = %endpoint.local_addr().map_err(StartError::Io)?, api = %api_addr, "node started");
         Ok(Node {
             ctx,
             tasks: Mutex::new(tasks),
@@ -315,7 +303,7 @@ impl Node {
 
     /// This node's id.
     pub fn id(&self) -> &NodeId {
-        &self.ctx.id
+        self.ctx.me.id()
     }
 
     /// The store.
@@ -351,7 +339,7 @@ impl Node {
     /// Stops the node in a fixed order: stop accepting and cancel sessions, close the
     /// endpoint, let the writer finish its current group commit, close the store.
     pub async fn shutdown(self) -> Result<()> {
-        tracing::info!(node = %self.ctx.id, "shutting down");
+        tracing::info!(node = %self.ctx.me.id(), "shutting down");
         self.ctx.cancel.cancel();
         let mut tasks = std::mem::take(
             &mut *self

@@ -3,10 +3,11 @@
 //!
 //! One task per configured peer, so a peer that is down never slows the others. When the
 //! peer dials this node while its session is down, the backoff is cut short
-//! ([`Ctx::peer_dialled_in`]): a healed partition or a restarted peer is served at once. A session
-//! sends from the start of the peer's outbox: anything still there was not receipted, so
-//! after a reconnect it is sent again (at-least-once; the receiver deduplicates). At most
-//! `limits.window` messages are in flight without a receipt.
+//! ([`Sessions::dialled_in`](crate::core::Sessions::dialled_in)): a healed partition or a
+//! restarted peer is served at once. A session sends from the start of the peer's outbox:
+//! anything still there was not receipted, so after a reconnect it is sent again
+//! (at-least-once; the receiver deduplicates). At most `limits.window` messages are in flight
+//! without a receipt.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -32,11 +33,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// Runs the session with one peer until the node shuts down.
 pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConfig) {
     let mut backoff = BACKOFF_MIN;
-    let wake = ctx
-        .peer_wake
-        .get(&peer.node_id)
-        .cloned()
-        .unwrap_or_default();
+    let wake = ctx.sessions.waker(&peer.node_id).unwrap_or_default();
     loop {
         if ctx.cancel.is_cancelled() {
             return;
@@ -45,7 +42,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
             _ = ctx.cancel.cancelled() => return,
             r = crate::endpoint::connect_as(
                 &endpoint,
-                Some(&ctx.identity_for(&peer.node_id).client),
+                Some(&ctx.me.for_peer(&peer.node_id).client),
                 &ctx.trust,
                 &peer.node_id,
                 peer.address,
@@ -54,7 +51,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
         match attempt {
             Ok(conn) => {
                 tracing::info!(peer = %peer.node_id, "session up");
-                ctx.set_peer(&peer.node_id, |s| {
+                ctx.sessions.set(&peer.node_id, |s| {
                     s.connected = true;
                     s.since = Some(now());
                     s.last_error = None;
@@ -74,7 +71,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
                 let why = session(&ctx, &conn, &peer.node_id).await;
                 drop(witnessing);
                 conn.close(code::OK.into(), b"bye");
-                ctx.set_peer(&peer.node_id, |s| {
+                ctx.sessions.set(&peer.node_id, |s| {
                     s.connected = false;
                     s.since = Some(now());
                     s.last_error = why.clone();
@@ -86,7 +83,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
             Err(e) => {
                 let why = format!("{}: {e}", e.reason_code());
                 tracing::debug!(peer = %peer.node_id, reason = %why, "cannot connect");
-                ctx.set_peer(&peer.node_id, |s| {
+                ctx.sessions.set(&peer.node_id, |s| {
                     if s.connected || s.last_error.as_deref() != Some(&why) {
                         s.since = Some(now());
                     }
@@ -235,7 +232,7 @@ async fn session(ctx: &Arc<Ctx>, conn: &quinn::Connection, peer: &NodeId) -> Opt
             return Some(format!("write failed: {e}"));
         }
         let n = batch.len() as u64;
-        ctx.set_peer(peer, |s| s.sent += n);
+        ctx.sessions.set(peer, |s| s.sent += n);
     }
 }
 
@@ -310,7 +307,7 @@ async fn read_answers(
         }
         drop(inf);
         let n = ids.len() as u64;
-        ctx.set_peer(&peer, |s| s.receipts += n);
+        ctx.sessions.set(&peer, |s| s.receipts += n);
         window.freed.notify_one();
     }
 }

@@ -67,7 +67,7 @@ pub(crate) fn route_incoming(
         .header
         .recipients
         .iter()
-        .all(|r| matches!(r, Recipient::Node(n) if ctx.is_me(n)));
+        .all(|r| matches!(r, Recipient::Node(n) if ctx.me.is_me(n)));
     if only_me && !matches!(body.kind, Kind::Share(_)) {
         return Routed {
             deliver: true,
@@ -75,23 +75,23 @@ pub(crate) fn route_incoming(
             refused: Vec::new(),
         };
     }
-    let plan = ctx.plan(body, Some(peer), route);
+    let plan = ctx.sessions.plan(ctx.me.ids(), body, Some(peer), route);
     if !plan.deliver && ctx.cfg.relay.is_empty() {
         return Routed {
             deliver: false,
             next_hops: Vec::new(),
             refused: vec![(
-                ctx.id.clone(),
-                ctx.id.to_string(),
+                ctx.me.id().clone(),
+                ctx.me.id().to_string(),
                 Refusal::NotARecipient(format!(
                     "{} is not among the recipients and does not relay",
-                    ctx.id
+                    ctx.me.id()
                 )),
             )],
         };
     }
     let mut onward = route.to_vec();
-    onward.push(ctx.identity_for(peer).signer.node().clone());
+    onward.push(ctx.me.for_peer(peer).signer.node().clone());
     let mut next_hops = Vec::new();
     let mut refused = Vec::new();
     let dest = |leg: &Leg| match &leg.target {
@@ -101,7 +101,7 @@ pub(crate) fn route_incoming(
     // A share's original and grants are verified once, not once per copy.
     let share = match &body.kind {
         Kind::Share(share) if plan.deliver || !plan.legs.is_empty() => {
-            Some(crate::consent::verify(ctx, share, t))
+            Some(crate::consent::verify(&ctx.trust, share, t))
         }
         _ => None,
     };
@@ -115,7 +115,7 @@ pub(crate) fn route_incoming(
                 dest(leg),
                 Refusal::RelayNotAllowed(format!(
                     "{} does not relay from network {} to network {}",
-                    ctx.id,
+                    ctx.me.id(),
                     peer.network_str(),
                     leg.next.network_str()
                 )),
@@ -140,7 +140,7 @@ pub(crate) fn route_incoming(
     // A share delivered here must be allowed here too, by the original's rules and grants.
     let mut deliver = plan.deliver;
     if let (true, Some(share)) = (deliver, &share) {
-        let me = ctx.identity_for(peer).signer.node().clone();
+        let me = ctx.me.for_peer(peer).signer.node().clone();
         if let Err(why) =
             crate::consent::check_share_leg(share, &me, &Target::Node(me.clone()), route, t)
         {
@@ -150,18 +150,18 @@ pub(crate) fn route_incoming(
     }
     for r in &plan.unroutable {
         refused.push((
-            ctx.id.clone(),
+            ctx.me.id().clone(),
             r.to_string(),
-            Refusal::NoRoute(format!("{} has no route to {r}", ctx.id)),
+            Refusal::NoRoute(format!("{} has no route to {r}", ctx.me.id())),
         ));
     }
     if !deliver && refused.is_empty() && next_hops.is_empty() {
         refused.push((
-            ctx.id.clone(),
-            ctx.id.to_string(),
+            ctx.me.id().clone(),
+            ctx.me.id().to_string(),
             Refusal::NotARecipient(format!(
                 "{} is not among the recipients and has nowhere to relay it",
-                ctx.id
+                ctx.me.id()
             )),
         ));
     }
@@ -263,7 +263,7 @@ pub(crate) async fn send_report(
     back: &[NodeId],
     answers: Vec<SignedMessage>,
 ) {
-    if ctx.is_me(originator) || answers.is_empty() {
+    if ctx.me.is_me(originator) || answers.is_empty() {
         return;
     }
     for chunk in answers.chunks(liaison_protocol::limits::MAX_REPORT_ANSWERS) {
@@ -304,7 +304,7 @@ pub(crate) async fn report_answer(ctx: &Arc<Ctx>, ids: &[MessageId], answer: &Si
         // The way back is read once per originator (a batch is mostly one sender's).
         by_originator
             .entry(s.facts.originator)
-            .or_insert_with(|| crate::exchange::relays_before_me(ctx, id));
+            .or_insert_with(|| crate::exchange::relays_before_me(&ctx.store, &ctx.me, id));
     }
     for (originator, back) in by_originator {
         send_report(ctx, &originator, &back, vec![answer.clone()]).await;
@@ -341,7 +341,7 @@ pub(crate) async fn report_refusals(
             continue;
         }
         tracing::warn!(id = %facts.id.short(), next = %next, reason = %why.reason_code(), detail = %why, "copy refused at this hop");
-        match ctx.refusal(&facts.originator, facts.id, why) {
+        match ctx.me.refusal(&facts.originator, facts.id, why) {
             Ok(m) => answers.push(m),
             Err(e) => ctx.alarm(
                 crate::alarm::AlarmKind::AnswerNotSent,

@@ -3,23 +3,22 @@
 //! or received messages opened with this node's sealing secret
 //! ([`liaison_protocol::seal`]).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use liaison_protocol::message::{Body, Header, Kind};
 use liaison_protocol::seal::{open_kind, seal_kind, SenderShare};
 use liaison_protocol::{NodeId, Recipient};
+use std::collections::BTreeMap;
 
-use crate::core::Ctx;
 use crate::error::Result;
+use crate::keys::Keys;
 use crate::refusal::Refusal;
 use crate::store::now;
+use crate::store::Store;
 
 /// Seals `body`'s content to its recipients and to this node (so it can show what it sent):
 /// each named node, and every node of a named network whose key this node knows. Refuses
 /// (`no-sealing-key`) when a named node's key, or any key of a named network, is unknown:
 /// content never leaves in the clear.
-pub fn seal_body(ctx: &Ctx, body: &mut Body) -> Result<(), Refusal> {
+pub fn seal_body(own: &Keys, body: &mut Body) -> Result<(), Refusal> {
     if !body.kind.is_content() {
         return Ok(());
     }
@@ -30,13 +29,13 @@ pub fn seal_body(ctx: &Ctx, body: &mut Body) -> Result<(), Refusal> {
         ))
     };
     let mut keys: BTreeMap<NodeId, [u8; 32]> = BTreeMap::new();
-    keys.insert(body.header.originator.clone(), ctx.sealing.public());
+    keys.insert(body.header.originator.clone(), own.public());
     {
-        let d = ctx.directory.read().map_err(|_| refuse("anyone".into()))?;
+        let d = own.directory().ok_or_else(|| refuse("anyone".into()))?;
         for r in &body.header.recipients {
             match r {
-                Recipient::Node(n) if ctx.is_me(n) => {
-                    keys.insert(n.clone(), ctx.sealing.public());
+                Recipient::Node(n) if own.mine().contains(n) => {
+                    keys.insert(n.clone(), own.public());
                 }
                 Recipient::Node(n) => {
                     keys.insert(n.clone(), d.key(n, t).ok_or_else(|| refuse(n.to_string()))?);
@@ -47,59 +46,35 @@ pub fn seal_body(ctx: &Ctx, body: &mut Body) -> Result<(), Refusal> {
                         return Err(refuse(format!("any node of network:{net}")));
                     }
                     keys.extend(found);
-                    for me in ctx.me() {
+                    for me in own.mine() {
                         if me.network_str() == net.as_str() {
-                            keys.insert(me, ctx.sealing.public());
+                            keys.insert(me.clone(), own.public());
                         }
                     }
                 }
             }
         }
     }
-    let sealed = seal_to(ctx, &body.kind, &body.header, &keys)?;
+    let sealed = seal_to(own, &body.kind, &body.header, &keys)?;
     body.kind = Kind::Sealed(sealed);
     Ok(())
 }
 
-/// The sealing key of `node` as this node knows it (its own for its identities).
-pub fn key_of(ctx: &Ctx, node: &NodeId) -> Option<[u8; 32]> {
-    if ctx.is_me(node) {
-        return Some(ctx.sealing.public());
-    }
-    ctx.directory.read().ok()?.key(node, now())
+/// The sealing key of `node` as this node knows it now (its own for its identities).
+pub fn key_of(own: &Keys, node: &NodeId) -> Option<[u8; 32]> {
+    own.key_of(node, now())
 }
 
 /// Seals the content `kind` of a body with `header` to the nodes of `keys`, reusing this
 /// node's agreements with them while they are fresh.
 pub fn seal_to(
-    ctx: &Ctx,
+    own: &Keys,
     kind: &Kind,
     header: &Header,
     keys: &BTreeMap<NodeId, [u8; 32]>,
 ) -> Result<liaison_protocol::message::SealedContent, Refusal> {
     let t = now();
-    let shares = {
-        let mut held = ctx
-            .shares
-            .lock()
-            .map_err(|_| Refusal::SealingFailed("poisoned".to_string()))?;
-        let mut out = Vec::with_capacity(keys.len());
-        for (node, key) in keys {
-            let fresh = held.held.get(node).is_some_and(|(s, at)| {
-                s.public() == key
-                    && t.millis().saturating_sub(at.millis()) < crate::keys::SHARE_LIFETIME_MS
-            });
-            if !fresh {
-                let s = SenderShare::new(node, key, &ring::rand::SystemRandom::new())
-                    .map_err(|e| Refusal::from(e).at(node))?;
-                held.held.insert(node.clone(), (Arc::new(s), t));
-            }
-            if let Some((s, _)) = held.held.get(node) {
-                out.push(s.clone());
-            }
-        }
-        out
-    };
+    let shares = own.shares_for(keys, t)?;
     let refs: Vec<&SenderShare> = shares.iter().map(|s| s.as_ref()).collect();
     seal_kind(kind, header, &refs, &ring::rand::SystemRandom::new()).map_err(Refusal::from)
 }
@@ -107,13 +82,14 @@ pub fn seal_to(
 /// A stored message's state and readable body (opened where this node can; see
 /// [`open_body`]); `None` if unknown or purged.
 pub fn read_opened(
-    ctx: &Ctx,
+    store: &Store,
+    own: &Keys,
     id: &liaison_protocol::MessageId,
 ) -> Result<Option<(crate::store::MessageState, Body)>, crate::store::StoreError> {
-    let Some(state) = ctx.store.state(id)? else {
+    let Some(state) = store.state(id)? else {
         return Ok(None);
     };
-    let Some(env) = ctx.store.envelope(id)? else {
+    let Some(env) = store.envelope(id)? else {
         return Ok(None);
     };
     // The store checked the bytes against the id, and the message was verified when it was
@@ -122,20 +98,20 @@ pub fn read_opened(
         id: *id,
         why: format!("its body does not decode: {}", e.reason_code()),
     })?;
-    Ok(Some((state, open_body(ctx, body).0)))
+    Ok(Some((state, open_body(own, body).0)))
 }
 
 /// The readable form of a stored body: sealed content opened for whichever of this node's
 /// identities it was sealed to. `Err` (with the reason) if it is sealed and cannot be opened
 /// here; the body is then returned as it is.
-pub fn open_body(ctx: &Ctx, mut body: Body) -> (Body, Option<String>) {
+pub fn open_body(own: &Keys, mut body: Body) -> (Body, Option<String>) {
     if let Kind::Share(share) = &body.kind {
-        return open_share(ctx, share).map_or_else(|why| (body, Some(why)), |b| (b, None));
+        return open_share(own, share).map_or_else(|why| (body, Some(why)), |b| (b, None));
     }
     let Kind::Sealed(sealed) = &body.kind else {
         return (body, None);
     };
-    let mine = ctx.me();
+    let mine = own.mine();
     let Some(me) = sealed
         .content
         .recipients()
@@ -147,7 +123,7 @@ pub fn open_body(ctx: &Ctx, mut body: Body) -> (Body, Option<String>) {
             Some("sealed to other nodes: this node holds no key to open it".into()),
         );
     };
-    match open_kind(sealed, &body.header, &me, &ctx.sealing) {
+    match open_kind(sealed, &body.header, &me, own.secret()) {
         Ok(kind) => {
             let clear = Body {
                 header: body.header.clone(),
@@ -168,12 +144,12 @@ pub fn open_body(ctx: &Ctx, mut body: Body) -> (Body, Option<String>) {
 
 /// A shared message as its recipient reads it: the original's header and handling, with the
 /// content the originator re-sealed for this node in its grant.
-fn open_share(ctx: &Ctx, share: &liaison_protocol::message::Share) -> Result<Body, String> {
+fn open_share(own: &Keys, share: &liaison_protocol::message::Share) -> Result<Body, String> {
     let original = Body::decode(&share.original.body).map_err(|e| e.to_string())?;
     if !matches!(original.kind, Kind::Sealed(_)) {
         return Ok(original);
     }
-    let mine = ctx.me();
+    let mine = own.mine();
     for g in &share.grants {
         let Ok(gb) = Body::decode(&g.body) else {
             continue;
@@ -192,7 +168,7 @@ fn open_share(ctx: &Ctx, share: &liaison_protocol::message::Share) -> Result<Bod
         else {
             continue;
         };
-        let kind = open_kind(&resealed, &original.header, &me, &ctx.sealing)
+        let kind = open_kind(&resealed, &original.header, &me, own.secret())
             .map_err(|e| format!("{}: {e}", e.reason_code()))?;
         let clear = Body {
             header: original.header.clone(),

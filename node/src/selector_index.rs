@@ -11,7 +11,7 @@ use liaison_protocol::{CaseId, MessageId, NodeId, Timestamp};
 
 /// One submission of a selector: who holds it, in which message (and case), since when.
 #[derive(Clone, Debug)]
-pub struct Holder {
+pub(crate) struct Holder {
     /// The submitting node.
     pub node: NodeId,
     /// Its message that holds the selector.
@@ -24,20 +24,20 @@ pub struct Holder {
 
 /// The service's index: hash → holders; pairs of messages already notified.
 #[derive(Default)]
-pub struct Service {
+pub(crate) struct Service {
     holders: HashMap<SelectorHash, Vec<Holder>>,
     notified: HashSet<(MessageId, MessageId)>,
 }
 
 impl Service {
     /// Adds a holder of `hash` without notifying anyone (rebuilding the index at start-up).
-    pub fn add(&mut self, hash: SelectorHash, holder: Holder) {
+    pub(crate) fn add(&mut self, hash: SelectorHash, holder: Holder) {
         self.holders.entry(hash).or_default().push(holder);
     }
 
     /// Records a new submission; returns the notices it calls for, each once per pair of
     /// messages: (selector kind, the holder to notify, the other holder).
-    pub fn record(
+    pub(crate) fn record(
         &mut self,
         holder: Holder,
         hashes: Vec<SelectorHash>,

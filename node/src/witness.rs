@@ -45,11 +45,13 @@ fn checkpoint_in(note: &str) -> Option<Checkpoint> {
 
 /// The Ed25519 key of a connection's peer certificate (checked at the handshake), and the
 /// certificate.
-pub(crate) fn peer_key(ctx: &Ctx, conn: &quinn::Connection) -> Result<([u8; 32], Vec<u8>)> {
+pub(crate) fn peer_key(
+    trust: &liaison_protocol::TrustStore,
+    conn: &quinn::Connection,
+) -> Result<([u8; 32], Vec<u8>)> {
     let der = crate::endpoint::peer_cert_der(conn)
         .ok_or_else(|| NodeError::failed("no peer certificate"))?;
-    let c = ctx
-        .trust
+    let c = trust
         .certify(&der)
         .map_err(|e| NodeError::failed(format_args!("peer certificate: {e}")))?;
     Ok((c.public_key, der))
@@ -66,8 +68,8 @@ fn has_evidence(data_dir: &Path, peer: &NodeId) -> bool {
 }
 
 /// Raises again, at start-up, the alarm of every evidence file kept.
-pub(crate) fn raise_kept_alarms(ctx: &Ctx) {
-    let dir = ctx.cfg.data_dir.join(DIR);
+pub(crate) fn raise_kept_alarms(data_dir: &Path, alarms: &crate::alarm::Alarms) {
+    let dir = data_dir.join(DIR);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
     };
@@ -87,13 +89,14 @@ pub(crate) fn raise_kept_alarms(ctx: &Ctx) {
                     .to_owned()
             })
             .unwrap_or_default();
-        ctx.alarm(
+        alarms.raise(
             AlarmKind::PeerRewroteHistory,
             &peer,
             format!(
                 "a peer presented an inconsistent checkpoint; evidence kept in {}",
                 f.display()
             ),
+            now(),
         );
     }
 }
@@ -105,11 +108,11 @@ pub(crate) fn raise_kept_alarms(ctx: &Ctx) {
 pub(crate) async fn offer_loop(ctx: Arc<Ctx>, conn: quinn::Connection, peer: NodeId) {
     // The log's checkpoints are signed by the main identity; a peer that knows this node by
     // another membership (a gateway's second network) cannot check them.
-    if ctx.identity_for(&peer).signer.node() != &ctx.id {
+    if ctx.me.for_peer(&peer).signer.node() != ctx.me.id() {
         tracing::debug!(peer = %peer, "not offering checkpoints: the peer knows this node by another identity");
         return;
     }
-    let (key, der) = match peer_key(&ctx, &conn) {
+    let (key, der) = match peer_key(&ctx.trust, &conn) {
         Ok(k) => k,
         Err(e) => {
             tracing::warn!(peer = %peer, error = %e, "cannot witness with this peer");
@@ -362,7 +365,7 @@ async fn judge_request(
     match judge(last.as_ref(), signed.checkpoint(), req.old_size, &req.proof) {
         Verdict::Cosign => {
             // Signed as the identity this peer knows (a gateway has one per network).
-            let me = &ctx.identity_for(peer).signer;
+            let me = &ctx.me.for_peer(peer).signer;
             if let Err(e) = signed.add_signature(&log_origin(me.node()), me.key()) {
                 return refused(Refusal::WitnessUnavailable(e.to_string()));
             }

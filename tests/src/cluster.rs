@@ -251,7 +251,7 @@ pub async fn wait_keys(node: &Node, peers: &[&str]) {
     let ids: Vec<NodeId> = peers.iter().map(|p| p.parse().expect("node id")).collect();
     wait_for("sealing keys", Duration::from_secs(60), || {
         ids.iter()
-            .all(|p| liaison_node::sealing::key_of(node.ctx(), p).is_some())
+            .all(|p| liaison_node::sealing::key_of(node.ctx().keys(), p).is_some())
     })
     .await;
 }

@@ -57,7 +57,7 @@ impl Pair {
     }
 
     fn token(&self, node: &Node) -> TokenClient {
-        TokenClient::new(node.api_addr(), &node.ctx().cfg.api.token_file)
+        TokenClient::new(node.api_addr(), &node.ctx().config().api.token_file)
     }
 
     fn shutdown(self) {
@@ -513,7 +513,7 @@ fn three_thousand_half_open_connections_do_not_deny_the_api() {
     // A newcomer is served at once: the connections that never finished their headers made
     // room, longest idle first.
     let start = std::time::Instant::now();
-    let status = TokenClient::new(addr, &p.a.ctx().cfg.api.token_file).get("/v1/status");
+    let status = TokenClient::new(addr, &p.a.ctx().config().api.token_file).get("/v1/status");
     let took = start.elapsed();
     assert_eq!(status.status, 200, "{status:?}");
     assert!(took < Duration::from_secs(3), "answered after {took:?}");
@@ -525,7 +525,7 @@ fn three_thousand_half_open_connections_do_not_deny_the_api() {
     assert_eq!(cp.status, 200, "{cp:?}");
     assert_eq!(api.get("/v1/status").body["alarms"], json!([]));
     // The node holds at most its cap; the rest were closed (the newest are still open).
-    let cap = p.a.ctx().cfg.api.max_connections;
+    let cap = p.a.ctx().config().api.max_connections;
     let first = held.swap_remove(0);
     closed_by_node(first, WAIT);
     assert!(held.len() > cap);
@@ -541,7 +541,7 @@ fn half_sent_requests_and_idle_connections_are_closed_after_their_timeouts() {
         cfg.api.idle_timeout_secs = 2;
     });
     let addr = p.a.api_addr();
-    let token = std::fs::read_to_string(&p.a.ctx().cfg.api.token_file).expect("token");
+    let token = std::fs::read_to_string(&p.a.ctx().config().api.token_file).expect("token");
 
     // Headers never finished: closed, unanswered.
     let mut half = std::net::TcpStream::connect(addr).expect("connect");
@@ -577,8 +577,8 @@ fn bodies_above_the_limit_get_413_and_just_below_are_read() {
     let p = Pair::start();
     let api = p.token(&p.a);
     let addr = p.a.api_addr();
-    let limit = p.a.ctx().cfg.api.max_body_bytes;
-    let token = std::fs::read_to_string(&p.a.ctx().cfg.api.token_file).expect("token");
+    let limit = p.a.ctx().config().api.max_body_bytes;
+    let token = std::fs::read_to_string(&p.a.ctx().config().api.token_file).expect("token");
     let token = token.trim();
 
     // Declared too large: refused before a byte of it is read.
@@ -654,7 +654,7 @@ fn bodies_above_the_limit_get_413_and_just_below_are_read() {
 #[test]
 fn a_body_that_stops_arriving_gets_408() {
     let p = Pair::start_with(|cfg| cfg.api.body_timeout_secs = 1);
-    let token = std::fs::read_to_string(&p.a.ctx().cfg.api.token_file).expect("token");
+    let token = std::fs::read_to_string(&p.a.ctx().config().api.token_file).expect("token");
     let r = raw(
         p.a.api_addr(),
         format!(
@@ -687,7 +687,7 @@ fn a_500_carries_a_request_id_and_no_internal_detail() {
     assert_eq!(other.body["request_id"].as_str(), b);
 
     // The node's own certificate copy, which proofs are built with, is damaged on disk.
-    let data_dir = p.a.ctx().cfg.data_dir.clone();
+    let data_dir = p.a.ctx().config().data_dir.clone();
     let certs = data_dir.join(liaison_node::store::checkpoint::CERTS_DIR);
     for f in std::fs::read_dir(&certs).expect("certs dir") {
         let path = f.expect("entry").path();

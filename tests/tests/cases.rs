@@ -96,7 +96,7 @@ async fn send_unchecked(
         header: Header {
             originator: from.parse().expect("node"),
             created_at: liaison_node::store::now(),
-            nonce: ctx.nonce().expect("nonce"),
+            nonce: ctx.me().nonce().expect("nonce"),
             recipients: vec![Recipient::Node(to.parse().expect("node"))],
             case: Some(case.clone()),
             in_reply_to: None,
@@ -546,7 +546,8 @@ async fn deconfliction_tells_both_centres_and_nothing_more() {
                     .unwrap()
                     .unwrap();
                 let body = Body::decode(&env.signed.body).unwrap();
-                let (body, why) = liaison_node::sealing::open_body(fed.node(node).ctx(), body);
+                let (body, why) =
+                    liaison_node::sealing::open_body(fed.node(node).ctx().keys(), body);
                 assert_eq!(why, None);
                 match body.kind {
                     Kind::Deconfliction(o) => o,
@@ -621,9 +622,9 @@ async fn send_at(
         .expect("case handling");
     let mut body = Body {
         header: Header {
-            originator: ctx.id.clone(),
+            originator: ctx.id().clone(),
             created_at,
-            nonce: ctx.nonce().expect("nonce"),
+            nonce: ctx.me().nonce().expect("nonce"),
             recipients: vec![Recipient::Node(to.parse().expect("node"))],
             case: Some(case.clone()),
             in_reply_to: None,
@@ -644,7 +645,7 @@ fn cached_and_full(node: &liaison_node::node::Node, case: &CaseId) -> (CaseState
     let cached = case::state(ctx, case).expect("cached state");
     let full = derive(
         case.clone(),
-        case::messages(ctx, case).expect("case messages"),
+        case::messages(ctx.store(), ctx.keys(), case).expect("case messages"),
     );
     (cached, full)
 }
@@ -743,12 +744,12 @@ async fn cached_case_state_equals_the_full_derivation_and_survives_a_restart() {
 
     for n in [&lead, &member] {
         let (cached, full) = cached_and_full(n, &case);
-        assert_eq!(cached, full, "at {}", n.ctx().id);
+        assert_eq!(cached, full, "at {}", n.ctx().id());
         assert_eq!(
             cached.updates.first().map(|u| u.payload.text.as_str()),
             Some("Обновление задним числом"),
             "the earlier update sorts first at {}",
-            n.ctx().id
+            n.ctx().id()
         );
     }
     let (lead_state, _) = cached_and_full(&lead, &case);

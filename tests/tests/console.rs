@@ -104,7 +104,7 @@ impl Pair {
     }
 
     fn token_file(node: &Node) -> std::path::PathBuf {
-        node.ctx().cfg.api.token_file.clone()
+        node.ctx().config().api.token_file.clone()
     }
 
     fn api(node: &Node) -> TokenClient {

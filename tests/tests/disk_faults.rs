@@ -42,7 +42,7 @@ fn alert(text: &str) -> Value {
 }
 
 fn token(node: &Node) -> TokenClient {
-    TokenClient::new(node.api_addr(), &node.ctx().cfg.api.token_file)
+    TokenClient::new(node.api_addr(), &node.ctx().config().api.token_file)
 }
 
 /// The ids of the messages in `api`'s inbox.

@@ -60,7 +60,7 @@ async fn kazakh_alert_reaches_oman_through_two_gateways_with_every_hop_in_the_tr
     // The gateways announced what they reach: the Kazakh unit learnt (signed, verified) that
     // the Gulf is two relays away through CARICC, besides its configured route.
     wait_for("an announced route to the Gulf at KZ", LONG, || {
-        fed.node(KZ).ctx().routes.read().unwrap().iter().any(|r| {
+        fed.node(KZ).ctx().sessions().routes().iter().any(|r| {
             r.source == liaison_protocol::routing::RouteSource::Announced
                 && r.via.as_str() == CARICC
                 && r.dest.to_string() == "network:gulf"
@@ -96,7 +96,7 @@ async fn kazakh_alert_reaches_oman_through_two_gateways_with_every_hop_in_the_tr
         matches!(gateway_body.kind, liaison_protocol::message::Kind::Sealed(ref s) if s.kind == "alert"),
         "the gateway holds the sealed alert"
     );
-    let (_, why) = liaison_node::sealing::open_body(fed.node(CARICC).ctx(), gateway_body);
+    let (_, why) = liaison_node::sealing::open_body(fed.node(CARICC).ctx().keys(), gateway_body);
     assert!(why.is_some(), "a relay cannot open what it relays");
     // Oman asks the Kazakh unit's consent to pass the alert on, back through both gateways:
     // the officer's reason (and whom Oman would share with) is sealed like any content, so
@@ -123,7 +123,7 @@ async fn kazakh_alert_reaches_oman_through_two_gateways_with_every_hop_in_the_tr
         matches!(body.kind, liaison_protocol::message::Kind::Sealed(ref s) if s.kind == "consent-request"),
         "the consent request travels sealed"
     );
-    let (opened, why) = liaison_node::sealing::open_body(fed.node(KZ).ctx(), body);
+    let (opened, why) = liaison_node::sealing::open_body(fed.node(KZ).ctx().keys(), body);
     assert_eq!(why, None);
     let liaison_protocol::message::Kind::ConsentRequest(r) = opened.kind else {
         panic!("KZ opens a consent request");
@@ -162,7 +162,7 @@ async fn kazakh_alert_reaches_oman_through_two_gateways_with_every_hop_in_the_tr
 fn readable_text(node: &Node, id: &MessageId) -> String {
     let env = node.store().envelope(id).unwrap().unwrap();
     let body = liaison_protocol::Body::decode(&env.signed.body).unwrap();
-    let (body, why) = liaison_node::sealing::open_body(node.ctx(), body);
+    let (body, why) = liaison_node::sealing::open_body(node.ctx().keys(), body);
     assert_eq!(why, None);
     body.kind
         .payload()
@@ -469,7 +469,7 @@ async fn onward_sharing_needs_the_originators_consent_and_an_expired_grant_is_re
     // The gateway relayed it without reading it.
     let at_gcc = fed.node(GCC).store().envelope(&shared).unwrap().unwrap();
     let (_, why) = liaison_node::sealing::open_body(
-        fed.node(GCC).ctx(),
+        fed.node(GCC).ctx().keys(),
         liaison_protocol::Body::decode(&at_gcc.signed.body).unwrap(),
     );
     assert!(why.is_some(), "GCC-CIC cannot read what it relays");
@@ -577,14 +577,13 @@ async fn a_forged_route_announcement_is_refused_and_changes_no_route() {
     wait_for("GCC-CIC to learn CARICC's announced routes", LONG, || {
         fed.node(GCC)
             .ctx()
-            .routes
-            .read()
-            .unwrap()
+            .sessions()
+            .routes()
             .iter()
             .any(announced_by_caricc)
     })
     .await;
-    let routes_before = fed.node(GCC).ctx().routes.read().unwrap().clone();
+    let routes_before = fed.node(GCC).ctx().sessions().routes();
     // APICC's key signs "the whole central-asia network is behind me at distance 0" (and a
     // node nobody announces, whose route would show a forgery taken), and the bytes arrive
     // over CARICC's authenticated connection.
@@ -636,7 +635,7 @@ async fn a_forged_route_announcement_is_refused_and_changes_no_route() {
         ["bad-signature", "malformed", "non-canonical"].contains(&answers[0].as_str()),
         "{answers:?}"
     );
-    let routes_after = fed.node(GCC).ctx().routes.read().unwrap().clone();
+    let routes_after = fed.node(GCC).ctx().sessions().routes();
     assert!(
         !routes_after.iter().any(|r| r.via.as_str() == CARICC_IR
             && r.distance == 0

@@ -191,7 +191,7 @@ fn purge_deletes_due_bodies_and_every_proof_stays_valid() {
         !found_in(&b_data, &content[2]),
         "the interrupted purge was finished"
     );
-    let api = TokenClient::new(b.api_addr(), &b.ctx().cfg.api.token_file);
+    let api = TokenClient::new(b.api_addr(), &b.ctx().config().api.token_file);
     assert_eq!(api.get(&format!("/v1/messages/{}", due[2])).status, 410);
     rt.block_on(b.shutdown()).unwrap();
 }

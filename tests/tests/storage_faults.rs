@@ -671,13 +671,13 @@ fn a_store_restored_from_an_older_copy_is_caught_by_its_witness() {
     let a = rt.block_on(start(cfg_a));
     let ctx = a.ctx().clone();
     rt.block_on(wait_for("A's rollback alarm", LIMIT, || {
-        ctx.alarms
+        ctx.alarms()
             .has(liaison_node::alarm::AlarmKind::LogRolledBack)
     }));
     let ctx_b = b.ctx().clone();
     rt.block_on(wait_for("B's evidence", LIMIT, || {
         ctx_b
-            .alarms
+            .alarms()
             .has(liaison_node::alarm::AlarmKind::PeerRewroteHistory)
     }));
     rt.block_on(async {

@@ -132,7 +132,7 @@ async fn a_restored_older_copy_is_caught_by_the_witness() {
     let ctx_b = b.ctx().clone();
     wait_for("B's alarm", LIMIT, || {
         ctx_b
-            .alarms
+            .alarms()
             .list()
             .iter()
             .any(|a| a.text.contains("presented a rewritten history"))
@@ -141,7 +141,7 @@ async fn a_restored_older_copy_is_caught_by_the_witness() {
     let ctx_a = a.ctx().clone();
     wait_for("A's alarm", LIMIT, || {
         ctx_a
-            .alarms
+            .alarms()
             .list()
             .iter()
             .any(|a| a.text.contains("refuses this node's checkpoint"))

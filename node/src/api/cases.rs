@@ -46,7 +46,7 @@ pub(super) async fn list(
     Ok(Json(CaseList {
         cases: cases
             .iter()
-            .map(|c| CaseSummary::of(c, &s.ctx.id))
+            .map(|c| CaseSummary::of(c, s.ctx.me.id()))
             .collect(),
     }))
 }

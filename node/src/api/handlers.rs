@@ -95,7 +95,7 @@ fn body_of(
         ApiError::internal(format_args!("stored message {id} does not decode: {e}"))
     })?;
     // Sealed content is opened for reading here; what cannot be opened is shown sealed.
-    let (body, why) = crate::sealing::open_body(&s.ctx, body);
+    let (body, why) = crate::sealing::open_body(&s.ctx.keys, body);
     if let Some(why) = why {
         tracing::debug!(id = %id.short(), reason = %why, "content stays sealed");
     }

@@ -254,7 +254,7 @@ pub(super) async fn export(State(api): State<ApiState>, Extension(cx): Extension
             tracing::info!(who = %cx.principal(), bytes = buf.len(), "console: log exported");
             super::download(
                 "application/x-ndjson",
-                &format!("liaison-log-{}.jsonl", api.ctx.id),
+                &format!("liaison-log-{}.jsonl", api.ctx.me.id()),
                 buf,
             )
         }

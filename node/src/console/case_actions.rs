@@ -359,7 +359,7 @@ pub(super) fn case_forms(
         return html! {};
     }
     let l = cx.l;
-    let me = &api.ctx.id;
+    let me = &api.ctx.me.id();
     let case = st.id.as_str();
     let lead = st.lead.as_ref() == Some(me);
     let empty = FormData::default();
@@ -382,7 +382,7 @@ pub(super) fn case_forms(
             }
         }
     } else if st.is_participant(me) {
-        let others: Vec<NodeId> = st.participants().into_iter().filter(|n| n != me).collect();
+        let others: Vec<NodeId> = st.participants().into_iter().filter(|n| n != *me).collect();
         let mut forms = Vec::new();
         let suspended_note = st.status == CaseStatus::Suspended && !lead;
         if !suspended_note {

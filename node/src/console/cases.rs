@@ -52,7 +52,7 @@ pub(super) async fn list_page(
     };
     let cases: Vec<CaseSummary> = cases
         .iter()
-        .map(|c| CaseSummary::of(c, &api.ctx.id))
+        .map(|c| CaseSummary::of(c, api.ctx.me.id()))
         .collect();
     let body = html! {
         @if let Some(e) = error {

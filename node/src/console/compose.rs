@@ -19,7 +19,7 @@ const TEXT_LANGS: [&str; 14] = [
 /// sealing keys it learnt, and their networks.
 pub(super) fn known_recipients(api: &ApiState) -> (Vec<String>, Vec<String>) {
     let ctx = &api.ctx;
-    let mut nodes: Vec<String> = ctx.peer_ids.iter().map(ToString::to_string).collect();
+    let mut nodes: Vec<String> = ctx.sessions.ids().iter().map(ToString::to_string).collect();
     let mut networks: Vec<String> = Vec::new();
     for r in &ctx.cfg.routes {
         if r.to.starts_with("network:") {
@@ -28,18 +28,14 @@ pub(super) fn known_recipients(api: &ApiState) -> (Vec<String>, Vec<String>) {
             nodes.push(r.to.clone());
         }
     }
-    if let Ok(dir) = ctx.directory.read() {
+    if let Some(dir) = ctx.keys.directory() {
         for m in dir.statements() {
             if let Ok(b) = liaison_protocol::Body::decode(&m.body) {
                 nodes.push(b.header.originator.to_string());
             }
         }
     }
-    let me: Vec<String> = ctx
-        .identities
-        .iter()
-        .map(|i| i.signer.node().to_string())
-        .collect();
+    let me: Vec<String> = ctx.me.ids().iter().map(ToString::to_string).collect();
     nodes.retain(|n| !me.contains(n));
     nodes.sort();
     nodes.dedup();

@@ -441,7 +441,7 @@ pub(crate) async fn gate(
     let cx = Cx {
         l,
         auth: auth.clone(),
-        node: state.ctx.id.to_string(),
+        node: state.ctx.me.id().to_string(),
         path: path.clone(),
         query,
         secure,
