@@ -298,7 +298,7 @@ pub fn run(client: &Client, cmd: CaseCommand) -> Result<ExitCode> {
                 h1,
                 ..with(&content)?
             };
-            let v = client.post("/cases", &serde_json::to_value(&req)?)?;
+            let v = client.post("/cases", &req)?;
             if out.json {
                 print_json(&v);
             } else {
@@ -404,7 +404,7 @@ pub fn run(client: &Client, cmd: CaseCommand) -> Result<ExitCode> {
             out,
         } => (format!("/cases/{case}/leave"), reason(r), out),
     };
-    let v = client.post(&path, &serde_json::to_value(&req)?)?;
+    let v = client.post(&path, &req)?;
     print_sent(v, &out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -13,12 +13,14 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use liaison_certs::{create_network, issue_node_files, Validity};
+use liaison_node::api::{ConsentRequestAnswer, NodesRequest};
+use liaison_node::case::CaseRequest;
+use liaison_node::compose::SendRequest;
 use liaison_node::config::{
     ApiConfig, CheckpointConfig, Config, DeconflictionConfig, IdentityConfig, Limits, LogFormat,
     PeerConfig, RelayRule, RouteConfig, TrustConfig,
 };
 use liaison_protocol::NodeId;
-use serde_json::json;
 
 use super::officer::Client;
 use liaison_node::views::{
@@ -288,17 +290,18 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let gcc = by("gcc-cic.gulf")?;
     let alert: SentView = client(kz)?.post_view(
         "/messages",
-        &json!({
-            "kind": "alert",
-            "to": ["om-dcu.gulf"],
-            "tlp": "AMBER",
-            "release": ["network:central-asia", "network:gulf"],
-            "eval": "B2",
-            "h0": true,
-            "lang": "ru",
-            "text": "Партия героина (18 кг) в контейнере MSCU1234565, судно AL NOOR, прибытие в Сохар 3 декабря.",
-            "entities": ["container=MSCU1234565", "phone=+77011234567", "imo=9074729"]
-        }),
+        &SendRequest {
+            kind: "alert".into(),
+            to: strings(&["om-dcu.gulf"]),
+            tlp: "AMBER".into(),
+            release: strings(&["network:central-asia", "network:gulf"]),
+            eval: "B2".into(),
+            h0: true,
+            lang: "ru".into(),
+            text: "Партия героина (18 кг) в контейнере MSCU1234565, судно AL NOOR, прибытие в Сохар 3 декабря.".into(),
+            entities: strings(&["container=MSCU1234565", "phone=+77011234567", "imo=9074729"]),
+            ..Default::default()
+        },
     )?;
     let alert_id = alert.id;
     out!(
@@ -344,17 +347,18 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     );
     let request: SentView = client(om)?.post_view(
         "/messages",
-        &json!({
-            "kind": "request",
-            "urgency": "urgent",
-            "to": ["gcc-cic.gulf"],
-            "tlp": "AMBER",
-            "release": ["network:gulf"],
-            "eval": "A2",
-            "lang": "ar",
-            "text": "نرجو التحقق من السفينة AL NOOR (IMO 9074729) المتجهة إلى صحار.",
-            "entities": ["imo=9074729"]
-        }),
+        &SendRequest {
+            kind: "request".into(),
+            urgency: Some("urgent".into()),
+            to: strings(&["gcc-cic.gulf"]),
+            tlp: "AMBER".into(),
+            release: strings(&["network:gulf"]),
+            eval: "A2".into(),
+            lang: "ar".into(),
+            text: "نرجو التحقق من السفينة AL NOOR (IMO 9074729) المتجهة إلى صحار.".into(),
+            entities: strings(&["imo=9074729"]),
+            ..Default::default()
+        },
     )?;
     let request_id = request.id;
     out!(
@@ -364,16 +368,17 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     wait_inbox(gcc, &request_id)?;
     let reply: SentView = client(gcc)?.post_view(
         "/messages",
-        &json!({
-            "kind": "reply",
-            "in_reply_to": request_id,
-            "to": ["om-dcu.gulf"],
-            "tlp": "AMBER",
-            "release": ["network:gulf"],
-            "eval": "B1",
-            "lang": "en",
-            "text": "AL NOOR berthed at Sohar on 2 December; crew list attached to case file.",
-        }),
+        &SendRequest {
+            kind: "reply".into(),
+            in_reply_to: Some(request_id),
+            to: strings(&["om-dcu.gulf"]),
+            tlp: "AMBER".into(),
+            release: strings(&["network:gulf"]),
+            eval: "B1".into(),
+            lang: "en".into(),
+            text: "AL NOOR berthed at Sohar on 2 December; crew list attached to case file.".into(),
+            ..Default::default()
+        },
     )?;
     let reply_id = reply.id;
     wait_inbox(om, &reply_id)?;
@@ -385,11 +390,16 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     );
     let red: SentView = client(kz)?.post_view(
         "/messages",
-        &json!({
-            "kind": "alert", "to": ["caricc.central-asia", "om-dcu.gulf"], "tlp": "RED",
-            "release": ["network:central-asia", "network:gulf"],
-            "eval": "A1", "lang": "en", "text": "identity of the informant in Aktau"
-        }),
+        &SendRequest {
+            kind: "alert".into(),
+            to: strings(&["caricc.central-asia", "om-dcu.gulf"]),
+            tlp: "RED".into(),
+            release: strings(&["network:central-asia", "network:gulf"]),
+            eval: "A1".into(),
+            lang: "en".into(),
+            text: "identity of the informant in Aktau".into(),
+            ..Default::default()
+        },
     )?;
     let red_id = red.id;
     wait_inbox(caricc, &red_id)?;
@@ -412,10 +422,15 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     );
     match client(kz)?.post(
         "/messages",
-        &json!({
-            "kind": "alert", "to": ["network:central-asia"], "tlp": "RED",
-            "eval": "A1", "lang": "en", "text": "names of informants"
-        }),
+        &SendRequest {
+            kind: "alert".into(),
+            to: strings(&["network:central-asia"]),
+            tlp: "RED".into(),
+            eval: "A1".into(),
+            lang: "en".into(),
+            text: "names of informants".into(),
+            ..Default::default()
+        },
     ) {
         Ok(v) => bail!("a TLP:RED message to a whole network was accepted: {v}"),
         Err(e) => out!(
@@ -429,31 +444,44 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     );
     let h2: SentView = client(kz)?.post_view(
         "/messages",
-        &json!({
-            "kind": "alert", "to": ["caricc.central-asia"], "tlp": "AMBER",
-            "release": ["network:central-asia", "network:gulf"], "originator_control": true,
-            "eval": "B2", "lang": "ru",
-            "text": "Курьер вылетает из Алматы в Маскат 5 декабря, рейс WY 4120."
-        }),
+        &SendRequest {
+            kind: "alert".into(),
+            to: strings(&["caricc.central-asia"]),
+            tlp: "AMBER".into(),
+            release: strings(&["network:central-asia", "network:gulf"]),
+            originator_control: true,
+            eval: "B2".into(),
+            lang: "ru".into(),
+            text: "Курьер вылетает из Алматы в Маскат 5 декабря, рейс WY 4120.".into(),
+            ..Default::default()
+        },
     )?;
     let h2_id = h2.id;
     wait_inbox(caricc, &h2_id)?;
-    match client(caricc)?.post(
-        &format!("/messages/{h2_id}/share"),
-        &json!({ "to": ["om-dcu.gulf"] }),
-    ) {
+    let share_with_oman = NodesRequest {
+        to: strings(&["om-dcu.gulf"]),
+        reason: String::new(),
+    };
+    match client(caricc)?.post(&format!("/messages/{h2_id}/share"), &share_with_oman) {
         Ok(v) => bail!("an originator-controlled message was shared without consent: {v}"),
         Err(e) => out!("    without consent: {e}"),
     }
     let asked: SentView = client(caricc)?.post_view(
         &format!("/messages/{h2_id}/consent-request"),
-        &json!({ "to": ["om-dcu.gulf"], "reason": "joint operation with Oman" }),
+        &NodesRequest {
+            to: strings(&["om-dcu.gulf"]),
+            reason: "joint operation with Oman".into(),
+        },
     )?;
     let asked_id = asked.id;
     wait_inbox(kz, &asked_id)?;
     client(kz)?.post(
         &format!("/messages/{asked_id}/consent"),
-        &json!({ "grant": true, "expires_in_secs": 86400, "reason": "granted for the operation" }),
+        &ConsentRequestAnswer {
+            grant: true,
+            expires_in_secs: Some(86400),
+            reason: "granted for the operation".into(),
+        },
     )?;
     out!(
         "    kz-dcu's officer grants it for 24 h; the grant carries the content re-sealed for Oman"
@@ -462,10 +490,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     wait_until(
         "the grant at caricc",
         Duration::from_secs(20),
-        || match client(caricc)?.post_view::<SentView>(
-            &format!("/messages/{h2_id}/share"),
-            &json!({ "to": ["om-dcu.gulf"] }),
-        ) {
+        || match client(caricc)?
+            .post_view::<SentView>(&format!("/messages/{h2_id}/share"), &share_with_oman)
+        {
             Ok(v) => {
                 shared_id = v.id;
                 Ok(true)
@@ -486,12 +513,17 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     );
     let opened: CaseSent = client(caricc)?.post_view(
         "/cases",
-        &json!({
-            "title": "Операция «Караван» / عملية القافلة", "tlp": "AMBER", "eval": "B2", "h0": true,
-            "release": ["network:central-asia", "network:gulf"],
-            "nodes": ["kz-dcu.central-asia", "gcc-cic.gulf", "om-dcu.gulf"],
-            "lang": "ru", "text": "Контролируемая поставка: Алматы — Бандар-Аббас — Сохар."
-        }),
+        &CaseRequest {
+            title: Some("Операция «Караван» / عملية القافلة".into()),
+            tlp: Some("AMBER".into()),
+            eval: Some("B2".into()),
+            h0: true,
+            release: strings(&["network:central-asia", "network:gulf"]),
+            nodes: strings(&["kz-dcu.central-asia", "gcc-cic.gulf", "om-dcu.gulf"]),
+            lang: Some("ru".into()),
+            text: "Контролируемая поставка: Алматы — Бандар-Аббас — Сохар.".into(),
+            ..Default::default()
+        },
     )?;
     let case = opened.case;
     out!("    caricc opens {case} and invites kz-dcu, gcc-cic and om-dcu");
@@ -501,7 +533,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             Duration::from_secs(20),
             || Ok(client(n)?.get(&format!("/cases/{case}")).is_ok()),
         )?;
-        client(n)?.post(&format!("/cases/{case}/accept"), &json!({}))?;
+        client(n)?.post(&format!("/cases/{case}/accept"), &CaseRequest::default())?;
     }
     // Updates go to the participants a centre knows of: wait until every acceptance is in.
     for n in [caricc, kz, gcc, om] {
@@ -516,15 +548,29 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     }
     client(kz)?.post(
         &format!("/cases/{case}/update"),
-        &json!({ "lang": "ru", "text": "Курьер сменил номер телефона.", "entities": ["phone=8 (701) 123-45-67"] }),
+        &CaseRequest {
+            lang: Some("ru".into()),
+            text: "Курьер сменил номер телефона.".into(),
+            entities: strings(&["phone=8 (701) 123-45-67"]),
+            ..Default::default()
+        },
     )?;
     client(om)?.post(
         &format!("/cases/{case}/update"),
-        &json!({ "lang": "ar", "text": "السفينة تحت المراقبة في ميناء صحار." }),
+        &CaseRequest {
+            lang: Some("ar".into()),
+            text: "السفينة تحت المراقبة في ميناء صحار.".into(),
+            ..Default::default()
+        },
     )?;
     client(caricc)?.post(
         &format!("/cases/{case}/task"),
-        &json!({ "title": "Наблюдение за портом Сохар", "assignee": "om-dcu.gulf", "due": "2026-12-31" }),
+        &CaseRequest {
+            title: Some("Наблюдение за портом Сохар".into()),
+            assignee: Some("om-dcu.gulf".into()),
+            due: Some("2026-12-31".into()),
+            ..Default::default()
+        },
     )?;
     let mut view = None;
     wait_until(
@@ -546,7 +592,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     );
     match client(kz)?.post(
         &format!("/cases/{case}/update"),
-        &json!({ "lang": "ru", "text": "…", "tlp": "GREEN" }),
+        &CaseRequest {
+            lang: Some("ru".into()),
+            text: "…".into(),
+            tlp: Some("GREEN".into()),
+            ..Default::default()
+        },
     ) {
         Ok(v) => bail!("an update broader than its case was accepted: {v}"),
         Err(e) => out!("    an update broader than the case is refused: {e}"),
@@ -554,11 +605,17 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     // om-dcu, outside the case, alerts gcc-cic about the same phone, written its own way.
     client(om)?.post(
         "/messages",
-        &json!({
-            "kind": "alert", "to": ["gcc-cic.gulf"], "tlp": "AMBER", "release": ["network:gulf"],
-            "eval": "C3", "lang": "en", "text": "Suspicious calls to the port authority.",
-            "entities": ["phone=00 7 701 123 4567"]
-        }),
+        &SendRequest {
+            kind: "alert".into(),
+            to: strings(&["gcc-cic.gulf"]),
+            tlp: "AMBER".into(),
+            release: strings(&["network:gulf"]),
+            eval: "C3".into(),
+            lang: "en".into(),
+            text: "Suspicious calls to the port authority.".into(),
+            entities: strings(&["phone=00 7 701 123 4567"]),
+            ..Default::default()
+        },
     )?;
     for n in [kz, om] {
         let mut notices = Vec::new();
@@ -586,7 +643,11 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     }
     client(caricc)?.post(
         &format!("/cases/{case}/close"),
-        &json!({ "lang": "ru", "text": "Аресты в Алматы и Сохаре." }),
+        &CaseRequest {
+            lang: Some("ru".into()),
+            text: "Аресты в Алматы и Сохаре.".into(),
+            ..Default::default()
+        },
     )?;
     out!("    caricc closes the case; later updates would be refused (case-closed)");
 
@@ -696,6 +757,11 @@ fn api_config(listen: SocketAddr) -> Result<ApiConfig> {
     }
     let w: W = toml::from_str(&format!("[api]\nlisten = \"{listen}\"\n"))?;
     Ok(w.api)
+}
+
+/// Owned strings, for the list fields of the API's requests.
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
 }
 
 fn short(id: &str) -> &str {

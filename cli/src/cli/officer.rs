@@ -20,6 +20,7 @@ use liaison_node::views::{
     PeerView, Peers, PurgeReport, ScrubView, SentView, StatusView, Trail,
 };
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
@@ -557,8 +558,9 @@ impl Client {
         serde_json::from_str(&text).context("the node's answer is not JSON")
     }
 
-    /// `POST /v1{path}` with a JSON body: the answer's JSON, or a [`ClientError`].
-    pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
+    /// `POST /v1{path}` with a JSON body (a request type of the node's API, so a renamed
+    /// field fails to compile): the answer's JSON, or a [`ClientError`].
+    pub fn post(&self, path: &str, body: &(impl Serialize + ?Sized)) -> Result<Value> {
         let text = self.answer(
             self.agent
                 .post(self.url(path))
@@ -574,7 +576,11 @@ impl Client {
     }
 
     /// `POST /v1{path}` with a JSON body, the answer read into its view.
-    pub fn post_view<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
+    pub fn post_view<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<T> {
         view(self.post(path, body)?)
     }
 
@@ -685,6 +691,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
         }
         OfficerCommand::Ack { id, out } => {
             let id = client.resolve(&id)?;
+            // The endpoint reads no body: there is no request type to send.
             let v = client.post(&format!("/messages/{id}/ack"), &json!({}))?;
             if out.json {
                 print_json(&v);
@@ -747,10 +754,10 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
         OfficerCommand::Case(c) => super::case::run(&client, c),
         OfficerCommand::Share { id, to, out } => {
             let id = client.resolve(&id)?;
-            let body = serde_json::to_value(NodesRequest {
+            let body = NodesRequest {
                 to,
                 reason: String::new(),
-            })?;
+            };
             let v = client.post(&format!("/messages/{id}/share"), &body)?;
             print_sent(v, &out)?;
             Ok(ExitCode::SUCCESS)
@@ -799,7 +806,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         OfficerCommand::Purge { dry_run, out } => {
-            let v = client.post("/purge", &serde_json::to_value(PurgeRequest { dry_run })?)?;
+            let v = client.post("/purge", &PurgeRequest { dry_run })?;
             if out.json {
                 print_json(&v);
             } else {
@@ -827,6 +834,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         OfficerCommand::Alarms(AlarmsCommand::Clear { out }) => {
+            // The endpoint reads no body: there is no request type to send.
             let v = client.post("/alarms/clear", &json!({}))?;
             if out.json {
                 print_json(&v);
@@ -841,6 +849,7 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         OfficerCommand::Store(StoreCommand::Scrub { out }) => {
+            // The endpoint reads no body: there is no request type to send.
             let v = client.post("/store/scrub", &json!({}))?;
             let report: ScrubView = view(v.clone())?;
             let damaged =
@@ -903,8 +912,7 @@ fn send(client: &Client, a: SendArgs) -> Result<ExitCode> {
         urgency: a.urgency,
         expires_in_secs: a.expires_in,
     };
-    let body = serde_json::to_value(&req)?;
-    let v = client.post("/messages", &body)?;
+    let v = client.post("/messages", &req)?;
     print_sent(v, &a.out)?;
     Ok(ExitCode::SUCCESS)
 }
