@@ -14,8 +14,12 @@
 //! suspend, resume, close) go to every participant and every pending invitee (and the node
 //! concerned); updates and tasks go to the participants (an update may name fewer). A node
 //! that receives a case message checks it against the case as it holds it
-//! ([`check_incoming`]) and refuses it with the same reason codes.
+//! ([`check_incoming`]) and refuses it with the same reason codes when nothing still on its way
+//! could change the verdict; otherwise it holds it until the message that gives it its effect
+//! arrives. A participant that a sender did not know of when it wrote is sent the message
+//! afterwards by its originator ([`forward_missed`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::{NodeError, Result};
@@ -193,9 +197,54 @@ fn invalid(detail: impl Into<String>) -> NodeError {
 fn opener<'a>(
     store: &'a Store,
     keys: &'a Keys,
-) -> impl Fn(&MessageId) -> crate::store::StoreResult<Option<(crate::store::MessageState, Body)>> + 'a
-{
-    move |id| crate::sealing::read_opened(store, keys, id)
+) -> impl Fn(
+    &MessageId,
+) -> crate::store::StoreResult<Option<(crate::store::MessageState, MessageId, Body)>>
+       + 'a {
+    move |id| entry(store, keys, id)
+}
+
+/// A stored message as its case takes it: its state, the id it counts under and its readable
+/// body. A case message its originator forwarded to this node (a share of it, see
+/// [`forward_missed`]) counts as the original: the original's id, its content opened with the
+/// originator's grant. `None` if unknown or purged.
+pub(crate) fn entry(
+    store: &Store,
+    keys: &Keys,
+    id: &MessageId,
+) -> crate::store::StoreResult<Option<(crate::store::MessageState, MessageId, Body)>> {
+    let Some((state, body)) = crate::sealing::read_opened(store, keys, id)? else {
+        return Ok(None);
+    };
+    let counts_as = match store.envelope(id)? {
+        Some(env) => forwarded_original(&env.signed.body).unwrap_or(*id),
+        None => return Ok(None),
+    };
+    Ok(Some((state, counts_as, body)))
+}
+
+/// The id of the case message a stored body forwards, if it is its originator's share of one.
+fn forwarded_original(signed_body: &[u8]) -> Option<MessageId> {
+    forwards(&Body::decode(signed_body).ok()?)
+}
+
+/// The id of the case message `body` forwards, if it is its originator's share of one (see
+/// [`forward_missed`]). A share by anyone else (onward sharing under consent) is not part of
+/// the case.
+pub(crate) fn forwards(body: &Body) -> Option<MessageId> {
+    let Kind::Share(share) = &body.kind else {
+        return None;
+    };
+    let original = Body::decode(&share.original.body).ok()?;
+    if original.header.originator != body.header.originator {
+        return None;
+    }
+    original.header.case.as_ref()?;
+    original
+        .kind
+        .content_kind()
+        .filter(|k| crate::kinds::acts_on_case(*k))
+        .map(|_| share.original.id())
 }
 
 /// Parses a case id as written.
@@ -213,8 +262,10 @@ fn node(what: &str, s: &str) -> Result<NodeId> {
 pub fn messages(store: &Store, keys: &Keys, case: &CaseId) -> Result<Vec<(MessageId, Body)>> {
     let mut out = Vec::new();
     for id in store.case_messages(case)? {
-        match crate::sealing::read_opened(store, keys, &id) {
-            Ok(Some((state, body))) if state.role != Role::Relayed => out.push((id, body)),
+        match entry(store, keys, &id) {
+            Ok(Some((state, counts_as, body))) if state.role != Role::Relayed => {
+                out.push((counts_as, body))
+            }
             Ok(_) => {}
             // Alarmed by the store; the case is derived from the messages still intact.
             Err(crate::store::StoreError::Damaged { .. }) => {}
@@ -272,11 +323,15 @@ pub fn list(ctx: &Ctx) -> Result<Vec<CaseState>> {
 }
 
 /// Checks a case message delivered here against the case as this node holds it (with the
-/// messages accepted earlier in the same batch, `batch`). `Err((code, detail))` to refuse.
-/// Reads the store: call it off the async workers.
-/// A `case-join` is refused only for a closed or wrongly handled case: its invitation (or
-/// the invitation that introduces the case here) may still be on its way by another route, and a restated acceptance
-/// ([`restate_join`]) has no effect where the first one arrived; the derivation decides.
+/// messages accepted earlier in the same batch, `batch`). `Err` to refuse. Reads the store:
+/// call it off the async workers.
+///
+/// A message is refused only for what no message still on its way could change (see
+/// [`held_for_earlier`]): the case's state is a function of the set of its messages in
+/// creation order, so a message whose effect depends on one that sorts before it but has not
+/// arrived yet (an update overtaking its sender's acceptance on another route, a task change
+/// before the task) is stored and has its effect once that one arrives. Until then the
+/// timeline lists it with the code it would be refused with.
 pub fn check_incoming(
     ctx: &Ctx,
     id: MessageId,
@@ -300,7 +355,9 @@ pub fn check_incoming(
         .map_err(|e| Refusal::Internal(format!("{e:#}")))?;
     match s.verdict(&id) {
         Some(Some(e))
-            if !matches!(body.kind, Kind::CaseJoin { .. }) || e.code.binds_the_whole_case() =>
+            if e.code.binds_the_whole_case()
+                || !matches!(body.kind, Kind::CaseJoin { .. })
+                    && !held_for_earlier(&s, ctx.me.ids(), &body.header.originator, e.code) =>
         {
             Err(Refusal::Case(e.clone()))
         }
@@ -318,6 +375,180 @@ pub fn check_incoming(
             }
         }
     }
+}
+
+/// Whether a case message from `from` that the case (`s`, as this node holds it with the
+/// message) gives no effect, for `code`, is kept rather than refused, because a message that
+/// sorts before it may still arrive and give it its effect:
+/// - the case is not known here yet (`unknown-case`: its opening or the invitation is on its
+///   way), an acceptance before its invitation (`not-invited`), a change of a task not known
+///   yet (`unknown-task`) or by a node that a reassignment on its way makes a party
+///   (`not-task-party`), a message while the case is suspended (`case-suspended`: a
+///   resumption may be on its way);
+/// - a sender that does not take part yet (`not-a-participant`); at the case's lead (`me`:
+///   this node's identities) only while the sender's invitation is open: the lead holds every
+///   invitation and removal it made, so for any other sender nothing on its way can make it a
+///   participant.
+///
+/// What holds for good is refused: a closed case or handling outside the case's (the case's
+/// opening is held), a second opening, an invitation of a participant, an act reserved to the
+/// lead by another node.
+pub(crate) fn held_for_earlier(
+    s: &CaseState,
+    me: &[NodeId],
+    from: &NodeId,
+    code: liaison_protocol::case::CaseCode,
+) -> bool {
+    use liaison_protocol::case::CaseCode;
+    match code {
+        CaseCode::UnknownCase
+        | CaseCode::NotInvited
+        | CaseCode::UnknownTask
+        | CaseCode::NotTaskParty
+        | CaseCode::CaseSuspended => true,
+        CaseCode::NotAParticipant => {
+            let lead_here = s.lead.as_ref().is_some_and(|l| me.contains(l));
+            !lead_here || s.standing(from) == Some(liaison_protocol::case::MemberStatus::Invited)
+        }
+        CaseCode::AlreadyParticipant
+        | CaseCode::CannotOpen
+        | CaseCode::CaseClosed
+        | CaseCode::CaseExists
+        | CaseCode::CaseHandling
+        | CaseCode::NotCaseLead => false,
+    }
+}
+
+/// The case messages this node originated that a participant did not receive because this
+/// node did not know it took part when it sent them, with those participants: what
+/// [`forward_missed`] forwards. Reads the case from the store (in the order this node stored
+/// its messages, which is what it knew when): call it off the async workers.
+///
+/// A message `m` of this node is forwarded to `p` when all of these hold:
+/// - `m` has its effect in the case as derived now (an update, a task, a status change, a
+///   removal or a closing);
+/// - `p` took part just before `m` in the case's order (creation time, then id): nothing goes
+///   to a node that was not a participant at the message's time;
+/// - `p` is not among `m`'s recipients, and this node did not know that `p` took part when it
+///   sent `m` (the case as derived from what it had stored before `m`), and `m` went to every
+///   participant this node knew then: an update the officer narrowed to some participants
+///   stays with them;
+/// - this node has not forwarded `m` to `p` already.
+pub(crate) fn missed(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Vec<NodeId>)>> {
+    // Every message of the case as stored, in storing order, counted as its original.
+    let mut held: Vec<(MessageId, Body)> = Vec::new();
+    // This node's own messages: (position in `held`, id, recipients).
+    let mut own: Vec<(usize, MessageId, Vec<NodeId>)> = Vec::new();
+    let mut forwarded: BTreeMap<MessageId, Vec<NodeId>> = BTreeMap::new();
+    for id in ctx.store.case_messages(case)? {
+        let (state, counts_as, body) = match entry(&ctx.store, &ctx.keys, &id) {
+            Ok(Some(e)) => e,
+            Ok(None) | Err(crate::store::StoreError::Damaged { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if state.role == Role::Relayed {
+            continue;
+        }
+        if counts_as != id && state.role == Role::Originated {
+            let to = nodes(&state.facts.recipients);
+            forwarded.entry(counts_as).or_default().extend(to);
+            continue;
+        }
+        if state.role == Role::Originated
+            && matches!(
+                body.kind,
+                Kind::CaseUpdate(_)
+                    | Kind::CaseTask(_)
+                    | Kind::CaseStatus { .. }
+                    | Kind::CaseRemove { .. }
+                    | Kind::CaseClose { .. }
+            )
+        {
+            own.push((held.len(), id, nodes(&body.header.recipients)));
+        }
+        held.push((counts_as, body));
+    }
+    if own.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now_state = liaison_protocol::case::derive(case.clone(), held.clone());
+    let mut ordered = held.clone();
+    ordered.sort_by_key(|m| (m.1.header.created_at, m.0));
+    let mut out = Vec::new();
+    for (at, id, to) in own {
+        if now_state.verdict(&id) != Some(None) {
+            continue;
+        }
+        let me = ctx.me.ids();
+        let others = |s: &CaseState| -> Vec<NodeId> {
+            s.participants()
+                .into_iter()
+                .filter(|n| !me.contains(n))
+                .collect()
+        };
+        let known_then = others(&liaison_protocol::case::derive(
+            case.clone(),
+            held[..at].to_vec(),
+        ));
+        if !known_then.iter().all(|n| to.contains(n)) {
+            continue;
+        }
+        let key = (held[at].1.header.created_at, id);
+        let before: Vec<(MessageId, Body)> = ordered
+            .iter()
+            .take_while(|m| (m.1.header.created_at, m.0) < key)
+            .cloned()
+            .collect();
+        let done = forwarded.get(&id);
+        let missing: Vec<NodeId> = others(&liaison_protocol::case::derive(case.clone(), before))
+            .into_iter()
+            .filter(|p| {
+                !to.contains(p) && !known_then.contains(p) && !done.is_some_and(|d| d.contains(p))
+            })
+            .collect();
+        if !missing.is_empty() {
+            out.push((id, missing));
+        }
+    }
+    Ok(out)
+}
+
+/// The nodes named among `recipients`.
+fn nodes(recipients: &[Recipient]) -> Vec<NodeId> {
+    recipients
+        .iter()
+        .filter_map(|r| match r {
+            Recipient::Node(n) => Some(n.clone()),
+            Recipient::Network(_) => None,
+        })
+        .collect()
+}
+
+/// Forwards to the participants of `case` the messages of this node they did not receive
+/// because this node did not know they took part when it sent them (see [`missed`]), each as
+/// a share under this node's grant ([`crate::consent::forward_own`]). Runs when a case
+/// message that changes who takes part is stored here, and for every case at start-up.
+/// Returns how many messages were forwarded.
+pub async fn forward_missed(ctx: &Arc<Ctx>, case: &CaseId) -> Result<usize> {
+    // One pass at a time, so that two passes do not forward the same message twice.
+    let _one = ctx.forwarding.lock().await;
+    let missed = {
+        let case = case.clone();
+        off_workers(ctx, move |ctx| missed(ctx, &case)).await?
+    };
+    let mut n = 0;
+    for (id, to) in missed {
+        match crate::consent::forward_own(ctx, id, to.clone()).await {
+            Ok(sent) => {
+                tracing::info!(case = %case, message = %id.short(), to = ?to, share = %sent.id.short(), "case: forwarded a message to participants it had not reached");
+                n += 1;
+            }
+            Err(e) => {
+                tracing::warn!(case = %case, message = %id.short(), to = ?to, error = %format!("{e:#}"), "case: cannot forward a message to participants it did not reach")
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// After an invitation to `case` arrived here: if this node took part by accepting, and its

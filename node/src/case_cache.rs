@@ -44,14 +44,15 @@ struct Held {
 
 impl CaseCache {
     /// Calls `f` with case `case` brought up to date with `store`: reads and opens (with
-    /// `open`, which reads a message and opens its sealed content) the messages the store
+    /// `open`, which reads a message, opens its sealed content and says which case message it
+    /// counts as: itself, or the original it forwards) the messages the store
     /// gained since the last use (all of them on first use). Reads the store: call it off the
     /// async workers.
     pub(crate) fn with<T>(
         &self,
         store: &Store,
         case: &CaseId,
-        open: impl Fn(&MessageId) -> StoreResult<Option<(MessageState, Body)>>,
+        open: impl Fn(&MessageId) -> StoreResult<Option<(MessageState, MessageId, Body)>>,
         f: impl FnOnce(&CaseLog) -> T,
     ) -> StoreResult<T> {
         let entry = self
@@ -76,8 +77,8 @@ impl CaseCache {
                 continue;
             }
             match open(id) {
-                Ok(Some((state, body))) if state.role != Role::Relayed => {
-                    held.log.add(*id, body);
+                Ok(Some((state, counts_as, body))) if state.role != Role::Relayed => {
+                    held.log.add(counts_as, body);
                 }
                 Ok(_) => {}
                 // Alarmed by the store; the case is derived from the messages still intact.
@@ -89,10 +90,11 @@ impl CaseCache {
         Ok(f(&held.log))
     }
 
-    /// Adds a case message this node has just stored durably as delivered here, opened (`body`),
-    /// to its case if the case is held, so that it is not read and opened again. A case not yet
-    /// held is read whole on first use anyway.
-    pub(crate) fn stored(&self, case: &CaseId, id: MessageId, body: Body) {
+    /// Adds a case message this node has just stored durably as delivered here (`id`; it
+    /// counts as `counts_as`: itself, or the original it forwards), opened (`body`), to its
+    /// case if the case is held, so that it is not read and opened again. A case not yet held
+    /// is read whole on first use anyway.
+    pub(crate) fn stored(&self, case: &CaseId, id: MessageId, counts_as: MessageId, body: Body) {
         let Some(entry) = self
             .cases
             .lock()
@@ -103,9 +105,8 @@ impl CaseCache {
             return;
         };
         let mut held = entry.lock().unwrap_or_else(PoisonError::into_inner);
-        if held.log.add(id, body) {
-            held.added.insert(id);
-        }
+        held.log.add(counts_as, body);
+        held.added.insert(id);
     }
 
     /// Forgets every case, to be read again from the store on next use (after message bodies

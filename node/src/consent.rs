@@ -112,30 +112,7 @@ pub async fn answer(
         .into());
     }
     let resealed = if granted {
-        let (_, target_body) = stored(&ctx.store, &req.target)?;
-        let (clear, why) = crate::sealing::open_body(&ctx.keys, target_body.clone());
-        if let Some(why) = why {
-            return Err(Refusal::CannotOpen(why).into());
-        }
-        if matches!(target_body.kind, Kind::Sealed(_)) {
-            let mut keys = BTreeMap::new();
-            for n in &req.to {
-                let k = crate::sealing::key_of(&ctx.keys, n).ok_or_else(|| {
-                    Refusal::NoSealingKey(format!(
-                        "the sealing key of {n} is not known here; it cannot be re-sealed for it"
-                    ))
-                })?;
-                keys.insert(n.clone(), k);
-            }
-            Some(crate::sealing::seal_to(
-                &ctx.keys,
-                &clear.kind,
-                &target_body.header,
-                &keys,
-            )?)
-        } else {
-            None
-        }
+        reseal(ctx, &req.target, &req.to)?
     } else {
         None
     };
@@ -153,6 +130,38 @@ pub async fn answer(
         crate::exchange::send_control(ctx, &requester, &req_env.route, kind, Some(request_id))
             .await,
     )
+}
+
+/// The content of `target` (originated here) re-sealed for the nodes `to`, if it is sealed:
+/// this node opens its own sealed copy and seals it to their keys.
+fn reseal(
+    ctx: &Ctx,
+    target: &MessageId,
+    to: &[NodeId],
+) -> Result<Option<liaison_protocol::message::SealedContent>> {
+    let (_, target_body) = stored(&ctx.store, target)?;
+    if !matches!(target_body.kind, Kind::Sealed(_)) {
+        return Ok(None);
+    }
+    let (clear, why) = crate::sealing::open_body(&ctx.keys, target_body.clone());
+    if let Some(why) = why {
+        return Err(Refusal::CannotOpen(why).into());
+    }
+    let mut keys = BTreeMap::new();
+    for n in to {
+        let k = crate::sealing::key_of(&ctx.keys, n).ok_or_else(|| {
+            Refusal::NoSealingKey(format!(
+                "the sealing key of {n} is not known here; it cannot be re-sealed for it"
+            ))
+        })?;
+        keys.insert(n.clone(), k);
+    }
+    Ok(Some(crate::sealing::seal_to(
+        &ctx.keys,
+        &clear.kind,
+        &target_body.header,
+        &keys,
+    )?))
 }
 
 /// When a grant given at `now` for `expires_in_secs` (an officer's number, any `u64`)
@@ -250,16 +259,102 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
     .await?;
     grants.reverse();
     grants.truncate(4);
+    send_share(
+        ctx,
+        ctx.me.signer(),
+        env.signed,
+        &original,
+        target,
+        to,
+        grants,
+        had_expired,
+        t,
+    )
+    .await
+}
+
+/// Forwards `target`, a case message this node originated, to the case's participants `to`
+/// that it did not reach (see [`crate::case::forward_missed`]): a share of the original,
+/// under this node's own grant, which re-seals the content for them. Checked as every share:
+/// the original's handling rules with `to` as consented.
+pub(crate) async fn forward_own(ctx: &Ctx, target: MessageId, mut to: Vec<NodeId>) -> Result<Sent> {
+    to.sort();
+    to.dedup();
+    let (env, original) = stored(&ctx.store, &target)?;
+    let signer = ctx
+        .me
+        .signer_of(&original.header.originator)
+        .ok_or_else(|| {
+            Refusal::NotOriginator(format!(
+                "{target} was not originated by this node; only its originator forwards it"
+            ))
+        })?
+        .clone();
+    let resealed = reseal(ctx, &target, &to)?;
+    let t = now();
+    let mut grant = Body {
+        header: Header {
+            originator: signer.node().clone(),
+            created_at: t,
+            nonce: ctx.me.nonce()?,
+            recipients: to.iter().cloned().map(Recipient::Node).collect(),
+            case: original.header.case.clone(),
+            in_reply_to: Some(target),
+            expires_at: None,
+            hop_limit: DEFAULT_HOP_LIMIT,
+        },
+        handling: crate::compose::control_handling(
+            to.iter().cloned().map(Release::Node).collect(),
+        )?,
+        kind: Kind::ConsentAnswer(ConsentAnswer {
+            target,
+            to: to.clone(),
+            granted: true,
+            expires_at: None,
+            resealed,
+            reason: "a participant of the case this message did not reach".into(),
+        }),
+    };
+    grant.normalise();
+    let grant = signer.sign(&mut grant).map_err(NodeError::failed)?;
+    send_share(
+        ctx,
+        &signer,
+        env.signed,
+        &original,
+        target,
+        to,
+        vec![grant],
+        false,
+        t,
+    )
+    .await
+}
+
+/// Signs, checks and sends a share of `original` (signed as `original_signed`, id `target`)
+/// to `to` under `grants`, as `signer`. `had_expired`: a grant left out because it expired
+/// (said in the refusal if the share is then refused).
+#[allow(clippy::too_many_arguments)]
+async fn send_share(
+    ctx: &Ctx,
+    signer: &liaison_protocol::Signer,
+    original_signed: liaison_protocol::SignedMessage,
+    original: &Body,
+    target: MessageId,
+    to: Vec<NodeId>,
+    grants: Vec<liaison_protocol::SignedMessage>,
+    had_expired: bool,
+    t: Timestamp,
+) -> Result<Sent> {
     let share = Share {
-        original: env.signed.clone(),
+        original: original_signed,
         grants,
     };
-    let me = ctx.me.id().clone();
     let mut release: Vec<Release> = original.handling.releasability.clone();
     release.extend(to.iter().map(|n| Release::Node(n.clone())));
     let mut body = Body {
         header: Header {
-            originator: me,
+            originator: signer.node().clone(),
             created_at: t,
             nonce: ctx.me.nonce()?,
             recipients: to.iter().cloned().map(Recipient::Node).collect(),
@@ -299,7 +394,7 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
     }
     let hops = plan.next_hops();
     let (id, leaf) =
-        crate::exchange::originate(&ctx.store, ctx.me.signer(), &mut body, hops.clone()).await?;
+        crate::exchange::originate(&ctx.store, signer, &mut body, hops.clone()).await?;
     tracing::info!(id = %id.short(), original = %target.short(), to = ?hops, "message shared onward");
     Ok(Sent {
         id,

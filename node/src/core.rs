@@ -100,6 +100,9 @@ pub struct Ctx {
     pub(crate) deconfliction: std::sync::OnceLock<Mutex<crate::selector_index::Service>>,
     /// The cases this node holds, kept derived (see `crate::case_cache`).
     pub(crate) cases: crate::case_cache::CaseCache,
+    /// Serialises the forwarding of case messages to participants they missed (see
+    /// `crate::case::forward_missed`).
+    pub(crate) forwarding: tokio::sync::Mutex<()>,
 }
 
 impl Ctx {

@@ -53,6 +53,14 @@ impl Me {
         &self.identities[0].signer
     }
 
+    /// The signer of `node`, if it is one of this node's identities.
+    pub fn signer_of(&self, node: &NodeId) -> Option<&Arc<Signer>> {
+        self.identities
+            .iter()
+            .find(|i| i.signer.node() == node)
+            .map(|i| &i.signer)
+    }
+
     /// Whether `node` is one of this node's identities.
     pub fn is_me(&self, node: &NodeId) -> bool {
         self.all.contains(node)

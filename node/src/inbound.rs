@@ -328,9 +328,14 @@ async fn prepare(
         }
         // A case message for this node passes the case's rules as this node holds the case;
         // a deconfliction submission is opened by the service.
+        // A case message its originator forwarded (a share of it) is checked and counted as
+        // the original.
         let content = body.kind.content_kind();
+        let forwarded = crate::case::forwards(body).filter(|_| routed.deliver);
+        let counts_as = forwarded.unwrap_or(v.id());
         let opened = if routed.deliver
             && (body.header.case.is_some() && content.is_some_and(crate::kinds::acts_on_case)
+                || forwarded.is_some()
                 || content.is_some_and(crate::kinds::indexed_by_deconfliction)
                     && ctx.deconfliction.get().is_some())
         {
@@ -343,7 +348,7 @@ async fn prepare(
             // use (all of them on first use): off the async workers (the batch so far goes
             // along and comes back; case messages are few).
             let checked = {
-                let (ctx, id, clear) = (ctx.clone(), v.id(), clear.clone());
+                let (ctx, id, clear) = (ctx.clone(), counts_as, clear.clone());
                 let batch = std::mem::take(&mut case_batch);
                 tokio::task::spawn_blocking(move || {
                     let r = crate::case::check_incoming(&ctx, id, &clear, &batch);
@@ -366,12 +371,12 @@ async fn prepare(
                 });
                 continue;
             }
-            case_batch.push((v.id(), clear.clone()));
+            case_batch.push((counts_as, clear.clone()));
         }
         let case_message = opened
             .as_ref()
             .filter(|b| b.kind.is_case())
-            .and_then(|b| Some((b.header.case.clone()?, b.clone())));
+            .and_then(|b| Some((b.header.case.clone()?, counts_as, b.clone())));
         let invited_to = opened
             .as_ref()
             .filter(|b| matches!(b.kind, Kind::CaseInvite { .. }))
@@ -424,8 +429,9 @@ struct Accepted {
     selectors: Option<liaison_protocol::Body>,
     /// The case of an invitation delivered here (see [`crate::case::restate_join`]).
     invited_to: Option<liaison_protocol::CaseId>,
-    /// A case message delivered here that passed its case's check, opened, with its case.
-    case_message: Option<(liaison_protocol::CaseId, liaison_protocol::Body)>,
+    /// A case message delivered here that passed its case's check, opened, with its case and
+    /// the id it counts as (its own, or the original's if it forwards one).
+    case_message: Option<(liaison_protocol::CaseId, MessageId, liaison_protocol::Body)>,
 }
 
 /// Stores what `prepare` accepted and answers: one receipt per status (`delivered` for
@@ -496,8 +502,8 @@ async fn finish(
             let mut invitations = Vec::new();
             let mut case_messages = Vec::new();
             for a in accepts {
-                if let Some((case, body)) = a.case_message {
-                    case_messages.push((case, a.offer.facts.id, body));
+                if let Some((case, counts_as, body)) = a.case_message {
+                    case_messages.push((case, a.offer.facts.id, counts_as, body));
                 }
                 submissions.extend(a.selectors.clone());
                 invitations.extend(a.invited_to.clone());
@@ -520,8 +526,28 @@ async fn finish(
                 Ok(()) => {
                     out.extend(frames);
                     // Durable now: the cases this node holds take them without reading them.
-                    for (case, id, body) in case_messages {
-                        ctx.cases.stored(&case, id, body);
+                    let mut joined: Vec<liaison_protocol::CaseId> = Vec::new();
+                    for (case, id, counts_as, body) in case_messages {
+                        if matches!(
+                            body.kind,
+                            Kind::CaseJoin { accept: true } | Kind::CaseInvite { .. }
+                        ) && !joined.contains(&case)
+                        {
+                            joined.push(case.clone());
+                        }
+                        ctx.cases.stored(&case, id, counts_as, body);
+                    }
+                    if !joined.is_empty() {
+                        // Someone takes part that this node's earlier messages may have
+                        // missed: forwarded to it (off this stream's path).
+                        let ctx = ctx.clone();
+                        tokio::spawn(async move {
+                            for case in joined {
+                                if let Err(e) = crate::case::forward_missed(&ctx, &case).await {
+                                    tracing::warn!(case = %case, error = %format!("{e:#}"), "case: cannot look for messages participants missed");
+                                }
+                            }
+                        });
                     }
                     for a in announcements {
                         if crate::directory::learn(

@@ -245,6 +245,7 @@ impl Node {
             selector_key,
             deconfliction: std::sync::OnceLock::new(),
             cases: Default::default(),
+            forwarding: tokio::sync::Mutex::new(()),
             cfg,
         });
         ctx.store
@@ -286,6 +287,7 @@ impl Node {
         }
         tasks.spawn(checkpoint_loop(ctx.clone()));
         tasks.spawn(check_store_in_background(ctx.clone()));
+        tasks.spawn(forward_missed_in_background(ctx.clone()));
         tracing::info!(node = %ctx.me.id(), quic = %endpoint.local_addr().map_err(StartError::Io)?, api = %api_addr, "node started");
         Ok(Node {
             ctx,
@@ -380,6 +382,20 @@ async fn bind_when_free(
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
             r => return Ok(r?),
+        }
+    }
+}
+
+/// Once after start-up, forwards in every case the messages of this node that participants
+/// missed (see [`crate::case::forward_missed`]): a participation learnt just before a stop is
+/// acted on after the restart.
+async fn forward_missed_in_background(ctx: Arc<Ctx>) {
+    for case in ctx.store.case_ids() {
+        if ctx.cancel.is_cancelled() {
+            return;
+        }
+        if let Err(e) = crate::case::forward_missed(&ctx, &case).await {
+            tracing::warn!(case = %case, error = %format!("{e:#}"), "case: cannot look for messages participants missed");
         }
     }
 }

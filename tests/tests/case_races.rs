@@ -1,0 +1,342 @@
+//! Shared cases converge whatever the timing: case messages that cross on the way are held
+//! until the message that gives them their effect arrives, and a participant that a sender
+//! did not know of when it wrote receives the message from its originator afterwards.
+//!
+//! The federation's real nodes over loopback QUIC, real certificates, real stores. The
+//! crossings are forced, not waited for: a gateway is stopped so that one message waits in
+//! an outbox on disk while the other is written and takes another way (or waits behind it).
+//!
+//! Participants: the Kazakh unit (lead) and the Uzbek unit in central-asia, the Omani unit in
+//! the Gulf; CARICC joins central-asia to the rest, GCC-CIC and APICC are the two ways into
+//! the Gulf.
+
+use liaison_node::case::{self, CaseRequest};
+use liaison_protocol::case::{CaseState, MemberStatus};
+use liaison_protocol::{CaseId, MessageId, NodeId};
+use liaison_tests::cluster::{wait_for, wait_keys};
+use liaison_tests::federation::*;
+
+const ALL_NETWORKS: [&str; 3] = [
+    "network:central-asia",
+    "network:inter-regional",
+    "network:gulf",
+];
+
+/// The three participants.
+const PARTIES: [&str; 3] = [KZ, UZ, OMAN];
+
+fn node(s: &str) -> NodeId {
+    s.parse().expect("node")
+}
+
+fn text(t: &str) -> CaseRequest {
+    CaseRequest {
+        text: t.into(),
+        lang: Some("en".into()),
+        ..Default::default()
+    }
+}
+
+fn state(fed: &Running, at: &str, case: &CaseId) -> CaseState {
+    case::state(fed.node(at).ctx(), case).expect("case state")
+}
+
+async fn wait_case(
+    fed: &Running,
+    at: &str,
+    case: &CaseId,
+    what: &str,
+    cond: impl Fn(&CaseState) -> bool,
+) {
+    wait_for(&format!("{what} at {at}"), LONG, || {
+        cond(&state(fed, at, case))
+    })
+    .await;
+}
+
+/// What every participant must agree on: members and their standing, updates, tasks.
+fn shared(s: &CaseState) -> String {
+    let members: Vec<String> = s
+        .members
+        .iter()
+        .map(|(n, m)| format!("{n}={}", m.status.name()))
+        .collect();
+    let updates: Vec<String> = s
+        .updates
+        .iter()
+        .map(|u| format!("{} {} {}", u.id, u.from, u.payload.text))
+        .collect();
+    format!(
+        "{:?} {:?} {} {members:?} {updates:?} {:?}",
+        s.title,
+        s.lead,
+        s.status.name(),
+        s.tasks.iter().map(|t| t.id).collect::<Vec<_>>()
+    )
+}
+
+/// Waits until every participant derives the same case (as `view` shows it), holding
+/// `update`.
+async fn converged(
+    fed: &Running,
+    case: &CaseId,
+    update: MessageId,
+    view: impl Fn(&CaseState) -> String,
+) {
+    for n in PARTIES {
+        wait_case(fed, n, case, "the update in effect", |s| {
+            s.updates.iter().any(|u| u.id == update)
+                && PARTIES.iter().all(|p| s.is_participant(&node(p)))
+        })
+        .await;
+    }
+    let lead = view(&state(fed, KZ, case));
+    for n in PARTIES {
+        assert_eq!(
+            view(&state(fed, n, case)),
+            lead,
+            "{n} derives the case as the lead"
+        );
+    }
+}
+
+/// The Kazakh unit opens a case inviting the Uzbek and Omani units; the Uzbek unit accepts.
+/// Returns once every party holds the invitation and the Uzbek acceptance.
+async fn open(fed: &Running, name: &str) -> CaseId {
+    let (case, _) = case::open(
+        fed.node(KZ).ctx(),
+        &CaseRequest {
+            id: Some(format!("KZ-2026-{name}")),
+            title: Some(format!("Operation {name}")),
+            nodes: vec![UZ.into(), OMAN.into()],
+            tlp: Some("AMBER".into()),
+            release: ALL_NETWORKS.iter().map(|s| s.to_string()).collect(),
+            eval: Some("B2".into()),
+            ..text("Controlled delivery, Almaty to Sohar")
+        },
+    )
+    .await
+    .expect("case opened");
+    for n in [UZ, OMAN] {
+        wait_case(fed, n, &case, "the invitation", |s| {
+            s.standing(&node(n)) == Some(MemberStatus::Invited)
+        })
+        .await;
+    }
+    case::join(fed.node(UZ).ctx(), &case, true)
+        .await
+        .expect("accepted");
+    for n in PARTIES {
+        wait_case(fed, n, &case, "the Uzbek acceptance", |s| {
+            s.is_participant(&node(UZ))
+        })
+        .await;
+    }
+    case
+}
+
+async fn federation() -> Running {
+    let fed = Running::start().await;
+    for (n, others) in [
+        (KZ, &[UZ, OMAN][..]),
+        (UZ, &[KZ, OMAN][..]),
+        (OMAN, &[KZ, UZ][..]),
+    ] {
+        wait_keys(fed.node(n), others).await;
+    }
+    fed
+}
+
+/// The Omani unit accepts while central-asia is cut off (its acceptance waits at the
+/// gateways); the Uzbek unit, which does not know it yet, posts an update to the lead alone.
+/// In the case's order the Omani unit already took part, so once the Uzbek node learns of the
+/// acceptance it forwards its update to it, re-sealed under its own grant; the lead and the
+/// Uzbek unit hold nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_written_before_the_writer_learnt_of_an_acceptance_reaches_the_new_participant() {
+    let mut fed = federation().await;
+    let case = open(&fed, "CROSSING").await;
+
+    fed.stop(CARICC).await;
+    fed.wait_connected(GCC, CARICC, false).await;
+    case::join(fed.node(OMAN).ctx(), &case, true)
+        .await
+        .expect("Oman accepts");
+    let update = case::update(fed.node(UZ).ctx(), &case, &text("Container leaves Almaty"))
+        .await
+        .expect("update");
+    assert_eq!(
+        update.next_hops,
+        vec![node(CARICC)],
+        "the update waits at the Uzbek unit for CARICC"
+    );
+    assert!(
+        !state(&fed, UZ, &case).is_participant(&node(OMAN)),
+        "the Uzbek unit wrote before it learnt of the Omani acceptance"
+    );
+    fed.restart(CARICC).await;
+
+    converged(&fed, &case, update.id, shared).await;
+    // The Omani unit holds it as the original (id and signature), through one forward.
+    let forwards = forwards_from(&fed, UZ, &case);
+    assert_eq!(forwards.len(), 1, "one forward: {forwards:?}");
+    assert!(
+        case::messages(
+            fed.node(OMAN).ctx().store(),
+            fed.node(OMAN).ctx().keys(),
+            &case
+        )
+        .expect("messages")
+        .iter()
+        .any(|(id, _)| *id == update.id),
+        "the Omani unit counts the forward as the original update"
+    );
+    // Nothing more is forwarded when asked again, nor after a restart of the Uzbek node.
+    assert_eq!(
+        case::forward_missed(fed.node(UZ).ctx(), &case)
+            .await
+            .expect("forward"),
+        0
+    );
+    fed.stop(UZ).await;
+    fed.restart(UZ).await;
+    assert_eq!(
+        case::forward_missed(fed.node(UZ).ctx(), &case)
+            .await
+            .expect("forward"),
+        0
+    );
+    assert_eq!(forwards_from(&fed, UZ, &case).len(), 1);
+    fed.shutdown().await;
+}
+
+/// The other order: the update is written before the Omani acceptance, so the Omani unit did
+/// not take part at its time and never receives it; later updates reach it directly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_written_before_an_acceptance_stays_with_the_participants_of_its_time() {
+    let mut fed = federation().await;
+    let case = open(&fed, "BEFORE").await;
+
+    fed.stop(CARICC).await;
+    let early = case::update(fed.node(UZ).ctx(), &case, &text("Before Oman joins"))
+        .await
+        .expect("update");
+    fed.wait_connected(GCC, CARICC, false).await;
+    case::join(fed.node(OMAN).ctx(), &case, true)
+        .await
+        .expect("Oman accepts");
+    fed.restart(CARICC).await;
+    wait_case(&fed, UZ, &case, "the Omani acceptance", |s| {
+        s.is_participant(&node(OMAN))
+    })
+    .await;
+    // Whatever pass the acceptance started is over once this one has run (they take turns).
+    assert_eq!(
+        case::forward_missed(fed.node(UZ).ctx(), &case)
+            .await
+            .expect("forward"),
+        0
+    );
+    assert!(forwards_from(&fed, UZ, &case).is_empty());
+    let later = case::update(fed.node(UZ).ctx(), &case, &text("After Oman joined"))
+        .await
+        .expect("update");
+    // Every participant holds every update written after it took part.
+    let since = |s: &CaseState| {
+        let joined = s.members[&node(OMAN)].since;
+        let mut v = s.clone();
+        v.updates.retain(|u| u.at > joined);
+        shared(&v)
+    };
+    converged(&fed, &case, later.id, since).await;
+    for n in [KZ, UZ] {
+        assert!(state(&fed, n, &case)
+            .updates
+            .iter()
+            .any(|u| u.id == early.id));
+    }
+    assert!(
+        fed.node(OMAN)
+            .store()
+            .state(&early.id)
+            .expect("state")
+            .is_none(),
+        "the Omani unit did not take part when the early update was written"
+    );
+    fed.shutdown().await;
+}
+
+/// The Omani update overtakes the Omani acceptance on the way to the lead: the acceptance
+/// waits at the Omani unit for GCC-CIC (stopped) while the update goes through APICC. The lead
+/// (and the Uzbek unit) hold the update, without effect while the Omani unit is only invited
+/// there, and give it its effect when the acceptance arrives, instead of refusing it for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_that_overtakes_its_senders_acceptance_is_held_until_the_acceptance_arrives() {
+    let mut fed = federation().await;
+    let case = open(&fed, "OVERTAKE").await;
+
+    fed.stop(GCC).await;
+    fed.stop(APICC).await;
+    fed.wait_connected(OMAN, GCC, false).await;
+    fed.wait_connected(OMAN, APICC_GULF, false).await;
+    let join = case::join(fed.node(OMAN).ctx(), &case, true)
+        .await
+        .expect("Oman accepts");
+    assert_eq!(
+        join.next_hops,
+        vec![node(GCC)],
+        "the acceptance waits for GCC-CIC"
+    );
+    fed.restart(APICC).await;
+    fed.wait_connected(OMAN, APICC_GULF, true).await;
+    let update = case::update(
+        fed.node(OMAN).ctx(),
+        &case,
+        &text("Vessel sighted off Sohar"),
+    )
+    .await
+    .expect("update");
+    assert_eq!(
+        update.next_hops,
+        vec![node(APICC_GULF)],
+        "the update takes the other way"
+    );
+    for n in [KZ, UZ] {
+        wait_for(&format!("the update at {n}"), LONG, || {
+            fed.node(n)
+                .store()
+                .state(&update.id)
+                .expect("state")
+                .is_some()
+        })
+        .await;
+        let held = state(&fed, n, &case);
+        assert!(
+            !held.is_participant(&node(OMAN)) && !held.updates.iter().any(|u| u.id == update.id),
+            "held at {n} without effect while the acceptance is on its way: {}",
+            shared(&held)
+        );
+    }
+    assert!(
+        fed.refusals(OMAN, &update.id).is_empty(),
+        "nobody refused the update"
+    );
+    fed.restart(GCC).await;
+    converged(&fed, &case, update.id, shared).await;
+    fed.shutdown().await;
+}
+
+/// The shares a node originated in `case` (its forwards), with the original each carries.
+fn forwards_from(fed: &Running, at: &str, case: &CaseId) -> Vec<MessageId> {
+    let store = fed.node(at).store();
+    store
+        .case_messages(case)
+        .expect("case messages")
+        .into_iter()
+        .filter(|id| {
+            store.state(id).expect("state").is_some_and(|s| {
+                s.role == liaison_node::store::Role::Originated && s.facts.kind == "share"
+            })
+        })
+        .collect()
+}
