@@ -326,6 +326,127 @@ async fn an_update_that_overtakes_its_senders_acceptance_is_held_until_the_accep
     fed.shutdown().await;
 }
 
+/// The crossing above, in both orders, round after round on the same federation (each round
+/// a new case): every round converges — identical derived state at the three participants,
+/// and each holds exactly the updates written while it took part. Prints how long each round
+/// took to converge after the partition healed. `LIAISON_RACE_ROUNDS` sets the number of
+/// rounds (50 by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crossings_converge_in_every_round() {
+    let rounds: usize = std::env::var("LIAISON_RACE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let mut fed = federation().await;
+    let mut times = Vec::new();
+    for round in 0..rounds {
+        let case = open(&fed, &format!("ROUND-{round}")).await;
+        let accept_first = round % 2 == 0;
+        fed.stop(CARICC).await;
+        fed.wait_connected(GCC, CARICC, false).await;
+        let update = if accept_first {
+            case::join(fed.node(OMAN).ctx(), &case, true)
+                .await
+                .expect("Oman accepts");
+            let u = case::update(fed.node(UZ).ctx(), &case, &text("after the acceptance"))
+                .await
+                .expect("update");
+            u.id
+        } else {
+            let u = case::update(fed.node(UZ).ctx(), &case, &text("before the acceptance"))
+                .await
+                .expect("update");
+            case::join(fed.node(OMAN).ctx(), &case, true)
+                .await
+                .expect("Oman accepts");
+            u.id
+        };
+        let healed = std::time::Instant::now();
+        fed.restart(CARICC).await;
+        // Every participant holds the update if the Omani unit took part when it was written;
+        // the lead and the Uzbek unit hold it either way.
+        let holders: &[&str] = if accept_first { &PARTIES } else { &[KZ, UZ] };
+        for n in holders {
+            wait_case(&fed, n, &case, "the update", |s| {
+                s.updates.iter().any(|u| u.id == update)
+                    && PARTIES.iter().all(|p| s.is_participant(&node(p)))
+            })
+            .await;
+        }
+        wait_case(&fed, OMAN, &case, "every participant", |s| {
+            PARTIES.iter().all(|p| s.is_participant(&node(p)))
+        })
+        .await;
+        times.push(healed.elapsed());
+        let since = |s: &CaseState| {
+            let joined = s.members[&node(OMAN)].since;
+            let mut v = s.clone();
+            v.updates.retain(|u| u.at > joined);
+            shared(&v)
+        };
+        let lead = since(&state(&fed, KZ, &case));
+        for n in PARTIES {
+            assert_eq!(since(&state(&fed, n, &case)), lead, "round {round}: {n}");
+        }
+        if !accept_first {
+            // Passes take turns: once this one has run, none that could forward is pending.
+            assert_eq!(
+                case::forward_missed(fed.node(UZ).ctx(), &case)
+                    .await
+                    .expect("forward"),
+                0
+            );
+            assert!(
+                fed.node(OMAN)
+                    .store()
+                    .state(&update)
+                    .expect("state")
+                    .is_none(),
+                "round {round}: the Omani unit did not take part when the update was written"
+            );
+        }
+    }
+    times.sort();
+    if let (Some(min), Some(max)) = (times.first(), times.last()) {
+        eprintln!(
+            "{rounds} crossings converged; time from the healed partition to convergence: min {min:?}, median {:?}, max {max:?}",
+            times[times.len() / 2]
+        );
+    }
+    fed.shutdown().await;
+}
+
+/// The writer is down while the acceptance arrives elsewhere, and learns of it only after
+/// its restart: it forwards then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_was_down_forwards_after_its_restart() {
+    let mut fed = federation().await;
+    let case = open(&fed, "DOWN").await;
+
+    fed.stop(CARICC).await;
+    fed.wait_connected(GCC, CARICC, false).await;
+    case::join(fed.node(OMAN).ctx(), &case, true)
+        .await
+        .expect("Oman accepts");
+    let update = case::update(
+        fed.node(UZ).ctx(),
+        &case,
+        &text("Written just before a stop"),
+    )
+    .await
+    .expect("update");
+    fed.stop(UZ).await;
+    fed.restart(CARICC).await;
+    wait_case(&fed, KZ, &case, "the Omani acceptance", |s| {
+        s.is_participant(&node(OMAN))
+    })
+    .await;
+    fed.restart(UZ).await;
+    converged(&fed, &case, update.id, shared).await;
+    assert_eq!(forwards_from(&fed, UZ, &case).len(), 1);
+    fed.shutdown().await;
+}
+
 /// The shares a node originated in `case` (its forwards), with the original each carries.
 fn forwards_from(fed: &Running, at: &str, case: &CaseId) -> Vec<MessageId> {
     let store = fed.node(at).store();
