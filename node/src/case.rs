@@ -428,7 +428,9 @@ pub(crate) fn held_for_earlier(
 /// - `m` has its effect in the case as derived now (an update, a task, a status change, a
 ///   removal or a closing);
 /// - `p` took part just before `m` in the case's order (creation time, then id): nothing goes
-///   to a node that was not a participant at the message's time;
+///   to a node that was not a participant at the message's time — except this node's own
+///   leaving, which goes to every node invited or taking part now, since the lead's
+///   invitation may have told them this node takes part;
 /// - `p` is not among `m`'s recipients, and this node did not know that `p` took part when it
 ///   sent `m` (the case as derived from what it had stored before `m`), and `m` went to every
 ///   participant this node knew then: an update the officer narrowed to some participants
@@ -500,7 +502,30 @@ pub(crate) fn missed(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Vec<Nod
             .cloned()
             .collect();
         let done = forwarded.get(&id);
-        let missing: Vec<NodeId> = others(&liaison_protocol::case::derive(case.clone(), before))
+        let leaving = matches!(
+            &held[at].1.kind,
+            Kind::CaseRemove { participant, .. } if me.contains(participant)
+        );
+        // This node's leaving also goes to those invited or taking part since: the lead's
+        // invitation told them this node takes part.
+        let owed: Vec<NodeId> = if leaving {
+            now_state
+                .members
+                .iter()
+                .filter(|(n, m)| {
+                    !me.contains(n)
+                        && matches!(
+                            m.status,
+                            liaison_protocol::case::MemberStatus::Joined
+                                | liaison_protocol::case::MemberStatus::Invited
+                        )
+                })
+                .map(|(n, _)| n.clone())
+                .collect()
+        } else {
+            others(&liaison_protocol::case::derive(case.clone(), before))
+        };
+        let missing: Vec<NodeId> = owed
             .into_iter()
             .filter(|p| {
                 !to.contains(p) && !known_then.contains(p) && !done.is_some_and(|d| d.contains(p))

@@ -343,6 +343,10 @@ pub struct CaseState {
     pub tasks: Vec<Task>,
     /// Every message of the case, in order, with what it did.
     pub timeline: Vec<Entry>,
+    /// Leavings and removals met before the case was known here (without effect then, as
+    /// `unknown-case`), applied again when an invitation makes the case known: the
+    /// invitation's list of members is the lead's view when it invited, which may predate them.
+    early_departures: Vec<(MessageId, Body)>,
 }
 
 /// Derives a case's state from the messages this node holds (bodies opened; a body still
@@ -364,6 +368,7 @@ pub fn derive(id: CaseId, mut messages: Vec<(MessageId, Body)>) -> CaseState {
         updates: Vec::new(),
         tasks: Vec::new(),
         timeline: Vec::new(),
+        early_departures: Vec::new(),
     };
     for (mid, body) in &messages {
         s.apply(*mid, body);
@@ -558,10 +563,19 @@ impl CaseState {
 
     fn apply(&mut self, id: MessageId, b: &Body) {
         let kind = b.kind.name();
+        let was_known = self.known();
         let (summary, refused) = match self.rule(id, b) {
             Ok(s) => (s, None),
             Err(e) => (String::new(), Some(e)),
         };
+        if !was_known
+            && matches!(b.kind, Kind::CaseRemove { .. })
+            && refused
+                .as_ref()
+                .is_some_and(|e| e.code == CaseCode::UnknownCase)
+        {
+            self.early_departures.push((id, b.clone()));
+        }
         self.timeline.push(Entry {
             id,
             at: b.header.created_at,
@@ -570,6 +584,22 @@ impl CaseState {
             summary,
             refused,
         });
+        if !was_known && self.known() {
+            // Learnt from an invitation: the departures met before it are applied now, in
+            // their order, and their timeline entries say what they did.
+            for (eid, eb) in std::mem::take(&mut self.early_departures) {
+                let r = self.rule(eid, &eb);
+                if let Some(e) = self.timeline.iter_mut().find(|e| e.id == eid) {
+                    match r {
+                        Ok(s) => {
+                            e.summary = s;
+                            e.refused = None;
+                        }
+                        Err(why) => e.refused = Some(why),
+                    }
+                }
+            }
+        }
     }
 
     /// The checks every case message passes once the case is known: not closed, handling
@@ -1315,6 +1345,65 @@ mod tests {
         assert_eq!(s.title.as_deref(), Some("Caravan"));
         assert_eq!(s.standing(&node(GCC)), Some(MemberStatus::Invited));
         assert_eq!(s.participants(), vec![node(LEAD), node(KZ)]);
+    }
+
+    /// KZ leaves while the lead, not knowing it yet, invites GCC with KZ still among the
+    /// members. GCC learns the case from the invitation; once it also holds KZ's leaving
+    /// (which sorts before the invitation), it derives KZ as gone, as the lead does.
+    #[test]
+    fn a_leaving_that_an_invitation_did_not_know_of_still_counts_for_the_invitee() {
+        let mut m = opened();
+        let leave = m.add(
+            KZ,
+            &[LEAD, OM],
+            20,
+            Tlp::Amber,
+            Kind::CaseRemove {
+                participant: node(KZ),
+                reason: "done".into(),
+            },
+        );
+        let invite = m.add(
+            LEAD,
+            &[KZ, OM, GCC],
+            30,
+            Tlp::Amber,
+            Kind::CaseInvite {
+                invitee: node(GCC),
+                note: text("join us"),
+                title: "Caravan".into(),
+                summary: text("controlled delivery"),
+                lead: node(LEAD),
+                members: vec![node(LEAD), node(KZ), node(OM)],
+                pending: vec![],
+            },
+        );
+        let id: CaseId = "OP-1".parse().unwrap();
+        let lead = derive(id.clone(), m.0.clone());
+        assert_eq!(lead.standing(&node(KZ)), Some(MemberStatus::Left));
+        let held: Vec<(MessageId, Body)> =
+            m.0.iter()
+                .filter(|(i, _)| *i == leave || *i == invite)
+                .cloned()
+                .collect();
+        // Only the invitation: the lead's view when it invited.
+        let only_invite: Vec<_> = held.iter().filter(|(i, _)| *i == invite).cloned().collect();
+        assert_eq!(
+            derive(id.clone(), only_invite).standing(&node(KZ)),
+            Some(MemberStatus::Joined)
+        );
+        // Both, in either order of arrival, and as a log that grows.
+        for order in [held.clone(), held.iter().rev().cloned().collect()] {
+            let s = derive(id.clone(), order.clone());
+            assert_eq!(s.standing(&node(KZ)), Some(MemberStatus::Left));
+            assert_eq!(s.participants(), lead.participants());
+            assert_eq!(s.verdict(&leave), Some(None), "the leaving has its effect");
+            let mut log = CaseLog::new(id.clone(), Vec::new());
+            for (i, b) in order {
+                log.add(i, b);
+            }
+            assert_eq!(log.state(), &s);
+        }
     }
 
     #[test]

@@ -447,6 +447,74 @@ async fn a_writer_that_was_down_forwards_after_its_restart() {
     fed.shutdown().await;
 }
 
+/// The Uzbek unit leaves while the lead, not knowing it yet, invites the Emirati unit, whose
+/// invitation lists the Uzbek unit among the members. The Uzbek node receives that
+/// invitation too and forwards its leaving to the invitee, which then derives the members as
+/// the lead does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaving_that_races_an_invitation_reaches_the_invitee() {
+    let mut fed = federation().await;
+    for n in [KZ, UZ] {
+        wait_keys(fed.node(n), &[UAE]).await;
+    }
+    let case = open(&fed, "LEAVING").await;
+
+    fed.stop(CARICC).await;
+    let leave = case::change(
+        fed.node(UZ).ctx(),
+        &case,
+        case::Change::Leave,
+        &text("our part is done"),
+    )
+    .await
+    .expect("the Uzbek unit leaves");
+    case::invite(
+        fed.node(KZ).ctx(),
+        &case,
+        &CaseRequest {
+            nodes: vec![UAE.into()],
+            ..text("join us")
+        },
+    )
+    .await
+    .expect("invited");
+    fed.restart(CARICC).await;
+    wait_case(&fed, UAE, &case, "the invitation", |s| {
+        s.standing(&node(UAE)) == Some(MemberStatus::Invited)
+    })
+    .await;
+    for n in [KZ, UAE] {
+        wait_case(&fed, n, &case, "the Uzbek leaving", |s| {
+            s.standing(&node(UZ)) == Some(MemberStatus::Left)
+        })
+        .await;
+    }
+    case::join(fed.node(UAE).ctx(), &case, true)
+        .await
+        .expect("accepted");
+    wait_case(&fed, KZ, &case, "the Emirati acceptance", |s| {
+        s.is_participant(&node(UAE))
+    })
+    .await;
+    assert_eq!(
+        shared(&state(&fed, UAE, &case)),
+        shared(&state(&fed, KZ, &case)),
+        "the invitee derives the case as the lead"
+    );
+    assert!(
+        case::messages(
+            fed.node(UAE).ctx().store(),
+            fed.node(UAE).ctx().keys(),
+            &case
+        )
+        .expect("messages")
+        .iter()
+        .any(|(id, _)| *id == leave.id),
+        "the invitee holds the leaving itself, as the original"
+    );
+    fed.shutdown().await;
+}
+
 /// The shares a node originated in `case` (its forwards), with the original each carries.
 fn forwards_from(fed: &Running, at: &str, case: &CaseId) -> Vec<MessageId> {
     let store = fed.node(at).store();
