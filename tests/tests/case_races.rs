@@ -515,6 +515,67 @@ async fn a_leaving_that_races_an_invitation_reaches_the_invitee() {
     fed.shutdown().await;
 }
 
+/// The lead suspends the case while the Uzbek unit, not knowing it yet, posts an update. In
+/// the case's order the update comes after the suspension, so it has no effect anywhere; every
+/// participant holds it (the lead too: a resumption written before it could still be on its
+/// way) and all derive the same case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_that_races_a_suspension_has_the_same_effect_everywhere() {
+    let mut fed = federation().await;
+    let case = open(&fed, "SUSPENDED").await;
+    case::join(fed.node(OMAN).ctx(), &case, true)
+        .await
+        .expect("Oman accepts");
+    for n in PARTIES {
+        wait_case(&fed, n, &case, "three participants", |s| {
+            PARTIES.iter().all(|p| s.is_participant(&node(p)))
+        })
+        .await;
+    }
+
+    fed.stop(CARICC).await;
+    case::change(
+        fed.node(KZ).ctx(),
+        &case,
+        case::Change::Suspend,
+        &text("vessel delayed"),
+    )
+    .await
+    .expect("suspended");
+    let update = case::update(
+        fed.node(UZ).ctx(),
+        &case,
+        &text("Written during the suspension"),
+    )
+    .await
+    .expect("update");
+    fed.restart(CARICC).await;
+    for n in PARTIES {
+        wait_for(&format!("the update at {n}"), LONG, || {
+            fed.node(n)
+                .store()
+                .state(&update.id)
+                .expect("state")
+                .is_some()
+        })
+        .await;
+        wait_case(&fed, n, &case, "the suspension", |s| {
+            s.status == liaison_protocol::case::CaseStatus::Suspended
+        })
+        .await;
+    }
+    let lead = state(&fed, KZ, &case);
+    assert_eq!(
+        lead.verdict(&update.id).flatten().map(|e| e.code.as_str()),
+        Some("case-suspended")
+    );
+    for n in PARTIES {
+        assert_eq!(shared(&state(&fed, n, &case)), shared(&lead), "{n}");
+    }
+    assert!(fed.refusals(UZ, &update.id).is_empty(), "nobody refused it");
+    fed.shutdown().await;
+}
+
 /// The shares a node originated in `case` (its forwards), with the original each carries.
 fn forwards_from(fed: &Running, at: &str, case: &CaseId) -> Vec<MessageId> {
     let store = fed.node(at).store();
