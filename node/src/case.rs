@@ -327,7 +327,7 @@ pub fn list(ctx: &Ctx) -> Result<Vec<CaseState>> {
 /// call it off the async workers.
 ///
 /// A message is refused only for what no message still on its way could change (see
-/// [`held_for_earlier`]): the case's state is a function of the set of its messages in
+/// `held_for_earlier`): the case's state is a function of the set of its messages in
 /// creation order, so a message whose effect depends on one that sorts before it but has not
 /// arrived yet (an update overtaking its sender's acceptance on another route, a task change
 /// before the task) is stored and has its effect once that one arrives. Until then the
@@ -550,8 +550,8 @@ fn nodes(recipients: &[Recipient]) -> Vec<NodeId> {
 }
 
 /// Forwards to the participants of `case` the messages of this node they did not receive
-/// because this node did not know they took part when it sent them (see [`missed`]), each as
-/// a share under this node's grant ([`crate::consent::forward_own`]). Runs when a case
+/// because this node did not know they took part when it sent them (see `missed`), each as
+/// a share under this node's grant (`consent::forward_own`). Runs when a case
 /// message that changes who takes part is stored here, and for every case at start-up.
 /// Returns how many messages were forwarded.
 pub async fn forward_missed(ctx: &Arc<Ctx>, case: &CaseId) -> Result<usize> {
