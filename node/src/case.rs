@@ -538,6 +538,73 @@ pub(crate) fn missed(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Vec<Nod
     Ok(out)
 }
 
+/// Where one of this node's case messages stands with each of its recipients.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The message (for a forwarded one, the original).
+    pub id: MessageId,
+    /// Each recipient (those it was addressed to, then those it was forwarded to) and its
+    /// answer: `delivered`, `refused: <code>` as that node signed it, or `waiting`.
+    pub recipients: Vec<(NodeId, String)>,
+}
+
+/// Where each case message this node originated stands with each recipient, from the signed
+/// answers in its trail (and in the trails of its forwards): only the originator learns this.
+/// Reads the store: call it off the async workers.
+pub fn deliveries(store: &Store, me: &[NodeId], case: &CaseId) -> Result<Vec<Delivery>> {
+    let mut out: Vec<Delivery> = Vec::new();
+    let mut forwards: Vec<(MessageId, crate::store::MessageState)> = Vec::new();
+    let answer = |st: &crate::store::MessageState, n: &NodeId| -> String {
+        st.hops
+            .iter()
+            .filter(|h| &h.peer == n)
+            .map(|h| h.outcome.clone())
+            .find(|o| o == "delivered" || o.starts_with("refused"))
+            .unwrap_or_else(|| "waiting".into())
+    };
+    for id in store.case_messages(case)? {
+        let Some(st) = store.state(&id)? else {
+            continue;
+        };
+        if st.role != Role::Originated {
+            continue;
+        }
+        let original = store
+            .envelope(&id)?
+            .and_then(|env| forwarded_original(&env.signed.body));
+        match original {
+            Some(original) => forwards.push((original, st)),
+            None => {
+                let recipients = nodes(&st.facts.recipients)
+                    .into_iter()
+                    .filter(|n| !me.contains(n))
+                    .map(|n| {
+                        let a = answer(&st, &n);
+                        (n, a)
+                    })
+                    .collect();
+                out.push(Delivery { id, recipients });
+            }
+        }
+    }
+    for (original, st) in forwards {
+        if let Some(d) = out.iter_mut().find(|d| d.id == original) {
+            for n in nodes(&st.facts.recipients) {
+                let a = answer(&st, &n);
+                d.recipients.push((n, a));
+            }
+        }
+    }
+    out.retain(|d| !d.recipients.is_empty());
+    Ok(out)
+}
+
+/// [`deliveries`] from async code (off the async workers).
+pub async fn load_deliveries(ctx: &Arc<Ctx>, case: &CaseId) -> Result<Vec<Delivery>> {
+    let case = case.clone();
+    off_workers(ctx, move |ctx| deliveries(&ctx.store, ctx.me.ids(), &case)).await
+}
+
 /// The nodes named among `recipients`.
 fn nodes(recipients: &[Recipient]) -> Vec<NodeId> {
     recipients

@@ -1228,9 +1228,63 @@ pub struct CaseView {
     pub tasks: Vec<CaseTaskView>,
     /// Every message of the case, in order.
     pub timeline: Vec<TimelineEntry>,
+    /// This node's own case messages and where each stands with each recipient (only the
+    /// originator learns it; the rest of the view is the same at every participant holding the
+    /// same messages).
+    #[serde(default)]
+    pub deliveries: Vec<CaseDelivery>,
+}
+
+/// Where one of this node's case messages stands with its recipients.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseDelivery {
+    /// The message's id.
+    pub id: String,
+    /// Each recipient and its signed answer.
+    pub recipients: Vec<CaseReceipt>,
+}
+
+/// One recipient's answer about a case message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseReceipt {
+    /// The recipient.
+    pub node: String,
+    /// `delivered`, `refused: <code>`, or `waiting` (no answer yet).
+    pub state: String,
 }
 
 impl CaseView {
+    /// The case's view with where this node's own messages stand (`deliveries`, from
+    /// [`crate::case::deliveries`]).
+    pub fn with_deliveries(mut self, d: &[crate::case::Delivery]) -> Self {
+        self.deliveries = d
+            .iter()
+            .map(|d| CaseDelivery {
+                id: d.id.to_string(),
+                recipients: d
+                    .recipients
+                    .iter()
+                    .map(|(n, a)| CaseReceipt {
+                        node: n.as_str().to_owned(),
+                        state: a.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        self
+    }
+
+    /// The recipients of this node's message `id` that have not answered yet.
+    pub fn waiting_for(&self, id: &str) -> Vec<&str> {
+        self.deliveries
+            .iter()
+            .filter(|d| d.id == id)
+            .flat_map(|d| &d.recipients)
+            .filter(|r| r.state == "waiting")
+            .map(|r| r.node.as_str())
+            .collect()
+    }
+
     /// The view of a derived case.
     pub fn of(s: &CaseState) -> Self {
         Self {
@@ -1300,6 +1354,7 @@ impl CaseView {
                     }),
                 })
                 .collect(),
+            deliveries: Vec::new(),
         }
     }
 }

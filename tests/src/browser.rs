@@ -549,6 +549,44 @@ pub fn http(
     parse_answer(&raw).expect("answer")
 }
 
+/// A console session cookie for the node whose API listens (plain HTTP) at `addr`, by signing
+/// in with the officer token in `token_file`; checks the cookie's flags.
+pub fn login_cookie(addr: SocketAddr, token_file: &std::path::Path) -> String {
+    let form = http(addr, "GET", "/console/login", &[], "");
+    assert_eq!(form.status, 200, "{form:?}");
+    let pre = form
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("login cookie")
+        .to_owned();
+    let csrf = form.csrf().expect("login csrf");
+    let token = std::fs::read_to_string(token_file).expect("token");
+    let done = http(
+        addr,
+        "POST",
+        "/console/login",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", &pre),
+        ],
+        &format!("csrf={csrf}&token={}", token.trim()),
+    );
+    assert_eq!(done.status, 303, "{done:?}");
+    assert_eq!(done.header("location"), Some("/console/inbox"));
+    let cookie = done
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v)
+        .find(|v| v.starts_with("liaison_session="))
+        .expect("session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    cookie.split(';').next().expect("cookie").to_owned()
+}
+
 fn write_request(
     w: &mut impl Write,
     host: &str,

@@ -174,9 +174,41 @@ async fn an_update_written_before_the_writer_learnt_of_an_acceptance_reaches_the
         !state(&fed, UZ, &case).is_participant(&node(OMAN)),
         "the Uzbek unit wrote before it learnt of the Omani acceptance"
     );
+    assert_eq!(
+        received(&fed, UZ, &case, &update.id),
+        vec![(KZ.to_string(), "waiting".to_string())],
+        "the Uzbek unit sees its update not yet received by the lead"
+    );
+    // The officer's console says so under the update.
+    let n = fed.node(UZ);
+    let cookie =
+        liaison_tests::browser::login_cookie(n.api_addr(), &n.ctx().config().api.token_file);
+    let page = liaison_tests::browser::http(
+        n.api_addr(),
+        "GET",
+        &format!("/console/cases/{case}?lang=en"),
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(
+        page.body.contains("Not yet received by:") && page.body.contains(KZ),
+        "{}",
+        page.body
+    );
     fed.restart(CARICC).await;
 
     converged(&fed, &case, update.id, shared).await;
+    // The writer sees who received it: the lead directly, the Omani unit through the forward.
+    wait_for("both receipts at the writer", LONG, || {
+        let mut r = received(&fed, UZ, &case, &update.id);
+        r.sort();
+        r == vec![
+            (KZ.to_string(), "delivered".to_string()),
+            (OMAN.to_string(), "delivered".to_string()),
+        ]
+    })
+    .await;
     // The Omani unit holds it as the original (id and signature), through one forward.
     let forwards = forwards_from(&fed, UZ, &case);
     assert_eq!(forwards.len(), 1, "one forward: {forwards:?}");
@@ -574,6 +606,22 @@ async fn an_update_that_races_a_suspension_has_the_same_effect_everywhere() {
     }
     assert!(fed.refusals(UZ, &update.id).is_empty(), "nobody refused it");
     fed.shutdown().await;
+}
+
+/// Where `at`'s case message `id` stands with each recipient, as the officer API shows it
+/// (`GET /v1/cases/{case}`, `deliveries`).
+fn received(fed: &Running, at: &str, case: &CaseId, id: &MessageId) -> Vec<(String, String)> {
+    let n = fed.node(at);
+    let api = liaison_tests::api::TokenClient::new(n.api_addr(), &n.ctx().config().api.token_file);
+    let a = api.get(&format!("/v1/cases/{case}"));
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let v: liaison_node::views::CaseView = serde_json::from_value(a.body).expect("a case view");
+    v.deliveries
+        .iter()
+        .filter(|d| d.id == id.to_string())
+        .flat_map(|d| &d.recipients)
+        .map(|r| (r.node.clone(), r.state.clone()))
+        .collect()
 }
 
 /// The shares a node originated in `case` (its forwards), with the original each carries.

@@ -120,42 +120,9 @@ impl Pair {
     }
 }
 
-/// A session cookie for the console at `addr`, by logging in over plain HTTP.
+/// A session cookie for the node's console, by logging in over plain HTTP.
 fn login_cookie(node: &Node) -> String {
-    let addr = node.api_addr();
-    let form = http(addr, "GET", "/console/login", &[], "");
-    assert_eq!(form.status, 200, "{form:?}");
-    let pre = form
-        .header("set-cookie")
-        .and_then(|c| c.split(';').next())
-        .expect("login cookie")
-        .to_owned();
-    let csrf = form.csrf().expect("login csrf");
-    let token = std::fs::read_to_string(Pair::token_file(node)).expect("token");
-    let done = http(
-        addr,
-        "POST",
-        "/console/login",
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Cookie", &pre),
-        ],
-        &format!("csrf={csrf}&token={}", token.trim()),
-    );
-    assert_eq!(done.status, 303, "{done:?}");
-    assert_eq!(done.header("location"), Some("/console/inbox"));
-    let cookie = done
-        .headers
-        .iter()
-        .filter(|(k, _)| k == "set-cookie")
-        .map(|(_, v)| v)
-        .find(|v| v.starts_with("liaison_session="))
-        .expect("session cookie");
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
-    );
-    cookie.split(';').next().expect("cookie").to_owned()
+    browser::login_cookie(node.api_addr(), &Pair::token_file(node))
 }
 
 #[test]

@@ -487,6 +487,17 @@ fn print_case(v: &CaseView) {
             u.payload.text
         );
     }
+    if !v.deliveries.is_empty() {
+        out!("\nreceived (this node's messages)");
+        for d in &v.deliveries {
+            let answers: Vec<String> = d
+                .recipients
+                .iter()
+                .map(|r| format!("{} {}", r.node, r.state))
+                .collect();
+            out!("  {}  {}", short_id(&d.id), answers.join(", "));
+        }
+    }
     out!("\ntimeline");
     for e in &v.timeline {
         let what = match &e.refused {

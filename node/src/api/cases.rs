@@ -63,7 +63,10 @@ pub(super) async fn show(
     if !st.known() {
         return Err(ApiError::UnknownCase(id.as_str().to_owned()));
     }
-    Ok(Json(CaseView::of(&st)))
+    let d = case::load_deliveries(&s.ctx, &id)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(CaseView::of(&st).with_deliveries(&d)))
 }
 
 /// `POST /v1/cases`: opens a case; 201 with the case id and the opening message.

@@ -143,7 +143,11 @@ pub(super) async fn case_page(
         Ok(_) => return cx.api_error(&ApiError::UnknownCase(id.to_owned())),
         Err(e) => return cx.api_error(&ApiError::internal(e)),
     };
-    let v = CaseView::of(&st);
+    let d = match crate::case::load_deliveries(&api.ctx, &case).await {
+        Ok(d) => d,
+        Err(e) => return cx.api_error(&ApiError::internal(e)),
+    };
+    let v = CaseView::of(&st).with_deliveries(&d);
     let forms = case_actions::case_forms(cx, api, &st, refused.as_ref().map(|(f, _)| *f));
     let body = html! {
         @match &refused {
@@ -230,6 +234,16 @@ pub(super) async fn case_page(
                     article.update {
                         p { (bdi(&u.from)) " · " (time(l, &u.at)) " · " (tlp_badge(l, &u.tlp)) }
                         div.content lang=(u.payload.language) dir="auto" { (u.payload.text) }
+                        @let waiting = v.waiting_for(&u.id);
+                        @if !waiting.is_empty() {
+                            p.muted.waiting {
+                                (l.t("case-not-yet-received")) " "
+                                @for (i, n) in waiting.iter().enumerate() {
+                                    @if i > 0 { ", " }
+                                    (bdi(n))
+                                }
+                            }
+                        }
                     }
                 }
             }

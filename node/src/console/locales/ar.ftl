@@ -367,6 +367,7 @@ error-unknown-case = لا تعرف هذه العقدة قضية كهذه.
 ## Case actions
 section-case-actions = إجراءات القضية
 case-done = تم: رسالة القضية موقَّعة ومسجَّلة في السجل ومدرجة في قائمة الإرسال إلى أعضاء القضية.
+case-not-yet-received = لم يستلمها بعد:
 case-open-title = فتح قضية
 case-open-case = القضية
 field-case-id = رقم القضية

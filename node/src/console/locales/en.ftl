@@ -358,6 +358,7 @@ error-unknown-case = This node knows no such case.
 ## Case actions
 section-case-actions = Act on this case
 case-done = Done: the case message is signed, logged and queued for the case's members.
+case-not-yet-received = Not yet received by:
 case-open-title = Open a case
 case-open-case = Case
 field-case-id = Case id

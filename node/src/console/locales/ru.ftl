@@ -361,6 +361,7 @@ error-unknown-case = Этому узлу такое дело неизвестн�
 ## Case actions
 section-case-actions = Действия по делу
 case-done = Готово: сообщение по делу подписано, записано в журнал и поставлено в очередь для участников.
+case-not-yet-received = Ещё не получили:
 case-open-title = Открыть дело
 case-open-case = Дело
 field-case-id = Номер дела
