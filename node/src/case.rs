@@ -569,9 +569,13 @@ pub fn deliveries(store: &Store, me: &[NodeId], case: &CaseId) -> Result<Vec<Del
         if st.role != Role::Originated {
             continue;
         }
-        let original = store
-            .envelope(&id)?
-            .and_then(|env| forwarded_original(&env.signed.body));
+        let original = if st.facts.kind == liaison_protocol::message::ControlKind::Share.as_str() {
+            store
+                .envelope(&id)?
+                .and_then(|env| forwarded_original(&env.signed.body))
+        } else {
+            None
+        };
         match original {
             Some(original) => forwards.push((original, st)),
             None => {
@@ -597,6 +601,86 @@ pub fn deliveries(store: &Store, me: &[NodeId], case: &CaseId) -> Result<Vec<Del
     }
     out.retain(|d| !d.recipients.is_empty());
     Ok(out)
+}
+
+/// A case message of this node that some recipient has not received yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gap {
+    /// The case.
+    pub case: CaseId,
+    /// The message.
+    pub id: MessageId,
+    /// When it was written.
+    pub at: Timestamp,
+    /// The recipients without a signed answer.
+    pub waiting: Vec<NodeId>,
+}
+
+/// Every case message this node wrote before `before` that a recipient has not received yet
+/// (see [`deliveries`]), oldest first. Reads the store's index (a message body only for a
+/// forward).
+pub fn gaps(store: &Store, me: &[NodeId], before: Timestamp) -> Result<Vec<Gap>> {
+    let mut out = Vec::new();
+    for case in store.case_ids() {
+        for d in deliveries(store, me, &case)? {
+            let waiting: Vec<NodeId> = d
+                .recipients
+                .iter()
+                .filter(|(_, a)| a == "waiting")
+                .map(|(n, _)| n.clone())
+                .collect();
+            if waiting.is_empty() {
+                continue;
+            }
+            let Some(st) = store.state(&d.id)? else {
+                continue;
+            };
+            if st.facts.created_at < before {
+                out.push(Gap {
+                    case: case.clone(),
+                    id: d.id,
+                    at: st.facts.created_at,
+                    waiting,
+                });
+            }
+        }
+    }
+    out.sort_by_key(|g| g.at);
+    Ok(out)
+}
+
+impl crate::views::CaseView {
+    /// The case's view with where this node's own messages stand (`deliveries`, from
+    /// [`deliveries`]).
+    pub fn with_deliveries(mut self, d: &[Delivery]) -> Self {
+        self.deliveries = d
+            .iter()
+            .map(|d| crate::views::CaseDelivery {
+                id: d.id.to_string(),
+                recipients: d
+                    .recipients
+                    .iter()
+                    .map(|(n, a)| crate::views::CaseReceipt {
+                        node: n.as_str().to_owned(),
+                        state: a.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        self
+    }
+}
+
+impl crate::views::CaseGapView {
+    /// The view of a gap.
+    pub fn of(g: &Gap) -> Self {
+        Self {
+            case: g.case.as_str().to_owned(),
+            id: g.id.to_string(),
+            at: g.at.to_rfc3339(),
+            waiting: g.waiting.iter().map(|n| n.as_str().to_owned()).collect(),
+        }
+    }
 }
 
 /// [`deliveries`] from async code (off the async workers).

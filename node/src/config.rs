@@ -103,6 +103,26 @@ pub struct Config {
     /// Deconfliction: comparing selectors with other centres as keyed hashes.
     #[serde(default)]
     pub deconfliction: DeconflictionConfig,
+    /// Shared cases.
+    #[serde(default)]
+    pub cases: CasesConfig,
+}
+
+/// Shared cases.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CasesConfig {
+    /// After how many seconds a case message of this node that a recipient has not received
+    /// (no signed receipt back) is listed by `status` (default 900).
+    pub gap_after_secs: u64,
+}
+
+impl Default for CasesConfig {
+    fn default() -> Self {
+        Self {
+            gap_after_secs: 900,
+        }
+    }
 }
 
 /// Deconfliction (see `docs/DECISIONS.md`, "Deconfliction"): centres that hold the

@@ -264,6 +264,7 @@ impl crate::views::StatusView {
             disk_bytes: s.disk_bytes,
             damaged_messages: s.damaged_messages,
             store_check: s.store_check.as_ref().map(crate::views::ScrubView::of),
+            case_gaps: Vec::new(),
         }
     }
 }

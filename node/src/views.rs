@@ -1075,6 +1075,23 @@ pub struct StatusView {
     pub damaged_messages: u64,
     /// The last check of every stored body.
     pub store_check: Option<ScrubView>,
+    /// Case messages of this node that a recipient has not received after
+    /// `cases.gap_after_secs`, oldest first (shown only to those who may read content).
+    #[serde(default)]
+    pub case_gaps: Vec<CaseGapView>,
+}
+
+/// A case message of this node that some recipient has not received yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseGapView {
+    /// The case.
+    pub case: String,
+    /// The message's id.
+    pub id: String,
+    /// When it was written.
+    pub at: String,
+    /// The recipients whose signed receipt has not come back.
+    pub waiting: Vec<String>,
 }
 
 /// The peers' status (`GET /v1/peers`).
@@ -1254,26 +1271,6 @@ pub struct CaseReceipt {
 }
 
 impl CaseView {
-    /// The case's view with where this node's own messages stand (`deliveries`, from
-    /// [`crate::case::deliveries`]).
-    pub fn with_deliveries(mut self, d: &[crate::case::Delivery]) -> Self {
-        self.deliveries = d
-            .iter()
-            .map(|d| CaseDelivery {
-                id: d.id.to_string(),
-                recipients: d
-                    .recipients
-                    .iter()
-                    .map(|(n, a)| CaseReceipt {
-                        node: n.as_str().to_owned(),
-                        state: a.clone(),
-                    })
-                    .collect(),
-            })
-            .collect();
-        self
-    }
-
     /// The recipients of this node's message `id` that have not answered yet.
     pub fn waiting_for(&self, id: &str) -> Vec<&str> {
         self.deliveries

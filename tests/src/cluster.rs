@@ -196,6 +196,7 @@ impl Cluster {
             checkpoints: CheckpointConfig::default(),
             retention: Default::default(),
             deconfliction: Default::default(),
+            cases: Default::default(),
         }
     }
 }

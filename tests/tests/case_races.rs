@@ -136,7 +136,12 @@ async fn open(fed: &Running, name: &str) -> CaseId {
 }
 
 async fn federation() -> Running {
-    let fed = Running::start().await;
+    let mut f = Federation::new();
+    // `status` lists a case message not yet received at once.
+    for c in &mut f.configs {
+        c.cases.gap_after_secs = 0;
+    }
+    let fed = Running::start_with(f).await;
     for (n, others) in [
         (KZ, &[UZ, OMAN][..]),
         (UZ, &[KZ, OMAN][..]),
@@ -162,6 +167,7 @@ async fn an_update_written_before_the_writer_learnt_of_an_acceptance_reaches_the
     case::join(fed.node(OMAN).ctx(), &case, true)
         .await
         .expect("Oman accepts");
+    tick().await;
     let update = case::update(fed.node(UZ).ctx(), &case, &text("Container leaves Almaty"))
         .await
         .expect("update");
@@ -196,6 +202,16 @@ async fn an_update_written_before_the_writer_learnt_of_an_acceptance_reaches_the
         "{}",
         page.body
     );
+    // And `status` lists it (beside, for a moment, the acceptance's receipts on their way).
+    assert!(
+        gaps(&fed, UZ).contains(&(
+            case.to_string(),
+            update.id.to_string(),
+            vec![KZ.to_string()]
+        )),
+        "{:?}",
+        gaps(&fed, UZ)
+    );
     fed.restart(CARICC).await;
 
     converged(&fed, &case, update.id, shared).await;
@@ -207,6 +223,10 @@ async fn an_update_written_before_the_writer_learnt_of_an_acceptance_reaches_the
             (KZ.to_string(), "delivered".to_string()),
             (OMAN.to_string(), "delivered".to_string()),
         ]
+    })
+    .await;
+    wait_for("nothing left unreceived at the writer", LONG, || {
+        gaps(&fed, UZ).is_empty()
     })
     .await;
     // The Omani unit holds it as the original (id and signature), through one forward.
@@ -254,6 +274,7 @@ async fn an_update_written_before_an_acceptance_stays_with_the_participants_of_i
         .await
         .expect("update");
     fed.wait_connected(GCC, CARICC, false).await;
+    tick().await;
     case::join(fed.node(OMAN).ctx(), &case, true)
         .await
         .expect("Oman accepts");
@@ -321,6 +342,7 @@ async fn an_update_that_overtakes_its_senders_acceptance_is_held_until_the_accep
     );
     fed.restart(APICC).await;
     fed.wait_connected(OMAN, APICC_GULF, true).await;
+    tick().await;
     let update = case::update(
         fed.node(OMAN).ctx(),
         &case,
@@ -349,9 +371,10 @@ async fn an_update_that_overtakes_its_senders_acceptance_is_held_until_the_accep
             shared(&held)
         );
     }
-    assert!(
-        fed.refusals(OMAN, &update.id).is_empty(),
-        "nobody refused the update"
+    assert_eq!(
+        case_refusals(&fed, OMAN, &update.id),
+        vec![],
+        "held, not refused"
     );
     fed.restart(GCC).await;
     converged(&fed, &case, update.id, shared).await;
@@ -380,6 +403,7 @@ async fn crossings_converge_in_every_round() {
             case::join(fed.node(OMAN).ctx(), &case, true)
                 .await
                 .expect("Oman accepts");
+            tick().await;
             let u = case::update(fed.node(UZ).ctx(), &case, &text("after the acceptance"))
                 .await
                 .expect("update");
@@ -388,6 +412,7 @@ async fn crossings_converge_in_every_round() {
             let u = case::update(fed.node(UZ).ctx(), &case, &text("before the acceptance"))
                 .await
                 .expect("update");
+            tick().await;
             case::join(fed.node(OMAN).ctx(), &case, true)
                 .await
                 .expect("Oman accepts");
@@ -460,6 +485,7 @@ async fn a_writer_that_was_down_forwards_after_its_restart() {
     case::join(fed.node(OMAN).ctx(), &case, true)
         .await
         .expect("Oman accepts");
+    tick().await;
     let update = case::update(
         fed.node(UZ).ctx(),
         &case,
@@ -500,6 +526,7 @@ async fn a_leaving_that_races_an_invitation_reaches_the_invitee() {
     )
     .await
     .expect("the Uzbek unit leaves");
+    tick().await;
     case::invite(
         fed.node(KZ).ctx(),
         &case,
@@ -574,6 +601,7 @@ async fn an_update_that_races_a_suspension_has_the_same_effect_everywhere() {
     )
     .await
     .expect("suspended");
+    tick().await;
     let update = case::update(
         fed.node(UZ).ctx(),
         &case,
@@ -604,8 +632,24 @@ async fn an_update_that_races_a_suspension_has_the_same_effect_everywhere() {
     for n in PARTIES {
         assert_eq!(shared(&state(&fed, n, &case)), shared(&lead), "{n}");
     }
-    assert!(fed.refusals(UZ, &update.id).is_empty(), "nobody refused it");
+    assert_eq!(
+        case_refusals(&fed, UZ, &update.id),
+        vec![],
+        "held, not refused"
+    );
     fed.shutdown().await;
+}
+
+/// The refusals of `id` for a case rule in the trail at its writer `at`: (signer, outcome).
+fn case_refusals(fed: &Running, at: &str, id: &MessageId) -> Vec<(String, String)> {
+    fed.refusals(at, id)
+        .into_iter()
+        .filter(|(_, o)| {
+            liaison_protocol::case::CaseCode::ALL
+                .iter()
+                .any(|c| o.ends_with(c.as_str()))
+        })
+        .collect()
 }
 
 /// Where `at`'s case message `id` stands with each recipient, as the officer API shows it
@@ -622,6 +666,29 @@ fn received(fed: &Running, at: &str, case: &CaseId, id: &MessageId) -> Vec<(Stri
         .flat_map(|d| &d.recipients)
         .map(|r| (r.node.clone(), r.state.clone()))
         .collect()
+}
+
+/// The case messages `at`'s `status` lists as not yet received: (case, message, waiting for).
+fn gaps(fed: &Running, at: &str) -> Vec<(String, String, Vec<String>)> {
+    let n = fed.node(at);
+    let api = liaison_tests::api::TokenClient::new(n.api_addr(), &n.ctx().config().api.token_file);
+    let a = api.get("/v1/status");
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let v: liaison_node::views::StatusView = serde_json::from_value(a.body).expect("a status view");
+    v.case_gaps
+        .into_iter()
+        .map(|g| (g.case, g.id, g.waiting))
+        .collect()
+}
+
+/// Returns once this machine's clock (the nodes' clock: they run in this process) has moved
+/// past the moment of the call, so that a message written next sorts after every message
+/// written before (creation times are in milliseconds).
+async fn tick() {
+    let t = liaison_node::store::now();
+    while liaison_node::store::now() <= t {
+        tokio::task::yield_now().await;
+    }
 }
 
 /// The shares a node originated in `case` (its forwards), with the original each carries.

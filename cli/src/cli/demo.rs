@@ -224,6 +224,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             checkpoints: CheckpointConfig { interval_secs: 1 },
             retention: Default::default(),
             deconfliction: demo_deconfliction(id, &dir)?,
+            cases: Default::default(),
         };
         let config = home.join("node.toml");
         std::fs::write(&config, toml::to_string(&cfg)?)?;

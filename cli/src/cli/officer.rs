@@ -1180,6 +1180,18 @@ fn print_status(v: &StatusView) {
         out!("ALARMS (clear them with `liaison alarms clear` once dealt with):");
         print_alarms(&v.alarms);
     }
+    if !v.case_gaps.is_empty() {
+        out!("CASE MESSAGES NOT YET RECEIVED (`liaison case show <case>`):");
+        for g in &v.case_gaps {
+            out!(
+                "  {}  {}  {}  waiting for {}",
+                g.case,
+                short_time(&g.at),
+                short_id(&g.id),
+                g.waiting.join(", ")
+            );
+        }
+    }
 }
 
 fn print_alarms(alarms: &[AlarmView]) {

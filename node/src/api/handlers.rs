@@ -437,7 +437,22 @@ pub(crate) async fn status(
 /// The node's status (`GET /v1/status`, the console's status page).
 pub(crate) fn status_of(s: &ApiState, p: &Principal) -> ApiResult<StatusView> {
     p.require(Action::Status)?;
-    Ok(StatusView::of(&crate::core::status(&s.ctx)))
+    let mut v = StatusView::of(&crate::core::status(&s.ctx));
+    // Which cases and messages are waiting is case content: only for those who read it.
+    if p.reads_content() {
+        let ctx = &s.ctx;
+        let before = crate::store::now()
+            .millis()
+            .saturating_sub(ctx.cfg.cases.gap_after_secs.saturating_mul(1000));
+        let gaps = crate::case::gaps(
+            &ctx.store,
+            ctx.me.ids(),
+            liaison_protocol::Timestamp(before),
+        )
+        .map_err(ApiError::internal)?;
+        v.case_gaps = gaps.iter().map(crate::views::CaseGapView::of).collect();
+    }
+    Ok(v)
 }
 
 /// `GET /v1/peers`.

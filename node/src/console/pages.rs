@@ -519,6 +519,24 @@ pub(super) async fn status(State(api): State<ApiState>, Extension(cx): Extension
                 }
             }
         }
+        @if !st.case_gaps.is_empty() {
+            section aria-labelledby="h-case-gaps" {
+                h2 #h-case-gaps { (l.t("section-case-gaps")) }
+                ul.case-gaps {
+                    @for g in &st.case_gaps {
+                        li {
+                            a href={ "/console/cases/" (g.case) } { (bdi(&g.case)) } " · "
+                            (super::html::time(l, &g.at)) " · "
+                            (l.t("case-not-yet-received")) " "
+                            @for (i, n) in g.waiting.iter().enumerate() {
+                                @if i > 0 { ", " }
+                                (bdi(n))
+                            }
+                        }
+                    }
+                }
+            }
+        }
         section aria-labelledby="h-node" {
             h2 #h-node { (l.t("section-node")) }
             dl {

@@ -210,6 +210,7 @@ lang-ur = الأردية
 ## Status
 status-title = حالة العقدة
 section-alarms = الإنذارات
+section-case-gaps = رسائل القضايا التي لم تُستلم بعد
 alarms-none = لا توجد إنذارات.
 section-node = هذه العقدة
 section-peers = العقد المجاورة

@@ -206,6 +206,7 @@ lang-ur = Urdu
 ## Status
 status-title = Node status
 section-alarms = Alarms
+section-case-gaps = Case messages not yet received
 alarms-none = No alarms.
 section-node = This node
 section-peers = Peers

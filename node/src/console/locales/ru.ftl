@@ -207,6 +207,7 @@ lang-ur = урду
 ## Status
 status-title = Состояние узла
 section-alarms = Тревоги
+section-case-gaps = Сообщения по делам, ещё не полученные
 alarms-none = Тревог нет.
 section-node = Этот узел
 section-peers = Соседние узлы
