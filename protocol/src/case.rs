@@ -1241,6 +1241,89 @@ mod tests {
         }
     }
 
+    /// What an invitee holds when a member left while the lead, not knowing it yet, invited
+    /// it: the leaving (forwarded to it), the invitation (listing the leaver as a member), its
+    /// acceptance and the updates after it; not the opening.
+    fn invitee_view() -> Vec<(MessageId, Body)> {
+        let mut m = opened();
+        let held_from = m.0.len();
+        m.add(
+            KZ,
+            &[LEAD, OM],
+            20,
+            Tlp::Amber,
+            Kind::CaseRemove {
+                participant: node(KZ),
+                reason: String::new(),
+            },
+        );
+        m.add(
+            LEAD,
+            &[KZ, OM, GCC],
+            30,
+            Tlp::Amber,
+            Kind::CaseInvite {
+                invitee: node(GCC),
+                note: text(""),
+                title: "Caravan".into(),
+                summary: text("controlled delivery"),
+                lead: node(LEAD),
+                members: vec![node(LEAD), node(KZ), node(OM)],
+                pending: vec![],
+            },
+        );
+        m.add(
+            GCC,
+            &[LEAD, OM],
+            31,
+            Tlp::Amber,
+            Kind::CaseJoin { accept: true },
+        );
+        m.add(
+            OM,
+            &[LEAD, GCC],
+            32,
+            Tlp::Amber,
+            Kind::CaseUpdate(text("a")),
+        );
+        m.add(
+            LEAD,
+            &[OM, GCC],
+            33,
+            Tlp::Amber,
+            Kind::CaseUpdate(text("b")),
+        );
+        m.0.split_off(held_from)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 128,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+        /// An invitee that learnt the case from an invitation older than a leaving it holds
+        /// derives the leaver as gone, whatever the order the leaving, the invitation and the
+        /// rest arrive in, and kept message by message as at once.
+        #[test]
+        fn a_leaving_before_the_invitation_counts_in_any_arrival_order(
+            order in proptest::strategy::Just((0..invitee_view().len()).collect::<Vec<usize>>()).prop_shuffle(),
+        ) {
+            let msgs = invitee_view();
+            let id: CaseId = "OP-1".parse().unwrap();
+            let reference = derive(id.clone(), msgs.clone());
+            proptest::prop_assert_eq!(reference.standing(&node(KZ)), Some(MemberStatus::Left));
+            proptest::prop_assert_eq!(reference.updates.len(), 2);
+            let shuffled: Vec<_> = order.iter().map(|i| msgs[*i].clone()).collect();
+            proptest::prop_assert_eq!(&derive(id.clone(), shuffled.clone()), &reference);
+            let mut log = CaseLog::new(id.clone(), Vec::new());
+            for (mid, body) in shuffled {
+                log.add(mid, body);
+            }
+            proptest::prop_assert_eq!(log.state(), &reference);
+        }
+    }
+
     #[test]
     fn membership_rules() {
         let mut m = opened();
