@@ -437,12 +437,36 @@ pub(crate) fn held_for_earlier(
 ///   stays with them;
 /// - this node has not forwarded `m` to `p` already.
 pub(crate) fn missed(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Vec<NodeId>)>> {
+    use liaison_protocol::message::ContentKind;
+    // Most cases hold nothing of this node's that could be forwarded: told by the index, so
+    // that no body is read or opened for them (this runs for every case at start-up).
+    let ids = ctx.store.case_messages(case)?;
+    let mut any = false;
+    for id in &ids {
+        any |= ctx.store.state(id)?.is_some_and(|s| {
+            s.role == Role::Originated
+                && matches!(
+                    ContentKind::parse(&s.facts.kind),
+                    Ok(ContentKind::CaseUpdate
+                        | ContentKind::CaseTask
+                        | ContentKind::CaseStatus
+                        | ContentKind::CaseRemove
+                        | ContentKind::CaseClose)
+                )
+        });
+        if any {
+            break;
+        }
+    }
+    if !any {
+        return Ok(Vec::new());
+    }
     // Every message of the case as stored, in storing order, counted as its original.
     let mut held: Vec<(MessageId, Body)> = Vec::new();
     // This node's own messages: (position in `held`, id, recipients).
     let mut own: Vec<(usize, MessageId, Vec<NodeId>)> = Vec::new();
     let mut forwarded: BTreeMap<MessageId, Vec<NodeId>> = BTreeMap::new();
-    for id in ctx.store.case_messages(case)? {
+    for id in ids {
         let (state, counts_as, body) = match entry(&ctx.store, &ctx.keys, &id) {
             Ok(Some(e)) => e,
             Ok(None) | Err(crate::store::StoreError::Damaged { .. }) => continue,
