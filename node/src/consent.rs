@@ -293,16 +293,7 @@ pub(crate) async fn forward_own(ctx: &Ctx, target: MessageId, mut to: Vec<NodeId
     let resealed = reseal(ctx, &target, &to)?;
     let t = now();
     let mut grant = Body {
-        header: Header {
-            originator: signer.node().clone(),
-            created_at: t,
-            nonce: ctx.me.nonce()?,
-            recipients: to.iter().cloned().map(Recipient::Node).collect(),
-            case: original.header.case.clone(),
-            in_reply_to: Some(target),
-            expires_at: None,
-            hop_limit: DEFAULT_HOP_LIMIT,
-        },
+        header: about(ctx, &signer, &to, &original, target, None, t)?,
         handling: crate::compose::control_handling(
             to.iter().cloned().map(Release::Node).collect(),
         )?,
@@ -331,6 +322,29 @@ pub(crate) async fn forward_own(ctx: &Ctx, target: MessageId, mut to: Vec<NodeId
     .await
 }
 
+/// The header of a message from `signer` to the nodes `to` about `original` (id `target`):
+/// in its case, in reply to it.
+fn about(
+    ctx: &Ctx,
+    signer: &liaison_protocol::Signer,
+    to: &[NodeId],
+    original: &Body,
+    target: MessageId,
+    expires_at: Option<Timestamp>,
+    t: Timestamp,
+) -> Result<Header> {
+    Ok(Header {
+        originator: signer.node().clone(),
+        created_at: t,
+        nonce: ctx.me.nonce()?,
+        recipients: to.iter().cloned().map(Recipient::Node).collect(),
+        case: original.header.case.clone(),
+        in_reply_to: Some(target),
+        expires_at,
+        hop_limit: DEFAULT_HOP_LIMIT,
+    })
+}
+
 /// Signs, checks and sends a share of `original` (signed as `original_signed`, id `target`)
 /// to `to` under `grants`, as `signer`. `had_expired`: a grant left out because it expired
 /// (said in the refusal if the share is then refused).
@@ -353,16 +367,15 @@ async fn send_share(
     let mut release: Vec<Release> = original.handling.releasability.clone();
     release.extend(to.iter().map(|n| Release::Node(n.clone())));
     let mut body = Body {
-        header: Header {
-            originator: signer.node().clone(),
-            created_at: t,
-            nonce: ctx.me.nonce()?,
-            recipients: to.iter().cloned().map(Recipient::Node).collect(),
-            case: original.header.case.clone(),
-            in_reply_to: Some(target),
-            expires_at: original.header.expires_at,
-            hop_limit: DEFAULT_HOP_LIMIT,
-        },
+        header: about(
+            ctx,
+            signer,
+            &to,
+            original,
+            target,
+            original.header.expires_at,
+            t,
+        )?,
         handling: {
             let mut h = original.handling.clone();
             h.releasability = release;
