@@ -19,7 +19,8 @@ use std::time::Duration;
 use liaison_node::compose::SendRequest;
 use liaison_node::config::{Config, RelayRule, RouteConfig};
 use liaison_node::node::Node;
-use liaison_protocol::MessageId;
+use liaison_protocol::case::CaseState;
+use liaison_protocol::{CaseId, MessageId};
 
 use crate::cluster::{start, wait_for, Cluster};
 
@@ -220,6 +221,25 @@ impl Running {
             .peers
             .iter()
             .any(|p| p.node.as_str() == peer && p.state.connected)
+    }
+
+    /// The case as `node` derives it now.
+    pub fn case(&self, node: &str, case: &CaseId) -> CaseState {
+        liaison_node::case::state(self.node(node).ctx(), case).expect("case state")
+    }
+
+    /// Waits until the case as `node` derives it meets `cond` (`what` names it in a failure).
+    pub async fn wait_case(
+        &self,
+        node: &str,
+        case: &CaseId,
+        what: &str,
+        cond: impl Fn(&CaseState) -> bool,
+    ) {
+        wait_for(&format!("{what} at {node}"), LONG, || {
+            cond(&self.case(node, case))
+        })
+        .await;
     }
 
     /// Waits until `node`'s session with `peer` is up (or down).

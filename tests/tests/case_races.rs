@@ -37,23 +37,6 @@ fn text(t: &str) -> CaseRequest {
     }
 }
 
-fn state(fed: &Running, at: &str, case: &CaseId) -> CaseState {
-    case::state(fed.node(at).ctx(), case).expect("case state")
-}
-
-async fn wait_case(
-    fed: &Running,
-    at: &str,
-    case: &CaseId,
-    what: &str,
-    cond: impl Fn(&CaseState) -> bool,
-) {
-    wait_for(&format!("{what} at {at}"), LONG, || {
-        cond(&state(fed, at, case))
-    })
-    .await;
-}
-
 /// What every participant must agree on: members and their standing, updates, tasks.
 fn shared(s: &CaseState) -> String {
     let members: Vec<String> = s
@@ -84,16 +67,16 @@ async fn converged(
     view: impl Fn(&CaseState) -> String,
 ) {
     for n in PARTIES {
-        wait_case(fed, n, case, "the update in effect", |s| {
+        fed.wait_case(n, case, "the update in effect", |s| {
             s.updates.iter().any(|u| u.id == update)
                 && PARTIES.iter().all(|p| s.is_participant(&node(p)))
         })
         .await;
     }
-    let lead = view(&state(fed, KZ, case));
+    let lead = view(&fed.case(KZ, case));
     for n in PARTIES {
         assert_eq!(
-            view(&state(fed, n, case)),
+            view(&fed.case(n, case)),
             lead,
             "{n} derives the case as the lead"
         );
@@ -118,7 +101,7 @@ async fn open(fed: &Running, name: &str) -> CaseId {
     .await
     .expect("case opened");
     for n in [UZ, OMAN] {
-        wait_case(fed, n, &case, "the invitation", |s| {
+        fed.wait_case(n, &case, "the invitation", |s| {
             s.standing(&node(n)) == Some(MemberStatus::Invited)
         })
         .await;
@@ -127,7 +110,7 @@ async fn open(fed: &Running, name: &str) -> CaseId {
         .await
         .expect("accepted");
     for n in PARTIES {
-        wait_case(fed, n, &case, "the Uzbek acceptance", |s| {
+        fed.wait_case(n, &case, "the Uzbek acceptance", |s| {
             s.is_participant(&node(UZ))
         })
         .await;
@@ -177,7 +160,7 @@ async fn an_update_written_before_the_writer_learnt_of_an_acceptance_reaches_the
         "the update waits at the Uzbek unit for CARICC"
     );
     assert!(
-        !state(&fed, UZ, &case).is_participant(&node(OMAN)),
+        !fed.case(UZ, &case).is_participant(&node(OMAN)),
         "the Uzbek unit wrote before it learnt of the Omani acceptance"
     );
     assert_eq!(
@@ -279,7 +262,7 @@ async fn an_update_written_before_an_acceptance_stays_with_the_participants_of_i
         .await
         .expect("Oman accepts");
     fed.restart(CARICC).await;
-    wait_case(&fed, UZ, &case, "the Omani acceptance", |s| {
+    fed.wait_case(UZ, &case, "the Omani acceptance", |s| {
         s.is_participant(&node(OMAN))
     })
     .await;
@@ -303,10 +286,7 @@ async fn an_update_written_before_an_acceptance_stays_with_the_participants_of_i
     };
     converged(&fed, &case, later.id, since).await;
     for n in [KZ, UZ] {
-        assert!(state(&fed, n, &case)
-            .updates
-            .iter()
-            .any(|u| u.id == early.id));
+        assert!(fed.case(n, &case).updates.iter().any(|u| u.id == early.id));
     }
     assert!(
         fed.node(OMAN)
@@ -364,7 +344,7 @@ async fn an_update_that_overtakes_its_senders_acceptance_is_held_until_the_accep
                 .is_some()
         })
         .await;
-        let held = state(&fed, n, &case);
+        let held = fed.case(n, &case);
         assert!(
             !held.is_participant(&node(OMAN)) && !held.updates.iter().any(|u| u.id == update.id),
             "held at {n} without effect while the acceptance is on its way: {}",
@@ -424,13 +404,13 @@ async fn crossings_converge_in_every_round() {
         // the lead and the Uzbek unit hold it either way.
         let holders: &[&str] = if accept_first { &PARTIES } else { &[KZ, UZ] };
         for n in holders {
-            wait_case(&fed, n, &case, "the update", |s| {
+            fed.wait_case(n, &case, "the update", |s| {
                 s.updates.iter().any(|u| u.id == update)
                     && PARTIES.iter().all(|p| s.is_participant(&node(p)))
             })
             .await;
         }
-        wait_case(&fed, OMAN, &case, "every participant", |s| {
+        fed.wait_case(OMAN, &case, "every participant", |s| {
             PARTIES.iter().all(|p| s.is_participant(&node(p)))
         })
         .await;
@@ -441,9 +421,9 @@ async fn crossings_converge_in_every_round() {
             v.updates.retain(|u| u.at > joined);
             shared(&v)
         };
-        let lead = since(&state(&fed, KZ, &case));
+        let lead = since(&fed.case(KZ, &case));
         for n in PARTIES {
-            assert_eq!(since(&state(&fed, n, &case)), lead, "round {round}: {n}");
+            assert_eq!(since(&fed.case(n, &case)), lead, "round {round}: {n}");
         }
         if !accept_first {
             // Passes take turns: once this one has run, none that could forward is pending.
@@ -495,7 +475,7 @@ async fn a_writer_that_was_down_forwards_after_its_restart() {
     .expect("update");
     fed.stop(UZ).await;
     fed.restart(CARICC).await;
-    wait_case(&fed, KZ, &case, "the Omani acceptance", |s| {
+    fed.wait_case(KZ, &case, "the Omani acceptance", |s| {
         s.is_participant(&node(OMAN))
     })
     .await;
@@ -538,12 +518,12 @@ async fn a_leaving_that_races_an_invitation_reaches_the_invitee() {
     .await
     .expect("invited");
     fed.restart(CARICC).await;
-    wait_case(&fed, UAE, &case, "the invitation", |s| {
+    fed.wait_case(UAE, &case, "the invitation", |s| {
         s.standing(&node(UAE)) == Some(MemberStatus::Invited)
     })
     .await;
     for n in [KZ, UAE] {
-        wait_case(&fed, n, &case, "the Uzbek leaving", |s| {
+        fed.wait_case(n, &case, "the Uzbek leaving", |s| {
             s.standing(&node(UZ)) == Some(MemberStatus::Left)
         })
         .await;
@@ -551,13 +531,13 @@ async fn a_leaving_that_races_an_invitation_reaches_the_invitee() {
     case::join(fed.node(UAE).ctx(), &case, true)
         .await
         .expect("accepted");
-    wait_case(&fed, KZ, &case, "the Emirati acceptance", |s| {
+    fed.wait_case(KZ, &case, "the Emirati acceptance", |s| {
         s.is_participant(&node(UAE))
     })
     .await;
     assert_eq!(
-        shared(&state(&fed, UAE, &case)),
-        shared(&state(&fed, KZ, &case)),
+        shared(&fed.case(UAE, &case)),
+        shared(&fed.case(KZ, &case)),
         "the invitee derives the case as the lead"
     );
     assert!(
@@ -586,7 +566,7 @@ async fn an_update_that_races_a_suspension_has_the_same_effect_everywhere() {
         .await
         .expect("Oman accepts");
     for n in PARTIES {
-        wait_case(&fed, n, &case, "three participants", |s| {
+        fed.wait_case(n, &case, "three participants", |s| {
             PARTIES.iter().all(|p| s.is_participant(&node(p)))
         })
         .await;
@@ -619,18 +599,18 @@ async fn an_update_that_races_a_suspension_has_the_same_effect_everywhere() {
                 .is_some()
         })
         .await;
-        wait_case(&fed, n, &case, "the suspension", |s| {
+        fed.wait_case(n, &case, "the suspension", |s| {
             s.status == liaison_protocol::case::CaseStatus::Suspended
         })
         .await;
     }
-    let lead = state(&fed, KZ, &case);
+    let lead = fed.case(KZ, &case);
     assert_eq!(
         lead.verdict(&update.id).flatten().map(|e| e.code.as_str()),
         Some("case-suspended")
     );
     for n in PARTIES {
-        assert_eq!(shared(&state(&fed, n, &case)), shared(&lead), "{n}");
+        assert_eq!(shared(&fed.case(n, &case)), shared(&lead), "{n}");
     }
     assert_eq!(
         case_refusals(&fed, UZ, &update.id),

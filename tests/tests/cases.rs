@@ -30,23 +30,6 @@ fn text(t: &str) -> CaseRequest {
     }
 }
 
-fn state(fed: &Running, node: &str, case: &CaseId) -> CaseState {
-    case::state(fed.node(node).ctx(), case).expect("case state")
-}
-
-async fn wait_case(
-    fed: &Running,
-    node: &str,
-    case: &CaseId,
-    what: &str,
-    cond: impl Fn(&CaseState) -> bool,
-) {
-    wait_for(&format!("{what} at {node}"), LONG, || {
-        cond(&state(fed, node, case))
-    })
-    .await;
-}
-
 /// The code of a refusal the node gave its own officer.
 fn refused_code(r: liaison_node::error::Result<impl std::fmt::Debug>) -> String {
     let e = r.expect_err("refused");
@@ -90,7 +73,7 @@ async fn send_unchecked(
     kind: Kind,
 ) -> MessageId {
     let ctx = fed.node(from).ctx();
-    let mut handling = state(fed, CARICC, case).handling.expect("case handling");
+    let mut handling = fed.case(CARICC, case).handling.expect("case handling");
     handling.tlp = tlp.parse().expect("tlp");
     let mut body = Body {
         header: Header {
@@ -141,7 +124,7 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
     .await
     .expect("case opened");
     for n in [KZ, GCC] {
-        wait_case(&fed, n, &case, "the invitation", |s| {
+        fed.wait_case(n, &case, "the invitation", |s| {
             s.standing(&node(n)) == Some(MemberStatus::Invited)
         })
         .await;
@@ -160,7 +143,7 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
     )
     .await
     .expect("invited");
-    wait_case(&fed, OMAN, &case, "the invitation", |s| {
+    fed.wait_case(OMAN, &case, "the invitation", |s| {
         s.title.as_deref() == Some("Операция «Караван»")
             && s.standing(&node(OMAN)) == Some(MemberStatus::Invited)
     })
@@ -170,10 +153,8 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
         .expect("accepted");
     let four = vec![node(CARICC), node(GCC), node(KZ), node(OMAN)];
     for n in [CARICC, KZ, GCC, OMAN] {
-        wait_case(&fed, n, &case, "four participants", |s| {
-            s.participants() == four
-        })
-        .await;
+        fed.wait_case(n, &case, "four participants", |s| s.participants() == four)
+            .await;
     }
 
     // Three participants post at the same time; CARICC sets a task that Oman completes.
@@ -213,7 +194,7 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
     )
     .await
     .expect("task");
-    wait_case(&fed, OMAN, &case, "the task", |s| {
+    fed.wait_case(OMAN, &case, "the task", |s| {
         s.tasks.iter().any(|x| x.id == t.id)
     })
     .await;
@@ -230,7 +211,7 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
     .expect("task done");
     // Convergence: every participant ends with the same updates, tasks, members and status.
     for n in [CARICC, KZ, GCC, OMAN] {
-        wait_case(&fed, n, &case, "every update and the finished task", |s| {
+        fed.wait_case(n, &case, "every update and the finished task", |s| {
             concurrent
                 .iter()
                 .all(|id| s.updates.iter().any(|u| &u.id == id))
@@ -238,7 +219,7 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
         })
         .await;
     }
-    let at_oman = state(&fed, OMAN, &case);
+    let at_oman = fed.case(OMAN, &case);
     let with_file = at_oman
         .updates
         .iter()
@@ -249,12 +230,12 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
         with_file.payload.attachments[0].content,
         b"MSCU1234565 - 18 kg"
     );
-    let reference = shared(&state(&fed, CARICC, &case));
+    let reference = shared(&fed.case(CARICC, &case));
     for n in [KZ, GCC, OMAN] {
-        assert_eq!(shared(&state(&fed, n, &case)), reference, "{n} converged");
+        assert_eq!(shared(&fed.case(n, &case)), reference, "{n} converged");
     }
     // Those that hold the very same messages derive identical states, timeline included.
-    assert_eq!(state(&fed, KZ, &case), state(&fed, GCC, &case));
+    assert_eq!(fed.case(KZ, &case), fed.case(GCC, &case));
     // Bystanders: nothing of the case in their stores, inboxes or logs. APICC, a gateway on
     // another way into the Gulf, may carry sealed copies but never receives one.
     for n in [UZ, UAE] {
@@ -283,7 +264,7 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
     )
     .await
     .expect("RED update");
-    wait_case(&fed, KZ, &case, "the RED update", |s| {
+    fed.wait_case(KZ, &case, "the RED update", |s| {
         s.updates.iter().any(|u| u.id == red.id)
     })
     .await;
@@ -307,7 +288,7 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
     )
     .await
     .expect("suspended");
-    wait_case(&fed, KZ, &case, "suspension", |s| {
+    fed.wait_case(KZ, &case, "suspension", |s| {
         s.status == CaseStatus::Suspended
     })
     .await;
@@ -324,19 +305,16 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
     .await
     .expect("resumed");
     fed.restart(OMAN).await;
-    wait_case(&fed, OMAN, &case, "catch-up after the partition", |s| {
+    fed.wait_case(OMAN, &case, "catch-up after the partition", |s| {
         s.updates.iter().any(|u| u.id == while_away) && s.status == CaseStatus::Open
     })
     .await;
     assert!(
-        !state(&fed, OMAN, &case)
-            .updates
-            .iter()
-            .any(|u| u.id == red.id),
+        !fed.case(OMAN, &case).updates.iter().any(|u| u.id == red.id),
         "the RED update reached only its recipient"
     );
     for n in [CARICC, GCC] {
-        wait_case(&fed, n, &case, "the update made while Oman was away", |s| {
+        fed.wait_case(n, &case, "the update made while Oman was away", |s| {
             s.updates.iter().any(|u| u.id == while_away)
         })
         .await;
@@ -354,12 +332,12 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
     )
     .await
     .expect("removed");
-    wait_case(&fed, OMAN, &case, "its removal", |s| {
+    fed.wait_case(OMAN, &case, "its removal", |s| {
         s.standing(&node(OMAN)) == Some(MemberStatus::Removed)
     })
     .await;
     for n in [KZ, GCC] {
-        wait_case(&fed, n, &case, "Oman's removal", |s| {
+        fed.wait_case(n, &case, "Oman's removal", |s| {
             !s.is_participant(&node(OMAN))
         })
         .await;
@@ -379,7 +357,7 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
         "nothing goes to the removed participant"
     );
     for n in [CARICC, KZ] {
-        wait_case(&fed, n, &case, "the update after the removal", |s| {
+        fed.wait_case(n, &case, "the update after the removal", |s| {
             s.updates.iter().any(|u| u.id == after.id)
         })
         .await;
@@ -446,10 +424,8 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
     )
     .await
     .expect("closed");
-    wait_case(&fed, KZ, &case, "the closing", |s| {
-        s.status == CaseStatus::Closed
-    })
-    .await;
+    fed.wait_case(KZ, &case, "the closing", |s| s.status == CaseStatus::Closed)
+        .await;
     assert_eq!(
         refused_code(case::update(fed.node(KZ).ctx(), &case, &text("после")).await),
         "case-closed"
@@ -459,14 +435,10 @@ async fn a_case_shared_by_four_centres_in_two_networks() {
         .await;
 
     // Restart survives: a participant's case is the same before and after.
-    let before = state(&fed, GCC, &case);
+    let before = fed.case(GCC, &case);
     fed.stop(GCC).await;
     fed.restart(GCC).await;
-    assert_eq!(
-        state(&fed, GCC, &case),
-        before,
-        "the case survives a restart"
-    );
+    assert_eq!(fed.case(GCC, &case), before, "the case survives a restart");
     fed.shutdown().await;
 }
 
