@@ -145,8 +145,7 @@ async fn an_update_written_before_the_writer_learnt_of_an_acceptance_reaches_the
     let mut fed = federation().await;
     let case = open(&fed, "CROSSING").await;
 
-    fed.stop(CARICC).await;
-    fed.wait_connected(GCC, CARICC, false).await;
+    cut_off_central_asia(&mut fed).await;
     case::join(fed.node(OMAN).ctx(), &case, true)
         .await
         .expect("Oman accepts");
@@ -216,14 +215,7 @@ async fn an_update_written_before_the_writer_learnt_of_an_acceptance_reaches_the
     let forwards = forwards_from(&fed, UZ, &case);
     assert_eq!(forwards.len(), 1, "one forward: {forwards:?}");
     assert!(
-        case::messages(
-            fed.node(OMAN).ctx().store(),
-            fed.node(OMAN).ctx().keys(),
-            &case
-        )
-        .expect("messages")
-        .iter()
-        .any(|(id, _)| *id == update.id),
+        counts_as_original(&fed, OMAN, &case, &update.id),
         "the Omani unit counts the forward as the original update"
     );
     // Nothing more is forwarded when asked again, nor after a restart of the Uzbek node.
@@ -377,8 +369,7 @@ async fn crossings_converge_in_every_round() {
     for round in 0..rounds {
         let case = open(&fed, &format!("ROUND-{round}")).await;
         let accept_first = round % 2 == 0;
-        fed.stop(CARICC).await;
-        fed.wait_connected(GCC, CARICC, false).await;
+        cut_off_central_asia(&mut fed).await;
         let update = if accept_first {
             case::join(fed.node(OMAN).ctx(), &case, true)
                 .await
@@ -460,8 +451,7 @@ async fn a_writer_that_was_down_forwards_after_its_restart() {
     let mut fed = federation().await;
     let case = open(&fed, "DOWN").await;
 
-    fed.stop(CARICC).await;
-    fed.wait_connected(GCC, CARICC, false).await;
+    cut_off_central_asia(&mut fed).await;
     case::join(fed.node(OMAN).ctx(), &case, true)
         .await
         .expect("Oman accepts");
@@ -541,14 +531,7 @@ async fn a_leaving_that_races_an_invitation_reaches_the_invitee() {
         "the invitee derives the case as the lead"
     );
     assert!(
-        case::messages(
-            fed.node(UAE).ctx().store(),
-            fed.node(UAE).ctx().keys(),
-            &case
-        )
-        .expect("messages")
-        .iter()
-        .any(|(id, _)| *id == leave.id),
+        counts_as_original(&fed, UAE, &case, &leave.id),
         "the invitee holds the leaving itself, as the original"
     );
     fed.shutdown().await;
@@ -669,6 +652,23 @@ async fn tick() {
     while liaison_node::store::now() <= t {
         tokio::task::yield_now().await;
     }
+}
+
+/// Stops CARICC, central-asia's only way to the other networks, and waits until the Gulf
+/// side has seen it go.
+async fn cut_off_central_asia(fed: &mut Running) {
+    fed.stop(CARICC).await;
+    fed.wait_connected(GCC, CARICC, false).await;
+}
+
+/// Whether `at` counts the case message `id` among its case's messages (a forward of it
+/// counts as the original).
+fn counts_as_original(fed: &Running, at: &str, case: &CaseId, id: &MessageId) -> bool {
+    let ctx = fed.node(at).ctx();
+    case::messages(ctx.store(), ctx.keys(), case)
+        .expect("messages")
+        .iter()
+        .any(|(m, _)| m == id)
 }
 
 /// The shares a node originated in `case` (its forwards), with the original each carries.
