@@ -347,59 +347,81 @@ pub fn check_incoming(
         .cloned()
         .collect();
     more.push((id, body.clone()));
-    let s = ctx
-        .cases
+    ctx.cases
         .with(&ctx.store, case, opener(&ctx.store, &ctx.keys), |log| {
-            log.state_with(&more)
+            judge(log, ctx.me.ids(), id, body, &more)
         })
-        .map_err(|e| Refusal::Internal(format!("{e:#}")))?;
+        .map_err(|e| Refusal::Internal(format!("{e:#}")))?
+}
+
+/// [`check_incoming`]'s decision about the case message `(id, body)` delivered to this node
+/// (`me`: its identities), given the case as held here (`log`) and `more` (the message and
+/// those accepted with it, of the same case): a pure function of what this node holds.
+pub(crate) fn judge(
+    log: &liaison_protocol::case::CaseLog,
+    me: &[NodeId],
+    id: MessageId,
+    body: &Body,
+    more: &[(MessageId, Body)],
+) -> Result<(), Refusal> {
+    let s = log.state_with(more);
+    // This node must have taken part at the message's time: now, or before a leaving or
+    // removal that sorts after the message.
+    let took_part = || {
+        !matches!(body.kind, Kind::CaseUpdate(_) | Kind::CaseTask(_))
+            || me.iter().any(|m| s.is_participant(m))
+            || log
+                .state_before(more, body.header.created_at, id)
+                .participants()
+                .iter()
+                .any(|p| me.contains(p))
+    };
     match s.verdict(&id) {
         Some(Some(e))
             if e.code.binds_the_whole_case()
                 || !matches!(body.kind, Kind::CaseJoin { .. })
-                    && !held_for_earlier(&s, ctx.me.ids(), &body.header.originator, e.code) =>
+                    && !held_for_earlier(e.code, me, body, || {
+                        log.state_before(more, body.header.created_at, id)
+                    }) =>
         {
             Err(Refusal::Case(e.clone()))
         }
-        _ => {
-            // This node must itself take part in what it receives (a removed participant
-            // stops receiving updates that were addressed to it before its removal arrived).
-            let me_ok = !matches!(body.kind, Kind::CaseUpdate(_) | Kind::CaseTask(_))
-                || ctx.me.ids().iter().any(|m| s.is_participant(m));
-            if me_ok {
-                Ok(())
-            } else {
-                Err(Refusal::NotAParticipant(format!(
-                    "this node no longer takes part in case {case}"
-                )))
-            }
-        }
+        // An update or task written after this node's removal or leaving in the case's order
+        // (its writer had not learnt of it) is refused: nothing reaches a node that did not
+        // take part at the message's time. One that arrived before the removal did is purged
+        // when the removal arrives ([`purge_after_removal`]).
+        _ if took_part() => Ok(()),
+        _ => Err(Refusal::NotAParticipant(format!(
+            "this node did not take part in case {} when the message was written",
+            s.id
+        ))),
     }
 }
 
-/// Whether a case message from `from` that the case (`s`, as this node holds it with the
-/// message) gives no effect, for `code`, is kept rather than refused, because a message that
+/// Whether a case message (`body`) that the case, as this node holds it with the message,
+/// gives no effect, for `code`, is kept rather than refused, because a message that
 /// sorts before it may still arrive and give it its effect:
 /// - the case is not known here yet (`unknown-case`: its opening or the invitation is on its
 ///   way), an acceptance before its invitation (`not-invited`), a change of a task not known
 ///   yet (`unknown-task`) or by a node that a reassignment on its way makes a party
 ///   (`not-task-party`), a message while the case is suspended (`case-suspended`: a
 ///   resumption may be on its way);
-/// - a sender that does not take part yet (`not-a-participant`); at the case's lead (`me`:
-///   this node's identities) only while the sender's invitation is open: the lead holds every
-///   invitation and removal it made, so for any other sender nothing on its way can make it a
-///   participant.
+/// - a sender, recipient or assignee that does not take part yet (`not-a-participant`); at
+///   the case's lead (`me`: this node's identities) only if one of them was invited at the
+///   message's time (`before`: the case just before the message, in the case's order): the
+///   lead holds every invitation and removal it made, so for any other node nothing on its
+///   way can make it a participant then.
 ///
 /// What holds for good is refused: a closed case or handling outside the case's (the case's
 /// opening is held), a second opening, an invitation of a participant, an act reserved to the
 /// lead by another node.
 pub(crate) fn held_for_earlier(
-    s: &CaseState,
-    me: &[NodeId],
-    from: &NodeId,
     code: liaison_protocol::case::CaseCode,
+    me: &[NodeId],
+    body: &Body,
+    before: impl FnOnce() -> CaseState,
 ) -> bool {
-    use liaison_protocol::case::CaseCode;
+    use liaison_protocol::case::{CaseCode, MemberStatus};
     match code {
         CaseCode::UnknownCase
         | CaseCode::NotInvited
@@ -407,8 +429,17 @@ pub(crate) fn held_for_earlier(
         | CaseCode::NotTaskParty
         | CaseCode::CaseSuspended => true,
         CaseCode::NotAParticipant => {
+            let s = before();
             let lead_here = s.lead.as_ref().is_some_and(|l| me.contains(l));
-            !lead_here || s.standing(from) == Some(liaison_protocol::case::MemberStatus::Invited)
+            let mut involved = nodes(&body.header.recipients);
+            involved.push(body.header.originator.clone());
+            if let Kind::CaseTask(t) = &body.kind {
+                involved.push(t.assignee.clone());
+            }
+            !lead_here
+                || involved
+                    .iter()
+                    .any(|n| s.standing(n) == Some(MemberStatus::Invited))
         }
         CaseCode::AlreadyParticipant
         | CaseCode::CannotOpen
@@ -425,12 +456,16 @@ pub(crate) fn held_for_earlier(
 /// its messages, which is what it knew when): call it off the async workers.
 ///
 /// A message `m` of this node is forwarded to `p` when all of these hold:
-/// - `m` has its effect in the case as derived now (an update, a task, a status change, a
-///   removal or a closing);
+/// - `m` has its effect in the case as derived now (an acceptance or decline of this node's
+///   invitation, an update, a task, a status change, a removal or a closing);
 /// - `p` took part just before `m` in the case's order (creation time, then id): nothing goes
-///   to a node that was not a participant at the message's time — except this node's own
-///   leaving, which goes to every node invited or taking part now, since the lead's
-///   invitation may have told them this node takes part;
+///   to a node that was not a participant at the message's time — except what the lead's
+///   invitation of `p` did not tell it:
+///   - this node's acceptance, decline or leaving goes to every node invited or taking part
+///     now whose invitation showed this node as the lead saw it before (pending, or for a
+///     leaving a member), or whose invitation this node does not hold;
+///   - the lead's last status change (suspension or resumption) before a node was invited or
+///     joined goes to it: an invitation does not say whether the case is suspended;
 /// - `p` is not among `m`'s recipients, and this node did not know that `p` took part when it
 ///   sent `m` (the case as derived from what it had stored before `m`), and `m` went to every
 ///   participant this node knew then: an update the officer narrowed to some participants
@@ -447,7 +482,8 @@ pub(crate) fn missed(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Vec<Nod
             s.role == Role::Originated
                 && matches!(
                     ContentKind::parse(&s.facts.kind),
-                    Ok(ContentKind::CaseUpdate
+                    Ok(ContentKind::CaseJoin
+                        | ContentKind::CaseUpdate
                         | ContentKind::CaseTask
                         | ContentKind::CaseStatus
                         | ContentKind::CaseRemove
@@ -461,57 +497,326 @@ pub(crate) fn missed(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Vec<Nod
     if !any {
         return Ok(Vec::new());
     }
+    Ok(missed_among(
+        case,
+        ctx.me.ids(),
+        &stored_entries(ctx, &ids)?,
+    ))
+}
+
+/// The case's entries `ids` as this node stored them, in storing order (relayed copies,
+/// which it cannot read, left out).
+fn stored_entries(ctx: &Ctx, ids: &[MessageId]) -> Result<Vec<Stored>> {
+    let mut stored = Vec::new();
+    for id in ids {
+        let (state, counts_as, body) = match entry(&ctx.store, &ctx.keys, id) {
+            Ok(Some(e)) => e,
+            Ok(None) | Err(crate::store::StoreError::Damaged { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        stored.push(match state.role {
+            Role::Relayed => continue,
+            Role::Originated if counts_as != *id => Stored::Forward {
+                original: counts_as,
+                to: nodes(&state.facts.recipients),
+            },
+            role => Stored::Message {
+                id: counts_as,
+                body: Box::new(body),
+                own: role == Role::Originated,
+            },
+        });
+    }
+    Ok(stored)
+}
+
+/// This node's updates and tasks in `case` written before a participant joined, for each
+/// participant (other than this node) that has some: what [`share_history`] may share with
+/// it. By default a participant receives only what is written after it joined; these stay
+/// with the participants of their time unless this node shares them. Reads the store: call
+/// it off the async workers.
+pub fn earlier(ctx: &Ctx, case: &CaseId) -> Result<Vec<(NodeId, Vec<MessageId>)>> {
+    let ids = ctx.store.case_messages(case)?;
+    Ok(earlier_among(
+        case,
+        ctx.me.ids(),
+        &stored_entries(ctx, &ids)?,
+    ))
+}
+
+/// [`earlier`]'s decision, a pure function of what the node (`me`: its identities) stored of
+/// `case`, in storing order. A message `m` of this node is listed for `p` when `m` is an
+/// update or task that has its effect, `p` takes part now and joined after `m` in the case's
+/// order, `m` went to every participant this node knew when it wrote it (an update the
+/// officer narrowed to some participants stays with them), and `m` has not reached `p`
+/// (addressed or forwarded to it).
+pub(crate) fn earlier_among(
+    case: &CaseId,
+    me: &[NodeId],
+    stored: &[Stored],
+) -> Vec<(NodeId, Vec<MessageId>)> {
+    use liaison_protocol::case::MemberStatus;
+    let mut held: Vec<(MessageId, Body)> = Vec::new();
+    let mut own: Vec<(usize, MessageId)> = Vec::new();
+    let mut forwarded: BTreeMap<MessageId, Vec<NodeId>> = BTreeMap::new();
+    for entry in stored {
+        match entry {
+            Stored::Forward { original, to } => {
+                forwarded.entry(*original).or_default().extend(to.clone());
+            }
+            Stored::Message {
+                id,
+                body,
+                own: mine,
+            } => {
+                if *mine && matches!(body.kind, Kind::CaseUpdate(_) | Kind::CaseTask(_)) {
+                    own.push((held.len(), *id));
+                }
+                held.push((*id, (**body).clone()));
+            }
+        }
+    }
+    if own.is_empty() {
+        return Vec::new();
+    }
+    let now_state = liaison_protocol::case::derive(case.clone(), held.clone());
+    let mut out: Vec<(NodeId, Vec<MessageId>)> = now_state
+        .members
+        .iter()
+        .filter(|(n, m)| !me.contains(n) && m.status == MemberStatus::Joined)
+        .map(|(n, _)| (n.clone(), Vec::new()))
+        .collect();
+    for (at, id) in own {
+        if now_state.verdict(&id) != Some(None) {
+            continue;
+        }
+        let body = &held[at].1;
+        let to = nodes(&body.header.recipients);
+        let known_then = liaison_protocol::case::derive(case.clone(), held[..at].to_vec());
+        if !known_then
+            .participants()
+            .iter()
+            .all(|n| me.contains(n) || to.contains(n))
+        {
+            continue;
+        }
+        let key = (body.header.created_at, id);
+        for (p, list) in &mut out {
+            let joined_after = now_state
+                .members
+                .get(p)
+                .is_some_and(|m| (m.since, m.by) > key);
+            let reached = to.contains(p) || forwarded.get(&id).is_some_and(|f| f.contains(p));
+            if joined_after && !reached {
+                list.push(id);
+            }
+        }
+    }
+    out.retain(|(_, l)| !l.is_empty());
+    out
+}
+
+/// What [`share_history`] did with one message.
+#[derive(Debug)]
+pub struct HistoryShare {
+    /// The message shared (the original).
+    pub id: MessageId,
+    /// The participants it was shared with.
+    pub to: Vec<NodeId>,
+    /// The share sent, or why it was not (its handling does not release it to them…).
+    pub outcome: Result<MessageId>,
+}
+
+/// Shares with the participants `to` this node's updates and tasks in `case` written before
+/// they joined ([`earlier`]), each as a `share` of the original under this node's own grant,
+/// which re-seals the content for them and is checked against the original's handling as
+/// every share is. The officer's choice: by default a participant receives only what is
+/// written after it joined. Each of `to` must take part now.
+pub async fn share_history(
+    ctx: &Arc<Ctx>,
+    case: &CaseId,
+    to: &[String],
+) -> Result<Vec<HistoryShare>> {
+    use liaison_protocol::case::MemberStatus;
+    if to.is_empty() {
+        return Err(invalid(
+            "nodes: name the participant(s) to share this node's earlier messages with",
+        ));
+    }
+    let to: Vec<NodeId> = to
+        .iter()
+        .map(|n| node("participant", n))
+        .collect::<Result<_>>()?;
+    let s = known(ctx, case).await?;
+    for n in &to {
+        if ctx.me.is_me(n) || s.standing(n) != Some(MemberStatus::Joined) {
+            return Err(refused(
+                Refusal::NotAParticipant,
+                format!(
+                    "{n} does not take part in case {case}: only participants receive its messages"
+                ),
+            ));
+        }
+    }
+    // Not at the same time as a pass forwarding missed messages: nothing goes twice.
+    let _one = ctx.forwarding.lock().await;
+    let earlier = {
+        let case = case.clone();
+        off_workers(ctx, move |ctx| earlier(ctx, &case)).await?
+    };
+    // Message by message, with every participant named that it has not reached.
+    let mut plan: BTreeMap<MessageId, Vec<NodeId>> = BTreeMap::new();
+    for (p, ids) in earlier {
+        if to.contains(&p) {
+            for id in ids {
+                plan.entry(id).or_default().push(p.clone());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (id, to) in plan {
+        let outcome = match crate::consent::forward_own(
+            ctx,
+            id,
+            to.clone(),
+            "earlier case history shared with a participant that joined after it",
+        )
+        .await
+        {
+            Ok(sent) => {
+                tracing::info!(case = %case, message = %id.short(), to = ?to, share = %sent.id.short(), "case: shared an earlier message with participants that joined after it");
+                Ok(sent.id)
+            }
+            Err(e) => Err(e),
+        };
+        out.push(HistoryShare { id, to, outcome });
+    }
+    Ok(out)
+}
+
+/// A case's entry as a node stored it, in storing order: what [`missed_among`] reads.
+#[derive(Clone, Debug)]
+pub(crate) enum Stored {
+    /// A case message held (counted as its original: a forward received is the message it
+    /// forwards), and whether this node wrote it.
+    Message {
+        /// The message's id.
+        id: MessageId,
+        /// Its opened body.
+        body: Box<Body>,
+        /// Written by this node.
+        own: bool,
+    },
+    /// This node forwarded its message `original` to `to`.
+    Forward {
+        /// The message forwarded.
+        original: MessageId,
+        /// The nodes it was forwarded to.
+        to: Vec<NodeId>,
+    },
+}
+
+/// [`missed`]'s decision, a pure function of what the node (`me`: its identities) stored of
+/// `case`, in storing order.
+pub(crate) fn missed_among(
+    case: &CaseId,
+    me: &[NodeId],
+    stored: &[Stored],
+) -> Vec<(MessageId, Vec<NodeId>)> {
     // Every message of the case as stored, in storing order, counted as its original.
     let mut held: Vec<(MessageId, Body)> = Vec::new();
     // This node's own messages: (position in `held`, id, recipients).
     let mut own: Vec<(usize, MessageId, Vec<NodeId>)> = Vec::new();
     let mut forwarded: BTreeMap<MessageId, Vec<NodeId>> = BTreeMap::new();
-    for id in ids {
-        let (state, counts_as, body) = match entry(&ctx.store, &ctx.keys, &id) {
-            Ok(Some(e)) => e,
-            Ok(None) | Err(crate::store::StoreError::Damaged { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if state.role == Role::Relayed {
-            continue;
+    for entry in stored {
+        match entry {
+            Stored::Forward { original, to } => {
+                forwarded.entry(*original).or_default().extend(to.clone());
+            }
+            Stored::Message {
+                id,
+                body,
+                own: mine,
+            } => {
+                if *mine
+                    && matches!(
+                        body.kind,
+                        Kind::CaseJoin { .. }
+                            | Kind::CaseUpdate(_)
+                            | Kind::CaseTask(_)
+                            | Kind::CaseStatus { .. }
+                            | Kind::CaseRemove { .. }
+                            | Kind::CaseClose { .. }
+                    )
+                {
+                    own.push((held.len(), *id, nodes(&body.header.recipients)));
+                }
+                held.push((*id, (**body).clone()));
+            }
         }
-        if counts_as != id && state.role == Role::Originated {
-            let to = nodes(&state.facts.recipients);
-            forwarded.entry(counts_as).or_default().extend(to);
-            continue;
-        }
-        if state.role == Role::Originated
-            && matches!(
-                body.kind,
-                Kind::CaseUpdate(_)
-                    | Kind::CaseTask(_)
-                    | Kind::CaseStatus { .. }
-                    | Kind::CaseRemove { .. }
-                    | Kind::CaseClose { .. }
-            )
-        {
-            own.push((held.len(), id, nodes(&body.header.recipients)));
-        }
-        held.push((counts_as, body));
     }
     if own.is_empty() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
+    use liaison_protocol::case::MemberStatus;
     let now_state = liaison_protocol::case::derive(case.clone(), held.clone());
     let mut ordered = held.clone();
     ordered.sort_by_key(|m| (m.1.header.created_at, m.0));
+    let others = |s: &CaseState| -> Vec<NodeId> {
+        s.participants()
+            .into_iter()
+            .filter(|n| !me.contains(n))
+            .collect()
+    };
+    // Who takes part or is invited now, with since when (the case's order).
+    let members_now: Vec<(NodeId, (Timestamp, MessageId))> = now_state
+        .members
+        .iter()
+        .filter(|(n, m)| {
+            !me.contains(n) && matches!(m.status, MemberStatus::Joined | MemberStatus::Invited)
+        })
+        .map(|(n, m)| (n.clone(), (m.since, m.by)))
+        .collect();
+    // Whether the invitations of `p` this node holds show this node as the lead saw it before
+    // `answer` (an acceptance or decline: pending; a leaving: pending or a member), so that
+    // `p` does not learn `answer` from them. With no invitation of `p` held, it may not know.
+    let stale_for = |p: &NodeId, leaving: bool| -> bool {
+        let mut any = false;
+        let mut stale = false;
+        for (_, b) in &held {
+            if let Kind::CaseInvite {
+                invitee,
+                members,
+                pending,
+                ..
+            } = &b.kind
+            {
+                if invitee == p {
+                    any = true;
+                    stale |= me
+                        .iter()
+                        .any(|m| pending.contains(m) || leaving && members.contains(m));
+                }
+            }
+        }
+        !any || stale
+    };
+    // This node's status changes in effect (it leads the case), in the case's order.
+    let statuses: Vec<(Timestamp, MessageId)> = ordered
+        .iter()
+        .filter(|(id, b)| {
+            me.contains(&b.header.originator)
+                && matches!(b.kind, Kind::CaseStatus { .. })
+                && now_state.verdict(id) == Some(None)
+        })
+        .map(|(id, b)| (b.header.created_at, *id))
+        .collect();
     let mut out = Vec::new();
     for (at, id, to) in own {
+        let body = &held[at].1;
         if now_state.verdict(&id) != Some(None) {
             continue;
         }
-        let me = ctx.me.ids();
-        let others = |s: &CaseState| -> Vec<NodeId> {
-            s.participants()
-                .into_iter()
-                .filter(|n| !me.contains(n))
-                .collect()
-        };
         let known_then = others(&liaison_protocol::case::derive(
             case.clone(),
             held[..at].to_vec(),
@@ -519,47 +824,67 @@ pub(crate) fn missed(ctx: &Ctx, case: &CaseId) -> Result<Vec<(MessageId, Vec<Nod
         if !known_then.iter().all(|n| to.contains(n)) {
             continue;
         }
-        let key = (held[at].1.header.created_at, id);
-        let before: Vec<(MessageId, Body)> = ordered
-            .iter()
-            .take_while(|m| (m.1.header.created_at, m.0) < key)
-            .cloned()
-            .collect();
+        let key = (body.header.created_at, id);
         let done = forwarded.get(&id);
-        let leaving = matches!(
-            &held[at].1.kind,
-            Kind::CaseRemove { participant, .. } if me.contains(participant)
-        );
-        // This node's leaving also goes to those invited or taking part since: the lead's
-        // invitation told them this node takes part.
-        let owed: Vec<NodeId> = if leaving {
-            now_state
-                .members
-                .iter()
-                .filter(|(n, m)| {
-                    !me.contains(n)
-                        && matches!(
-                            m.status,
-                            liaison_protocol::case::MemberStatus::Joined
-                                | liaison_protocol::case::MemberStatus::Invited
-                        )
-                })
-                .map(|(n, _)| n.clone())
-                .collect()
-        } else {
-            others(&liaison_protocol::case::derive(case.clone(), before))
+        let answer = match &body.kind {
+            Kind::CaseJoin { .. } => Some(false),
+            Kind::CaseRemove { participant, .. } if me.contains(participant) => Some(true),
+            _ => None,
         };
-        let missing: Vec<NodeId> = owed
+        let owed: Vec<NodeId> = match answer {
+            // This node's answer to its invitation, or its leaving: to everyone invited or
+            // taking part whose invitation showed this node as the lead saw it before.
+            Some(leaving) => members_now
+                .iter()
+                .map(|(n, _)| n.clone())
+                .filter(|p| stale_for(p, leaving))
+                .collect(),
+            None => {
+                let before: Vec<(MessageId, Body)> = ordered
+                    .iter()
+                    .take_while(|m| (m.1.header.created_at, m.0) < key)
+                    .cloned()
+                    .collect();
+                let mut owed = others(&liaison_protocol::case::derive(case.clone(), before));
+                if matches!(body.kind, Kind::CaseStatus { .. }) {
+                    // The status each member found the case in when it was invited: the
+                    // invitation does not say.
+                    owed.extend(
+                        members_now
+                            .iter()
+                            .filter(|(_, since)| {
+                                statuses.iter().rev().find(|s| *s < since) == Some(&key)
+                            })
+                            .map(|(n, _)| n.clone()),
+                    );
+                }
+                owed
+            }
+        };
+        let mut missing: Vec<NodeId> = owed
             .into_iter()
             .filter(|p| {
                 !to.contains(p) && !known_then.contains(p) && !done.is_some_and(|d| d.contains(p))
             })
             .collect();
+        missing.sort();
+        missing.dedup();
         if !missing.is_empty() {
             out.push((id, missing));
         }
     }
-    Ok(out)
+    out
+}
+
+/// Whether storing a case message of this kind may show that a participant missed messages
+/// of this node ([`forward_missed`]): an acceptance or invitation (someone takes part or is
+/// invited that this node did not know of), a suspension or resumption (one of this node's
+/// messages may have its effect now, or a new member may not know the case's status).
+pub(crate) fn may_owe_forwards(kind: &Kind) -> bool {
+    matches!(
+        kind,
+        Kind::CaseJoin { accept: true } | Kind::CaseInvite { .. } | Kind::CaseStatus { .. }
+    )
 }
 
 /// Where one of this node's case messages stands with each of its recipients.
@@ -707,6 +1032,27 @@ impl crate::views::CaseGapView {
     }
 }
 
+impl crate::views::CaseView {
+    /// The case's view with this node's messages each later participant has not received
+    /// (`earlier`, from [`earlier`]).
+    pub fn with_earlier(mut self, e: &[(NodeId, Vec<MessageId>)]) -> Self {
+        self.earlier = e
+            .iter()
+            .map(|(n, ids)| crate::views::CaseEarlier {
+                node: n.as_str().to_owned(),
+                messages: ids.iter().map(ToString::to_string).collect(),
+            })
+            .collect();
+        self
+    }
+}
+
+/// [`earlier`] from async code (off the async workers).
+pub async fn load_earlier(ctx: &Arc<Ctx>, case: &CaseId) -> Result<Vec<(NodeId, Vec<MessageId>)>> {
+    let case = case.clone();
+    off_workers(ctx, move |ctx| earlier(ctx, &case)).await
+}
+
 /// [`deliveries`] from async code (off the async workers).
 pub async fn load_deliveries(ctx: &Arc<Ctx>, case: &CaseId) -> Result<Vec<Delivery>> {
     let case = case.clone();
@@ -738,7 +1084,14 @@ pub async fn forward_missed(ctx: &Arc<Ctx>, case: &CaseId) -> Result<usize> {
     };
     let mut n = 0;
     for (id, to) in missed {
-        match crate::consent::forward_own(ctx, id, to.clone()).await {
+        match crate::consent::forward_own(
+            ctx,
+            id,
+            to.clone(),
+            "a participant of the case this message did not reach",
+        )
+        .await
+        {
             Ok(sent) => {
                 tracing::info!(case = %case, message = %id.short(), to = ?to, share = %sent.id.short(), "case: forwarded a message to participants it had not reached");
                 n += 1;
@@ -751,70 +1104,95 @@ pub async fn forward_missed(ctx: &Arc<Ctx>, case: &CaseId) -> Result<usize> {
     Ok(n)
 }
 
-/// After an invitation to `case` arrived here: if this node took part by accepting, and its
-/// acceptances did not reach everyone the case now has (the lead invited someone while this
-/// node's acceptance was on its way, so the invitation's list of members showed this node
-/// as invited), restates its acceptance to everyone. Where the first acceptance arrived, the
-/// restatement has no effect (`already-participant` in the timeline); the new invitee learns
-/// from it that this node takes part.
-pub async fn restate_join(ctx: &Arc<Ctx>, case: &CaseId) -> Result<()> {
-    let (joined, reached, s) = {
+/// The case messages stored here that were written after this node left `case` or was
+/// removed from it, in the case's order, and reached it before the leaving or removal did
+/// (their writer had not learnt of it): updates and tasks received here (directly or
+/// forwarded), never this node's own. Empty unless this node left or was removed. Reads the
+/// store: call it off the async workers.
+pub(crate) fn after_removal(ctx: &Ctx, case: &CaseId) -> Result<Vec<MessageId>> {
+    use liaison_protocol::message::ContentKind;
+    let ids = ctx.store.case_messages(case)?;
+    // Most cases hold no leaving or removal: told by the index, without reading a body (this
+    // runs for every case at start-up).
+    let mut any = false;
+    for id in &ids {
+        any |= ctx.store.state(id)?.is_some_and(|s| {
+            matches!(
+                ContentKind::parse(&s.facts.kind),
+                Ok(ContentKind::CaseRemove)
+            )
+        });
+        if any {
+            break;
+        }
+    }
+    if !any {
+        return Ok(Vec::new());
+    }
+    let Some(since) = stopped_taking_part(&state(ctx, case)?, ctx.me.ids()) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        let (state, counts_as, body) = match entry(&ctx.store, &ctx.keys, &id) {
+            Ok(Some(e)) => e,
+            Ok(None) | Err(crate::store::StoreError::Damaged { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if matches!(state.role, Role::Originated | Role::Relayed) {
+            continue;
+        }
+        if written_after(since, counts_as, &body) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// When the node with identities `me` stopped taking part in the case `s`: its leaving or
+/// removal, in the case's order (creation time, then id).
+pub(crate) fn stopped_taking_part(s: &CaseState, me: &[NodeId]) -> Option<(Timestamp, MessageId)> {
+    use liaison_protocol::case::MemberStatus;
+    me.iter()
+        .filter_map(|m| s.members.get(m))
+        .find(|m| matches!(m.status, MemberStatus::Left | MemberStatus::Removed))
+        .map(|m| (m.since, m.by))
+}
+
+/// Whether the case message `id` is an update or task written after `since` in the case's
+/// order.
+pub(crate) fn written_after(since: (Timestamp, MessageId), id: MessageId, body: &Body) -> bool {
+    matches!(body.kind, Kind::CaseUpdate(_) | Kind::CaseTask(_))
+        && (body.header.created_at, id) > since
+}
+
+/// Once this node has left `case` or been removed from it, deletes the bodies of the case's
+/// updates and tasks that were written after that (see [`after_removal`]): they reached this
+/// node only because their writer had not learnt of it, and a node that no longer takes part
+/// keeps nothing written after it stopped taking part. Each deletion is a `purged` entry in
+/// the log naming the case; the signed receipt this node gave for the message stays. Runs
+/// when a leaving or removal of this node is stored here, and for every case at start-up.
+/// Returns how many bodies were deleted.
+pub async fn purge_after_removal(ctx: &Arc<Ctx>, case: &CaseId) -> Result<usize> {
+    let due = {
         let case = case.clone();
-        off_workers(ctx, move |ctx| {
-            Ok(ctx
-                .cases
-                .with(&ctx.store, &case, opener(&ctx.store, &ctx.keys), |log| {
-                    let mut reached: Vec<NodeId> = Vec::new();
-                    let mut joined = false;
-                    for (_, b) in log.messages() {
-                        if &b.header.originator == ctx.me.id()
-                            && matches!(b.kind, Kind::CaseJoin { accept: true })
-                        {
-                            joined = true;
-                            reached.extend(b.header.recipients.iter().filter_map(|r| match r {
-                                Recipient::Node(n) => Some(n.clone()),
-                                Recipient::Network(_) => None,
-                            }));
-                        }
-                    }
-                    (joined, reached, log.state().clone())
-                })?)
-        })
-        .await?
+        off_workers(ctx, move |ctx| after_removal(ctx, &case)).await?
     };
-    if s.standing(ctx.me.id()) != Some(liaison_protocol::case::MemberStatus::Joined)
-        || s.lead.as_ref() == Some(ctx.me.id())
-    {
-        return Ok(());
+    if due.is_empty() {
+        return Ok(0);
     }
-    let missing: Vec<NodeId> = everyone(&s)
-        .into_iter()
-        .filter(|n| !ctx.me.is_me(n) && !reached.contains(n))
-        .collect();
-    if !joined || missing.is_empty() {
-        return Ok(());
+    let rule = format!("written after this node stopped taking part in case {case}");
+    let done = ctx
+        .store
+        .purge(due.into_iter().map(|id| (id, rule.clone())).collect())
+        .await;
+    // Purged messages leave the case: derived again from what remains.
+    ctx.cases.forget_all();
+    let done = done?;
+    for id in &done {
+        tracing::warn!(case = %case, message = %id.short(), "case: deleted a message written after this node stopped taking part");
     }
-    tracing::info!(case = %case, to = ?missing, "case: restating this node's acceptance to members it did not reach");
-    let mut body = Body {
-        header: Header {
-            originator: ctx.me.id().clone(),
-            created_at: now(),
-            nonce: ctx.me.nonce()?,
-            recipients: everyone(&s)
-                .into_iter()
-                .filter(|n| !ctx.me.is_me(n))
-                .map(Recipient::Node)
-                .collect(),
-            case: Some(case.clone()),
-            in_reply_to: s.members.get(ctx.me.id()).map(|m| m.by),
-            expires_at: None,
-            hop_limit: DEFAULT_HOP_LIMIT,
-        },
-        handling: case_handling(&s)?,
-        kind: Kind::CaseJoin { accept: true },
-    };
-    body.normalise();
-    crate::exchange::send_body(ctx, body).await.map(|_| ())
+    Ok(done.len())
 }
 
 /// Composes a case message, checks it as every participant will, and sends it.
@@ -899,6 +1277,11 @@ fn check_case(body: &Body, log: &CaseLog) -> Result<()> {
     }
     if let Some(e) = log.verdict_if_added(PROVISIONAL, body) {
         return Err(Refusal::Case(e).into());
+    }
+    if matches!(body.kind, Kind::CaseUpdate(_) | Kind::CaseTask(_)) {
+        log.state()
+            .recipients_take_part(body)
+            .map_err(Refusal::Case)?;
     }
     Ok(())
 }
@@ -1267,3 +1650,6 @@ pub async fn change(
     };
     post(ctx, case, kind, to, case_handling(&s)?, None).await
 }
+
+#[cfg(test)]
+mod convergence;

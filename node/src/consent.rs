@@ -274,10 +274,16 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
 }
 
 /// Forwards `target`, a case message this node originated, to the case's participants `to`
-/// that it did not reach (see [`crate::case::forward_missed`]): a share of the original,
+/// that it did not reach (see [`crate::case::forward_missed`] and
+/// [`crate::case::share_history`]; `reason` is the grant's): a share of the original,
 /// under this node's own grant, which re-seals the content for them. Checked as every share:
 /// the original's handling rules with `to` as consented.
-pub(crate) async fn forward_own(ctx: &Ctx, target: MessageId, mut to: Vec<NodeId>) -> Result<Sent> {
+pub(crate) async fn forward_own(
+    ctx: &Ctx,
+    target: MessageId,
+    mut to: Vec<NodeId>,
+    reason: &str,
+) -> Result<Sent> {
     to.sort();
     to.dedup();
     let (env, original) = stored(&ctx.store, &target)?;
@@ -303,7 +309,7 @@ pub(crate) async fn forward_own(ctx: &Ctx, target: MessageId, mut to: Vec<NodeId
             granted: true,
             expires_at: None,
             resealed,
-            reason: "a participant of the case this message did not reach".into(),
+            reason: reason.into(),
         }),
     };
     grant.normalise();

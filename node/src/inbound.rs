@@ -377,10 +377,6 @@ async fn prepare(
             .as_ref()
             .filter(|b| b.kind.is_case())
             .and_then(|b| Some((b.header.case.clone()?, counts_as, b.clone())));
-        let invited_to = opened
-            .as_ref()
-            .filter(|b| matches!(b.kind, Kind::CaseInvite { .. }))
-            .and_then(|b| b.header.case.clone());
         let selectors = opened.filter(|b| matches!(b.kind, Kind::Selectors(_)));
         // A hop report for this node goes to the trail, an announcement to the routes and the
         // key directory; neither to the inbox.
@@ -408,7 +404,6 @@ async fn prepare(
             carried,
             announce,
             selectors,
-            invited_to,
             case_message,
         });
     }
@@ -427,8 +422,6 @@ struct Accepted {
     announce: Option<liaison_protocol::routing::Announcement>,
     /// A deconfliction submission to this node's service (opened).
     selectors: Option<liaison_protocol::Body>,
-    /// The case of an invitation delivered here (see [`crate::case::restate_join`]).
-    invited_to: Option<liaison_protocol::CaseId>,
     /// A case message delivered here that passed its case's check, opened, with its case and
     /// the id it counts as (its own, or the original's if it forwards one).
     case_message: Option<(liaison_protocol::CaseId, MessageId, liaison_protocol::Body)>,
@@ -499,14 +492,12 @@ async fn finish(
             let mut after = Vec::new();
             let mut announcements = Vec::new();
             let mut submissions = Vec::new();
-            let mut invitations = Vec::new();
             let mut case_messages = Vec::new();
             for a in accepts {
                 if let Some((case, counts_as, body)) = a.case_message {
                     case_messages.push((case, a.offer.facts.id, counts_as, body));
                 }
                 submissions.extend(a.selectors.clone());
-                invitations.extend(a.invited_to.clone());
                 if !a.refused.is_empty() || !a.carried.is_empty() {
                     after.push((
                         a.offer.facts.clone(),
@@ -527,15 +518,30 @@ async fn finish(
                     out.extend(frames);
                     // Durable now: the cases this node holds take them without reading them.
                     let mut joined: Vec<liaison_protocol::CaseId> = Vec::new();
+                    let mut removed: Vec<liaison_protocol::CaseId> = Vec::new();
                     for (case, id, counts_as, body) in case_messages {
-                        if matches!(
-                            body.kind,
-                            Kind::CaseJoin { accept: true } | Kind::CaseInvite { .. }
-                        ) && !joined.contains(&case)
+                        if matches!(&body.kind, Kind::CaseRemove { participant, .. } if ctx.me.is_me(participant))
+                            && !removed.contains(&case)
                         {
+                            removed.push(case.clone());
+                        }
+                        if crate::case::may_owe_forwards(&body.kind) && !joined.contains(&case) {
                             joined.push(case.clone());
                         }
                         ctx.cases.stored(&case, id, counts_as, body);
+                    }
+                    if !removed.is_empty() {
+                        // This node no longer takes part: what reached it written after that
+                        // is deleted (off this stream's path).
+                        let ctx = ctx.clone();
+                        tokio::spawn(async move {
+                            for case in removed {
+                                if let Err(e) = crate::case::purge_after_removal(&ctx, &case).await
+                                {
+                                    tracing::warn!(case = %case, error = %format!("{e:#}"), "case: cannot delete messages written after this node's removal");
+                                }
+                            }
+                        });
                     }
                     if !joined.is_empty() {
                         // Someone takes part that this node's earlier messages may have
@@ -565,16 +571,6 @@ async fn finish(
                                 crate::directory::announce_to_others(&ctx, &peer).await
                             });
                         }
-                    }
-                    if !invitations.is_empty() {
-                        let ctx = ctx.clone();
-                        tokio::spawn(async move {
-                            for case in invitations {
-                                if let Err(e) = crate::case::restate_join(&ctx, &case).await {
-                                    tracing::warn!(case = %case, error = %format!("{e:#}"), "case: cannot restate this node's acceptance");
-                                }
-                            }
-                        });
                     }
                     if !submissions.is_empty() {
                         // Notices are messages of their own: sent off this stream's path.

@@ -387,8 +387,9 @@ async fn bind_when_free(
 }
 
 /// Once after start-up, forwards in every case the messages of this node that participants
-/// missed (see [`crate::case::forward_missed`]): a participation learnt just before a stop is
-/// acted on after the restart.
+/// missed (see [`crate::case::forward_missed`]) and deletes what reached this node after it
+/// stopped taking part (see [`crate::case::purge_after_removal`]): a participation or a
+/// removal learnt just before a stop is acted on after the restart.
 async fn forward_missed_in_background(ctx: Arc<Ctx>) {
     for case in ctx.store.case_ids() {
         if ctx.cancel.is_cancelled() {
@@ -396,6 +397,9 @@ async fn forward_missed_in_background(ctx: Arc<Ctx>) {
         }
         if let Err(e) = crate::case::forward_missed(&ctx, &case).await {
             tracing::warn!(case = %case, error = %format!("{e:#}"), "case: cannot look for messages participants missed");
+        }
+        if let Err(e) = crate::case::purge_after_removal(&ctx, &case).await {
+            tracing::warn!(case = %case, error = %format!("{e:#}"), "case: cannot delete messages written after this node's removal");
         }
     }
 }

@@ -1250,6 +1250,20 @@ pub struct CaseView {
     /// same messages).
     #[serde(default)]
     pub deliveries: Vec<CaseDelivery>,
+    /// This node's updates and tasks written before a participant joined, per participant
+    /// that has not received them: by default a participant receives only what is written
+    /// after it joined; `POST /v1/cases/{case}/history` shares these with it.
+    #[serde(default)]
+    pub earlier: Vec<CaseEarlier>,
+}
+
+/// This node's case messages written before a participant joined that it has not received.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseEarlier {
+    /// The participant.
+    pub node: String,
+    /// The messages' ids, oldest first.
+    pub messages: Vec<String>,
 }
 
 /// Where one of this node's case messages stands with its recipients.
@@ -1352,6 +1366,7 @@ impl CaseView {
                 })
                 .collect(),
             deliveries: Vec::new(),
+            earlier: Vec::new(),
         }
     }
 }
@@ -1422,6 +1437,29 @@ pub struct CaseSent {
     pub id: String,
     /// Next hops it was queued for.
     pub next_hops: Vec<String>,
+}
+
+/// What sharing a case's earlier messages with participants did
+/// (`POST /v1/cases/{case}/history`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseHistory {
+    /// Case id.
+    pub case: String,
+    /// One entry per earlier message of this node, oldest first.
+    pub messages: Vec<CaseHistoryShare>,
+}
+
+/// One earlier message shared (or not) with participants that joined after it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseHistoryShare {
+    /// The message's id (the original).
+    pub id: String,
+    /// The participants it was for.
+    pub to: Vec<String>,
+    /// The share sent, if it was.
+    pub share: Option<String>,
+    /// Why it was not (its handling does not release it to them…), if it was not.
+    pub refused: Option<String>,
 }
 
 /// The request deadline of a body, if it is a request: `(urgency, reply_by)`.

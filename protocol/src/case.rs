@@ -343,10 +343,13 @@ pub struct CaseState {
     pub tasks: Vec<Task>,
     /// Every message of the case, in order, with what it did.
     pub timeline: Vec<Entry>,
-    /// Leavings and removals met before the case was known here (without effect then, as
-    /// `unknown-case`), applied again when an invitation makes the case known: the
-    /// invitation's list of members is the lead's view when it invited, which may predate them.
-    early_departures: Vec<(MessageId, Body)>,
+    /// Acceptances, declines, leavings, removals, updates and tasks met before the case was
+    /// known here (without effect then, as `unknown-case`), applied again when an invitation
+    /// makes the case known: the invitation's lists of members and pending invitees are the
+    /// lead's view when it invited, which may predate the answers and departures; updates and
+    /// tasks written before the invitation reach an invitee only when their originator shares
+    /// them with it, and count as at every other participant.
+    early: Vec<(MessageId, Body)>,
 }
 
 /// Derives a case's state from the messages this node holds (bodies opened; a body still
@@ -368,7 +371,7 @@ pub fn derive(id: CaseId, mut messages: Vec<(MessageId, Body)>) -> CaseState {
         updates: Vec::new(),
         tasks: Vec::new(),
         timeline: Vec::new(),
-        early_departures: Vec::new(),
+        early: Vec::new(),
     };
     for (mid, body) in &messages {
         s.apply(*mid, body);
@@ -427,6 +430,25 @@ impl CaseLog {
             self.state = derive(self.state.id.clone(), self.messages.clone());
         }
         true
+    }
+
+    /// The state the case had just before the message `(at, id)` in the case's order, with
+    /// `more` added (any order, repeats allowed): who took part at that message's time.
+    pub fn state_before(
+        &self,
+        more: &[(MessageId, Body)],
+        at: Timestamp,
+        id: MessageId,
+    ) -> CaseState {
+        let earlier = |m: &&(MessageId, Body)| (m.1.header.created_at, m.0) < (at, id);
+        let msgs: Vec<(MessageId, Body)> = self
+            .messages
+            .iter()
+            .chain(more.iter())
+            .filter(earlier)
+            .cloned()
+            .collect();
+        derive(self.state.id.clone(), msgs)
     }
 
     /// What the case would decide about `body` if it were added with id `id` (a message not
@@ -569,12 +591,18 @@ impl CaseState {
             Err(e) => (String::new(), Some(e)),
         };
         if !was_known
-            && matches!(b.kind, Kind::CaseRemove { .. })
+            && matches!(
+                b.kind,
+                Kind::CaseRemove { .. }
+                    | Kind::CaseJoin { .. }
+                    | Kind::CaseUpdate(_)
+                    | Kind::CaseTask(_)
+            )
             && refused
                 .as_ref()
                 .is_some_and(|e| e.code == CaseCode::UnknownCase)
         {
-            self.early_departures.push((id, b.clone()));
+            self.early.push((id, b.clone()));
         }
         self.timeline.push(Entry {
             id,
@@ -585,9 +613,9 @@ impl CaseState {
             refused,
         });
         if !was_known && self.known() {
-            // Learnt from an invitation: the departures met before it are applied now, in
-            // their order, and their timeline entries say what they did.
-            for (eid, eb) in std::mem::take(&mut self.early_departures) {
+            // Learnt from an invitation: what was met before it is applied now, in its order,
+            // and the timeline entries say what it did.
+            for (eid, eb) in std::mem::take(&mut self.early) {
                 let r = self.rule(eid, &eb);
                 if let Some(e) = self.timeline.iter_mut().find(|e| e.id == eid) {
                     match r {
@@ -776,7 +804,6 @@ impl CaseState {
             Kind::CaseUpdate(payload) => {
                 self.common(b)?;
                 self.participant(from)?;
-                self.recipients_take_part(b)?;
                 self.updates.push(Update {
                     id,
                     from: from.clone(),
@@ -790,7 +817,6 @@ impl CaseState {
             Kind::CaseTask(t) => {
                 self.common(b)?;
                 self.participant(from)?;
-                self.recipients_take_part(b)?;
                 if !self.is_participant(&t.assignee) {
                     return err(
                         CaseCode::NotAParticipant,
@@ -898,8 +924,13 @@ impl CaseState {
         }
     }
 
-    /// Every recipient of an update or task must be a participant.
-    fn recipients_take_part(&self, b: &Body) -> Result<(), CaseError> {
+    /// Whether every recipient of `b` (an update or task about to be written) takes part:
+    /// checked by the writer before it sends, not by the derivation. Whether an update has its
+    /// effect cannot depend on its recipients: a writer may address a participant whose
+    /// leaving or removal it has not learnt of yet, and a node that joined later may never
+    /// have heard of that participant, yet both must derive the case alike. The recipient of
+    /// a copy written after it stopped taking part refuses it.
+    pub fn recipients_take_part(&self, b: &Body) -> Result<(), CaseError> {
         for r in &b.header.recipients {
             let ok = match r {
                 Recipient::Node(n) => self.is_participant(n),
@@ -1366,10 +1397,9 @@ mod tests {
             CaseCode::NotAParticipant
         );
         assert_eq!(s.standing(&node(OM)), Some(MemberStatus::Removed));
-        assert_eq!(
-            s.verdict(&to_removed).unwrap().unwrap().code,
-            CaseCode::NotAParticipant
-        );
+        // Its writer may not have learnt of the removal: the update counts, and the removed
+        // node refuses its copy.
+        assert_eq!(s.verdict(&to_removed), Some(None));
         assert_eq!(
             s.verdict(&broad).unwrap().unwrap().code,
             CaseCode::CaseHandling
@@ -1404,6 +1434,56 @@ mod tests {
             CaseCode::NotAParticipant
         );
         assert_eq!(s.participants(), vec![node(LEAD), node(OM)]);
+    }
+
+    #[test]
+    fn an_update_addressed_to_a_participant_removed_meanwhile_still_counts() {
+        let mut m = opened();
+        let removal = m.add(
+            LEAD,
+            &[KZ, OM],
+            30,
+            Tlp::Amber,
+            Kind::CaseRemove {
+                participant: node(OM),
+                reason: "left the operation".into(),
+            },
+        );
+        // Written by a participant that had not learnt of the removal.
+        let update = m.add(
+            KZ,
+            &[LEAD, OM],
+            31,
+            Tlp::Amber,
+            Kind::CaseUpdate(text("container moved to Sohar")),
+        );
+        // Addressed to a node that never took part: its writer refuses to send it.
+        let outside = m.add(
+            KZ,
+            &[LEAD, GCC],
+            32,
+            Tlp::Amber,
+            Kind::CaseUpdate(text("to an outsider")),
+        );
+        let id: CaseId = "OP-1".parse().unwrap();
+        let s = derive(id.clone(), m.0.clone());
+        assert_eq!(s.verdict(&removal), Some(None));
+        assert_eq!(s.verdict(&update), Some(None));
+        assert_eq!(s.standing(&node(OM)), Some(MemberStatus::Removed));
+        let outside_body = &m.0.iter().find(|x| x.0 == outside).unwrap().1;
+        assert_eq!(
+            s.recipients_take_part(outside_body).unwrap_err().code,
+            CaseCode::NotAParticipant
+        );
+        // The removed node took part before the removal, not at the update's time.
+        let log = CaseLog::new(id, m.0.clone());
+        let at = |mid: MessageId| m.0.iter().find(|x| x.0 == mid).unwrap().1.header.created_at;
+        assert!(log
+            .state_before(&[], at(removal), removal)
+            .is_participant(&node(OM)));
+        assert!(!log
+            .state_before(&[], at(update), update)
+            .is_participant(&node(OM)));
     }
 
     #[test]
@@ -1486,6 +1566,100 @@ mod tests {
                 log.add(i, b);
             }
             assert_eq!(log.state(), &s);
+        }
+    }
+
+    #[test]
+    fn an_acceptance_that_an_invitation_did_not_know_of_still_counts_for_the_invitee() {
+        let mut m = opened();
+        // The Omani acceptance (20) had not reached the lead when it invited GCC.
+        let accept = m.0[2].0;
+        let invite = m.add(
+            LEAD,
+            &[KZ, OM, GCC],
+            30,
+            Tlp::Amber,
+            Kind::CaseInvite {
+                invitee: node(GCC),
+                note: text("join us"),
+                title: "Caravan".into(),
+                summary: text("controlled delivery"),
+                lead: node(LEAD),
+                members: vec![node(LEAD), node(KZ)],
+                pending: vec![node(OM)],
+            },
+        );
+        let id: CaseId = "OP-1".parse().unwrap();
+        let lead = derive(id.clone(), m.0.clone());
+        assert_eq!(lead.standing(&node(OM)), Some(MemberStatus::Joined));
+        let held: Vec<(MessageId, Body)> =
+            m.0.iter()
+                .filter(|(i, _)| *i == accept || *i == invite)
+                .cloned()
+                .collect();
+        for order in [held.clone(), held.iter().rev().cloned().collect()] {
+            let s = derive(id.clone(), order.clone());
+            assert_eq!(s.standing(&node(OM)), Some(MemberStatus::Joined));
+            assert_eq!(
+                s.verdict(&accept),
+                Some(None),
+                "the acceptance has its effect"
+            );
+            assert_eq!(s.participants(), lead.participants());
+            let mut log = CaseLog::new(id.clone(), Vec::new());
+            for (i, b) in order {
+                log.add(i, b);
+            }
+            assert_eq!(log.state(), &s);
+        }
+    }
+
+    #[test]
+    fn an_update_written_before_an_invitation_counts_for_the_invitee_it_is_shared_with() {
+        let mut m = opened();
+        let early = m.add(
+            KZ,
+            &[LEAD, OM],
+            25,
+            Tlp::Amber,
+            Kind::CaseUpdate(text("written before GCC was invited")),
+        );
+        let invite = m.add(
+            LEAD,
+            &[KZ, OM, GCC],
+            30,
+            Tlp::Amber,
+            Kind::CaseInvite {
+                invitee: node(GCC),
+                note: text("join us"),
+                title: "Caravan".into(),
+                summary: text("controlled delivery"),
+                lead: node(LEAD),
+                members: vec![node(LEAD), node(KZ), node(OM)],
+                pending: vec![],
+            },
+        );
+        let join = m.add(
+            GCC,
+            &[LEAD, KZ, OM],
+            40,
+            Tlp::Amber,
+            Kind::CaseJoin { accept: true },
+        );
+        let id: CaseId = "OP-1".parse().unwrap();
+        let everyone = derive(id.clone(), m.0.clone());
+        assert_eq!(everyone.verdict(&early), Some(None));
+        let at_gcc: Vec<(MessageId, Body)> =
+            m.0.iter()
+                .filter(|(i, _)| [early, invite, join].contains(i))
+                .cloned()
+                .collect();
+        for order in [at_gcc.clone(), at_gcc.iter().rev().cloned().collect()] {
+            let s = derive(id.clone(), order);
+            assert_eq!(s.verdict(&early), Some(None), "the shared update counts");
+            let ids = |s: &CaseState| s.updates.iter().map(|u| u.id).collect::<Vec<_>>();
+            assert_eq!(ids(&s), ids(&everyone));
+            assert_eq!(s.participants(), everyone.participants());
         }
     }
 

@@ -1,6 +1,7 @@
 //! Shared cases converge whatever the timing: case messages that cross on the way are held
 //! until the message that gives them their effect arrives, and a participant that a sender
-//! did not know of when it wrote receives the message from its originator afterwards.
+//! did not know of when it wrote receives the message from its originator afterwards. What
+//! was written before a participant joined reaches it only if its originator shares it.
 //!
 //! The federation's real nodes over loopback QUIC, real certificates, real stores. The
 //! crossings are forced, not waited for: a gateway is stopped so that one message waits in
@@ -544,16 +545,7 @@ async fn a_leaving_that_races_an_invitation_reaches_the_invitee() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_that_races_a_suspension_has_the_same_effect_everywhere() {
     let mut fed = federation().await;
-    let case = open(&fed, "SUSPENDED").await;
-    case::join(fed.node(OMAN).ctx(), &case, true)
-        .await
-        .expect("Oman accepts");
-    for n in PARTIES {
-        fed.wait_case(n, &case, "three participants", |s| {
-            PARTIES.iter().all(|p| s.is_participant(&node(p)))
-        })
-        .await;
-    }
+    let case = open_to_all(&fed, "SUSPENDED").await;
 
     fed.stop(CARICC).await;
     case::change(
@@ -600,6 +592,271 @@ async fn an_update_that_races_a_suspension_has_the_same_effect_everywhere() {
         vec![],
         "held, not refused"
     );
+    fed.shutdown().await;
+}
+
+/// The lead removes the Omani unit; the Uzbek unit, not knowing it yet, posts an update
+/// addressed to it. The removal reaches the Omani node first, so it refuses the update: in the
+/// case's order it no longer took part. The lead and the Uzbek unit both count the update
+/// (its writer could not have known) and derive the same case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_that_races_a_removal_is_refused_by_the_removed_node() {
+    let mut fed = federation().await;
+    let case = open_to_all(&fed, "REMOVED").await;
+
+    fed.stop(UZ).await;
+    remove_oman(&fed, &case).await;
+    fed.wait_case(OMAN, &case, "its removal", |s| {
+        s.standing(&node(OMAN)) == Some(MemberStatus::Removed)
+    })
+    .await;
+    // The removal's copy for the Uzbek unit waits on the way.
+    fed.stop(CARICC).await;
+    fed.restart(UZ).await;
+    tick().await;
+    let update = case::update(
+        fed.node(UZ).ctx(),
+        &case,
+        &text("Written before the removal was known"),
+    )
+    .await
+    .expect("update");
+    assert!(
+        fed.case(UZ, &case).is_participant(&node(OMAN)),
+        "the writer did not know of the removal"
+    );
+    fed.restart(CARICC).await;
+
+    fed.wait_hop(UZ, &update.id, OMAN, "refused: not-a-participant")
+        .await;
+    assert!(
+        fed.node(OMAN)
+            .store()
+            .state(&update.id)
+            .expect("state")
+            .is_none(),
+        "the removed node never stored the update"
+    );
+    after_the_removal(&fed, &case, update.id).await;
+    fed.shutdown().await;
+}
+
+/// The same race, the other way round: the update reaches the Omani node before its removal
+/// does (the lead is down with the removal in its outbox). When the removal arrives, the
+/// Omani node deletes the update's body: it keeps nothing written after it stopped taking
+/// part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_that_overtakes_a_removal_is_deleted_by_the_removed_node() {
+    let mut fed = federation().await;
+    let case = open_to_all(&fed, "OVERTAKEN").await;
+
+    cut_off_central_asia(&mut fed).await;
+    remove_oman(&fed, &case).await;
+    // The removal waits in the lead's outbox on disk.
+    fed.stop(KZ).await;
+    fed.restart(CARICC).await;
+    tick().await;
+    let update = case::update(
+        fed.node(UZ).ctx(),
+        &case,
+        &text("Written before the removal was known"),
+    )
+    .await
+    .expect("update");
+    fed.wait_case(OMAN, &case, "the update", |s| {
+        s.updates.iter().any(|u| u.id == update.id)
+    })
+    .await;
+
+    fed.restart(KZ).await;
+    wait_for("the update's body deleted at the Omani node", LONG, || {
+        fed.node(OMAN)
+            .store()
+            .state(&update.id)
+            .expect("state")
+            .is_some_and(|s| s.purged)
+    })
+    .await;
+    let at_oman = fed.case(OMAN, &case);
+    assert_eq!(at_oman.standing(&node(OMAN)), Some(MemberStatus::Removed));
+    assert!(at_oman.updates.iter().all(|u| u.id != update.id));
+    after_the_removal(&fed, &case, update.id).await;
+    fed.shutdown().await;
+}
+
+/// The lead and the Uzbek unit hold the Omani unit removed and `update` in effect, and derive
+/// the same case.
+async fn after_the_removal(fed: &Running, case: &CaseId, update: MessageId) {
+    for n in [KZ, UZ] {
+        fed.wait_case(n, case, "the removal and the update", |s| {
+            s.standing(&node(OMAN)) == Some(MemberStatus::Removed)
+                && s.updates.iter().any(|u| u.id == update)
+        })
+        .await;
+    }
+    assert_eq!(shared(&fed.case(UZ, case)), shared(&fed.case(KZ, case)));
+}
+
+/// The lead removes the Omani unit.
+async fn remove_oman(fed: &Running, case: &CaseId) {
+    case::change(
+        fed.node(KZ).ctx(),
+        case,
+        case::Change::Remove,
+        &CaseRequest {
+            nodes: vec![OMAN.into()],
+            ..text("no longer needed in the operation")
+        },
+    )
+    .await
+    .expect("removed");
+    tick().await;
+}
+
+/// [`open`], then the Omani unit accepts too; returns once every party holds all three as
+/// participants.
+async fn open_to_all(fed: &Running, name: &str) -> CaseId {
+    let case = open(fed, name).await;
+    case::join(fed.node(OMAN).ctx(), &case, true)
+        .await
+        .expect("Oman accepts");
+    for n in PARTIES {
+        fed.wait_case(n, &case, "three participants", |s| {
+            PARTIES.iter().all(|p| s.is_participant(&node(p)))
+        })
+        .await;
+    }
+    case
+}
+
+/// By default a participant that joins later does not receive what was written before it
+/// joined. The writer's case view lists those messages per participant, and the writer
+/// shares them on request (the API's `history`, as the CLI and the console do): the newcomer
+/// then holds the original, counted once. An update the officer sent to only some
+/// participants is not shared, and nothing is shared with a node that does not take part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_participant_receives_earlier_messages_only_when_their_originator_shares_them() {
+    let fed = federation().await;
+    let case = open_to_all(&fed, "HISTORY").await;
+    let early = case::update(fed.node(UZ).ctx(), &case, &text("Seizure in Almaty, 40 kg"))
+        .await
+        .expect("update");
+    let narrowed = case::update(
+        fed.node(UZ).ctx(),
+        &case,
+        &CaseRequest {
+            to: vec![KZ.into()],
+            ..text("For the lead only")
+        },
+    )
+    .await
+    .expect("narrowed update");
+    fed.wait_case(KZ, &case, "both updates", |s| {
+        [early.id, narrowed.id]
+            .iter()
+            .all(|id| s.updates.iter().any(|u| u.id == *id))
+    })
+    .await;
+    tick().await;
+    // The Emirati unit is invited and joins after both.
+    case::invite(
+        fed.node(KZ).ctx(),
+        &case,
+        &CaseRequest {
+            nodes: vec![UAE.into()],
+            ..text("Join us: the container is bound for Jebel Ali")
+        },
+    )
+    .await
+    .expect("invited");
+    fed.wait_case(UAE, &case, "the invitation", |s| {
+        s.standing(&node(UAE)) == Some(MemberStatus::Invited)
+    })
+    .await;
+    case::join(fed.node(UAE).ctx(), &case, true)
+        .await
+        .expect("the Emirati unit accepts");
+    for n in [KZ, UZ, OMAN, UAE] {
+        fed.wait_case(n, &case, "four participants", |s| {
+            [KZ, UZ, OMAN, UAE]
+                .iter()
+                .all(|p| s.is_participant(&node(p)))
+        })
+        .await;
+    }
+    wait_keys(fed.node(UZ), &[UAE]).await;
+    assert!(!counts_as_original(&fed, UAE, &case, &early.id));
+
+    let n = fed.node(UZ);
+    let api = liaison_tests::api::TokenClient::new(n.api_addr(), &n.ctx().config().api.token_file);
+    let view = |api: &liaison_tests::api::TokenClient| {
+        let a = api.get(&format!("/v1/cases/{case}"));
+        assert_eq!(a.status, 200, "{:?}", a.body);
+        serde_json::from_value::<liaison_node::views::CaseView>(a.body).expect("a case view")
+    };
+    assert_eq!(
+        view(&api).earlier,
+        vec![liaison_node::views::CaseEarlier {
+            node: UAE.into(),
+            messages: vec![early.id.to_string()],
+        }],
+        "the narrowed update is not listed"
+    );
+    // The console says the rule and offers to share.
+    let cookie =
+        liaison_tests::browser::login_cookie(n.api_addr(), &n.ctx().config().api.token_file);
+    let page = liaison_tests::browser::http(
+        n.api_addr(),
+        "GET",
+        &format!("/console/cases/{case}?lang=en"),
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(page.status, 200, "{page:?}");
+    for s in [
+        "A participant receives the case messages written after it joined",
+        "joined after 1 message of this centre",
+        "Share them",
+    ] {
+        assert!(page.body.contains(s), "{s:?} in {}", page.body);
+    }
+
+    // Not to a node that does not take part.
+    let a = api.post(
+        &format!("/v1/cases/{case}/history"),
+        &serde_json::json!({ "nodes": [GCC] }),
+    );
+    assert_eq!(a.status, 422, "{:?}", a.body);
+    assert_eq!(a.body["error"], "not-a-participant", "{:?}", a.body);
+
+    let a = api.post(
+        &format!("/v1/cases/{case}/history"),
+        &serde_json::json!({ "nodes": [UAE] }),
+    );
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let h: liaison_node::views::CaseHistory = serde_json::from_value(a.body).expect("history");
+    assert_eq!(h.messages.len(), 1, "{h:?}");
+    assert_eq!(h.messages[0].id, early.id.to_string());
+    assert!(h.messages[0].share.is_some(), "{h:?}");
+    fed.wait_case(UAE, &case, "the earlier update", |s| {
+        s.updates.iter().any(|u| u.id == early.id)
+    })
+    .await;
+    assert!(counts_as_original(&fed, UAE, &case, &early.id));
+    assert!(!counts_as_original(&fed, UAE, &case, &narrowed.id));
+    wait_for("the Emirati receipt at the writer", LONG, || {
+        received(&fed, UZ, &case, &early.id).contains(&(UAE.to_string(), "delivered".to_string()))
+    })
+    .await;
+    // Nothing is left to share, and asking again shares nothing twice.
+    assert!(view(&api).earlier.is_empty());
+    let a = api.post(
+        &format!("/v1/cases/{case}/history"),
+        &serde_json::json!({ "nodes": [UAE] }),
+    );
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["messages"], serde_json::json!([]));
+    assert_eq!(forwards_from(&fed, UZ, &case).len(), 1);
     fed.shutdown().await;
 }
 

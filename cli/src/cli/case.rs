@@ -9,7 +9,7 @@ use super::officer::{
     print_json, print_sent, short_id, short_time, short_time_or, view, Client, Output,
 };
 use liaison_node::case::{AttachmentRequest, CaseRequest};
-use liaison_node::views::{CaseList, CaseSent, CaseView};
+use liaison_node::views::{CaseHistory, CaseList, CaseSent, CaseView};
 
 /// Text, language and entities of a case message.
 #[derive(Debug, Clone, Args)]
@@ -198,6 +198,21 @@ pub enum CaseCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Share this centre's updates and tasks written before a participant joined with it. By
+    /// default a participant receives only what is written after it joined; earlier messages
+    /// stay with the participants of their time unless their originator shares them. Each is
+    /// re-sealed for the participant under this centre's grant and checked against its
+    /// handling; updates sent to only some participants are not shared. `case show` lists
+    /// what each participant has not received.
+    History {
+        /// Case id.
+        case: String,
+        /// The participant to share with; repeatable.
+        #[arg(long = "node", required = true)]
+        node: Vec<String>,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Show a case: status, members, tasks, updates and the timeline.
     Show {
         /// Case id.
@@ -270,6 +285,49 @@ pub fn run(client: &Client, cmd: CaseCommand) -> Result<ExitCode> {
                 print_case(&view(v)?);
             }
             return Ok(ExitCode::SUCCESS);
+        }
+        CaseCommand::History { case, node, out } => {
+            let v = client.post(
+                &format!("/cases/{case}/history"),
+                &CaseRequest {
+                    nodes: node,
+                    ..Default::default()
+                },
+            )?;
+            if out.json {
+                print_json(&v);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let h: CaseHistory = view(v)?;
+            if h.messages.is_empty() {
+                out!("nothing to share: every participant named has received this centre's messages of its time");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut failed = false;
+            for m in &h.messages {
+                match (&m.share, &m.refused) {
+                    (Some(share), _) => out!(
+                        "{}  shared with {} ({})",
+                        short_id(&m.id),
+                        m.to.join(", "),
+                        short_id(share)
+                    ),
+                    (None, r) => {
+                        failed = true;
+                        out!(
+                            "{}  NOT shared with {}: {}",
+                            short_id(&m.id),
+                            m.to.join(", "),
+                            r.as_deref().unwrap_or("-")
+                        );
+                    }
+                }
+            }
+            return Ok(if failed {
+                ExitCode::from(super::officer::EXIT_REFUSED)
+            } else {
+                ExitCode::SUCCESS
+            });
         }
         CaseCommand::Open {
             title,
@@ -462,6 +520,14 @@ fn print_case(v: &CaseView) {
             m.node,
             m.standing,
             short_time(&m.since)
+        );
+    }
+    out!("\nearlier  a participant receives what is written after it joined; each originator may share its earlier messages (`liaison case history`)");
+    for e in &v.earlier {
+        out!(
+            "  {:<32} has not received {} earlier message(s) of this centre",
+            e.node,
+            e.messages.len()
         );
     }
     out!("\ntasks");

@@ -2,7 +2,7 @@
 //! action on a case. Reading a case is reading content (officers, supervisors); acting on
 //! one is sending.
 
-use crate::views::{CaseList, CaseSent, CaseSummary, CaseView};
+use crate::views::{CaseHistory, CaseHistoryShare, CaseList, CaseSent, CaseSummary, CaseView};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use super::auth::{Action, Principal};
-use super::handlers::{sent_or_refused, sent_response};
+use super::handlers::{refusal_or_internal, sent_or_refused, sent_response};
 use super::{ApiError, ApiState};
 use crate::case::{self, CaseRequest, Change};
 use crate::error::NodeError;
@@ -66,7 +66,41 @@ pub(super) async fn show(
     let d = case::load_deliveries(&s.ctx, &id)
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(CaseView::of(&st).with_deliveries(&d)))
+    let e = case::load_earlier(&s.ctx, &id)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(CaseView::of(&st).with_deliveries(&d).with_earlier(&e)))
+}
+
+/// `POST /v1/cases/{case}/history` (`nodes`: participants): shares this node's updates and
+/// tasks written before they joined with them (see [`case::share_history`]); 200 with what
+/// was shared and what was not, and why.
+async fn history(
+    s: &ApiState,
+    p: &Principal,
+    id: &liaison_protocol::CaseId,
+    req: &CaseRequest,
+) -> ApiResult<Response> {
+    let shared = case::share_history(&s.ctx, id, &req.nodes)
+        .await
+        .map_err(refusal_or_internal)?;
+    tracing::info!(case = %id, by = %p.who, messages = shared.len(), "case: earlier messages shared");
+    Ok(Json(CaseHistory {
+        case: id.as_str().to_owned(),
+        messages: shared
+            .into_iter()
+            .map(|h| CaseHistoryShare {
+                id: h.id.to_string(),
+                to: h.to.iter().map(|n| n.as_str().to_owned()).collect(),
+                share: h.outcome.as_ref().ok().map(ToString::to_string),
+                refused: h.outcome.err().map(|e| {
+                    let e = refusal_or_internal(e);
+                    format!("{}: {e}", e.reason_code())
+                }),
+            })
+            .collect(),
+    })
+    .into_response())
 }
 
 /// `POST /v1/cases`: opens a case; 201 with the case id and the opening message.
@@ -98,7 +132,7 @@ pub(super) async fn open(
 }
 
 /// `POST /v1/cases/{case}/{action}`: `invite`, `accept`, `decline`, `update`, `task`,
-/// `close`, `remove`, `leave`, `suspend`, `resume`.
+/// `close`, `remove`, `leave`, `suspend`, `resume`, `history`.
 pub(super) async fn act(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -109,6 +143,9 @@ pub(super) async fn act(
     let id = case_id(&id)?;
     let req = body(&s, req).await?;
     let ctx = &s.ctx;
+    if action == "history" {
+        return history(&s, &p, &id, &req).await;
+    }
     let r = match action.as_str() {
         // One invitation per node; the answer names the last (all are in the case).
         "invite" => case::invite(ctx, &id, &req)
@@ -128,7 +165,7 @@ pub(super) async fn act(
         "resume" => case::change(ctx, &id, Change::Resume, &req).await,
         other => {
             return Err(ApiError::NoRoute(format!(
-                "/v1/cases/{id}/{other} (actions: invite, accept, decline, update, task, close, remove, leave, suspend, resume)"
+                "/v1/cases/{id}/{other} (actions: invite, accept, decline, update, task, close, remove, leave, suspend, resume, history)"
             )))
         }
     };

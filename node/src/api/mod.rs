@@ -15,7 +15,7 @@
 //! | GET | `/cases` | officer, supervisor | the cases this node knows ([`crate::case`]) |
 //! | POST | `/cases` | officer, supervisor | open a case |
 //! | GET | `/cases/{case}` | officer, supervisor | a case as this node derives it |
-//! | POST | `/cases/{case}/{action}` | officer, supervisor | invite, accept, decline, update, task, close, remove, leave, suspend, resume |
+//! | POST | `/cases/{case}/{action}` | officer, supervisor | invite, accept, decline, update, task, close, remove, leave, suspend, resume, history |
 //! | GET | `/status`, `/peers` | all | node status, peer sessions, outbox depths |
 //! | GET | `/log?from=&limit=` | auditor, supervisor | decoded log entries |
 //! | GET | `/checkpoint` | all | the latest signed checkpoint (text/plain) |

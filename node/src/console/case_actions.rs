@@ -102,8 +102,8 @@ pub(super) async fn open(
 }
 
 /// `POST /console/cases/{case}/{action}` (the API's actions: `invite`, `accept`, `decline`,
-/// `update`, `task`, `close`, `remove`, `leave`, `suspend`, `resume`), then back to the case
-/// page.
+/// `update`, `task`, `close`, `remove`, `leave`, `suspend`, `resume`, `history`), then back to
+/// the case page.
 pub(super) async fn act(
     State(api): State<ApiState>,
     Extension(cx): Extension<Cx>,
@@ -144,9 +144,13 @@ pub(super) async fn act(
         "resume" => case::change(ctx, &case, Change::Resume, &req)
             .await
             .map(drop),
+        // Shared message by message: the first that could not be is said.
+        "history" => case::share_history(ctx, &case, &req.nodes)
+            .await
+            .and_then(|v| v.into_iter().try_for_each(|h| h.outcome.map(drop))),
         other => {
             return cx.api_error(&ApiError::NoRoute(format!(
-                "/console/cases/{id}/{other} (actions: invite, accept, decline, update, task, close, remove, leave, suspend, resume)"
+                "/console/cases/{id}/{other} (actions: invite, accept, decline, update, task, close, remove, leave, suspend, resume, history)"
             )))
         }
     };

@@ -147,7 +147,12 @@ pub(super) async fn case_page(
         Ok(d) => d,
         Err(e) => return cx.api_error(&ApiError::internal(e)),
     };
-    let v = CaseView::of(&st).with_deliveries(&d);
+    let e = match crate::case::load_earlier(&api.ctx, &case).await {
+        Ok(e) => e,
+        Err(e) => return cx.api_error(&ApiError::internal(e)),
+    };
+    let v = CaseView::of(&st).with_deliveries(&d).with_earlier(&e);
+    let may_send = cx.principal().require(Action::Send).is_ok();
     let forms = case_actions::case_forms(cx, api, &st, refused.as_ref().map(|(f, _)| *f));
     let body = html! {
         @match &refused {
@@ -201,6 +206,24 @@ pub(super) async fn case_page(
                             td { (bdi(&m.node)) }
                             td { (status_name(cx, "standing", &m.standing)) }
                             td { (time(l, &m.since)) }
+                        }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="h-earlier" {
+            h2 #h-earlier { (l.t("section-case-earlier")) }
+            p.hint { (l.t("case-earlier-rule")) }
+            @for e in &v.earlier {
+                form.case-form.earlier method="post" action={ "/console/cases/" (v.case) "/history" } id={ "case-history-" (e.node) } {
+                    (cx.csrf())
+                    input type="hidden" name="form" value="history";
+                    input type="hidden" name="nodes" value=(e.node);
+                    p {
+                        (bdi(&e.node)) " "
+                        (l.ta("case-earlier-count", &[("n", Arg::Num(e.messages.len() as u64))]))
+                        @if may_send {
+                            " " button type="submit" { (l.t("case-earlier-button")) }
                         }
                     }
                 }

@@ -360,6 +360,13 @@ error-unknown-case = This node knows no such case.
 section-case-actions = Act on this case
 case-done = Done: the case message is signed, logged and queued for the case's members.
 case-not-yet-received = Not yet received by:
+section-case-earlier = Earlier messages
+case-earlier-rule = A participant receives the case messages written after it joined. Earlier ones stay with the participants of their time unless their originator shares them: each originator shares its own, re-sealed for the newcomer and checked against their handling. Updates sent to only some participants are not shared.
+case-earlier-count = { $n-count ->
+    [one] joined after { $n } message of this centre, which it has not received.
+   *[other] joined after { $n } messages of this centre, which it has not received.
+}
+case-earlier-button = Share them
 case-open-title = Open a case
 case-open-case = Case
 field-case-id = Case id
