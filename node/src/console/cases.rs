@@ -282,7 +282,7 @@ pub(super) async fn case_page(
                         (bdi(&e.from)) " · "
                         span dir="auto" { (e.summary) }
                         @if let Some(r) = &e.refused {
-                            " " span.badge.overdue { (l.t("event-refused")) " " code { (r.code) } }
+                            " " span.badge.overdue { (l.t("case-no-effect")) " " code { (r.code) } }
                         }
                         " "
                         a href={ "/console/messages/" (e.id) } { code { (e.id.chars().take(12).collect::<String>()) } }

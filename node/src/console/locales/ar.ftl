@@ -378,6 +378,7 @@ case-earlier-count = { $n-count ->
    *[other] انضم بعد { $n } رسالة من رسائل هذا المركز لم يتلقّها.
 }
 case-earlier-button = شاركها
+case-no-effect = بلا أثر
 case-open-title = فتح قضية
 case-open-case = القضية
 field-case-id = رقم القضية

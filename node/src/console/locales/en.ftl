@@ -367,6 +367,7 @@ case-earlier-count = { $n-count ->
    *[other] joined after { $n } messages of this centre, which it has not received.
 }
 case-earlier-button = Share them
+case-no-effect = No effect
 case-open-title = Open a case
 case-open-case = Case
 field-case-id = Case id

@@ -370,6 +370,7 @@ case-earlier-count = { $n-count ->
    *[other] присоединился после { $n } сообщений этого центра и не получил их.
 }
 case-earlier-button = Поделиться ими
+case-no-effect = Без действия
 case-open-title = Открыть дело
 case-open-case = Дело
 field-case-id = Номер дела
