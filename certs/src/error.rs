@@ -100,12 +100,13 @@ pub enum CertError {
     #[error("random number generator failed")]
     Random,
     /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error, said in this error's text (not as a separate cause, so that
+        /// a chain of causes does not repeat it).
+        error: std::io::Error,
     },
 }
 
@@ -138,7 +139,7 @@ impl CertError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }

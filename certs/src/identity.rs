@@ -266,7 +266,7 @@ fn map_webpki(e: webpki::Error) -> VerifyError {
     match e {
         webpki::Error::CertExpired { .. } => VerifyError::CertificateExpired,
         webpki::Error::CertNotValidYet { .. } => VerifyError::CertificateNotYetValid,
-        other => VerifyError::BadChain(format!("{other:?}")),
+        other => VerifyError::BadChain(liaison_protocol::trust::describe_webpki(&other)),
     }
 }
 

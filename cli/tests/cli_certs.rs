@@ -772,3 +772,118 @@ fn a_reader_that_goes_away_ends_the_command_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn errors_say_each_thing_once_in_words_with_the_right_hint() {
+    let pki = Pki::new();
+    // No certificate can have zero days: the hint says what to give, not "smaller".
+    let r = pki.liaison(&[
+        "certs",
+        "issue-node",
+        "--ca",
+        "ca",
+        "--node",
+        "kz-dcu",
+        "--out",
+        "n2",
+        "--days",
+        "0",
+    ]);
+    assert_error(&r, "--days must be at least 1");
+    assert!(
+        r.stderr
+            .contains("hint: give --days a whole number of days of 1 or more"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("smaller"), "{r:?}");
+
+    // A path through a file: the system's reason once, not once per layer.
+    fs::write(pki.join("afile"), b"").unwrap();
+    let r = pki.liaison(&[
+        "certs",
+        "issue-node",
+        "--ca",
+        "afile",
+        "--node",
+        "x",
+        "--out",
+        "o",
+    ]);
+    assert_error(&r, "Not a directory");
+    assert_eq!(r.stderr.matches("Not a directory").count(), 1, "{r:?}");
+
+    // A certificate of another CA with the same network name: said in words, without the
+    // verifier's internal names or byte lists.
+    let r = pki.liaison(&[
+        "certs",
+        "new-network",
+        "--network",
+        "central-asia",
+        "--out",
+        "other",
+    ]);
+    assert!(r.ok(), "{r:?}");
+    let r = pki.liaison(&["certs", "verify", "--ca", "other", "--cert", NODE_CRT]);
+    assert!(!r.ok(), "{r:?}");
+    assert!(
+        r.all()
+            .contains("its signature does not verify with the CA's key"),
+        "{r:?}"
+    );
+    let plain = |r: &Run| {
+        let all = r.all();
+        assert!(!all.contains("Context"), "{r:?}");
+        assert!(!all.contains("InvalidSignature"), "{r:?}");
+        assert!(!all.contains('['), "{r:?}");
+    };
+    plain(&r);
+
+    // A certificate the CA signed for e-mail protection only (made with OpenSSL).
+    let key = "eku.key";
+    if pki
+        .openssl(&["genpkey", "-algorithm", "ed25519", "-out", key])
+        .is_some()
+    {
+        let r = pki
+            .openssl(&[
+                "req",
+                "-new",
+                "-key",
+                key,
+                "-subj",
+                "/CN=kz-dcu.central-asia/O=kz-dcu",
+                "-out",
+                "eku.csr",
+            ])
+            .unwrap();
+        assert!(r.ok(), "{r:?}");
+        fs::write(
+            pki.join("eku.cnf"),
+            "subjectAltName=DNS:kz-dcu.central-asia\nextendedKeyUsage=emailProtection\n",
+        )
+        .unwrap();
+        let r = pki
+            .openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "eku.csr",
+                "-CA",
+                "ca/ca.crt",
+                "-CAkey",
+                "ca/ca.key",
+                "-out",
+                "eku.crt",
+                "-days",
+                "10",
+                "-extfile",
+                "eku.cnf",
+            ])
+            .unwrap();
+        assert!(r.ok(), "{r:?}");
+        let r = pki.verify("eku.crt");
+        assert!(!r.ok(), "{r:?}");
+        assert!(r.all().contains("extended key usage"), "{r:?}");
+        plain(&r);
+    }
+}

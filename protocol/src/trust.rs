@@ -332,6 +332,52 @@ fn map_webpki(e: webpki::Error) -> VerifyError {
         webpki::Error::CertRevoked => VerifyError::Revoked {
             serial: String::new(),
         },
-        other => VerifyError::BadChain(format!("{other:?}")),
+        other => VerifyError::BadChain(describe_webpki(&other)),
+    }
+}
+
+/// A certificate path error in words. webpki's own text is its `Debug` form, which for some
+/// errors lists object identifiers and algorithm ids as raw bytes.
+pub fn describe_webpki(e: &webpki::Error) -> String {
+    use webpki::Error as E;
+    match e {
+        E::UnknownIssuer => "it was not issued by this CA".into(),
+        E::InvalidSignatureForPublicKey | E::InvalidCrlSignatureForPublicKey => {
+            "its signature does not verify with the CA's key (issued by another CA of the same name?)"
+                .into()
+        }
+        E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+        | E::SignatureAlgorithmMismatch => {
+            "it is signed with an algorithm Liaison does not accept (only Ed25519)".into()
+        }
+        E::RequiredEkuNotFoundContext(_) => {
+            "it is not valid for this use: its extended key usage lacks TLS client or server authentication"
+                .into()
+        }
+        E::CertRevoked => "it is revoked".into(),
+        E::CaUsedAsEndEntity => "it is a CA certificate, not a node or officer certificate".into(),
+        E::EndEntityUsedAsCa => "the CA certificate is not a CA (basic constraints)".into(),
+        E::CertNotValidForName(_) => "it does not name the expected node".into(),
+        E::BadDer | E::BadDerTime | E::TrailingData(_) | E::MalformedExtensions => {
+            "it is not well-formed DER".into()
+        }
+        E::UnsupportedCertVersion => "it is not an X.509 v3 certificate".into(),
+        E::UnsupportedCriticalExtension => "it has a critical extension Liaison does not know".into(),
+        E::InvalidCertValidity => "its validity period is invalid".into(),
+        E::PathLenConstraintViolated
+        | E::MaximumPathDepthExceeded
+        | E::MaximumPathBuildCallsExceeded
+        | E::MaximumSignatureChecksExceeded => "its chain is too long".into(),
+        E::NameConstraintViolation => "it violates the CA's name constraints".into(),
+        other => {
+            // The variant's name only: never the bytes a context may carry.
+            let debug = format!("{other:?}");
+            let name = debug
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap_or("unknown");
+            format!("the chain does not verify ({name})")
+        }
     }
 }

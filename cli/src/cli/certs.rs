@@ -428,7 +428,12 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
         "wrong-network" => {
             "--node takes the centre alone (e.g. caricc) or <centre>.<network> in the CA's network"
         }
-        "invalid-validity" => "choose a smaller --days, or create a new CA",
+        "invalid-validity" if cert_err.to_string().contains("at least 1") => {
+            "give --days a whole number of days of 1 or more"
+        }
+        "invalid-validity" => {
+            "a certificate cannot outlive its CA: choose a smaller --days, or create a new CA"
+        }
         "bad-crl" => {
             "crl.pem does not verify with this CA: restore it from backup (never edit it by hand)"
         }
