@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
-"""Check a Liaison inclusion proof file independently of Liaison's code, from docs/AUDIT.md.
+"""Check a Liaison inclusion or consistency proof file independently of Liaison's code, from docs/AUDIT.md.
 
 Usage: audit_check.py --ca CA.crt [--ca CA.crt ...] [--tamper-test] PROOF.json
+
+A consistency proof file (`liaison audit consistency --out`, format
+liaison-consistency-proof/1) is checked instead as follows: the node certificates as below;
+both notes open with the node's key, with the sizes the file states; and the proof shows the
+newer tree extends the older one (RFC 9162 section 2.1.4.2). Its --tamper-test flips a bit
+of a proof hash, and swaps the two notes.
 
 Checks, in order: every node certificate is signed by one of the given network CAs (the
 CA of the network its node id names) and all name the same node; the checkpoint note's
@@ -37,6 +43,7 @@ except ImportError as e:  # environment problem, not a proof problem
     sys.exit(2)
 
 FORMAT = "liaison-inclusion-proof/1"
+CONSISTENCY_FORMAT = "liaison-consistency-proof/1"
 LEAF_VERSION = 1
 SIG_PREFIX = "\u2014 "  # em dash and a space
 PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
@@ -276,6 +283,102 @@ def check(proof, cas):
     )
 
 
+def verify_consistency(first, second, proof, first_hash, second_hash):
+    """RFC 9162 section 2.1.4.2; returns a problem, or None."""
+    if first > second:
+        return f"the older size {first} is larger than the newer {second}"
+    if first == second:
+        if proof:
+            return "a proof between equal sizes must be empty"
+        return None if first_hash == second_hash else "equal sizes with different roots"
+    if first == 0:
+        return None if not proof else "a proof from the empty tree must be empty"
+    if not proof:
+        return "the proof is empty"
+    if first & (first - 1) == 0:
+        proof = [first_hash] + proof
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return "the proof is too long"
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        return "the proof is too short"
+    if fr != first_hash:
+        return "the proof does not lead to the older root"
+    if sr != second_hash:
+        return "the proof does not lead to the newer root"
+    return None
+
+
+def check_consistency(proof, cas):
+    """Checks a consistency proof file (parsed JSON); returns a summary or raises Invalid."""
+    node, keys = None, []
+    for i, c in enumerate(proof.get("node_certificates", []), 1):
+        n, k = node_key(b64(c, f"node certificate {i}"), cas, i)
+        if node not in (None, n):
+            raise Invalid(f"node certificate {i}: names {n}, another names {node}")
+        node = n
+        keys.append(k)
+    if node is None:
+        raise Invalid("the proof carries no node certificate")
+    origin = "liaison/" + node
+    sizes = []
+    roots = []
+    for which in ("old", "new"):
+        _, size, root = open_note(proof.get(which, ""), origin, keys)
+        if size != proof.get(f"{which}_size"):
+            raise Invalid(f"the {which} note signs {size} entries, the file says {proof.get(which + '_size')}")
+        sizes.append(size)
+        roots.append(root)
+    hashes = [b64(h, "a proof hash") for h in proof.get("hashes", [])]
+    if any(len(h) != 32 for h in hashes):
+        raise Invalid("a proof hash is not 32 bytes")
+    problem = verify_consistency(sizes[0], sizes[1], hashes, roots[0], roots[1])
+    if problem:
+        raise Invalid(f"the checkpoints are not consistent: {problem}")
+    return (
+        f"the log of {node} at {sizes[1]} entries (root {roots[1].hex()}) extends the log at "
+        f"{sizes[0]} entries (root {roots[0].hex()}): {len(hashes)} proof hashes, both notes "
+        "signed by the node"
+    )
+
+
+def consistency_tamper_test(proof, cas):
+    summary = check_consistency(proof, cas)
+    results = []
+    flipped = copy.deepcopy(proof)
+    if not flipped["hashes"]:
+        raise Invalid("tamper test: the proof has no hash to flip")
+    h = bytearray(base64.b64decode(flipped["hashes"][0]))
+    h[0] ^= 0x01
+    flipped["hashes"][0] = base64.b64encode(bytes(h)).decode()
+    swapped = copy.deepcopy(proof)
+    swapped["old"], swapped["new"] = proof["new"], proof["old"]
+    swapped["old_size"], swapped["new_size"] = proof["new_size"], proof["old_size"]
+    for bad, where in ((flipped, "first proof hash"), (swapped, "notes swapped")):
+        try:
+            check_consistency(bad, cas)
+        except Invalid as e:
+            results.append(f"{where}: rejected ({e})")
+            continue
+        raise Invalid(f"tamper test: {where} was accepted")
+    return "tamper test: the untampered proof holds; " + "; ".join(results) + f" [{summary}]"
+
+
 def flip_path_bit(proof):
     bad = copy.deepcopy(proof)
     for e in bad["entries"]:
@@ -326,8 +429,12 @@ def main(argv):
     except (OSError, ValueError, Invalid) as e:
         print(f"audit_check.py: {e}", file=sys.stderr)
         return 2
+    if isinstance(proof, dict) and proof.get("format") == CONSISTENCY_FORMAT:
+        run = consistency_tamper_test if args.tamper_test else check_consistency
+    else:
+        run = tamper_test if args.tamper_test else check
     try:
-        summary = (tamper_test if args.tamper_test else check)(proof, cas)
+        summary = run(proof, cas)
     except Invalid as e:
         print(f"FAILED: {e}")
         return 1

@@ -80,6 +80,9 @@ use liaison_store::{checkpoint, MessageState};
 /// Format name written into every inclusion proof file.
 pub const PROOF_FORMAT: &str = "liaison-inclusion-proof/1";
 
+/// The `format` of a consistency proof file (`liaison audit consistency --out`).
+pub const CONSISTENCY_FORMAT: &str = "liaison-consistency-proof/1";
+
 /// Something that does not hold, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
@@ -1038,6 +1041,50 @@ pub fn check_proof(file: &ProofFile, trust: &TrustStore) -> Result<CheckedProof>
         node,
         size,
         entries,
+    })
+}
+
+/// A consistency proof between two signed checkpoints, with what an independent verifier
+/// needs to check it without the node: both notes, the node's certificates (to check the
+/// notes' signatures against the network CA) and the RFC 9162 §2.1.4 proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyFile {
+    /// Always [`CONSISTENCY_FORMAT`].
+    pub format: String,
+    /// The older signed checkpoint note.
+    pub old: String,
+    /// The newer signed checkpoint note.
+    pub new: String,
+    /// The older checkpoint's tree size.
+    pub old_size: u64,
+    /// The newer checkpoint's tree size.
+    pub new_size: u64,
+    /// The node's certificates (DER, base64).
+    pub node_certificates: Vec<String>,
+    /// The proof's hashes, base64, in RFC 9162 order.
+    pub hashes: Vec<String>,
+}
+
+/// [`consistency`], as a file an independent verifier checks on its own.
+pub fn consistency_file(
+    data_dir: &Path,
+    trust: &TrustStore,
+    old: &str,
+    new: &str,
+) -> Result<ConsistencyFile> {
+    let hashes = consistency(data_dir, trust, old, new)?;
+    let (_, _, ders) = node_keys(data_dir, trust)?;
+    let size = |note: &str| {
+        checkpoint::size_of(note).ok_or_else(|| fail!("a checkpoint note without a tree size"))
+    };
+    Ok(ConsistencyFile {
+        format: CONSISTENCY_FORMAT.into(),
+        old: old.into(),
+        new: new.into(),
+        old_size: size(old)?,
+        new_size: size(new)?,
+        node_certificates: ders.iter().map(|d| B64.encode(d)).collect(),
+        hashes: hashes.iter().map(|h| B64.encode(h)).collect(),
     })
 }
 

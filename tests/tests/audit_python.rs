@@ -1,4 +1,5 @@
-//! An inclusion proof from `liaison audit prove` checks out with a verifier that shares no
+//! An inclusion proof from `liaison audit prove`, and a consistency proof from `liaison audit
+//! consistency --out`, check out with a verifier that shares no
 //! code with Liaison: `tests/audit_check.py`, written from `docs/AUDIT.md` with Python's
 //! `hashlib` and `cryptography`. It must accept a real proof from a real data dir, and reject
 //! one flipped bit of a path hash or of the checkpoint signature, and a CA of the right
@@ -156,6 +157,65 @@ async fn python_checker_accepts_a_real_proof_and_rejects_tampering() {
 
     // The script's own check that it can fail: a flipped path bit and signature bit.
     let out = audit_check(&cas, &[Path::new("--tamper-test"), &good]);
+    assert_eq!(out.status.code(), Some(0), "the tamper test must pass");
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("OK tamper test") && text.matches("rejected").count() == 2,
+        "{text}"
+    );
+}
+
+/// A consistency proof written as `liaison audit consistency --out` writes it checks out with
+/// the same independent checker (RFC 9162 §2.1.4.2 in Python), which rejects a flipped proof
+/// bit and the two notes swapped.
+#[tokio::test]
+async fn python_checker_accepts_a_real_consistency_proof_and_rejects_tampering() {
+    if !python_ready() {
+        return;
+    }
+    let pki = TestPki::new(&["central-asia", "gulf"]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cert = pki.node("kz-dcu.central-asia");
+    let kz = Arc::new(signer(&cert));
+    let om: NodeId = "om-dcu.gulf".parse().unwrap();
+    let store = Store::open(&data, kz.clone()).unwrap();
+    let mut notes = Vec::new();
+    // Five entries, then eleven more: neither size a power of two.
+    for (from, to) in [(0, 5), (5, 16)] {
+        for i in from..to {
+            let (env, facts) = stored_alert(&kz, i, None);
+            store.originate(env, facts, vec![om.clone()]).await.unwrap();
+        }
+        notes.push(store.checkpoint().await.unwrap().expect("a checkpoint"));
+    }
+    store.shutdown().await.unwrap();
+    drop(store);
+    keep_cert(&data, &cert.cert_der).unwrap();
+
+    let proof = liaison_audit::consistency_file(&data, &pki.trust(), &notes[0], &notes[1])
+        .expect("the newer checkpoint extends the older");
+    assert_eq!(proof.format, liaison_audit::CONSISTENCY_FORMAT);
+    assert!(proof.old_size < proof.new_size, "{proof:?}");
+    assert!(!proof.hashes.is_empty());
+    let cas: Vec<PathBuf> = ["central-asia", "gulf"]
+        .iter()
+        .map(|n| write_ca(dir.path(), &format!("{n}.crt"), pki.ca(n).cert_der()))
+        .collect();
+    let path = dir.path().join("consistency.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&proof).unwrap()).unwrap();
+
+    let out = audit_check(&cas, &[&path]);
+    assert_eq!(out.status.code(), Some(0), "a real proof must check out");
+    assert!(
+        stdout(&out).starts_with(&format!(
+            "OK the log of kz-dcu.central-asia at {} entries",
+            proof.new_size
+        )),
+        "{}",
+        stdout(&out)
+    );
+    let out = audit_check(&cas, &[Path::new("--tamper-test"), &path]);
     assert_eq!(out.status.code(), Some(0), "the tamper test must pass");
     let text = stdout(&out);
     assert!(

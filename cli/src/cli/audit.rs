@@ -75,6 +75,11 @@ pub enum AuditCommand {
         /// A trusted network CA certificate (repeat for each network).
         #[arg(long = "ca", required = true)]
         cas: Vec<PathBuf>,
+        /// Also write the proof to this file (JSON: both notes, the node's certificates and
+        /// the proof's hashes; docs/AUDIT.md §8), for a verifier without the data dir. Never
+        /// overwrites a file.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Export the log entries the last checkpoint covers, one record per event (no content),
     /// anchored to that checkpoint.
@@ -334,16 +339,33 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
             new,
             data,
             cas,
+            out,
         } => {
             let read = |p: &Path| {
                 std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
             };
-            let hashes = audit::consistency(&data, &trust(&cas)?, &read(&old)?, &read(&new)?)?;
+            let proof = audit::consistency_file(&data, &trust(&cas)?, &read(&old)?, &read(&new)?)?;
+            if let Some(path) = &out {
+                let json = serde_json::to_string_pretty(&proof)?;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+                    .and_then(|mut f| {
+                        use std::io::Write as _;
+                        f.write_all(json.as_bytes())?;
+                        f.write_all(b"\n")
+                    })
+                    .with_context(|| format!("cannot write the proof to {}", path.display()))?;
+            }
             out!(
-                "OK: {} extends {} (consistency proof of {} hashes)",
+                "OK: {} extends {} (consistency proof of {} hashes{})",
                 new.display(),
                 old.display(),
-                hashes.len()
+                proof.hashes.len(),
+                out.as_ref()
+                    .map(|p| format!(", written to {}", p.display()))
+                    .unwrap_or_default()
             );
             Ok(ExitCode::SUCCESS)
         }
