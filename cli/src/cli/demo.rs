@@ -100,9 +100,15 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             }
         }
     };
+    let kept = args.keep || args.dir.is_some();
     out!(
-        "Liaison demo — a local federation on loopback, in {}",
-        dir.display()
+        "Liaison demo — a local federation on loopback, in {}{}",
+        dir.display(),
+        if kept {
+            ""
+        } else {
+            " (a temporary directory, deleted at the end: --keep keeps it)"
+        }
     );
 
     step(
@@ -315,8 +321,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         text(&got).chars().take(48).collect::<String>()
     );
     out!(
-        "    route: kz-dcu → {} → om-dcu; the original signature verified at every hop",
-        got.state.route.join(" → ")
+        "    route: {} → {} → {}; the original signature verified at every hop",
+        kz.id,
+        got.state.route.join(" → "),
+        om.id
     );
     let at_gateway: MessageView = client(caricc)?.get_view(&format!("/messages/{alert_id}"))?;
     out!(
@@ -387,7 +395,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 
     step(
         5,
-        "Handling rules at every hop: a TLP:RED message to CARICC and Oman stops at the gateway",
+        "Handling rules at every hop: a TLP:RED message to caricc.central-asia and om-dcu.gulf stops at the gateway",
     );
     let red: SentView = client(kz)?.post_view(
         "/messages",
@@ -418,7 +426,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         },
     )?;
     out!(
-        "    caricc.central-asia received it (a named recipient) but refused to pass it on:\n    {} (its signed refusal is in kz-dcu's trail of the message)",
+        "    caricc.central-asia received it (a named recipient) but refused to pass it on:\n    {} (its signed refusal is in kz-dcu.central-asia's trail of the message)",
         refusal.map(|h| h.outcome).unwrap_or_default()
     );
     match client(kz)?.post(
@@ -441,7 +449,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 
     step(
         6,
-        "Third-party rule (H2): CARICC asks kz-dcu's consent to share an alert with Oman",
+        "Third-party rule (H2): caricc.central-asia asks kz-dcu.central-asia's consent to share an alert with om-dcu.gulf",
     );
     let h2: SentView = client(kz)?.post_view(
         "/messages",
@@ -485,7 +493,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         },
     )?;
     out!(
-        "    kz-dcu's officer grants it for 24 h; the grant carries the content re-sealed for Oman"
+        "    kz-dcu.central-asia's officer grants it for 24 h; the grant carries the content re-sealed for om-dcu.gulf"
     );
     let mut shared_id = String::new();
     wait_until(
@@ -510,7 +518,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 
     step(
         7,
-        "A shared case across both networks: CARICC leads, three centres join; deconfliction",
+        "A shared case across both networks: caricc.central-asia leads, three centres join; deconfliction",
     );
     let opened: CaseSent = client(caricc)?.post_view(
         "/cases",
@@ -527,7 +535,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         },
     )?;
     let case = opened.case;
-    out!("    caricc opens {case} and invites kz-dcu, gcc-cic and om-dcu");
+    out!("    caricc.central-asia opens {case} and invites kz-dcu.central-asia, gcc-cic.gulf and om-dcu.gulf");
     for n in [kz, gcc, om] {
         wait_until(
             &format!("the invitation at {}", n.id),
@@ -586,7 +594,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     )?;
     let view = view.ok_or_else(|| anyhow!("no case view at om-dcu"))?;
     out!(
-        "    om-dcu derives the case from the signed messages it holds: {} participants, {} updates (ru, ar), task for {}",
+        "    om-dcu.gulf derives the case from the signed messages it holds: {} participants, {} updates (ru, ar), task for {}",
         view.participants.len(),
         view.updates.len(),
         view.tasks.first().map_or("", |t| t.assignee.as_str())
@@ -634,7 +642,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             },
         )?;
         out!(
-            "    deconfliction notice at {} (from gcc-cic, which holds only keyed hashes): {}",
+            "    deconfliction notice at {} (from gcc-cic.gulf's deconfliction service, which compares keyed hashes of the selectors without holding the key): {}",
             n.id,
             notices
                 .first()
@@ -650,7 +658,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             ..Default::default()
         },
     )?;
-    out!("    caricc closes the case; later updates would be refused (case-closed)");
+    out!("    caricc.central-asia closes the case; later updates would be refused (case-closed)");
 
     step(
         8,
@@ -697,6 +705,11 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             &liaison_protocol::ids::hex(&r.root)[..16]
         );
     }
+    out!(
+        "    a peer cosignature is a peer's signature, as witness, on this node's checkpoint: peers \
+         cosign each checkpoint as it reaches them,\n    so how many were in before the nodes \
+         stopped depends on timing and differs from run to run"
+    );
 
     out!(
         "\nSummary: 4 nodes in 2 networks joined through 2 gateways; a sealed alert across both with \
@@ -705,13 +718,17 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
          ({cosigned} cosignatures by witnessing peers); {:.1} s.",
         started.elapsed().as_secs_f64()
     );
-    if args.keep || args.dir.is_some() {
+    if kept {
         out!(
             "Everything is kept in {} (node logs: nodes/*/node.log).",
             dir.display()
         );
     } else {
         let _ = std::fs::remove_dir_all(&dir);
+        out!(
+            "Deleted {}; `liaison demo --keep` (or --dir DIR) keeps the PKI, configurations, data dirs and node logs.",
+            dir.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -838,9 +855,11 @@ fn text(m: &MessageView) -> &str {
     m.payload().map_or("", |p| p.text.as_str())
 }
 
+/// The trail once: when the message was logged as sent, then each hop's signed answer (with
+/// the log entry that recorded it).
 fn print_trail(t: &Trail) {
-    for e in &t.entries {
-        out!("    log #{:<3} {}  {}", e.index, e.at, e.event.name());
+    if let Some(e) = t.entries.iter().find(|e| e.event.name() == "sent") {
+        out!("    sent at {} (log entry #{})", e.at, e.index);
     }
     for h in &t.hops {
         out!(

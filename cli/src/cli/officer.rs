@@ -338,7 +338,7 @@ pub enum ClientError {
         detail: String,
     },
     /// The node refused the message (422).
-    #[error("refused: {reason_code}: {detail}")]
+    #[error("refused: {reason_code}: {}", without_code(reason_code, detail))]
     Refused {
         /// The refusal's reason code.
         reason_code: String,
@@ -364,6 +364,16 @@ impl ClientError {
             Self::Refused { .. } => EXIT_REFUSED,
             _ => EXIT_ERROR,
         }
+    }
+}
+
+/// `detail` without the words that restate `code` (`invalid handling: …` after
+/// `invalid-handling`), which the node's explanation starts with after any context.
+fn without_code<'a>(code: &str, detail: &'a str) -> std::borrow::Cow<'a, str> {
+    let words = format!("{}: ", code.replace('-', " "));
+    match detail.find(&words) {
+        Some(at) => format!("{}{}", &detail[..at], &detail[at + words.len()..]).into(),
+        None => detail.into(),
     }
 }
 
