@@ -33,7 +33,8 @@ pub struct Header {
     pub in_reply_to: Option<MessageId>,
     /// After this instant, relays refuse to forward it.
     pub expires_at: Option<Timestamp>,
-    /// Maximum number of relays (hops after the originator) the message may take.
+    /// Maximum number of hops the message may take, the last (to the recipient) included:
+    /// `h` allows `h - 1` relays.
     pub hop_limit: u8,
 }
 

@@ -12,7 +12,8 @@
 //!  for each recipient (node, R = its sealing public key):
 //!    e, E  = fresh ephemeral X25519 key pair                        (one per recipient)
 //!    ss    = X25519(e, R)                                           (all-zero refused)
-//!    KEK   = HKDF-SHA256(salt = E || R, ikm = ss, info = "liaison/v1/seal" || node)
+//!    KEK   = HKDF-SHA256(salt = E || R, ikm = ss,
+//!                        info = "liaison/v1/seal" || node || 0x00 || nonce || SHA-256(aad))
 //!    wrapped = ChaCha20-Poly1305(KEK, nonce = 0^12, aad, K)         (KEK is single-use)
 //!
 //!  Sealed { recipients: [WrappedKey{node, E, wrapped}] sorted by node, nonce, ciphertext }
@@ -22,7 +23,8 @@
 //!
 //! The salt binds the KEK to both public keys and the info to the recipient's node id, so a
 //! wrapped key cannot be moved to another entry or another recipient; the caller's `aad`
-//! (typically a digest of the routing header) is bound into both the wrapped keys and the
+//! (for a message body, `Header::seal_aad`: originator, creation time and nonce) is bound
+//! into both the wrapped keys and the
 //! content, so a sealed payload cannot be lifted into another message. Which of these checks
 //! failed is never said: every failure to open is [`SealError::CannotOpen`].
 //!
