@@ -23,6 +23,7 @@ pub mod compose;
 pub mod config;
 pub mod consent;
 pub(crate) mod console;
+pub use console::{login_cookie_name, session_cookie_name};
 pub(crate) mod core;
 pub(crate) mod deconfliction;
 pub(crate) mod directory;

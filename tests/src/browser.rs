@@ -578,7 +578,7 @@ pub fn login_cookie(addr: SocketAddr, token_file: &std::path::Path) -> String {
         .iter()
         .filter(|(k, _)| k == "set-cookie")
         .map(|(_, v)| v)
-        .find(|v| v.starts_with("liaison_session="))
+        .find(|v| v.starts_with("liaison_session_"))
         .expect("session cookie");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),

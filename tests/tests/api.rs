@@ -777,13 +777,14 @@ fn failed_console_logins_count_with_wrong_tokens() {
         assert_eq!(wrong.get("/v1/status").status, 401);
     }
     // The login form's CSRF check is a double submit: any value, as cookie and as field.
+    let login_cookie = liaison_node::login_cookie_name(p.a.ctx().id().as_str());
     let login = |token: &str| {
         let form = format!("csrf=abc123&token={token}");
         raw(
             addr,
             format!(
                 "POST /console/login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-                 Cookie: liaison_login=abc123\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                 Cookie: {login_cookie}=abc123\r\nContent-Type: application/x-www-form-urlencoded\r\n\
                  Content-Length: {}\r\n\r\n{form}",
                 form.len()
             )

@@ -156,8 +156,13 @@ fn officer_composes_an_amber_alert_that_appears_in_another_centres_console_inbox
             .select_by_value("ru")
             .await
             .expect("lang");
-        br.type_in("#text", "Партия через Актау\nвторая строка")
-            .await;
+        // A very long word (a hash, an address) must wrap, not push the page sideways.
+        let long_word = "MSCU1234565".repeat(40);
+        br.type_in(
+            "#text",
+            &format!("Партия через Актау\nвторая строка\n{long_word}"),
+        )
+        .await;
         br.type_in("#entities", "phone=+77011234567\ncontainer=MSCU1234565")
             .await;
         br.click("#send").await;
@@ -172,8 +177,9 @@ fn officer_composes_an_amber_alert_that_appears_in_another_centres_console_inbox
         assert_eq!(id.len(), 64, "{path}");
         assert_eq!(br.text(".tlp-banner .tlp").await, "TLP:AMBER");
 
-        // It appears in KZ-DCU's console inbox (another centre, another node).
-        // Same host, another port: cookies are per host, so this login replaces A's session.
+        // It appears in KZ-DCU's console inbox (another centre, another node). Same host,
+        // another port: the browser sends both consoles the same cookies, and each console's
+        // session cookie is named after its node, so this login keeps A's session.
         let b = Pair::base(&p.b);
         br.login(&b, &Pair::token_file(&p.b)).await;
         br.reload_until(
@@ -203,14 +209,23 @@ fn officer_composes_an_amber_alert_that_appears_in_another_centres_console_inbox
         assert!(br.text(".content").await.starts_with("Партия через Актау"));
         assert!(br.text("table.entities").await.contains("+77011234567"));
         assert!(br.text("#h-trail").await.contains("Delivery trail"));
+        assert!(br.text(".content").await.contains(&long_word));
+        let fits = br
+            .client
+            .execute(
+                "return document.documentElement.scrollWidth <= document.documentElement.clientWidth",
+                vec![],
+            )
+            .await
+            .expect("script");
+        assert_eq!(fits, json!(true), "the long word wraps");
         // Acknowledging marks it read.
         br.click("form[action$='/ack'] button").await;
         br.reload_until(&format!("{b}/console/inbox"), "the alert read", |src| {
             src.contains(&id) && !src.contains("tr class=\"unread\"")
         })
         .await;
-        // The sender's trail shows the recipient's signed receipt.
-        br.login(&Pair::base(&p.a), &Pair::token_file(&p.a)).await;
+        // The sender's trail shows the recipient's signed receipt; A's session is still there.
         br.reload_until(
             &format!("{}/console/messages/{id}", Pair::base(&p.a)),
             "B's receipt in A's trail",
@@ -526,7 +541,14 @@ fn console_refuses_requests_without_a_valid_certificate_or_token() {
         addr,
         "GET",
         "/console/inbox",
-        &[("Cookie", &format!("liaison_session={}", "ab".repeat(32)))],
+        &[(
+            "Cookie",
+            &format!(
+                "{}={}",
+                liaison_node::session_cookie_name(p.a.ctx().id().as_str()),
+                "ab".repeat(32)
+            ),
+        )],
         "",
     );
     assert_eq!(forged.status, 303, "{forged:?}");
@@ -558,7 +580,7 @@ fn console_refuses_requests_without_a_valid_certificate_or_token() {
     assert!(!wrong
         .headers
         .iter()
-        .any(|(_, v)| v.starts_with("liaison_session=")));
+        .any(|(_, v)| v.starts_with("liaison_session")));
     // The right one does.
     let cookie = login_cookie(&p.a);
     let inbox = http(addr, "GET", "/console/inbox", &[("Cookie", &cookie)], "");
@@ -1013,5 +1035,44 @@ fn inbox_screenshots() {
             std::fs::write(dir.join(format!("{name}.png")), png).expect("write png");
         }
     });
+    p.shutdown();
+}
+
+/// Two nodes' consoles on one host keep their sessions apart. A browser keeps one cookie per
+/// name and host whatever the port, and sends every one of them to both consoles: the
+/// session cookies are named after the node, so signing in to one does not sign the other
+/// out.
+#[test]
+fn two_consoles_on_one_host_keep_their_sessions_apart() {
+    let p = Pair::start();
+    let a = login_cookie(&p.a);
+    let b = login_cookie(&p.b);
+    let name = |c: &str| c.split('=').next().unwrap_or("").to_owned();
+    assert_ne!(name(&a), name(&b), "{a} / {b}");
+    assert_eq!(
+        name(&a),
+        liaison_node::session_cookie_name(p.a.ctx().id().as_str())
+    );
+    // The browser's jar for 127.0.0.1: both cookies, sent to both consoles.
+    let jar = format!("{a}; {b}");
+    for (node, which) in [(&p.a, "a"), (&p.b, "b")] {
+        let inbox = http(
+            node.api_addr(),
+            "GET",
+            "/console/inbox",
+            &[("Cookie", &jar)],
+            "",
+        );
+        assert_eq!(inbox.status, 200, "console {which}: {inbox:?}");
+    }
+    // Only its own cookie opens a console: a's session is no session at b.
+    let at_b_with_a = http(
+        p.b.api_addr(),
+        "GET",
+        "/console/inbox",
+        &[("Cookie", &a)],
+        "",
+    );
+    assert_eq!(at_b_with_a.status, 303, "{at_b_with_a:?}");
     p.shutdown();
 }

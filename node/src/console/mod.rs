@@ -49,12 +49,21 @@ use html::{csrf_field, FormData};
 use i18n::Locale;
 use maud::{html, Markup, DOCTYPE};
 
-/// The session cookie.
-pub(crate) const SESSION_COOKIE: &str = "liaison_session";
-/// The language cookie.
+/// The language cookie: a reader's language is the same whichever node's console it reads.
 pub(crate) const LANG_COOKIE: &str = "liaison_lang";
-/// The login form's CSRF cookie (double submit: there is no session yet).
-pub(crate) const LOGIN_COOKIE: &str = "liaison_login";
+
+/// The name of the session cookie of the console of `node`. One name per node: browsers
+/// scope cookies by host, not port, so two nodes' consoles on one host would otherwise
+/// overwrite each other's session.
+pub fn session_cookie_name(node: &str) -> String {
+    format!("liaison_session_{}", node.replace('.', "_"))
+}
+
+/// The name of the login form's CSRF cookie (double submit: there is no session yet) of the
+/// console of `node`; one per node, as [`session_cookie_name`].
+pub fn login_cookie_name(node: &str) -> String {
+    format!("liaison_login_{}", node.replace('.', "_"))
+}
 /// Largest form body accepted.
 pub(crate) const MAX_FORM: usize = 256 * 1024;
 
@@ -429,7 +438,11 @@ pub(crate) async fn gate(
             })
         }
         Some(None) => None,
-        None => cookie_of(&parts.headers, SESSION_COOKIE).and_then(|id| {
+        None => cookie_of(
+            &parts.headers,
+            &session_cookie_name(state.ctx.me.id().as_str()),
+        )
+        .and_then(|id| {
             console.sessions.get(id).map(|s| Auth {
                 principal: s.principal,
                 csrf: s.csrf,
@@ -469,7 +482,7 @@ pub(crate) async fn gate(
             let expected = match &auth {
                 Some(a) => Some(a.csrf.clone()),
                 // The login form: double submit against its own cookie.
-                None => cookie_of(&parts.headers, LOGIN_COOKIE).map(str::to_owned),
+                None => cookie_of(&parts.headers, &login_cookie_name(&cx.node)).map(str::to_owned),
             };
             let refusal = if cross_origin(&parts.headers, secure) {
                 Some("csrf-cross-origin")
@@ -570,7 +583,7 @@ fn login_page(cx: &Cx, status: StatusCode, error: Option<&str>, token: &str) -> 
         }
     };
     let mut resp = cx.page(status, &l.t("login-title"), Nav::None, body);
-    if let Ok(v) = HeaderValue::from_str(&cx.cookie(LOGIN_COOKIE, token, true)) {
+    if let Ok(v) = HeaderValue::from_str(&cx.cookie(&login_cookie_name(&cx.node), token, true)) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
@@ -637,8 +650,11 @@ async fn login(
     };
     let mut resp = Redirect::to("/console/inbox").into_response();
     for c in [
-        cx.cookie(SESSION_COOKIE, &id, true),
-        format!("{LOGIN_COOKIE}=; Path=/console; Max-Age=0; SameSite=Strict; HttpOnly"),
+        cx.cookie(&session_cookie_name(&cx.node), &id, true),
+        format!(
+            "{}=; Path=/console; Max-Age=0; SameSite=Strict; HttpOnly",
+            login_cookie_name(&cx.node)
+        ),
     ] {
         if let Ok(v) = HeaderValue::from_str(&c) {
             resp.headers_mut().append(header::SET_COOKIE, v);
@@ -656,7 +672,8 @@ async fn logout(
     }
     let mut resp = Redirect::to("/console/login").into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}=; Path=/console; Max-Age=0; SameSite=Strict; HttpOnly"
+        "{}=; Path=/console; Max-Age=0; SameSite=Strict; HttpOnly",
+        session_cookie_name(&cx.node)
     )) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -727,7 +744,7 @@ mod tests {
             HeaderValue::from_static("a=1; liaison_lang=ar; liaison_session=abc"),
         );
         assert_eq!(cookie_of(&h, LANG_COOKIE), Some("ar"));
-        assert_eq!(cookie_of(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie_of(&h, "liaison_session"), Some("abc"));
         assert_eq!(cookie_of(&h, "b"), None);
     }
 }
