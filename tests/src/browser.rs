@@ -412,10 +412,15 @@ impl Browser {
         }
     }
 
-    /// Logs in to the console at `base` (`http://host:port`) with the token in `token_file`.
+    /// Logs in to the console at `base` (`http://host:port`) with the token in `token_file`;
+    /// if the browser holds a session of that console already (the login page sends it on
+    /// to the inbox), that one is kept.
     pub async fn login(&self, base: &str, token_file: &Path) {
         let token = std::fs::read_to_string(token_file).expect("token file");
         self.goto(&format!("{base}/console/login")).await;
+        if self.path().await.starts_with("/console/inbox") {
+            return;
+        }
         self.type_in("#token", token.trim()).await;
         self.click("form.login button[type=submit]").await;
         let deadline = Instant::now() + WAIT;

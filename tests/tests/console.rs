@@ -759,6 +759,11 @@ fn officers_open_accept_and_update_a_case_in_their_consoles_and_auditors_get_no_
             .expect("lang");
         br.type_in("#open-text", "Совместная проверка грузов на Хоргосе")
             .await;
+        // Releasable to central-asia and the Gulf; an entity in the summary.
+        br.click("#case-open input[name=release][value='network:central-asia']")
+            .await;
+        br.type_in("#open-release-other", "network:gulf").await;
+        br.type_in("#open-entities", "phone=+77011234567").await;
         br.click("#open-submit").await;
         // POST-redirect-GET to the new case's page.
         let notice = br.text(".notice").await;
@@ -778,7 +783,7 @@ fn officers_open_accept_and_update_a_case_in_their_consoles_and_auditors_get_no_
         }
         assert!(!br.exists("#case-accept").await && !br.exists("#case-leave").await);
 
-        // KZ-DCU's officer accepts in KZ-DCU's console (same host: this login replaces A's).
+        // KZ-DCU's officer accepts in KZ-DCU's console (same host; A's session stays).
         let b = Pair::base(&p.b);
         br.login(&b, &Pair::token_file(&p.b)).await;
         br.reload_until(
@@ -812,9 +817,33 @@ fn officers_open_accept_and_update_a_case_in_their_consoles_and_auditors_get_no_
             .expect("lang");
         br.type_in("#update-text", "Контейнер MSCU7654321 выгружен в Хоргосе")
             .await;
+        // With an entity, and narrowed to central-asia (the Gulf unticked).
+        br.type_in("#update-entities", "container=MSCU7654321")
+            .await;
+        br.click("#case-update input[name=release][value='network:gulf']")
+            .await;
         br.click("#case-update button[type=submit]").await;
         br.find(".notice").await;
         assert!(br.text(".update .content").await.contains("MSCU7654321"));
+        let c = api_a.get(&format!("/v1/cases/{case}")).body;
+        assert_eq!(
+            c["handling"]["releasability"],
+            json!(["network:central-asia", "network:gulf"]),
+            "{c}"
+        );
+        assert_eq!(c["summary"]["entities"][0]["value"], "+77011234567", "{c}");
+        let api_b = Pair::api(&p.b);
+        let update = api_b.get(&format!("/v1/cases/{case}")).body["updates"][0]["id"]
+            .as_str()
+            .expect("the update's id")
+            .to_owned();
+        let m = api_b.get(&format!("/v1/messages/{update}")).body;
+        assert_eq!(
+            m["handling"]["releasability"],
+            json!(["network:central-asia"]),
+            "{m}"
+        );
+        assert_eq!(m["payload"]["entities"][0]["value"], "MSCU7654321", "{m}");
 
         // The update appears on CARICC's page for the case.
         br.login(&a, &Pair::token_file(&p.a)).await;

@@ -649,3 +649,97 @@ async fn a_forged_route_announcement_is_refused_and_changes_no_route() {
     );
     fed.shutdown().await;
 }
+
+/// The same consent flow through the officers' consoles, in headless Chromium: CARICC's
+/// officer (in Russian) is refused sharing an originator-controlled alert with Oman, asks the
+/// Kazakh unit's consent, and once its officer (in Arabic) grants it, shares it; a supervisor
+/// of the Kazakh unit (in English) then deletes the body its retention rules say is due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn officers_ask_grant_and_share_onward_in_their_consoles_and_a_supervisor_purges() {
+    let mut f = Federation::new();
+    let kz_at = NODES.iter().position(|n| *n == KZ).expect("KZ");
+    f.configs[kz_at].retention.rules = vec![liaison_node::config::RetentionRule {
+        name: "alerts-at-once".into(),
+        kinds: vec!["alert".into()],
+        tlp: vec![],
+        after_days: 0,
+    }];
+    let fed = Running::start_with(f).await;
+    let Some(br) = liaison_tests::browser::start().await else {
+        fed.shutdown().await;
+        return;
+    };
+    let mut req = message("AMBER", &[CARICC], &ALL_NETWORKS, "H2 CONSOLE-MARKER");
+    req.originator_control = true;
+    let original = fed.send(KZ, &req).await;
+    wait_for("the alert at CARICC", LONG, || {
+        fed.inbox_has(CARICC, &original)
+    })
+    .await;
+    let base = |n: &str| format!("http://{}", fed.node(n).api_addr());
+    let token = |n: &str| fed.node(n).ctx().config().api.token_file.clone();
+
+    // At CARICC, in Russian: sharing with Oman is refused (H2), with the translated reason.
+    br.login(&base(CARICC), &token(CARICC)).await;
+    let page = format!("{}/console/messages/{original}?lang=ru", base(CARICC));
+    br.goto(&page).await;
+    assert_eq!(br.text("#h-onward").await, "Передать дальше");
+    br.type_in("#share-to", OMAN).await;
+    br.click("#share-form button").await;
+    let refused = br.text("#message-error").await;
+    assert!(refused.contains("originator-control"), "{refused}");
+    assert!(inbox_of_kind(&fed, OMAN, "share").is_empty());
+    // So the officer asks the originator.
+    br.type_in("#consent-to", OMAN).await;
+    br.type_in("#consent-reason", "совместная операция").await;
+    br.click("#consent-request-form button").await;
+    assert!(br.text(".notice").await.contains("Запрос отправлен"));
+
+    // At the Kazakh unit, in Arabic: the request is delivered; grant it for 24 hours.
+    wait_for("the consent request at KZ", LONG, || {
+        !inbox_of_kind(&fed, KZ, "consent-request").is_empty()
+    })
+    .await;
+    let request = inbox_of_kind(&fed, KZ, "consent-request")[0];
+    br.login(&base(KZ), &token(KZ)).await;
+    br.goto(&format!("{}/console/messages/{request}?lang=ar", base(KZ)))
+        .await;
+    assert_eq!(br.attr("html", "dir").await.as_deref(), Some("rtl"));
+    assert_eq!(br.text("#h-consent-answer").await, "الرد على طلب الموافقة");
+    br.click("#grant-form button").await;
+    assert!(br.text(".notice").await.contains("تم الرد"));
+
+    // Back at CARICC (still signed in there): the grant arrived, the share goes through.
+    wait_for("the grant at CARICC", LONG, || {
+        !inbox_of_kind(&fed, CARICC, "consent-answer").is_empty()
+    })
+    .await;
+    br.goto(&page).await;
+    br.type_in("#share-to", OMAN).await;
+    br.click("#share-form button").await;
+    assert!(br.text(".notice").await.contains("Передано"));
+    wait_for("the shared alert in Oman", LONG, || {
+        !inbox_of_kind(&fed, OMAN, "share").is_empty()
+    })
+    .await;
+    let shared = inbox_of_kind(&fed, OMAN, "share")[0];
+    assert!(readable_text(fed.node(OMAN), &shared).contains("CONSOLE-MARKER"));
+
+    // A supervisor of the Kazakh unit, in English: the alert's body is due; delete it.
+    br.goto(&format!("{}/console/status?lang=en", base(KZ)))
+        .await;
+    let retention = br.text("#h-retention").await;
+    assert_eq!(retention, "Retention");
+    assert!(br.source().await.contains(&original.to_string()[..12]));
+    br.click("#purge-confirm").await;
+    br.click("#purge-form button").await;
+    let done = br.text(".notice").await;
+    assert!(done.contains("deleted"), "{done}");
+    assert!(fed
+        .node(KZ)
+        .store()
+        .state(&original)
+        .expect("state")
+        .is_some_and(|s| s.purged));
+    fed.shutdown().await;
+}

@@ -108,13 +108,18 @@ pub(super) fn sent_response(
     p: &Principal,
     r: crate::error::Result<crate::core::Sent>,
 ) -> ApiResult<Response> {
-    let sent = SentView::of(&sent_or_refused(p, r)?);
-    Ok((
+    Ok(created(&sent_or_refused(p, r)?))
+}
+
+/// 201 with the message sent and where it is.
+fn created(sent: &crate::core::Sent) -> Response {
+    let sent = SentView::of(sent);
+    (
         StatusCode::CREATED,
         [(header::LOCATION, format!("/v1/messages/{}", sent.id))],
         Json(sent),
     )
-        .into_response())
+        .into_response()
 }
 
 /// A send-like outcome with a refusal turned into [`ApiError::Refused`] (its reason code).
@@ -204,14 +209,23 @@ pub(crate) async fn consent_request(
     req: Result<JsonBody<NodesRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
-    let id = parse_id(&id)?;
     let req = json_body(&s, req, "bad consent request")?;
+    Ok(created(&consent_request_as(&s, &p, &id, req).await?))
+}
+
+/// Asks the originator of message `id` for consent to share it with `req.to`, as `p`: the
+/// API's and the console's consent request.
+pub(crate) async fn consent_request_as(
+    s: &ApiState,
+    p: &Principal,
+    id: &str,
+    req: NodesRequest,
+) -> ApiResult<crate::core::Sent> {
+    p.require(Action::Send)?;
+    let id = parse_id(id)?;
     within_limits(req.check_limits("consent nodes"))?;
     let to = req.nodes()?;
-    sent_response(
-        &p,
-        crate::consent::request(&s.ctx, id, to, req.reason).await,
-    )
+    sent_or_refused(p, crate::consent::request(&s.ctx, id, to, req.reason).await)
 }
 
 /// `POST /v1/messages/{id}/consent`: the originator grants or denies a consent request.
@@ -222,11 +236,22 @@ pub(crate) async fn consent_answer(
     req: Result<JsonBody<ConsentRequestAnswer>, JsonRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
-    let id = parse_id(&id)?;
     let req = json_body(&s, req, "bad consent answer")?;
+    Ok(created(&consent_answer_as(&s, &p, &id, req).await?))
+}
+
+/// The originator's answer to the consent request `id`, as `p`: the API's and the console's.
+pub(crate) async fn consent_answer_as(
+    s: &ApiState,
+    p: &Principal,
+    id: &str,
+    req: ConsentRequestAnswer,
+) -> ApiResult<crate::core::Sent> {
+    p.require(Action::Send)?;
+    let id = parse_id(id)?;
     within_limits(check("consent reason", req.reason.len(), MAX_SHORT_STRING))?;
     let r = crate::consent::answer(&s.ctx, id, req.grant, req.expires_in_secs, req.reason).await;
-    sent_response(&p, r)
+    sent_or_refused(p, r)
 }
 
 /// `POST /v1/messages/{id}/share`: share a received message onward under consent.
@@ -237,11 +262,23 @@ pub(crate) async fn share(
     req: Result<JsonBody<NodesRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
     p.require(Action::Send)?;
-    let id = parse_id(&id)?;
     let req = json_body(&s, req, "bad share request")?;
+    Ok(created(&share_as(&s, &p, &id, req).await?))
+}
+
+/// Shares the received message `id` onward with `req.to` under its originator's consent, as
+/// `p`: the API's and the console's onward sharing.
+pub(crate) async fn share_as(
+    s: &ApiState,
+    p: &Principal,
+    id: &str,
+    req: NodesRequest,
+) -> ApiResult<crate::core::Sent> {
+    p.require(Action::Send)?;
+    let id = parse_id(id)?;
     within_limits(req.check_limits("recipients"))?;
     let to = req.nodes()?;
-    sent_response(&p, crate::consent::share(&s.ctx, id, to).await)
+    sent_or_refused(p, crate::consent::share(&s.ctx, id, to).await)
 }
 
 /// `POST /v1/messages`.
@@ -656,9 +693,17 @@ pub(crate) async fn purge(
 ) -> ApiResult<Json<PurgeReport>> {
     p.require(Action::Purge)?;
     let req = json_body(&s, req, "bad purge request")?;
+    Ok(Json(purge_as(&s, &p, req.dry_run).await?))
+}
+
+/// Deletes the message bodies the retention policy says are due (each a `purged` log entry,
+/// and who asked in an `admin` entry), or only lists them (`dry_run`), as `p` (supervisor):
+/// the API's and the console's purge.
+pub(crate) async fn purge_as(s: &ApiState, p: &Principal, dry_run: bool) -> ApiResult<PurgeReport> {
+    p.require(Action::Purge)?;
     // Every message is weighed against the rules, and every one due listed: off the async
     // workers.
-    let (due, listed) = blocking(&s, |s| {
+    let (due, listed) = blocking(s, |s| {
         let due = s
             .ctx
             .store
@@ -674,7 +719,7 @@ pub(crate) async fn purge(
         Ok((due, listed))
     })
     .await?;
-    let purged = if req.dry_run {
+    let purged = if dry_run {
         vec![]
     } else {
         let done = s.ctx.store.purge(due).await;
@@ -693,11 +738,11 @@ pub(crate) async fn purge(
             .map_err(ApiError::store)?;
         done
     };
-    Ok(Json(PurgeReport {
-        dry_run: req.dry_run,
+    Ok(PurgeReport {
+        dry_run,
         due: listed,
         purged: purged.iter().map(ToString::to_string).collect(),
-    }))
+    })
 }
 
 /// `GET /v1/checkpoint`: signs a fresh checkpoint if the log grew, then returns the latest.

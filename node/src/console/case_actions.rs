@@ -70,7 +70,14 @@ fn request_of(f: &FormData) -> CaseRequest {
         },
         text: f.text("text"),
         lang: get("lang_text"),
-        entities: Vec::new(),
+        entities: f
+            .all("entities")
+            .iter()
+            .flat_map(|v| v.lines())
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
         attachments: Vec::new(),
         task: get("task"),
         assignee: get("assignee"),
@@ -271,6 +278,21 @@ fn text_fields(cx: &Cx, prefix: &str, label: &str, f: &FormData, required: bool)
     }
 }
 
+/// The entities of a case message, one `type=value` per line (phone, passport, container,
+/// imo, wallet, plate, vin…): selectors among them are deconflicted with other centres.
+fn entities_field(cx: &Cx, prefix: &str, f: &FormData) -> Markup {
+    let id = format!("{prefix}-entities");
+    labelled(
+        &id,
+        &cx.t("field-entities"),
+        html! {
+            textarea id=(id) name="entities" rows="3" dir="ltr"
+                aria-describedby={ (id) "-hint" } { (f.all("entities").join("\n")) }
+        },
+        Some(&cx.t("hint-entities")),
+    )
+}
+
 /// Node choices as (id, id) pairs.
 fn node_items(nodes: &[NodeId]) -> Vec<(String, String)> {
     nodes
@@ -345,6 +367,7 @@ pub(super) fn open_form(cx: &Cx, api: &ApiState, f: &FormData) -> Markup {
                 fieldset {
                     legend { (l.t("section-summary")) }
                     (text_fields(cx, "open", &l.t("field-summary"), f, true))
+                    (entities_field(cx, "open", f))
                 }
                 div.actions { button #open-submit type="submit" { (l.t("case-open-button")) } }
             }
@@ -517,8 +540,20 @@ fn update_form(cx: &Cx, st: &CaseState, others: &[NodeId], f: &FormData) -> Mark
     .chain(stricter)
     .collect();
     let items: Vec<String> = others.iter().map(ToString::to_string).collect();
+    // The case's releasability, all ticked: untick to narrow it for this update.
+    let release: Vec<String> = st
+        .handling
+        .as_ref()
+        .map(|h| h.releasability.iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
+    let ticked: Vec<&str> = if f.get("form").is_some() {
+        f.all("release")
+    } else {
+        release.iter().map(String::as_str).collect()
+    };
     let inner = html! {
         (text_fields(cx, "update", &l.t("field-text"), f, true))
+        (entities_field(cx, "update", f))
         @if !items.is_empty() {
             fieldset aria-describedby="update-to-hint" {
                 legend { (l.t("field-update-to")) }
@@ -536,6 +571,13 @@ fn update_form(cx: &Cx, st: &CaseState, others: &[NodeId], f: &FormData) -> Mark
             },
             Some(&l.t("hint-update-tlp"))
         ))
+        @if release.len() > 1 {
+            fieldset aria-describedby="update-release-hint" {
+                legend { (l.t("field-releasability")) }
+                div.choices { (checkboxes("release", "update-release", &release, &ticked)) }
+                p.hint #update-release-hint { (l.t("hint-update-release")) }
+            }
+        }
     };
     form(
         cx,

@@ -28,6 +28,7 @@ mod html;
 pub(crate) mod i18n;
 mod pages;
 pub(crate) mod session;
+mod sharing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -120,6 +121,8 @@ pub(crate) fn router() -> Router<ApiState> {
         .route("/console/inbox", get(pages::inbox))
         .route("/console/messages/{id}", get(pages::message))
         .route("/console/messages/{id}/ack", post(pages::ack))
+        .route("/console/messages/{id}/{action}", post(sharing::act))
+        .route("/console/purge", post(sharing::purge))
         .route("/console/compose", get(compose::form).post(compose::send))
         .route("/console/status", get(pages::status))
         .route("/console/cases", get(cases::list).post(case_actions::open))

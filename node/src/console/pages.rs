@@ -440,6 +440,18 @@ pub(super) async fn message(
     Extension(cx): Extension<Cx>,
     Path(id): Path<String>,
 ) -> Response {
+    message_page(&api, &cx, &id, None, StatusCode::OK).await
+}
+
+/// The message page, with `refused` (why an action on it was refused) above it.
+pub(super) async fn message_page(
+    api: &ApiState,
+    cx: &Cx,
+    id: &str,
+    refused: Option<Markup>,
+    status: StatusCode,
+) -> Response {
+    let (api, cx, id) = (api.clone(), cx.clone(), id.to_owned());
     let l = cx.l;
     let p = cx.principal();
     let t = match handlers::trail_of(&api, &p, &id).await {
@@ -458,13 +470,19 @@ pub(super) async fn message(
     };
     let facts = &t.message;
     let body = html! {
+        @if let Some(e) = &refused {
+            div.error #message-error role="alert" { (e) }
+        }
         @if cx.query.get("sent").is_some() {
             div.notice role="status" { p { (l.t("sent-notice")) } }
+        }
+        @if let Some(done) = cx.query.get("done").filter(|d| super::sharing::DONE.contains(d)) {
+            div.notice role="status" { p { (l.t(&format!("done-{done}"))) } }
         }
         (handling(&cx, facts, full.as_ref().map(|m| &m.handling)))
         (header(&cx, &t, full.as_ref()))
         @match &full {
-            Some(m) => { (content(&cx, m)) }
+            Some(m) => { (content(&cx, m)) (super::sharing::forms(&cx, m)) }
             None => {
                 p.muted {
                     (l.t(if cx.may(Action::ReadMessage) { "content-purged" } else { "content-hidden" }))
@@ -480,7 +498,7 @@ pub(super) async fn message(
         "message-title",
         &[("kind", Arg::Str(&kind_name(&cx, &facts.kind)))],
     );
-    cx.page(StatusCode::OK, &title, Nav::Inbox, body)
+    cx.page(status, &title, Nav::Inbox, body)
 }
 
 /// `POST /console/messages/{id}/ack`.
@@ -502,6 +520,7 @@ pub(super) async fn status(State(api): State<ApiState>, Extension(cx): Extension
         Ok(st) => st,
         Err(e) => return cx.api_error(&e),
     };
+    let retention = super::sharing::retention(&api, &cx).await;
     let num = |n: u64| html! { (l.num(n)) };
     let body = html! {
         section aria-labelledby="h-alarms" {
@@ -580,6 +599,7 @@ pub(super) async fn status(State(api): State<ApiState>, Extension(cx): Extension
                 None => { p.muted { (l.t("no-checkpoint")) } }
             }
         }
+        (retention)
     };
     cx.page(StatusCode::OK, &l.t("status-title"), Nav::Status, body)
 }

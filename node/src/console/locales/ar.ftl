@@ -400,6 +400,7 @@ field-update-to = إلى هؤلاء فقط
 hint-update-to = إذا لم يُحدَّد أحد: إلى جميع المشاركين.
 tlp-case-default = مستوى القضية ({ $tlp })
 hint-update-tlp = مستوى TLP الخاص بالقضية أو مستوى أشد منه.
+hint-update-release = نطاق الإفراج عن القضية: أزل العلامة لتضييقه لهذا التحديث.
 case-update-button = نشر التحديث
 case-task-legend = مهمة جديدة
 field-task-title = المطلوب إنجازه
@@ -436,3 +437,42 @@ error-not-invited = ليست لدى هذا المركز دعوة قائمة إل
 error-already-participant = هذا المركز مشارك بالفعل.
 error-unknown-task = لا توجد في القضية مهمة كهذه.
 error-not-task-party = لا يعدّل المهمة إلا منشئها أو المكلَّف بها أو الجهة الرئيسية.
+
+## Onward sharing, consent, retention
+section-onward = المشاركة مع آخرين
+hint-onward = تخضع مشاركة رسالة مع عقد لم تكن من مستلميها لقواعد تداولها: الرسالة الخاضعة لرقابة مُنشئها (H2) تحتاج أولاً إلى موافقة مُنشئها، ويعيد المُنشئ تشفير المحتوى لهم.
+share-legend = المشاركة مع عقد أخرى
+field-share-to = العقد
+share-button = شارك
+consent-request-legend = طلب موافقة المُنشئ
+consent-request-button = اطلب الموافقة
+section-consent-answer = الرد على طلب الموافقة
+hint-consent-answer = تعيد الموافقة تشفير محتوى رسالتك للعقد المذكورة وتسمح للمركز الطالب بمشاركتها معهم؛ والرفض يبلغه بالرفض.
+grant-legend = الموافقة
+deny-legend = الرفض
+field-expires = مدة الصلاحية
+expires-1d = 24 ساعة
+expires-7d = 7 أيام
+expires-30d = 30 يوماً
+expires-never = بلا انتهاء
+grant-button = امنح الموافقة
+deny-button = ارفض الموافقة
+done-share = تمت المشاركة: المشاركة موقّعة ومسجّلة في السجل وفي الطابور للعقد المذكورة.
+done-consent-request = طُلبت الموافقة: الطلب موقّع ومسجّل وفي طريقه إلى المُنشئ.
+done-consent-answer = تم الرد: ردك موقّع ومسجّل وفي طريقه إلى المركز الطالب.
+section-retention = الاحتفاظ
+retention-none = لا يوجد محتوى رسالة مستحق للحذف وفق قواعد الاحتفاظ.
+retention-due = { $n-count ->
+    [one] محتوى رسالة واحدة مستحق للحذف وفق قواعد الاحتفاظ:
+    [two] محتوى رسالتين مستحق للحذف وفق قواعد الاحتفاظ:
+    [few] محتوى { $n } رسائل مستحق للحذف وفق قواعد الاحتفاظ:
+   *[other] محتوى { $n } رسالة مستحق للحذف وفق قواعد الاحتفاظ:
+}
+field-purge-confirm = الحذف نهائي: يُكتب فوق كل محتوى ويُسجَّل قيد purged
+purge-button = احذفها
+purged-notice = { $n-count ->
+    [one] حُذف محتوى رسالة واحدة؛ قيد purged في السجل.
+    [two] حُذف محتوى رسالتين؛ لكل منهما قيد purged في السجل.
+    [few] حُذف محتوى { $n } رسائل؛ لكل منها قيد purged في السجل.
+   *[other] حُذف محتوى { $n } رسالة؛ لكل منها قيد purged في السجل.
+}

@@ -389,6 +389,7 @@ field-update-to = Only to
 hint-update-to = None ticked: every participant.
 tlp-case-default = The case's ({ $tlp })
 hint-update-tlp = The case's TLP or a stricter one.
+hint-update-release = The case's releasability: untick to narrow it for this update.
 case-update-button = Post the update
 case-task-legend = New task
 field-task-title = What is to be done
@@ -425,3 +426,38 @@ error-not-invited = This centre has no open invitation to the case.
 error-already-participant = That centre already takes part.
 error-unknown-task = The case has no such task.
 error-not-task-party = Only the task's creator, its assignee or the lead change a task.
+
+## Onward sharing, consent, retention
+section-onward = Share onward
+hint-onward = Sharing a message with nodes that were not among its recipients follows its handling rules: an originator-controlled (H2) message needs its originator's consent first, and the originator re-seals the content for them.
+share-legend = Share with further nodes
+field-share-to = Nodes
+share-button = Share
+consent-request-legend = Ask the originator's consent
+consent-request-button = Ask for consent
+section-consent-answer = Answer this consent request
+hint-consent-answer = A grant re-seals your message's content for the nodes named and lets the centre that asked share it with them; a denial tells it no.
+grant-legend = Grant
+deny-legend = Deny
+field-expires = Valid for
+expires-1d = 24 hours
+expires-7d = 7 days
+expires-30d = 30 days
+expires-never = No expiry
+grant-button = Grant consent
+deny-button = Deny consent
+done-share = Shared: the share is signed, logged and queued for the nodes named.
+done-consent-request = Consent asked: the request is signed, logged and on its way to the originator.
+done-consent-answer = Answered: your answer is signed, logged and on its way to the centre that asked.
+section-retention = Retention
+retention-none = No message body is due for deletion under the retention rules.
+retention-due = { $n-count ->
+    [one] { $n } message body is due for deletion under the retention rules:
+   *[other] { $n } message bodies are due for deletion under the retention rules:
+}
+field-purge-confirm = Deleting is final: each body is overwritten and a purged entry is logged
+purge-button = Delete them
+purged-notice = { $n-count ->
+    [one] { $n } message body deleted; its purged entry is in the log.
+   *[other] { $n } message bodies deleted; each has its purged entry in the log.
+}
