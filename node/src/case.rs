@@ -108,8 +108,47 @@ pub struct CaseRequest {
     #[serde(default)]
     pub due: Option<String>,
     /// task: `open`, `in-progress`, `done` or `cancelled`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "task_status")]
     pub status: Option<String>,
+}
+
+impl CaseRequest {
+    /// Every node id the request names (`lead`, `nodes`, `to`, `assignee`) parses, whatever
+    /// the action reads: a request is refused for what it says, not only for what one action
+    /// uses. `Err` says which field and why.
+    pub fn check_node_ids(&self) -> std::result::Result<(), String> {
+        let one = |field: &str, v: &str| {
+            v.parse::<NodeId>()
+                .map(drop)
+                .map_err(|e| format!("{field}: {v:?} is not a node id: {e}"))
+        };
+        for (field, v) in [("lead", &self.lead), ("assignee", &self.assignee)] {
+            if let Some(v) = v {
+                one(field, v)?;
+            }
+        }
+        for (field, list) in [("nodes", &self.nodes), ("to", &self.to)] {
+            for v in list {
+                one(field, v)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A task status as written: one of the four, or none; anything else is refused when the
+/// request is read, whatever the action.
+fn task_status<'de, D>(d: D) -> std::result::Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error as _;
+    match Option::<String>::deserialize(d)? {
+        Some(v) if v.parse::<TaskStatus>().is_err() => Err(D::Error::custom(format!(
+            "status {v:?}: say open, in-progress, done or cancelled"
+        ))),
+        v => Ok(v),
+    }
 }
 
 impl CaseRequest {

@@ -61,11 +61,49 @@ pub struct SendRequest {
     #[serde(default)]
     pub in_reply_to: Option<String>,
     /// Urgency of a request: `urgent` (8 h), `three-days`, `seven-days`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "urgency")]
     pub urgency: Option<String>,
     /// Expiry, seconds after creation.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_seconds")]
     pub expires_in_secs: Option<u64>,
+}
+
+/// An urgency as written: one of the three the protocol knows, or none. Anything else is
+/// refused when the request is read, whatever the message's kind.
+fn urgency<'de, D>(d: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error as _;
+    match Option::<String>::deserialize(d)? {
+        Some(u) if !["urgent", "three-days", "seven-days"].contains(&u.as_str()) => {
+            Err(D::Error::custom(format!(
+                "urgency {u:?}: say urgent, three-days or seven-days"
+            )))
+        }
+        u => Ok(u),
+    }
+}
+
+/// A number of seconds as JSON writes it: an integer, or a number with no fractional part
+/// (`399.0`, which JSON Schema counts as an integer and some clients write); `null` is none.
+pub(crate) fn whole_seconds<'de, D>(d: D) -> Result<Option<u64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error as _;
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => n
+            .as_u64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+                    .map(|f| f as u64)
+            })
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number of seconds"))),
+    }
 }
 
 impl SendRequest {

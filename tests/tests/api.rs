@@ -257,7 +257,7 @@ fn api_errors_are_json_with_reason_codes() {
     assert_eq!(sent.status, 201, "{sent:?}");
     let id = sent.body["id"].as_str().unwrap();
     let r = api_a.post(&format!("/v1/messages/{id}/ack"), &json!({}));
-    assert_eq!((r.status, r.error()), (404, "not-in-inbox"), "{r:?}");
+    assert_eq!((r.status, r.error()), (409, "not-in-inbox"), "{r:?}");
 
     p.shutdown();
 }
@@ -429,7 +429,8 @@ fn auditors_read_checkpoints_and_proofs_over_the_api() {
     let r = auditor
         .request("GET", &format!("/v1/consistency?old={s2}&new={s1}"), None)
         .expect("https");
-    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.status, 422, "{r:?}");
+    assert_eq!(r.body["error"], "out-of-range", "{r:?}");
 
     // Officers do not read proofs; unknown ids are 404.
     let off = CertClient::new(

@@ -31,9 +31,12 @@ async fn body(s: &ApiState, bytes: Result<Bytes, BytesRejection>) -> ApiResult<C
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(CaseRequest::default());
     }
-    super::json::parse(bytes, |b| serde_json::from_slice(b))
+    let req: CaseRequest = super::json::parse(bytes, |b| serde_json::from_slice(b))
         .await
-        .map_err(|e| ApiError::Malformed(format!("bad case request: {e}")))
+        .map_err(|e| ApiError::Malformed(format!("bad case request: {e}")))?;
+    req.check_node_ids()
+        .map_err(|e| ApiError::Malformed(format!("bad case request: {e}")))?;
+    Ok(req)
 }
 
 /// `GET /v1/cases`: every case this node knows, newest activity first.

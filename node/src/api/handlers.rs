@@ -35,8 +35,10 @@ fn parse_id(s: &str) -> ApiResult<MessageId> {
 
 fn limit(l: Option<usize>) -> ApiResult<usize> {
     match l.unwrap_or(DEFAULT_LIMIT) {
-        0 => Err(ApiError::Malformed("limit must be at least 1".into())),
-        n => Ok(n.min(MAX_LIMIT)),
+        n @ 1..=MAX_LIMIT => Ok(n),
+        n => Err(ApiError::Malformed(format!(
+            "limit must be 1 to {MAX_LIMIT}, not {n}"
+        ))),
     }
 }
 
@@ -176,7 +178,7 @@ pub struct ConsentRequestAnswer {
     /// Grant (true) or deny (false).
     pub grant: bool,
     /// A grant expires this many seconds from now (absent: it does not expire).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::compose::whole_seconds")]
     pub expires_in_secs: Option<u64>,
     /// The officer's note (at most [`MAX_SHORT_STRING`] bytes).
     #[serde(default)]
@@ -658,7 +660,7 @@ pub(crate) async fn consistency(
     p.require(Action::ReadLog)?;
     let q = query(q)?;
     if q.old > q.new || q.new > s.ctx.store.log_size() {
-        return Err(ApiError::Malformed(format!(
+        return Err(ApiError::OutOfRange(format!(
             "need old <= new <= {} (the log's size)",
             s.ctx.store.log_size()
         )));
@@ -689,10 +691,22 @@ pub struct PurgeRequest {
 pub(crate) async fn purge(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
-    req: Result<JsonBody<PurgeRequest>, JsonRejection>,
+    req: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Json<PurgeReport>> {
     p.require(Action::Purge)?;
-    let req = json_body(&s, req, "bad purge request")?;
+    let bytes = req
+        .map_err(|e| ApiError::from_bytes(&e, s.ctx.cfg.api.max_body_bytes, "bad purge request"))?;
+    // No body is the default request (purge what is due), as the document allows.
+    let req: PurgeRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
+        PurgeRequest::default()
+    } else {
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(v @ serde_json::Value::Object(_)) => serde_json::from_value(v),
+            Ok(_) => Err(serde::de::Error::custom("a purge request is a JSON object")),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| ApiError::Malformed(format!("bad purge request: {e}")))?
+    };
     Ok(Json(purge_as(&s, &p, req.dry_run).await?))
 }
 

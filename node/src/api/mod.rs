@@ -151,6 +151,10 @@ pub enum ApiError {
     /// The request is malformed: bad JSON, bad id, bad query (400).
     #[error("{0}")]
     Malformed(String),
+    /// A well-formed request about what this node does not hold: a log range beyond its
+    /// log, an older size above the newer (422).
+    #[error("{0}")]
+    OutOfRange(String),
     /// The request body is larger than `api.max_body_bytes` (413).
     #[error(
         "the request body is larger than this node accepts ({limit} bytes, api.max_body_bytes)"
@@ -207,6 +211,7 @@ impl ApiError {
             Self::NoRoute(_) => "no-such-endpoint",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Malformed(_) => "malformed-request",
+            Self::OutOfRange(_) => "out-of-range",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::BodyTimeout(_) => "request-timeout",
             Self::TooManyAttempts { .. } => "too-many-attempts",
@@ -223,9 +228,12 @@ impl ApiError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::UnknownMessage(_)
             | Self::UnknownCase(_)
-            | Self::NotInInbox(_)
             | Self::NoCheckpoint
             | Self::NoRoute(_) => StatusCode::NOT_FOUND,
+            // The message is known here but was not delivered here: its state, not its
+            // absence, is why it cannot be acknowledged.
+            Self::NotInInbox(_) => StatusCode::CONFLICT,
+            Self::OutOfRange(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Purged(_) => StatusCode::GONE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
@@ -682,6 +690,7 @@ pub(crate) mod tests {
             ApiError::NoRoute("/x".into()),
             ApiError::MethodNotAllowed,
             ApiError::Malformed("x".into()),
+            ApiError::OutOfRange("x".into()),
             ApiError::PayloadTooLarge { limit: 10 },
             ApiError::BodyTimeout(Duration::from_secs(3)),
             ApiError::TooManyAttempts {
@@ -717,6 +726,7 @@ pub(crate) mod tests {
                 | ApiError::NoRoute(_)
                 | ApiError::MethodNotAllowed
                 | ApiError::Malformed(_)
+                | ApiError::OutOfRange(_)
                 | ApiError::PayloadTooLarge { .. }
                 | ApiError::BodyTimeout(_)
                 | ApiError::TooManyAttempts { .. }
