@@ -10,7 +10,7 @@
 //! | expiry | `now` past the message's expiry | `message-expired` |
 //! | loop | next hop already on the route, or is the originator | `route-loop` |
 //! | releasability | next hop **and** destination must each be a released network, centre or node | `releasability-violation` |
-//! | TLP:RED | next hop must be a named recipient node (no relays) | `tlp-red-violation` |
+//! | TLP:RED | next hop, and every relay it passed, must be a named recipient node | `tlp-red-violation` |
 //! | TLP:AMBER+STRICT | next hop's centre must be a named recipient's centre | `tlp-amber-strict-violation` |
 //! | originator control (H2) | destination must be an original recipient, or covered by a consent grant | `originator-control` |
 //!
@@ -434,13 +434,23 @@ fn check(
     }
     match a.handling.tlp {
         Tlp::Red => {
-            let is_named_node = a
-                .recipients
+            // Every node it passes, and the next, is a named recipient node (or one the
+            // originator consented to): a relay that is not named refuses to pass it on,
+            // whoever handed it over.
+            let named_node = |n: &NodeId| {
+                consented(n)
+                    || a.recipients
+                        .iter()
+                        .any(|r| matches!(r, Recipient::Node(x) if x == n))
+            };
+            if let Some(n) = hop
+                .route
                 .iter()
-                .any(|r| matches!(r, Recipient::Node(n) if n == next));
-            if !is_named_node && !consented(next) {
+                .chain(std::iter::once(next))
+                .find(|n| !named_node(n))
+            {
                 return Err(HandlingError::TlpRedViolation {
-                    node: next.to_string(),
+                    node: n.to_string(),
                 });
             }
         }

@@ -320,3 +320,39 @@ fn network_copies_need_the_network_named_and_released_and_the_relay_released() {
         Err("originator-control")
     );
 }
+
+/// TLP:RED passes only named recipient nodes: a relay that was not named refuses to pass it
+/// on even when its next hop is named (a peer that ignored the rule handed it over), and a
+/// named relay passes it to another named node.
+#[test]
+fn red_is_not_relayed_by_a_node_nobody_named() {
+    let h = sample::handling(Tlp::Red, &["network:central-asia", "network:gulf"]);
+    let recipients = vec![
+        Recipient::Node(n("caricc.central-asia")),
+        Recipient::Node(n(DEST)),
+    ];
+    let a = Addressing {
+        originator: &n(ORIGIN),
+        recipients: &recipients,
+        handling: &h,
+        hop_limit: 4,
+        expires_at: None,
+    };
+    let check = |route: &[NodeId]| {
+        check_hop(
+            &a,
+            &Hop {
+                next: &n(DEST),
+                destination: &n(DEST),
+                route,
+                now: sample::SAMPLE_TIME,
+                consented: &[],
+            },
+        )
+    };
+    assert_eq!(check(&[n("caricc.central-asia")]), Ok(()));
+    match check(&[n("gcc-cic.gulf")]) {
+        Err(HandlingError::TlpRedViolation { node }) => assert_eq!(node, "gcc-cic.gulf"),
+        other => panic!("{other:?}"),
+    }
+}
