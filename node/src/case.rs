@@ -595,26 +595,13 @@ pub(crate) fn earlier_among(
     stored: &[Stored],
 ) -> Vec<(NodeId, Vec<MessageId>)> {
     use liaison_protocol::case::MemberStatus;
-    let mut held: Vec<(MessageId, Body)> = Vec::new();
-    let mut own: Vec<(usize, MessageId)> = Vec::new();
-    let mut forwarded: BTreeMap<MessageId, Vec<NodeId>> = BTreeMap::new();
-    for entry in stored {
-        match entry {
-            Stored::Forward { original, to } => {
-                forwarded.entry(*original).or_default().extend(to.clone());
-            }
-            Stored::Message {
-                id,
-                body,
-                own: mine,
-            } => {
-                if *mine && matches!(body.kind, Kind::CaseUpdate(_) | Kind::CaseTask(_)) {
-                    own.push((held.len(), *id));
-                }
-                held.push((*id, (**body).clone()));
-            }
-        }
-    }
+    let Split {
+        held,
+        own,
+        forwarded,
+    } = split(stored, |k| {
+        matches!(k, Kind::CaseUpdate(_) | Kind::CaseTask(_))
+    });
     if own.is_empty() {
         return Vec::new();
     }
@@ -625,7 +612,8 @@ pub(crate) fn earlier_among(
         .filter(|(n, m)| !me.contains(n) && m.status == MemberStatus::Joined)
         .map(|(n, _)| (n.clone(), Vec::new()))
         .collect();
-    for (at, id) in own {
+    for at in own {
+        let id = held[at].0;
         if now_state.verdict(&id) != Some(None) {
             continue;
         }
@@ -755,6 +743,43 @@ pub(crate) enum Stored {
     },
 }
 
+/// A case's stored entries as [`missed_among`] and [`earlier_among`] read them.
+struct Split {
+    /// Every message held, counted as its original, in storing order.
+    held: Vec<(MessageId, Body)>,
+    /// The positions in `held` of this node's own messages of the kinds asked for.
+    own: Vec<usize>,
+    /// Each message this node forwarded, with the nodes it forwarded it to.
+    forwarded: BTreeMap<MessageId, Vec<NodeId>>,
+}
+
+/// Splits `stored` into a [`Split`], keeping as own the messages of this node whose kind
+/// `mine` selects.
+fn split(stored: &[Stored], mine: impl Fn(&Kind) -> bool) -> Split {
+    let mut out = Split {
+        held: Vec::new(),
+        own: Vec::new(),
+        forwarded: BTreeMap::new(),
+    };
+    for entry in stored {
+        match entry {
+            Stored::Forward { original, to } => {
+                out.forwarded
+                    .entry(*original)
+                    .or_default()
+                    .extend(to.clone());
+            }
+            Stored::Message { id, body, own } => {
+                if *own && mine(&body.kind) {
+                    out.own.push(out.held.len());
+                }
+                out.held.push((*id, (**body).clone()));
+            }
+        }
+    }
+    out
+}
+
 /// [`missed`]'s decision, a pure function of what the node (`me`: its identities) stored of
 /// `case`, in storing order.
 pub(crate) fn missed_among(
@@ -762,38 +787,21 @@ pub(crate) fn missed_among(
     me: &[NodeId],
     stored: &[Stored],
 ) -> Vec<(MessageId, Vec<NodeId>)> {
-    // Every message of the case as stored, in storing order, counted as its original.
-    let mut held: Vec<(MessageId, Body)> = Vec::new();
-    // This node's own messages: (position in `held`, id, recipients).
-    let mut own: Vec<(usize, MessageId, Vec<NodeId>)> = Vec::new();
-    let mut forwarded: BTreeMap<MessageId, Vec<NodeId>> = BTreeMap::new();
-    for entry in stored {
-        match entry {
-            Stored::Forward { original, to } => {
-                forwarded.entry(*original).or_default().extend(to.clone());
-            }
-            Stored::Message {
-                id,
-                body,
-                own: mine,
-            } => {
-                if *mine
-                    && matches!(
-                        body.kind,
-                        Kind::CaseJoin { .. }
-                            | Kind::CaseUpdate(_)
-                            | Kind::CaseTask(_)
-                            | Kind::CaseStatus { .. }
-                            | Kind::CaseRemove { .. }
-                            | Kind::CaseClose { .. }
-                    )
-                {
-                    own.push((held.len(), *id, nodes(&body.header.recipients)));
-                }
-                held.push((*id, (**body).clone()));
-            }
-        }
-    }
+    let Split {
+        held,
+        own,
+        forwarded,
+    } = split(stored, |k| {
+        matches!(
+            k,
+            Kind::CaseJoin { .. }
+                | Kind::CaseUpdate(_)
+                | Kind::CaseTask(_)
+                | Kind::CaseStatus { .. }
+                | Kind::CaseRemove { .. }
+                | Kind::CaseClose { .. }
+        )
+    });
     if own.is_empty() {
         return Vec::new();
     }
@@ -851,7 +859,9 @@ pub(crate) fn missed_among(
         .map(|(id, b)| (b.header.created_at, *id))
         .collect();
     let mut out = Vec::new();
-    for (at, id, to) in own {
+    for at in own {
+        let id = held[at].0;
+        let to = nodes(&held[at].1.header.recipients);
         let body = &held[at].1;
         if now_state.verdict(&id) != Some(None) {
             continue;
