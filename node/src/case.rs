@@ -1216,7 +1216,7 @@ pub(crate) fn written_after(since: (Timestamp, MessageId), id: MessageId, body: 
 }
 
 /// Once this node has left `case` or been removed from it, deletes the bodies of the case's
-/// updates and tasks that were written after that (see [`after_removal`]): they reached this
+/// updates and tasks that were written after that (see `after_removal`): they reached this
 /// node only because their writer had not learnt of it, and a node that no longer takes part
 /// keeps nothing written after it stopped taking part. Each deletion is a `purged` entry in
 /// the log naming the case; the signed receipt this node gave for the message stays. Runs
