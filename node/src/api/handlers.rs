@@ -223,10 +223,7 @@ pub(crate) async fn consent_request_as(
     id: &str,
     req: NodesRequest,
 ) -> ApiResult<crate::core::Sent> {
-    p.require(Action::Send)?;
-    let id = parse_id(id)?;
-    within_limits(req.check_limits("consent nodes"))?;
-    let to = req.nodes()?;
+    let (id, to) = message_and_nodes(p, id, &req, "consent nodes")?;
     sent_or_refused(p, crate::consent::request(&s.ctx, id, to, req.reason).await)
 }
 
@@ -276,11 +273,23 @@ pub(crate) async fn share_as(
     id: &str,
     req: NodesRequest,
 ) -> ApiResult<crate::core::Sent> {
+    let (id, to) = message_and_nodes(p, id, &req, "recipients")?;
+    sent_or_refused(p, crate::consent::share(&s.ctx, id, to).await)
+}
+
+/// The checks a request about message `id` naming nodes passes before anything is done, in
+/// order: `p` may send, the id parses, the request is within its limits (`field` names its
+/// list as the message it becomes does), every node id parses.
+fn message_and_nodes(
+    p: &Principal,
+    id: &str,
+    req: &NodesRequest,
+    field: &'static str,
+) -> ApiResult<(MessageId, Vec<liaison_protocol::NodeId>)> {
     p.require(Action::Send)?;
     let id = parse_id(id)?;
-    within_limits(req.check_limits("recipients"))?;
-    let to = req.nodes()?;
-    sent_or_refused(p, crate::consent::share(&s.ctx, id, to).await)
+    within_limits(req.check_limits(field))?;
+    Ok((id, req.nodes()?))
 }
 
 /// `POST /v1/messages`.

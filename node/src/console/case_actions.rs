@@ -70,14 +70,7 @@ fn request_of(f: &FormData) -> CaseRequest {
         },
         text: f.text("text"),
         lang: get("lang_text"),
-        entities: f
-            .all("entities")
-            .iter()
-            .flat_map(|v| v.lines())
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        entities: super::compose::entity_lines(f),
         attachments: Vec::new(),
         task: get("task"),
         assignee: get("assignee"),

@@ -78,6 +78,17 @@ pub(super) fn words(f: &FormData, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// The entities typed in a form's `entities` field, one `type=value` per non-empty line.
+pub(super) fn entity_lines(f: &FormData) -> Vec<String> {
+    f.all("entities")
+        .iter()
+        .flat_map(|v| v.lines())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// (value, label) pairs of a `<select>`.
 pub(super) type Choices = Vec<(String, String)>;
 
@@ -154,14 +165,7 @@ fn request_of(f: &FormData) -> SendRequest {
         // The text as typed, but with browsers' CRLF line ends made plain.
         text: f.text("text"),
         lang: f.get("lang_text").unwrap_or("en").to_owned(),
-        entities: f
-            .all("entities")
-            .iter()
-            .flat_map(|v| v.lines())
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        entities: entity_lines(f),
         case: f.get("case").map(str::to_owned),
         in_reply_to: f.get("in_reply_to").map(str::to_owned),
         urgency: f.get("urgency").map(str::to_owned),
