@@ -124,6 +124,8 @@ fn schemathesis_finds_nothing_against_a_real_node() {
         .args(["--seed", "1"])
         // Schemathesis's own generator is not thread-safe in every version: one worker.
         .args(["--workers", "1"])
+        // Its cache (.schemathesis/) goes with the test's files, not into the checkout.
+        .current_dir(dir.path())
         .stdin(Stdio::null())
         .output()
         .expect("run schemathesis");
