@@ -73,6 +73,7 @@ use liaison_protocol::log::{Event, LogEntry};
 use liaison_protocol::merkle::{leaf_hash, verify_inclusion, Hash, MerkleTree, RootBuilder};
 use liaison_protocol::{CaseId, Envelope, MessageId, NodeId, Timestamp, TrustStore};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use liaison_store::journal::{self, FileMedium, Medium, Record};
 use liaison_store::{checkpoint, MessageState};
@@ -848,7 +849,7 @@ pub fn recompute_root(data_dir: &Path) -> Result<(u64, Hash)> {
 }
 
 /// One entry of an inclusion proof file.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProvenEntry {
     /// Position in the log.
     pub index: u64,
@@ -860,11 +861,13 @@ pub struct ProvenEntry {
 
 /// An inclusion proof file: every log entry about one message, proven against a signed
 /// checkpoint, with the node's certificates to check the checkpoint from the CAs alone.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProofFile {
-    /// Always [`PROOF_FORMAT`].
+    /// Always `liaison-inclusion-proof/1`.
+    #[schema(pattern = "^liaison-inclusion-proof/1$")]
     pub format: String,
     /// The message, hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub message: String,
     /// The signed checkpoint note the proofs are against.
     pub checkpoint: String,

@@ -34,6 +34,9 @@ use liaison_protocol::{
     Timestamp,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::views::schema::{NodeIdText, ShortText, TaskStatusText};
 
 use crate::compose::{self, parse, SendRequest, DEFAULT_HOP_LIMIT};
 use crate::core::{off_workers, Ctx, Keys, Sent};
@@ -45,31 +48,38 @@ const PROVISIONAL: MessageId = MessageId([0xff; 32]);
 
 /// What an officer asks of a case (the API's `POST /v1/cases…` bodies; the CLI writes the
 /// same). Fields are in their human forms; each operation reads the ones it needs.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseRequest {
     /// open: the case id (default: `<CENTRE>-<year>-<4 hex digits>`).
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub id: Option<String>,
     /// open: the case's title; task: what is to be done.
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub title: Option<String>,
     /// open: the lead centre's node (default: this node).
     #[serde(default)]
+    #[schema(value_type = Option<NodeIdText>)]
     pub lead: Option<String>,
     /// open, invite: nodes invited; remove: the node removed.
     #[serde(default)]
+    #[schema(value_type = Vec<NodeIdText>, max_items = 256)]
     pub nodes: Vec<String>,
     /// update: the participants it goes to (default: every participant).
     #[serde(default)]
+    #[schema(value_type = Vec<NodeIdText>, max_items = 256)]
     pub to: Vec<String>,
     /// open: TLP (required); update: narrower TLP (default: the case's).
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub tlp: Option<String>,
     /// open: releasability (default: the networks of the nodes named and of this node's
     /// identities, so its gateways may carry the case); update: narrower releasability
     /// (default: the case's; the gateways on the way must stay covered).
     #[serde(default)]
+    #[schema(value_type = Vec<ShortText>, max_items = 256)]
     pub release: Vec<String>,
     /// Originator control (EU H2).
     #[serde(default)]
@@ -82,33 +92,43 @@ pub struct CaseRequest {
     pub h1: bool,
     /// EU H3 restrictions.
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub h3: Option<String>,
     /// open: 4x4 evaluation (required); update: default the case's.
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub eval: Option<String>,
     /// Summary (open), note (invite), content (update), note (task), reason (the rest).
     #[serde(default)]
+    #[schema(max_length = 524288)]
     pub text: String,
     /// Language of `text` (BCP 47); required when there is text.
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub lang: Option<String>,
     /// Entities (`type=value`) of the summary or update.
     #[serde(default)]
+    #[schema(value_type = Vec<ShortText>, max_items = 1024)]
     pub entities: Vec<String>,
     /// Files attached to the summary or update.
     #[serde(default)]
+    #[schema(max_items = 16)]
     pub attachments: Vec<AttachmentRequest>,
     /// task: the task changed (its id, or a unique prefix); none: a new task.
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub task: Option<String>,
     /// task: the participant who does it.
     #[serde(default)]
+    #[schema(value_type = Option<NodeIdText>)]
     pub assignee: Option<String>,
     /// task: due date, `YYYY-MM-DD` (end of that day, UTC) or RFC 3339.
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub due: Option<String>,
     /// task: `open`, `in-progress`, `done` or `cancelled`.
     #[serde(default, deserialize_with = "task_status")]
+    #[schema(value_type = Option<TaskStatusText>)]
     pub status: Option<String>,
 }
 
@@ -213,14 +233,17 @@ fn within_limits(req: &CaseRequest) -> Result<()> {
 }
 
 /// A file attached to a case message: its name, media type and bytes (base64).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentRequest {
     /// File name, e.g. `manifest.pdf`.
+    #[schema(max_length = 1024)]
     pub name: String,
     /// IANA media type, e.g. `application/pdf`.
+    #[schema(max_length = 1024)]
     pub media_type: String,
     /// The bytes, base64 (standard alphabet, padded).
+    #[schema(max_length = 349528)]
     pub content_base64: String,
 }
 

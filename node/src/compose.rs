@@ -11,6 +11,9 @@ use liaison_protocol::{
     Release, Timestamp, Tlp,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::views::schema::{MessageIdText, SendKindText, ShortText, UrgencyText};
 
 use crate::refusal::Refusal;
 
@@ -19,19 +22,23 @@ pub const DEFAULT_HOP_LIMIT: u8 = 8;
 
 /// What an officer asks the node to send (the local API's `POST /v1/messages` body).
 /// Fields are strings in their human forms (`AMBER`, `B2`, `network:gulf`) so the CLI, the
-/// console and scripts write the same JSON; [`body`] parses and checks them.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// console and scripts write the same JSON; the node parses and checks them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
     /// Kind of message: `alert`, `request`, `reply`, `retraction`.
+    #[schema(value_type = SendKindText)]
     pub kind: String,
     /// Recipients: node ids or `network:<name>`.
+    #[schema(value_type = Vec<ShortText>, min_items = 1, max_items = 256)]
     pub to: Vec<String>,
     /// TLP level: `CLEAR`, `GREEN`, `AMBER`, `AMBER+STRICT`, `RED`.
+    #[schema(max_length = 1024)]
     pub tlp: String,
     /// Releasability: `network:<name>`, `centre:<name>` or node ids. Defaults to the
     /// recipients (their nodes and networks) when empty.
     #[serde(default)]
+    #[schema(value_type = Vec<ShortText>, max_items = 256)]
     pub release: Vec<String>,
     /// Originator control (EU H2).
     #[serde(default)]
@@ -44,27 +51,36 @@ pub struct SendRequest {
     pub h1: bool,
     /// EU H3: other restrictions, free text.
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub h3: Option<String>,
     /// 4x4 evaluation, e.g. `B2`.
+    #[schema(max_length = 1024, pattern = "^[ABCXabcx][1-4]$")]
     pub eval: String,
     /// Text.
+    #[schema(max_length = 524288)]
     pub text: String,
     /// Language of the text (BCP 47), e.g. `ru`.
+    #[schema(max_length = 1024)]
     pub lang: String,
     /// Entities, as `type=value` (e.g. `phone=+77011234567`, `container=MSCU1234565`).
     #[serde(default)]
+    #[schema(value_type = Vec<ShortText>, max_items = 1024)]
     pub entities: Vec<String>,
     /// Case id.
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub case: Option<String>,
     /// The message this answers (replies, retractions), 64 hex digits.
     #[serde(default)]
+    #[schema(value_type = Option<MessageIdText>)]
     pub in_reply_to: Option<String>,
     /// Urgency of a request: `urgent` (8 h), `three-days`, `seven-days`.
     #[serde(default, deserialize_with = "urgency")]
+    #[schema(value_type = Option<UrgencyText>)]
     pub urgency: Option<String>,
     /// Expiry, seconds after creation.
     #[serde(default, deserialize_with = "whole_seconds")]
+    #[schema(minimum = 0, maximum = 18446744073709551615u64, format = "uint64")]
     pub expires_in_secs: Option<u64>,
 }
 

@@ -15,6 +15,13 @@ use liaison_protocol::log::{Event, LogEntry, MessageFacts};
 use liaison_protocol::message::{Body, Kind, ReceiptStatus, Urgency};
 use liaison_protocol::{Entity, MessageId, NodeId, Payload, Timestamp};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub mod schema;
+use schema::{
+    CaseStatusText, HandlingCodeText, MessageIdText, NodeIdText, OwnStandingText, RoleText,
+    StandingText, TaskStatusText, TimeText, TlpText, UrgencyText,
+};
 
 use crate::store::{HopRecord, MessageState, Role};
 
@@ -67,25 +74,32 @@ where
 }
 
 /// A message's logged facts (no content).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = MessageFacts)]
 pub struct Facts {
     /// Message id (hex).
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// Kind name (`alert`, `request`, …).
     pub kind: String,
     /// Originating node.
+    #[schema(value_type = NodeIdText)]
     pub originator: String,
     /// Recipients (nodes and `network:` groups).
     pub recipients: Vec<String>,
     /// Creation time.
+    #[schema(value_type = TimeText)]
     pub created_at: String,
     /// Case id, if any.
     pub case: Option<String>,
     /// The message this one answers, if any.
+    #[schema(value_type = Option<MessageIdText>)]
     pub in_reply_to: Option<String>,
     /// TLP label.
+    #[schema(value_type = TlpText)]
     pub tlp: String,
     /// Handling codes (`H0`…`H3`).
+    #[schema(value_type = Vec<HandlingCodeText>)]
     pub h_codes: Vec<String>,
     /// Who the originator allows it to reach.
     pub releasability: Vec<String>,
@@ -114,7 +128,7 @@ impl Facts {
 
 /// The messages a batch receipt covers: every id, or (in a trail, which is about one
 /// message) only how many.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum Covered {
     /// How many messages.
@@ -123,8 +137,9 @@ pub enum Covered {
     Ids(Vec<String>),
 }
 
-/// A log event, tagged with its `type` ([`Event::name`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A log event, tagged with its `type` (as the log names it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Event)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum EventView {
     /// This node sent a message.
@@ -132,6 +147,7 @@ pub enum EventView {
         /// The message's facts.
         message: Facts,
         /// Next hops.
+        #[schema(value_type = Vec<NodeIdText>)]
         to: Vec<String>,
     },
     /// This node received a message.
@@ -139,8 +155,10 @@ pub enum EventView {
         /// The message's facts.
         message: Facts,
         /// The peer it came from.
+        #[schema(value_type = NodeIdText)]
         from: String,
         /// The nodes it passed through.
+        #[schema(value_type = Vec<NodeIdText>)]
         route: Vec<String>,
     },
     /// This node relayed a message.
@@ -148,17 +166,21 @@ pub enum EventView {
         /// The message's facts.
         message: Facts,
         /// The peer it came from.
+        #[schema(value_type = NodeIdText)]
         from: String,
         /// Next hops.
+        #[schema(value_type = Vec<NodeIdText>)]
         to: Vec<String>,
     },
     /// This node refused a message.
     Refused {
         /// Its id, if its bytes got that far.
+        #[schema(value_type = Option<MessageIdText>)]
         id: Option<String>,
         /// Its facts, if it decoded.
         message: Option<Facts>,
         /// The peer concerned.
+        #[schema(value_type = NodeIdText)]
         peer: String,
         /// Reason code.
         reason_code: String,
@@ -166,8 +188,10 @@ pub enum EventView {
     /// This node issued a receipt.
     ReceiptSent {
         /// The receipt's id.
+        #[schema(value_type = MessageIdText)]
         receipt: String,
         /// To whom.
+        #[schema(value_type = NodeIdText)]
         to: String,
         /// Receipt status.
         status: String,
@@ -177,8 +201,10 @@ pub enum EventView {
     /// This node received a receipt.
     ReceiptReceived {
         /// The receipt's id.
+        #[schema(value_type = MessageIdText)]
         receipt: String,
         /// From whom.
+        #[schema(value_type = NodeIdText)]
         from: String,
         /// Receipt status.
         status: String,
@@ -188,10 +214,13 @@ pub enum EventView {
     /// A peer refused a message of ours.
     RefusalReceived {
         /// The refusal's id.
+        #[schema(value_type = MessageIdText)]
         refusal: String,
         /// The refused message.
+        #[schema(value_type = MessageIdText)]
         id: String,
         /// From whom.
+        #[schema(value_type = NodeIdText)]
         from: String,
         /// Reason code.
         reason_code: String,
@@ -199,6 +228,7 @@ pub enum EventView {
     /// An officer acknowledged a message.
     Acknowledged {
         /// The message.
+        #[schema(value_type = MessageIdText)]
         id: String,
         /// Who.
         by: String,
@@ -213,6 +243,7 @@ pub enum EventView {
     /// A message body was purged.
     Purged {
         /// The message.
+        #[schema(value_type = MessageIdText)]
         id: String,
         /// The retention rule that applied.
         rule: String,
@@ -330,11 +361,13 @@ impl EventView {
 }
 
 /// One log entry with its index.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = LogEntry)]
 pub struct LogEntryView {
     /// Position in the log.
     pub index: u64,
     /// When it was logged.
+    #[schema(value_type = TimeText)]
     pub at: String,
     /// What happened.
     pub event: EventView,
@@ -352,17 +385,22 @@ impl LogEntryView {
 }
 
 /// A next hop's recorded answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Hop)]
 pub struct HopView {
     /// The next hop.
+    #[schema(value_type = NodeIdText)]
     pub peer: String,
     /// Its answer (receipt status or refusal code).
+    #[schema(pattern = "^(relayed|delivered|refused: .+)$")]
     pub outcome: String,
     /// When it answered.
+    #[schema(value_type = TimeText)]
     pub at: String,
     /// Log index of the answer.
     pub leaf: u64,
     /// The receipt or refusal's id.
+    #[schema(value_type = MessageIdText)]
     pub proof: String,
 }
 
@@ -479,17 +517,19 @@ pub fn entity_value(e: &Entity) -> String {
 }
 
 /// An entity named in a payload, as one line.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Entity)]
 pub struct EntityView {
     /// Entity type (`person`, `vessel`, …).
     #[serde(rename = "type")]
     pub kind: String,
-    /// A one-line summary ([`entity_value`]).
+    /// A one-line summary (as `liaison show` prints it).
     pub value: String,
 }
 
 /// An attachment's name and size (never its content).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Attachment)]
 pub struct AttachmentView {
     /// File name.
     pub name: String,
@@ -500,7 +540,8 @@ pub struct AttachmentView {
 }
 
 /// A payload: language, text, entities, attachment names and sizes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Payload)]
 pub struct PayloadView {
     /// Language tag.
     pub language: String,
@@ -540,7 +581,7 @@ impl PayloadView {
 }
 
 /// Why a stored message cannot be shown: its copy is damaged.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Damage {
     /// Reason code.
     pub error: String,
@@ -549,31 +590,39 @@ pub struct Damage {
 }
 
 /// One inbox line.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct InboxItem {
     /// Inbox sequence number.
     pub seq: u64,
     /// Message id.
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// Kind name.
     pub kind: String,
     /// The peer it came from (none if this node originated it).
+    #[schema(value_type = Option<NodeIdText>)]
     pub from: Option<String>,
     /// Originating node.
+    #[schema(value_type = NodeIdText)]
     pub originator: String,
     /// Creation time.
+    #[schema(value_type = TimeText)]
     pub created_at: String,
     /// When this node logged it.
+    #[schema(value_type = TimeText)]
     pub received_at: String,
     /// TLP label.
+    #[schema(value_type = TlpText)]
     pub tlp: String,
     /// Handling codes.
+    #[schema(value_type = Vec<HandlingCodeText>)]
     pub h_codes: Vec<String>,
     /// Evaluation.
     pub eval: String,
     /// Case id, if any.
     pub case: Option<String>,
     /// The message this one answers, if any.
+    #[schema(value_type = Option<MessageIdText>)]
     pub in_reply_to: Option<String>,
     /// Acknowledged by an officer.
     pub acked: bool,
@@ -581,9 +630,11 @@ pub struct InboxItem {
     pub purged: bool,
     /// A request's urgency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<UrgencyText>)]
     pub urgency: Option<String>,
     /// A request's deadline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<TimeText>)]
     pub reply_by: Option<String>,
     /// A request past its deadline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -648,7 +699,7 @@ impl InboxItem {
 }
 
 /// A page of the inbox (`GET /v1/inbox`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct InboxPage {
     /// The lines.
     pub items: Vec<InboxItem>,
@@ -657,30 +708,38 @@ pub struct InboxPage {
 }
 
 /// A message's header.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Header)]
 pub struct HeaderView {
     /// Originating node.
+    #[schema(value_type = NodeIdText)]
     pub originator: String,
     /// Creation time.
+    #[schema(value_type = TimeText)]
     pub created_at: String,
     /// Recipients.
     pub recipients: Vec<String>,
     /// Case id, if any.
     pub case: Option<String>,
     /// The message this one answers, if any.
+    #[schema(value_type = Option<MessageIdText>)]
     pub in_reply_to: Option<String>,
     /// Expiry, if any.
+    #[schema(value_type = Option<TimeText>)]
     pub expires_at: Option<String>,
     /// Hops it may still take.
     pub hop_limit: u8,
 }
 
 /// A message's handling instructions.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Handling)]
 pub struct HandlingView {
     /// TLP label.
+    #[schema(value_type = TlpText)]
     pub tlp: String,
     /// Handling codes.
+    #[schema(value_type = Vec<HandlingCodeText>)]
     pub h_codes: Vec<String>,
     /// H0: for crime purposes only.
     pub h0_crime_only: bool,
@@ -697,51 +756,65 @@ pub struct HandlingView {
 }
 
 /// What this node did with a message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = MessageState)]
 pub struct StateView {
     /// `originated`, `delivered` or `relayed`.
+    #[schema(value_type = RoleText)]
     pub role: String,
     /// The peer it came from.
+    #[schema(value_type = Option<NodeIdText>)]
     pub from: Option<String>,
     /// The nodes it passed through.
+    #[schema(value_type = Vec<NodeIdText>)]
     pub route: Vec<String>,
     /// When this node logged it.
+    #[schema(value_type = TimeText)]
     pub logged_at: String,
     /// Acknowledged by an officer.
     pub acked: bool,
     /// Its body was purged.
     pub purged: bool,
     /// Next hops that have not answered yet.
+    #[schema(value_type = Vec<NodeIdText>)]
     pub pending: Vec<String>,
     /// Log indexes of every entry about it.
     pub leaves: Vec<u64>,
 }
 
 /// A request's deadline.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = RequestState)]
 pub struct RequestView {
     /// Urgency.
+    #[schema(value_type = UrgencyText)]
     pub urgency: String,
     /// Deadline.
+    #[schema(value_type = TimeText)]
     pub reply_by: String,
     /// Past the deadline.
     pub overdue: bool,
 }
 
 /// What a consent request asks for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Consent)]
 pub struct ConsentView {
     /// The message to share.
+    #[schema(value_type = MessageIdText)]
     pub target: String,
     /// With whom.
+    #[schema(value_type = Vec<NodeIdText>)]
     pub to: Vec<String>,
 }
 
 /// A whole message: header, handling, content (when the caller may read it) and what this
 /// node did with it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Message)]
 pub struct MessageView {
     /// Message id.
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// Kind name.
     pub kind: String,
@@ -850,11 +923,13 @@ impl MessageView {
 }
 
 /// Everything this node logged about one message (`GET /v1/messages/{id}/trail`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Trail {
     /// Message id.
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// What this node did with it.
+    #[schema(value_type = RoleText)]
     pub role: String,
     /// Its logged facts.
     pub message: Facts,
@@ -863,6 +938,7 @@ pub struct Trail {
     /// The next hops' answers.
     pub hops: Vec<HopView>,
     /// Next hops that have not answered yet.
+    #[schema(value_type = Vec<NodeIdText>)]
     pub pending: Vec<String>,
 }
 
@@ -885,9 +961,10 @@ impl Trail {
 }
 
 /// An acknowledgement's outcome (`POST /v1/messages/{id}/ack`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Acked {
     /// Message id.
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// Always true.
     pub acked: bool,
@@ -896,18 +973,21 @@ pub struct Acked {
 }
 
 /// A message sent (`POST /v1/messages` and every send-like command).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Sent)]
 pub struct SentView {
     /// The new message's id.
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// Log index of its `sent` entry.
     pub leaf: u64,
     /// Next hops it was queued for.
+    #[schema(value_type = Vec<NodeIdText>)]
     pub next_hops: Vec<String>,
 }
 
 /// A page of the log (`GET /v1/log`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LogPage {
     /// Entries in the log.
     pub size: u64,
@@ -920,7 +1000,7 @@ pub struct LogPage {
 }
 
 /// A consistency proof between two log sizes (`GET /v1/consistency`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Consistency {
     /// The older size.
     pub old_size: u64,
@@ -931,27 +1011,29 @@ pub struct Consistency {
 }
 
 /// A message due for purging and the rule that makes it due.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Due {
     /// Message id.
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// Retention rule.
     pub rule: String,
 }
 
 /// What a purge did (`POST /v1/purge`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PurgeReport {
     /// Only listed, nothing deleted.
     pub dry_run: bool,
     /// Everything due.
     pub due: Vec<Due>,
     /// The bodies deleted.
+    #[schema(value_type = Vec<MessageIdText>)]
     pub purged: Vec<String>,
 }
 
 /// A page of the checkpoints this node signed, oldest first, and how many there are.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CheckpointPage {
     /// The notes, each as stored (later copies carry the witnesses' cosignatures).
     pub checkpoints: Vec<String>,
@@ -965,7 +1047,8 @@ pub struct CheckpointPage {
 }
 
 /// One alarm as `status` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Alarm)]
 pub struct AlarmView {
     /// Its reason code.
     pub code: String,
@@ -976,8 +1059,10 @@ pub struct AlarmView {
     /// How often it was raised since it was first raised (or last cleared).
     pub count: u64,
     /// When it was first raised.
+    #[schema(value_type = TimeText)]
     pub first_at: String,
     /// When it was last raised.
+    #[schema(value_type = TimeText)]
     pub last_at: String,
 }
 
@@ -996,7 +1081,8 @@ impl AlarmView {
 }
 
 /// What a check of every stored body found.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ScrubReport)]
 pub struct ScrubView {
     /// Batches read.
     pub batches: u64,
@@ -1005,12 +1091,14 @@ pub struct ScrubView {
     /// Bodies checked one by one.
     pub bodies_checked: u64,
     /// Messages found damaged.
+    #[schema(value_type = Vec<MessageIdText>)]
     pub damaged: Vec<MessageId>,
     /// Signed answers kept for auditors found damaged, by log entry.
     pub damaged_answers: Vec<u64>,
     /// Offsets of damaged batches no body in them explains.
     pub unexplained: Vec<u64>,
     /// When it finished (none if it was stopped before the end).
+    #[schema(value_type = Option<TimeText>)]
     pub finished_at: Option<String>,
 }
 
@@ -1030,9 +1118,11 @@ impl ScrubView {
 }
 
 /// One peer in the status report.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = PeerStatus)]
 pub struct PeerView {
     /// Peer node id.
+    #[schema(value_type = NodeIdText)]
     pub node: String,
     /// Configured address.
     pub address: String,
@@ -1051,9 +1141,11 @@ pub struct PeerView {
 }
 
 /// The node's status report (`GET /v1/status`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Status)]
 pub struct StatusView {
     /// This node.
+    #[schema(value_type = NodeIdText)]
     pub node: String,
     /// QUIC address.
     pub listen: String,
@@ -1082,27 +1174,31 @@ pub struct StatusView {
 }
 
 /// A case message of this node that some recipient has not received yet.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = CaseGap)]
 pub struct CaseGapView {
     /// The case.
     pub case: String,
     /// The message's id.
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// When it was written.
+    #[schema(value_type = TimeText)]
     pub at: String,
     /// The recipients whose signed receipt has not come back.
+    #[schema(value_type = Vec<NodeIdText>)]
     pub waiting: Vec<String>,
 }
 
 /// The peers' status (`GET /v1/peers`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Peers {
     /// One per configured peer.
     pub peers: Vec<PeerView>,
 }
 
 /// What clearing the alarms did (`POST /v1/alarms/clear`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Cleared {
     /// The alarms cleared.
     pub cleared: Vec<AlarmView>,
@@ -1111,7 +1207,8 @@ pub struct Cleared {
 }
 
 /// An API error's body.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Error)]
 pub struct ErrorBody {
     /// Reason code.
     pub error: String,
@@ -1119,17 +1216,20 @@ pub struct ErrorBody {
     pub detail: String,
     /// The request's id, when it had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     pub request_id: Option<String>,
 }
 
 /// A case's handling, as every message of the case carries it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CaseHandling {
     /// TLP label.
+    #[schema(value_type = TlpText)]
     pub tlp: String,
     /// Who it may reach.
     pub releasability: Vec<String>,
     /// Handling codes.
+    #[schema(value_type = Vec<HandlingCodeText>)]
     pub handling_codes: Vec<String>,
     /// H3 restrictions, in words.
     pub h3_restrictions: Option<String>,
@@ -1138,56 +1238,70 @@ pub struct CaseHandling {
 }
 
 /// A participant's standing in a case.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CaseMember {
     /// The node.
+    #[schema(value_type = NodeIdText)]
     pub node: String,
     /// `invited`, `member`, …
+    #[schema(value_type = StandingText)]
     pub standing: String,
     /// Since when.
+    #[schema(value_type = TimeText)]
     pub since: String,
 }
 
 /// An update posted to a case.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CaseUpdate {
     /// The message's id.
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// Who posted it.
+    #[schema(value_type = NodeIdText)]
     pub from: String,
     /// When.
+    #[schema(value_type = TimeText)]
     pub at: String,
     /// TLP label.
+    #[schema(value_type = TlpText)]
     pub tlp: String,
     /// To whom.
+    #[schema(value_type = Vec<NodeIdText>)]
     pub recipients: Vec<String>,
     /// Its content.
     pub payload: PayloadView,
 }
 
 /// A task of a case.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = CaseTask)]
 pub struct CaseTaskView {
     /// The task's id (the message that created it).
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// Title.
     pub title: String,
     /// Assigned node.
+    #[schema(value_type = NodeIdText)]
     pub assignee: String,
     /// Deadline, if any.
     pub due: Option<String>,
     /// Status name.
+    #[schema(value_type = TaskStatusText)]
     pub status: String,
     /// Who created it.
+    #[schema(value_type = NodeIdText)]
     pub created_by: String,
     /// Last change.
+    #[schema(value_type = TimeText)]
     pub updated_at: String,
     /// Latest note.
     pub note: String,
 }
 
 /// Why a case message had no effect.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CaseRefusal {
     /// Reason code.
     pub code: String,
@@ -1196,13 +1310,16 @@ pub struct CaseRefusal {
 }
 
 /// One line of a case's timeline.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TimelineEntry {
     /// The message's id.
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// Its creation time.
+    #[schema(value_type = TimeText)]
     pub at: String,
     /// Its originator.
+    #[schema(value_type = NodeIdText)]
     pub from: String,
     /// Its kind name.
     pub kind: String,
@@ -1215,7 +1332,8 @@ pub struct TimelineEntry {
 /// A case as this node derives it (`GET /v1/cases/{id}`, `liaison case show --json`): only
 /// what the participants' messages say, so participants holding the same messages show the
 /// same.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Case)]
 pub struct CaseView {
     /// Case id.
     pub case: String,
@@ -1224,18 +1342,23 @@ pub struct CaseView {
     /// Summary payload.
     pub summary: Option<PayloadView>,
     /// Lead node.
+    #[schema(value_type = Option<NodeIdText>)]
     pub lead: Option<String>,
     /// The node that opened it.
+    #[schema(value_type = Option<NodeIdText>)]
     pub opener: Option<String>,
     /// When it was opened.
+    #[schema(value_type = Option<TimeText>)]
     pub opened_at: Option<String>,
     /// Status name.
+    #[schema(value_type = CaseStatusText)]
     pub status: String,
     /// Why the status last changed.
     pub status_reason: Option<String>,
     /// The case's handling.
     pub handling: Option<CaseHandling>,
     /// Participating nodes.
+    #[schema(value_type = Vec<NodeIdText>)]
     pub participants: Vec<String>,
     /// Every node's standing.
     pub members: Vec<CaseMember>,
@@ -1258,29 +1381,34 @@ pub struct CaseView {
 }
 
 /// This node's case messages written before a participant joined that it has not received.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CaseEarlier {
     /// The participant.
+    #[schema(value_type = NodeIdText)]
     pub node: String,
     /// The messages' ids, oldest first.
+    #[schema(value_type = Vec<MessageIdText>)]
     pub messages: Vec<String>,
 }
 
 /// Where one of this node's case messages stands with its recipients.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CaseDelivery {
     /// The message's id.
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// Each recipient and its signed answer.
     pub recipients: Vec<CaseReceipt>,
 }
 
 /// One recipient's answer about a case message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CaseReceipt {
     /// The recipient.
+    #[schema(value_type = NodeIdText)]
     pub node: String,
     /// `delivered`, `refused: <code>`, or `waiting` (no answer yet).
+    #[schema(pattern = "^(delivered|waiting|refused: .+)$")]
     pub state: String,
 }
 
@@ -1372,17 +1500,21 @@ impl CaseView {
 }
 
 /// One line per case (`liaison case list`, `GET /v1/cases`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = CaseLine)]
 pub struct CaseSummary {
     /// Case id.
     pub case: String,
     /// Title.
     pub title: Option<String>,
     /// Lead node.
+    #[schema(value_type = Option<NodeIdText>)]
     pub lead: Option<String>,
     /// Status name.
+    #[schema(value_type = CaseStatusText)]
     pub status: String,
     /// This node's standing (`lead`, `member`, …, `-`).
+    #[schema(value_type = OwnStandingText)]
     pub standing: String,
     /// How many participants.
     pub participants: usize,
@@ -1391,6 +1523,7 @@ pub struct CaseSummary {
     /// How many tasks are open or in progress.
     pub open_tasks: usize,
     /// The last message's time.
+    #[schema(value_type = Option<TimeText>)]
     pub last_activity: Option<String>,
 }
 
@@ -1422,26 +1555,28 @@ impl CaseSummary {
 }
 
 /// Every case this node holds (`GET /v1/cases`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CaseList {
     /// One line per case.
     pub cases: Vec<CaseSummary>,
 }
 
 /// A case message sent (`POST /v1/cases` and the case actions).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CaseSent {
     /// Case id.
     pub case: String,
     /// The message's id.
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// Next hops it was queued for.
+    #[schema(value_type = Vec<NodeIdText>)]
     pub next_hops: Vec<String>,
 }
 
 /// What sharing a case's earlier messages with participants did
 /// (`POST /v1/cases/{case}/history`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CaseHistory {
     /// Case id.
     pub case: String,
@@ -1450,13 +1585,16 @@ pub struct CaseHistory {
 }
 
 /// One earlier message shared (or not) with participants that joined after it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CaseHistoryShare {
     /// The message's id (the original).
+    #[schema(value_type = MessageIdText)]
     pub id: String,
     /// The participants it was for.
+    #[schema(value_type = Vec<NodeIdText>)]
     pub to: Vec<String>,
     /// The share sent, if it was.
+    #[schema(value_type = Option<MessageIdText>)]
     pub share: Option<String>,
     /// Why it was not (its handling does not release it to them…), if it was not.
     pub refused: Option<String>,

@@ -965,6 +965,60 @@ fn four_sends_with_forty_thousand_recipients_are_refused_while_status_answers() 
     p.shutdown();
 }
 
+/// Every request body is a JSON object. A case action's body is optional: no body, JSON
+/// `null` and `{}` are the same empty request (read, then refused here for the case this
+/// node does not know); anything else that is not an object is not a request.
+#[test]
+fn request_bodies_are_objects_and_a_case_action_reads_none_null_and_empty_alike() {
+    let p = Pair::start();
+    let api = p.token(&p.a);
+    for body in ["", "null", "{}", " null "] {
+        let r = api.post_raw("/v1/cases/CARICC-2026-0001/accept", body);
+        assert_eq!(
+            (r.status, r.error()),
+            (422, "unknown-case"),
+            "{body:?}: {r:?}"
+        );
+    }
+    for body in ["[]", "1", "\"accept\""] {
+        let r = api.post_raw("/v1/cases/CARICC-2026-0001/accept", body);
+        assert_eq!(
+            (r.status, r.error()),
+            (400, "malformed-request"),
+            "{body:?}: {r:?}"
+        );
+    }
+    // A message request's fields in order, as an array: serde alone would read it.
+    let positional = json!([
+        "alert",
+        [B],
+        "AMBER",
+        [],
+        false,
+        false,
+        false,
+        null,
+        "B2",
+        "text",
+        "en",
+        [],
+        null,
+        null,
+        null,
+        null
+    ]);
+    let r = api.post("/v1/messages", &positional);
+    assert_eq!((r.status, r.error()), (400, "malformed-request"), "{r:?}");
+    let r = api.post(
+        "/v1/messages/{}/share"
+            .replace("{}", &"0".repeat(64))
+            .as_str(),
+        &json!([[B], ""]),
+    );
+    assert_eq!((r.status, r.error()), (400, "malformed-request"), "{r:?}");
+    p.shutdown();
+}
+
 /// Lists in requests are bounded like the messages they become, and checked before any
 /// work: before a node id is parsed, a message or case is read, a case is derived. The
 /// message and case named here do not even exist: the limit answers first.

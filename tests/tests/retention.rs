@@ -128,12 +128,24 @@ fn purge_deletes_due_bodies_and_every_proof_stays_valid() {
         "{show:?}"
     );
     assert_eq!(api.get(&format!("/v1/messages/{kept}")).status, 200);
-    // A second purge finds nothing due.
-    let again = api.post("/v1/purge", &json!({}));
-    assert!(
-        again.body["purged"].as_array().unwrap().is_empty(),
-        "{again:?}"
-    );
+    // A second purge finds nothing due; JSON `null` is the same request as `{}` or no body,
+    // and anything else that is not an object is refused.
+    for body in ["null", "{}", ""] {
+        let again = api.post_raw("/v1/purge", body);
+        assert_eq!(again.status, 200, "{body:?}: {again:?}");
+        assert!(
+            again.body["purged"].as_array().unwrap().is_empty(),
+            "{again:?}"
+        );
+    }
+    for body in ["[]", "true", "\"dry_run\""] {
+        let refused = api.post_raw("/v1/purge", body);
+        assert_eq!(
+            (refused.status, refused.error()),
+            (400, "malformed-request"),
+            "{body:?}: {refused:?}"
+        );
+    }
     let log = api.get("/v1/log?limit=1000");
     let events: Vec<&str> = log.body["entries"]
         .as_array()

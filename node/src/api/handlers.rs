@@ -9,6 +9,14 @@ use axum::{Extension, Json};
 use liaison_protocol::limits::{check, MAX_RECIPIENTS, MAX_SHORT_STRING};
 use liaison_protocol::{Body, DecodeError, MessageId};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::doc::{
+    Forbidden, Internal, Malformed, NotFound, PayloadTooLarge, RequestTimeout, TooManyAttempts,
+    Unauthenticated,
+};
+use crate::views::schema::{MessageIdText, NodeIdText};
+use crate::views::ErrorBody;
 
 use super::auth::{Action, Principal};
 use super::json::JsonBody;
@@ -149,13 +157,15 @@ pub(crate) fn refusal_or_internal(e: NodeError) -> ApiError {
 }
 
 /// What `POST /v1/messages/{id}/consent-request` and `/share` take: the nodes concerned.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodesRequest {
-    /// Node ids (at most [`MAX_RECIPIENTS`]).
+    /// Node ids (at most 256).
+    #[schema(value_type = Vec<NodeIdText>, min_items = 1, max_items = 256)]
     pub to: Vec<String>,
-    /// Why (consent requests; at most [`MAX_SHORT_STRING`] bytes).
+    /// Why (consent requests; at most 1,024 bytes).
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub reason: String,
 }
 
@@ -172,16 +182,18 @@ impl NodesRequest {
 }
 
 /// What `POST /v1/messages/{id}/consent` takes: the originator's answer.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRequestAnswer {
     /// Grant (true) or deny (false).
     pub grant: bool,
     /// A grant expires this many seconds from now (absent: it does not expire).
     #[serde(default, deserialize_with = "crate::compose::whole_seconds")]
+    #[schema(minimum = 0, maximum = 18446744073709551615u64, format = "uint64")]
     pub expires_in_secs: Option<u64>,
-    /// The officer's note (at most [`MAX_SHORT_STRING`] bytes).
+    /// The officer's note (at most 1,024 bytes).
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub reason: String,
 }
 
@@ -204,6 +216,32 @@ impl NodesRequest {
 }
 
 /// `POST /v1/messages/{id}/consent-request`: ask the originator's consent to share.
+#[utoipa::path(
+    post,
+    path = "/v1/messages/{id}/consent-request",
+    operation_id = "consentRequest",
+    tags = ["messages"],
+    summary = "Ask the originator of a message delivered here for consent to share it onward.",
+    description = "Sends a signed `consent-request` to the message's originator (EU H2, third-party rule), sealed to the originator and this node like any content: the gateways on the way read neither the reason nor the nodes asked for. The originator's `GET /v1/messages/{id}` shows them (`reason`, `consent`). Roles: officer, supervisor.",
+    params(("id" = MessageIdText, Path, description = "The message's id.")),
+    request_body(content = NodesRequest, example = json!({"to": ["om-dcu.gulf"], "reason": "joint operation"})),
+    responses(
+        (
+            status = 201,
+            description = "Sent.",
+            body = SentView,
+            headers(("Location" = String, description = "/v1/messages/{id} of the message sent"))
+        ),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, description = "Refused (`limit-exceeded`, `unknown-message`, `not-a-recipient`, `no-sealing-key`, `no-route`).", body = ErrorBody),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn consent_request(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -228,6 +266,32 @@ pub(crate) async fn consent_request_as(
 }
 
 /// `POST /v1/messages/{id}/consent`: the originator grants or denies a consent request.
+#[utoipa::path(
+    post,
+    path = "/v1/messages/{id}/consent",
+    operation_id = "consentAnswer",
+    tags = ["messages"],
+    summary = "Grant or deny a consent request (the id is the request's), at the originator.",
+    description = "A grant widens the releasability of the requested message, for that message only, to the nodes requested, until it expires; it carries the content re-sealed for them. Roles: officer, supervisor.",
+    params(("id" = MessageIdText, Path, description = "The consent request's id.")),
+    request_body(content = ConsentRequestAnswer, example = json!({"grant": true, "expires_in_secs": 86400, "reason": "for the operation"})),
+    responses(
+        (
+            status = 201,
+            description = "Sent.",
+            body = SentView,
+            headers(("Location" = String, description = "/v1/messages/{id} of the message sent"))
+        ),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, description = "Refused (`limit-exceeded`, `not-originator`, `no-sealing-key`, `cannot-open`, `no-route`).", body = ErrorBody),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn consent_answer(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -254,6 +318,32 @@ pub(crate) async fn consent_answer_as(
 }
 
 /// `POST /v1/messages/{id}/share`: share a received message onward under consent.
+#[utoipa::path(
+    post,
+    path = "/v1/messages/{id}/share",
+    operation_id = "share",
+    tags = ["messages"],
+    summary = "Share a message delivered here with further nodes, under the originator's grants.",
+    description = "Sends a `share` carrying the original signed message and the originator's grants held here. Every hop checks the original's handling rules with the granted nodes as consented. Roles: officer, supervisor.",
+    params(("id" = MessageIdText, Path, description = "The message's id.")),
+    request_body(content = NodesRequest, example = json!({"to": ["om-dcu.gulf"]})),
+    responses(
+        (
+            status = 201,
+            description = "Sent.",
+            body = SentView,
+            headers(("Location" = String, description = "/v1/messages/{id} of the message sent"))
+        ),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, description = "Refused (`limit-exceeded`, `originator-control`, `consent-expired`, `consent-denied`, `releasability-violation`, `no-route`).", body = ErrorBody),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn share(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -293,6 +383,33 @@ fn message_and_nodes(
 }
 
 /// `POST /v1/messages`.
+#[utoipa::path(
+    post,
+    path = "/v1/messages",
+    operation_id = "send",
+    tags = ["messages"],
+    summary = "Compose, sign, durably log and queue a message.",
+    description = "Returns once the message is durable in the node's log and outbox (it has not yet reached the recipient: follow `/v1/messages/{id}/trail`). Roles: officer, supervisor.",
+    request_body(content = SendRequest, example = json!({"kind": "alert", "to": ["kz-dcu.central-asia"], "tlp": "AMBER", "release": ["network:central-asia"], "eval": "B2", "text": "Container MSCU1234565 expected at Aktau on 12 May", "lang": "en", "entities": ["container=MSCU1234565", "phone=+77011234567"]})),
+    responses(
+        (status = 201, description = "Sent (durable, queued for its next hops).", body = SentView,
+            headers(("Location" = String, description = "/v1/messages/{id}")),
+            links(
+                ("ShowSent" = (operation_id = "show", parameters(("id" = "$response.body#/id")), description = "The message sent.")),
+                ("TrailOfSent" = (operation_id = "trail", parameters(("id" = "$response.body#/id")), description = "Its delivery trail.")),
+                ("ProofOfSent" = (operation_id = "proof", parameters(("id" = "$response.body#/id")), description = "Its inclusion proof (once a checkpoint covers it).")),
+                ("AckSent" = (operation_id = "ack", parameters(("id" = "$response.body#/id")), description = "Acknowledging it: 409 `not-in-inbox`, it was sent from here.")),
+            )),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, description = "The node refused the message; `error` is the refusal's reason code (`limit-exceeded` for a request over a count or size limit, checked first).", body = ErrorBody, example = json!({"error": "tlp-red-violation", "detail": "TLP:RED goes only to named recipient nodes", "request_id": "5f0c2a9e4b7d1e3a0000000000000003"})),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn send(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -316,12 +433,20 @@ pub(crate) async fn send_as(
 }
 
 /// Query of `GET /v1/inbox`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct InboxQuery {
     /// First inbox sequence number.
+    #[param(
+        minimum = 0,
+        maximum = 18446744073709551615u64,
+        format = "uint64",
+        default = 0
+    )]
     pub(crate) from: Option<u64>,
-    /// Most items.
+    /// Most items: 1 to 1000 (outside: 400).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     pub(crate) limit: Option<usize>,
     /// Only messages not yet acknowledged.
     #[serde(default)]
@@ -329,6 +454,22 @@ pub(crate) struct InboxQuery {
 }
 
 /// `GET /v1/inbox`.
+#[utoipa::path(
+    get,
+    path = "/v1/inbox",
+    operation_id = "inbox",
+    tags = ["messages"],
+    summary = "Messages delivered to this node, in delivery order.",
+    description = "`first_line` (the first line of the text) is included for officers and supervisors only. Roles: all.",
+    params(InboxQuery),
+    responses(
+        (status = 200, description = "A page of the inbox.", body = InboxPage),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthenticated),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn inbox(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -388,6 +529,25 @@ pub(crate) async fn inbox_page(s: &ApiState, p: &Principal, q: InboxQuery) -> Ap
 }
 
 /// `GET /v1/messages/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/messages/{id}",
+    operation_id = "show",
+    tags = ["messages"],
+    summary = "A message's header, handling, content and state.",
+    description = "Roles: officer, supervisor (auditors never read content).",
+    params(("id" = MessageIdText, Path, description = "The message's id.")),
+    responses(
+        (status = 200, description = "The message.", body = MessageView),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 410, description = "`message-purged`: the body was purged under the retention policy; the trail remains.", body = ErrorBody),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, description = "`stored-body-damaged`: the stored copy of this message is damaged (it no longer matches its id or signature); it is never shown. Or `internal-error`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn show(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -407,6 +567,25 @@ pub(crate) fn message(s: &ApiState, p: &Principal, id: &str) -> ApiResult<Messag
 }
 
 /// `POST /v1/messages/{id}/ack`.
+#[utoipa::path(
+    post,
+    path = "/v1/messages/{id}/ack",
+    operation_id = "ack",
+    tags = ["messages"],
+    summary = "Acknowledge (mark read) a message delivered to this node; logged with who did it.",
+    description = "Idempotent. Roles: officer, supervisor.",
+    params(("id" = MessageIdText, Path, description = "The message's id.")),
+    responses(
+        (status = 200, description = "Acknowledged.", body = Acked),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`not-in-inbox`: the message was sent or relayed by this node, not delivered to it.", body = ErrorBody),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn ack(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -438,6 +617,23 @@ pub(crate) async fn acknowledge(s: &ApiState, p: &Principal, id: &str) -> ApiRes
 }
 
 /// `GET /v1/messages/{id}/trail`.
+#[utoipa::path(
+    get,
+    path = "/v1/messages/{id}/trail",
+    operation_id = "trail",
+    tags = ["messages", "audit"],
+    summary = "Every log entry about a message, and each next hop's signed answer.",
+    description = "For a message this node sent, `hops` holds every hop's receipt (`relayed` or `delivered`) or refusal reason code — the next hop's directly, later hops' carried back by the relays in hop reports — with the log leaf and the id of the signed receipt or refusal that proves it. Contains no content. Roles: all.",
+    params(("id" = MessageIdText, Path, description = "The message's id.")),
+    responses(
+        (status = 200, description = "The trail.", body = Trail),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn trail(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -475,6 +671,20 @@ pub(crate) async fn trail_of(s: &ApiState, p: &Principal, id: &str) -> ApiResult
 }
 
 /// `GET /v1/status`.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    operation_id = "status",
+    tags = ["node"],
+    summary = "Node status: peers up or down, outbox depth per peer, log size, last checkpoint, alarms.",
+    description = "Roles: all.",
+    responses(
+        (status = 200, description = "The status report.", body = StatusView),
+        (status = 401, response = Unauthenticated),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn status(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -504,6 +714,20 @@ pub(crate) fn status_of(s: &ApiState, p: &Principal) -> ApiResult<StatusView> {
 }
 
 /// `GET /v1/peers`.
+#[utoipa::path(
+    get,
+    path = "/v1/peers",
+    operation_id = "peers",
+    tags = ["node"],
+    summary = "Configured peers, their session state and outbox depth.",
+    description = "Roles: all.",
+    responses(
+        (status = 200, description = "Peers.", body = Peers),
+        (status = 401, response = Unauthenticated),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn peers(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -516,16 +740,41 @@ pub(crate) async fn peers(
 }
 
 /// Query of `GET /v1/log`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogQuery {
-    /// First log index.
+    /// First log index (beyond the log: no entries).
+    #[param(
+        minimum = 0,
+        maximum = 18446744073709551615u64,
+        format = "uint64",
+        default = 0
+    )]
     pub(crate) from: Option<u64>,
-    /// Most entries.
+    /// Most entries: 1 to 1000 (outside: 400).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     pub(crate) limit: Option<usize>,
 }
 
 /// `GET /v1/log`.
+#[utoipa::path(
+    get,
+    path = "/v1/log",
+    operation_id = "log",
+    tags = ["audit"],
+    summary = "Decoded entries of the node's tamper-evident event log (Merkle leaves).",
+    description = "Leaves hold commitments (ids, parties, handling codes, times), never content. A `from` beyond the log gives no entries. Roles: auditor, supervisor.",
+    params(LogQuery),
+    responses(
+        (status = 200, description = "A page of the log.", body = LogPage),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn log(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -565,12 +814,20 @@ pub(crate) async fn log_page(s: &ApiState, p: &Principal, q: LogQuery) -> ApiRes
 }
 
 /// Query of `GET /v1/checkpoints`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CheckpointsQuery {
     /// Position of the first checkpoint (0: the oldest).
+    #[param(
+        minimum = 0,
+        maximum = 18446744073709551615u64,
+        format = "uint64",
+        default = 0
+    )]
     from: Option<usize>,
-    /// Most checkpoints ([`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]).
+    /// Most checkpoints: 1 to 1000 (outside: 400).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<usize>,
 }
 
@@ -595,6 +852,23 @@ fn checkpoint_page(
 
 /// `GET /v1/checkpoints?from=&limit=`: a page of every checkpoint this node signed, oldest
 /// first. Auditors and supervisors: the history grows for as long as the node runs.
+#[utoipa::path(
+    get,
+    path = "/v1/checkpoints",
+    operation_id = "checkpoints",
+    tags = ["audit"],
+    summary = "A page of every checkpoint this node signed, oldest first (later copies carry witnesses' cosignatures).",
+    description = "The history grows for as long as the node runs, so it is read a page at a time. Roles: auditor, supervisor (officers read the latest checkpoint, `/v1/checkpoint`).",
+    params(CheckpointsQuery),
+    responses(
+        (status = 200, description = "A page of the signed notes, as kept in the data dir's checkpoints.jsonl.", body = CheckpointPage),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn checkpoints(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -614,6 +888,24 @@ pub(crate) async fn checkpoints(
 
 /// `GET /v1/proofs/{id}`: an inclusion proof of every log entry about a message against the
 /// last checkpoint, in the format of `liaison audit prove` (docs/AUDIT.md).
+#[utoipa::path(
+    get,
+    path = "/v1/proofs/{id}",
+    operation_id = "proof",
+    tags = ["audit"],
+    summary = "Inclusion proof of every log entry about a message, against the last checkpoint.",
+    description = "The proof file of `liaison audit prove` (format `liaison-inclusion-proof/1`, see docs/AUDIT.md), checkable offline with only the network CA (`liaison audit check-proof`, tests/audit_check.py). Signs a fresh checkpoint first if the log grew (as GET /v1/checkpoint does), so every entry about the message is proven. Roles: auditor, supervisor.",
+    params(("id" = MessageIdText, Path, description = "The message's id.")),
+    responses(
+        (status = 200, description = "The proof file.", body = crate::audit::ProofFile),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn proof(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -649,17 +941,39 @@ pub(crate) async fn proof_of(
 }
 
 /// Query of `GET /v1/consistency`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConsistencyQuery {
     /// Size of the older checkpoint.
+    #[param(minimum = 0, maximum = 18446744073709551615u64, format = "uint64")]
     old: u64,
-    /// Size of the newer checkpoint.
+    /// Size of the newer checkpoint: at least `old`, at most the log's size (otherwise 422
+    /// `out-of-range`).
+    #[param(minimum = 0, maximum = 18446744073709551615u64, format = "uint64")]
     new: u64,
 }
 
 /// `GET /v1/consistency?old=N&new=M`: the proof that the log of `old` entries is a prefix of
 /// that of `new` entries (base64 hashes, RFC 9162 order).
+#[utoipa::path(
+    get,
+    path = "/v1/consistency",
+    operation_id = "consistency",
+    tags = ["audit"],
+    summary = "Proof that the log of `old` entries is a prefix of the log of `new` entries (RFC 9162).",
+    description = "`old` at most `new`, `new` at most the log's size (otherwise 422 `out-of-range`). Roles: auditor, supervisor.",
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, description = "The proof's hashes, base64, in RFC 9162 order.", body = Consistency),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyAttempts),
+        (status = 422, description = "`out-of-range`: `old` is above `new`, or `new` above the log's size.", body = ErrorBody),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn consistency(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -688,7 +1002,7 @@ pub(crate) async fn consistency(
 }
 
 /// Body of `POST /v1/purge`.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PurgeRequest {
     /// Only list what is due.
@@ -697,6 +1011,25 @@ pub struct PurgeRequest {
 
 /// `POST /v1/purge`: deletes the message bodies the retention policy says are due (a
 /// `purged` log entry each); lists them with `dry_run`. Supervisor only.
+#[utoipa::path(
+    post,
+    path = "/v1/purge",
+    operation_id = "purge",
+    tags = ["audit"],
+    summary = "Delete the message bodies the retention policy says are due (supervisor only).",
+    description = "Each purged message gets a `purged` log entry (naming the rule); the body is then overwritten on disk. Log entries and proofs stay. Messages still owed a receipt keep their bodies. With `dry_run`, only lists what is due. No body, `null` and `{}` are the same request.",
+    request_body(content = Option<PurgeRequest>),
+    responses(
+        (status = 200, description = "What was due and what was purged.", body = PurgeReport),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn purge(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -705,11 +1038,12 @@ pub(crate) async fn purge(
     p.require(Action::Purge)?;
     let bytes = req
         .map_err(|e| ApiError::from_bytes(&e, s.ctx.cfg.api.max_body_bytes, "bad purge request"))?;
-    // No body is the default request (purge what is due), as the document allows.
+    // No body (or `null`) is the default request (purge what is due), as the document allows.
     let req: PurgeRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
         PurgeRequest::default()
     } else {
         match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(serde_json::Value::Null) => Ok(PurgeRequest::default()),
             Ok(v @ serde_json::Value::Object(_)) => serde_json::from_value(v),
             Ok(_) => Err(serde::de::Error::custom("a purge request is a JSON object")),
             Err(e) => Err(e),
@@ -769,6 +1103,21 @@ pub(crate) async fn purge_as(s: &ApiState, p: &Principal, dry_run: bool) -> ApiR
 }
 
 /// `GET /v1/checkpoint`: signs a fresh checkpoint if the log grew, then returns the latest.
+#[utoipa::path(
+    get,
+    path = "/v1/checkpoint",
+    operation_id = "checkpoint",
+    tags = ["audit"],
+    summary = "The latest signed checkpoint of the log (C2SP tlog-checkpoint signed note).",
+    description = "Signs a fresh checkpoint first if the log grew since the last one (covering only durable entries). Roles: all.",
+    responses(
+        (status = 200, description = "The signed note.", body = String, content_type = "text/plain", example = json!("liaison/caricc.central-asia\n42\nq5v...=\n\n— caricc.central-asia AbCd...=\n")),
+        (status = 401, response = Unauthenticated),
+        (status = 404, description = "`no-checkpoint`: none signed yet.", body = ErrorBody),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn checkpoint(
     State(s): State<ApiState>,
     Extension(p): Extension<Principal>,

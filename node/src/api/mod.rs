@@ -56,6 +56,7 @@ mod admin;
 pub mod auth;
 pub mod backoff;
 mod cases;
+pub mod doc;
 pub(crate) mod handlers;
 mod json;
 pub mod request_id;
