@@ -26,6 +26,7 @@ pub mod bundle;
 pub mod ca;
 pub mod console;
 pub mod error;
+pub mod facts;
 pub mod identity;
 pub mod load;
 pub mod revocation;

@@ -59,6 +59,8 @@ pub struct Status {
     pub damaged_messages: u64,
     /// The last check of every stored body (none until the first finishes after start-up).
     pub store_check: Option<crate::store::ScrubReport>,
+    /// What ends (certificates, CAs, CRLs, peers' certificates), soonest first.
+    pub expiries: Vec<crate::expiry::Expiry>,
 }
 
 /// What `send` did.
@@ -103,6 +105,8 @@ pub struct Ctx {
     /// Serialises the forwarding of case messages to participants they missed (see
     /// `crate::case::forward_missed`).
     pub(crate) forwarding: tokio::sync::Mutex<()>,
+    /// What ends, as read at start (certificates, CAs, CRLs; peers' are in `sessions`).
+    pub(crate) expiries: Mutex<Vec<crate::expiry::Expiry>>,
 }
 
 impl Ctx {
@@ -190,7 +194,29 @@ pub fn status(ctx: &Ctx) -> Status {
         disk_bytes: ctx.store.size_on_disk(),
         damaged_messages: ctx.store.damaged_count() as u64,
         store_check: ctx.store.last_scrub(),
+        expiries: expiries(ctx),
     }
+}
+
+/// Every end the node knows of now, soonest first: the start's (certificates, CAs, CRLs)
+/// and each peer's certificate on its current or last session.
+pub(crate) fn expiries(ctx: &Ctx) -> Vec<crate::expiry::Expiry> {
+    let mut out = ctx
+        .expiries
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    for (peer, s) in ctx.sessions.states() {
+        if let Some(at) = s.certificate_expires {
+            out.push(crate::expiry::Expiry {
+                what: format!("peer {peer}"),
+                at,
+                crl: false,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.what.cmp(&b.what)));
+    out
 }
 
 /// Runs a check of every stored body on the blocking pool (see [`crate::store::Store::scrub`]);
@@ -245,6 +271,7 @@ impl crate::views::PeerView {
             sent: p.state.sent,
             receipts: p.state.receipts,
             outbox: p.outbox,
+            certificate_expires_at: p.state.certificate_expires.map(|t| t.to_rfc3339()),
         }
     }
 }
@@ -265,6 +292,17 @@ impl crate::views::StatusView {
             damaged_messages: s.damaged_messages,
             store_check: s.store_check.as_ref().map(crate::views::ScrubView::of),
             case_gaps: Vec::new(),
+            expiries: {
+                let now = crate::store::now();
+                s.expiries
+                    .iter()
+                    .map(|e| crate::views::ExpiryView {
+                        what: e.what.clone(),
+                        at: e.at.to_rfc3339(),
+                        days_left: e.days_left(now),
+                    })
+                    .collect()
+            },
         }
     }
 }

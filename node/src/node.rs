@@ -203,9 +203,13 @@ impl Node {
             });
         }
         let sealing = crate::directory::load_or_create_secret(&cfg.data_dir)?;
+        let sealing_public = sealing.public();
         let own_statements = crate::directory::own_statements(&signers, &sealing)?;
         let directory = crate::directory::load(&cfg.data_dir, &trust);
         let alarms = Arc::new(crate::alarm::Alarms::new());
+        // Alarms raised from here on are recorded in the log once the node runs.
+        let (raised_tx, raised_rx) = tokio::sync::mpsc::channel(256);
+        alarms.notify_raised(raised_tx);
         let store = Store::open_with_options(
             &cfg.data_dir,
             signer.clone(),
@@ -246,18 +250,10 @@ impl Node {
             deconfliction: std::sync::OnceLock::new(),
             cases: Default::default(),
             forwarding: tokio::sync::Mutex::new(()),
+            expiries: Default::default(),
             cfg,
         });
-        ctx.store
-            .record(Event::Admin {
-                act: "start".into(),
-                detail: format!(
-                    "liaison {} listening on {}",
-                    env!("CARGO_PKG_VERSION"),
-                    endpoint.local_addr().map_err(StartError::Io)?
-                ),
-            })
-            .await?;
+        record_start(&ctx, sealing_public, &endpoint).await?;
         if ctx.store.opened_without_checkpoints() {
             ctx.store
                 .record(Event::Admin {
@@ -286,6 +282,8 @@ impl Node {
             tasks.spawn(crate::peer::run(ctx.clone(), endpoint.clone(), p.clone()));
         }
         tasks.spawn(checkpoint_loop(ctx.clone()));
+        tasks.spawn(record_alarms(ctx.clone(), raised_rx));
+        tasks.spawn(watch_expiries(ctx.clone()));
         tasks.spawn(check_store_in_background(ctx.clone()));
         tasks.spawn(forward_missed_in_background(ctx.clone()));
         tracing::info!(node = %ctx.me.id(), quic = %endpoint.local_addr().map_err(StartError::Io)?, api = %api_addr, "node started");
@@ -342,6 +340,16 @@ impl Node {
     /// endpoint, let the writer finish its current group commit, close the store.
     pub async fn shutdown(self) -> Result<()> {
         tracing::info!(node = %self.ctx.me.id(), "shutting down");
+        crate::admin_log::record(
+            &self.ctx.store,
+            "stop",
+            format!(
+                "orderly shutdown of liaison {} ({} log entries)",
+                env!("CARGO_PKG_VERSION"),
+                self.ctx.store.log_size()
+            ),
+        )
+        .await;
         self.ctx.cancel.cancel();
         let mut tasks = std::mem::take(
             &mut *self
@@ -362,6 +370,112 @@ impl Node {
         self.ctx.store.shutdown().await?;
         Ok(())
     }
+}
+
+/// Checks every end (certificates, CAs, CRLs, peers' certificates) against the alarm
+/// thresholds now and every [`crate::expiry::CHECK_EVERY`], until the node stops.
+async fn watch_expiries(ctx: Arc<Ctx>) {
+    loop {
+        let now = crate::store::now();
+        for (subject, text) in crate::expiry::alarms(&crate::core::expiries(&ctx), now) {
+            ctx.alarms.raise(
+                crate::alarm::AlarmKind::CertificateExpiring,
+                &subject,
+                text,
+                now,
+            );
+        }
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            _ = tokio::time::sleep(crate::expiry::CHECK_EVERY) => {}
+        }
+    }
+}
+
+/// Records each alarm in the log as it is first raised (`alarm-raised`).
+async fn record_alarms(
+    ctx: Arc<Ctx>,
+    mut raised: tokio::sync::mpsc::Receiver<crate::alarm::Alarm>,
+) {
+    loop {
+        let alarm = tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            a = raised.recv() => match a {
+                Some(a) => a,
+                None => return,
+            },
+        };
+        let subject = if alarm.subject.is_empty() || alarm.text.contains(&alarm.subject) {
+            String::new()
+        } else {
+            format!(" ({})", alarm.subject)
+        };
+        crate::admin_log::record(
+            &ctx.store,
+            "alarm-raised",
+            format!("{}{subject}: {}", alarm.code.code(), alarm.text),
+        )
+        .await;
+    }
+}
+
+/// Records the start's administrative acts (what it runs with and what changed since the
+/// last start, [`crate::admin_log`]) and keeps its facts for the next start.
+async fn record_start(
+    ctx: &Ctx,
+    sealing_public: [u8; 32],
+    endpoint: &quinn::Endpoint,
+) -> Result<(), StartError> {
+    let cfg = &ctx.cfg;
+    let fail = |e: String| StartError::Invalid(e);
+    let mut trust = Vec::new();
+    for t in &cfg.trust {
+        trust.extend(liaison_certs::facts::trust_facts(t.source()).map_err(StartError::Trust)?);
+    }
+    let mut certificates: Vec<(String, Vec<u8>)> = ctx
+        .me
+        .ids()
+        .iter()
+        .filter_map(|id| ctx.me.signer_of(id))
+        .map(|s| (format!("identity {}", s.node()), s.cert_der().to_vec()))
+        .collect();
+    if let Some(path) = &cfg.api.tls_cert {
+        let der = liaison_certs::load::read_cert(path).map_err(StartError::Trust)?;
+        certificates.push(("console and API HTTPS certificate".to_owned(), der));
+    }
+    // The token is created here if missing (the API reads the same file when it binds).
+    let token = crate::api::auth::load_or_create_token(&cfg.api.token_file)
+        .map_err(|e| fail(e.to_string()))?;
+    let mut secrets = vec![
+        ("sealing key", sealing_public.to_vec()),
+        ("API token", token.as_bytes().to_vec()),
+    ];
+    if let Some(path) = &cfg.deconfliction.key_file {
+        if let Ok(bytes) = std::fs::read(path) {
+            secrets.push(("deconfliction key", bytes));
+        }
+    }
+    let now = crate::admin_log::StartState::of(
+        cfg,
+        certificates.iter().map(|(w, d)| (w.clone(), d.as_slice())),
+        &trust,
+        secrets,
+    )?;
+    let prev = crate::admin_log::StartState::read(&cfg.data_dir);
+    let listen = endpoint.local_addr().map_err(StartError::Io)?.to_string();
+    for (act, detail) in
+        crate::admin_log::start_acts(env!("CARGO_PKG_VERSION"), &listen, prev.as_ref(), &now)
+    {
+        ctx.store
+            .record(Event::Admin {
+                act: act.to_owned(),
+                detail,
+            })
+            .await?;
+    }
+    now.write(&cfg.data_dir)?;
+    *ctx.expiries.lock().unwrap_or_else(|e| e.into_inner()) = crate::expiry::of_start(&now);
+    Ok(())
 }
 
 /// Binds the QUIC endpoint; if the address is still held by this node's previous run (a

@@ -51,8 +51,12 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
         match attempt {
             Ok(conn) => {
                 tracing::info!(peer = %peer.node_id, "session up");
+                let expires = crate::endpoint::peer_cert_der(&conn)
+                    .and_then(|der| liaison_certs::facts::cert_facts(&der).ok())
+                    .map(|f| f.not_after);
                 ctx.sessions.set(&peer.node_id, |s| {
                     s.connected = true;
+                    s.certificate_expires = expires;
                     s.since = Some(now());
                     s.last_error = None;
                     s.sent = 0;

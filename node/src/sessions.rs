@@ -23,6 +23,8 @@ pub struct PeerState {
     pub sent: u64,
     /// Receipts received on the current session.
     pub receipts: u64,
+    /// When the certificate the peer presented last ends its validity.
+    pub certificate_expires: Option<Timestamp>,
 }
 
 /// The configured peers' sessions and the routes beyond them.

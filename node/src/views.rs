@@ -1138,6 +1138,10 @@ pub struct PeerView {
     pub receipts: u64,
     /// Messages waiting for this peer's receipt.
     pub outbox: u64,
+    /// When the certificate the peer presented on its current or last session ends.
+    #[serde(default)]
+    #[schema(value_type = Option<TimeText>)]
+    pub certificate_expires_at: Option<String>,
 }
 
 /// The node's status report (`GET /v1/status`).
@@ -1171,6 +1175,23 @@ pub struct StatusView {
     /// `cases.gap_after_secs`, oldest first (shown only to those who may read content).
     #[serde(default)]
     pub case_gaps: Vec<CaseGapView>,
+    /// What ends — certificates this node presents, CAs it trusts and their CRLs' next
+    /// updates, peers' certificates — soonest first; alarms at 30 and 7 days.
+    #[serde(default)]
+    pub expiries: Vec<ExpiryView>,
+}
+
+/// Something that ends: a certificate's validity, or a CRL's currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Expiry)]
+pub struct ExpiryView {
+    /// What it is: `identity <node>`, `CA <name>`, `CRL of CA <name>`, `peer <node>`, …
+    pub what: String,
+    /// When it ends.
+    #[schema(value_type = TimeText)]
+    pub at: String,
+    /// Whole days left (negative once it has ended).
+    pub days_left: i64,
 }
 
 /// A case message of this node that some recipient has not received yet.

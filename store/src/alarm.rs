@@ -57,6 +57,9 @@ pub enum AlarmKind {
     WitnessNotKept,
     /// Deconfliction could not notify a party of an overlap.
     DeconflictionNotice,
+    /// A certificate this node presents, trusts or talks to, or a CRL it trusts, ends
+    /// within 30 days (subject: what, and the threshold crossed: 30 or 7 days).
+    CertificateExpiring,
     /// More than [`MAX_ALARMS`] distinct alarms: the oldest were dropped.
     AlarmsDropped,
 }
@@ -82,6 +85,7 @@ impl AlarmKind {
             Self::DirectoryNotKept => "directory-not-kept",
             Self::WitnessNotKept => "witness-cert-not-kept",
             Self::DeconflictionNotice => "deconfliction-notice-failed",
+            Self::CertificateExpiring => "certificate-expiring",
             Self::AlarmsDropped => "alarms-dropped",
         }
     }
@@ -105,6 +109,7 @@ impl AlarmKind {
         Self::DirectoryNotKept,
         Self::WitnessNotKept,
         Self::DeconflictionNotice,
+        Self::CertificateExpiring,
         Self::AlarmsDropped,
     ];
 }
@@ -154,6 +159,8 @@ pub(crate) fn rfc3339_opt<S: serde::Serializer>(
 #[derive(Debug, Default)]
 pub struct Alarms {
     list: Mutex<Vec<Alarm>>,
+    /// Where each newly raised alarm is sent (the node records it in its log).
+    raised: std::sync::OnceLock<tokio::sync::mpsc::Sender<Alarm>>,
 }
 
 impl Alarms {
@@ -207,14 +214,26 @@ impl Alarms {
                 }
             }
         }
-        list.push(Alarm {
+        let alarm = Alarm {
             code: kind,
             subject: subject.to_owned(),
             text,
             count: 1,
             first_at: now,
             last_at: now,
-        });
+        };
+        list.push(alarm.clone());
+        drop(list);
+        if let Some(tx) = self.raised.get() {
+            // Full (a burst of new alarms): the alarm stands, and tracing has it.
+            let _ = tx.try_send(alarm);
+        }
+    }
+
+    /// Sends every alarm raised from now on, once when it is first raised (not its repeats),
+    /// to `tx`. Set once; later calls are ignored.
+    pub fn notify_raised(&self, tx: tokio::sync::mpsc::Sender<Alarm>) {
+        let _ = self.raised.set(tx);
     }
 
     /// The alarms, oldest first.

@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) last_scrub: Mutex<Option<ScrubReport>>,
     /// Whether the start-up found no checkpoint files beside a non-empty log (accepted).
     pub(crate) opened_without_checkpoints: bool,
+    /// What the metrics count.
+    pub(crate) counters: crate::metrics::Counters,
 }
 
 impl Shared {
@@ -301,6 +303,7 @@ impl Store {
             scrubbing: Mutex::new(()),
             last_scrub: Mutex::new(None),
             opened_without_checkpoints: accepted_missing,
+            counters: Default::default(),
         });
         let (tx, rx) = mpsc::channel(MAX_GROUP);
         let store = Store {
@@ -872,6 +875,11 @@ impl Store {
     /// Current tree root over the durable log.
     pub fn log_root(&self) -> Hash {
         self.shared.index().root.root()
+    }
+
+    /// The counters of the node's metrics, now.
+    pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
+        self.shared.counters.snapshot()
     }
 
     /// The last signed checkpoint note.

@@ -46,6 +46,7 @@ pub mod error;
 pub mod files;
 pub mod journal;
 pub mod lock;
+pub mod metrics;
 
 mod handle;
 mod index;

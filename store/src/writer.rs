@@ -186,11 +186,14 @@ struct Group<'a> {
     next_outbox: HashMap<NodeId, u64>,
     queued: HashSet<NodeId>,
     now: Timestamp,
+    /// Entries by event type and message bytes by role, for the metrics once durable.
+    counted: ([u64; 10], [u64; 3]),
 }
 
 impl Group<'_> {
     fn append(&mut self, event: Event) -> u64 {
         let index = self.base_leaf + self.leaves.len() as u64;
+        self.counted.0[crate::metrics::event_slot(&event)] += 1;
         self.leaves.push(
             LogEntry {
                 index,
@@ -206,6 +209,7 @@ impl Group<'_> {
     /// for the log and once more for the message's state.
     fn append_message_event(&mut self, event: Event) -> StoreResult<(u64, MessageFacts)> {
         let index = self.base_leaf + self.leaves.len() as u64;
+        self.counted.0[crate::metrics::event_slot(&event)] += 1;
         let entry = LogEntry {
             index,
             at: self.now,
@@ -297,6 +301,7 @@ impl Group<'_> {
         next_hops: &[NodeId],
         deliver: bool,
     ) {
+        self.counted.1[crate::metrics::role_slot(role)] += bytes.len() as u64;
         let id = facts.id;
         let pending = next_hops
             .iter()
@@ -636,6 +641,7 @@ impl Writer {
             next_outbox,
             queued: HashSet::new(),
             now: now(),
+            counted: ([0; 10], [0; 3]),
         };
         let mut failure = self
             .broken
@@ -663,12 +669,19 @@ impl Writer {
             states,
             queued,
             next_outbox,
+            counted,
             ..
         } = group;
+        let started = std::time::Instant::now();
         let result = match failure {
             Some(e) => Err(e),
             None => self.write(leaves, new, signed, states, next_outbox),
         };
+        if result.is_ok() {
+            self.shared
+                .counters
+                .add_group(&counted.0, &counted.1, started.elapsed());
+        }
         if let Err(e) = result {
             // Nothing of this group is durable: fail every request in it. The indexes were not
             // touched, so the next group starts clean.
@@ -875,6 +888,7 @@ impl Writer {
         if let Ok(mut last) = self.shared.last_checkpoint.write() {
             *last = Some(note.clone());
         }
+        self.shared.counters.checkpoint_signed(now().0);
         self.shared
             .index
             .write()

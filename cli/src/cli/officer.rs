@@ -1180,6 +1180,17 @@ fn print_status(v: &StatusView) {
     );
     out!("peers:");
     print_peers(&v.peers);
+    if !v.expiries.is_empty() {
+        out!("certificates and CRLs (days left):");
+        for e in &v.expiries {
+            let left = if e.days_left < 0 {
+                "ENDED".to_owned()
+            } else {
+                e.days_left.to_string()
+            };
+            out!("  {left:>6}  {}  {}", short_time(&e.at), e.what);
+        }
+    }
     if v.damaged_messages > 0 {
         out!(
             "DAMAGED      {} stored messages (see the alarms)",

@@ -51,6 +51,7 @@ use super::{admin, cases, handlers};
         cases::show,
         cases::act,
         handlers::status,
+        handlers::metrics,
         handlers::peers,
         handlers::log,
         handlers::checkpoint,

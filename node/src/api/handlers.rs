@@ -713,6 +713,41 @@ pub(crate) fn status_of(s: &ApiState, p: &Principal) -> ApiResult<StatusView> {
     Ok(v)
 }
 
+/// `GET /metrics`: the node's metrics for Prometheus.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tags = ["node"],
+    summary = "The node's metrics, in the Prometheus text exposition format (0.0.4).",
+    description = "Peers up, outbox depth and age per peer, log entries and message bytes by type since start, the group-commit duration histogram, checkpoint age and entries not yet covered, certificate and CRL days left, alarms by code, unread messages. Authenticated as every operation (a scraper uses the bearer token, e.g. Prometheus's `authorization.credentials_file`). Roles: all.",
+    responses(
+        (status = 200, description = "The metrics.", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"),
+        (status = 401, response = Unauthenticated),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    ),
+)]
+pub(crate) async fn metrics(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Response> {
+    p.require(Action::Status)?;
+    // The outbox ages read a state per peer from the store: off the async workers.
+    let text = blocking(&s, |s| {
+        let ctx = &s.ctx;
+        let now = crate::store::now();
+        Ok(crate::metrics::render(
+            &crate::core::status(ctx),
+            &ctx.store.metrics(),
+            &crate::metrics::outbox_ages(ctx, now),
+            now,
+        ))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
+}
+
 /// `GET /v1/peers`.
 #[utoipa::path(
     get,

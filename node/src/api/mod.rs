@@ -17,6 +17,7 @@
 //! | GET | `/cases/{case}` | officer, supervisor | a case as this node derives it |
 //! | POST | `/cases/{case}/{action}` | officer, supervisor | invite, accept, decline, update, task, close, remove, leave, suspend, resume, history |
 //! | GET | `/status`, `/peers` | all | node status, peer sessions, outbox depths |
+//! | GET | `/metrics` (not under `/v1`) | all | Prometheus metrics ([`crate::metrics`]) |
 //! | GET | `/log?from=&limit=` | auditor, supervisor | decoded log entries |
 //! | GET | `/checkpoint` | all | the latest signed checkpoint (text/plain) |
 //! | GET | `/checkpoints?from=&limit=` | auditor, supervisor | a page of every checkpoint signed |
@@ -111,6 +112,8 @@ pub(crate) struct ApiState {
     pub(crate) token: Arc<TokenCheck>,
     /// Failed token sign-ins per source, bearer and console login alike.
     pub(crate) sign_ins: Arc<SignInBackoff>,
+    /// When each principal's sign-in was last recorded in the log.
+    pub(crate) recorded_sign_ins: Arc<crate::admin_log::SignIns>,
 }
 
 /// An API error: HTTP status, stable reason code, and a detail that says what to fix.
@@ -420,6 +423,7 @@ pub(crate) async fn bind(ctx: Arc<Ctx>, shell: Shell) -> Result<ApiServer, ApiSt
         token: Arc::new(TokenCheck::new(&token)?),
         ctx: ctx.clone(),
         sign_ins: Arc::new(SignInBackoff::new()),
+        recorded_sign_ins: Arc::default(),
     };
     drop(token);
     let app = router(state, shell);
@@ -543,6 +547,7 @@ fn router(state: ApiState, shell: Shell) -> Router {
         .route("/v1/cases/{case}", get(cases::show))
         .route("/v1/cases/{case}/{action}", post(cases::act))
         .route("/v1/status", get(handlers::status))
+        .route("/metrics", get(handlers::metrics))
         .route("/v1/peers", get(handlers::peers))
         .route("/v1/log", get(handlers::log))
         .route("/v1/checkpoint", get(handlers::checkpoint))
@@ -617,21 +622,35 @@ async fn authenticate(
     if (shell.owns)(&path) {
         return (shell.gate)(state, req, next).await;
     }
-    let principal = match req.extensions().get::<ConnectInfo<tls::OfficerConn>>() {
-        Some(ConnectInfo(conn)) => conn
-            .officer
-            .as_ref()
-            .map(Principal::officer)
-            .ok_or_else(|| {
-                ApiError::Unauthenticated(
-                    "the client certificate is not an officer certificate".into(),
-                )
-            }),
-        None => token_sign_in(&state, &req),
+    let (principal, how, source) = match req.extensions().get::<ConnectInfo<tls::OfficerConn>>() {
+        Some(ConnectInfo(conn)) => (
+            conn.officer
+                .as_ref()
+                .map(Principal::officer)
+                .ok_or_else(|| {
+                    ApiError::Unauthenticated(
+                        "the client certificate is not an officer certificate".into(),
+                    )
+                }),
+            "an officer certificate (API)",
+            Some(conn.remote.ip()),
+        ),
+        None => {
+            let source = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip());
+            let (principal, guessed) = token_sign_in(&state, &req);
+            if guessed && principal.is_err() {
+                sign_in_refused(&state, "a wrong bearer token (API)", source).await;
+            }
+            (principal, "the bearer token (API)", source)
+        }
     };
     let request_id = RequestId::current().map(|id| id.to_string());
     match principal {
         Ok(p) => {
+            note_sign_in(&state, &p, how, source).await;
             req.extensions_mut().insert(p.clone());
             let resp = next.run(req).await;
             tracing::debug!(who = %p, %method, path, status = resp.status().as_u16(), request_id, "api request");
@@ -645,19 +664,18 @@ async fn authenticate(
 }
 
 /// The bearer token of a request on the plain listener, checked unless its source is
-/// backing off ([`backoff`]). A request without an `Authorization` header guesses nothing
-/// and is not counted.
-fn token_sign_in(state: &ApiState, req: &Request) -> Result<Principal, ApiError> {
+/// backing off ([`backoff`]); and whether a token was presented and checked. A request
+/// without an `Authorization` header guesses nothing and is not counted.
+fn token_sign_in(state: &ApiState, req: &Request) -> (Result<Principal, ApiError>, bool) {
     let source = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| Source::from(addr.ip()));
     let now = Instant::now();
     if let Some(source) = source {
-        state
-            .sign_ins
-            .check(source, now)
-            .map_err(|retry_after| ApiError::TooManyAttempts { retry_after })?;
+        if let Err(retry_after) = state.sign_ins.check(source, now) {
+            return (Err(ApiError::TooManyAttempts { retry_after }), false);
+        }
     }
     let presented = req.headers().get(header::AUTHORIZATION);
     let principal = state
@@ -666,7 +684,50 @@ fn token_sign_in(state: &ApiState, req: &Request) -> Result<Principal, ApiError>
     if let (Some(source), Some(_)) = (source, presented) {
         state.sign_ins.record(source, principal.is_ok(), now);
     }
-    principal
+    (principal, presented.is_some())
+}
+
+fn from(source: Option<std::net::IpAddr>) -> String {
+    source.map_or(String::new(), |ip| format!(" from {ip}"))
+}
+
+/// Records `p`'s sign-in by `method` in the log: on the API, where every request
+/// authenticates, once per [`crate::admin_log::SIGN_IN_RECORD_INTERVAL`] per principal and
+/// method.
+pub(crate) async fn note_sign_in(
+    state: &ApiState,
+    p: &Principal,
+    method: &str,
+    source: Option<std::net::IpAddr>,
+) {
+    let key = format!("{} {} {method}", p.who, p.role.as_str());
+    if state.recorded_sign_ins.due(&key, Instant::now()) {
+        crate::admin_log::record(
+            &state.ctx.store,
+            "sign-in",
+            format!(
+                "{} ({}) with {method}{}",
+                p.who,
+                p.role.as_str(),
+                from(source)
+            ),
+        )
+        .await;
+    }
+}
+
+/// Records a refused sign-in (a wrong token); the sign-in back-off bounds how often.
+pub(crate) async fn sign_in_refused(
+    state: &ApiState,
+    method: &str,
+    source: Option<std::net::IpAddr>,
+) {
+    crate::admin_log::record(
+        &state.ctx.store,
+        "sign-in-refused",
+        format!("{method}{}", from(source)),
+    )
+    .await;
 }
 
 #[cfg(test)]

@@ -429,18 +429,25 @@ pub(crate) async fn gate(
     let conn = parts
         .extensions
         .get::<ConnectInfo<tls::OfficerConn>>()
-        .map(|ConnectInfo(c)| c.officer.clone());
+        .map(|ConnectInfo(c)| (c.officer.clone(), c.remote.ip()));
     let secure = conn.is_some();
     let auth = match conn {
-        Some(Some(officer)) => {
+        Some((Some(officer), ip)) => {
             let principal = Principal::officer(&officer);
+            crate::api::note_sign_in(
+                state,
+                &principal,
+                "an officer certificate (console)",
+                Some(ip),
+            )
+            .await;
             Some(Auth {
                 csrf: console.sessions.csrf_for(&principal.who),
                 principal,
                 session: None,
             })
         }
-        Some(None) => None,
+        Some((None, _)) => None,
         None => cookie_of(
             &parts.headers,
             &session_cookie_name(state.ctx.me.id().as_str()),
@@ -623,7 +630,8 @@ async fn login(
         return cx.error(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", None);
     };
     // The same backoff as the API's bearer token: it is the same token.
-    let source = peer.map(|Extension(ConnectInfo(addr))| Source::from(addr.ip()));
+    let ip = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+    let source = ip.map(Source::from);
     let now = Instant::now();
     if let Some(wait) = source.and_then(|src| s.sign_ins.check(src, now).err()) {
         tracing::info!("console: login refused: too many failed sign-ins from this address");
@@ -644,10 +652,23 @@ async fn login(
     }
     if !ok {
         tracing::info!("console: login with a wrong token refused");
+        crate::api::sign_in_refused(&s, "a wrong token (console login)", ip).await;
         return login_page(&cx, StatusCode::UNAUTHORIZED, Some("bad-token"), &fresh);
     }
     let principal = Principal::token();
     tracing::info!(who = %principal, "console: logged in");
+    // Every console sign-in is recorded: it opens a session, which a sign-out closes.
+    crate::admin_log::record(
+        &s.ctx.store,
+        "sign-in",
+        format!(
+            "{} ({}) with the token (console session){}",
+            principal.who,
+            principal.role.as_str(),
+            ip.map_or(String::new(), |ip| format!(" from {ip}"))
+        ),
+    )
+    .await;
     let Some(id) = console.sessions.create(principal) else {
         return cx.error(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", None);
     };
@@ -667,11 +688,24 @@ async fn login(
 }
 
 async fn logout(
+    State(s): State<ApiState>,
     Extension(console): Extension<Arc<Console>>,
     Extension(cx): Extension<Cx>,
 ) -> Response {
-    if let Some(id) = cx.auth.as_ref().and_then(|a| a.session.as_deref()) {
-        console.sessions.remove(id);
+    if let Some(auth) = &cx.auth {
+        if let Some(id) = auth.session.as_deref() {
+            console.sessions.remove(id);
+        }
+        crate::admin_log::record(
+            &s.ctx.store,
+            "sign-out",
+            format!(
+                "{} ({}) signed out of the console",
+                auth.principal.who,
+                auth.principal.role.as_str()
+            ),
+        )
+        .await;
     }
     let mut resp = Redirect::to("/console/login").into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(

@@ -567,6 +567,27 @@ pub(super) async fn status(State(api): State<ApiState>, Extension(cx): Extension
                 (row(&l.t("field-disk"), html! { (l.ta("bytes", &[("n", Arg::Num(st.disk_bytes))])) }))
             }
         }
+        @if !st.expiries.is_empty() {
+            section aria-labelledby="h-expiries" {
+                h2 #h-expiries { (l.t("section-expiries")) }
+                table {
+                    thead { tr {
+                        @for col in ["col-expiry-what", "col-expiry-at", "col-days-left"] {
+                            th scope="col" { (l.t(col)) }
+                        }
+                    } }
+                    tbody {
+                        @for e in &st.expiries {
+                            tr class=[(e.days_left < 30).then_some("warn")] {
+                                td lang="en" dir="auto" { (bdi(&e.what)) }
+                                td { (super::html::time(l, &e.at)) }
+                                td { @if e.days_left < 0 { (l.t("expired")) } @else { (l.num(e.days_left as u64)) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         section aria-labelledby="h-peers" {
             h2 #h-peers { (l.t("section-peers")) }
             table {
