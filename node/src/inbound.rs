@@ -48,7 +48,8 @@ pub(crate) async fn accept_loop(ctx: Arc<Ctx>, endpoint: quinn::Endpoint) {
                     let allowed = |n: &NodeId| ctx.sessions.ids().contains(n);
                     match crate::endpoint::accept(incoming, &ctx.trust, allowed).await {
                         Ok((conn, peer)) => {
-                            ctx.sessions.dialled_in(&peer);
+                            let ctx2 = ctx.clone();
+                            let _open = ctx2.sessions.dialled_in(&peer);
                             let span = tracing::info_span!("peer", peer = %peer, dir = "in");
                             let _e = span.enter();
                             tracing::info!(%remote, "peer connected");

@@ -30,10 +30,16 @@ const BACKOFF_MIN: Duration = Duration::from_millis(100);
 /// Longest reconnect delay.
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
+/// Why a session ended when its peer dialled in again while it was up.
+pub(crate) const PEER_RESTARTED: &str =
+    "peer-restarted: the peer dialled in again while this session was up";
+
 /// Runs the session with one peer until the node shuts down.
 pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConfig) {
     let mut backoff = BACKOFF_MIN;
     let wake = ctx.sessions.waker(&peer.node_id).unwrap_or_default();
+    // Dial again without waiting: the last session ended because the peer restarted.
+    let mut immediate = false;
     loop {
         if ctx.cancel.is_cancelled() {
             return;
@@ -72,7 +78,27 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
                 let witnessing = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
                     crate::witness::offer_loop(ctx.clone(), conn.clone(), peer.node_id.clone()),
                 ));
-                let why = session(&ctx, &conn, &peer.node_id).await;
+                // A restart of the peer noticed since this session began ends it at once.
+                let mut restarts = ctx.sessions.restarts(&peer.node_id);
+                if let Some(r) = restarts.as_mut() {
+                    r.borrow_and_update();
+                }
+                let restarted = async {
+                    match restarts.as_mut() {
+                        Some(r) => {
+                            let _ = r.changed().await;
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
+                let why = tokio::select! {
+                    why = session(&ctx, &conn, &peer.node_id) => why,
+                    () = restarted => {
+                        tracing::info!(peer = %peer.node_id, "the peer dialled in again while this session was up: it restarted; reconnecting");
+                        immediate = true;
+                        Some(PEER_RESTARTED.to_owned())
+                    }
+                };
                 drop(witnessing);
                 conn.close(code::OK.into(), b"bye");
                 ctx.sessions.set(&peer.node_id, |s| {
@@ -95,6 +121,10 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
                     s.last_error = Some(why);
                 });
             }
+        }
+        if std::mem::take(&mut immediate) {
+            backoff = BACKOFF_MIN;
+            continue;
         }
         let delay = jittered(&ctx, backoff);
         backoff = (backoff * 2).min(BACKOFF_MAX);

@@ -32,6 +32,11 @@ pub struct Sessions {
     ids: Vec<NodeId>,
     state: Mutex<BTreeMap<NodeId, PeerState>>,
     wake: BTreeMap<NodeId, Arc<tokio::sync::Notify>>,
+    /// Per peer: bumped when the peer dials in while an earlier inbound connection of its
+    /// is still open, i.e. it restarted; the outbound session then ends at once.
+    restarted: BTreeMap<NodeId, tokio::sync::watch::Sender<u64>>,
+    /// Per peer: inbound connections open now.
+    inbound: Mutex<BTreeMap<NodeId, u32>>,
     routes: RwLock<Vec<Route>>,
 }
 
@@ -48,6 +53,11 @@ impl Sessions {
                 .iter()
                 .map(|p| (p.clone(), Arc::new(tokio::sync::Notify::new())))
                 .collect(),
+            restarted: ids
+                .iter()
+                .map(|p| (p.clone(), tokio::sync::watch::Sender::new(0)))
+                .collect(),
+            inbound: Mutex::new(BTreeMap::new()),
             routes: RwLock::new(routes),
             ids,
         }
@@ -120,17 +130,48 @@ impl Sessions {
 
     /// A configured peer has just connected to this node: it is reachable again, so the
     /// outbound session to it (which carries this node's outbox) stops waiting out its
-    /// reconnect backoff and dials now. Nothing happens while that session is up.
-    pub fn dialled_in(&self, peer: &NodeId) {
+    /// reconnect backoff and dials now.
+    ///
+    /// While that session is up, a new connection from the peer is evidence that it
+    /// restarted only if an earlier inbound connection of its is still open here: a running
+    /// peer does not dial again while its connection stands, and a restarted one has lost
+    /// it without telling. Then the outbound session, most likely on a connection the peer
+    /// no longer holds, ends at once and dials again (instead of waiting for QUIC to notice,
+    /// which takes seconds while retransmissions back off). Returns a guard that counts
+    /// the new connection as open until dropped.
+    pub fn dialled_in(&self, peer: &NodeId) -> InboundGuard<'_> {
+        let earlier = {
+            let mut inbound = self.inbound.lock().unwrap_or_else(|e| e.into_inner());
+            let n = inbound.entry(peer.clone()).or_default();
+            *n += 1;
+            *n > 1
+        };
         let up = self
             .state
             .lock()
             .ok()
             .and_then(|p| p.get(peer).map(|s| s.connected))
             .unwrap_or(false);
-        if let (false, Some(wake)) = (up, self.wake.get(peer)) {
-            wake.notify_one();
+        if !up {
+            if let Some(wake) = self.wake.get(peer) {
+                wake.notify_one();
+            }
+        } else if earlier {
+            if let Some(r) = self.restarted.get(peer) {
+                r.send_modify(|n| *n += 1);
+            }
         }
+        InboundGuard {
+            sessions: self,
+            peer: peer.clone(),
+        }
+    }
+
+    /// What tells the outbound session to `peer` that the peer restarted.
+    pub(crate) fn restarts(&self, peer: &NodeId) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.restarted
+            .get(peer)
+            .map(tokio::sync::watch::Sender::subscribe)
     }
 
     /// The routes known now.
@@ -156,5 +197,59 @@ impl Sessions {
         } else {
             false
         }
+    }
+}
+
+/// An inbound connection counted as open (see [`Sessions::dialled_in`]) until dropped.
+pub struct InboundGuard<'a> {
+    sessions: &'a Sessions,
+    peer: NodeId,
+}
+
+impl Drop for InboundGuard<'_> {
+    fn drop(&mut self) {
+        let mut inbound = self
+            .sessions
+            .inbound
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = inbound.get_mut(&self.peer) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_connection_from_a_peer_whose_first_is_open_is_a_restart() {
+        let peer: NodeId = "kz-dcu.central-asia".parse().unwrap();
+        let s = Sessions::new(vec![peer.clone()], vec![]);
+        let mut restarts = s.restarts(&peer).unwrap();
+        s.set(&peer, |p| p.connected = true);
+        let first = s.dialled_in(&peer);
+        assert!(
+            !restarts.has_changed().unwrap(),
+            "a first connection is no evidence"
+        );
+        let second = s.dialled_in(&peer);
+        assert!(
+            restarts.has_changed().unwrap(),
+            "a second while the first is open is"
+        );
+        restarts.borrow_and_update();
+        drop((first, second));
+        let third = s.dialled_in(&peer);
+        assert!(
+            !restarts.has_changed().unwrap(),
+            "after the earlier ones closed it is not"
+        );
+        // With the outbound session down, a connection only wakes it.
+        s.set(&peer, |p| p.connected = false);
+        let _fourth = s.dialled_in(&peer);
+        assert!(!restarts.has_changed().unwrap());
+        drop(third);
     }
 }

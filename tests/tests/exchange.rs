@@ -8,6 +8,7 @@ use liaison_tests::cluster::{alert, start, wait_for, wait_keys, Cluster};
 
 const A: &str = "kz-dcu.central-asia";
 const B: &str = "caricc.central-asia";
+const LIMIT: Duration = Duration::from_secs(60);
 
 fn pair() -> Cluster {
     let mut c = Cluster::new(&["central-asia"]);
@@ -171,4 +172,85 @@ async fn restarts_at_once_while_a_peer_is_down() {
     b.shutdown().await.unwrap();
     let b = start(cfg).await;
     b.shutdown().await.unwrap();
+}
+
+/// A receiver that crashes (its runtime gone: no CONNECTION_CLOSE, nothing flushed beyond
+/// what was durable) and comes back on the same data dir gets what was sent to it
+/// meanwhile: the sender's session on the dead connection ends, it dials again, and
+/// delivery resumes. When the restarted receiver dials in while the sender still holds its
+/// earlier connection, that alone ends the sender's stale session at once (the log says
+/// so); otherwise the receiver's stateless reset does at the sender's next packet.
+#[test]
+fn a_receiver_that_crashed_and_restarted_gets_what_was_sent_meanwhile() {
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let logs = liaison_tests::logs::captured();
+    let c = pair();
+    let (a_rt, b_rt) = (runtime(), runtime());
+    let a = a_rt.block_on(start(c.config(A, &[B])));
+    let b = b_rt.block_on(start(c.config(B, &[A])));
+    a_rt.block_on(wait_keys(&a, &[B]));
+    let first = a_rt
+        .block_on(a.send(&alert(B, "before the crash")))
+        .unwrap()
+        .id;
+    let store_b = b.store().clone();
+    a_rt.block_on(wait_for("the first alert at B", LIMIT, || {
+        store_b.envelope(&first).ok().flatten().is_some()
+    }));
+    let a_ctx = a.ctx().clone();
+    a_rt.block_on(wait_for("A's session to B up", LIMIT, || {
+        a_ctx
+            .sessions()
+            .states()
+            .iter()
+            .any(|(n, s)| n.as_str() == B && s.connected)
+    }));
+    // The crash, then a message sent into it.
+    drop(b_rt);
+    drop((b, store_b));
+    let during = a_rt
+        .block_on(a.send(&alert(B, "sent while B was down")))
+        .unwrap()
+        .id;
+    let b_rt = runtime();
+    let b = b_rt.block_on(async {
+        // The crashed life's data-dir lock goes with its last handle.
+        let deadline = std::time::Instant::now() + LIMIT;
+        loop {
+            match liaison_node::node::Node::start(c.config(B, &[A])).await {
+                Ok(b) => break b,
+                // Polled, as `wait_for` polls a condition.
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("B does not start again: {e}"),
+            }
+        }
+    });
+    let store_b = b.store().clone();
+    a_rt.block_on(wait_for("the alert sent meanwhile at B", LIMIT, || {
+        store_b.envelope(&during).ok().flatten().is_some()
+    }));
+    let store_a = a.store().clone();
+    a_rt.block_on(wait_for("A's outbox to drain", LIMIT, || {
+        store_a.outbox_depths().values().sum::<u64>() == 0
+    }));
+    let text = logs.text();
+    let restarted = text.contains("the peer dialled in again while this session was up");
+    println!(
+        "the stale session ended by {}",
+        if restarted {
+            "the restarted peer's dial-in"
+        } else {
+            "a stateless reset or the idle timeout"
+        }
+    );
+    b_rt.block_on(b.shutdown()).unwrap();
+    a_rt.block_on(a.shutdown()).unwrap();
 }
