@@ -315,7 +315,7 @@ impl TestPki {
         let mut t = TrustStore::new();
         for n in networks {
             let net = &self.networks[*n];
-            t.add_network(net.ca.cert_der(), Some(&net.crl_der))
+            t.add_ca(net.ca.cert_der(), Some(&net.crl_der))
                 .expect("add network");
         }
         t
