@@ -17,7 +17,7 @@
 use std::path::Path;
 
 use liaison_protocol::trust::CaFingerprint;
-use liaison_protocol::{NetworkId, TrustStore};
+use liaison_protocol::{NetworkId, TrustError, TrustStore};
 use rustls_pki_types::pem::SectionKind;
 
 use crate::ca::{CA_CERT_FILE, CRL_FILE};
@@ -73,7 +73,19 @@ impl TrustBundle {
         let mut store = TrustStore::new();
         let mut network: Option<NetworkId> = None;
         for c in &cas {
-            let n = store.add_ca(&c.ca_der, Some(&c.crl_der))?;
+            let n = store
+                .add_ca(&c.ca_der, Some(&c.crl_der))
+                .map_err(|e| match e {
+                    TrustError::DuplicateCa {
+                        network,
+                        fingerprint,
+                        ..
+                    } => CertError::DuplicateCa(format!(
+                        "the {network} CA {fingerprint} is given twice (or twice with \
+                             the same key); a bundle carries each CA once"
+                    )),
+                    other => other.into(),
+                })?;
             match &network {
                 Some(first) if first != &n => {
                     return Err(CertError::MalformedBundle(format!(

@@ -562,8 +562,8 @@ impl NetworkCa {
         }
         cert.verify_signature(Some(ca.public_key())).map_err(|_| {
             CertError::WrongCa(format!(
-                "{} names the {} CA as issuer but was not signed by this CA's key (after a \
-                 CA rollover: by the network's other CA, whose directory to use)",
+                "{} names the {} CA as issuer but was not signed by this CA's key: another \
+                 CA of that network issued it (after a CA rollover, use that CA's directory)",
                 origin.display(),
                 self.network
             ))

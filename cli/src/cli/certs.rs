@@ -448,6 +448,14 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
         "invalid-validity" => {
             "a certificate cannot outlive its CA: choose a smaller --days, or create a new CA"
         }
+        "duplicate-ca" => {
+            "give each CA once; during a CA rollover the old CA and the new one are two \
+             different CAs, each given once"
+        }
+        "malformed-bundle" => {
+            "a trust bundle holds one network's CAs, each followed by its CRL, as \
+             `liaison certs trust-bundle` writes it"
+        }
         "bad-crl" => {
             "crl.pem does not verify with this CA: restore it from backup (never edit it by hand)"
         }
