@@ -513,7 +513,10 @@ fn check_one(
     };
     let signed = open_checkpoint(note, verifiers).map_err(|e| {
         StoreError::CheckpointInvalid(format!(
-            "ALARM: {name} does not verify with this node's key ({}): refusing to start",
+            "ALARM: {name} does not verify with this node's key ({}): refusing to start. If \
+             this node's certificate was re-issued with a new key, the earlier certificate \
+             must still chain to a trusted CA for the first start with the new one (do not \
+             retire a CA in the same restart that brings a certificate of the new CA)",
             e.reason_code()
         ))
     })?;
