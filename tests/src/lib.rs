@@ -568,6 +568,21 @@ pub mod api {
             }
         }
 
+        /// Trusts `roots` for the listener's certificate; dials `addr` expecting the
+        /// certificate of `node`.
+        pub fn with_roots(
+            roots: rustls::RootCertStore,
+            addr: SocketAddr,
+            node: &str,
+            cert: &IssuedCert,
+        ) -> Self {
+            Self {
+                config: Arc::new(client_tls_with_roots(roots, cert)),
+                addr,
+                node: node.to_owned(),
+            }
+        }
+
         /// Sends one request on a fresh connection; `Err` if TLS (or the socket) failed.
         pub fn request(
             &self,
