@@ -186,7 +186,8 @@ fn witness_keys(data_dir: &Path, trust: &TrustStore) -> Vec<NoteVerifier> {
 }
 
 /// The node's certificates kept in the data dir that chain to a trusted CA, as checkpoint
-/// verifiers; all must name the same node.
+/// verifiers. Each must chain; a node of several networks (a gateway) keeps the certificate
+/// of each of its identities, and those of the identity its checkpoints name are the log's.
 fn node_keys(
     data_dir: &Path,
     trust: &TrustStore,
@@ -208,9 +209,7 @@ fn node_keys(
         })
         .collect();
     files.sort();
-    let mut node: Option<NodeId> = None;
-    let mut verifiers = Vec::new();
-    let mut ders = Vec::new();
+    let mut certified = Vec::with_capacity(files.len());
     for path in files {
         let der =
             liaison_certs::load::read_cert(&path).map_err(|e| fail!("{}: {e}", path.display()))?;
@@ -221,22 +220,54 @@ fn node_keys(
                 e.reason_code()
             )
         })?;
-        if let Some(n) = &node {
-            if n != &c.node {
+        certified.push((path, der, c));
+    }
+    let Some((first_path, _, first)) = certified.first() else {
+        return Err(fail!("no node certificate (*.pem) in {}", dir.display()));
+    };
+    let node = if certified.iter().all(|(_, _, c)| c.node == first.node) {
+        first.node.clone()
+    } else {
+        // Several identities: the log is the one its checkpoints name.
+        match log_node(data_dir) {
+            Some(n) if certified.iter().any(|(_, _, c)| c.node == n) => n,
+            _ => {
+                let other = certified
+                    .iter()
+                    .find(|(_, _, c)| c.node != first.node)
+                    .map_or_else(String::new, |(p, _, c)| {
+                        format!("{} names {}", p.display(), c.node)
+                    });
                 return Err(fail!(
-                    "{}: names {}, but other certificates name {n}",
-                    path.display(),
-                    c.node
+                    "{}: names {}, {other}, and no checkpoint says whose log this is",
+                    first_path.display(),
+                    first.node
                 ));
             }
         }
+    };
+    let mut verifiers = Vec::new();
+    let mut ders = Vec::new();
+    for (_, der, c) in certified.into_iter().filter(|(_, _, c)| c.node == node) {
         verifiers
             .push(NoteVerifier::new(&log_origin(&c.node), c.public_key).map_err(|e| fail!("{e}"))?);
-        node = Some(c.node);
         ders.push(der);
     }
-    let node = node.ok_or_else(|| fail!("no node certificate (*.pem) in {}", dir.display()))?;
     Ok((node, verifiers, ders))
+}
+
+/// The node whose log the data dir holds, as the origin of its newest checkpoint states it
+/// (unverified: only the keys of that node's certificates then open the checkpoints).
+fn log_node(data_dir: &Path) -> Option<NodeId> {
+    let note = match last_note(data_dir) {
+        Ok(Some(note)) => note,
+        _ => checkpoint::history(data_dir).ok()?.pop()?,
+    };
+    note.lines()
+        .next()?
+        .strip_prefix(liaison_protocol::checkpoint::ORIGIN_PREFIX)?
+        .parse()
+        .ok()
 }
 
 /// Opens a checkpoint of `node`'s own log: signed by one of its `keys` (and only those are

@@ -245,13 +245,7 @@ pub(crate) fn parse_x509<'a>(
 /// SHA-256 fingerprint of a certificate, as `openssl x509 -noout -fingerprint -sha256`
 /// prints it (`AB:CD:…`), for comparing a CA out of band before trusting it.
 pub fn fingerprint(der: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, der);
-    let hex = hex(digest.as_ref()).to_ascii_uppercase();
-    hex.as_bytes()
-        .chunks(2)
-        .map(|c| std::str::from_utf8(c).unwrap_or("??"))
-        .collect::<Vec<_>>()
-        .join(":")
+    liaison_protocol::trust::CaFingerprint::of(der).to_string()
 }
 
 /// Validates a network name given by an operator.
@@ -568,7 +562,8 @@ impl NetworkCa {
         }
         cert.verify_signature(Some(ca.public_key())).map_err(|_| {
             CertError::WrongCa(format!(
-                "{} names the {} CA as issuer but was not signed by this CA's key",
+                "{} names the {} CA as issuer but was not signed by this CA's key: another \
+                 CA of that network issued it (after a CA rollover, use that CA's directory)",
                 origin.display(),
                 self.network
             ))
@@ -806,7 +801,7 @@ mod tests {
             "caricc.central-asia"
         );
         let mut trust = TrustStore::new();
-        trust.add_network(ca.cert_der(), None).unwrap();
+        trust.add_ca(ca.cert_der(), None).unwrap();
         let node = trust.check_node_cert(&issued.cert_der, ts(now())).unwrap();
         assert_eq!(node.serial, issued.serial);
         assert_eq!(node.node.as_str(), "caricc.central-asia");
@@ -816,7 +811,7 @@ mod tests {
     fn officer_certificates_carry_p256_or_ed25519_keys_and_nothing_else() {
         let ca = testing::ca("central-asia");
         let mut trust = TrustStore::new();
-        trust.add_network(ca.cert_der(), None).unwrap();
+        trust.add_ca(ca.cert_der(), None).unwrap();
         let name: OfficerName = "a.karimova".parse().unwrap();
         for key in [OfficerKey::P256, OfficerKey::Ed25519] {
             let issued = ca
@@ -890,7 +885,7 @@ mod tests {
         let past = Validity::new(now() - Duration::days(400), now() - Duration::days(35)).unwrap();
         let issued = ca.issue_node(&centre("caricc"), past).unwrap();
         let mut trust = TrustStore::new();
-        trust.add_network(ca.cert_der(), None).unwrap();
+        trust.add_ca(ca.cert_der(), None).unwrap();
         let err = crate::check_cert(&trust, &issued.cert_der, ts(now())).unwrap_err();
         assert_eq!(err.reason_code(), "certificate-expired");
         // It was valid back then: messages signed then still verify.
@@ -904,14 +899,14 @@ mod tests {
         let gulf = testing::ca("gulf");
         let issued = testing::node(&asia, "caricc");
         let mut trust = TrustStore::new();
-        trust.add_network(gulf.cert_der(), None).unwrap();
+        trust.add_ca(gulf.cert_der(), None).unwrap();
         let err = crate::check_cert(&trust, &issued.cert_der, ts(now())).unwrap_err();
         assert_eq!(err.reason_code(), "unknown-ca");
 
         // A second CA that merely has the same network name is not the network's CA.
         let impostor = testing::ca("central-asia");
         let mut trust = TrustStore::new();
-        trust.add_network(impostor.cert_der(), None).unwrap();
+        trust.add_ca(impostor.cert_der(), None).unwrap();
         let err = crate::check_cert(&trust, &issued.cert_der, ts(now())).unwrap_err();
         assert_eq!(err.reason_code(), "bad-certificate-chain");
     }

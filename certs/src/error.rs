@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use liaison_protocol::signing::KeyError;
-use liaison_protocol::VerifyError;
+use liaison_protocol::{TrustError, VerifyError};
 use thiserror::Error;
 
 /// Something the PKI refused or could not do. Each variant says who was at fault (the
@@ -84,9 +84,13 @@ pub enum CertError {
     /// The certificate is not an officer certificate (subject, role or extensions wrong).
     #[error("not an officer certificate: {0}")]
     NotOfficerCertificate(String),
-    /// A trust bundle is not a CA certificate followed by its CRL.
+    /// A trust bundle is not one or more pairs of a CA certificate followed by its CRL, all
+    /// of one network.
     #[error("malformed trust bundle: {0}")]
     MalformedBundle(String),
+    /// The same CA (the same key) was given twice, in two trust sources or in one bundle.
+    #[error("{0}")]
+    DuplicateCa(String),
     /// A certificate or CRL failed verification; the protocol's reason code passes through.
     #[error(transparent)]
     Verify(#[from] VerifyError),
@@ -110,6 +114,15 @@ pub enum CertError {
     },
 }
 
+impl From<TrustError> for CertError {
+    fn from(e: TrustError) -> Self {
+        match e {
+            TrustError::Verify(e) => Self::Verify(e),
+            other => Self::DuplicateCa(other.to_string()),
+        }
+    }
+}
+
 impl CertError {
     /// Stable reason code for this error; verification failures keep the protocol's codes.
     pub fn reason_code(&self) -> &'static str {
@@ -127,6 +140,7 @@ impl CertError {
             Self::InvalidValidity(_) => "invalid-validity",
             Self::NotOfficerCertificate(_) => "not-officer-certificate",
             Self::MalformedBundle(_) => "malformed-bundle",
+            Self::DuplicateCa(_) => "duplicate-ca",
             Self::Verify(e) => e.reason_code(),
             Self::Key(e) => e.reason_code(),
             Self::Generate(_) => "certificate-generation",
@@ -159,6 +173,7 @@ pub const REASON_CODES: &[&str] = &[
     "invalid-validity",
     "not-officer-certificate",
     "malformed-bundle",
+    "duplicate-ca",
     "certificate-generation",
     "random-failure",
     "io",

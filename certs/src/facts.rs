@@ -71,18 +71,22 @@ pub fn cert_facts(der: &[u8]) -> Result<CertFacts, CertError> {
 
 /// The CA (or CAs) and CRL a trust source names, read as the node reads them.
 pub fn trust_facts(source: TrustSource<'_>) -> Result<Vec<TrustFacts>, CertError> {
-    let (origin, ca, crl) = match source {
-        TrustSource::Files { ca, crl } => (
-            ca,
-            crate::load::read_cert(ca)?,
-            crl.map(crate::load::read_crl).transpose()?,
-        ),
-        TrustSource::Bundle(path) => {
-            let b = crate::TrustBundle::read(path)?;
-            (path, b.ca_der.clone(), Some(b.crl_der.clone()))
+    match source {
+        TrustSource::Files { ca, crl } => {
+            let crl = crl.map(crate::load::read_crl).transpose()?;
+            Ok(vec![facts_of(
+                ca,
+                &crate::load::read_cert(ca)?,
+                crl.as_deref(),
+            )?])
         }
-    };
-    Ok(vec![facts_of(origin, &ca, crl.as_deref())?])
+        // A bundle holds one CA, or during a rollover the old and the new.
+        TrustSource::Bundle(path) => crate::TrustBundle::read(path)?
+            .cas
+            .iter()
+            .map(|c| facts_of(path, &c.ca_der, Some(&c.crl_der)))
+            .collect(),
+    }
 }
 
 fn facts_of(origin: &Path, ca: &[u8], crl: Option<&[u8]>) -> Result<TrustFacts, CertError> {

@@ -5,13 +5,10 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
 
 use liaison_protocol::ids::hex;
 use liaison_protocol::trust::CertifiedNode;
 use liaison_protocol::{NodeId, Timestamp, TrustStore, VerifyError};
-use rustls_pki_types::{CertificateDer, UnixTime};
-use webpki::{EndEntityCert, KeyUsage};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::error::CertError;
@@ -262,17 +259,10 @@ fn to_ts(t: &x509_parser::time::ASN1Time) -> Timestamp {
     Timestamp::from_secs(t.timestamp().max(0) as u64)
 }
 
-fn map_webpki(e: webpki::Error) -> VerifyError {
-    match e {
-        webpki::Error::CertExpired { .. } => VerifyError::CertificateExpired,
-        webpki::Error::CertNotValidYet { .. } => VerifyError::CertificateNotYetValid,
-        other => VerifyError::BadChain(liaison_protocol::trust::describe_webpki(&other)),
-    }
-}
-
-/// Checks an officer certificate at time `at`: it names an officer, chains to the trusted
-/// CA of its node's network, is valid for TLS client authentication, is within its (and
-/// its CA's) validity and is not revoked at `at`.
+/// Checks an officer certificate at time `at`: it names an officer, chains to a trusted CA
+/// of its node's network (either, during a CA rollover), is valid for TLS client
+/// authentication, is within its (and that CA's) validity and is not revoked at `at` by that
+/// CA's CRL.
 pub fn check_officer_cert(
     trust: &TrustStore,
     cert_der: &[u8],
@@ -280,37 +270,17 @@ pub fn check_officer_cert(
 ) -> Result<CertifiedOfficer, CertError> {
     let officer = officer_identity(cert_der)?;
     let network = officer.node.network();
-    let ca_der = trust
-        .ca_der(&network)
-        .ok_or_else(|| VerifyError::UnknownCa(network.to_string()))?;
-    let ca = parse(ca_der)?;
     let cert = parse(cert_der)?;
     officer_key_type(&cert)?;
-    let ca_cert_der = CertificateDer::from(ca_der);
-    let anchor = webpki::anchor_from_trusted_cert(&ca_cert_der)
-        .map_err(|e| VerifyError::MalformedCertificate(format!("{e:?}")))?;
-    let ee_der = CertificateDer::from(cert_der);
-    let ee = EndEntityCert::try_from(&ee_der)
-        .map_err(|e| VerifyError::MalformedCertificate(format!("{e:?}")))?;
-    let time = UnixTime::since_unix_epoch(Duration::from_millis(at.millis()));
-    ee.verify_for_usage(
-        &[webpki::ring::ED25519],
-        std::slice::from_ref(&anchor),
-        &[],
-        time,
-        KeyUsage::client_auth(),
-        None,
-        None,
-    )
-    .map_err(map_webpki)?;
-    if at < to_ts(&ca.validity().not_before) {
+    let ca = trust.issuing_ca(cert_der, &network, at)?;
+    if at < ca.not_before() {
         return Err(VerifyError::CertificateNotYetValid.into());
     }
-    if at > to_ts(&ca.validity().not_after) {
+    if at > ca.not_after() {
         return Err(VerifyError::CertificateExpired.into());
     }
     let serial = hex(cert.tbs_certificate.raw_serial());
-    if trust.is_revoked(&network, cert.tbs_certificate.raw_serial(), at) {
+    if ca.is_revoked(cert.tbs_certificate.raw_serial(), at) {
         return Err(VerifyError::Revoked { serial }.into());
     }
     Ok(CertifiedOfficer {
@@ -402,7 +372,7 @@ mod tests {
 
     fn trust(ca: &crate::NetworkCa) -> TrustStore {
         let mut t = TrustStore::new();
-        t.add_network(ca.cert_der(), None).unwrap();
+        t.add_ca(ca.cert_der(), None).unwrap();
         t
     }
 
@@ -472,7 +442,7 @@ mod tests {
         )
         .unwrap();
         let mut revoked = TrustStore::new();
-        revoked.add_network(ca.cert_der(), Some(&crl.der)).unwrap();
+        revoked.add_ca(ca.cert_der(), Some(&crl.der)).unwrap();
         let later = crate::timestamp(now() + Duration::seconds(1));
         let err = check_cert(&revoked, &cert.cert_der, later).unwrap_err();
         assert_eq!(err.reason_code(), "revoked-certificate");
@@ -492,6 +462,46 @@ mod tests {
         let later = crate::timestamp(now() + Duration::days(400));
         let err = check_cert(&trust(&ca), &cert.cert_der, later).unwrap_err();
         assert_eq!(err.reason_code(), "certificate-expired");
+    }
+
+    #[test]
+    fn officer_certificates_of_either_ca_of_a_network_verify_each_against_its_own_crl() {
+        let (old, new) = (testing::ca("central-asia"), testing::ca("central-asia"));
+        let a = officer(&old, "a.karimova", Role::Supervisor);
+        let b = officer(&new, "b.nurlanov", Role::Officer);
+        let crl = |ca: &crate::NetworkCa| {
+            crate::revocation::empty_crl(ca, now(), crate::revocation::CRL_VALIDITY)
+                .unwrap()
+                .der
+        };
+        // The new CA revokes its officer; the old CA's CRL is empty.
+        let (new_crl, _) = crate::revocation::revoke_in_crl(
+            &new,
+            &crl(&new),
+            &b.cert_der,
+            std::path::Path::new("officer"),
+            crate::Reason::PrivilegeWithdrawn,
+            now(),
+            crate::revocation::CRL_VALIDITY,
+        )
+        .unwrap();
+        let mut both = TrustStore::new();
+        both.add_ca(old.cert_der(), Some(&crl(&old))).unwrap();
+        both.add_ca(new.cert_der(), Some(&crl(&new))).unwrap();
+        let at = crate::timestamp(now() + Duration::seconds(1));
+        for cert in [&a, &b] {
+            check_cert(&both, &cert.cert_der, at).unwrap();
+        }
+        let mut revoked = TrustStore::new();
+        revoked.add_ca(old.cert_der(), Some(&crl(&old))).unwrap();
+        revoked.add_ca(new.cert_der(), Some(&new_crl.der)).unwrap();
+        check_cert(&revoked, &a.cert_der, at).unwrap();
+        let err = check_cert(&revoked, &b.cert_der, at).unwrap_err();
+        assert_eq!(err.reason_code(), "revoked-certificate");
+        // The old CA retired: its officer is refused, the new CA's is not.
+        let err = check_cert(&trust(&new), &a.cert_der, at).unwrap_err();
+        assert_eq!(err.reason_code(), "bad-certificate-chain");
+        check_cert(&trust(&new), &b.cert_der, at).unwrap();
     }
 
     #[test]

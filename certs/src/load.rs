@@ -11,7 +11,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
-use liaison_protocol::{NetworkId, Signer, SigningKey, TrustStore};
+use liaison_protocol::trust::CaFingerprint;
+use liaison_protocol::{NetworkId, Signer, SigningKey, TrustError, TrustStore};
 use ring::rand::{SecureRandom, SystemRandom};
 use rustls_pki_types::pem::{PemObject, SectionKind};
 use zeroize::Zeroizing;
@@ -137,18 +138,18 @@ pub fn load_signer(cert_path: &Path, key_path: &Path) -> Result<Signer, CertErro
 }
 
 /// Adds a network CA (and its CRL, if given) from PEM files to a trust store.
-pub fn add_network_files(
+pub fn add_ca_files(
     store: &mut TrustStore,
     ca_path: &Path,
     crl_path: Option<&Path>,
 ) -> Result<NetworkId, CertError> {
     let ca = read_cert(ca_path)?;
     let crl = crl_path.map(read_crl).transpose()?;
-    Ok(store.add_network(&ca, crl.as_deref())?)
+    Ok(store.add_ca(&ca, crl.as_deref())?)
 }
 
-/// Builds a trust store from (CA certificate, optional CRL) PEM file pairs. Two CAs for
-/// the same network are refused: which one to trust would be ambiguous.
+/// Builds a trust store from (CA certificate, optional CRL) PEM file pairs. Several CAs of
+/// one network are trusted side by side (a CA rollover); the same CA twice is refused.
 pub fn load_trust<'a>(
     networks: impl IntoIterator<Item = (&'a Path, Option<&'a Path>)>,
 ) -> Result<TrustStore, CertError> {
@@ -159,7 +160,7 @@ pub fn load_trust<'a>(
     )
 }
 
-/// Where one trusted network's CA (and CRL) comes from.
+/// Where trusted CAs (and their CRLs) come from.
 #[derive(Clone, Copy, Debug)]
 pub enum TrustSource<'a> {
     /// A CA certificate file and, optionally, its CRL file (PEM each).
@@ -169,30 +170,62 @@ pub enum TrustSource<'a> {
         /// Its CRL.
         crl: Option<&'a Path>,
     },
-    /// A trust bundle (`liaison certs trust-bundle`): the CA and its CRL in one file.
+    /// A trust bundle (`liaison certs trust-bundle`): one network's CAs, each with its CRL,
+    /// in one file.
     Bundle(&'a Path),
 }
 
-/// Builds a trust store from CA/CRL files and trust bundles. Two CAs for the same network
-/// are refused: which one to trust would be ambiguous.
+/// Builds a trust store from CA/CRL files and trust bundles. Several CAs of one network are
+/// trusted side by side, each with its own CRL (a CA rollover: the old CA and the new one,
+/// from two sources or one bundle); the same CA (the same key) twice is refused, naming both
+/// sources, since its two CRLs could disagree.
 pub fn load_trust_sources<'a>(
     sources: impl IntoIterator<Item = TrustSource<'a>>,
 ) -> Result<TrustStore, CertError> {
     let mut store = TrustStore::new();
+    // Where each CA added so far came from, by fingerprint, to name it in a refusal.
+    let mut origins: Vec<(String, &Path)> = Vec::new();
     for source in sources {
-        let before = store.networks().count();
-        let (network, path) = match source {
-            TrustSource::Files { ca, crl } => (add_network_files(&mut store, ca, crl)?, ca),
+        let (cas, path) = match source {
+            TrustSource::Files { ca, crl } => {
+                let crl = crl.map(read_crl).transpose()?;
+                (vec![(read_cert(ca)?, crl)], ca)
+            }
             TrustSource::Bundle(path) => {
                 let b = crate::TrustBundle::read(path)?;
-                (store.add_network(&b.ca_der, Some(&b.crl_der))?, path)
+                let cas = b
+                    .cas
+                    .into_iter()
+                    .map(|c| (c.ca_der, Some(c.crl_der)))
+                    .collect();
+                (cas, path)
             }
         };
-        if store.networks().count() == before {
-            return Err(CertError::NotNetworkCa {
-                path: path.to_owned(),
-                detail: format!("a CA for network {network} was already loaded"),
-            });
+        for (ca, crl) in cas {
+            match store.add_ca(&ca, crl.as_deref()) {
+                Ok(_) => origins.push((CaFingerprint::of(&ca).to_string(), path)),
+                Err(TrustError::DuplicateCa {
+                    network,
+                    fingerprint,
+                    trusted,
+                }) => {
+                    let earlier = origins
+                        .iter()
+                        .find(|(f, _)| f == &trusted)
+                        .map_or_else(String::new, |(_, p)| format!(" from {}", p.display()));
+                    let same_key = if fingerprint == trusted {
+                        String::new()
+                    } else {
+                        format!(" (with the same key, as {trusted})")
+                    };
+                    return Err(CertError::DuplicateCa(format!(
+                        "{}: the {network} CA {fingerprint} is already trusted{same_key}{earlier}; \
+                         list each CA once",
+                        path.display()
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     Ok(store)
@@ -453,6 +486,81 @@ mod tests {
         replace_file(&p, b"two", false).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A CA directory for `network` under `root/<dir>` (`ca.crt`, `ca.key`, `crl.pem`).
+    fn ca_dir(root: &Path, dir: &str, network: &str) -> PathBuf {
+        let now = time::OffsetDateTime::now_utc();
+        let dir = root.join(dir);
+        crate::create_network(
+            &network.parse().unwrap(),
+            &dir,
+            crate::Validity::days_from(now, 30).unwrap(),
+            now,
+            crate::revocation::CRL_VALIDITY,
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn trust_sources_take_two_cas_of_one_network_but_not_one_ca_twice() {
+        let root = tempfile::tempdir().unwrap();
+        let old = ca_dir(root.path(), "old", "central-asia");
+        let new = ca_dir(root.path(), "new", "central-asia");
+        let gulf = ca_dir(root.path(), "gulf", "gulf");
+        let files = |d: &Path| (d.join(crate::ca::CA_CERT_FILE), d.join(crate::ca::CRL_FILE));
+        let (old_ca, old_crl) = files(&old);
+        let (new_ca, new_crl) = files(&new);
+        let bundle = root.path().join("central-asia.bundle.pem");
+        crate::write_trust_bundle(&[&old, &new], &bundle).unwrap();
+        let gulf_bundle = root.path().join("gulf.bundle.pem");
+        crate::write_trust_bundle(&[&gulf], &gulf_bundle).unwrap();
+
+        // Two [[trust]] entries for one network.
+        let store = load_trust_sources([
+            TrustSource::Files {
+                ca: &old_ca,
+                crl: Some(&old_crl),
+            },
+            TrustSource::Files {
+                ca: &new_ca,
+                crl: Some(&new_crl),
+            },
+            TrustSource::Bundle(&gulf_bundle),
+        ])
+        .unwrap();
+        assert_eq!(store.networks().count(), 2);
+        assert_eq!(store.cas().count(), 3);
+        // One bundle of both.
+        let store = load_trust_sources([TrustSource::Bundle(&bundle)]).unwrap();
+        assert_eq!(store.cas().count(), 2);
+        // The auditor's way: CA files without CRLs.
+        let store = load_trust([(old_ca.as_path(), None), (new_ca.as_path(), None)]).unwrap();
+        assert_eq!(store.cas().count(), 2);
+
+        // The same CA from a file and from a bundle: refused, naming both.
+        let err = load_trust_sources([
+            TrustSource::Files {
+                ca: &new_ca,
+                crl: Some(&new_crl),
+            },
+            TrustSource::Bundle(&bundle),
+        ])
+        .unwrap_err();
+        assert_eq!(err.reason_code(), "duplicate-ca");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("{}: the central-asia CA ", bundle.display())),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("from {}", new_ca.display())),
+            "{text}"
+        );
+        // The same file twice.
+        let err = load_trust([(old_ca.as_path(), None), (old_ca.as_path(), None)]).unwrap_err();
+        assert_eq!(err.reason_code(), "duplicate-ca");
     }
 
     #[test]

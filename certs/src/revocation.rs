@@ -4,7 +4,7 @@
 //! A CRL is only ever extended: every existing entry is carried over unchanged, the CRL
 //! number goes up by one, `thisUpdate` is now and `nextUpdate` [`CRL_VALIDITY`] later.
 //! Before anything is changed, the existing CRL's signature is checked with the CA's key
-//! (the same check a node makes, via [`TrustStore::add_network`]), so a tampered
+//! (the same check a node makes, via [`TrustStore::add_ca`]), so a tampered
 //! `crl.pem` is refused rather than re-signed.
 
 use std::fmt;
@@ -211,7 +211,7 @@ pub struct CrlContents {
 /// Parses a CRL after checking it belongs to the CA (issuer name and signature).
 pub fn read_crl(ca_der: &[u8], crl_der: &[u8]) -> Result<CrlContents, CertError> {
     // The node's own check: issuer equals the CA's subject, signature verifies.
-    TrustStore::new().add_network(ca_der, Some(crl_der))?;
+    TrustStore::new().add_ca(ca_der, Some(crl_der))?;
     let bad = |d: String| CertError::Verify(VerifyError::BadCrl(d));
     let (_, crl) = CertificateRevocationList::from_der(crl_der).map_err(|e| bad(e.to_string()))?;
     let number = match crl.crl_number() {
@@ -410,7 +410,7 @@ mod tests {
         let crl = empty_crl(&ca, now(), CRL_VALIDITY).unwrap();
         let crl = revoke_now(&ca, &crl.der, &node.cert_der, Reason::KeyCompromise).unwrap();
         let mut trust = TrustStore::new();
-        trust.add_network(ca.cert_der(), Some(&crl.der)).unwrap();
+        trust.add_ca(ca.cert_der(), Some(&crl.der)).unwrap();
         let at = crate::timestamp(now() + Duration::seconds(1));
         let err = crate::check_cert(&trust, &node.cert_der, at).unwrap_err();
         assert_eq!(err.reason_code(), "revoked-certificate");

@@ -16,8 +16,11 @@
 //!   dialled, because the client uses the peer's node id as the TLS server name — **and**
 //!   the [`TrustStore`] accepts it at the handshake time: it names exactly one node id
 //!   ([`node_id_from_cert`], the one place a certificate becomes a node id) and chains to
-//!   the CA of *the network that node id names*. The second check is defence in depth on
-//!   top of the name constraints.
+//!   a CA of *the network that node id names*. The second check is defence in depth on
+//!   top of the name constraints;
+//! * a network may have two trusted CAs while it rolls its CA over; both share their name,
+//!   so each gets its own WebPKI verifier with its own CRL (see [`TlsTrust`]) and a
+//!   certificate of either is accepted.
 //!
 //! Both checks run inside the handshake (see `CheckedClientVerifier` and `NodeServerVerifier`
 //! below), so a refused certificate ends the handshake with a TLS alert that both sides
@@ -273,81 +276,148 @@ impl TlsIdentity {
 }
 
 /// The network CAs and CRLs a node's TLS trusts, in the forms rustls and the
-/// [`TrustStore`] need. Every network must come with its CRL: a network that cannot revoke
-/// is not trusted. Cheap to clone.
+/// [`TrustStore`] need. Every CA must come with its CRL: a network that cannot revoke is not
+/// trusted. Cheap to clone.
+///
+/// rustls's WebPKI verifiers pick a certificate's CRL by the issuer's *name*, and the CAs of
+/// one network share their name (`CN=<network>`). So the CAs are split into layers in which
+/// no two are of the same network — layer *i* holds the *i*-th CA of every network, and
+/// there are two layers only while a network rolls its CA over — and each layer gets its own
+/// verifiers: a certificate is accepted if the verifier of some layer accepts it, which is
+/// the layer of the CA that issued it, with that CA's CRL.
 #[derive(Clone)]
 pub struct TlsTrust {
+    layers: Arc<Vec<Layer>>,
+    store: Arc<TrustStore>,
+}
+
+/// CAs of distinct networks, each with its CRL.
+struct Layer {
     roots: Arc<RootCertStore>,
     crls: Vec<CertificateRevocationListDer<'static>>,
-    store: Arc<TrustStore>,
 }
 
 impl std::fmt::Debug for TlsTrust {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsTrust")
             .field("store", &self.store)
+            .field("layers", &self.layers.len())
             .finish_non_exhaustive()
     }
 }
 
 impl TlsTrust {
     /// Trusts each `(CA certificate DER, CRL DER)` pair. Each CA must be a Liaison network
-    /// CA and its CRL signed by it; two CAs for one network are refused.
-    pub fn new<C, R>(networks: &[(C, R)]) -> Result<Self, TlsError>
+    /// CA and its CRL signed by it; several CAs of one network are trusted side by side (a
+    /// CA rollover), the same CA twice is refused (`duplicate-ca`).
+    pub fn new<C, R>(cas: &[(C, R)]) -> Result<Self, TlsError>
     where
         C: AsRef<[u8]>,
         R: AsRef<[u8]>,
     {
         let mut store = TrustStore::new();
-        let mut roots = RootCertStore::empty();
-        let mut crls = Vec::with_capacity(networks.len());
-        for (ca, crl) in networks {
-            let before = store.networks().count();
-            let network = store
-                .add_network(ca.as_ref(), Some(crl.as_ref()))
+        for (ca, crl) in cas {
+            store
+                .add_ca(ca.as_ref(), Some(crl.as_ref()))
                 .map_err(CertError::from)?;
-            if store.networks().count() == before {
-                return Err(TlsError::Config(format!(
-                    "two CAs for network {network}; which to trust would be ambiguous"
-                )));
-            }
-            roots
-                .add(CertificateDer::from(ca.as_ref().to_vec()))
-                .map_err(|e| TlsError::Config(format!("CA of {network}: {e}")))?;
-            crls.push(CertificateRevocationListDer::from(crl.as_ref().to_vec()));
         }
-        if roots.is_empty() {
-            return Err(TlsError::Config("no network CA is trusted".into()));
-        }
-        Ok(Self {
-            roots: Arc::new(roots),
-            crls,
-            store: Arc::new(store),
-        })
+        Self::build(store)
     }
 
-    /// The same networks and CRLs as a trust store (e.g. one from
-    /// [`load_trust`](crate::load::load_trust)); every network must have a CRL.
+    /// The same CAs and CRLs as a trust store (e.g. one from
+    /// [`load_trust`](crate::load::load_trust)); every CA must have its CRL.
     pub fn from_trust_store(store: &TrustStore) -> Result<Self, TlsError> {
-        let networks = store
-            .networks()
-            .map(|n| {
-                let ca = store.ca_der(n).unwrap_or_default();
-                let crl = store.crl_der(n).ok_or_else(|| {
+        let cas = store
+            .cas()
+            .map(|ca| {
+                let crl = ca.crl_der().ok_or_else(|| {
                     TlsError::Config(format!(
-                        "network {n} has no revocation list; TLS requires one per network"
+                        "the {} CA {} has no revocation list; TLS requires one per CA",
+                        ca.network(),
+                        ca.fingerprint()
                     ))
                 })?;
-                Ok((ca, crl))
+                Ok((ca.ca_der(), crl))
             })
             .collect::<Result<Vec<_>, TlsError>>()?;
-        Self::new(&networks)
+        Self::new(&cas)
+    }
+
+    fn build(store: TrustStore) -> Result<Self, TlsError> {
+        let mut layers: Vec<(RootCertStore, Vec<CertificateRevocationListDer<'static>>)> =
+            Vec::new();
+        for network in store.networks() {
+            for (i, ca) in store.cas_of(network).iter().enumerate() {
+                if layers.len() <= i {
+                    layers.push((RootCertStore::empty(), Vec::new()));
+                }
+                let (roots, crls) = &mut layers[i];
+                roots
+                    .add(CertificateDer::from(ca.ca_der().to_vec()))
+                    .map_err(|e| {
+                        TlsError::Config(format!("CA {} of {network}: {e}", ca.fingerprint()))
+                    })?;
+                let crl = ca.crl_der().ok_or_else(|| {
+                    TlsError::Config(format!(
+                        "the {network} CA {} has no revocation list; TLS requires one per CA",
+                        ca.fingerprint()
+                    ))
+                })?;
+                crls.push(CertificateRevocationListDer::from(crl.to_vec()));
+            }
+        }
+        if layers.is_empty() {
+            return Err(TlsError::Config("no network CA is trusted".into()));
+        }
+        let layers = layers
+            .into_iter()
+            .map(|(roots, crls)| Layer {
+                roots: Arc::new(roots),
+                crls,
+            })
+            .collect();
+        Ok(Self {
+            layers: Arc::new(layers),
+            store: Arc::new(store),
+        })
     }
 
     /// The trust store built from the same CAs and CRLs.
     pub fn trust_store(&self) -> &TrustStore {
         &self.store
     }
+}
+
+/// How telling a WebPKI refusal is, to report the most telling of several layers' refusals:
+/// "unknown issuer" comes from every layer that does not hold the certificate's network,
+/// "bad signature" from a layer holding another CA of the same name; anything else (revoked,
+/// expired, wrong usage…) comes from the layer of the CA that issued the certificate.
+fn telling(e: &rustls::Error) -> u8 {
+    match e {
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => 0,
+        rustls::Error::InvalidCertificate(CertificateError::BadSignature) => 1,
+        _ => 2,
+    }
+}
+
+/// The first success of `verify` over `verifiers`, or the most telling refusal.
+fn first_accepting<V: ?Sized, T>(
+    verifiers: &[Arc<V>],
+    mut verify: impl FnMut(&V) -> Result<T, rustls::Error>,
+) -> Result<T, rustls::Error> {
+    let mut refusal: Option<rustls::Error> = None;
+    for v in verifiers {
+        match verify(v) {
+            Ok(t) => return Ok(t),
+            Err(e) if refusal.as_ref().is_none_or(|r| telling(&e) > telling(r)) => {
+                refusal = Some(e)
+            }
+            Err(_) => {}
+        }
+    }
+    Err(refusal.unwrap_or(rustls::Error::InvalidCertificate(
+        CertificateError::UnknownIssuer,
+    )))
 }
 
 /// The rustls server configuration of a node: TLS 1.3, ALPN `liaison/1`, client
@@ -490,17 +560,20 @@ fn check_node(
 pub type ClientCheck =
     dyn Fn(&CertificateDer<'_>, UnixTime) -> Result<(), rustls::Error> + Send + Sync;
 
-/// Server side: a client certificate is verified by rustls's WebPKI verifier (all network
-/// CAs and CRLs, clientAuth usage, mandatory), then by an extra check — for peers, the trust
-/// store (`check_node`); for the officer API, the officer's identity and role.
+/// Server side: a client certificate is verified by rustls's WebPKI verifier (every network
+/// CA with its CRL, clientAuth usage, mandatory; one verifier per layer of [`TlsTrust`]), then
+/// by an extra check — for peers, the trust store (`check_node`); for the officer API, the
+/// officer's identity and role.
 pub struct CheckedClientVerifier {
-    webpki: Arc<dyn ClientCertVerifier>,
+    webpki: Vec<Arc<dyn ClientCertVerifier>>,
+    hints: Vec<DistinguishedName>,
     check: Box<ClientCheck>,
 }
 
 impl std::fmt::Debug for CheckedClientVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CheckedClientVerifier")
+            .field("layers", &self.webpki.len())
             .finish_non_exhaustive()
     }
 }
@@ -512,11 +585,25 @@ pub fn checked_client_verifier(
     trust: &TlsTrust,
     check: Box<ClientCheck>,
 ) -> Result<CheckedClientVerifier, TlsError> {
-    let webpki = WebPkiClientVerifier::builder_with_provider(trust.roots.clone(), provider())
-        .with_crls(trust.crls.iter().cloned())
-        .build()
-        .map_err(config_error)?;
-    Ok(CheckedClientVerifier { webpki, check })
+    let mut webpki = Vec::with_capacity(trust.layers.len());
+    let mut hints: Vec<DistinguishedName> = Vec::new();
+    for layer in trust.layers.iter() {
+        let v = WebPkiClientVerifier::builder_with_provider(layer.roots.clone(), provider())
+            .with_crls(layer.crls.iter().cloned())
+            .build()
+            .map_err(config_error)?;
+        for h in v.root_hint_subjects() {
+            if !hints.iter().any(|k| k.as_ref() == h.as_ref()) {
+                hints.push(h.clone());
+            }
+        }
+        webpki.push(v);
+    }
+    Ok(CheckedClientVerifier {
+        webpki,
+        hints,
+        check,
+    })
 }
 
 fn client_verifier(trust: &TlsTrust) -> Result<CheckedClientVerifier, TlsError> {
@@ -537,7 +624,7 @@ impl ClientCertVerifier for CheckedClientVerifier {
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.webpki.root_hint_subjects()
+        &self.hints
     }
 
     fn verify_client_cert(
@@ -546,9 +633,9 @@ impl ClientCertVerifier for CheckedClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let verified = self
-            .webpki
-            .verify_client_cert(end_entity, intermediates, now)?;
+        let verified = first_accepting(&self.webpki, |v| {
+            v.verify_client_cert(end_entity, intermediates, now)
+        })?;
         (self.check)(end_entity, now)?;
         Ok(verified)
     }
@@ -559,7 +646,9 @@ impl ClientCertVerifier for CheckedClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        first_accepting(&self.webpki, |v| {
+            v.verify_tls12_signature(message, cert, dss)
+        })
     }
 
     fn verify_tls13_signature(
@@ -568,22 +657,28 @@ impl ClientCertVerifier for CheckedClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        first_accepting(&self.webpki, |v| {
+            v.verify_tls13_signature(message, cert, dss)
+        })
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
+        self.webpki
+            .first()
+            .map(|v| v.supported_verify_schemes())
+            .unwrap_or_default()
     }
 }
 
-/// Client side: a server certificate is verified by rustls's WebPKI verifier (all network
-/// CAs and CRLs, serverAuth usage, valid for the server name = the node id dialled), then by
-/// the trust store ([`check_node`]), and must name exactly the node dialled. A wrong name is
-/// reported with the `access_denied` alert (`unexpected-peer`) rather than WebPKI's
-/// `bad_certificate`, so both sides can tell it from a malformed certificate.
+/// Client side: a server certificate is verified by rustls's WebPKI verifier (every network
+/// CA with its CRL, serverAuth usage, valid for the server name = the node id dialled; one
+/// verifier per layer of [`TlsTrust`]), then by the trust store ([`check_node`]), and must
+/// name exactly the node dialled. A wrong name is reported with the `access_denied` alert
+/// (`unexpected-peer`) rather than WebPKI's `bad_certificate`, so both sides can tell it
+/// from a malformed certificate.
 #[derive(Debug)]
 struct NodeServerVerifier {
-    webpki: Arc<WebPkiServerVerifier>,
+    webpki: Vec<Arc<WebPkiServerVerifier>>,
     trust: Arc<TrustStore>,
 }
 
@@ -591,10 +686,16 @@ fn server_verifier(
     trust: &TlsTrust,
     provider: Arc<CryptoProvider>,
 ) -> Result<NodeServerVerifier, TlsError> {
-    let webpki = WebPkiServerVerifier::builder_with_provider(trust.roots.clone(), provider)
-        .with_crls(trust.crls.iter().cloned())
-        .build()
-        .map_err(config_error)?;
+    let webpki = trust
+        .layers
+        .iter()
+        .map(|layer| {
+            WebPkiServerVerifier::builder_with_provider(layer.roots.clone(), provider.clone())
+                .with_crls(layer.crls.iter().cloned())
+                .build()
+                .map_err(config_error)
+        })
+        .collect::<Result<Vec<_>, TlsError>>()?;
     Ok(NodeServerVerifier {
         webpki,
         trust: trust.store.clone(),
@@ -612,16 +713,15 @@ impl ServerCertVerifier for NodeServerVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         let unexpected =
             || rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure);
-        let verified = self
-            .webpki
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            .map_err(|e| match e {
-                rustls::Error::InvalidCertificate(
-                    CertificateError::NotValidForName
-                    | CertificateError::NotValidForNameContext { .. },
-                ) => unexpected(),
-                other => other,
-            })?;
+        let verified = first_accepting(&self.webpki, |v| {
+            v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        })
+        .map_err(|e| match e {
+            rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            ) => unexpected(),
+            other => other,
+        })?;
         let node = check_node(&self.trust, end_entity, now)?;
         match server_name {
             ServerName::DnsName(name) if name.as_ref() == node.as_str() => Ok(verified),
@@ -635,7 +735,9 @@ impl ServerCertVerifier for NodeServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        first_accepting(&self.webpki, |v| {
+            v.verify_tls12_signature(message, cert, dss)
+        })
     }
 
     fn verify_tls13_signature(
@@ -644,11 +746,16 @@ impl ServerCertVerifier for NodeServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        first_accepting(&self.webpki, |v| {
+            v.verify_tls13_signature(message, cert, dss)
+        })
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
+        self.webpki
+            .first()
+            .map(|v| v.supported_verify_schemes())
+            .unwrap_or_default()
     }
 }
 
@@ -736,7 +843,10 @@ mod tests {
 
         // WebPKI alone would accept it.
         let webpki = client_verifier(&trust).unwrap().webpki;
-        webpki.verify_client_cert(&node, &[], unix_now()).unwrap();
+        assert_eq!(webpki.len(), 1, "one CA per network: one layer");
+        webpki[0]
+            .verify_client_cert(&node, &[], unix_now())
+            .unwrap();
 
         let err = client_verifier(&trust)
             .unwrap()
@@ -774,6 +884,87 @@ mod tests {
         );
     }
 
+    /// The verdict of the peer verifier (server side) and of the server verifier (client
+    /// side) on a node certificate, as reason codes.
+    fn verdicts(trust: &TlsTrust, cert: &[u8], node: &str) -> (String, String) {
+        let code = |e: rustls::Error| match e {
+            rustls::Error::InvalidCertificate(c) => {
+                TlsError::from_alert(u8::from(AlertDescription::from(c)), "")
+                    .reason_code()
+                    .to_owned()
+            }
+            other => format!("{other:?}"),
+        };
+        let cert = CertificateDer::from(cert.to_vec());
+        let client = client_verifier(trust)
+            .unwrap()
+            .verify_client_cert(&cert, &[], unix_now())
+            .map_or_else(code, |_| "ok".to_owned());
+        let name = ServerName::try_from(node.to_owned()).unwrap();
+        let server = server_verifier(trust, provider())
+            .unwrap()
+            .verify_server_cert(&cert, &[], &name, &[], unix_now())
+            .map_or_else(code, |_| "ok".to_owned());
+        (client, server)
+    }
+
+    #[test]
+    fn during_a_rollover_certificates_of_both_cas_pass_the_handshake_checks() {
+        let old = testing::ca("central-asia");
+        let new = testing::ca("central-asia");
+        let gulf = testing::ca("gulf");
+        let crl = |ca: &crate::NetworkCa| {
+            crate::revocation::empty_crl(ca, now(), time::Duration::days(30))
+                .unwrap()
+                .der
+        };
+        let (a, b, c) = (
+            testing::node(&old, "kz-dcu"),
+            testing::node(&new, "caricc"),
+            testing::node(&new, "uz-dcu"),
+        );
+        // The new CA revokes one of its own certificates.
+        let new_crl = crate::revocation::revoke_in_crl(
+            &new,
+            &crl(&new),
+            &c.cert_der,
+            Path::new("uz"),
+            crate::Reason::Superseded,
+            now() - time::Duration::minutes(1),
+            time::Duration::days(30),
+        )
+        .unwrap()
+        .0
+        .der;
+        let both = TlsTrust::new(&[
+            (old.cert_der().to_vec(), crl(&old)),
+            (gulf.cert_der().to_vec(), crl(&gulf)),
+            (new.cert_der().to_vec(), new_crl.clone()),
+        ])
+        .unwrap();
+        assert_eq!(both.layers.len(), 2, "two CAs of one network: two layers");
+        let ok = ("ok".to_owned(), "ok".to_owned());
+        assert_eq!(verdicts(&both, &a.cert_der, "kz-dcu.central-asia"), ok);
+        assert_eq!(verdicts(&both, &b.cert_der, "caricc.central-asia"), ok);
+        // The new CA's CRL applies to its certificate, whichever layer is tried first.
+        let revoked = (
+            "revoked-certificate".to_owned(),
+            "revoked-certificate".to_owned(),
+        );
+        assert_eq!(verdicts(&both, &c.cert_der, "uz-dcu.central-asia"), revoked);
+        // Once the old CA is retired, its certificates are refused as from an unknown issuer.
+        let retired = TlsTrust::new(&[
+            (new.cert_der().to_vec(), new_crl),
+            (gulf.cert_der().to_vec(), crl(&gulf)),
+        ])
+        .unwrap();
+        assert_eq!(retired.layers.len(), 1);
+        assert_eq!(verdicts(&retired, &b.cert_der, "caricc.central-asia"), ok);
+        let (client, server) = verdicts(&retired, &a.cert_der, "kz-dcu.central-asia");
+        assert_eq!(client, "bad-certificate-chain", "same name, another key");
+        assert_eq!(server, "bad-certificate-chain");
+    }
+
     #[test]
     fn identity_requires_a_node_certificate_and_its_key() {
         let ca = testing::ca("central-asia");
@@ -802,7 +993,7 @@ mod tests {
     fn trust_requires_a_crl_per_network_and_no_duplicates() {
         let ca = testing::ca("central-asia");
         let mut store = TrustStore::new();
-        store.add_network(ca.cert_der(), None).unwrap();
+        store.add_ca(ca.cert_der(), None).unwrap();
         let err = TlsTrust::from_trust_store(&store).unwrap_err();
         assert_eq!(err.reason_code(), "tls-config");
         let crl = crate::revocation::empty_crl(&ca, now(), time::Duration::days(30))
@@ -810,7 +1001,7 @@ mod tests {
             .der;
         let pair = (ca.cert_der().to_vec(), crl);
         let err = TlsTrust::new(&[pair.clone(), pair.clone()]).unwrap_err();
-        assert_eq!(err.reason_code(), "tls-config");
+        assert_eq!(err.reason_code(), "duplicate-ca");
         let empty: [(Vec<u8>, Vec<u8>); 0] = [];
         assert_eq!(
             TlsTrust::new(&empty).unwrap_err().reason_code(),

@@ -353,6 +353,136 @@ fn trust_bundle_holds_ca_then_crl_and_openssl_uses_it() {
     assert!(!r.ok(), "{r:?}");
 }
 
+#[test]
+fn a_network_rolls_its_ca_over_with_a_second_ca_and_a_bundle_of_both() {
+    let pki = Pki::new();
+    // A new CA for the same network: new-network again, into a new directory.
+    let r = pki.liaison(&[
+        "certs",
+        "new-network",
+        "--network",
+        "central-asia",
+        "--out",
+        "ca-2",
+    ]);
+    assert!(r.ok(), "{r:?}");
+    let r = pki.liaison(&[
+        "certs",
+        "issue-node",
+        "--ca",
+        "ca-2",
+        "--node",
+        "caricc",
+        "--out",
+        "nodes-2",
+    ]);
+    assert!(r.ok(), "{r:?}");
+    const NEW_CRT: &str = "nodes-2/caricc.central-asia.crt";
+    // The bundle every node imports before the switch: both CAs, each with its CRL.
+    let r = pki.liaison(&[
+        "certs",
+        "trust-bundle",
+        "--ca",
+        "ca",
+        "--ca",
+        "ca-2",
+        "--out",
+        "both.pem",
+    ]);
+    assert!(r.ok(), "{r:?}");
+    assert!(r.stdout.contains("central-asia (2 CAs)"), "{r:?}");
+    let bundle = liaison_certs::TrustBundle::read(&pki.join("both.pem")).unwrap();
+    assert_eq!(bundle.cas.len(), 2);
+    for f in bundle.ca_fingerprints() {
+        assert!(r.stdout.contains(&f.to_string()), "{f} in {r:?}");
+    }
+    // Certificates of either CA verify against their own CA; a revocation is the issuing
+    // CA's (revoking the new CA's certificate with the old CA is refused).
+    for (ca, cert) in [("ca", NODE_CRT), ("ca-2", NEW_CRT)] {
+        let r = pki.liaison(&["certs", "verify", "--ca", ca, "--cert", cert]);
+        assert!(r.ok(), "{r:?}");
+    }
+    let r = pki.revoke(NEW_CRT);
+    assert_error(&r, "another CA of that network issued it");
+    // One CA twice is refused; so is a bundle of two networks.
+    let r = pki.liaison(&[
+        "certs",
+        "trust-bundle",
+        "--ca",
+        "ca",
+        "--ca",
+        "ca",
+        "--out",
+        "twice.pem",
+    ]);
+    assert_error(&r, "given twice");
+    assert!(!pki.join("twice.pem").exists());
+    let r = pki.liaison(&["certs", "new-network", "--network", "gulf", "--out", "gulf"]);
+    assert!(r.ok(), "{r:?}");
+    let r = pki.liaison(&[
+        "certs",
+        "trust-bundle",
+        "--ca",
+        "ca",
+        "--ca",
+        "gulf",
+        "--out",
+        "mixed.pem",
+    ]);
+    assert_error(&r, "one network's");
+    // The retired CA's bundle, after the switch: the new CA alone.
+    let r = pki.liaison(&["certs", "trust-bundle", "--ca", "ca-2", "--out", "new.pem"]);
+    assert!(r.ok(), "{r:?}");
+    assert!(!r.stdout.contains("CAs)"), "{r:?}");
+
+    // OpenSSL, as an independent judge, reads the bundle of both with each CRL applying to
+    // its own CA's certificates.
+    let revoke_new = pki.liaison(&["certs", "revoke", "--ca", "ca-2", "--cert", NEW_CRT]);
+    assert!(revoke_new.ok(), "{revoke_new:?}");
+    let r = pki.liaison(&[
+        "certs",
+        "trust-bundle",
+        "--ca",
+        "ca",
+        "--ca",
+        "ca-2",
+        "--out",
+        "both-revoked.pem",
+    ]);
+    assert!(r.ok(), "{r:?}");
+    let Some(r) = pki.openssl(&[
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        "both.pem",
+        NODE_CRT,
+        NEW_CRT,
+    ]) else {
+        return;
+    };
+    assert!(r.ok(), "{r:?}");
+    let r = pki
+        .openssl(&[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "both-revoked.pem",
+            NODE_CRT,
+        ])
+        .unwrap();
+    assert!(r.ok(), "{r:?}");
+    let r = pki
+        .openssl(&[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "both-revoked.pem",
+            NEW_CRT,
+        ])
+        .unwrap();
+    assert!(!r.ok() && r.all().contains("revoked"), "{r:?}");
+}
+
 #[cfg(unix)]
 #[test]
 fn private_keys_are_owner_only() {

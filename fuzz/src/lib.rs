@@ -56,7 +56,7 @@ pub fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let mut trust = TrustStore::new();
         trust
-            .add_network(CA_DER, Some(CRL_DER))
+            .add_ca(CA_DER, Some(CRL_DER))
             .expect("fixture CA and CRL load");
         let key = SigningKey::from_pkcs8_der(NODE_KEY_PKCS8).expect("fixture key loads");
         let signer = Signer::new(key, NODE_CERT_DER.to_vec()).expect("fixture key matches cert");

@@ -77,7 +77,8 @@ pub struct Config {
     /// main one.
     #[serde(default)]
     pub identities: Vec<IdentityConfig>,
-    /// Trusted network CAs and their CRLs.
+    /// Trusted network CAs and their CRLs (one or, during a network's CA rollover, two per
+    /// network).
     pub trust: Vec<TrustConfig>,
     /// Peers this node exchanges messages with.
     #[serde(default)]
@@ -177,25 +178,26 @@ pub struct IdentityConfig {
     pub key: PathBuf,
 }
 
-/// One trusted network.
+/// One trusted network CA (or, from a bundle, a network's CAs). A network rolling its CA
+/// over has two: two entries, or one bundle of both; the same CA twice is refused.
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustConfig {
-    /// The network's CA certificate (PEM); with `crl`, or give `bundle` instead of both.
+    /// A network CA certificate (PEM); with `crl`, or give `bundle` instead of both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<PathBuf>,
-    /// The network's CRL (PEM). Required with `ca`: a network without a revocation list
+    /// That CA's CRL (PEM). Required with `ca`: a network without a revocation list
     /// cannot revoke.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crl: Option<PathBuf>,
-    /// The network's trust bundle (`liaison certs trust-bundle`: the CA certificate and its
-    /// CRL in one file), instead of `ca` and `crl`.
+    /// A network's trust bundle (`liaison certs trust-bundle`: its CA certificates, each with
+    /// its CRL, in one file), instead of `ca` and `crl`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<PathBuf>,
 }
 
 impl TrustConfig {
-    /// Where this network's CA and CRL come from (after [`Config::validate`]).
+    /// Where this entry's CAs and CRLs come from (after [`Config::validate`]).
     pub fn source(&self) -> liaison_certs::load::TrustSource<'_> {
         match (&self.bundle, &self.ca) {
             (Some(b), _) => liaison_certs::load::TrustSource::Bundle(b),

@@ -210,6 +210,14 @@ impl Node {
         // Alarms raised from here on are recorded in the log once the node runs.
         let (raised_tx, raised_rx) = tokio::sync::mpsc::channel(256);
         alarms.notify_raised(raised_tx);
+        // The keys of this node's earlier certificates that still chain to a trusted CA: the
+        // newest checkpoint may be signed by one of them (its certificate was re-issued).
+        let earlier_keys = crate::store::checkpoint::kept_certs(&cfg.data_dir, "node")
+            .iter()
+            .filter_map(|der| trust.certify(der).ok())
+            .filter(|c| &c.node == signer.node())
+            .map(|c| c.public_key)
+            .collect();
         let store = Store::open_with_options(
             &cfg.data_dir,
             signer.clone(),
@@ -218,6 +226,7 @@ impl Node {
                 lock: Some(lock),
                 accept_missing_checkpoints: opts.accept_missing_checkpoints,
                 medium: opts.medium.clone(),
+                earlier_keys,
             },
         )?;
         let selector_key = crate::deconfliction::load_key(&cfg.deconfliction)?;

@@ -143,6 +143,42 @@ impl VerifyError {
     }
 }
 
+/// A CA could not be added to a trust store. The operator's trust configuration (a CA file,
+/// a CRL, a trust bundle) was at fault.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// The CA certificate is not a network CA, or its CRL is not its own; the verification
+    /// code passes through.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// The same CA (the same key) is already trusted: given twice, in two files or in one
+    /// bundle. Two different CAs of one network are accepted; one CA twice is not, as its two
+    /// CRLs could disagree.
+    #[error(
+        "the {network} CA {fingerprint} is already trusted{}",
+        if fingerprint == trusted { String::new() } else { format!(" (as {trusted}: a certificate of the same key)") }
+    )]
+    DuplicateCa {
+        /// The network.
+        network: String,
+        /// The SHA-256 fingerprint of the CA certificate given again.
+        fingerprint: String,
+        /// The fingerprint of the CA certificate already trusted with the same key.
+        trusted: String,
+    },
+}
+
+impl TrustError {
+    /// Stable reason code for this error.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::Verify(e) => e.reason_code(),
+            Self::DuplicateCa { .. } => "duplicate-ca",
+        }
+    }
+}
+
 /// A handling rule forbids the proposed hop or the message as composed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -225,6 +261,7 @@ pub const REASON_CODES: &[&str] = &[
     "signer-mismatch",
     "not-node-certificate",
     "bad-crl",
+    "duplicate-ca",
     "releasability-violation",
     "tlp-red-violation",
     "tlp-amber-strict-violation",

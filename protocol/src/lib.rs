@@ -55,7 +55,7 @@ pub mod witness;
 
 pub use codec::{Envelope, Frame, FrameDecoder, FrameType};
 pub use entity::{Attachment, Entity, Name, PartialDate, Payload};
-pub use error::{DecodeError, HandlingError, VerifyError};
+pub use error::{DecodeError, HandlingError, TrustError, VerifyError};
 pub use handling::{Evaluation, Handling, Hop, Recipient, Release, Tlp};
 pub use ids::{
     CaseId, CentreId, CountryCode, LanguageTag, MessageId, NetworkId, NodeId, Timestamp,

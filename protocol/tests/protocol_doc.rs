@@ -245,9 +245,7 @@ fn worked_example_in_protocol_md_matches_the_encoder() {
     assert_eq!(f.frame_type, FrameType::Envelope);
     let env = Envelope::decode(f.payload).expect("envelope decodes");
     let mut trust = TrustStore::new();
-    trust
-        .add_network(block(&blocks, "ca-cert"), None)
-        .expect("CA");
+    trust.add_ca(block(&blocks, "ca-cert"), None).expect("CA");
     let verified = env.signed.verify(&trust).expect("example verifies");
     assert_eq!(verified.id(), id);
     assert_eq!(verified.body(), &example_body());

@@ -59,6 +59,28 @@ pub fn keep_cert_as(data_dir: &Path, kind: &str, cert_der: &[u8]) -> Result<()> 
     Ok(())
 }
 
+/// The certificates kept in [`CERTS_DIR`] as `<kind>-*.pem` (DER), in file name order; a
+/// file that does not read as one certificate is skipped (an auditor reports it).
+pub fn kept_certs(data_dir: &Path, kind: &str) -> Vec<Vec<u8>> {
+    let prefix = format!("{kind}-");
+    let Ok(entries) = fs::read_dir(data_dir.join(CERTS_DIR)) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        })
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .filter_map(|p| liaison_certs::load::read_cert(p).ok())
+        .collect()
+}
+
 /// The history file grows by one line per checkpoint; past this size it is rotated.
 pub const ROTATE_BYTES: u64 = 8 << 20;
 
@@ -371,6 +393,9 @@ pub struct Checked {
     pub found: Found,
     /// History lines that do not parse.
     pub damaged_lines: Vec<String>,
+    /// The newest checkpoint is signed by an earlier key of this node only, not by its
+    /// current one (its certificate was re-issued, with a new key, since it was signed).
+    pub by_earlier_key: bool,
 }
 
 /// The checkpoint state start-up found.
@@ -387,7 +412,8 @@ pub enum Found {
 
 /// Checks the log recomputed from storage — `len` entries, whose roots at the sizes of
 /// [`stated_sizes`] are in `roots` — against the last checkpoint and the newest of the
-/// history: each must verify with this node's key and be extended by the log. Both missing
+/// history: each must verify with one of this node's keys (`verifiers`: its current key
+/// first, then keys of its earlier certificates) and be extended by the log. Both missing
 /// beside a non-empty log is refused unless `accept_missing`. A last checkpoint older than the
 /// history's newest (a crash between the two writes, or an older note put in its place) is
 /// replaced by the newest.
@@ -395,7 +421,7 @@ pub fn check_rollback(
     data_dir: &Path,
     len: u64,
     roots: &std::collections::HashMap<u64, Hash>,
-    verifier: &NoteVerifier,
+    verifiers: &[NoteVerifier],
     accept_missing: bool,
 ) -> Result<Checked> {
     let path = data_dir.join(FILE);
@@ -405,9 +431,11 @@ pub fn check_rollback(
         Err(e) => return Err(StoreError::io(format!("cannot read {}", path.display()), e)),
     };
     let (newest, damaged_lines) = newest_in_history(data_dir)?;
-    let found = |found| Checked {
+    let mut by_earlier_key = false;
+    let found = |found, by_earlier_key| Checked {
         found,
         damaged_lines: damaged_lines.clone(),
+        by_earlier_key,
     };
     let mut best: Option<(u64, String)> = None;
     for (name, note) in [
@@ -421,9 +449,10 @@ pub fn check_rollback(
         ),
     ] {
         let Some(note) = note else { continue };
-        let size = check_one(&name, &note, len, roots, verifier)?;
+        let (size, current) = check_one(&name, &note, len, roots, verifiers)?;
         if best.as_ref().is_none_or(|(s, _)| size > *s) {
             best = Some((size, note));
+            by_earlier_key = !current;
         }
     }
     match (best, note) {
@@ -436,9 +465,9 @@ pub fn check_rollback(
                      it is replaced by that one"
                 );
                 crate::files::write_durably(&path, &newest)?;
-                return Ok(found(Found::Checkpoint(newest)));
+                return Ok(found(Found::Checkpoint(newest), by_earlier_key));
             }
-            Ok(found(Found::Checkpoint(note)))
+            Ok(found(Found::Checkpoint(note), by_earlier_key))
         }
         (Some((_, newest)), None) => {
             tracing::warn!(
@@ -446,15 +475,15 @@ pub fn check_rollback(
                 "the last checkpoint file is missing; it is restored from the history"
             );
             crate::files::write_durably(&path, &newest)?;
-            Ok(found(Found::Checkpoint(newest)))
+            Ok(found(Found::Checkpoint(newest), by_earlier_key))
         }
-        (None, _) if len == 0 => Ok(found(Found::Fresh)),
+        (None, _) if len == 0 => Ok(found(Found::Fresh, false)),
         (None, _) if accept_missing => {
             tracing::warn!(
                 entries = len,
                 "no checkpoint file beside a log of {len} entries, accepted by the operator"
             );
-            Ok(found(Found::MissingAccepted))
+            Ok(found(Found::MissingAccepted, false))
         }
         (None, _) => Err(StoreError::CheckpointsMissing(format!(
             "ALARM: the log holds {len} entries but neither {} nor {} exists: this node signs \
@@ -468,26 +497,35 @@ pub fn check_rollback(
     }
 }
 
-/// Checks one checkpoint note against the log; returns its size.
+/// Checks one checkpoint note against the log; returns its size and whether the first of
+/// `verifiers` (this node's current key) signed it.
 fn check_one(
     name: &str,
     note: &str,
     len: u64,
     roots: &std::collections::HashMap<u64, Hash>,
-    verifier: &NoteVerifier,
-) -> Result<u64> {
-    let signed = open_checkpoint(note, std::slice::from_ref(verifier)).map_err(|e| {
+    verifiers: &[NoteVerifier],
+) -> Result<(u64, bool)> {
+    let Some(current) = verifiers.first() else {
+        return Err(StoreError::Checkpoint(
+            "no key to check checkpoints with".into(),
+        ));
+    };
+    let signed = open_checkpoint(note, verifiers).map_err(|e| {
         StoreError::CheckpointInvalid(format!(
-            "ALARM: {name} does not verify with this node's key ({}): refusing to start",
+            "ALARM: {name} does not verify with this node's key ({}): refusing to start. If \
+             this node's certificate was re-issued with a new key, the earlier certificate \
+             must still chain to a trusted CA for the first start with the new one (do not \
+             retire a CA in the same restart that brings a certificate of the new CA)",
             e.reason_code()
         ))
     })?;
     let cp = signed.checkpoint();
-    if cp.origin() != verifier.name() {
+    if cp.origin() != current.name() {
         return Err(StoreError::CheckpointInvalid(format!(
             "ALARM: {name} is the checkpoint of {}, not of this node ({})",
             cp.origin(),
-            verifier.name()
+            current.name()
         )));
     }
     if cp.size() > len {
@@ -510,7 +548,7 @@ fn check_one(
             cp.size(),
         )));
     }
-    Ok(cp.size())
+    Ok((cp.size(), signed.is_signed_by(current)))
 }
 
 /// The body of a note: everything up to and including the blank line before its signatures.

@@ -186,6 +186,11 @@ pub struct StoreOptions {
     pub accept_missing_checkpoints: bool,
     /// The medium to use instead of the journal file (tests inject faults with it).
     pub medium: Option<Arc<dyn Medium>>,
+    /// Ed25519 keys of this node's earlier certificates, which the caller checked chain to a
+    /// trusted CA: after its certificate was re-issued with a new key (a rotation, a CA
+    /// rollover), the newest checkpoint is signed by one of them. Start-up then accepts it and
+    /// signs the same log again with the current key at once.
+    pub earlier_keys: Vec<[u8; 32]>,
 }
 
 impl Default for StoreOptions {
@@ -195,6 +200,7 @@ impl Default for StoreOptions {
             lock: None,
             accept_missing_checkpoints: false,
             medium: None,
+            earlier_keys: Vec::new(),
         }
     }
 }
@@ -244,13 +250,18 @@ impl Store {
         let history = checkpoint::recent_sizes(data_dir, FRONTIERS)?;
         let stated = checkpoint::stated_sizes(data_dir)?;
         let (index, roots, end) = Index::load_keeping(medium.as_ref(), &stated, &history)?;
-        let verifier = NoteVerifier::new(&log_origin(signer.node()), signer.key().public_key())
+        let origin = log_origin(signer.node());
+        let current = signer.key().public_key();
+        let verifiers = std::iter::once(current)
+            .chain(opts.earlier_keys.iter().copied().filter(|k| *k != current))
+            .map(|k| NoteVerifier::new(&origin, k))
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::Checkpoint(format!("checkpoint key: {e}")))?;
         let checked = checkpoint::check_rollback(
             data_dir,
             index.root.len(),
             &roots,
-            &verifier,
+            &verifiers,
             opts.accept_missing_checkpoints,
         )?;
         for line in &checked.damaged_lines {
@@ -264,7 +275,7 @@ impl Store {
                 now(),
             );
         }
-        let found = checked.found;
+        let (found, by_earlier_key) = (checked.found, checked.by_earlier_key);
         // Only after the checkpoints agree with what is kept: never cut anything off a
         // journal that is already in doubt.
         if end.torn > 0 {
@@ -328,6 +339,19 @@ impl Store {
             // checkpoint files missing beside a non-empty log always mean they were removed.
             writer.sign_checkpoint().map_err(|e| {
                 StoreError::Checkpoint(format!("cannot sign the first checkpoint: {e}"))
+            })?;
+        } else if by_earlier_key {
+            // The newest checkpoint is signed by a key this node no longer has: sign the log
+            // again with the current one, so that peers witnessing it, and this node's next
+            // start (when the earlier certificate may no longer be trusted), find a checkpoint
+            // of the current key.
+            tracing::info!(
+                "the newest checkpoint is signed by an earlier key of this node; signing it again with the current key"
+            );
+            writer.sign_checkpoint_again().map_err(|e| {
+                StoreError::Checkpoint(format!(
+                    "cannot sign the checkpoint again with the current key: {e}"
+                ))
             })?;
         }
         std::thread::Builder::new()

@@ -865,10 +865,7 @@ impl Writer {
     /// Signs a checkpoint over the durable tree (everything in it has passed the barrier),
     /// if it grew since the last one, and writes it durably before returning it.
     pub(crate) fn sign_checkpoint(&mut self) -> StoreResult<Option<String>> {
-        let (size, root) = {
-            let idx = self.shared.index();
-            (idx.root.len(), idx.root.root())
-        };
+        let size = self.shared.index().root.len();
         let last_size = self
             .shared
             .last_checkpoint
@@ -878,6 +875,16 @@ impl Writer {
         if last_size == Some(size) {
             return Ok(None);
         }
+        self.sign_checkpoint_again().map(Some)
+    }
+
+    /// Signs a checkpoint of the log as it is, even if the last one has the same size (after
+    /// the node's key changed, the same log is signed again with the new key).
+    pub(crate) fn sign_checkpoint_again(&mut self) -> StoreResult<String> {
+        let (size, root) = {
+            let idx = self.shared.index();
+            (idx.root.len(), idx.root.root())
+        };
         let origin = log_origin(self.signer.node());
         let cp = Checkpoint::new(&origin, size, root)
             .map_err(|e| StoreError::Checkpoint(e.to_string()))?;
@@ -895,7 +902,7 @@ impl Writer {
             .unwrap_or_else(|e| e.into_inner())
             .keep_frontier();
         self.checkpoint_signal.send_replace(size);
-        Ok(Some(note))
+        Ok(note)
     }
 
     /// Overwrites the bodies of messages whose purge is durable in the log.

@@ -206,7 +206,7 @@ impl Dirs {
 
 fn trust_of(ca_der: &[u8], crl_der: &[u8]) -> Result<TrustStore> {
     let mut t = TrustStore::new();
-    t.add_network(ca_der, Some(crl_der))
+    t.add_ca(ca_der, Some(crl_der))
         .map_err(|e| anyhow!("the kept CA: {e}"))?;
     Ok(t)
 }

@@ -315,7 +315,7 @@ impl TestPki {
         let mut t = TrustStore::new();
         for n in networks {
             let net = &self.networks[*n];
-            t.add_network(net.ca.cert_der(), Some(&net.crl_der))
+            t.add_ca(net.ca.cert_der(), Some(&net.crl_der))
                 .expect("add network");
         }
         t
@@ -563,6 +563,21 @@ pub mod api {
         pub fn new(pki: &TestPki, addr: SocketAddr, node: &str, cert: &IssuedCert) -> Self {
             Self {
                 config: Arc::new(client_tls(pki, cert)),
+                addr,
+                node: node.to_owned(),
+            }
+        }
+
+        /// Trusts `roots` for the listener's certificate; dials `addr` expecting the
+        /// certificate of `node`.
+        pub fn with_roots(
+            roots: rustls::RootCertStore,
+            addr: SocketAddr,
+            node: &str,
+            cert: &IssuedCert,
+        ) -> Self {
+            Self {
+                config: Arc::new(client_tls_with_roots(roots, cert)),
                 addr,
                 node: node.to_owned(),
             }

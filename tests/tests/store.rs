@@ -384,6 +384,47 @@ async fn checkpoint_of_another_key_refuses_to_start() {
 }
 
 #[tokio::test]
+async fn a_checkpoint_of_an_earlier_key_is_accepted_when_given_and_signed_again() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    let (env, facts) = message(&f.kz, 0);
+    store
+        .originate(env, facts, vec![n("om-dcu.gulf")])
+        .await
+        .unwrap();
+    store.checkpoint().await.unwrap().unwrap();
+    store.shutdown().await.unwrap();
+    drop(store);
+    let before = liaison_node::store::checkpoint::history(dir.path()).unwrap();
+    // The node's certificate re-issued with a new key (here by another CA of its network, as
+    // in a CA rollover); the caller names the earlier key.
+    let other = TestPki::new(&["central-asia"]);
+    let renewed = Arc::new(signer(&other.node("kz-dcu.central-asia")));
+    let opts = || liaison_node::store::StoreOptions {
+        earlier_keys: vec![f.kz.key().public_key()],
+        ..Default::default()
+    };
+    let store = Store::open_with_options(dir.path(), renewed.clone(), opts()).unwrap();
+    let last = store.last_checkpoint().expect("a checkpoint");
+    let origin = liaison_protocol::checkpoint::log_origin(renewed.node());
+    let new_key =
+        liaison_protocol::checkpoint::NoteVerifier::new(&origin, renewed.key().public_key())
+            .unwrap();
+    let opened =
+        liaison_protocol::checkpoint::open_checkpoint(&last, std::slice::from_ref(&new_key))
+            .expect("the log is signed again with the new key");
+    assert_eq!(opened.checkpoint().size(), 1, "the same log, not grown");
+    store.shutdown().await.unwrap();
+    drop(store);
+    let after = liaison_node::store::checkpoint::history(dir.path()).unwrap();
+    assert_eq!(after.len(), before.len() + 1, "one more in the history");
+    // From now on the new key alone opens the store; the earlier one is no longer needed.
+    let store = Store::open(dir.path(), renewed).unwrap();
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn unread_count_follows_acks_and_survives_restart() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();

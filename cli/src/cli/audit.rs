@@ -21,7 +21,8 @@ pub enum AuditCommand {
         /// The data dir (a copy, or that of a stopped node).
         #[arg(long)]
         data: PathBuf,
-        /// A trusted network CA certificate (repeat for each network).
+        /// A trusted network CA certificate (repeat for each network, and for each CA a
+        /// network has had: a data dir keeps what was signed under a retired CA).
         #[arg(long = "ca", required = true)]
         cas: Vec<PathBuf>,
         /// Print the report as JSON.
@@ -40,7 +41,8 @@ pub enum AuditCommand {
         /// The data dir.
         #[arg(long)]
         data: PathBuf,
-        /// A trusted network CA certificate (repeat for each network).
+        /// A trusted network CA certificate (repeat for each network, and for each CA a
+        /// network has had: a data dir keeps what was signed under a retired CA).
         #[arg(long = "ca", required = true)]
         cas: Vec<PathBuf>,
         /// The message id (64 hex digits).
@@ -54,7 +56,8 @@ pub enum AuditCommand {
     CheckProof {
         /// The proof file.
         file: PathBuf,
-        /// A trusted network CA certificate (repeat for each network).
+        /// A trusted network CA certificate (repeat for each network, and for each CA a
+        /// network has had: a data dir keeps what was signed under a retired CA).
         #[arg(long = "ca", required = true)]
         cas: Vec<PathBuf>,
         /// Print what the proof shows as JSON.
@@ -72,7 +75,8 @@ pub enum AuditCommand {
         /// The data dir whose log both sign.
         #[arg(long)]
         data: PathBuf,
-        /// A trusted network CA certificate (repeat for each network).
+        /// A trusted network CA certificate (repeat for each network, and for each CA a
+        /// network has had: a data dir keeps what was signed under a retired CA).
         #[arg(long = "ca", required = true)]
         cas: Vec<PathBuf>,
         /// Also write the proof to this file (JSON: both notes, the node's certificates and
@@ -87,7 +91,8 @@ pub enum AuditCommand {
         /// The data dir.
         #[arg(long)]
         data: PathBuf,
-        /// A trusted network CA certificate (repeat for each network).
+        /// A trusted network CA certificate (repeat for each network, and for each CA a
+        /// network has had: a data dir keeps what was signed under a retired CA).
         #[arg(long = "ca", required = true)]
         cas: Vec<PathBuf>,
         /// Output format.

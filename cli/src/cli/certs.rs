@@ -2,7 +2,9 @@
 //!
 //! A network operator runs `new-network` once, keeps the CA directory (and its `ca.key`)
 //! offline, issues one certificate per node and per officer, revokes them when needed and
-//! hands out the trust bundle (CA + CRL) to other networks' gateways. File names:
+//! hands out the trust bundle (CA + CRL) to other networks' gateways. Rolling a network's CA
+//! over is `new-network` again, for the same network into a new directory, and a
+//! `trust-bundle` of both CAs (docs/OPERATIONS.md, "Rolling a network CA over"). File names:
 //! nodes get `<centre>.<network>.crt/.key`, officers `<name>@<centre>.<network>.crt/.key`.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +15,8 @@ use clap::Subcommand;
 use liaison_certs::ca::{self, DEFAULT_CA_DAYS, DEFAULT_CERT_DAYS};
 use liaison_certs::console::{self, ConsoleHost};
 use liaison_certs::revocation::{self, Reason};
-use liaison_certs::{CertError, OfficerKey, Role, TrustBundle, Validity};
+use liaison_certs::{CertError, OfficerKey, Role, Validity};
+use liaison_protocol::trust::CaFingerprint;
 use time::{Duration, OffsetDateTime};
 
 /// Default number of days a CRL stays current.
@@ -130,10 +133,12 @@ pub enum CertsCommand {
         cert: PathBuf,
     },
     /// Export the network's CA certificate and CRL as one PEM file for other networks' gateways.
+    /// During a CA rollover give --ca twice (the old CA's directory and the new one's): the
+    /// bundle then carries both, each with its CRL, for every node to trust both.
     TrustBundle {
-        /// The network CA directory.
-        #[arg(long)]
-        ca: PathBuf,
+        /// The network CA directory (repeat for each CA of the network to carry).
+        #[arg(long = "ca", required = true)]
+        cas: Vec<PathBuf>,
         /// The bundle file to create.
         #[arg(long)]
         out: PathBuf,
@@ -304,16 +309,25 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<ExitCode> {
             out!("  give it out of band to every centre that submits selectors; never to the service node");
             Ok(ExitCode::SUCCESS)
         }
-        CertsCommand::TrustBundle { ca, out } => {
-            let bundle = liaison_certs::write_trust_bundle(&ca, &out)
-                .with_context(|| format!("cannot write the trust bundle of {}", ca.display()))?;
+        CertsCommand::TrustBundle { cas, out } => {
+            let dirs: Vec<&Path> = cas.iter().map(PathBuf::as_path).collect();
+            let names: Vec<String> = cas.iter().map(|c| c.display().to_string()).collect();
+            let bundle = liaison_certs::write_trust_bundle(&dirs, &out).with_context(|| {
+                format!("cannot write the trust bundle of {}", names.join(" and "))
+            })?;
+            let count = match bundle.cas.len() {
+                1 => String::new(),
+                n => format!(" ({n} CAs)"),
+            };
             out!(
-                "wrote trust bundle of network {} to {}",
+                "wrote trust bundle of network {}{count} to {}",
                 bundle.network,
                 out.display()
             );
-            out!("  CA fingerprint (SHA-256): {}", bundle.ca_fingerprint());
-            out!("  importers should confirm the fingerprint with you out of band");
+            for fingerprint in bundle.ca_fingerprints() {
+                out!("  CA fingerprint (SHA-256): {fingerprint}");
+            }
+            out!("  importers should confirm the fingerprints with you out of band");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -335,7 +349,7 @@ fn new_network(
     let validity = Validity::days_from(now, days)?;
     let files = ca::create_network(&network, out, validity, now, crl_validity(crl_days)?)
         .with_context(|| format!("cannot create the network CA in {}", out.display()))?;
-    let bundle = TrustBundle::from_ca_dir(out)?;
+    let fingerprint = CaFingerprint::of(&liaison_certs::load::read_cert(&files.cert_path)?);
     out!(
         "created network CA for {} (serial {}, expires {})",
         files.network,
@@ -348,7 +362,7 @@ fn new_network(
         files.key_path.display()
     );
     out!("  CRL          {} (empty)", files.crl_path.display());
-    out!("  CA fingerprint (SHA-256): {}", bundle.ca_fingerprint());
+    out!("  CA fingerprint (SHA-256): {fingerprint}");
     out!(
         "next: liaison certs issue-node --ca {} --node <centre> --out <dir>",
         out.display()
@@ -379,11 +393,11 @@ fn verify(ca_dir: &Path, cert_path: &Path, now: OffsetDateTime) -> anyhow::Resul
 /// Warns when a CRL is past its `nextUpdate`: OpenSSL-based relying parties then refuse
 /// every certificate of the network, although Liaison itself still uses the CRL.
 fn warn_if_crl_stale(trust: &liaison_protocol::TrustStore, now: OffsetDateTime) {
-    for network in trust.networks() {
-        let (Some(ca), Some(crl)) = (trust.ca_der(network), trust.crl_der(network)) else {
+    for ca in trust.cas() {
+        let (network, Some(crl)) = (ca.network(), ca.crl_der()) else {
             continue;
         };
-        if let Ok(contents) = revocation::read_crl(ca, crl) {
+        if let Ok(contents) = revocation::read_crl(ca.ca_der(), crl) {
             if let Some(next) = contents.next_update.filter(|next| *next < now) {
                 eprintln!(
                     "warning: the {network} CRL was due to be re-issued at {}; \
@@ -433,6 +447,14 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
         }
         "invalid-validity" => {
             "a certificate cannot outlive its CA: choose a smaller --days, or create a new CA"
+        }
+        "duplicate-ca" => {
+            "give each CA once; during a CA rollover the old CA and the new one are two \
+             different CAs, each given once"
+        }
+        "malformed-bundle" => {
+            "a trust bundle holds one network's CAs, each followed by its CRL, as \
+             `liaison certs trust-bundle` writes it"
         }
         "bad-crl" => {
             "crl.pem does not verify with this CA: restore it from backup (never edit it by hand)"
