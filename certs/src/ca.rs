@@ -502,6 +502,15 @@ impl NetworkCa {
         centre: &CentreId,
         validity: Validity,
     ) -> Result<IssuedCert, CertError> {
+        let (params, validity, subject) = self.node_params(centre, validity)?;
+        self.sign(params, validity, subject, ed25519_key()?)
+    }
+
+    fn node_params(
+        &self,
+        centre: &CentreId,
+        validity: Validity,
+    ) -> Result<(CertificateParams, Validity, String), CertError> {
         let node = NodeId::new(centre, &self.network);
         let (mut params, validity) = self.end_entity(validity)?;
         let mut dn = DistinguishedName::new();
@@ -522,7 +531,7 @@ impl NetworkCa {
             ExtendedKeyUsagePurpose::ServerAuth,
             ExtendedKeyUsagePurpose::ClientAuth,
         ];
-        self.sign(params, validity, node.to_string(), ed25519_key()?)
+        Ok((params, validity, node.to_string()))
     }
 
     /// Issues an officer's client certificate for the local API of `<centre>.<network>`,
@@ -535,6 +544,17 @@ impl NetworkCa {
         key: OfficerKey,
         validity: Validity,
     ) -> Result<IssuedCert, CertError> {
+        let (params, validity, cn) = self.officer_params(centre, officer, role, validity)?;
+        self.sign(params, validity, cn, key.generate()?)
+    }
+
+    fn officer_params(
+        &self,
+        centre: &CentreId,
+        officer: &OfficerName,
+        role: Role,
+        validity: Validity,
+    ) -> Result<(CertificateParams, Validity, String), CertError> {
         let node = NodeId::new(centre, &self.network);
         let (mut params, validity) = self.end_entity(validity)?;
         let cn = format!("{officer}@{node}");
@@ -544,7 +564,68 @@ impl NetworkCa {
         dn.push(DnType::OrganizationName, centre.as_str());
         params.distinguished_name = dn;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        self.sign(params, validity, cn, key.generate()?)
+        Ok((params, validity, cn))
+    }
+
+    /// Issues a new certificate for the holder of `cert_der` (a node or officer certificate
+    /// this CA issued, expired or not), for `validity`, with the same subject, profile and
+    /// public key: the holder keeps its key and only its certificate file changes. A
+    /// revoked certificate is not renewed.
+    pub fn renew(
+        &self,
+        cert_der: &[u8],
+        origin: &Path,
+        validity: Validity,
+    ) -> Result<RenewedCert, CertError> {
+        self.check_issued(cert_der, origin)?;
+        let cert = parse_x509(cert_der, origin)?;
+        let first = |it: &mut dyn Iterator<
+            Item = &x509_parser::x509::AttributeTypeAndValue<'_>,
+        >| { it.next().and_then(|a| a.as_str().ok()).map(str::to_owned) };
+        let cn = first(&mut cert.subject().iter_common_name()).ok_or_else(|| {
+            CertError::WrongCa(format!(
+                "{}: the certificate names no subject",
+                origin.display()
+            ))
+        })?;
+        let (node_part, officer) = match cn.split_once('@') {
+            Some((officer, node)) => (node.to_owned(), Some(officer.to_owned())),
+            None => (cn.clone(), None),
+        };
+        let node: NodeId = node_part.parse().map_err(|e| CertError::InvalidName {
+            what: "node id",
+            value: node_part.clone(),
+            detail: format!("{e}"),
+        })?;
+        let centre = self.centre_from_arg(node.as_str())?;
+        let (params, validity, subject) = match officer {
+            None => self.node_params(&centre, validity)?,
+            Some(name) => {
+                let role: Role = first(&mut cert.subject().iter_organizational_unit())
+                    .ok_or_else(|| {
+                        CertError::WrongCa(format!(
+                            "{}: an officer certificate without a role",
+                            origin.display()
+                        ))
+                    })?
+                    .parse()?;
+                self.officer_params(&centre, &name.parse()?, role, validity)?
+            }
+        };
+        let key = rcgen::SubjectPublicKeyInfo::from_der(cert.public_key().raw)?;
+        let renewed = params.signed_by(&key, &self.issuer)?;
+        Ok(RenewedCert {
+            cert_der: renewed.der().to_vec(),
+            cert_pem: renewed.pem(),
+            serial: params
+                .serial_number
+                .as_ref()
+                .map(|s| hex(&s.to_bytes()))
+                .unwrap_or_default(),
+            replaced_serial: hex(cert.raw_serial()),
+            subject,
+            validity,
+        })
     }
 
     /// Checks that a certificate was issued by this CA: issuer name and signature.
@@ -693,6 +774,55 @@ fn write_issued(
     })
 }
 
+/// A certificate renewed for the same subject and key ([`NetworkCa::renew`]).
+#[derive(Clone, Debug)]
+pub struct RenewedCert {
+    /// The new certificate, DER.
+    pub cert_der: Vec<u8>,
+    /// The new certificate, PEM.
+    pub cert_pem: String,
+    /// Its serial number, lower-case hex.
+    pub serial: String,
+    /// The serial of the certificate it replaces.
+    pub replaced_serial: String,
+    /// The subject's common name.
+    pub subject: String,
+    /// Its validity.
+    pub validity: Validity,
+}
+
+/// Renews the certificate in `cert_path` from the CA in `ca_dir` for `validity`, in place:
+/// the old certificate is kept beside it as `<cert_path>.<old serial>.old`, the key file
+/// is not touched. Refused for a certificate the CA has revoked.
+pub fn renew_file(
+    ca_dir: &Path,
+    cert_path: &Path,
+    validity: Validity,
+) -> Result<RenewedCert, CertError> {
+    let ca = NetworkCa::load(ca_dir)?;
+    let der = load::read_cert(cert_path)?;
+    let crl = load::read_crl(&ca_dir.join(CRL_FILE))?;
+    let revoked = revocation::read_crl(&ca.cert_der, &crl)?;
+    let serial = hex(parse_x509(&der, cert_path)?.raw_serial());
+    if revoked.entries.iter().any(|e| e.serial == serial) {
+        return Err(CertError::Verify(liaison_protocol::VerifyError::Revoked {
+            serial,
+        }));
+    }
+    let renewed = ca.renew(&der, cert_path, validity)?;
+    let old = cert_path.with_file_name(format!(
+        "{}.{}.old",
+        cert_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        renewed.replaced_serial
+    ));
+    std::fs::copy(cert_path, &old).map_err(|e| CertError::io(&old, e))?;
+    load::replace_file(cert_path, renewed.cert_pem.as_bytes(), false)?;
+    Ok(renewed)
+}
+
 /// Issues a node certificate from the CA in `ca_dir` into `out_dir` as
 /// `<centre>.<network>.crt` and `.key`. `centre` is `<centre>` or `<centre>.<network>`.
 pub fn issue_node_files(
@@ -805,6 +935,57 @@ mod tests {
         let node = trust.check_node_cert(&issued.cert_der, ts(now())).unwrap();
         assert_eq!(node.serial, issued.serial);
         assert_eq!(node.node.as_str(), "caricc.central-asia");
+    }
+
+    #[test]
+    fn a_renewed_certificate_keeps_its_subject_role_and_key_and_verifies_again() {
+        let ca = testing::ca("central-asia");
+        let mut trust = TrustStore::new();
+        trust.add_ca(ca.cert_der(), None).unwrap();
+        let key_of = |der: &[u8]| {
+            parse_x509(der, Path::new("x.crt"))
+                .unwrap()
+                .public_key()
+                .raw
+                .to_vec()
+        };
+        // A node certificate that ended yesterday.
+        let ended = Validity::new(now() - Duration::days(30), now() - Duration::days(1)).unwrap();
+        let old = ca.issue_node(&centre("caricc"), ended).unwrap();
+        assert!(trust.check_node_cert(&old.cert_der, ts(now())).is_err());
+        let new = ca.renew(&old.cert_der, Path::new("x.crt"), year()).unwrap();
+        assert_eq!(new.subject, "caricc.central-asia");
+        assert_eq!(new.replaced_serial, old.serial);
+        assert_ne!(new.serial, old.serial);
+        assert_eq!(key_of(&new.cert_der), key_of(&old.cert_der), "the same key");
+        let node = trust.check_node_cert(&new.cert_der, ts(now())).unwrap();
+        assert_eq!(node.node.as_str(), "caricc.central-asia");
+
+        let name: OfficerName = "a.karimova".parse().unwrap();
+        let officer = ca
+            .issue_officer(
+                &centre("caricc"),
+                &name,
+                Role::Auditor,
+                OfficerKey::P256,
+                year(),
+            )
+            .unwrap();
+        let renewed = ca
+            .renew(&officer.cert_der, Path::new("o.crt"), year())
+            .unwrap();
+        assert_eq!(renewed.subject, "a.karimova@caricc.central-asia");
+        assert_eq!(key_of(&renewed.cert_der), key_of(&officer.cert_der));
+        let checked =
+            crate::identity::check_officer_cert(&trust, &renewed.cert_der, ts(now())).unwrap();
+        assert_eq!(checked.officer.role, Role::Auditor);
+
+        // Another network's CA renews nothing it did not issue.
+        let other = testing::ca("gulf");
+        assert!(matches!(
+            other.renew(&old.cert_der, Path::new("x.crt"), year()),
+            Err(CertError::WrongCa(_))
+        ));
     }
 
     #[test]

@@ -218,6 +218,54 @@ fn issued_certificates_verify_and_revoked_node_certificate_fails_verify() {
     assert!(pki.verify(OFFICER_CRT).ok());
 }
 
+/// `certs renew` replaces a certificate in place with one for the same subject and key,
+/// keeps the old one beside it, leaves the key file alone, and refuses a revoked one.
+#[test]
+fn a_renewed_certificate_verifies_with_the_same_key_and_a_revoked_one_is_not_renewed() {
+    let pki = Pki::new();
+    let key_before = fs::read(pki.join(NODE_KEY)).unwrap();
+    let cert_before = fs::read(pki.join(NODE_CRT)).unwrap();
+    let r = pki.liaison(&[
+        "certs", "renew", "--ca", "ca", "--cert", NODE_CRT, "--days", "30",
+    ]);
+    assert!(r.ok(), "{r:?}");
+    assert!(
+        r.stdout
+            .starts_with("renewed the certificate of caricc.central-asia (serial "),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("the key is unchanged"), "{r:?}");
+    assert_eq!(fs::read(pki.join(NODE_KEY)).unwrap(), key_before);
+    assert_ne!(fs::read(pki.join(NODE_CRT)).unwrap(), cert_before);
+    let kept: Vec<_> = fs::read_dir(pki.join("nodes"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".old"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        fs::read(pki.join("nodes").join(&kept[0])).unwrap(),
+        cert_before,
+        "the old certificate is kept"
+    );
+    assert!(pki.verify(NODE_CRT).ok());
+    // The renewed certificate and the unchanged key still belong together.
+    if let Some(r) = pki.openssl(&["x509", "-in", NODE_CRT, "-noout", "-pubkey"]) {
+        let from_key = pki
+            .openssl(&["pkey", "-in", NODE_KEY, "-pubout"])
+            .expect("openssl");
+        assert_eq!(r.stdout, from_key.stdout);
+    }
+    let r = pki.liaison(&["certs", "renew", "--ca", "ca", "--cert", OFFICER_CRT]);
+    assert!(r.ok(), "{r:?}");
+    assert!(pki.verify(OFFICER_CRT).all().contains("(supervisor)"));
+
+    assert!(pki.revoke(NODE_CRT).ok());
+    let r = pki.liaison(&["certs", "renew", "--ca", "ca", "--cert", NODE_CRT]);
+    assert_error(&r, "certificate revoked (serial");
+    assert!(r.stderr.contains("never renewed"), "{r:?}");
+}
+
 #[test]
 fn revoked_officer_certificate_fails_verify() {
     let pki = Pki::new();

@@ -55,6 +55,20 @@ pub enum CertsCommand {
         #[arg(long, default_value_t = DEFAULT_CERT_DAYS)]
         days: u32,
     },
+    /// Renew a node or officer certificate this CA issued (expired or not, never a revoked
+    /// one) in place: same subject, role and key; the old certificate is kept beside it as
+    /// <cert>.<serial>.old and the key file is not touched. Restart the node to present it.
+    Renew {
+        /// The network CA directory (holding ca.crt, ca.key and crl.pem).
+        #[arg(long)]
+        ca: PathBuf,
+        /// The certificate to renew (PEM), replaced by the new one.
+        #[arg(long)]
+        cert: PathBuf,
+        /// Days the new certificate is valid.
+        #[arg(long, default_value_t = DEFAULT_CERT_DAYS)]
+        days: u32,
+    },
     /// Issue an officer's client certificate <name>@<centre>.<network>.crt/.key for the local API.
     IssueOfficer {
         /// The network CA directory (holding ca.crt and ca.key).
@@ -200,6 +214,21 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<ExitCode> {
                 when(files.not_after)
             );
             print_files(&files.cert_path, &files.key_path);
+            Ok(ExitCode::SUCCESS)
+        }
+        CertsCommand::Renew { ca, cert, days } => {
+            let validity = Validity::days_from(now, days)?;
+            let renewed = ca::renew_file(&ca, &cert, validity)
+                .with_context(|| format!("cannot renew {}", cert.display()))?;
+            out!(
+                "renewed the certificate of {} (serial {} replaces {}, expires {}); the key is \
+                 unchanged: restart the node (or officer's client) to present it",
+                renewed.subject,
+                renewed.serial,
+                renewed.replaced_serial,
+                when(renewed.validity.not_after())
+            );
+            out!("  {}", cert.display());
             Ok(ExitCode::SUCCESS)
         }
         CertsCommand::IssueOfficer {
@@ -460,6 +489,10 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
             "crl.pem does not verify with this CA: restore it from backup (never edit it by hand)"
         }
         "bad-key" => "the key must be the PKCS#8 PEM key issued together with the certificate",
+        "revoked-certificate" => {
+            "a revoked certificate is never renewed: its key may be compromised; issue a new \
+             certificate (with a new key) with `liaison certs issue-node` or `issue-officer`"
+        }
         "io" => "check that the directory exists and that you may write to it",
         _ => return None,
     })
