@@ -510,9 +510,9 @@ pub fn client_config(
 }
 
 /// The node id a peer's certificate chain (end entity first) names, accepted only if the
-/// [`TrustStore`] accepts the certificate at `at`: it chains to the CA of the network its
-/// node id names, is within validity and is not revoked. Call it on every established
-/// connection, whatever the handshake already checked.
+/// [`TrustStore`] accepts the certificate at `at`: it chains to a CA of the network its
+/// node id names, is within validity and is not revoked by that CA's CRL. Call it on every
+/// established connection, whatever the handshake already checked.
 pub fn peer_node_id(
     certs: &[CertificateDer<'_>],
     trust: &TrustStore,

@@ -90,8 +90,8 @@ pub enum VerifyError {
     /// No CA is trusted for the network the signer claims to belong to.
     #[error("no trusted CA for network {0}")]
     UnknownCa(String),
-    /// The signer certificate does not chain to the trusted CA of its network.
-    #[error("certificate does not chain to the trusted CA of its network: {0}")]
+    /// The signer certificate does not chain to a trusted CA of its network.
+    #[error("certificate does not chain to a trusted CA of its network: {0}")]
     BadChain(String),
     /// The certificate could not be parsed.
     #[error("malformed certificate: {0}")]

@@ -7,9 +7,10 @@
 //! hashes 51 bytes instead of the body twice.
 //!
 //! Verification ([`SignedMessage::verify`]) accepts exactly when: the body decodes
-//! strictly; the signer certificate chains to the trusted CA of the network named in the
-//! originator's node id; the certificate names the originator; it was within its validity
-//! period and not revoked at the message's creation time; and the signature verifies.
+//! strictly; the signer certificate chains to a trusted CA of the network named in the
+//! originator's node id; the certificate names the originator; it and that CA were within
+//! their validity and it was not revoked by that CA's CRL at the message's creation time;
+//! and the signature verifies.
 //! Only verification builds a [`VerifiedMessage`].
 
 use std::fmt;

@@ -137,7 +137,10 @@ pub struct CertifiedNode {
 /// The SHA-256 fingerprint of a CA certificate: how a trusted CA is named, in errors and to
 /// operators (`openssl x509 -noout -fingerprint -sha256` prints the same).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CaFingerprint(pub [u8; 32]);
+pub struct CaFingerprint(
+    /// The SHA-256 digest of the certificate's DER.
+    pub [u8; 32],
+);
 
 impl CaFingerprint {
     /// The fingerprint of a certificate's DER bytes.

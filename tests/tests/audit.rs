@@ -1069,7 +1069,7 @@ async fn inclusion_proof_checks_and_every_tampering_is_refused() {
         "an impostor CA's certificate",
         &p,
         &trust,
-        "node certificate 1: certificate does not chain to the trusted CA of its network",
+        "node certificate 1: certificate does not chain to a trusted CA of its network",
     );
     let gulf = TestPki::new(&["gulf"]);
     let mut p = proof.clone();
@@ -1087,7 +1087,7 @@ async fn inclusion_proof_checks_and_every_tampering_is_refused() {
         "only the impostor CA",
         &proof,
         &impostor.trust(),
-        "node certificate 1: certificate does not chain to the trusted CA of its network",
+        "node certificate 1: certificate does not chain to a trusted CA of its network",
     );
     assert_refused(
         "only another network's CA",
