@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use liaison_protocol::Timestamp;
-use ring::digest::{digest, SHA256};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::load::TrustSource;
@@ -15,7 +14,7 @@ use crate::CertError;
 /// A certificate's public facts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertFacts {
-    /// SHA-256 of the DER, hex.
+    /// SHA-256 of the DER, as OpenSSL prints it (`AB:CD:…`) and the CLI writes a CA's.
     pub fingerprint: String,
     /// Serial number, hex.
     pub serial: String,
@@ -62,7 +61,7 @@ pub fn cert_facts(der: &[u8]) -> Result<CertFacts, CertError> {
         .unwrap_or("")
         .to_owned();
     Ok(CertFacts {
-        fingerprint: hex(digest(&SHA256, der).as_ref()),
+        fingerprint: liaison_protocol::trust::CaFingerprint::of(der).to_string(),
         serial: hex(cert.raw_serial()),
         subject,
         not_after: crate::timestamp(cert.validity().not_after.to_datetime()),
@@ -123,7 +122,11 @@ mod tests {
             crate::revocation::empty_crl(&ca, crate::testing::now(), time::Duration::days(30))
                 .unwrap();
         let f = facts_of(Path::new("ca.crt"), ca.cert_der(), Some(&crl.der)).unwrap();
-        assert_eq!(f.ca.fingerprint.len(), 64);
+        assert_eq!(
+            f.ca.fingerprint.len(),
+            32 * 3 - 1,
+            "AB:CD:… as OpenSSL prints it"
+        );
         assert!(f.ca.subject.contains("central-asia"), "{f:?}");
         assert_eq!(f.origin, "ca.crt");
         let crl = f.crl.as_ref().expect("a CRL");

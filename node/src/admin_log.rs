@@ -48,7 +48,7 @@ pub struct StartState {
 /// A certificate, as a start records it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertLine {
-    /// SHA-256 of the DER, hex.
+    /// SHA-256 of the DER (`AB:CD:…`).
     pub fingerprint: String,
     /// Serial, hex.
     pub serial: String,
@@ -170,14 +170,15 @@ impl StartState {
     }
 }
 
-/// The administrative entries of a start: `start` (version, address, configuration digest,
-/// and whether it changed), one `config-changed` per part of the configuration that
+/// The administrative entries of a start (`fresh`: on an empty log): `start` (version,
+/// address, configuration digest, and whether it changed), one `config-changed` per part of the configuration that
 /// changed, one `certificate-loaded` per certificate presented, one `trust-loaded` per CA
 /// trusted (with its CRL), `revocations-applied` per CRL that revokes more than at the last
 /// start, and `key-created` / `key-changed` per secret.
 pub fn start_acts(
     version: &str,
     listen: &str,
+    fresh: bool,
     prev: Option<&StartState>,
     now: &StartState,
 ) -> Vec<(&'static str, String)> {
@@ -187,7 +188,11 @@ pub fn start_acts(
         None => vec![],
     };
     let since = match prev {
-        None => "first start in this data dir".to_owned(),
+        None if fresh => "first start in this data dir".to_owned(),
+        None => format!(
+            "no facts kept from the last start ({START_STATE_FILE} is missing or unreadable): \
+             what changed since is unknown"
+        ),
         Some(p) if p.config_sha256 == now.config_sha256 => {
             "configuration unchanged since the last start".to_owned()
         }
@@ -301,7 +306,7 @@ pub fn start_acts(
             Some(Some(_)) => {}
         }
     }
-    if prev.is_none() {
+    if prev.is_none() && fresh {
         let names: Vec<&str> = now.secrets.keys().map(String::as_str).collect();
         acts.push(("key-created", format!("first start: {}", names.join(", "))));
     }
@@ -458,7 +463,7 @@ mod tests {
     #[test]
     fn a_first_start_records_what_it_runs_with() {
         let now = state(json!({"peers": []}), b"k", &[]);
-        let acts = start_acts("1.0", "127.0.0.1:1", None, &now);
+        let acts = start_acts("1.0", "127.0.0.1:1", true, None, &now);
         let start = acts_named(&acts, "start");
         assert_eq!(start.len(), 1);
         assert!(start[0].contains("first start"), "{start:?}");
@@ -488,7 +493,7 @@ mod tests {
             c.fingerprint = "cc".repeat(32);
             c.serial = "02".into();
         });
-        let acts = start_acts("1.0", "127.0.0.1:1", Some(&before), &after);
+        let acts = start_acts("1.0", "127.0.0.1:1", false, Some(&before), &after);
         let start = acts_named(&acts, "start")[0];
         assert!(
             start.contains("changed since the last start: api, peers, routes"),
@@ -524,7 +529,7 @@ mod tests {
     #[test]
     fn an_unchanged_start_says_so_and_lists_no_change() {
         let s = state(json!({"peers": []}), b"k", &["05"]);
-        let acts = start_acts("1.0", "127.0.0.1:1", Some(&s), &s);
+        let acts = start_acts("1.0", "127.0.0.1:1", false, Some(&s), &s);
         assert!(acts_named(&acts, "start")[0].contains("unchanged"));
         for name in [
             "config-changed",
@@ -534,6 +539,17 @@ mod tests {
         ] {
             assert!(acts_named(&acts, name).is_empty(), "{name}");
         }
+    }
+
+    #[test]
+    fn a_start_on_a_log_without_kept_facts_does_not_claim_to_be_the_first() {
+        let now = state(json!({"peers": []}), b"k", &[]);
+        let acts = start_acts("1.0", "127.0.0.1:1", false, None, &now);
+        let start = acts_named(&acts, "start")[0];
+        assert!(start.contains("what changed since is unknown"), "{start}");
+        assert!(!start.contains("first start"), "{start}");
+        assert!(acts_named(&acts, "key-created").is_empty());
+        assert_eq!(acts_named(&acts, "trust-loaded").len(), 1);
     }
 
     #[test]

@@ -62,15 +62,22 @@ pub fn of_start(state: &StartState) -> Vec<Expiry> {
             crl: false,
         })
         .collect();
-    for t in state.trust.values() {
+    for (fingerprint, t) in &state.trust {
+        // Named with the start of its fingerprint: during a rollover a network has two CAs
+        // of the same name.
+        let ca = format!(
+            "CA {} ({})",
+            t.subject,
+            fingerprint.get(..23).unwrap_or(fingerprint)
+        );
         out.push(Expiry {
-            what: format!("CA {}", t.subject),
+            what: ca.clone(),
             at: t.not_after,
             crl: false,
         });
         if let Some(next) = t.crl_next_update {
             out.push(Expiry {
-                what: format!("CRL of CA {}", t.subject),
+                what: format!("CRL of {ca}"),
                 at: next,
                 crl: true,
             });

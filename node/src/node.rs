@@ -472,9 +472,14 @@ async fn record_start(
     )?;
     let prev = crate::admin_log::StartState::read(&cfg.data_dir);
     let listen = endpoint.local_addr().map_err(StartError::Io)?.to_string();
-    for (act, detail) in
-        crate::admin_log::start_acts(env!("CARGO_PKG_VERSION"), &listen, prev.as_ref(), &now)
-    {
+    let fresh = ctx.store.log_size() == 0;
+    for (act, detail) in crate::admin_log::start_acts(
+        env!("CARGO_PKG_VERSION"),
+        &listen,
+        fresh,
+        prev.as_ref(),
+        &now,
+    ) {
         ctx.store
             .record(Event::Admin {
                 act: act.to_owned(),

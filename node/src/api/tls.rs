@@ -8,7 +8,8 @@
 //! 1. rustls's WebPKI verifier accepts it against every trusted network CA and its CRL
 //!    (clientAuth usage, validity, not revoked), and then
 //! 2. [`liaison_certs::check_officer_cert`] accepts it (officer profile `CN=<name>@<node>,
-//!    OU=<role>`, chains to the CA of the officer's network, not revoked), and
+//!    OU=<role>`, chains to a trusted CA of the officer's network (either, during a CA
+//!    rollover), not revoked by that CA), and
 //! 3. the officer's node is this node (an officer of another centre has no business here).
 //!
 //! All three run inside the handshake, so a refused certificate never reaches HTTP; the
