@@ -107,6 +107,9 @@ pub struct Ctx {
     pub(crate) forwarding: tokio::sync::Mutex<()>,
     /// What ends, as read at start (certificates, CAs, CRLs; peers' are in `sessions`).
     pub(crate) expiries: Mutex<Vec<crate::expiry::Expiry>>,
+    /// Work that must finish before the store closes, even when the task that started it is
+    /// cancelled (recording a peer's answer and reporting it onward).
+    pub(crate) finishing: tokio_util::task::TaskTracker,
 }
 
 impl Ctx {

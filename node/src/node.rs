@@ -260,6 +260,7 @@ impl Node {
             cases: Default::default(),
             forwarding: tokio::sync::Mutex::new(()),
             expiries: Default::default(),
+            finishing: tokio_util::task::TaskTracker::new(),
             cfg,
         });
         record_start(&ctx, sealing_public, &endpoint).await?;
@@ -367,6 +368,9 @@ impl Node {
                 .map_err(|_| NodeError::failed("poisoned"))?,
         );
         while tasks.join_next().await.is_some() {}
+        // Answers recorded while the sessions stopped are reported before the store closes.
+        self.ctx.finishing.close();
+        self.ctx.finishing.wait().await;
         self.endpoint
             .close(crate::wire::code::SHUTDOWN.into(), b"shutdown");
         // Closed connections drain for three probe timeouts before the endpoint lets its socket

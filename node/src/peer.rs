@@ -318,22 +318,38 @@ async fn read_answers(
             tracing::warn!(peer = %peer, id = %r.target.short(), reason = %r.reason_code, detail = %r.detail, "peer refused our message");
         }
         let ids: Vec<MessageId> = outcome.iter().map(|(id, _)| *id).collect();
-        if let Err(e) = ctx
-            .store
-            .hop_answer(event, peer.clone(), outcome, answer_id, payload)
+        // Recording the answer and carrying it back to the originators of what we relayed
+        // run to their end even if this session is cancelled meanwhile (at shutdown the node
+        // waits for them before it closes its store): an answer recorded here always gets
+        // its report. A node without relay rules relays nothing, and skips the lookups.
+        let recorded = ctx
+            .finishing
+            .spawn({
+                let (ctx, peer, ids, signed) =
+                    (ctx.clone(), peer.clone(), ids.clone(), v.signed().clone());
+                async move {
+                    if let Err(e) = ctx
+                        .store
+                        .hop_answer(event, peer.clone(), outcome, answer_id, payload)
+                        .await
+                    {
+                        ctx.alarm(
+                            AlarmKind::AnswerNotRecorded,
+                            peer.as_str(),
+                            format!("cannot record an answer from {peer}: {e}"),
+                        );
+                        return false;
+                    }
+                    if !ctx.cfg.relay.is_empty() {
+                        crate::relay::report_answer(&ctx, &ids, &signed).await;
+                    }
+                    true
+                }
+            })
             .await
-        {
-            ctx.alarm(
-                AlarmKind::AnswerNotRecorded,
-                peer.as_str(),
-                format!("cannot record an answer from {peer}: {e}"),
-            );
+            .unwrap_or(false);
+        if !recorded {
             continue;
-        }
-        // Carry the answer back to the originators of what we relayed (a node without relay
-        // rules relays nothing, and skips the lookups).
-        if !ctx.cfg.relay.is_empty() {
-            crate::relay::report_answer(&ctx, &ids, v.signed()).await;
         }
         let mut inf = window.in_flight.lock().await;
         for id in &ids {

@@ -254,3 +254,86 @@ fn a_receiver_that_crashed_and_restarted_gets_what_was_sent_meanwhile() {
     b_rt.block_on(b.shutdown()).unwrap();
     a_rt.block_on(a.shutdown()).unwrap();
 }
+
+/// A relay that is restarted (cleanly) while it relays still carries every later hop's
+/// answer back: each message's trail at its sender ends with the receiver's `delivered`,
+/// however the restarts fall between the relay's recording of that answer and its report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_reaches_the_sender_across_relay_restarts() {
+    const G: &str = "gw.central-asia";
+    const ROUNDS: usize = 3;
+    const PER_ROUND: usize = 60;
+    let mut c = Cluster::new(&["central-asia"]);
+    for n in [A, G, B] {
+        c.add(n);
+    }
+    let mut cfg_a = c.config(A, &[G]);
+    cfg_a.routes = vec![liaison_node::config::RouteConfig {
+        to: B.into(),
+        via: G.parse().unwrap(),
+        distance: 0,
+    }];
+    let mut cfg_g = c.config(G, &[A, B]);
+    cfg_g.relay = vec![liaison_node::config::RelayRule {
+        from: "central-asia".parse().unwrap(),
+        to: vec!["central-asia".parse().unwrap()],
+    }];
+    let a = start(cfg_a).await;
+    let b = start(c.config(B, &[G])).await;
+    let mut g = start(cfg_g.clone()).await;
+    wait_keys(&a, &[B]).await;
+    let mut sent = Vec::new();
+    for round in 0..ROUNDS {
+        for i in 0..PER_ROUND {
+            sent.push(
+                a.send(&alert(B, &format!("round {round} alert {i}")))
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        // Restart the relay while answers are on their way through it.
+        let store_b = b.store().clone();
+        let want = (round + 1) * PER_ROUND;
+        wait_for("some of this round at B", LIMIT, || {
+            store_b.inbox_len() >= (want - PER_ROUND / 2) as u64
+        })
+        .await;
+        g.shutdown().await.unwrap();
+        g = start(cfg_g.clone()).await;
+    }
+    let store_b = b.store().clone();
+    wait_for("every alert at B", LIMIT, || {
+        store_b.inbox_len() >= (ROUNDS * PER_ROUND) as u64
+    })
+    .await;
+    let store_a = a.store().clone();
+    let delivered = |id: &liaison_protocol::MessageId| {
+        store_a.state(id).ok().flatten().is_some_and(|s| {
+            s.hops
+                .iter()
+                .any(|h| h.peer.as_str() == B && h.outcome == "delivered")
+        })
+    };
+    let all = sent.clone();
+    let waited = tokio::time::timeout(LIMIT, async {
+        while !all.iter().all(&delivered) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let missing: Vec<String> = sent
+        .iter()
+        .filter(|id| !delivered(id))
+        .map(|id| id.short())
+        .collect();
+    assert!(
+        waited.is_ok() && missing.is_empty(),
+        "{} of {} messages have no `delivered` from {B} in their sender's trail: {missing:?}",
+        missing.len(),
+        sent.len()
+    );
+    g.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+    a.shutdown().await.unwrap();
+}
