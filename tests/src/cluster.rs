@@ -229,6 +229,16 @@ pub fn write_secret(path: &Path, bytes: &[u8]) {
     f.write_all(bytes).expect("write key");
 }
 
+/// A multi-threaded runtime of two workers with every driver enabled, for tests that run
+/// nodes from plain `#[test]` functions.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// Starts a node from a configuration.
 pub async fn start(cfg: Config) -> Node {
     let _ = rustls::crypto::ring::default_provider().install_default();

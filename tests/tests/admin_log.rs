@@ -92,11 +92,7 @@ fn admin_acts(c: &Cluster, data: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn every_administrative_act_is_in_the_log_and_its_export() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = liaison_tests::cluster::runtime();
     let mut c = Cluster::new(&["central-asia"]);
     c.add(A);
     c.add(B);
@@ -270,11 +266,7 @@ fn every_administrative_act_is_in_the_log_and_its_export() {
 /// log records.
 #[test]
 fn certificates_that_end_soon_are_shown_and_alarmed() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = liaison_tests::cluster::runtime();
     let mut c = Cluster::new(&["central-asia"]);
     c.add(A);
     c.add(B);

@@ -58,11 +58,7 @@ fn prometheus_scrapes_the_node() {
         ready,
         "the metrics test needs Prometheus: apt-get install prometheus (./.ci/run does)"
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = liaison_tests::cluster::runtime();
     let mut c = Cluster::new(&["central-asia"]);
     c.add(A);
     c.add(B);

@@ -12,19 +12,8 @@ use crate::views::LogEntryView;
 /// Entries per page.
 const PAGE: u64 = 100;
 
-/// Event types a filter offers.
-const TYPES: [&str; 10] = [
-    "sent",
-    "received",
-    "relayed",
-    "refused",
-    "receipt-sent",
-    "receipt-received",
-    "refusal-received",
-    "acknowledged",
-    "admin",
-    "purged",
-];
+/// Event types a filter offers: every type the log has.
+const TYPES: [&str; 10] = crate::store::metrics::EVENT_TYPES;
 
 fn forbidden_unless(cx: &Cx, action: Action) -> Option<Response> {
     cx.principal()
