@@ -202,7 +202,7 @@ pub fn status(ctx: &Ctx) -> Status {
 }
 
 /// Every end the node knows of now, soonest first: the start's (certificates, CAs, CRLs)
-/// and each peer's certificate on its current or last session.
+/// and each peer's certificate on its current or last connection.
 pub(crate) fn expiries(ctx: &Ctx) -> Vec<crate::expiry::Expiry> {
     let mut out = ctx
         .expiries

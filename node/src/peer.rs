@@ -32,13 +32,13 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Why a session ended when its peer dialled in again while it was up.
 pub(crate) const PEER_RESTARTED: &str =
-    "peer-restarted: the peer dialled in again while this session was up";
+    "peer-restarted: the peer dialled in again while the outbound connection to it was up";
 
 /// Runs the session with one peer until the node shuts down.
 pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConfig) {
     let mut backoff = BACKOFF_MIN;
     let wake = ctx.sessions.waker(&peer.node_id).unwrap_or_default();
-    // Dial again without waiting: the last session ended because the peer restarted.
+    // Dial again without waiting: the last connection ended because the peer restarted.
     let mut immediate = false;
     loop {
         if ctx.cancel.is_cancelled() {
@@ -78,7 +78,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
                 let witnessing = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
                     crate::witness::offer_loop(ctx.clone(), conn.clone(), peer.node_id.clone()),
                 ));
-                // A restart of the peer noticed since this session began ends it at once.
+                // A restart of the peer noticed since this connection was established ends it at once.
                 let mut restarts = ctx.sessions.restarts(&peer.node_id);
                 if let Some(r) = restarts.as_mut() {
                     r.borrow_and_update();
@@ -94,7 +94,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
                 let why = tokio::select! {
                     why = session(&ctx, &conn, &peer.node_id) => why,
                     () = restarted => {
-                        tracing::info!(peer = %peer.node_id, "the peer dialled in again while this session was up: it restarted; reconnecting");
+                        tracing::info!(peer = %peer.node_id, "the peer dialled in again while the outbound connection to it was up: it restarted; reconnecting");
                         immediate = true;
                         Some(PEER_RESTARTED.to_owned())
                     }
@@ -319,7 +319,7 @@ async fn read_answers(
         }
         let ids: Vec<MessageId> = outcome.iter().map(|(id, _)| *id).collect();
         // Recording the answer and carrying it back to the originators of what we relayed
-        // run to their end even if this session is cancelled meanwhile (at shutdown the node
+        // run to their end even if this reader is cancelled meanwhile (at shutdown the node
         // waits for them before it closes its store): an answer recorded here always gets
         // its report. A node without relay rules relays nothing, and skips the lookups.
         let recorded = ctx

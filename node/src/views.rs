@@ -1138,7 +1138,7 @@ pub struct PeerView {
     pub receipts: u64,
     /// Messages waiting for this peer's receipt.
     pub outbox: u64,
-    /// When the certificate the peer presented on its current or last session ends.
+    /// When the certificate the peer presented on its current or last connection ends.
     #[serde(default)]
     #[schema(value_type = Option<TimeText>)]
     pub certificate_expires_at: Option<String>,

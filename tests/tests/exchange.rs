@@ -242,7 +242,8 @@ fn a_receiver_that_crashed_and_restarted_gets_what_was_sent_meanwhile() {
         store_a.outbox_depths().values().sum::<u64>() == 0
     }));
     let text = logs.text();
-    let restarted = text.contains("the peer dialled in again while this session was up");
+    let restarted =
+        text.contains("the peer dialled in again while the outbound connection to it was up");
     println!(
         "the stale session ended by {}",
         if restarted {
