@@ -62,7 +62,7 @@ pub fn cert_facts(der: &[u8]) -> Result<CertFacts, CertError> {
         .to_owned();
     Ok(CertFacts {
         fingerprint: liaison_protocol::trust::CaFingerprint::of(der).to_string(),
-        serial: hex(cert.raw_serial()),
+        serial: liaison_protocol::ids::hex(cert.raw_serial()),
         subject,
         not_after: crate::timestamp(cert.validity().not_after.to_datetime()),
     })
@@ -105,10 +105,6 @@ fn facts_of(origin: &Path, ca: &[u8], crl: Option<&[u8]>) -> Result<TrustFacts, 
         ca: cert_facts(ca)?,
         crl,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -101,11 +101,7 @@ impl From<&TrustFacts> for TrustLine {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    digest(&SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    liaison_protocol::ids::hex(digest(&SHA256, bytes).as_ref())
 }
 
 fn date(t: Timestamp) -> String {

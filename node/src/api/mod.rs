@@ -687,7 +687,8 @@ fn token_sign_in(state: &ApiState, req: &Request) -> (Result<Principal, ApiError
     (principal, presented.is_some())
 }
 
-fn from(source: Option<std::net::IpAddr>) -> String {
+/// ` from <address>`, or nothing when the source is unknown, for log entries about sign-ins.
+pub(crate) fn from_address(source: Option<std::net::IpAddr>) -> String {
     source.map_or(String::new(), |ip| format!(" from {ip}"))
 }
 
@@ -709,7 +710,7 @@ pub(crate) async fn note_sign_in(
                 "{} ({}) with {method}{}",
                 p.who,
                 p.role.as_str(),
-                from(source)
+                from_address(source)
             ),
         )
         .await;
@@ -725,7 +726,7 @@ pub(crate) async fn sign_in_refused(
     crate::admin_log::record(
         &state.ctx.store,
         "sign-in-refused",
-        format!("{method}{}", from(source)),
+        format!("{method}{}", from_address(source)),
     )
     .await;
 }

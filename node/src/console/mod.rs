@@ -665,7 +665,7 @@ async fn login(
             "{} ({}) with the token (console session){}",
             principal.who,
             principal.role.as_str(),
-            ip.map_or(String::new(), |ip| format!(" from {ip}"))
+            crate::api::from_address(ip)
         ),
     )
     .await;
