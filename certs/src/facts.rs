@@ -88,6 +88,17 @@ pub fn trust_facts(source: TrustSource<'_>) -> Result<Vec<TrustFacts>, CertError
     }
 }
 
+/// The CAs and CRLs a trust store holds now, each described as from `origin`.
+pub fn store_facts(
+    store: &liaison_protocol::TrustStore,
+    origin: &Path,
+) -> Result<Vec<TrustFacts>, CertError> {
+    store
+        .cas()
+        .map(|ca| facts_of(origin, ca.ca_der(), ca.crl_der()))
+        .collect()
+}
+
 fn facts_of(origin: &Path, ca: &[u8], crl: Option<&[u8]>) -> Result<TrustFacts, CertError> {
     let crl = match crl {
         None => None,

@@ -379,6 +379,98 @@ pub fn revoke(
     })
 }
 
+/// What [`apply_crl`] made of a CRL received from elsewhere (a peer, a changed file).
+#[derive(Debug)]
+pub enum CrlUpdate {
+    /// The CRL is newer than the one in force for its CA: `store` is the trust with it.
+    Newer {
+        /// The same CAs, with this CRL in place of the older one.
+        store: TrustStore,
+        /// The network of the CA that signed it.
+        network: liaison_protocol::NetworkId,
+        /// That CA's fingerprint.
+        fingerprint: liaison_protocol::trust::CaFingerprint,
+        /// Its CRL number.
+        number: u128,
+        /// The number of the CRL it replaces.
+        previous: u128,
+        /// Serials (hex) it revokes that the replaced one did not.
+        newly_revoked: Vec<String>,
+    },
+    /// The CA's CRL in force already has this number or a higher one.
+    NotNewer {
+        /// The number in force.
+        in_force: u128,
+    },
+    /// No trusted CA has the name of the list's issuer: it is for a network not trusted here.
+    NotTrusted,
+}
+
+/// Checks `crl_der` against the CAs `store` trusts and, if a trusted CA signed it and its
+/// CRL number is higher than that CA's CRL in force, returns the trust with it in place.
+/// A CRL is accepted on its own signature only: whoever carried it cannot forge or roll
+/// back a revocation. Refused (`bad-crl`) if it does not parse, or if trusted CAs have its
+/// issuer's name but none of them signed it.
+pub fn apply_crl(store: &TrustStore, crl_der: &[u8]) -> Result<CrlUpdate, CertError> {
+    let bad = |d: String| CertError::Verify(VerifyError::BadCrl(d));
+    let (_, crl) = CertificateRevocationList::from_der(crl_der).map_err(|e| bad(e.to_string()))?;
+    let issuer = crl.issuer().as_raw();
+    let named: Vec<_> = store
+        .cas()
+        .filter(|ca| {
+            x509_parser::certificate::X509Certificate::from_der(ca.ca_der())
+                .is_ok_and(|(_, c)| c.subject().as_raw() == issuer)
+        })
+        .collect();
+    if named.is_empty() {
+        return Ok(CrlUpdate::NotTrusted);
+    }
+    let Some((issuer, contents)) = named
+        .into_iter()
+        .find_map(|ca| read_crl(ca.ca_der(), crl_der).ok().map(|c| (ca, c)))
+    else {
+        return Err(bad(
+            "the list names a trusted network CA as its issuer but is not signed by it".into(),
+        ));
+    };
+    let held = match issuer.crl_der() {
+        Some(der) => Some(read_crl(issuer.ca_der(), der)?),
+        None => None,
+    };
+    let previous = held.as_ref().map_or(0, |h| h.number);
+    if held.is_some() && contents.number <= previous {
+        return Ok(CrlUpdate::NotNewer { in_force: previous });
+    }
+    let fingerprint = issuer.fingerprint();
+    let mut next = TrustStore::new();
+    for ca in store.cas() {
+        let crl = if ca.fingerprint() == fingerprint {
+            Some(crl_der)
+        } else {
+            ca.crl_der()
+        };
+        next.add_ca(ca.ca_der(), crl)?;
+    }
+    let newly_revoked = contents
+        .entries
+        .into_iter()
+        .map(|e| e.serial)
+        .filter(|serial| {
+            !held
+                .as_ref()
+                .is_some_and(|h| h.entries.iter().any(|e| &e.serial == serial))
+        })
+        .collect();
+    Ok(CrlUpdate::Newer {
+        store: next,
+        network: issuer.network().clone(),
+        fingerprint,
+        number: contents.number,
+        previous,
+        newly_revoked,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,6 +510,72 @@ mod tests {
         // Before the revocation it was good: old messages still verify.
         let before = crate::timestamp(now() - Duration::minutes(5));
         trust.check_node_cert(&node.cert_der, before).unwrap();
+    }
+
+    #[test]
+    fn a_newer_crl_from_its_ca_replaces_the_one_in_force_and_nothing_else_does() {
+        let ca = testing::ca("gulf");
+        let rollover = testing::ca("gulf");
+        let other = testing::ca("central-asia");
+        let node = testing::node(&ca, "gcc-cic");
+        let first = empty_crl(&ca, now(), CRL_VALIDITY).unwrap();
+        let mut trust = TrustStore::new();
+        trust.add_ca(ca.cert_der(), Some(&first.der)).unwrap();
+        let rollover_crl = empty_crl(&rollover, now(), CRL_VALIDITY).unwrap();
+        trust
+            .add_ca(rollover.cert_der(), Some(&rollover_crl.der))
+            .unwrap();
+        let at = crate::timestamp(now() + Duration::seconds(1));
+        trust.check_node_cert(&node.cert_der, at).unwrap();
+
+        let second = revoke_now(&ca, &first.der, &node.cert_der, Reason::KeyCompromise).unwrap();
+        let CrlUpdate::Newer {
+            store,
+            network,
+            fingerprint,
+            number,
+            previous,
+            newly_revoked,
+        } = apply_crl(&trust, &second.der).unwrap()
+        else {
+            panic!("a higher number from the CA is newer")
+        };
+        assert_eq!(network.as_str(), "gulf");
+        assert_eq!(
+            fingerprint,
+            liaison_protocol::trust::CaFingerprint::of(ca.cert_der())
+        );
+        assert_eq!((number, previous), (2, 1));
+        assert_eq!(newly_revoked, std::slice::from_ref(&node.serial));
+        let err = store.check_node_cert(&node.cert_der, at).unwrap_err();
+        assert_eq!(err.reason_code(), "revoked-certificate");
+        // The other CA of the network keeps its own list.
+        assert_eq!(store.cas().count(), 2);
+
+        // The same list again, or the older one, changes nothing: no rollback by a carrier.
+        for same_or_older in [&second.der, &first.der] {
+            match apply_crl(&store, same_or_older).unwrap() {
+                CrlUpdate::NotNewer { in_force } => assert_eq!(in_force, 2),
+                other => panic!("{other:?}"),
+            }
+        }
+        // A list of a network not trusted here is not for this node.
+        let foreign = empty_crl(&other, now(), CRL_VALIDITY).unwrap();
+        assert!(matches!(
+            apply_crl(&store, &foreign.der).unwrap(),
+            CrlUpdate::NotTrusted
+        ));
+        // One in a trusted CA's name that it did not sign, a tampered one, or no list at all
+        // is refused.
+        let impostor = testing::ca("gulf");
+        let forged = empty_crl(&impostor, now(), CRL_VALIDITY).unwrap();
+        let mut tampered = second.der.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        for bad in [&forged.der, &tampered, &b"not a crl".to_vec()] {
+            let err = apply_crl(&store, bad).unwrap_err();
+            assert_eq!(err.reason_code(), "bad-crl", "{err}");
+        }
     }
 
     #[test]

@@ -277,7 +277,13 @@ impl TlsIdentity {
 
 /// The network CAs and CRLs a node's TLS trusts, in the forms rustls and the
 /// [`TrustStore`] need. Every CA must come with its CRL: a network that cannot revoke is not
-/// trusted. Cheap to clone.
+/// trusted.
+///
+/// A handle: clones share one current trust, and [`replace`](TlsTrust::replace) swaps it for
+/// every configuration built from the handle or its clones. The verifiers read the current
+/// trust at each handshake, so a new CRL takes effect on the next connection without
+/// rebuilding a server or client configuration (connections already open are the caller's
+/// to re-check).
 ///
 /// rustls's WebPKI verifiers pick a certificate's CRL by the issuer's *name*, and the CAs of
 /// one network share their name (`CN=<network>`). So the CAs are split into layers in which
@@ -287,21 +293,23 @@ impl TlsIdentity {
 /// the layer of the CA that issued it, with that CA's CRL.
 #[derive(Clone)]
 pub struct TlsTrust {
-    layers: Arc<Vec<Layer>>,
-    store: Arc<TrustStore>,
+    current: Arc<std::sync::RwLock<Arc<Snapshot>>>,
 }
 
-/// CAs of distinct networks, each with its CRL.
-struct Layer {
-    roots: Arc<RootCertStore>,
-    crls: Vec<CertificateRevocationListDer<'static>>,
+/// One version of the trust: the store and the WebPKI verifiers of each layer, built once.
+struct Snapshot {
+    store: Arc<TrustStore>,
+    clients: Vec<Arc<dyn ClientCertVerifier>>,
+    servers: Vec<Arc<WebPkiServerVerifier>>,
+    hints: Vec<DistinguishedName>,
 }
 
 impl std::fmt::Debug for TlsTrust {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let snap = self.snapshot();
         f.debug_struct("TlsTrust")
-            .field("store", &self.store)
-            .field("layers", &self.layers.len())
+            .field("store", &snap.store)
+            .field("layers", &snap.servers.len())
             .finish_non_exhaustive()
     }
 }
@@ -321,28 +329,48 @@ impl TlsTrust {
                 .add_ca(ca.as_ref(), Some(crl.as_ref()))
                 .map_err(CertError::from)?;
         }
-        Self::build(store)
+        Self::from_store(store)
     }
 
     /// The same CAs and CRLs as a trust store (e.g. one from
     /// [`load_trust`](crate::load::load_trust)); every CA must have its CRL.
     pub fn from_trust_store(store: &TrustStore) -> Result<Self, TlsError> {
-        let cas = store
-            .cas()
-            .map(|ca| {
-                let crl = ca.crl_der().ok_or_else(|| {
-                    TlsError::Config(format!(
-                        "the {} CA {} has no revocation list; TLS requires one per CA",
-                        ca.network(),
-                        ca.fingerprint()
-                    ))
-                })?;
-                Ok((ca.ca_der(), crl))
-            })
-            .collect::<Result<Vec<_>, TlsError>>()?;
-        Self::new(&cas)
+        Self::from_store(store.clone())
     }
 
+    /// As [`from_trust_store`](Self::from_trust_store), taking the store.
+    pub fn from_store(store: TrustStore) -> Result<Self, TlsError> {
+        Ok(Self {
+            current: Arc::new(std::sync::RwLock::new(Arc::new(Snapshot::build(store)?))),
+        })
+    }
+
+    /// Makes `store` the trust of this handle and of every clone of it, and of every
+    /// configuration and verifier built from them, from the next handshake on. On an error
+    /// (a CA without its CRL, no CA at all) the trust in force stays.
+    pub fn replace(&self, store: TrustStore) -> Result<(), TlsError> {
+        let snap = Arc::new(Snapshot::build(store)?);
+        match self.current.write() {
+            Ok(mut current) => *current = snap,
+            Err(poisoned) => *poisoned.into_inner() = snap,
+        }
+        Ok(())
+    }
+
+    /// The trust store in force now.
+    pub fn trust_store(&self) -> Arc<TrustStore> {
+        self.snapshot().store.clone()
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        match self.current.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+impl Snapshot {
     fn build(store: TrustStore) -> Result<Self, TlsError> {
         let mut layers: Vec<(RootCertStore, Vec<CertificateRevocationListDer<'static>>)> =
             Vec::new();
@@ -369,22 +397,36 @@ impl TlsTrust {
         if layers.is_empty() {
             return Err(TlsError::Config("no network CA is trusted".into()));
         }
-        let layers = layers
-            .into_iter()
-            .map(|(roots, crls)| Layer {
-                roots: Arc::new(roots),
-                crls,
-            })
-            .collect();
+        let provider = provider();
+        let mut clients: Vec<Arc<dyn ClientCertVerifier>> = Vec::with_capacity(layers.len());
+        let mut servers = Vec::with_capacity(layers.len());
+        let mut hints: Vec<DistinguishedName> = Vec::new();
+        for (roots, crls) in layers {
+            let roots = Arc::new(roots);
+            let client =
+                WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+                    .with_crls(crls.iter().cloned())
+                    .build()
+                    .map_err(config_error)?;
+            for h in client.root_hint_subjects() {
+                if !hints.iter().any(|k| k.as_ref() == h.as_ref()) {
+                    hints.push(h.clone());
+                }
+            }
+            clients.push(client);
+            servers.push(
+                WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                    .with_crls(crls)
+                    .build()
+                    .map_err(config_error)?,
+            );
+        }
         Ok(Self {
-            layers: Arc::new(layers),
             store: Arc::new(store),
+            clients,
+            servers,
+            hints,
         })
-    }
-
-    /// The trust store built from the same CAs and CRLs.
-    pub fn trust_store(&self) -> &TrustStore {
-        &self.store
     }
 }
 
@@ -494,7 +536,7 @@ pub fn client_config(
     trust: &TlsTrust,
 ) -> Result<rustls::ClientConfig, TlsError> {
     let provider = provider();
-    let verifier = Arc::new(server_verifier(trust, provider.clone())?);
+    let verifier = Arc::new(server_verifier(trust));
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(config_error)?
@@ -556,16 +598,18 @@ fn check_node(
 }
 
 /// The extra check a [`CheckedClientVerifier`] applies after WebPKI accepted a client
-/// certificate (end-entity certificate, handshake time).
+/// certificate: the trust store in force for this handshake, the end-entity certificate and
+/// the handshake time.
 pub type ClientCheck =
-    dyn Fn(&CertificateDer<'_>, UnixTime) -> Result<(), rustls::Error> + Send + Sync;
+    dyn Fn(&TrustStore, &CertificateDer<'_>, UnixTime) -> Result<(), rustls::Error> + Send + Sync;
 
 /// Server side: a client certificate is verified by rustls's WebPKI verifier (every network
-/// CA with its CRL, clientAuth usage, mandatory; one verifier per layer of [`TlsTrust`]), then
-/// by an extra check — for peers, the trust store (`check_node`); for the officer API, the
-/// officer's identity and role.
+/// CA with its CRL, clientAuth usage, mandatory; one verifier per layer of [`TlsTrust`], as
+/// in force at the handshake), then by an extra check — for peers, the trust store
+/// (`check_node`); for the officer API, the officer's identity and role.
 pub struct CheckedClientVerifier {
-    webpki: Vec<Arc<dyn ClientCertVerifier>>,
+    trust: TlsTrust,
+    /// The CA names suggested to clients, as trusted when the verifier was built.
     hints: Vec<DistinguishedName>,
     check: Box<ClientCheck>,
 }
@@ -573,44 +617,30 @@ pub struct CheckedClientVerifier {
 impl std::fmt::Debug for CheckedClientVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CheckedClientVerifier")
-            .field("layers", &self.webpki.len())
+            .field("trust", &self.trust)
             .finish_non_exhaustive()
     }
 }
 
-/// A client-certificate verifier over `trust`'s CAs and CRLs (client auth mandatory) that
-/// also runs `check` on every certificate WebPKI accepts. The one way this workspace builds
-/// client verifiers: node peers and the officer API both use it.
+/// A client-certificate verifier over `trust`'s CAs and CRLs (client auth mandatory; the
+/// trust in force at each handshake) that also runs `check` on every certificate WebPKI
+/// accepts. The one way this workspace builds client verifiers: node peers and the officer
+/// API both use it.
 pub fn checked_client_verifier(
     trust: &TlsTrust,
     check: Box<ClientCheck>,
 ) -> Result<CheckedClientVerifier, TlsError> {
-    let mut webpki = Vec::with_capacity(trust.layers.len());
-    let mut hints: Vec<DistinguishedName> = Vec::new();
-    for layer in trust.layers.iter() {
-        let v = WebPkiClientVerifier::builder_with_provider(layer.roots.clone(), provider())
-            .with_crls(layer.crls.iter().cloned())
-            .build()
-            .map_err(config_error)?;
-        for h in v.root_hint_subjects() {
-            if !hints.iter().any(|k| k.as_ref() == h.as_ref()) {
-                hints.push(h.clone());
-            }
-        }
-        webpki.push(v);
-    }
     Ok(CheckedClientVerifier {
-        webpki,
-        hints,
+        hints: trust.snapshot().hints.clone(),
+        trust: trust.clone(),
         check,
     })
 }
 
 fn client_verifier(trust: &TlsTrust) -> Result<CheckedClientVerifier, TlsError> {
-    let store = trust.store.clone();
     checked_client_verifier(
         trust,
-        Box::new(move |ee, now| check_node(&store, ee, now).map(|_| ())),
+        Box::new(|store, ee, now| check_node(store, ee, now).map(|_| ())),
     )
 }
 
@@ -633,10 +663,11 @@ impl ClientCertVerifier for CheckedClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let verified = first_accepting(&self.webpki, |v| {
+        let snap = self.trust.snapshot();
+        let verified = first_accepting(&snap.clients, |v| {
             v.verify_client_cert(end_entity, intermediates, now)
         })?;
-        (self.check)(end_entity, now)?;
+        (self.check)(&snap.store, end_entity, now)?;
         Ok(verified)
     }
 
@@ -646,7 +677,7 @@ impl ClientCertVerifier for CheckedClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        first_accepting(&self.webpki, |v| {
+        first_accepting(&self.verifiers(), |v| {
             v.verify_tls12_signature(message, cert, dss)
         })
     }
@@ -657,13 +688,13 @@ impl ClientCertVerifier for CheckedClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        first_accepting(&self.webpki, |v| {
+        first_accepting(&self.verifiers(), |v| {
             v.verify_tls13_signature(message, cert, dss)
         })
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki
+        self.verifiers()
             .first()
             .map(|v| v.supported_verify_schemes())
             .unwrap_or_default()
@@ -678,28 +709,25 @@ impl ClientCertVerifier for CheckedClientVerifier {
 /// from a malformed certificate.
 #[derive(Debug)]
 struct NodeServerVerifier {
-    webpki: Vec<Arc<WebPkiServerVerifier>>,
-    trust: Arc<TrustStore>,
+    trust: TlsTrust,
 }
 
-fn server_verifier(
-    trust: &TlsTrust,
-    provider: Arc<CryptoProvider>,
-) -> Result<NodeServerVerifier, TlsError> {
-    let webpki = trust
-        .layers
-        .iter()
-        .map(|layer| {
-            WebPkiServerVerifier::builder_with_provider(layer.roots.clone(), provider.clone())
-                .with_crls(layer.crls.iter().cloned())
-                .build()
-                .map_err(config_error)
-        })
-        .collect::<Result<Vec<_>, TlsError>>()?;
-    Ok(NodeServerVerifier {
-        webpki,
-        trust: trust.store.clone(),
-    })
+fn server_verifier(trust: &TlsTrust) -> NodeServerVerifier {
+    NodeServerVerifier {
+        trust: trust.clone(),
+    }
+}
+
+impl CheckedClientVerifier {
+    fn verifiers(&self) -> Vec<Arc<dyn ClientCertVerifier>> {
+        self.trust.snapshot().clients.clone()
+    }
+}
+
+impl NodeServerVerifier {
+    fn verifiers(&self) -> Vec<Arc<WebPkiServerVerifier>> {
+        self.trust.snapshot().servers.clone()
+    }
 }
 
 impl ServerCertVerifier for NodeServerVerifier {
@@ -713,7 +741,8 @@ impl ServerCertVerifier for NodeServerVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         let unexpected =
             || rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure);
-        let verified = first_accepting(&self.webpki, |v| {
+        let snap = self.trust.snapshot();
+        let verified = first_accepting(&snap.servers, |v| {
             v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
         })
         .map_err(|e| match e {
@@ -722,7 +751,7 @@ impl ServerCertVerifier for NodeServerVerifier {
             ) => unexpected(),
             other => other,
         })?;
-        let node = check_node(&self.trust, end_entity, now)?;
+        let node = check_node(&snap.store, end_entity, now)?;
         match server_name {
             ServerName::DnsName(name) if name.as_ref() == node.as_str() => Ok(verified),
             _ => Err(unexpected()),
@@ -735,7 +764,7 @@ impl ServerCertVerifier for NodeServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        first_accepting(&self.webpki, |v| {
+        first_accepting(&self.verifiers(), |v| {
             v.verify_tls12_signature(message, cert, dss)
         })
     }
@@ -746,13 +775,13 @@ impl ServerCertVerifier for NodeServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        first_accepting(&self.webpki, |v| {
+        first_accepting(&self.verifiers(), |v| {
             v.verify_tls13_signature(message, cert, dss)
         })
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki
+        self.verifiers()
             .first()
             .map(|v| v.supported_verify_schemes())
             .unwrap_or_default()
@@ -842,7 +871,7 @@ mod tests {
         let node = CertificateDer::from(node);
 
         // WebPKI alone would accept it.
-        let webpki = client_verifier(&trust).unwrap().webpki;
+        let webpki = client_verifier(&trust).unwrap().verifiers();
         assert_eq!(webpki.len(), 1, "one CA per network: one layer");
         webpki[0]
             .verify_client_cert(&node, &[], unix_now())
@@ -860,7 +889,7 @@ mod tests {
             TlsError::from_alert(alert, "").reason_code(),
             "bad-certificate-chain"
         );
-        let err = peer_node_id(&[node], trust.trust_store(), crate::timestamp(now())).unwrap_err();
+        let err = peer_node_id(&[node], &trust.trust_store(), crate::timestamp(now())).unwrap_err();
         assert_eq!(err.reason_code(), "bad-certificate-chain");
     }
 
@@ -869,7 +898,7 @@ mod tests {
         let ca = testing::ca("central-asia");
         let trust = trust_of(&[&ca]);
         let node = CertificateDer::from(testing::node(&ca, "caricc").cert_der);
-        let verifier = server_verifier(&trust, provider()).unwrap();
+        let verifier = server_verifier(&trust);
         let dialled = ServerName::try_from("caricc.central-asia").unwrap();
         verifier
             .verify_server_cert(&node, &[], &dialled, &[], unix_now())
@@ -882,6 +911,52 @@ mod tests {
             err,
             rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure)
         );
+    }
+
+    #[test]
+    fn replacing_the_trust_reaches_configurations_already_built() {
+        let ca = testing::ca("gulf");
+        let node = testing::node(&ca, "gcc-cic");
+        let crl = crate::revocation::empty_crl(&ca, now(), time::Duration::days(30)).unwrap();
+        let trust = TlsTrust::new(&[(ca.cert_der().to_vec(), crl.der.clone())]).unwrap();
+        let id = "gcc-cic.gulf".to_owned();
+        let client = client_verifier(&trust).unwrap();
+        let server = server_verifier(&trust.clone());
+        let cert = CertificateDer::from(node.cert_der.clone());
+        let name = ServerName::try_from(id.clone()).unwrap();
+        client.verify_client_cert(&cert, &[], unix_now()).unwrap();
+        server
+            .verify_server_cert(&cert, &[], &name, &[], unix_now())
+            .unwrap();
+
+        let (revoked, _) = crate::revocation::revoke_in_crl(
+            &ca,
+            &crl.der,
+            &node.cert_der,
+            Path::new("node.crt"),
+            crate::Reason::KeyCompromise,
+            now() - time::Duration::seconds(5),
+            time::Duration::days(30),
+        )
+        .unwrap();
+        let mut store = TrustStore::new();
+        store.add_ca(ca.cert_der(), Some(&revoked.der)).unwrap();
+        trust.replace(store).unwrap();
+        assert_eq!(
+            verdicts(&trust, &node.cert_der, &id),
+            ("revoked-certificate".into(), "revoked-certificate".into())
+        );
+        // The verifiers built before the replacement refuse too.
+        assert!(client.verify_client_cert(&cert, &[], unix_now()).is_err());
+        assert!(server
+            .verify_server_cert(&cert, &[], &name, &[], unix_now())
+            .is_err());
+        // A replacement that cannot be used leaves the trust in force.
+        assert_eq!(
+            trust.replace(TrustStore::new()).unwrap_err().reason_code(),
+            "tls-config"
+        );
+        assert_eq!(trust.trust_store().cas().count(), 1);
     }
 
     /// The verdict of the peer verifier (server side) and of the server verifier (client
@@ -901,8 +976,7 @@ mod tests {
             .verify_client_cert(&cert, &[], unix_now())
             .map_or_else(code, |_| "ok".to_owned());
         let name = ServerName::try_from(node.to_owned()).unwrap();
-        let server = server_verifier(trust, provider())
-            .unwrap()
+        let server = server_verifier(trust)
             .verify_server_cert(&cert, &[], &name, &[], unix_now())
             .map_or_else(code, |_| "ok".to_owned());
         (client, server)
@@ -942,7 +1016,11 @@ mod tests {
             (new.cert_der().to_vec(), new_crl.clone()),
         ])
         .unwrap();
-        assert_eq!(both.layers.len(), 2, "two CAs of one network: two layers");
+        assert_eq!(
+            both.snapshot().servers.len(),
+            2,
+            "two CAs of one network: two layers"
+        );
         let ok = ("ok".to_owned(), "ok".to_owned());
         assert_eq!(verdicts(&both, &a.cert_der, "kz-dcu.central-asia"), ok);
         assert_eq!(verdicts(&both, &b.cert_der, "caricc.central-asia"), ok);
@@ -958,7 +1036,7 @@ mod tests {
             (gulf.cert_der().to_vec(), crl(&gulf)),
         ])
         .unwrap();
-        assert_eq!(retired.layers.len(), 1);
+        assert_eq!(retired.snapshot().servers.len(), 1);
         assert_eq!(verdicts(&retired, &b.cert_der, "caricc.central-asia"), ok);
         let (client, server) = verdicts(&retired, &a.cert_der, "kz-dcu.central-asia");
         assert_eq!(client, "bad-certificate-chain", "same name, another key");

@@ -248,7 +248,7 @@ pub async fn share(ctx: &Arc<Ctx>, target: MessageId, mut to: Vec<NodeId>) -> Re
                 original: original_signed.clone(),
                 grants: vec![g],
             };
-            match verify_share(&one, &ctx.trust, t) {
+            match verify_share(&one, &ctx.trust.store(), t) {
                 Ok(_) => valid.extend(one.grants),
                 Err(ConsentError::Expired(_)) => had_expired = true,
                 Err(_) => {}
@@ -397,7 +397,7 @@ async fn send_share(
     if let Some(r) = plan.unroutable.first() {
         return Err(Refusal::NoRoute(format!("no route to {r}")).into());
     }
-    let verified = verify(&ctx.trust, &share, t);
+    let verified = verify(&ctx.trust.store(), &share, t);
     for leg in &plan.legs {
         check_leg(&body, leg, &[], t).map_err(Refusal::from)?;
         match check_share_leg(&verified, &leg.next, &leg.target, &[], t) {

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use liaison_certs::tls::{TlsError, TlsTrust};
 use liaison_protocol::{MessageId, NodeId, SignedMessage, TrustStore};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +19,63 @@ pub use crate::identity::{Identity, Me};
 pub use crate::keys::Keys;
 pub use crate::sessions::{PeerState, Sessions};
 use crate::store::{now, Store};
+
+/// The CAs and CRLs the node trusts, replaceable while it runs: a reload or a CRL from a
+/// peer swaps them for every TLS handshake from then on ([`TlsTrust`]), and
+/// [`changes`](Trust::changes) tells the connections already open to check their peer again
+/// (see `crate::trust`).
+pub(crate) struct Trust {
+    tls: TlsTrust,
+    generation: tokio::sync::watch::Sender<u64>,
+    /// CRLs to hand to every peer (newer ones, as they are applied).
+    published: tokio::sync::broadcast::Sender<Arc<Vec<u8>>>,
+    /// Serialises replacing the trust (a reload and a CRL from a peer at once).
+    pub(crate) replacing: tokio::sync::Mutex<()>,
+}
+
+impl Trust {
+    /// The trust of `tls`, in force from now.
+    pub(crate) fn new(tls: TlsTrust) -> Self {
+        Self {
+            tls,
+            generation: tokio::sync::watch::Sender::new(0),
+            published: tokio::sync::broadcast::Sender::new(64),
+            replacing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The trust store in force now.
+    pub(crate) fn store(&self) -> Arc<TrustStore> {
+        self.tls.trust_store()
+    }
+
+    /// The same trust for TLS configurations (they follow every replacement).
+    pub(crate) fn tls(&self) -> &TlsTrust {
+        &self.tls
+    }
+
+    /// Puts `store` in force and tells every watcher of [`changes`](Self::changes).
+    pub(crate) fn replace(&self, store: TrustStore) -> std::result::Result<(), TlsError> {
+        self.tls.replace(store)?;
+        self.generation.send_modify(|g| *g += 1);
+        Ok(())
+    }
+
+    /// Changes each time the trust is replaced.
+    pub(crate) fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    /// Hands a CRL newly in force to every peer session.
+    pub(crate) fn publish(&self, crl_der: Vec<u8>) {
+        let _ = self.published.send(Arc::new(crl_der));
+    }
+
+    /// The CRLs published from now on.
+    pub(crate) fn published(&self) -> tokio::sync::broadcast::Receiver<Arc<Vec<u8>>> {
+        self.published.subscribe()
+    }
+}
 
 /// One peer in the status report.
 #[derive(Clone, Debug, Serialize)]
@@ -83,7 +141,7 @@ pub struct Ctx {
     /// This node's identities.
     pub(crate) me: Me,
     /// Trusted networks.
-    pub(crate) trust: Arc<TrustStore>,
+    pub(crate) trust: Trust,
     /// Durable state.
     pub(crate) store: Store,
     /// Peers' sessions and the routes beyond them.
@@ -227,7 +285,7 @@ pub(crate) fn expiries(ctx: &Ctx) -> Vec<crate::expiry::Expiry> {
 pub async fn check_store(ctx: &Arc<Ctx>) -> Result<crate::store::ScrubReport> {
     let ctx = ctx.clone();
     tokio::task::spawn_blocking(move || {
-        let trust = ctx.trust.clone();
+        let trust = ctx.trust.store();
         let check = move |m: &SignedMessage| match m.check_integrity(&trust) {
             Ok(id) => Ok(Some(id)),
             // Its network is no longer trusted here: the bytes cannot be judged, which is not

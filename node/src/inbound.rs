@@ -46,7 +46,7 @@ pub(crate) async fn accept_loop(ctx: Arc<Ctx>, endpoint: quinn::Endpoint) {
                 conns.spawn(async move {
                     let remote = incoming.remote_address();
                     let allowed = |n: &NodeId| ctx.sessions.ids().contains(n);
-                    match crate::endpoint::accept(incoming, &ctx.trust, allowed).await {
+                    match crate::endpoint::accept(incoming, &ctx.trust.store(), allowed).await {
                         Ok((conn, peer)) => {
                             let ctx2 = ctx.clone();
                             let _open = ctx2.sessions.dialled_in(&peer);
@@ -69,7 +69,7 @@ pub(crate) async fn accept_loop(ctx: Arc<Ctx>, endpoint: quinn::Endpoint) {
 async fn serve_connection(ctx: Arc<Ctx>, conn: quinn::Connection, peer: NodeId) {
     let mut streams = JoinSet::new();
     // Checked at the handshake; needed to check the peer's checkpoints.
-    let peer_key = crate::witness::peer_key(&ctx.trust, &conn)
+    let peer_key = crate::witness::peer_key(&ctx.trust.store(), &conn)
         .ok()
         .map(|(k, _)| k);
     loop {
@@ -79,6 +79,10 @@ async fn serve_connection(ctx: Arc<Ctx>, conn: quinn::Connection, peer: NodeId) 
                 break;
             }
             Some(_) = streams.join_next(), if !streams.is_empty() => {}
+            e = crate::trust::refused(&ctx, &conn) => {
+                crate::trust::close_refused(&conn, &peer, &e);
+                break;
+            }
             s = conn.accept_bi() => match s {
                 Ok((send, recv)) => {
                     streams.spawn(serve_stream(ctx.clone(), peer.clone(), peer_key, send, recv));
@@ -107,7 +111,7 @@ async fn serve_stream(
     mut recv: quinn::RecvStream,
 ) {
     let decoder = FrameDecoder::new(ctx.cfg.limits.max_frame);
-    // The first frame says what the stream is for: messages, or a checkpoint to witness.
+    // The first frame says what the stream is for: messages, a checkpoint to witness, or CRLs.
     let mut frames = FrameReader::default();
     let first = match frames.next(&mut recv, &decoder).await {
         Ok(Some((FrameType::WitnessRequest, p))) => match peer_key {
@@ -116,6 +120,9 @@ async fn serve_stream(
             }
             None => return,
         },
+        Ok(Some((FrameType::Crl, p))) => {
+            return crate::trust::serve(ctx, peer, (send, recv), frames, p).await
+        }
         Ok(Some((t, p))) => Incoming::Frame(t, p),
         Ok(None) => return,
         Err(e) => {
@@ -559,7 +566,7 @@ async fn finish(
                     for a in announcements {
                         if crate::directory::learn(
                             &ctx.cfg,
-                            &ctx.trust,
+                            &ctx.trust.store(),
                             &ctx.sessions,
                             &ctx.keys,
                             &ctx.alarms,
@@ -691,12 +698,12 @@ async fn verify_all(ctx: &Arc<Ctx>, envelopes: Vec<(Envelope, Vec<u8>)>) -> Vec<
         })
     };
     if envelopes.len() < 8 {
-        let trust = ctx.trust.clone();
+        let trust = ctx.trust.store();
         return joined(tokio::task::spawn_blocking(move || verify(trust, envelopes)).await);
     }
     let mut first = envelopes;
     let second = first.split_off(first.len() / 2);
-    let (t1, t2) = (ctx.trust.clone(), ctx.trust.clone());
+    let (t1, t2) = (ctx.trust.store(), ctx.trust.store());
     let a = tokio::task::spawn_blocking(move || verify(t1, first));
     let b = tokio::task::spawn_blocking(move || verify(t2, second));
     let (a, b) = tokio::join!(a, b);

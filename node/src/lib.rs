@@ -45,6 +45,7 @@ pub(crate) mod relay;
 pub mod sealing;
 pub(crate) mod selector_index;
 pub(crate) mod sessions;
+pub(crate) mod trust;
 pub mod views;
 pub mod wire;
 pub(crate) mod witness;

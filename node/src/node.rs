@@ -157,8 +157,8 @@ impl Node {
                 signer.node()
             )));
         }
-        let trust = liaison_certs::load::load_trust_sources(cfg.trust.iter().map(|t| t.source()))
-            .map_err(StartError::Trust)?;
+        // The configured trust, with the CRLs received from peers that are newer.
+        let (trust, kept_crl_acts) = crate::trust::load(&cfg).map_err(StartError::Trust)?;
         trust
             .check_node_cert(signer.cert_der(), now())
             .map_err(|e| {
@@ -248,7 +248,7 @@ impl Node {
         );
         let ctx = Arc::new(Ctx {
             me,
-            trust: Arc::new(trust),
+            trust: crate::core::Trust::new(tls_trust),
             store,
             sessions,
             keys,
@@ -264,6 +264,9 @@ impl Node {
             cfg,
         });
         record_start(&ctx, sealing_public, &endpoint).await?;
+        for (act, detail) in kept_crl_acts {
+            crate::admin_log::record(&ctx.store, act, detail).await;
+        }
         if ctx.store.opened_without_checkpoints() {
             ctx.store
                 .record(Event::Admin {
@@ -294,6 +297,7 @@ impl Node {
         tasks.spawn(checkpoint_loop(ctx.clone()));
         tasks.spawn(record_alarms(ctx.clone(), raised_rx));
         tasks.spawn(watch_expiries(ctx.clone()));
+        tasks.spawn(crate::trust::watch(ctx.clone()));
         tasks.spawn(check_store_in_background(ctx.clone()));
         tasks.spawn(forward_missed_in_background(ctx.clone()));
         tracing::info!(node = %ctx.me.id(), quic = %endpoint.local_addr().map_err(StartError::Io)?, api = %api_addr, "node started");

@@ -44,12 +44,13 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
         if ctx.cancel.is_cancelled() {
             return;
         }
+        let trust = ctx.trust.store();
         let attempt = tokio::select! {
             _ = ctx.cancel.cancelled() => return,
             r = crate::endpoint::connect_as(
                 &endpoint,
                 Some(&ctx.me.for_peer(&peer.node_id).client),
-                &ctx.trust,
+                &trust,
                 &peer.node_id,
                 peer.address,
             ) => r,
@@ -78,6 +79,10 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
                 let witnessing = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
                     crate::witness::offer_loop(ctx.clone(), conn.clone(), peer.node_id.clone()),
                 ));
+                // The CRLs in force, and each one newly in force, go to the peer.
+                let crls = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+                    crate::trust::offer_loop(ctx.clone(), conn.clone(), peer.node_id.clone()),
+                ));
                 // A restart of the peer noticed since this connection was established ends it at once.
                 let mut restarts = ctx.sessions.restarts(&peer.node_id);
                 if let Some(r) = restarts.as_mut() {
@@ -93,6 +98,10 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
                 };
                 let why = tokio::select! {
                     why = session(&ctx, &conn, &peer.node_id) => why,
+                    e = crate::trust::refused(&ctx, &conn) => {
+                        crate::trust::close_refused(&conn, &peer.node_id, &e);
+                        Some(format!("{}: {e}", e.reason_code()))
+                    }
                     () = restarted => {
                         tracing::info!(peer = %peer.node_id, "the peer dialled in again while the outbound connection to it was up: it restarted; reconnecting");
                         immediate = true;
@@ -100,6 +109,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
                     }
                 };
                 drop(witnessing);
+                drop(crls);
                 conn.close(code::OK.into(), b"bye");
                 ctx.sessions.set(&peer.node_id, |s| {
                     s.connected = false;
@@ -295,7 +305,7 @@ async fn read_answers(
                 continue;
             }
         };
-        let trust = ctx.trust.clone();
+        let trust = ctx.trust.store();
         let verified = tokio::task::spawn_blocking(move || env.signed.verify(&trust)).await;
         let v = match verified {
             Ok(Ok(v)) => v,

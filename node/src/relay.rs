@@ -101,7 +101,7 @@ pub(crate) fn route_incoming(
     // A share's original and grants are verified once, not once per copy.
     let share = match &body.kind {
         Kind::Share(share) if plan.deliver || !plan.legs.is_empty() => {
-            Some(crate::consent::verify(&ctx.trust, share, t))
+            Some(crate::consent::verify(&ctx.trust.store(), share, t))
         }
         _ => None,
     };
@@ -233,7 +233,7 @@ pub(crate) fn carried_answers(ctx: &Ctx, report: &HopReport, carrier: &NodeId) -
             route: vec![],
         }
         .encode();
-        match a.clone().verify(&ctx.trust) {
+        match a.clone().verify(&ctx.trust.store()) {
             Ok(v) => match answer_record(&v) {
                 Some((event, outcome)) => out.push(Carried {
                     event,

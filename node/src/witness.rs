@@ -112,7 +112,7 @@ pub(crate) async fn offer_loop(ctx: Arc<Ctx>, conn: quinn::Connection, peer: Nod
         tracing::debug!(peer = %peer, "not offering checkpoints: the peer knows this node by another identity");
         return;
     }
-    let (key, der) = match peer_key(&ctx.trust, &conn) {
+    let (key, der) = match peer_key(&ctx.trust.store(), &conn) {
         Ok(k) => k,
         Err(e) => {
             tracing::warn!(peer = %peer, error = %e, "cannot witness with this peer");

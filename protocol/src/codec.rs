@@ -25,6 +25,9 @@ pub enum FrameType {
     WitnessRequest,
     /// A witness's answer ([`crate::witness::WitnessReply`]).
     WitnessReply,
+    /// A network CA's certificate revocation list (DER, as the CA signed it), first on its
+    /// own stream; the list's own signature is its only authority.
+    Crl,
 }
 
 impl FrameType {
@@ -34,6 +37,7 @@ impl FrameType {
             FrameType::Envelope => 1,
             FrameType::WitnessRequest => 2,
             FrameType::WitnessReply => 3,
+            FrameType::Crl => 4,
         }
     }
     /// Parses the byte on the wire.
@@ -42,6 +46,7 @@ impl FrameType {
             1 => Ok(FrameType::Envelope),
             2 => Ok(FrameType::WitnessRequest),
             3 => Ok(FrameType::WitnessReply),
+            4 => Ok(FrameType::Crl),
             other => Err(DecodeError::UnknownFrameType(other)),
         }
     }

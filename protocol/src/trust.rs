@@ -173,6 +173,7 @@ impl std::fmt::Debug for CaFingerprint {
 
 /// One trusted network CA and its revocation list. A CRL applies only to the certificates
 /// its own CA issued: during a CA rollover a network has two CAs, each with its own CRL.
+#[derive(Clone)]
 pub struct TrustedCa {
     network: NetworkId,
     fingerprint: CaFingerprint,
@@ -235,7 +236,7 @@ impl TrustedCa {
 
 /// The CAs trusted for one network, in the order they were added, and their trust anchors
 /// (the same order), as webpki takes them.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct NetworkCas {
     cas: Vec<TrustedCa>,
     anchors: Vec<TrustAnchor<'static>>,
@@ -254,6 +255,17 @@ pub struct TrustStore {
     /// Keyed by the certificate's DER itself (a hit needs byte equality): hashing ~500 bytes
     /// with the map's SipHash costs a fraction of a SHA-256 of them, on every message.
     cache: RwLock<HashMap<Box<[u8]>, CertifiedNode>>,
+}
+
+/// A clone trusts the same CAs with the same CRLs; its cache of verified certificates starts
+/// empty.
+impl Clone for TrustStore {
+    fn clone(&self) -> Self {
+        Self {
+            networks: self.networks.clone(),
+            cache: RwLock::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for TrustStore {

@@ -365,6 +365,7 @@ fn frame_types_in_protocol_md_match_the_codec() {
         FrameType::Envelope,
         FrameType::WitnessRequest,
         FrameType::WitnessReply,
+        FrameType::Crl,
     ];
     assert_eq!(rows.len(), all.len(), "one row per frame type");
     for (number, name) in rows {
@@ -373,7 +374,7 @@ fn frame_types_in_protocol_md_match_the_codec() {
         assert_eq!(format!("{t:?}"), name, "frame type {number}");
         assert_eq!(t.to_byte(), byte);
     }
-    assert!(FrameType::from_byte(0).is_err() && FrameType::from_byte(4).is_err());
+    assert!(FrameType::from_byte(0).is_err() && FrameType::from_byte(5).is_err());
 }
 
 /// A helper for whoever edits the document: prints the worked example's values

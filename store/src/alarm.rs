@@ -60,6 +60,12 @@ pub enum AlarmKind {
     /// A certificate this node presents, trusts or talks to, or a CRL it trusts, ends
     /// within 30 days (subject: what, and the threshold crossed: 30 or 7 days).
     CertificateExpiring,
+    /// Changed trust files (CAs, CRLs, trust bundles) could not be read or are not
+    /// acceptable; the trust in force stays.
+    TrustReloadFailed,
+    /// The trust in force no longer accepts a certificate this node presents (its CA revoked
+    /// it): peers refuse this node until it has a new one.
+    OwnCertificateRefused,
     /// More than [`MAX_ALARMS`] distinct alarms: the oldest were dropped.
     AlarmsDropped,
 }
@@ -86,6 +92,8 @@ impl AlarmKind {
             Self::WitnessNotKept => "witness-cert-not-kept",
             Self::DeconflictionNotice => "deconfliction-notice-failed",
             Self::CertificateExpiring => "certificate-expiring",
+            Self::TrustReloadFailed => "trust-reload-failed",
+            Self::OwnCertificateRefused => "own-certificate-refused",
             Self::AlarmsDropped => "alarms-dropped",
         }
     }
@@ -110,6 +118,8 @@ impl AlarmKind {
         Self::WitnessNotKept,
         Self::DeconflictionNotice,
         Self::CertificateExpiring,
+        Self::TrustReloadFailed,
+        Self::OwnCertificateRefused,
         Self::AlarmsDropped,
     ];
 }

@@ -28,7 +28,7 @@ async fn raw_peer(c: &Cluster) -> RawPeer {
     let net = &c.pki.networks["central-asia"];
     let trust = TlsTrust::new(&[(net.ca.cert_der().to_vec(), net.crl_der.clone())]).unwrap();
     let ep = endpoint::bind_with("127.0.0.1:0".parse().unwrap(), &identity, &trust).unwrap();
-    let conn = endpoint::connect(&ep, trust.trust_store(), &B.parse().unwrap(), c.addr(B))
+    let conn = endpoint::connect(&ep, &trust.trust_store(), &B.parse().unwrap(), c.addr(B))
         .await
         .unwrap();
     let signer = liaison_certs::load_signer(&d.join("node.crt"), &d.join("node.key")).unwrap();

@@ -518,7 +518,7 @@ async fn a_network_rolls_its_ca_over_under_traffic_across_a_gateway_losing_nothi
         let caricc: NodeId = CARICC.parse().expect("node id");
         let refused = match liaison_node::endpoint::connect(
             &ep,
-            both.trust_store(),
+            &both.trust_store(),
             &caricc,
             gateway.quic_addr(),
         )

@@ -374,7 +374,7 @@ async fn raw_send(
         .unwrap();
     let to_id: liaison_protocol::NodeId = to.parse().unwrap();
     let conn =
-        liaison_node::endpoint::connect(&ep, trust.trust_store(), &to_id, fed.cluster.addr(to))
+        liaison_node::endpoint::connect(&ep, &trust.trust_store(), &to_id, fed.cluster.addr(to))
             .await
             .unwrap();
     let (mut send, mut recv) = conn.open_bi().await.unwrap();

@@ -96,7 +96,7 @@ impl Node {
         let trust = self.trust.clone();
         tokio::spawn(async move {
             let incoming = ep.accept().await.expect("endpoint open");
-            accept(incoming, trust.trust_store(), |id| allowed.contains(id)).await
+            accept(incoming, &trust.trust_store(), |id| allowed.contains(id)).await
         })
     }
 
@@ -104,7 +104,7 @@ impl Node {
     /// when the server refused after our side of the handshake was complete, how the
     /// connection then ended.
     async fn dial_refused(&self, peer: &NodeId, addr: SocketAddr) -> EndpointError {
-        match connect(&self.ep, self.trust.trust_store(), peer, addr).await {
+        match connect(&self.ep, &self.trust.trust_store(), peer, addr).await {
             Err(e) => e,
             Ok(conn) => EndpointError::from(conn.closed().await),
         }
@@ -116,7 +116,7 @@ impl Node {
     /// took that moment as "session up" showed a refused peer as connected (CI caught a
     /// stranger's status saying so).
     async fn dial_refused_in_handshake(&self, peer: &NodeId, addr: SocketAddr) -> EndpointError {
-        match connect(&self.ep, self.trust.trust_store(), peer, addr).await {
+        match connect(&self.ep, &self.trust.trust_store(), peer, addr).await {
             Err(e) => e,
             Ok(conn) => panic!(
                 "{} was handed a connection the server refused: {:?}",
@@ -198,7 +198,7 @@ async fn two_nodes_handshake_and_exchange_bytes() {
         let om = Node::new(&pki.node("om-dcu.gulf"), tls_trust(&pki, &both));
 
         let accepted = om.serve_one(vec![kz.id.clone()]);
-        let conn = connect(&kz.ep, kz.trust.trust_store(), &om.id, om.addr())
+        let conn = connect(&kz.ep, &kz.trust.trust_store(), &om.id, om.addr())
             .await
             .expect("connect");
         let (om_conn, peer) = accepted.await.expect("server task").expect("accept");
@@ -614,7 +614,7 @@ fn a_restarted_node_resets_its_peers_old_connection() {
         let trust = trust.clone();
         let accepted = tokio::spawn(async move {
             let incoming = server.accept().await.expect("endpoint open");
-            accept(incoming, trust.trust_store(), |_| true).await
+            accept(incoming, &trust.trust_store(), |_| true).await
         });
         (ep, accepted)
     });
@@ -622,7 +622,7 @@ fn a_restarted_node_resets_its_peers_old_connection() {
     let conn = a_rt.block_on(within(async {
         connect(
             &kz.ep,
-            kz.trust.trust_store(),
+            &kz.trust.trust_store(),
             &n("caricc.central-asia"),
             addr,
         )

@@ -252,7 +252,7 @@ async fn python_decoder_checks_every_frame_of_a_real_exchange() {
     let a = liaison_certs::load_signer(&d.join("node.crt"), &d.join("node.key")).expect("signer");
     let net = &c.pki.networks["central-asia"];
     let tls = TlsTrust::new(&[(net.ca.cert_der().to_vec(), net.crl_der.clone())]).expect("trust");
-    let trust = tls.trust_store();
+    let trust = &tls.trust_store();
     // A listens where B dials it, and dials B from the same endpoint, as a node does.
     let ep = endpoint::bind_with(c.addr(A), &identity, &tls).expect("bind A");
     // B relays within its network, so a message for C is B's to relay or refuse.

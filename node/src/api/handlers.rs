@@ -967,7 +967,7 @@ pub(crate) async fn proof_of(
     let ctx = s.ctx.clone();
     // Reads the whole log (the node keeps no full tree in memory): off the async threads.
     let proof = tokio::task::spawn_blocking(move || {
-        crate::audit::prove(&ctx.cfg.data_dir, &ctx.trust, &id)
+        crate::audit::prove(&ctx.cfg.data_dir, &ctx.trust.store(), &id)
     })
     .await
     .map_err(ApiError::internal)?

@@ -449,7 +449,7 @@ pub(crate) async fn bind(ctx: Arc<Ctx>, shell: Shell) -> Result<ApiServer, ApiSt
     let mut tls_addr = None;
     let tls_serve: Pin<Box<dyn Future<Output = ()> + Send>> = match api.tls_listen {
         Some(addr) => {
-            let config = tls::server_config(&ctx.cfg, ctx.trust.clone(), ctx.me.id().clone())?;
+            let config = tls::server_config(&ctx.cfg, ctx.trust.tls(), ctx.me.id().clone())?;
             let tcp = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(listen_error("api.tls_listen", addr))?;

@@ -49,16 +49,15 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The rustls server configuration of the officer API (see the module documentation).
 pub fn server_config(
     cfg: &Config,
-    trust: Arc<TrustStore>,
+    trust: &liaison_certs::tls::TlsTrust,
     node: NodeId,
 ) -> Result<rustls::ServerConfig, ApiStartError> {
     let provider = liaison_certs::tls::provider();
-    let tls_trust = liaison_certs::tls::TlsTrust::from_trust_store(&trust)
-        .map_err(|e| ApiStartError::Invalid(format!("trust: {e}")))?;
+    // The trust in force at each handshake: a revoked officer is refused from the next one.
     let verifier = Arc::new(
         liaison_certs::tls::checked_client_verifier(
-            &tls_trust,
-            Box::new(move |ee, now| check_officer(&trust, &node, ee, now)),
+            trust,
+            Box::new(move |store, ee, now| check_officer(store, &node, ee, now)),
         )
         .map_err(|e| {
             ApiStartError::Invalid(format!(

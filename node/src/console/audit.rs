@@ -160,7 +160,7 @@ pub(super) async fn verify(State(api): State<ApiState>, Extension(cx): Extension
     let report = tokio::task::spawn_blocking(move || {
         crate::audit::verify(
             &ctx.cfg.data_dir,
-            &ctx.trust,
+            &ctx.trust.store(),
             crate::audit::Uncovered::Allow,
             |_, _, _| {},
         )
@@ -227,7 +227,8 @@ pub(super) async fn export(State(api): State<ApiState>, Extension(cx): Extension
     let ctx = api.ctx.clone();
     let out = tokio::task::spawn_blocking(
         move || -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
-            let (anchor, records) = crate::audit::export(&ctx.cfg.data_dir, &ctx.trust, &filter)?;
+            let (anchor, records) =
+                crate::audit::export(&ctx.cfg.data_dir, &ctx.trust.store(), &filter)?;
             let mut buf = serde_json::to_vec(&anchor)?;
             buf.push(b'\n');
             for r in &records {
