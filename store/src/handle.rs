@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) node: NodeId,
     /// Held while a scrub runs: one at a time.
     pub(crate) scrubbing: Mutex<()>,
+    /// Purges (which overwrite bodies in place) hold it shared; a backup exclusively.
+    pub(crate) purge_gate: tokio::sync::RwLock<()>,
     /// The last finished scrub's report.
     pub(crate) last_scrub: Mutex<Option<ScrubReport>>,
     /// Whether the start-up found no checkpoint files beside a non-empty log (accepted).
@@ -312,6 +314,7 @@ impl Store {
             alarms: opts.alarms,
             node: signer.node().clone(),
             scrubbing: Mutex::new(()),
+            purge_gate: tokio::sync::RwLock::new(()),
             last_scrub: Mutex::new(None),
             opened_without_checkpoints: accepted_missing,
             counters: Default::default(),
@@ -638,7 +641,32 @@ impl Store {
     /// message, durable first, then the body overwritten on disk. Every proof over the log
     /// stays valid. Returns the ids purged (already purged or still owed a receipt: skipped).
     pub async fn purge(&self, ids: Vec<(MessageId, String)>) -> StoreResult<Vec<MessageId>> {
+        let _no_backup = self.shared.purge_gate.read().await;
         self.ask(|reply| Request::Purge { ids, reply }).await
+    }
+
+    /// Writes a consistent copy of the data dir (`data_dir`, the store's) to `sink` as a tar
+    /// stream while the node runs, and returns what it holds (see [`crate::backup`]). Writes
+    /// go on meanwhile; purges wait until it ends.
+    pub async fn backup<W: std::io::Write + Send + 'static>(
+        &self,
+        data_dir: std::path::PathBuf,
+        sink: W,
+    ) -> StoreResult<crate::backup::Manifest> {
+        let _no_purge = self.shared.purge_gate.write().await;
+        let point = self.ask(|reply| Request::Backup { reply }).await?;
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::backup::write(
+                &data_dir,
+                shared.node.as_str(),
+                shared.medium.as_ref(),
+                point,
+                sink,
+            )
+        })
+        .await
+        .map_err(|e| StoreError::io("backup", std::io::Error::other(e.to_string())))?
     }
 
     /// Changes whenever a checkpoint is signed (its value is the checkpoint's size).

@@ -41,6 +41,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod alarm;
+pub mod backup;
 pub mod checkpoint;
 pub mod error;
 pub mod files;

@@ -87,6 +87,11 @@ pub(crate) enum Request {
         note: String,
         reply: oneshot::Sender<StoreResult<()>>,
     },
+    /// A consistent point for a backup: a checkpoint over the whole log, the journal's
+    /// length and the checkpoint files, between two group commits.
+    Backup {
+        reply: oneshot::Sender<StoreResult<crate::backup::BackupPoint>>,
+    },
     /// Finish, then stop the writer (replies after the last commit).
     Shutdown {
         reply: oneshot::Sender<StoreResult<()>>,
@@ -141,6 +146,7 @@ fn fail(r: Request, why: &StoreError) {
         Request::Checkpoint { reply } => drop(reply.send(Err(e()))),
         Request::Cosigned { reply, .. } => drop(reply.send(Err(e()))),
         Request::Purge { reply, .. } => drop(reply.send(Err(e()))),
+        Request::Backup { reply } => drop(reply.send(Err(e()))),
         Request::Shutdown { reply } => drop(reply.send(Err(e()))),
     }
 }
@@ -157,6 +163,7 @@ enum Reply {
     Checkpoint(oneshot::Sender<StoreResult<Option<String>>>),
     Cosigned(oneshot::Sender<StoreResult<()>>, String),
     Purged(oneshot::Sender<StoreResult<Vec<MessageId>>>, Vec<MessageId>),
+    Backup(oneshot::Sender<StoreResult<crate::backup::BackupPoint>>),
 }
 
 /// A message's state as the group sees it.
@@ -521,6 +528,7 @@ impl Group<'_> {
                 replies.push(Reply::Bool(reply, acked.is_some()));
             }
             Request::Checkpoint { reply } => replies.push(Reply::Checkpoint(reply)),
+            Request::Backup { reply } => replies.push(Reply::Backup(reply)),
             Request::Cosigned { note, reply } => replies.push(Reply::Cosigned(reply, note)),
             Request::Purge { ids, reply } => {
                 let mut done = Vec::new();
@@ -704,6 +712,7 @@ impl Writer {
                     Reply::Checkpoint(tx) => drop(tx.send(Err(e))),
                     Reply::Cosigned(tx, _) => drop(tx.send(Err(e))),
                     Reply::Purged(tx, _) => drop(tx.send(Err(e))),
+                    Reply::Backup(tx) => drop(tx.send(Err(e))),
                 }
             }
             return;
@@ -725,6 +734,7 @@ impl Writer {
                 Reply::Checkpoint(tx) => drop(tx.send(self.sign_checkpoint())),
                 Reply::Cosigned(tx, note) => drop(tx.send(self.add_cosignature(&note))),
                 Reply::Purged(tx, ids) => drop(tx.send(self.zero_bodies(&ids).map(|()| ids))),
+                Reply::Backup(tx) => drop(tx.send(self.backup_point())),
             }
         }
     }
@@ -903,6 +913,32 @@ impl Writer {
             .keep_frontier();
         self.checkpoint_signal.send_replace(size);
         Ok(note)
+    }
+
+    /// The point a backup copies: everything durable so far, under a checkpoint that covers
+    /// it, with the checkpoint files as they are now.
+    fn backup_point(&mut self) -> StoreResult<crate::backup::BackupPoint> {
+        self.sign_checkpoint()?;
+        let dir = self.cp_path.parent().unwrap_or(std::path::Path::new("."));
+        let mut files = Vec::new();
+        for name in [checkpoint::FILE, checkpoint::HISTORY] {
+            match std::fs::read(dir.join(name)) {
+                Ok(bytes) => files.push((name, bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(format!("backup: cannot read {name}"), e)),
+            }
+        }
+        Ok(crate::backup::BackupPoint {
+            log_size: self.shared.index().root.len(),
+            journal_len: self.shared.medium.size(),
+            checkpoint: self
+                .shared
+                .last_checkpoint
+                .read()
+                .ok()
+                .and_then(|c| c.clone()),
+            files,
+        })
     }
 
     /// Overwrites the bodies of messages whose purge is durable in the log.

@@ -94,7 +94,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Officer(cmd) => officer::run(&cli.api, cmd),
-        Command::Node(_) => Err(anyhow::anyhow!("`liaison node` commands are run by main")),
+        Command::Node(run::NodeCommand::Restore(args)) => {
+            run::restore(cli.api.config.as_deref(), &args)
+        }
+        Command::Node(run::NodeCommand::Run(_)) => {
+            Err(anyhow::anyhow!("`liaison node run` is run by main"))
+        }
     }
 }
 

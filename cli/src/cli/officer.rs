@@ -200,6 +200,15 @@ pub enum OfficerCommand {
     /// The node's store (supervisor role).
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Copy the running node's whole data dir into a new directory (supervisor role): a
+    /// consistent copy under a checkpoint signed for it, which `liaison audit verify` checks
+    /// and `liaison node restore` puts back. It holds the node's sealing key: keep it as the
+    /// data dir is kept.
+    Backup {
+        /// The directory to create for the copy (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Delete the message bodies the retention policy says are due (supervisor role). Each
     /// gets a `purged` log entry; every log entry and proof stays.
     Purge {
@@ -562,6 +571,29 @@ impl Client {
         )
     }
 
+    /// `GET /v1{path}` for a long stream: its body to read (no overall time limit), or its
+    /// JSON error as a [`ClientError`].
+    pub fn get_stream(&self, path: &str) -> Result<ureq::Body> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .timeout_recv_response(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let resp = agent
+            .get(self.url(path))
+            .header("Authorization", self.auth())
+            .call()
+            .map_err(|e| self.transport(e))?;
+        if resp.status().is_success() {
+            return Ok(resp.into_body());
+        }
+        Err(self
+            .answer(Ok(resp))
+            .err()
+            .unwrap_or_else(|| anyhow!("the node answered without a body")))
+    }
+
     /// `GET /v1{path}`: the answer's JSON, or its JSON error as a [`ClientError`].
     pub fn get(&self, path: &str) -> Result<Value> {
         let text = self.get_text(path)?;
@@ -813,6 +845,21 @@ pub fn run(api: &ApiArgs, cmd: OfficerCommand) -> Result<ExitCode> {
                     out!("… more: liaison log --from {next}");
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        OfficerCommand::Backup { out } => {
+            let m = backup(&client, &out)?;
+            out!(
+                "backed up {}: {} log entries, {} journal bytes, under the checkpoint of size {}, in {}",
+                m.node,
+                m.log_size,
+                m.journal_bytes,
+                m.checkpoint
+                    .as_deref()
+                    .and_then(liaison_store::checkpoint::size_of)
+                    .unwrap_or(m.log_size),
+                out.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         OfficerCommand::Purge { dry_run, out } => {
@@ -1227,6 +1274,61 @@ fn print_alarms(alarms: &[AlarmView]) {
         };
         out!("  {}{times}: {}", a.code, a.text);
     }
+}
+
+/// Streams the node's backup into `out` (created, mode 0700; files 0600) and checks that it is
+/// whole: the manifest is there and the journal has the length it gives.
+fn backup(client: &Client, out: &Path) -> Result<liaison_store::backup::Manifest> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(out)
+        .with_context(|| format!("cannot create {} (it must not exist)", out.display()))?;
+    let body = client.get_stream("/backup")?;
+    let mut archive = tar::Archive::new(body.into_with_config().reader());
+    let incomplete = |e: &dyn std::fmt::Display| {
+        anyhow!(
+            "the backup stream ended early ({e}): {} is incomplete; delete it and try again",
+            out.display()
+        )
+    };
+    for entry in archive.entries().map_err(|e| incomplete(&e))? {
+        let mut entry = entry.map_err(|e| incomplete(&e))?;
+        // `unpack_in` refuses paths that leave `out` (absolute, `..`).
+        if !entry.unpack_in(out).map_err(|e| incomplete(&e))? {
+            bail!(
+                "the backup holds a path outside the copy: {:?}",
+                entry.path()
+            );
+        }
+    }
+    for e in walk_files(out)? {
+        std::fs::set_permissions(&e, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let manifest = liaison_store::backup::read_manifest(out).map_err(|e| incomplete(&e))?;
+    let journal = out.join("store").join(liaison_store::journal::FILE);
+    let len = std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0);
+    if len != manifest.journal_bytes {
+        return Err(incomplete(&format!(
+            "the journal has {len} of {} bytes",
+            manifest.journal_bytes
+        )));
+    }
+    Ok(manifest)
+}
+
+/// Every regular file under `dir`.
+fn walk_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p)?);
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -90,3 +90,59 @@ pub(super) async fn scrub(
         .map_err(ApiError::internal)?;
     Ok(Json(ScrubView::of(&report)))
 }
+
+/// `GET /v1/backup`: a consistent copy of the data dir while the node runs, streamed as a tar
+/// archive (see [`crate::store::Store::backup`]); the log records who started it, before
+/// the copy's point, so a restore of the copy holds that entry.
+#[utoipa::path(
+    get,
+    path = "/v1/backup",
+    operation_id = "backup",
+    tags = ["node"],
+    summary = "Stream a consistent copy of the data dir as a tar archive (supervisor only).",
+    description = "The copy is taken at a durable batch boundary under a checkpoint signed for it: a node starts on it and `liaison audit verify` verifies it as it is. Its first member, `backup.json`, says what it holds (node, log size, journal bytes, checkpoint, time); the others are the data dir's files at their relative paths. Messages keep flowing meanwhile; purges wait until the copy ends. It holds the node's sealing key: keep it as the data dir is kept. A stream that ends early (an error after the answer began) has no end-of-archive blocks; `liaison backup` checks the journal's length against the manifest.",
+    responses(
+        (status = 200, description = "The tar archive.", content_type = "application/x-tar", body = Vec<u8>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+        (status = 507, response = DiskFull),
+    ),
+)]
+pub(super) async fn backup(
+    State(s): State<ApiState>,
+    Extension(p): Extension<Principal>,
+) -> Result<axum::response::Response, ApiError> {
+    p.require(Action::Backup)?;
+    s.ctx
+        .store
+        .record(Event::Admin {
+            act: "backup".into(),
+            detail: format!("{} started a backup of the data dir", p.who),
+        })
+        .await
+        .map_err(ApiError::store)?;
+    let (writer, reader) = tokio::io::duplex(256 * 1024);
+    let sink =
+        std::io::BufWriter::with_capacity(256 * 1024, tokio_util::io::SyncIoBridge::new(writer));
+    let (ctx, who) = (s.ctx.clone(), p.who.clone());
+    tokio::spawn(async move {
+        match ctx.store.backup(ctx.cfg.data_dir.clone(), sink).await {
+            Ok(m) => {
+                tracing::info!(%who, log_size = m.log_size, journal_bytes = m.journal_bytes, "backup streamed")
+            }
+            Err(e) => tracing::warn!(%who, error = %e, "backup not completed"),
+        }
+    });
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "application/x-tar")
+        .header(
+            axum::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}.backup.tar\"", s.ctx.me.id()),
+        )
+        .body(axum::body::Body::from_stream(
+            tokio_util::io::ReaderStream::new(reader),
+        ))
+        .map_err(ApiError::internal)
+}

@@ -114,6 +114,8 @@ pub enum Action {
     ClearAlarms,
     /// Check every stored body now (`POST /v1/store/scrub`).
     Scrub,
+    /// Take a copy of the whole data dir, keys to sealed content included (`GET /v1/backup`).
+    Backup,
 }
 
 impl Action {
@@ -126,7 +128,9 @@ impl Action {
             }
             Action::ListInbox | Action::Trail | Action::Status | Action::Checkpoint => true,
             Action::ReadLog | Action::CheckpointHistory => matches!(role, Auditor | Supervisor),
-            Action::Purge | Action::ClearAlarms | Action::Scrub => matches!(role, Supervisor),
+            Action::Purge | Action::ClearAlarms | Action::Scrub | Action::Backup => {
+                matches!(role, Supervisor)
+            }
         }
     }
 
@@ -145,6 +149,7 @@ impl Action {
             Action::Purge => "purge message bodies",
             Action::ClearAlarms => "clear alarms",
             Action::Scrub => "check the store",
+            Action::Backup => "back up the data dir",
         }
     }
 }

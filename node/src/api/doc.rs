@@ -61,6 +61,7 @@ use super::{admin, cases, handlers};
         handlers::purge,
         admin::clear_alarms,
         admin::scrub,
+        admin::backup,
     ),
     components(
         schemas(CaseActionText),

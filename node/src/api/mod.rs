@@ -557,6 +557,7 @@ fn router(state: ApiState, shell: Shell) -> Router {
         .route("/v1/purge", post(handlers::purge))
         .route("/v1/alarms/clear", post(admin::clear_alarms))
         .route("/v1/store/scrub", post(admin::scrub))
+        .route("/v1/backup", get(admin::backup))
         .merge(shell.router)
         .fallback(|req: Request| async move { ApiError::NoRoute(req.uri().path().to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
