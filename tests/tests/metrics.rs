@@ -161,6 +161,47 @@ fn prometheus_scrapes_the_node() {
         .clone();
     assert_eq!(info["node"], A, "{info}");
 
+    // Every query of the Grafana dashboard in deploy/ runs on this Prometheus, and each one
+    // over a metric the node serves finds its series.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../deploy/grafana/liaison-dashboard.json"),
+        )
+        .expect("the dashboard"),
+    )
+    .expect("the dashboard is JSON");
+    let exposition = direct.body.as_str().expect("text").to_owned();
+    let mut queries = 0;
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            let query = expr
+                .replace("$instance", ".*")
+                .replace("$__rate_interval", "1m");
+            let metric = query
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .find(|w| w.starts_with("liaison_"))
+                .expect("a liaison metric");
+            let served = exposition
+                .lines()
+                .any(|l| l.starts_with(&format!("{metric}{{")) || l.starts_with(&format!("{metric} ")));
+            assert!(
+                served || metric == "liaison_alarms",
+                "{}: {metric} is not in the node's /metrics",
+                panel["title"]
+            );
+            poll(&format!("the dashboard's {query}"), WAIT, || {
+                let r = prometheus.get(&format!("/api/v1/query?query={}", encoded(&query)));
+                (r.body["status"] == "success"
+                    && (!served || !r.body["data"]["result"].as_array()?.is_empty()))
+                .then_some(())
+            });
+            queries += 1;
+        }
+    }
+    assert!(queries >= 12, "{queries} queries");
+
     rt.block_on(a.shutdown()).unwrap();
     rt.block_on(b.shutdown()).unwrap();
 }
