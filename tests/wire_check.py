@@ -19,6 +19,8 @@ each one is decoded:
 * a witness request or reply (types 2 and 3, §9): decoded, and every checkpoint note
   signature verified with the key of the node certificate its key name names (given with
   --cert, or seen as a signer certificate in the capture).
+* a CRL (type 4, §2.3): parsed as DER, its issuer matched to the given CA of that network,
+  its signature verified with the CA's key, its CRL number reported.
 
 Then every receipt and refusal must refer to messages seen in another stream file and be
 addressed to their sender, a refusal's in_reply_to must be its target, and a delivered
@@ -30,8 +32,8 @@ not verify here either: the two implementations must agree.
 --tamper-test checks the capture as above, then checks that a copy with one bit of a
 signature flipped, and a copy with one bit of a signed body flipped, are both rejected.
 
-CRLs are not checked (revocation needs the CRL of the time, which the capture lacks), and
-neither are the clock skew and handling rules, which depend on the receiver's clock and
+Signer certificates are not checked against CRLs (revocation needs the CRL of the time,
+which the capture need not hold), and neither are the clock skew and handling rules, which depend on the receiver's clock and
 routes.
 
 Exit status: 0 everything verifies (last line OK ...), 1 something does not (FAILED lines
@@ -58,7 +60,7 @@ except ImportError as e:  # environment problem, not a capture problem
     print(f"wire_check.py: {e}. Install it with: pip install cryptography", file=sys.stderr)
     sys.exit(2)
 
-FRAME_ENVELOPE, FRAME_WITNESS_REQUEST, FRAME_WITNESS_REPLY = 1, 2, 3
+FRAME_ENVELOPE, FRAME_WITNESS_REQUEST, FRAME_WITNESS_REPLY, FRAME_CRL = 1, 2, 3, 4
 FORMAT_VERSION = 1
 WITNESS_VERSION = 1
 MESSAGE_CONTEXT = b"liaison/v1/message\x00"
@@ -908,7 +910,7 @@ def split_frames(data):
         if len(data) - pos - 4 < length:
             raise Fault("stream-error", f"@{pos}: the stream ends inside a frame")
         ftype = data[pos + 4]
-        if ftype not in (FRAME_ENVELOPE, FRAME_WITNESS_REQUEST, FRAME_WITNESS_REPLY):
+        if ftype not in (FRAME_ENVELOPE, FRAME_WITNESS_REQUEST, FRAME_WITNESS_REPLY, FRAME_CRL):
             raise Fault("unknown-frame-type", f"@{pos}: frame type {ftype}")
         frames.append((pos, ftype, data[pos + 5 : pos + 4 + length]))
         pos += 4 + length
@@ -944,7 +946,7 @@ class Capture:
         self.sent = {}  # message id → (stream name, label, message, route)
         self.answers = []  # (stream name, label, message)
         self.frames = []  # (label, message, offset of its body, of its signature) per envelope
-        self.count = {"frames": 0, "envelopes": 0, "witness": 0, "signatures": 0, "nested": 0}
+        self.count = {"frames": 0, "envelopes": 0, "witness": 0, "crl": 0, "signatures": 0, "nested": 0}
 
     def fail(self, label, text):
         self.failures.append(f"{label}: {text}")
@@ -967,6 +969,8 @@ class Capture:
                 head = f"{label} length {len(payload) + 1}"
                 if ftype == FRAME_ENVELOPE:
                     self.envelope(name, label, head, pos, payload)
+                elif ftype == FRAME_CRL:
+                    self.crl(label, head, payload)
                 else:
                     self.count["witness"] += 1
                     witness.append((label, head, ftype, payload))
@@ -975,6 +979,33 @@ class Capture:
             self.witness(label, head, ftype, payload)
         self.cross_check()
         return not self.failures
+
+    def crl(self, label, head, payload):
+        """A network CA's revocation list: its issuer's CA given, its signature by that CA."""
+        self.count["crl"] += 1
+        try:
+            crl = x509.load_der_x509_crl(payload)
+        except ValueError as e:
+            self.fail(label, f"not a DER CRL: {e}")
+            return
+        names = crl.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        network = names[0].value if len(names) == 1 else None
+        ca = self.cas.get(network)
+        if ca is None:
+            self.fail(label, f"a CRL of {network!r}, a network no --ca names")
+            return
+        if crl.issuer != ca.subject or not crl.is_signature_valid(ca.public_key()):
+            self.fail(label, f"a CRL in the name of the {network} CA that it did not sign")
+            return
+        try:
+            number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+        except x509.ExtensionNotFound:
+            self.fail(label, "a CRL without a CRL number")
+            return
+        self.count["signatures"] += 1
+        self.lines.append(
+            f"{head}: CRL of {network} number {number}, {len(list(crl))} revoked; signature OK"
+        )
 
     def envelope(self, name, label, head, pos, payload):
         self.count["envelopes"] += 1
@@ -1116,7 +1147,8 @@ class Capture:
         )
         return (
             f"{c['frames']} frames in {len(self.streams)} streams ({c['envelopes']} envelopes, "
-            f"{c['witness']} witness frames): {messages} messages, {receipts} receipts, "
+            f"{c['witness']} witness frames, {c['crl']} CRL frames): {messages} messages, "
+            f"{receipts} receipts, "
             f"{refusals} refusals; {c['signatures'] + c['nested']} signatures verified "
             f"({c['nested']} carried inside messages){agreed}; {self.unanswered} unanswered"
         )

@@ -183,9 +183,9 @@ fn prometheus_scrapes_the_node() {
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .find(|w| w.starts_with("liaison_"))
                 .expect("a liaison metric");
-            let served = exposition
-                .lines()
-                .any(|l| l.starts_with(&format!("{metric}{{")) || l.starts_with(&format!("{metric} ")));
+            let served = exposition.lines().any(|l| {
+                l.starts_with(&format!("{metric}{{")) || l.starts_with(&format!("{metric} "))
+            });
             assert!(
                 served || metric == "liaison_alarms",
                 "{}: {metric} is not in the node's /metrics",

@@ -8,7 +8,8 @@
 //! flipped signature bit (refused: `bad-signature`), an alert for B's other peer C whose hop
 //! limit of 1 allows no relay (refused: `hop-limit-exceeded`) and one message of every other
 //! content kind in the clear (every entity type among them; B answers each as its rules say),
-//! then asks B to cosign a checkpoint on a witnessing stream.
+//! then asks B to cosign a checkpoint on a witnessing stream. B also hands A the network's
+//! CRL on a stream of its own.
 //! Every byte written and read on those streams is written to files, with the network CA and
 //! the node certificates; the checker must decode every frame, recompute every message id,
 //! verify every signature and certificate chain, match every receipt and refusal to a message
@@ -272,18 +273,32 @@ async fn python_decoder_checks_every_frame_of_a_real_exchange() {
         .await
         .expect("B's connection");
     assert_eq!(peer.as_str(), B);
-    let (mut b_send, b_recv, b_out, announce_payload) = loop {
+    // B's session stream, and the stream on which it hands over the CRLs it has in force.
+    let mut session = None;
+    let mut crl_out = None;
+    while session.is_none() || crl_out.is_none() {
         let (send, mut recv) = tokio::time::timeout(LIMIT, dialled.accept_bi())
             .await
             .expect("a stream from B in time")
             .expect("a stream");
         let mut tape = Vec::new();
         let (ty, payload) = take(&mut recv, &mut tape).await;
-        // B also offers its checkpoints, on streams of their own: not part of this capture.
-        if matches!(ty, FrameType::Envelope) {
-            break (send, recv, tape, payload);
+        match ty {
+            FrameType::Envelope => session = Some((send, recv, tape, payload)),
+            FrameType::Crl => {
+                let rest = tokio::time::timeout(LIMIT, recv.read_to_end(1 << 20))
+                    .await
+                    .expect("the CRL stream's end in time")
+                    .expect("the CRL stream");
+                assert!(rest.is_empty(), "one network, one CRL");
+                crl_out = Some(tape);
+            }
+            // B also offers its checkpoints, on streams of their own: not part of this capture.
+            _ => {}
         }
-    };
+    }
+    let (mut b_send, b_recv, b_out, announce_payload) = session.expect("B's session stream");
+    let crl_out = crl_out.expect("B's CRL stream");
     let mut b_in = Vec::new();
     let (announce, body) = open_envelope(&announce_payload, trust);
     let Kind::Announce(ann) = &body.kind else {
@@ -442,6 +457,7 @@ async fn python_decoder_checks_every_frame_of_a_real_exchange() {
         write(dir.path(), "a-dials-b.session.b-to-a.bin", &s_in),
         write(dir.path(), "a-dials-b.witness.a-to-b.bin", &w_out),
         write(dir.path(), "a-dials-b.witness.b-to-a.bin", &w_in),
+        write(dir.path(), "b-dials-a.crl.b-to-a.bin", &crl_out),
     ];
     drop((b_send, b_recv, send, recv, wsend, wrecv));
     conn.close(0u32.into(), b"bye");
@@ -496,17 +512,19 @@ async fn python_decoder_checks_every_frame_of_a_real_exchange() {
         .contains("cosigned liaison/kz-dcu.central-asia size 2, 2 signature(s) OK"));
     // Envelopes: B's announcement and A's receipt; A's messages and B's answers. Signatures:
     // every envelope's but the forged one, the statements carried in the announcement, and
-    // the checkpoint signatures (A's on the request; A's and B's on the reply).
+    // the checkpoint signatures (A's on the request; A's and B's on the reply), and the CRL's.
     let envelopes = 2 + sent.len() + receipts + refusals;
+    assert!(line("CRL of central-asia number 1, 0 revoked").ends_with("signature OK"));
+    // … and B's CRL, signed by the network CA.
     let summary = format!(
-        "OK {} frames in 6 streams ({envelopes} envelopes, 2 witness frames): {} messages, {} \
-         receipts, {refusals} refusals; {} signatures verified ({statements} carried inside \
-         messages); 1 refused by the receiver for the fault found here (bad-signature); 0 \
-         unanswered; every answer refers to a message sent the other way",
-        envelopes + 2,
+        "OK {} frames in 7 streams ({envelopes} envelopes, 2 witness frames, 1 CRL frames): {} \
+         messages, {} receipts, {refusals} refusals; {} signatures verified ({statements} \
+         carried inside messages); 1 refused by the receiver for the fault found here \
+         (bad-signature); 0 unanswered; every answer refers to a message sent the other way",
+        envelopes + 3,
         1 + sent.len(),
         1 + receipts,
-        envelopes - 1 + statements + 3
+        envelopes - 1 + statements + 3 + 1
     );
     assert_eq!(text.lines().last(), Some(summary.as_str()), "{text}");
 
