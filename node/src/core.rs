@@ -66,6 +66,11 @@ impl Trust {
         self.generation.subscribe()
     }
 
+    /// How many times the trust was replaced since start.
+    pub(crate) fn generation(&self) -> u64 {
+        *self.generation.borrow()
+    }
+
     /// Hands a CRL newly in force to every peer session.
     pub(crate) fn publish(&self, crl_der: Vec<u8>) {
         let _ = self.published.send(Arc::new(crl_der));

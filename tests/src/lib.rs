@@ -615,6 +615,55 @@ pub mod api {
         }
     }
 
+    impl CertClient {
+        /// Opens one connection to keep for several requests (HTTP/1.1 keep-alive).
+        pub fn open(&self) -> std::io::Result<KeptConnection> {
+            let name = ServerName::try_from(self.node.clone()).expect("server name");
+            let conn = rustls::ClientConnection::new(self.config.clone(), name)
+                .map_err(std::io::Error::other)?;
+            let sock = TcpStream::connect(self.addr)?;
+            sock.set_read_timeout(Some(Duration::from_secs(20)))?;
+            Ok(KeptConnection {
+                tls: rustls::StreamOwned::new(conn, sock),
+                host: self.addr.to_string(),
+            })
+        }
+    }
+
+    /// One HTTPS connection that several requests use in turn.
+    pub struct KeptConnection {
+        tls: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+        host: String,
+    }
+
+    impl KeptConnection {
+        /// `GET path` on this connection, keeping it open; the answer must give its length.
+        pub fn get(&mut self, path: &str) -> std::io::Result<Answer> {
+            write!(
+                self.tls,
+                "GET {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\n\r\n",
+                self.host
+            )?;
+            self.tls.flush()?;
+            let mut raw = Vec::new();
+            let mut byte = [0u8; 1];
+            while !raw.ends_with(b"\r\n\r\n") {
+                self.tls.read_exact(&mut byte)?;
+                raw.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .ok_or_else(|| std::io::Error::other(format!("no content-length: {head}")))?;
+            let mut body = vec![0u8; length];
+            self.tls.read_exact(&mut body)?;
+            raw.extend_from_slice(&body);
+            parse_answer(&raw)
+        }
+    }
+
     /// An HTTP/1.1 answer read whole (its body not chunked).
     fn parse_answer(raw: &[u8]) -> std::io::Result<Answer> {
         let text = String::from_utf8_lossy(raw).into_owned();

@@ -216,3 +216,45 @@ async fn a_revocation_written_at_one_node_is_applied_network_wide_without_restar
         n.shutdown().await.expect("stop");
     }
 }
+
+/// An officer whose certificate is revoked while their HTTPS connection to the API is open is
+/// refused at their next request on it, and their next handshake is refused, without a
+/// restart of the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_officer_is_refused_on_the_connection_already_open() {
+    use liaison_certs::Role;
+    use liaison_tests::api::{officer, CertClient};
+    let mut c = Cluster::new(&["central-asia"]);
+    c.add(A);
+    let mut cfg = c.config(A, &[]);
+    cfg.api.tls_listen = Some("127.0.0.1:0".parse().expect("addr"));
+    let a = start(cfg).await;
+    let cert = officer(&c.pki, A, "a.karimova", Role::Officer);
+    let client = CertClient::new(&c.pki, a.api_tls_addr().expect("HTTPS listener"), A, &cert);
+    let mut open = tokio::task::block_in_place(|| client.open()).expect("a connection");
+    let first = tokio::task::block_in_place(|| open.get("/v1/status")).expect("an answer");
+    assert_eq!(first.status, 200, "{first:?}");
+
+    c.pki.revoke("central-asia", &cert, time::OffsetDateTime::now_utc());
+    c.write_trust();
+    wait_for("A to put the new CRL in force", WAIT, || {
+        admin_acts(&a)
+            .iter()
+            .any(|(act, d)| act == "crl-applied" && d.contains(&cert.serial))
+    })
+    .await;
+
+    let again = tokio::task::block_in_place(|| open.get("/v1/status")).expect("an answer");
+    assert_eq!(again.status, 401, "{again:?}");
+    assert!(
+        again.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("revoked-certificate")),
+        "{again:?}"
+    );
+    assert!(
+        tokio::task::block_in_place(|| client.request("GET", "/v1/status", None)).is_err(),
+        "a new handshake with the revoked certificate"
+    );
+    a.shutdown().await.expect("stop");
+}

@@ -459,7 +459,7 @@ pub(crate) async fn bind(ctx: Arc<Ctx>, shell: Shell) -> Result<ApiServer, ApiSt
             );
             Box::pin(serve::serve(
                 tcp,
-                tls::OfficerHandshake::new(config),
+                tls::OfficerHandshake::new(config, ctx.trust.changes()),
                 app,
                 limits,
                 cancel.clone(),
@@ -625,13 +625,18 @@ async fn authenticate(
     }
     let (principal, how, source) = match req.extensions().get::<ConnectInfo<tls::OfficerConn>>() {
         Some(ConnectInfo(conn)) => (
-            conn.officer
-                .as_ref()
-                .map(Principal::officer)
-                .ok_or_else(|| {
-                    ApiError::Unauthenticated(
-                        "the client certificate is not an officer certificate".into(),
-                    )
+            conn.still_accepted(&state.ctx.trust)
+                .map_err(|why| {
+                    ApiError::Unauthenticated(format!(
+                        "the client certificate is no longer accepted: {why}"
+                    ))
+                })
+                .and_then(|()| {
+                    conn.officer.as_ref().map(Principal::officer).ok_or_else(|| {
+                        ApiError::Unauthenticated(
+                            "the client certificate is not an officer certificate".into(),
+                        )
+                    })
                 }),
             "an officer certificate (API)",
             Some(conn.remote.ip()),

@@ -146,13 +146,19 @@ fn check_officer(
 #[derive(Clone)]
 pub struct OfficerHandshake {
     acceptor: TlsAcceptor,
+    generation: tokio::sync::watch::Receiver<u64>,
 }
 
 impl OfficerHandshake {
-    /// Handshakes under `config` (from [`server_config`]).
-    pub fn new(config: rustls::ServerConfig) -> Self {
+    /// Handshakes under `config` (from [`server_config`]); `generation` follows the trust's
+    /// replacements.
+    pub(crate) fn new(
+        config: rustls::ServerConfig,
+        generation: tokio::sync::watch::Receiver<u64>,
+    ) -> Self {
         Self {
             acceptor: TlsAcceptor::from(Arc::new(config)),
+            generation,
         }
     }
 }
@@ -166,15 +172,26 @@ impl Handshake for OfficerHandshake {
         tcp: TcpStream,
         remote: SocketAddr,
     ) -> Option<(TlsStream<TcpStream>, OfficerConn)> {
+        // Read before the handshake: a trust replaced during it is then checked again.
+        let generation = *self.generation.borrow();
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(tcp)).await {
             Ok(Ok(tls)) => {
-                let officer = tls
+                let cert = tls
                     .get_ref()
                     .1
                     .peer_certificates()
                     .and_then(|certs| certs.first())
-                    .and_then(|cert| officer_identity(cert).ok());
-                Some((tls, OfficerConn { officer, remote }))
+                    .map(|c| Arc::new(c.as_ref().to_vec()));
+                let officer = cert.as_deref().and_then(|c| officer_identity(c).ok());
+                Some((
+                    tls,
+                    OfficerConn {
+                        officer,
+                        remote,
+                        cert,
+                        generation,
+                    },
+                ))
             }
             Ok(Err(e)) => {
                 tracing::debug!(%remote, error = %e, "officer API: TLS handshake failed");
@@ -196,4 +213,26 @@ pub struct OfficerConn {
     pub officer: Option<Officer>,
     /// The client's address.
     pub remote: SocketAddr,
+    /// The certificate the handshake verified (DER).
+    cert: Option<Arc<Vec<u8>>>,
+    /// The trust's generation at the handshake (see [`OfficerConn::still_accepted`]).
+    generation: u64,
+}
+
+impl OfficerConn {
+    /// Whether the trust in force still accepts this connection's certificate: checked again
+    /// only if the trust was replaced since the handshake (a CRL reloaded or received), so a
+    /// revoked officer's open connection is refused from its next request.
+    pub(crate) fn still_accepted(&self, trust: &crate::core::Trust) -> Result<(), String> {
+        if trust.generation() == self.generation {
+            return Ok(());
+        }
+        let Some(cert) = &self.cert else {
+            return Err("no client certificate".into());
+        };
+        let now = liaison_certs::timestamp(time::OffsetDateTime::now_utc());
+        check_officer_cert(&trust.store(), cert, now)
+            .map(|_| ())
+            .map_err(|e| format!("{e} ({})", e.reason_code()))
+    }
 }

@@ -429,7 +429,18 @@ pub(crate) async fn gate(
     let conn = parts
         .extensions
         .get::<ConnectInfo<tls::OfficerConn>>()
-        .map(|ConnectInfo(c)| (c.officer.clone(), c.remote.ip()));
+        .map(|ConnectInfo(c)| {
+            // A certificate the trust no longer accepts (revoked since the handshake) signs
+            // nobody in.
+            let officer = match c.still_accepted(&state.ctx.trust) {
+                Ok(()) => c.officer.clone(),
+                Err(why) => {
+                    tracing::info!(remote = %c.remote, reason = %why, "console: the client certificate is no longer accepted");
+                    None
+                }
+            };
+            (officer, c.remote.ip())
+        });
     let secure = conn.is_some();
     let auth = match conn {
         Some((Some(officer), ip)) => {
