@@ -235,7 +235,8 @@ async fn a_revoked_officer_is_refused_on_the_connection_already_open() {
     let first = tokio::task::block_in_place(|| open.get("/v1/status")).expect("an answer");
     assert_eq!(first.status, 200, "{first:?}");
 
-    c.pki.revoke("central-asia", &cert, time::OffsetDateTime::now_utc());
+    c.pki
+        .revoke("central-asia", &cert, time::OffsetDateTime::now_utc());
     c.write_trust();
     wait_for("A to put the new CRL in force", WAIT, || {
         admin_acts(&a)

@@ -632,11 +632,14 @@ async fn authenticate(
                     ))
                 })
                 .and_then(|()| {
-                    conn.officer.as_ref().map(Principal::officer).ok_or_else(|| {
-                        ApiError::Unauthenticated(
-                            "the client certificate is not an officer certificate".into(),
-                        )
-                    })
+                    conn.officer
+                        .as_ref()
+                        .map(Principal::officer)
+                        .ok_or_else(|| {
+                            ApiError::Unauthenticated(
+                                "the client certificate is not an officer certificate".into(),
+                            )
+                        })
                 }),
             "an officer certificate (API)",
             Some(conn.remote.ip()),
