@@ -168,7 +168,8 @@ pub struct Ctx {
     /// Serialises the forwarding of case messages to participants they missed (see
     /// `crate::case::forward_missed`).
     pub(crate) forwarding: tokio::sync::Mutex<()>,
-    /// What ends, as read at start (certificates, CAs, CRLs; peers' are in `sessions`).
+    /// What ends, as read at start and after each trust replacement (certificates, CAs, CRLs;
+    /// peers' are in `sessions`).
     pub(crate) expiries: Mutex<Vec<crate::expiry::Expiry>>,
     /// Work that must finish before the store closes, even when the task that started it is
     /// cancelled (recording a peer's answer and reporting it onward).

@@ -1,5 +1,5 @@
 //! What ends, and when: the certificates this node presents, the CAs it trusts and their
-//! CRLs' next updates (read at start), and the certificate each peer presented on its
+//! CRLs' next updates (as read at start, and again whenever the trust is replaced), and the certificate each peer presented on its
 //! current session. `status` and the console show days left for each; a check at start
 //! and every hour raises `certificate-expiring` at 30 and again at 7 days before a
 //! certificate ends, and at 7 and 1 days before a CRL's next update (a CRL is current for
