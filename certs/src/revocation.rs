@@ -379,6 +379,30 @@ pub fn revoke(
     })
 }
 
+/// The key identifier of a CRL's authorityKeyIdentifier extension, if it has one.
+fn authority_key_id<'a>(crl: &'a CertificateRevocationList<'_>) -> Option<&'a [u8]> {
+    crl.extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(a) => {
+                a.key_identifier.as_ref().map(|k| k.0)
+            }
+            _ => None,
+        })
+}
+
+/// The subjectKeyIdentifier of a certificate, if it has one.
+fn subject_key_id(der: &[u8]) -> Option<Vec<u8>> {
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
+    let id = cert
+        .iter_extensions()
+        .find_map(|ext| match ext.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+            _ => None,
+        });
+    id
+}
+
 /// What [`apply_crl`] made of a CRL received from elsewhere (a peer, a changed file).
 #[derive(Debug)]
 pub enum CrlUpdate {
@@ -426,12 +450,23 @@ pub fn apply_crl(store: &TrustStore, crl_der: &[u8]) -> Result<CrlUpdate, CertEr
         return Ok(CrlUpdate::NotTrusted);
     }
     let Some((issuer, contents)) = named
-        .into_iter()
-        .find_map(|ca| read_crl(ca.ca_der(), crl_der).ok().map(|c| (ca, c)))
+        .iter()
+        .find_map(|ca| read_crl(ca.ca_der(), crl_der).ok().map(|c| (*ca, c)))
     else {
-        return Err(bad(
-            "the list names a trusted network CA as its issuer but is not signed by it".into(),
-        ));
+        // The CAs of one network share their name: during a CA rollover a node that trusts
+        // only one of them receives the other's list. The list's authority key identifier
+        // tells the two apart; only a list that claims a trusted CA's key is refused.
+        let claims_trusted_key = authority_key_id(&crl).is_some_and(|aki| {
+            named
+                .iter()
+                .any(|ca| subject_key_id(ca.ca_der()).as_deref() == Some(aki))
+        });
+        if claims_trusted_key || authority_key_id(&crl).is_none() {
+            return Err(bad(
+                "the list names a trusted network CA as its issuer but is not signed by it".into(),
+            ));
+        }
+        return Ok(CrlUpdate::NotTrusted);
     };
     let held = match issuer.crl_der() {
         Some(der) => Some(read_crl(issuer.ca_der(), der)?),
@@ -512,6 +547,23 @@ mod tests {
         trust.check_node_cert(&node.cert_der, before).unwrap();
     }
 
+    /// A CRL in `claimed`'s name and with its key identifier, signed by `signer`'s key.
+    fn forge_crl_claiming(claimed: &NetworkCa, signer: &NetworkCa) -> Vec<u8> {
+        let this_update = OffsetDateTime::from_unix_timestamp(now().unix_timestamp()).unwrap();
+        CertificateRevocationListParams {
+            this_update,
+            next_update: this_update + CRL_VALIDITY,
+            crl_number: SerialNumber::from_slice(&[9]),
+            issuing_distribution_point: None,
+            revoked_certs: vec![],
+            key_identifier_method: claimed.key_id_method(),
+        }
+        .signed_by(signer.issuer())
+        .unwrap()
+        .der()
+        .to_vec()
+    }
+
     #[test]
     fn a_newer_crl_from_its_ca_replaces_the_one_in_force_and_nothing_else_does() {
         let ca = testing::ca("gulf");
@@ -565,14 +617,23 @@ mod tests {
             apply_crl(&store, &foreign.der).unwrap(),
             CrlUpdate::NotTrusted
         ));
-        // One in a trusted CA's name that it did not sign, a tampered one, or no list at all
-        // is refused.
+        // The list of another CA of the same name (a rollover's CA not trusted here yet) is
+        // not for this node either: its authority key identifier names another key.
         let impostor = testing::ca("gulf");
-        let forged = empty_crl(&impostor, now(), CRL_VALIDITY).unwrap();
+        let other_key = empty_crl(&impostor, now(), CRL_VALIDITY).unwrap();
+        let mut old_only = TrustStore::new();
+        old_only.add_ca(ca.cert_der(), Some(&second.der)).unwrap();
+        assert!(matches!(
+            apply_crl(&old_only, &other_key.der).unwrap(),
+            CrlUpdate::NotTrusted
+        ));
+        // One that claims a trusted CA's key but is not signed by it, a tampered one, or no
+        // list at all is refused.
+        let forged = forge_crl_claiming(&ca, &impostor);
         let mut tampered = second.der.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
-        for bad in [&forged.der, &tampered, &b"not a crl".to_vec()] {
+        for bad in [&forged, &tampered, &b"not a crl".to_vec()] {
             let err = apply_crl(&store, bad).unwrap_err();
             assert_eq!(err.reason_code(), "bad-crl", "{err}");
         }
