@@ -800,10 +800,11 @@ fn stranger_with_unknown_ca_cannot_connect() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn systemd_unit_verifies() -> Result<()> {
-    // `systemd-analyze verify` against a scratch root holding the system's units and an
-    // executable at the unit's ExecStart path, so it checks this unit and nothing else.
+/// `systemd-analyze verify` of deploy/systemd/liaison.service with `drop_ins` (files of
+/// deploy/ installed in `liaison.service.d/`), against a scratch root holding the system's
+/// units and an executable at each path the unit runs, so it checks this unit and nothing
+/// else. Skipped, loudly, without systemd-analyze (failed under CI).
+fn verify_unit(test: &str, drop_ins: &[&str]) -> Result<()> {
     let analyze = std::process::Command::new("systemd-analyze")
         .arg("--version")
         .output();
@@ -813,20 +814,29 @@ fn systemd_unit_verifies() -> Result<()> {
             !ci,
             "CI: systemd-analyze is missing (apt-get install systemd)"
         );
-        report!("\n!!!!!!!! SKIPPED systemd_unit_verifies: no systemd-analyze !!!!!!!!\n");
+        report!("\n!!!!!!!! SKIPPED {test}: no systemd-analyze !!!!!!!!\n");
         return Ok(());
     }
     let root = tempfile::tempdir()?;
-    let unit =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/systemd/liaison.service");
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let units = root.path().join("etc/systemd/system");
     std::fs::create_dir_all(root.path().join("usr/local/bin"))?;
-    std::fs::create_dir_all(root.path().join("etc/systemd/system"))?;
+    std::fs::create_dir_all(root.path().join("bin"))?;
+    std::fs::create_dir_all(units.join("liaison.service.d"))?;
     std::fs::create_dir_all(root.path().join("lib/systemd"))?;
+    // ExecStart and ExecReload (`/bin/kill -HUP`).
     std::fs::copy("/bin/true", root.path().join("usr/local/bin/liaison"))?;
+    std::fs::copy("/bin/true", root.path().join("bin/kill"))?;
     std::fs::copy(
-        &unit,
-        root.path().join("etc/systemd/system/liaison.service"),
+        deploy.join("systemd/liaison.service"),
+        units.join("liaison.service"),
     )?;
+    for d in drop_ins {
+        let name = std::path::Path::new(d)
+            .file_name()
+            .context("a drop-in file name")?;
+        std::fs::copy(deploy.join(d), units.join("liaison.service.d").join(name))?;
+    }
     let status = std::process::Command::new("cp")
         .args(["-a", "/lib/systemd/system"])
         .arg(root.path().join("lib/systemd/"))
@@ -847,4 +857,9 @@ fn systemd_unit_verifies() -> Result<()> {
         "systemd-analyze verify: {text}"
     );
     Ok(())
+}
+
+#[test]
+fn systemd_unit_verifies() -> Result<()> {
+    verify_unit("systemd_unit_verifies", &[])
 }
