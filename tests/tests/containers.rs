@@ -863,3 +863,11 @@ fn verify_unit(test: &str, drop_ins: &[&str]) -> Result<()> {
 fn systemd_unit_verifies() -> Result<()> {
     verify_unit("systemd_unit_verifies", &[])
 }
+
+#[test]
+fn systemd_unit_with_the_failover_drop_in_verifies() -> Result<()> {
+    verify_unit(
+        "systemd_unit_with_the_failover_drop_in_verifies",
+        &["failover/shared-volume.conf"],
+    )
+}
