@@ -1,7 +1,8 @@
 //! Fault tolerance across real hosts: each node in its own container (the runtime image that
 //! `deploy/build-image.sh` builds), on Docker networks per regional network and a link
 //! network between the gateways; faults are real (`docker network disconnect`, `docker kill`,
-//! `docker restart`, a libfaketime clock, a certificate from an unknown CA).
+//! `docker restart`, a libfaketime clock, a certificate from an unknown CA, a standby container
+//! taking over a killed node's data dir and address).
 //!
 //! Skipped, loudly, where no Docker engine is reachable; under CI (`CI=true`) a missing
 //! engine fails instead. One scenario runs at a time (two cores). Each prints a summary line
