@@ -6,6 +6,12 @@
 //! its container (`docker exec … liaison …`): the officer API listens on loopback only, so
 //! that is also how an officer on the host would reach it. Everything a federation creates
 //! carries a unique name prefix and is removed on drop, also when a test fails.
+//!
+//! A node may have a standby: a second container on the same configuration and data dir (the
+//! same host directories, bind-mounted into both), created beside it and started only by the
+//! scenario — an active/standby pair on shared storage, where the data dir's lock fences the
+//! second process and [`Federation::take_over`] moves the node's address to the standby as a
+//! VRRP or Pacemaker pair moves its floating address.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -210,6 +216,8 @@ pub struct NodeSpec {
     pub gateway: bool,
     /// A libfaketime offset for the container's clock (`+900`, in seconds), if any.
     pub clock_offset: Option<String>,
+    /// Whether the node has a standby container (see [`NodeSpec::with_standby`]).
+    pub standby: bool,
 }
 
 impl NodeSpec {
@@ -219,6 +227,7 @@ impl NodeSpec {
             id: id.into(),
             gateway: false,
             clock_offset: None,
+            standby: false,
         }
     }
 
@@ -233,6 +242,15 @@ impl NodeSpec {
     /// The same node with its clock offset by `offset` (libfaketime syntax, e.g. `+900`).
     pub fn clock(mut self, offset: &str) -> Self {
         self.clock_offset = Some(offset.into());
+        self
+    }
+
+    /// The same node with a standby container: a second container of this node on the same
+    /// configuration, identity and data dir (one bind mount of each, shared by both), at an
+    /// address of its own on the node's regional network. Created with the node, never started
+    /// by the harness: see [`Federation::start_standby`] and [`Federation::take_over`].
+    pub fn with_standby(mut self) -> Self {
+        self.standby = true;
         self
     }
 
@@ -258,6 +276,37 @@ pub struct NodeBox {
     pub etc: PathBuf,
     /// Host directory mounted as /var/lib/liaison.
     pub data: PathBuf,
+    /// Its standby container, if its spec asked for one.
+    pub standby: Option<Standby>,
+}
+
+/// A node's standby container: the same node, the same mounts, another container.
+#[derive(Clone, Debug)]
+pub struct Standby {
+    /// Container name.
+    pub container: String,
+    /// Its own address on the node's regional network, until it takes the node's addresses
+    /// over.
+    pub ip: Ipv4Addr,
+}
+
+/// What a send loop did: how many sends it tried, and (k, id) of each one the node
+/// acknowledged.
+#[derive(Clone, Debug, Default)]
+pub struct Sent {
+    /// Sends tried.
+    pub tried: usize,
+    /// (k, id) of each message the node acknowledged.
+    pub acknowledged: Vec<(u32, String)>,
+}
+
+/// How a container that stopped ended.
+#[derive(Clone, Debug)]
+pub struct Exited {
+    /// The exit status of its process.
+    pub code: i64,
+    /// Its log (standard output and error).
+    pub log: String,
 }
 
 /// A Docker network made for a federation.
@@ -287,6 +336,9 @@ pub struct Federation {
     pub nets: BTreeMap<String, Net>,
     /// The nodes, in the order given.
     pub nodes: Vec<NodeBox>,
+    /// The container serving a node, by node id, where it is not the node's own (after
+    /// [`Federation::take_over`]).
+    serving: Mutex<BTreeMap<String, String>>,
     image: String,
     passed: AtomicBool,
 }
@@ -328,6 +380,7 @@ impl Federation {
             dir,
             nets: BTreeMap::new(),
             nodes: Vec::new(),
+            serving: Mutex::new(BTreeMap::new()),
             image,
             passed: AtomicBool::new(false),
         };
@@ -351,9 +404,10 @@ impl Federation {
                 liaison_certs::revocation::CRL_VALIDITY,
             )?;
         }
-        // Addresses: .10 upwards in each network, in the order given.
+        // Addresses: .10 upwards in each network, in the order given; a standby's own
+        // address is .100 plus the node's place in that order.
         let mut next: BTreeMap<String, u32> = BTreeMap::new();
-        for spec in specs {
+        for (place, spec) in (0u32..).zip(specs) {
             let mut ips = BTreeMap::new();
             let mut attach = vec![spec.network().to_owned()];
             if spec.gateway && fed.nets.contains_key("link") {
@@ -365,12 +419,17 @@ impl Federation {
                 *n += 1;
             }
             let home = fed.dir.path().join(spec.centre());
+            let standby = spec.standby.then(|| Standby {
+                container: format!("{}-{}-standby", fed.prefix, spec.centre()),
+                ip: fed.nets[spec.network()].host(100 + place),
+            });
             fed.nodes.push(NodeBox {
                 spec: spec.clone(),
                 container: format!("{}-{}", fed.prefix, spec.centre()),
                 ips,
                 etc: home.join("etc"),
                 data: home.join("data"),
+                standby,
             });
         }
         for i in 0..fed.nodes.len() {
@@ -508,21 +567,55 @@ impl Federation {
         let n = &self.nodes[i];
         let mut ips = n.ips.iter();
         let (first_key, first_ip) = ips.next().context("a node on no network")?;
+        self.create(n, &n.container, n.spec.centre(), first_key, *first_ip)?;
+        for (key, ip) in ips {
+            docker(&[
+                "network",
+                "connect",
+                "--ip",
+                &ip.to_string(),
+                &self.nets[key].name,
+                &n.container,
+            ])?;
+        }
+        if let Some(standby) = &n.standby {
+            let hostname = format!("{}-standby", n.spec.centre());
+            self.create(
+                n,
+                &standby.container,
+                &hostname,
+                n.spec.network(),
+                standby.ip,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `docker create` of a container running node `n` under `name`, attached to network
+    /// `key` at `ip`, with the node's configuration and data dir mounted.
+    fn create(
+        &self,
+        n: &NodeBox,
+        name: &str,
+        hostname: &str,
+        key: &str,
+        ip: Ipv4Addr,
+    ) -> Result<()> {
         let etc = format!("{}:/etc/liaison:ro", n.etc.display());
         let data = format!("{}:/var/lib/liaison", n.data.display());
-        let (first_net, first_ip) = (self.nets[first_key].name.clone(), first_ip.to_string());
+        let (net, ip) = (self.nets[key].name.clone(), ip.to_string());
         let mut args: Vec<String> = [
             "create",
             "--name",
-            &n.container,
+            name,
             "--hostname",
-            n.spec.centre(),
+            hostname,
             "--label",
             "liaison-test=1",
             "--network",
-            &first_net,
+            &net,
             "--ip",
-            &first_ip,
+            &ip,
             "--read-only",
             "--tmpfs",
             "/tmp",
@@ -557,18 +650,7 @@ impl Federation {
         }
         args.extend([self.image.clone(), "node".into(), "run".into()]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        docker(&args)?;
-        for (key, ip) in ips {
-            docker(&[
-                "network",
-                "connect",
-                "--ip",
-                &ip.to_string(),
-                &self.nets[key].name,
-                &n.container,
-            ])?;
-        }
-        Ok(())
+        docker(&args).map(drop)
     }
 
     /// Marks the scenario as passed: dropping the federation then prints no node logs.
@@ -586,7 +668,7 @@ impl Federation {
 
     /// Runs the officer CLI in a node's container: `liaison <args>`.
     pub fn cli(&self, id: &str, args: &[&str]) -> Result<Output> {
-        let c = &self.node(id).container;
+        let c = &self.container(id);
         let mut all = vec!["exec", c.as_str(), "liaison"];
         all.extend_from_slice(args);
         Command::new("docker")
@@ -666,23 +748,48 @@ impl Federation {
         max: u32,
         gap_ms: u32,
     ) -> Result<Vec<(u32, String)>> {
+        Ok(self
+            .send_loop_counted(from, to, tag, max, gap_ms)?
+            .acknowledged)
+    }
+
+    /// As [`Federation::send_loop`], also counting the sends tried.
+    pub fn send_loop_counted(
+        &self,
+        from: &str,
+        to: &str,
+        tag: &str,
+        max: u32,
+        gap_ms: u32,
+    ) -> Result<Sent> {
         let script = format!(
             "k=0; while [ ! -e /tmp/stop.{tag} ] && [ $k -lt {max} ]; do \
                id=$(liaison send --to {to} --tlp GREEN --eval B2 --release {release} \
                     --text \"{tag} $k\" 2>>/tmp/send.{tag}.err) \
-                 && echo \"$k $id\"; \
+                 && echo \"$k $id\" || echo \"$k -\"; \
                k=$((k+1)); sleep {}; \
              done",
             f64::from(gap_ms) / 1000.0,
             release = self.release(from, to),
         );
-        let c = &self.node(from).container;
+        let c = &self.container(from);
         let out = Command::new("docker")
             .args(["exec", c, "bash", "-c", &script])
             .stdin(Stdio::null())
             .output()
             .context("cannot run docker exec")?;
-        Ok(parse_sent(&String::from_utf8_lossy(&out.stdout)))
+        let out = String::from_utf8_lossy(&out.stdout);
+        Ok(Sent {
+            tried: out
+                .lines()
+                .filter(|l| {
+                    l.split(' ')
+                        .next()
+                        .is_some_and(|k| k.parse::<u32>().is_ok())
+                })
+                .count(),
+            acknowledged: parse_sent(&out),
+        })
     }
 
     /// Releasability for a message from `from` to `to`: both their networks (the gateways
@@ -703,7 +810,7 @@ impl Federation {
     pub fn send_errors(&self, from: &str, tag: &str) -> String {
         docker(&[
             "exec",
-            &self.node(from).container,
+            &self.container(from),
             "cat",
             &format!("/tmp/send.{tag}.err"),
         ])
@@ -714,7 +821,7 @@ impl Federation {
     pub fn stop_sending(&self, from: &str, tag: &str) -> Result<()> {
         docker(&[
             "exec",
-            &self.node(from).container,
+            &self.container(from),
             "touch",
             &format!("/tmp/stop.{tag}"),
         ])
@@ -754,22 +861,22 @@ impl Federation {
 
     /// `docker kill` (SIGKILL).
     pub fn kill(&self, id: &str) -> Result<()> {
-        docker(&["kill", &self.node(id).container]).map(drop)
+        docker(&["kill", &self.container(id)]).map(drop)
     }
 
     /// `docker start`.
     pub fn start_node(&self, id: &str) -> Result<()> {
-        docker(&["start", &self.node(id).container]).map(drop)
+        docker(&["start", &self.container(id)]).map(drop)
     }
 
     /// `docker restart` (SIGTERM, then start again).
     pub fn restart(&self, id: &str) -> Result<()> {
-        docker(&["restart", "-t", "20", &self.node(id).container]).map(drop)
+        docker(&["restart", "-t", "20", &self.container(id)]).map(drop)
     }
 
     /// `docker stop` (SIGTERM: a clean shutdown).
     pub fn stop(&self, id: &str) -> Result<()> {
-        docker(&["stop", "-t", "20", &self.node(id).container]).map(drop)
+        docker(&["stop", "-t", "20", &self.container(id)]).map(drop)
     }
 
     /// Cuts a node off Docker network `key`.
@@ -778,7 +885,7 @@ impl Federation {
             "network",
             "disconnect",
             &self.nets[key].name,
-            &self.node(id).container,
+            &self.container(id),
         ])
         .map(drop)
     }
@@ -799,17 +906,84 @@ impl Federation {
 
     /// The last lines of a node's log.
     pub fn logs(&self, id: &str) -> String {
-        Command::new("docker")
-            .args(["logs", "--tail", "400", &self.node(id).container])
-            .output()
-            .map(|o| {
-                format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                )
-            })
-            .unwrap_or_default()
+        container_logs(&self.container(id))
+    }
+
+    /// The container serving node `id`: its own, or its standby's after
+    /// [`Federation::take_over`].
+    pub fn container(&self, id: &str) -> String {
+        let n = self.node(id);
+        self.serving
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&n.spec.id)
+            .cloned()
+            .unwrap_or_else(|| n.container.clone())
+    }
+
+    fn standby_of(&self, id: &str) -> Result<&Standby> {
+        self.node(id)
+            .standby
+            .as_ref()
+            .with_context(|| format!("{id} has no standby (NodeSpec::with_standby)"))
+    }
+
+    /// Starts `id`'s standby container where it stands (at its own address, on the shared
+    /// data dir) whether or not the node runs: the start the data dir's lock must refuse
+    /// while it does.
+    pub fn start_standby(&self, id: &str) -> Result<()> {
+        docker(&["start", &self.standby_of(id)?.container]).map(drop)
+    }
+
+    /// Waits up to `limit` for `container` to stop, and says how it ended; an error if it
+    /// is still running then.
+    pub fn wait_exited(&self, container: &str, limit: Duration) -> Result<Exited> {
+        wait_for(&format!("{container} to stop"), limit, || {
+            Ok(
+                docker(&["inspect", "--format", "{{.State.Running}}", container])?.trim()
+                    == "false",
+            )
+        })?;
+        let code = docker(&["inspect", "--format", "{{.State.ExitCode}}", container])?;
+        Ok(Exited {
+            code: code
+                .trim()
+                .parse()
+                .with_context(|| format!("exit code of {container}: {code:?}"))?,
+            log: container_logs(container),
+        })
+    }
+
+    /// Fails node `id` over to its standby container, as a VRRP or Pacemaker pair does once
+    /// the active host is gone: moves the node's addresses (the ones its peers dial) from
+    /// the active container to the standby and starts the standby there, on the same data
+    /// dir. Docker refuses an address a running container holds, so stop or kill the active
+    /// first. From then on every call about `id` goes to the standby.
+    pub fn take_over(&self, id: &str) -> Result<()> {
+        let n = self.node(id);
+        let standby = self.standby_of(id)?;
+        docker(&[
+            "network",
+            "disconnect",
+            &self.nets[n.spec.network()].name,
+            &standby.container,
+        ])?;
+        for (key, ip) in &n.ips {
+            docker(&[
+                "network",
+                "connect",
+                "--ip",
+                &ip.to_string(),
+                &self.nets[key].name,
+                &standby.container,
+            ])?;
+        }
+        docker(&["start", &standby.container])?;
+        self.serving
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(n.spec.id.clone(), standby.container.clone());
+        Ok(())
     }
 
     /// Adds a stranger: a node of a network whose CA no member trusts, attached to the
@@ -841,6 +1015,7 @@ impl Federation {
             ips: BTreeMap::from([(key.to_owned(), ip)]),
             etc: home.join("etc"),
             data: home.join("data"),
+            standby: None,
         };
         std::fs::create_dir_all(&n.etc)?;
         std::fs::create_dir_all(&n.data)?;
@@ -901,10 +1076,21 @@ impl Drop for Federation {
         // A scenario that did not reach `passed` (an error, a panic) leaves the nodes' logs.
         if !self.passed.load(Ordering::Relaxed) {
             for n in &self.nodes {
+                // A node with a standby: first the log of the container not serving it.
+                let serving = self.container(&n.spec.id);
+                let other = std::iter::once(&n.container)
+                    .chain(n.standby.as_ref().map(|s| &s.container))
+                    .find(|c| **c != serving);
+                if let (Some(other), Some(_)) = (other, &n.standby) {
+                    eprintln!(
+                        "----- last log lines of {} ({other}) -----\n{}",
+                        n.spec.id,
+                        tail(&container_logs(other), 40),
+                    );
+                }
                 eprintln!(
-                    "----- last log lines of {} ({}) -----\n{}\n----- its status -----\n{}",
+                    "----- last log lines of {} ({serving}) -----\n{}\n----- its status -----\n{}",
                     n.spec.id,
-                    n.container,
                     tail(&self.logs(&n.spec.id), 40),
                     self.cli(&n.spec.id, &["status"])
                         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
@@ -914,11 +1100,29 @@ impl Drop for Federation {
         }
         for n in &self.nodes {
             let _ = docker(&["rm", "-f", "-v", &n.container]);
+            if let Some(standby) = &n.standby {
+                let _ = docker(&["rm", "-f", "-v", &standby.container]);
+            }
         }
         for net in self.nets.values() {
             let _ = docker(&["network", "rm", &net.name]);
         }
     }
+}
+
+/// The last lines of a container's log, standard output and error.
+fn container_logs(container: &str) -> String {
+    Command::new("docker")
+        .args(["logs", "--tail", "400", container])
+        .output()
+        .map(|o| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+        .unwrap_or_default()
 }
 
 fn parse_sent(out: &str) -> Vec<(u32, String)> {
