@@ -63,6 +63,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
                     .map(|f| f.not_after);
                 ctx.sessions.set(&peer.node_id, |s| {
                     s.connected = true;
+                    s.reconnecting = false;
                     s.certificate_expires = expires;
                     s.since = Some(now());
                     s.last_error = None;
@@ -108,11 +109,17 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
                         Some(PEER_RESTARTED.to_owned())
                     }
                 };
+                // A stateless reset comes from the peer's endpoint when it no longer knows the
+                // connection: it restarted (`endpoint::RestartKeys`), and is up.
+                if matches!(conn.close_reason(), Some(quinn::ConnectionError::Reset)) {
+                    immediate = true;
+                }
                 drop(witnessing);
                 drop(crls);
                 conn.close(code::OK.into(), b"bye");
                 ctx.sessions.set(&peer.node_id, |s| {
                     s.connected = false;
+                    s.reconnecting = immediate;
                     s.since = Some(now());
                     s.last_error = why.clone();
                 });
@@ -128,6 +135,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, endpoint: quinn::Endpoint, peer: PeerConf
                         s.since = Some(now());
                     }
                     s.connected = false;
+                    s.reconnecting = false;
                     s.last_error = Some(why);
                 });
             }

@@ -15,6 +15,9 @@ use serde::Serialize;
 pub struct PeerState {
     /// Outbound session established.
     pub connected: bool,
+    /// The outbound session ended because the peer restarted, and is being dialled again at
+    /// once: the peer is alive, so routing still counts it as up (see [`Sessions::plan`]).
+    pub reconnecting: bool,
     /// When the current state began.
     pub since: Option<Timestamp>,
     /// Last error seen on this peer (reason code and detail).
@@ -80,11 +83,13 @@ impl Sessions {
     ) -> Plan {
         // Runs for every message a node relays: borrow, do not copy, what it reads.
         let sessions = self.state.lock().ok();
+        // A peer dialled again after its restart is alive: what is routed meanwhile queues
+        // behind what already waits for it, instead of overtaking it by another route.
         let up = |p: &NodeId| {
             sessions
                 .as_ref()
                 .and_then(|s| s.get(p))
-                .is_some_and(|s| s.connected)
+                .is_some_and(|s| s.connected || s.reconnecting)
         };
         let routes = self.routes.read().ok();
         let mut avoid = route.to_vec();
