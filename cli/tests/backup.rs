@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use liaison_tests::cluster::{alert, free_tcp_addr, start, wait_for, Cluster};
+use liaison_tests::cluster::{alert, start, wait_for, Cluster};
 
 /// The node backed up and restored: a separate `liaison node run` process.
 const A: &str = "kz-dcu.central-asia";
@@ -38,15 +38,7 @@ fn text(o: &Output) -> String {
 }
 
 fn spawn_node(config: &Path, log: &Path) -> Child {
-    let log = std::fs::File::create(log).expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_liaison"))
-        .args(["node", "run", "--config"])
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("start the node")
+    liaison_tests::cluster::spawn_node(env!("CARGO_BIN_EXE_liaison"), config, log)
 }
 
 /// `GET /v1{path}` on A's API, once it answers 200.
@@ -98,14 +90,14 @@ async fn a_backup_under_load_verifies_and_restores_without_false_witness_alarms(
     c.add(A);
     c.add(B);
     let b = start(c.config(B, &[A])).await;
-    let mut cfg = c.config(A, &[B]);
-    let api = free_tcp_addr();
-    cfg.api.listen = api;
-    let home = c.node_dir(A);
-    let config = home.join("node.toml");
-    std::fs::write(&config, toml::to_string(&cfg).expect("toml")).expect("config");
-    let token_file = cfg.data_dir.join(&cfg.api.token_file);
+    let cfg = c.config(A, &[B]);
     let data = cfg.data_dir.clone();
+    let home = c.node_dir(A);
+    let liaison_tests::cluster::NodeFiles {
+        config,
+        api,
+        token_file,
+    } = c.node_toml(cfg);
     let ca = c.dir.path().join("pki/central-asia/ca.crt");
     let mut node = spawn_node(&config, &home.join("node-1.log"));
     wait_for("A's API", WAIT, || log_size(api, &token_file) > 0).await;

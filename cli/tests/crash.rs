@@ -2,26 +2,18 @@
 //! had acknowledged to the officer is delivered exactly once.
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use liaison_tests::cluster::{alert, free_tcp_addr, start, wait_for, Cluster};
+use liaison_tests::cluster::{alert, start, wait_for, Cluster};
 
 const A: &str = "kz-dcu.central-asia";
 const B: &str = "caricc.central-asia";
 
 fn spawn_node(config: &std::path::Path, log: &std::path::Path) -> Child {
-    let log = std::fs::File::create(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_liaison"))
-        .args(["node", "run", "--config"])
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+    liaison_tests::cluster::spawn_node(env!("CARGO_BIN_EXE_liaison"), config, log)
 }
 
 /// POSTs one alert; `Some(id)` only on 201 (acknowledged to the officer).
@@ -59,13 +51,12 @@ async fn acknowledged_messages_survive_sigkill_of_the_sender_exactly_once() {
     c.add(A);
     c.add(B);
     let b = start(c.config(B, &[A])).await;
-    let mut cfg = c.config(A, &[B]);
-    let api = free_tcp_addr();
-    cfg.api.listen = api;
     let home = c.node_dir(A);
-    let config = home.join("node.toml");
-    std::fs::write(&config, toml::to_string(&cfg).unwrap()).unwrap();
-    let token_file = cfg.data_dir.join(&cfg.api.token_file);
+    let liaison_tests::cluster::NodeFiles {
+        config,
+        api,
+        token_file,
+    } = c.node_toml(c.config(A, &[B]));
 
     let mut child = spawn_node(&config, &home.join("node-1.log"));
     let token = wait_token(&token_file, api);

@@ -1,10 +1,10 @@
 //! `SIGHUP` makes a running `liaison node run` process read its trust again: a newer CRL
 //! put where the node keeps CRLs is in force at once, and the log says why it was read.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use liaison_tests::cluster::{free_tcp_addr, wait_for, Cluster};
+use liaison_tests::cluster::{wait_for, Cluster};
 
 const A: &str = "kz-dcu.central-asia";
 const B: &str = "caricc.central-asia";
@@ -33,22 +33,18 @@ async fn sighup_puts_a_newer_crl_in_force() {
     let mut c = Cluster::new(&["central-asia"]);
     c.add(A);
     c.add(B);
-    let mut cfg = c.config(A, &[]);
-    let api = free_tcp_addr();
-    cfg.api.listen = api;
-    let home = c.node_dir(A);
-    let config = home.join("node.toml");
-    std::fs::write(&config, toml::to_string(&cfg).expect("toml")).expect("config");
-    let token_file = cfg.data_dir.join(&cfg.api.token_file);
-    let log = std::fs::File::create(home.join("node.log")).expect("log");
-    let mut node = Command::new(env!("CARGO_BIN_EXE_liaison"))
-        .args(["node", "run", "--config"])
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("start the node");
+    let cfg = c.config(A, &[]);
+    let kept = cfg.data_dir.join("crls");
+    let liaison_tests::cluster::NodeFiles {
+        config,
+        api,
+        token_file,
+    } = c.node_toml(cfg);
+    let mut node = liaison_tests::cluster::spawn_node(
+        env!("CARGO_BIN_EXE_liaison"),
+        &config,
+        &c.node_dir(A).join("node.log"),
+    );
     wait_for("the node's API", Duration::from_secs(60), || {
         log_text(api, &token_file).contains("\"start\"")
     })
@@ -59,7 +55,6 @@ async fn sighup_puts_a_newer_crl_in_force() {
     let b = c.pki.node(B);
     c.pki
         .revoke("central-asia", &b, time::OffsetDateTime::now_utc());
-    let kept = cfg.data_dir.join("crls");
     std::fs::create_dir_all(&kept).expect("mkdir");
     std::fs::write(
         kept.join("from-the-ca.crl"),

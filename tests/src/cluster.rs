@@ -281,3 +281,41 @@ pub fn alert(to: &str, text: &str) -> SendRequest {
         ..Default::default()
     }
 }
+
+/// A node as the `liaison` binary runs it: its configuration file, API address and token file.
+pub struct NodeFiles {
+    /// `<node dir>/node.toml`.
+    pub config: PathBuf,
+    /// The plain API listener (loopback, a free port).
+    pub api: SocketAddr,
+    /// The API token file the node creates at start.
+    pub token_file: PathBuf,
+}
+
+impl Cluster {
+    /// Writes `cfg`, with its API on a free port, as `<node dir>/node.toml` for a process.
+    pub fn node_toml(&self, mut cfg: Config) -> NodeFiles {
+        let api = free_tcp_addr();
+        cfg.api.listen = api;
+        let config = self.node_dir(cfg.node_id.as_str()).join("node.toml");
+        std::fs::write(&config, toml::to_string(&cfg).expect("toml")).expect("node.toml");
+        NodeFiles {
+            config,
+            api,
+            token_file: cfg.data_dir.join(&cfg.api.token_file),
+        }
+    }
+}
+
+/// Starts `<bin> node run --config <config>`, its output appended to `log`.
+pub fn spawn_node(bin: &str, config: &Path, log: &Path) -> std::process::Child {
+    let log = std::fs::File::create(log).expect("log file");
+    std::process::Command::new(bin)
+        .args(["node", "run", "--config"])
+        .arg(config)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .spawn()
+        .expect("start the node")
+}
