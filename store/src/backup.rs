@@ -2,7 +2,7 @@
 //!
 //! The copy is taken at a durable batch boundary. The writer, between two group commits,
 //! signs a checkpoint over the whole log and notes the journal's length and the checkpoint
-//! files as they are then ([`BackupPoint`]); the stream then carries the journal up to that
+//! files as they are then (`BackupPoint`); the stream then carries the journal up to that
 //! length (later batches are appended beyond it and never change it), those checkpoint
 //! files, and the rest of the data dir. The one write that changes the journal in place — a
 //! purge zeroing bodies — waits while a backup runs, so every body in the copy is the one
