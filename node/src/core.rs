@@ -261,19 +261,28 @@ pub fn status(ctx: &Ctx) -> Status {
         disk_bytes: ctx.store.size_on_disk(),
         damaged_messages: ctx.store.damaged_count() as u64,
         store_check: ctx.store.last_scrub(),
-        expiries: expiries(ctx),
+        expiries: expiries_with(ctx, &peers),
     }
 }
 
 /// Every end the node knows of now, soonest first: the start's (certificates, CAs, CRLs)
 /// and each peer's certificate on its current or last connection.
 pub(crate) fn expiries(ctx: &Ctx) -> Vec<crate::expiry::Expiry> {
+    expiries_with(ctx, &ctx.sessions.states())
+}
+
+/// [`expiries`] with the peers' states already read, so that a status report shows each peer's
+/// certificate in its list of ends exactly when its peer entry does.
+fn expiries_with(
+    ctx: &Ctx,
+    peers: &std::collections::BTreeMap<NodeId, crate::sessions::PeerState>,
+) -> Vec<crate::expiry::Expiry> {
     let mut out = ctx
         .expiries
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    for (peer, s) in ctx.sessions.states() {
+    for (peer, s) in peers {
         if let Some(at) = s.certificate_expires {
             out.push(crate::expiry::Expiry {
                 what: format!("peer {peer}"),
