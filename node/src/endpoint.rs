@@ -48,11 +48,16 @@ use thiserror::Error;
 use crate::config::Config;
 use crate::wire::code;
 
-/// How often an idle connection sends a keep-alive, well inside [`IDLE_TIMEOUT`].
-pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
-/// A connection (or handshake) silent for this long is closed.
+/// How often a connection with nothing else to send probes its peer (a QUIC PING, which the
+/// peer acknowledges), a third of [`IDLE_TIMEOUT`]: a live peer is heard from several times
+/// within every idle period, even when a probe or its acknowledgement is lost.
+pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_millis(500);
+/// A connection (or handshake) from which nothing has been heard for this long is closed, so
+/// a peer that stops answering without restarting — a hung host, a cut link — is shown as
+/// disconnected and redialled within it. QUIC stretches it to three probe timeouts on a slow
+/// path (RFC 9000 §10.1), so a long round trip does not end a live connection.
 pub const IDLE_TIMEOUT: Duration = Duration::from_millis(IDLE_TIMEOUT_MS as u64);
-const IDLE_TIMEOUT_MS: u32 = 30_000;
+const IDLE_TIMEOUT_MS: u32 = 1_500;
 /// Most bidirectional streams a peer may have open at once (a session uses one).
 pub const MAX_BIDI_STREAMS: u32 = 64;
 /// Unidirectional streams a peer may open: none, Liaison uses bidirectional streams only.
