@@ -15,6 +15,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use liaison_protocol::checkpoint::{log_origin, open_checkpoint, Checkpoint, NoteVerifier};
 use liaison_protocol::log::Event;
@@ -137,6 +138,10 @@ pub(crate) async fn offer_loop(ctx: Arc<Ctx>, conn: quinn::Connection, peer: Nod
     // What this peer cosigned last, as far as this run knows (0: nothing yet).
     let mut cosigned = 0u64;
     let mut refused_before = false;
+    // After a failed exchange, when to offer the same checkpoint again: the next checkpoint is
+    // signed only once the log grows, which may be long on a quiet node, and a witness that
+    // failed once should not leave the last one uncosigned meanwhile.
+    let mut retry: Option<Duration> = None;
     loop {
         if let Some(note) = ctx.store.last_checkpoint() {
             match offer(
@@ -150,9 +155,19 @@ pub(crate) async fn offer_loop(ctx: Arc<Ctx>, conn: quinn::Connection, peer: Nod
             )
             .await
             {
-                Ok(size) => cosigned = size,
+                Ok(Offered::Cosigned(size)) => {
+                    cosigned = size;
+                    retry = None;
+                }
+                // A witness that cannot keep its state now may later: asked again. Any other
+                // refusal is its answer, which asking again would only repeat.
+                Ok(Offered::Refused { transient }) => {
+                    retry = transient.then(|| next_wait(retry));
+                }
                 Err(e) => {
-                    tracing::info!(peer = %peer, error = %format!("{e:#}"), "checkpoint not cosigned")
+                    let wait = next_wait(retry);
+                    retry = Some(wait);
+                    tracing::info!(peer = %peer, error = %format!("{e:#}"), retry_in_ms = wait.as_millis() as u64, "checkpoint not cosigned");
                 }
             }
         }
@@ -160,11 +175,34 @@ pub(crate) async fn offer_loop(ctx: Arc<Ctx>, conn: quinn::Connection, peer: Nod
             _ = ctx.cancel.cancelled() => return,
             _ = conn.closed() => return,
             r = signed.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(retry.unwrap_or(RETRY_MAX)), if retry.is_some() => {}
         }
     }
 }
 
-/// One witnessing exchange; returns the size the peer cosigned.
+/// The first wait before a failed witnessing exchange is tried again; it doubles each time.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between tries of one checkpoint.
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// The wait before the next try, after `last` (none: the first failure).
+fn next_wait(last: Option<Duration>) -> Duration {
+    last.map_or(RETRY_FIRST, |w| (w * 2).min(RETRY_MAX))
+}
+
+/// How a witnessing exchange ended, when it ended with an answer.
+enum Offered {
+    /// The peer cosigned a checkpoint of this size.
+    Cosigned(u64),
+    /// The peer refused to cosign (logged here); `transient` when it could not keep its
+    /// state (`witness-unavailable`), and may accept the same checkpoint later.
+    Refused {
+        /// Worth asking again.
+        transient: bool,
+    },
+}
+
+/// One witnessing exchange.
 async fn offer(
     ctx: &Ctx,
     conn: &quinn::Connection,
@@ -173,7 +211,7 @@ async fn offer(
     note: &str,
     mut old_size: u64,
     refused_before: &mut bool,
-) -> Result<u64> {
+) -> Result<Offered> {
     let cp =
         checkpoint_in(note).ok_or_else(|| NodeError::failed("our checkpoint does not parse"))?;
     let (mut send, mut recv) = conn.open_bi().await.map_err(NodeError::failed)?;
@@ -233,7 +271,7 @@ async fn offer(
                 }
                 ctx.store.add_cosignature(kept).await?;
                 tracing::debug!(peer = %peer, size = cp.size(), "checkpoint cosigned");
-                return Ok(cp.size());
+                return Ok(Offered::Cosigned(cp.size()));
             }
             WitnessReply::NeedProof { from } => {
                 // The witness cosigned a checkpoint of `from` entries: a log shorter than that
@@ -275,7 +313,10 @@ async fn offer(
                         ),
                     );
                 }
-                fail!("{peer} refused to cosign ({reason_code}): {detail}");
+                tracing::info!(peer = %peer, reason = %reason_code, detail = %detail, "checkpoint not cosigned: the witness refused it");
+                return Ok(Offered::Refused {
+                    transient: matches!(why, Some(Refusal::WitnessUnavailable(_))),
+                });
             }
         }
     }
@@ -355,10 +396,9 @@ async fn judge_request(
         Ok(n) => Some(n),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
-            return refused(Refusal::WitnessUnavailable(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )))
+            let why = format!("cannot read {}: {e}", path.display());
+            ctx.alarm(AlarmKind::WitnessStateNotKept, peer.as_str(), why.clone());
+            return refused(Refusal::WitnessUnavailable(why));
         }
     };
     let last = last_note.as_deref().and_then(checkpoint_in);
@@ -372,7 +412,9 @@ async fn judge_request(
             let cosigned = signed.encode();
             // Durable before the cosignature leaves: a restart must remember what it vouched for.
             if let Err(e) = crate::files::write_durably(&path, &cosigned) {
-                return refused(Refusal::WitnessUnavailable(format!("{e:#}")));
+                let why = format!("{e:#}");
+                ctx.alarm(AlarmKind::WitnessStateNotKept, peer.as_str(), why.clone());
+                return refused(Refusal::WitnessUnavailable(why));
             }
             WitnessReply::Cosigned { note: cosigned }
         }

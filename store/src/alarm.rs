@@ -55,6 +55,9 @@ pub enum AlarmKind {
     DirectoryNotKept,
     /// A witness's certificate could not be kept.
     WitnessNotKept,
+    /// What this node witnessed of a peer's log could not be read or kept: it cannot cosign
+    /// that peer's checkpoints until it can.
+    WitnessStateNotKept,
     /// Deconfliction could not notify a party of an overlap.
     DeconflictionNotice,
     /// A certificate this node presents, trusts or talks to, or a CRL it trusts, ends
@@ -90,6 +93,7 @@ impl AlarmKind {
             Self::VerifierFailed => "verifier-failed",
             Self::DirectoryNotKept => "directory-not-kept",
             Self::WitnessNotKept => "witness-cert-not-kept",
+            Self::WitnessStateNotKept => "witness-state-not-kept",
             Self::DeconflictionNotice => "deconfliction-notice-failed",
             Self::CertificateExpiring => "certificate-expiring",
             Self::TrustReloadFailed => "trust-reload-failed",
@@ -116,6 +120,7 @@ impl AlarmKind {
         Self::VerifierFailed,
         Self::DirectoryNotKept,
         Self::WitnessNotKept,
+        Self::WitnessStateNotKept,
         Self::DeconflictionNotice,
         Self::CertificateExpiring,
         Self::TrustReloadFailed,

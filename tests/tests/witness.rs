@@ -101,6 +101,50 @@ async fn peers_cosign_each_others_checkpoints() {
     assert_eq!(report.unknown_signatures, 0);
 }
 
+/// A witness that cannot keep what it witnessed (here its note's path is a directory, which
+/// no write or rename replaces, even as root) refuses with `witness-unavailable` and raises
+/// `witness-state-not-kept`; once its disk is fixed, the log owner's same checkpoint is
+/// cosigned without waiting for a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_a_witness_could_not_keep_is_offered_again() {
+    let c = pair();
+    let (mut cfg_a, cfg_b) = (c.config(A, &[B]), c.config(B, &[A]));
+    // No later checkpoint to offer instead: A signs one at start, the next in an hour.
+    cfg_a.checkpoints.interval_secs = 3600;
+    let blocked = cfg_b.data_dir.join("witness").join(format!("{A}.note"));
+    std::fs::create_dir_all(blocked.join("in-the-way")).unwrap();
+    let b = start(cfg_b).await;
+    let a = start(cfg_a).await;
+
+    wait_for("B's alarm about its witness state", LIMIT, || {
+        b.status().alarms.iter().any(|al| {
+            al.code == liaison_node::alarm::AlarmKind::WitnessStateNotKept && al.subject == A
+        })
+    })
+    .await;
+    let store = a.store().clone();
+    let before = store
+        .last_checkpoint()
+        .expect("A signed a checkpoint at start");
+    assert!(!before.contains(B_COSIGNS), "{before}");
+
+    std::fs::remove_dir_all(&blocked).unwrap();
+    wait_for("B's cosignature on A's checkpoint", LIMIT, || {
+        store
+            .last_checkpoint()
+            .is_some_and(|n| n.contains(B_COSIGNS))
+    })
+    .await;
+    let after = store.last_checkpoint().unwrap();
+    assert_eq!(
+        size_of(&after),
+        witnessed_size(b.ctx().config().data_dir.as_path()),
+        "B keeps what it cosigned"
+    );
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restored_older_copy_is_caught_by_the_witness() {
     let c = pair();
