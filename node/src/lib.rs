@@ -26,6 +26,7 @@ pub mod consent;
 pub(crate) mod console;
 pub use console::{login_cookie_name, session_cookie_name};
 pub(crate) mod core;
+pub(crate) mod crash_point;
 pub(crate) mod deconfliction;
 pub(crate) mod directory;
 pub mod endpoint;

@@ -336,16 +336,26 @@ async fn read_answers(
             tracing::warn!(peer = %peer, id = %r.target.short(), reason = %r.reason_code, detail = %r.detail, "peer refused our message");
         }
         let ids: Vec<MessageId> = outcome.iter().map(|(id, _)| *id).collect();
-        // Recording the answer and carrying it back to the originators of what we relayed
+        // Carrying the answer back to the originators of what we relayed, then recording it,
         // run to their end even if this reader is cancelled meanwhile (at shutdown the node
-        // waits for them before it closes its store): an answer recorded here always gets
-        // its report. A node without relay rules relays nothing, and skips the lookups.
+        // waits for them before it closes its store). The report is queued (durably) first: a
+        // crash between the two leaves the answer unrecorded, so the message is handed on
+        // again after the restart, answered again and reported again — a repeat the
+        // originator recognises — where the other order would leave an answer recorded here
+        // whose report is never sent. A node without relay rules relays nothing, and skips
+        // the lookups.
         let recorded = ctx
             .finishing
             .spawn({
                 let (ctx, peer, ids, signed) =
                     (ctx.clone(), peer.clone(), ids.clone(), v.signed().clone());
                 async move {
+                    if !ctx.cfg.relay.is_empty() {
+                        crate::relay::report_answer(&ctx, &ids, &signed).await;
+                    }
+                    crate::crash_point::crash_point("relay-answer", || {
+                        crate::relay::relays_content(&ctx, &ids)
+                    });
                     if let Err(e) = ctx
                         .store
                         .hop_answer(event, peer.clone(), outcome, answer_id, payload)
@@ -357,9 +367,6 @@ async fn read_answers(
                             format!("cannot record an answer from {peer}: {e}"),
                         );
                         return false;
-                    }
-                    if !ctx.cfg.relay.is_empty() {
-                        crate::relay::report_answer(&ctx, &ids, &signed).await;
                     }
                     true
                 }

@@ -290,6 +290,15 @@ async fn send_one_report(
     .map(|_| ())
 }
 
+/// Whether `ids` include a content message this node relayed (not one it originated, not a
+/// control message such as a key announcement): where a crash point about relaying applies.
+pub(crate) fn relays_content(ctx: &Ctx, ids: &[MessageId]) -> bool {
+    ids.iter().any(|id| {
+        matches!(ctx.store.state(id), Ok(Some(s)) if s.role != Role::Originated
+            && !ControlKind::ALL.iter().any(|k| k.as_str() == s.facts.kind))
+    })
+}
+
 /// After a next hop answered `ids` with `answer`: carries the answer back to the originators
 /// of those that this node relayed (not hop reports themselves: no reports about reports).
 pub(crate) async fn report_answer(ctx: &Arc<Ctx>, ids: &[MessageId], answer: &SignedMessage) {

@@ -449,11 +449,16 @@ impl Group<'_> {
                     // Only a next hop that still owes an answer for this message changes its
                     // trail; anything else (a repeat, or an id it was never sent) stays in the
                     // log entry below and nowhere else. A carried answer changes the trail of
-                    // a message we originated, once.
+                    // a message we originated, once: a second report of the same answer, or
+                    // of the same signer's same outcome in a later answer (a relay that
+                    // crashed after reporting hands the message on again and reports the
+                    // repeated receipt), is a repeat.
                     let yes = if remote {
                         self.pending(&id)?.is_some_and(|p| {
                             p.state.role == Role::Originated
-                                && !p.state.hops.iter().any(|h| h.proof == proof)
+                                && !p.state.hops.iter().any(|h| {
+                                    h.proof == proof || (h.peer == peer && h.outcome == result)
+                                })
                         })
                     } else {
                         self.owes(&id, &peer)?
