@@ -30,6 +30,10 @@ pub struct PeerState {
     pub certificate_expires: Option<Timestamp>,
 }
 
+/// An outbound session up for less than this is not ended when its peer dials in (see
+/// [`Sessions::dialled_in`]): longer than a peer's restart takes to reach it through a reset.
+pub(crate) const FRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The configured peers' sessions and the routes beyond them.
 pub struct Sessions {
     ids: Vec<NodeId>,
@@ -141,9 +145,12 @@ impl Sessions {
     /// restarted only if an earlier inbound connection of its is still open here: a running
     /// peer does not dial again while its connection stands, and a restarted one has lost
     /// it without telling. Then the outbound session, most likely on a connection the peer
-    /// no longer holds, ends at once and dials again (instead of waiting for QUIC to notice,
-    /// which takes seconds while retransmissions back off). Returns a guard that counts
-    /// the new connection as open until dropped.
+    /// no longer holds, ends at once and dials again (instead of waiting for its next packet
+    /// to meet the restarted peer's reset). Not when that session came up less than
+    /// [`FRESH`] ago, though: after a restart the session is often dialled again (on the
+    /// peer's reset) before the peer's own dial arrives, and is then already on the new
+    /// process; a stale session that young is still ended by the reset or the idle timeout.
+    /// Returns a guard that counts the new connection as open until dropped.
     pub fn dialled_in(&self, peer: &NodeId) -> InboundGuard<'_> {
         let earlier = {
             let mut inbound = self.inbound.lock().unwrap_or_else(|e| e.into_inner());
@@ -151,17 +158,26 @@ impl Sessions {
             *n += 1;
             *n > 1
         };
-        let up = self
+        let t = liaison_store::now().millis();
+        let (up, fresh) = self
             .state
             .lock()
             .ok()
-            .and_then(|p| p.get(peer).map(|s| s.connected))
-            .unwrap_or(false);
+            .and_then(|p| {
+                p.get(peer).map(|s| {
+                    let age = s.since.map(|at| t.saturating_sub(at.millis()));
+                    (
+                        s.connected,
+                        age.is_some_and(|a| a < FRESH.as_millis() as u64),
+                    )
+                })
+            })
+            .unwrap_or((false, false));
         if !up {
             if let Some(wake) = self.wake.get(peer) {
                 wake.notify_one();
             }
-        } else if earlier {
+        } else if earlier && !fresh {
             if let Some(r) = self.restarted.get(peer) {
                 r.send_modify(|n| *n += 1);
             }
@@ -233,7 +249,11 @@ mod tests {
         let peer: NodeId = "kz-dcu.central-asia".parse().unwrap();
         let s = Sessions::new(vec![peer.clone()], vec![]);
         let mut restarts = s.restarts(&peer).unwrap();
-        s.set(&peer, |p| p.connected = true);
+        // Up for a while (since the epoch).
+        s.set(&peer, |p| {
+            p.connected = true;
+            p.since = Some(Timestamp(0));
+        });
         let first = s.dialled_in(&peer);
         assert!(
             !restarts.has_changed().unwrap(),
@@ -256,5 +276,31 @@ mod tests {
         let _fourth = s.dialled_in(&peer);
         assert!(!restarts.has_changed().unwrap());
         drop(third);
+    }
+
+    #[test]
+    fn a_session_that_just_came_up_is_not_ended_by_the_restarted_peers_own_dial() {
+        let peer: NodeId = "kz-dcu.central-asia".parse().unwrap();
+        let s = Sessions::new(vec![peer.clone()], vec![]);
+        let mut restarts = s.restarts(&peer).unwrap();
+        // The peer's old process's connection is still open here when its new process dials
+        // in; the outbound session was dialled again a moment ago.
+        let _old = s.dialled_in(&peer);
+        s.set(&peer, |p| {
+            p.connected = true;
+            p.since = Some(liaison_store::now());
+        });
+        let _new = s.dialled_in(&peer);
+        assert!(
+            !restarts.has_changed().unwrap(),
+            "a session younger than FRESH stays"
+        );
+        // The same evidence against a session up for longer ends it.
+        s.set(&peer, |p| {
+            p.since = Some(Timestamp(liaison_store::now().millis() - 3_000));
+        });
+        let _newer = s.dialled_in(&peer);
+        assert!(restarts.has_changed().unwrap());
+        restarts.borrow_and_update();
     }
 }
