@@ -692,3 +692,120 @@ async fn officers_of_either_ca_use_the_https_api_until_the_old_ca_is_retired() {
     );
     node.shutdown().await.expect("shutdown");
 }
+
+/// The rollover's trust steps need no restart when a node trusts its network through one
+/// bundle file: replaced in place (a rename), it is read again within seconds. KZ (a
+/// certificate of the old CA) trusts the old CA only and refuses UZ and CARICC (certificates of
+/// the new CA); its bundle replaced by one of both CAs, it takes them in. CARICC's bundle
+/// replaced by one of the new CA alone, CARICC closes its connections with KZ. No restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_takes_in_a_new_ca_and_retires_the_old_by_reloading_its_bundle() {
+    let mut c = Cluster::new(&["central-asia"]);
+    for n in [KZ, UZ, CARICC] {
+        c.add(n);
+    }
+    let old_ca = c.dir.path().join("pki").join("central-asia");
+    let new_ca = c.dir.path().join("ca").join("central-asia-2");
+    let now = OffsetDateTime::now_utc();
+    liaison_certs::create_network(
+        &"central-asia".parse().expect("network"),
+        &new_ca,
+        Validity::days_from(now, 3650).expect("validity"),
+        now,
+        liaison_certs::revocation::CRL_VALIDITY,
+    )
+    .expect("a second CA for central-asia");
+    let issue = |cfg: &mut Config, node: &str| {
+        let validity = Validity::days_from(OffsetDateTime::now_utc(), 365).expect("validity");
+        let out = c.dir.path().join("new");
+        let files = liaison_certs::issue_node_files(&new_ca, node, &out, validity)
+            .expect("a certificate of the new CA");
+        cfg.identity.cert = files.cert_path;
+        cfg.identity.key = files.key_path;
+    };
+    // A bundle replaced in place as an operator would: written beside it, then renamed over it.
+    let replace = |bundle: &Path, cas: &[&Path], name: &str| {
+        let next = c.dir.path().join(name);
+        liaison_certs::write_trust_bundle(cas, &next).expect("bundle");
+        std::fs::rename(&next, bundle).expect("replace the bundle");
+    };
+    let kz_bundle = c.dir.path().join("kz-trust.bundle.pem");
+    replace(&kz_bundle, &[&old_ca], "kz-old.bundle.pem");
+    let caricc_bundle = c.dir.path().join("caricc-trust.bundle.pem");
+    replace(
+        &caricc_bundle,
+        &[&old_ca, &new_ca],
+        "caricc-both.bundle.pem",
+    );
+    let mut kz = c.config(KZ, &[UZ, CARICC]);
+    kz.trust = vec![trust_bundle(kz_bundle.clone())];
+    let mut uz = c.config(UZ, &[KZ]);
+    issue(&mut uz, UZ);
+    uz.trust.push(trust_files(&new_ca));
+    let mut caricc = c.config(CARICC, &[KZ]);
+    issue(&mut caricc, CARICC);
+    caricc.trust = vec![trust_bundle(caricc_bundle.clone())];
+    let (uz, caricc, kz) = (start(uz).await, start(caricc).await, start(kz).await);
+    let up = |n: &Node, peer: &str| {
+        n.status()
+            .peers
+            .iter()
+            .any(|p| p.node.as_str() == peer && p.state.connected)
+    };
+    let refused_by_kz = |n: &Node| {
+        n.status().peers.iter().any(|p| {
+            p.node.as_str() == KZ
+                && !p.state.connected
+                && p.state
+                    .last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("bad-certificate-chain"))
+        })
+    };
+    liaison_tests::cluster::wait_for("KZ to refuse UZ's certificate", LONG, || refused_by_kz(&uz))
+        .await;
+    assert!(!up(&kz, CARICC), "KZ trusts the old CA only");
+
+    replace(&kz_bundle, &[&old_ca, &new_ca], "kz-both.bundle.pem");
+    liaison_tests::cluster::wait_for("KZ connected with UZ and CARICC", LONG, || {
+        up(&kz, UZ) && up(&uz, KZ) && up(&kz, CARICC) && up(&caricc, KZ)
+    })
+    .await;
+    let id = kz
+        .send(&alert(UZ, "after the new CA was taken in".into()))
+        .await
+        .expect("send")
+        .id;
+    let store = uz.store().clone();
+    liaison_tests::cluster::wait_for("the alert in UZ's inbox", LONG, || {
+        store.state(&id).ok().flatten().is_some()
+    })
+    .await;
+
+    replace(&caricc_bundle, &[&new_ca], "caricc-new.bundle.pem");
+    liaison_tests::cluster::wait_for("CARICC to close its connections with KZ", LONG, || {
+        !up(&caricc, KZ) && !up(&kz, CARICC)
+    })
+    .await;
+    assert!(up(&kz, UZ), "KZ and UZ go on");
+    let acts = |n: &Node| -> Vec<String> {
+        let log = n.store();
+        (0..log.log_size())
+            .filter_map(|i| match log.log_entry(i).expect("log entry")?.event {
+                Event::Admin { act, .. } if act.starts_with("trust-") => Some(act),
+                _ => None,
+            })
+            .collect()
+    };
+    // One `trust-loaded` per CA at start, then the reload's.
+    assert_eq!(acts(&kz), ["trust-loaded"; 2], "KZ took the new CA in");
+    assert_eq!(
+        acts(&caricc),
+        ["trust-loaded", "trust-loaded", "trust-removed"],
+        "CARICC retired the old CA"
+    );
+    for n in [kz, uz, caricc] {
+        assert!(n.status().alarms.is_empty(), "{:?}", n.status().alarms);
+        n.shutdown().await.expect("stop");
+    }
+}
