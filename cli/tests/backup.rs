@@ -43,21 +43,7 @@ fn spawn_node(config: &Path, log: &Path) -> Child {
 
 /// `GET /v1{path}` on A's API, once it answers 200.
 fn api_text(api: std::net::SocketAddr, token_file: &Path, path: &str) -> Option<String> {
-    let token = std::fs::read_to_string(token_file).ok()?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let mut r = agent
-        .get(format!("http://{api}/v1{path}"))
-        .header("Authorization", format!("Bearer {}", token.trim()))
-        .call()
-        .ok()?;
-    if r.status().as_u16() != 200 {
-        return None;
-    }
-    r.body_mut().read_to_string().ok()
+    liaison_tests::cluster::api_get(api, token_file, path)
 }
 
 fn api_get(api: std::net::SocketAddr, token_file: &Path, path: &str) -> Option<serde_json::Value> {

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -24,23 +24,9 @@ const NOTICE_LIMIT: Duration = Duration::from_secs(10);
 const WAIT: Duration = Duration::from_secs(60);
 
 /// The ids in a node's inbox, read through its officer API; `None` while it does not answer.
-fn inbox_ids(api: SocketAddr, token_file: &PathBuf) -> Option<Vec<String>> {
-    let token = std::fs::read_to_string(token_file).ok()?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let mut r = agent
-        .get(format!("http://{api}/v1/inbox?limit=1000"))
-        .header("Authorization", format!("Bearer {}", token.trim()))
-        .call()
-        .ok()?;
-    if r.status().as_u16() != 200 {
-        return None;
-    }
-    let page: serde_json::Value =
-        serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()?;
+fn inbox_ids(api: SocketAddr, token_file: &Path) -> Option<Vec<String>> {
+    let body = liaison_tests::cluster::api_get(api, token_file, "/inbox?limit=1000")?;
+    let page: serde_json::Value = serde_json::from_str(&body).ok()?;
     assert!(
         page["next_from"].is_null(),
         "one page holds this test's inbox"

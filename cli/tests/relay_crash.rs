@@ -146,21 +146,8 @@ fn stop(mut relay: KillOnDrop) {
 
 /// The relay's total outbox, from its status; `None` while it does not answer.
 fn relay_outbox(api: std::net::SocketAddr, token_file: &std::path::Path) -> Option<u64> {
-    let token = std::fs::read_to_string(token_file).ok()?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let mut r = agent
-        .get(format!("http://{api}/v1/status"))
-        .header("Authorization", format!("Bearer {}", token.trim()))
-        .call()
-        .ok()?;
-    if r.status().as_u16() != 200 {
-        return None;
-    }
-    let s: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()?;
+    let body = liaison_tests::cluster::api_get(api, token_file, "/status")?;
+    let s: serde_json::Value = serde_json::from_str(&body).ok()?;
     s["peers"]
         .as_array()?
         .iter()

@@ -307,6 +307,27 @@ impl Cluster {
     }
 }
 
+/// `GET /v1{path}` on a node process's plain API with the token the node wrote to
+/// `token_file`: the body when it answers 200, `None` while it does not (not started yet,
+/// stopped, or refusing).
+pub fn api_get(api: SocketAddr, token_file: &Path, path: &str) -> Option<String> {
+    let token = std::fs::read_to_string(token_file).ok()?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut r = agent
+        .get(format!("http://{api}/v1{path}"))
+        .header("Authorization", format!("Bearer {}", token.trim()))
+        .call()
+        .ok()?;
+    if r.status().as_u16() != 200 {
+        return None;
+    }
+    r.body_mut().read_to_string().ok()
+}
+
 /// Starts `<bin> node run --config <config>`, its output appended to `log`.
 pub fn spawn_node(bin: &str, config: &Path, log: &Path) -> std::process::Child {
     let log = std::fs::File::create(log).expect("log file");
