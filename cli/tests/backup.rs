@@ -168,10 +168,31 @@ async fn a_backup_under_load_verifies_and_restores_without_false_witness_alarms(
     );
 
     // A fresh copy at a quiet moment, then A crashes and its disk is lost.
+    let restarted = liaison_store::now();
     let mut node = spawn_node(&config, &home.join("node-2.log"));
     wait_for("A's API again", WAIT, || log_size(api, &token_file) > 0).await;
-    wait_for("B connected to A again", WAIT, || {
-        b.status().peers.iter().any(|p| p.state.connected)
+    // B's connection to A's new process, not the one to the killed process, which B shows as
+    // connected until its next packet meets the new process's reset: the new connection is
+    // what carries B's announcement to A.
+    wait_for("B connected to A's new process", WAIT, || {
+        b.status()
+            .peers
+            .iter()
+            .any(|p| p.state.connected && p.state.since.is_some_and(|t| t >= restarted))
+    })
+    .await;
+    // A quiet moment: the start-up traffic both ways (each side's announcement and the
+    // receipt for it) is over, and B has cosigned all that A logged; nothing moves until the
+    // copy is made.
+    wait_for("A quiet and all of its log cosigned", WAIT, || {
+        let Some(status) = api_get(api, &token_file, "/status") else {
+            return false;
+        };
+        let idle = status["peers"]
+            .as_array()
+            .is_some_and(|p| p.iter().all(|p| p["connected"] == true && p["outbox"] == 0));
+        idle && b.store().outbox_depths().values().sum::<u64>() == 0
+            && cosigned_by_b(api, &token_file) == status["log_size"].as_u64()
     })
     .await;
     let quiet: PathBuf = c.dir.path().join("backup-2");
@@ -183,11 +204,21 @@ async fn a_backup_under_load_verifies_and_restores_without_false_witness_alarms(
     .expect("backup");
     assert!(out.status.success(), "{}", text(&out));
     let at = backup_size(&quiet);
-    // B cosigns the copy's own checkpoint (the same size and root): nothing after it.
-    wait_for("B to cosign the copy's checkpoint", WAIT, || {
-        cosigned_by_b(api, &token_file) == Some(at)
+    // B cosigns the copy's own checkpoint (the same size and root): nothing after it. If it
+    // does not, say what A logged after the copy.
+    let cosigned = tokio::time::timeout(WAIT, async {
+        while cosigned_by_b(api, &token_file) != Some(at) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     })
     .await;
+    assert!(
+        cosigned.is_ok(),
+        "B did not cosign the copy's checkpoint of {at} entries; B cosigned {:?}; A logged after \
+         the copy: {:#}",
+        cosigned_by_b(api, &token_file),
+        api_get(api, &token_file, &format!("/log?from={at}")).unwrap_or_default()
+    );
     assert_eq!(
         log_size(api, &token_file),
         at,
