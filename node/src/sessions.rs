@@ -147,7 +147,7 @@ impl Sessions {
     /// it without telling. Then the outbound session, most likely on a connection the peer
     /// no longer holds, ends at once and dials again (instead of waiting for its next packet
     /// to meet the restarted peer's reset). Not when that session came up less than
-    /// [`FRESH`] ago, though: after a restart the session is often dialled again (on the
+    /// 2 s (`FRESH`) ago, though: after a restart the session is often dialled again (on the
     /// peer's reset) before the peer's own dial arrives, and is then already on the new
     /// process; a stale session that young is still ended by the reset or the idle timeout.
     /// Returns a guard that counts the new connection as open until dropped.
