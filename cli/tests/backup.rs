@@ -37,6 +37,19 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// `liaison backup --out <out>` against the node of `config`, off the test's runtime (B runs on
+/// it and keeps answering A meanwhile); checks it succeeded.
+async fn backup(config: &Path, out: &Path) -> Output {
+    let (config, out) = (config.to_owned(), out.to_owned());
+    let done = tokio::task::spawn_blocking(move || {
+        liaison(&["backup", "--out", out.to_str().expect("path")], &config)
+    })
+    .await
+    .expect("backup");
+    assert!(done.status.success(), "{}", text(&done));
+    done
+}
+
 fn spawn_node(config: &Path, log: &Path) -> Child {
     liaison_tests::cluster::spawn_node(env!("CARGO_BIN_EXE_liaison"), config, log)
 }
@@ -108,13 +121,7 @@ async fn a_backup_under_load_verifies_and_restores_without_false_witness_alarms(
     wait_for("traffic into A", WAIT, || log_size(api, &token_file) > 100).await;
 
     let copy: PathBuf = c.dir.path().join("backup-1");
-    let out = tokio::task::spawn_blocking({
-        let (config, copy) = (config.clone(), copy.clone());
-        move || liaison(&["backup", "--out", copy.to_str().expect("path")], &config)
-    })
-    .await
-    .expect("backup");
-    assert!(out.status.success(), "{}", text(&out));
+    let out = backup(&config, &copy).await;
     assert!(
         text(&out).contains("backed up kz-dcu.central-asia"),
         "{}",
@@ -196,13 +203,7 @@ async fn a_backup_under_load_verifies_and_restores_without_false_witness_alarms(
     })
     .await;
     let quiet: PathBuf = c.dir.path().join("backup-2");
-    let out = tokio::task::spawn_blocking({
-        let (config, quiet) = (config.clone(), quiet.clone());
-        move || liaison(&["backup", "--out", quiet.to_str().expect("path")], &config)
-    })
-    .await
-    .expect("backup");
-    assert!(out.status.success(), "{}", text(&out));
+    backup(&config, &quiet).await;
     let at = backup_size(&quiet);
     // B cosigns the copy's own checkpoint (the same size and root): nothing after it. If it
     // does not, say what A logged after the copy.
