@@ -812,16 +812,14 @@ impl Store {
         limit: usize,
     ) -> StoreResult<Vec<(u64, MessageId)>> {
         let idx = self.shared.index();
-        let Some(q) = idx.outbox.get(peer) else {
-            return Ok(Vec::new());
-        };
-        q.range(from..)
-            .take(limit)
+        idx.owed
+            .outbox(peer, from, limit)
+            .into_iter()
             .map(|(seq, n)| {
-                let s = idx.hot.get(n).ok_or_else(|| {
-                    StoreError::Corrupt(format!("outbox entry {seq} of {peer} without state"))
+                let id = idx.ids.get(n as usize).ok_or_else(|| {
+                    StoreError::Corrupt(format!("outbox entry {seq} of {peer} without a message"))
                 })?;
-                Ok((*seq, s.facts.id))
+                Ok((seq, *id))
             })
             .collect()
     }
@@ -841,10 +839,16 @@ impl Store {
     pub fn outbox_depths(&self) -> BTreeMap<NodeId, u64> {
         self.shared
             .index()
-            .outbox
-            .iter()
-            .map(|(p, q)| (p.clone(), q.len() as u64))
+            .owed
+            .depths()
+            .map(|(p, len, _)| (p.clone(), len as u64))
             .collect()
+    }
+
+    /// Messages and bytes (of their envelopes) in `peer`'s outbox.
+    pub fn outbox_load(&self, peer: &NodeId) -> (u64, u64) {
+        let (messages, bytes) = self.shared.index().owed.depth(peer);
+        (messages as u64, bytes)
     }
 
     /// Inbox entries with sequence ≥ `from`, up to `limit`.

@@ -8,6 +8,7 @@ use liaison_protocol::merkle::{Hash, RootBuilder, EMPTY_ROOT};
 use liaison_protocol::{CaseId, MessageId, NodeId};
 
 use crate::journal::{self, Loc, Medium, Record, ReplayEnd};
+use crate::owed::{Owed, HOT_STATES};
 use crate::{decode_state, MessageState, StoreError, StoreResult};
 
 /// Where one message's current state and its envelope are in the journal.
@@ -38,12 +39,14 @@ pub struct Index {
     /// Acknowledged flags by inbox position (a bitset).
     pub(crate) acked: Vec<u64>,
     pub(crate) unread: u64,
-    /// Per next hop: outbox sequence → message (only messages still owed a receipt).
-    pub(crate) outbox: HashMap<NodeId, BTreeMap<u64, u32>>,
+    /// Per next hop: outbox sequence → message, and per message the next hops that owe it a
+    /// receipt (only messages still owed one).
+    pub(crate) owed: Owed,
     /// Next outbox sequence per next hop (never reused).
     pub(crate) next_outbox: HashMap<NodeId, u64>,
-    /// States of messages still owed a receipt by some next hop, kept in memory: the receipt
-    /// path and the peer sessions read them on every message. Bounded by the outboxes.
+    /// States of messages still owed a receipt, while they fit in [`HOT_STATES`]: the receipt
+    /// path and the peer connections read them on every message in flight. The others are
+    /// read from the journal when needed.
     pub(crate) hot: HashMap<u32, MessageState>,
     /// Envelopes of hot messages written by this run, while they fit in [`SENDING_CACHE`]:
     /// what the peer sessions send, without reading the journal back (a system call and a
@@ -233,14 +236,14 @@ impl Index {
         if s.purged {
             self.purged.insert(n);
         }
-        self.track(n, s);
+        self.track(n, s)?;
         Ok(n)
     }
 
     /// Keeps the envelope of new message `n` for the peer sessions if it is owed to a peer
     /// and the cache has room.
     pub(crate) fn keep_sending(&mut self, n: u32, envelope: Vec<u8>) {
-        if self.hot.contains_key(&n) && self.sending_bytes + envelope.len() <= SENDING_CACHE {
+        if self.owed.is_owed(n) && self.sending_bytes + envelope.len() <= SENDING_CACHE {
             self.sending_bytes += envelope.len();
             self.sending.insert(n, Arc::new(envelope));
         }
@@ -276,27 +279,18 @@ impl Index {
             self.purged.insert(n);
             self.damaged.remove(&n);
         }
-        self.track(n, s);
-        Ok(())
+        self.track(n, s)
     }
 
-    /// Moves message `n`'s outbox entries to those of its new state; keeps it hot while any
-    /// next hop still owes a receipt.
-    pub(crate) fn track(&mut self, n: u32, s: MessageState) {
-        if let Some(old) = self.hot.remove(&n) {
-            for (peer, seq) in &old.pending {
-                if let Some(q) = self.outbox.get_mut(peer) {
-                    q.remove(seq);
-                }
-            }
-        }
+    /// Moves message `n`'s outbox entries to those of its new state; keeps its state in memory
+    /// while any next hop still owes a receipt and there is room.
+    pub(crate) fn track(&mut self, n: u32, s: MessageState) -> StoreResult<()> {
+        let size = self
+            .msgs
+            .get(n as usize)
+            .map_or(0, |e| e.body.length() as u64);
+        self.owed.set(n, size, &s.pending)?;
         for (peer, seq) in &s.pending {
-            // Looked up before inserting, so the peer's id is copied only the first time.
-            let q = match self.outbox.get_mut(peer) {
-                Some(q) => q,
-                None => self.outbox.entry(peer.clone()).or_default(),
-            };
-            q.insert(*seq, n);
             let next = match self.next_outbox.get_mut(peer) {
                 Some(next) => next,
                 None => self.next_outbox.entry(peer.clone()).or_insert(0),
@@ -305,8 +299,13 @@ impl Index {
         }
         if s.pending.is_empty() {
             self.forget_sending(n);
-        } else {
+            self.hot.remove(&n);
+        } else if self.hot.len() < HOT_STATES || self.hot.contains_key(&n) {
             self.hot.insert(n, s);
         }
+        if self.hot.is_empty() && self.hot.capacity() > 0 {
+            self.hot.shrink_to_fit();
+        }
+        Ok(())
     }
 }

@@ -51,6 +51,7 @@ pub mod metrics;
 
 mod handle;
 mod index;
+mod owed;
 mod retention;
 mod scrub;
 mod writer;

@@ -271,11 +271,7 @@ impl Group<'_> {
         let Some(n) = self.shared.number(id) else {
             return Ok(false);
         };
-        let idx = self.shared.index();
-        Ok(idx
-            .hot
-            .get(&n)
-            .is_some_and(|s| s.pending.iter().any(|(q, _)| q == peer)))
+        Ok(self.shared.index().owed.owes(n, peer))
     }
 
     /// Whether the message is known (in this group or durable).
