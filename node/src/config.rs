@@ -95,6 +95,9 @@ pub struct Config {
     /// Limits.
     #[serde(default)]
     pub limits: Limits,
+    /// How much may wait for one peer before this node's own sends are refused.
+    #[serde(default)]
+    pub outbox: OutboxConfig,
     /// Checkpoint policy.
     #[serde(default)]
     pub checkpoints: CheckpointConfig,
@@ -217,6 +220,14 @@ pub struct PeerConfig {
     pub node_id: NodeId,
     /// The peer's QUIC address.
     pub address: SocketAddr,
+    /// Most messages waiting for this peer before bulk traffic to it is refused (default:
+    /// `outbox.max_messages`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_outbox_messages: Option<u64>,
+    /// Most bytes of messages waiting for this peer before bulk traffic to it is refused
+    /// (default: `outbox.max_bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_outbox_bytes: Option<u64>,
 }
 
 /// A route: messages for `to` go to the peer `via`.
@@ -348,6 +359,68 @@ impl Default for Limits {
             window: 4096,
         }
     }
+}
+
+/// How much may wait for one peer (its outbox: messages logged, not yet receipted) before
+/// this node's own sends to it are refused, so that a peer that is down or slow cannot make
+/// the sender's disk and memory grow without bound. Past a limit, bulk traffic is refused
+/// (the API answers 503 with `Retry-After`); alerts and urgent requests still get in until
+/// the limit plus `urgent_headroom_percent`. Nothing already accepted is ever dropped, and
+/// messages relayed for other nodes are not refused by these limits.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Most messages waiting for one peer (a peer may set its own: `max_outbox_messages`).
+    pub max_messages: u64,
+    /// Most bytes of messages waiting for one peer (`max_outbox_bytes` per peer).
+    pub max_bytes: u64,
+    /// How far past the limits alerts and urgent requests still get in, in per cent.
+    pub urgent_headroom_percent: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            max_messages: 1_000_000,
+            max_bytes: 4 << 30,
+            urgent_headroom_percent: 25,
+        }
+    }
+}
+
+impl Config {
+    /// The outbox limits for `peer`: (messages, bytes) for bulk traffic, and the ceiling for
+    /// alerts and urgent requests.
+    pub fn outbox_limits(&self, peer: &NodeId) -> OutboxLimits {
+        let p = self.peers.iter().find(|p| &p.node_id == peer);
+        let messages = p
+            .and_then(|p| p.max_outbox_messages)
+            .unwrap_or(self.outbox.max_messages);
+        let bytes = p
+            .and_then(|p| p.max_outbox_bytes)
+            .unwrap_or(self.outbox.max_bytes);
+        let up =
+            |v: u64| v.saturating_add(v.saturating_mul(self.outbox.urgent_headroom_percent) / 100);
+        OutboxLimits {
+            messages,
+            bytes,
+            urgent_messages: up(messages),
+            urgent_bytes: up(bytes),
+        }
+    }
+}
+
+/// How much may wait for one peer (see [`OutboxConfig`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxLimits {
+    /// Messages, for bulk traffic.
+    pub messages: u64,
+    /// Bytes, for bulk traffic.
+    pub bytes: u64,
+    /// Messages, for alerts and urgent requests.
+    pub urgent_messages: u64,
+    /// Bytes, for alerts and urgent requests.
+    pub urgent_bytes: u64,
 }
 
 /// When the node signs checkpoints of its log.
@@ -542,6 +615,26 @@ impl Config {
         }
         if self.limits.window == 0 {
             invalid!("limits.window: must be at least 1");
+        }
+        let frame = self.limits.max_frame as u64;
+        if self.outbox.max_messages == 0 {
+            invalid!("outbox.max_messages: must be at least 1");
+        }
+        if self.outbox.max_bytes < frame {
+            invalid!("outbox.max_bytes: must be at least limits.max_frame ({frame} bytes)");
+        }
+        if self.outbox.urgent_headroom_percent > 1000 {
+            invalid!("outbox.urgent_headroom_percent: must be at most 1000");
+        }
+        for (i, p) in self.peers.iter().enumerate() {
+            if p.max_outbox_messages == Some(0) {
+                invalid!("peers[{i}].max_outbox_messages: must be at least 1");
+            }
+            if p.max_outbox_bytes.is_some_and(|b| b < frame) {
+                invalid!(
+                    "peers[{i}].max_outbox_bytes: must be at least limits.max_frame ({frame} bytes)"
+                );
+            }
         }
         let d = &self.deconfliction;
         if let Some(k) = &d.key_file {

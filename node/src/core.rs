@@ -94,6 +94,12 @@ pub struct PeerStatus {
     pub state: PeerState,
     /// Messages waiting for this peer's receipt.
     pub outbox: u64,
+    /// Bytes of the messages waiting for this peer's receipt.
+    pub outbox_bytes: u64,
+    /// How much may wait for this peer.
+    pub outbox_limits: crate::config::OutboxLimits,
+    /// Sends from this node refused since start because this peer's outbox was full.
+    pub outbox_refused: u64,
 }
 
 /// The node's status report (`liaison status`).
@@ -174,6 +180,8 @@ pub struct Ctx {
     /// Work that must finish before the store closes, even when the task that started it is
     /// cancelled (recording a peer's answer and reporting it onward).
     pub(crate) finishing: tokio_util::task::TaskTracker,
+    /// Sends refused since start because a peer's outbox was full, per peer.
+    pub(crate) outbox_refused: Mutex<std::collections::HashMap<NodeId, u64>>,
 }
 
 impl Ctx {
@@ -236,8 +244,12 @@ where
 
 /// The status report of a node.
 pub fn status(ctx: &Ctx) -> Status {
-    let depths = ctx.store.outbox_depths();
     let peers = ctx.sessions.states();
+    let refused = ctx
+        .outbox_refused
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let unread = ctx.store.unread();
     Status {
         node: ctx.me.id().clone(),
@@ -250,11 +262,17 @@ pub fn status(ctx: &Ctx) -> Status {
             .cfg
             .peers
             .iter()
-            .map(|p| PeerStatus {
-                node: p.node_id.clone(),
-                address: p.address,
-                state: peers.get(&p.node_id).cloned().unwrap_or_default(),
-                outbox: depths.get(&p.node_id).copied().unwrap_or(0),
+            .map(|p| {
+                let (outbox, outbox_bytes) = ctx.store.outbox_load(&p.node_id);
+                PeerStatus {
+                    node: p.node_id.clone(),
+                    address: p.address,
+                    state: peers.get(&p.node_id).cloned().unwrap_or_default(),
+                    outbox,
+                    outbox_bytes,
+                    outbox_limits: ctx.cfg.outbox_limits(&p.node_id),
+                    outbox_refused: refused.get(&p.node_id).copied().unwrap_or(0),
+                }
             })
             .collect(),
         alarms: ctx.alarms.list(),
@@ -347,6 +365,12 @@ impl crate::views::PeerView {
             sent: p.state.sent,
             receipts: p.state.receipts,
             outbox: p.outbox,
+            outbox_bytes: p.outbox_bytes,
+            outbox_full: p.outbox >= p.outbox_limits.messages
+                || p.outbox_bytes >= p.outbox_limits.bytes,
+            outbox_max_messages: p.outbox_limits.messages,
+            outbox_max_bytes: p.outbox_limits.bytes,
+            outbox_refused: p.outbox_refused,
             certificate_expires_at: p.state.certificate_expires.map(|t| t.to_rfc3339()),
         }
     }

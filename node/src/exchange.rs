@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use liaison_protocol::handling::{check_hop, check_network_hop, Hop};
-use liaison_protocol::message::{Body, Header, Kind};
+use liaison_protocol::message::{Body, Header, Kind, Urgency};
 use liaison_protocol::routing::{Leg, Target};
 use liaison_protocol::{MessageId, NodeId, Recipient, Release, Timestamp};
 
@@ -52,11 +52,14 @@ pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
         )
         .into());
     }
+    check_outboxes(ctx, &body, &hops)?;
     // The readable body is kept only where deconfliction will read it (not on every send).
     let clear = ctx.selector_key.is_some().then(|| body.clone());
     seal_when_keys_known(ctx, &mut body).await?;
     let (id, leaf) = originate(&ctx.store, ctx.me.signer(), &mut body, hops.clone()).await?;
-    tracing::info!(id = %id.short(), kind = body.kind.name(), to = ?hops, "message sent");
+    // Every message sent is in the log (`liaison audit export`): a line per message at the
+    // default level would be a million lines in a flood.
+    tracing::debug!(id = %id.short(), kind = body.kind.name(), to = ?hops, "message sent");
     if let Some(clear) = &clear {
         submit(ctx, id, clear).await;
     }
@@ -65,6 +68,80 @@ pub async fn send_body(ctx: &Ctx, mut body: Body) -> Result<Sent> {
         leaf,
         next_hops: hops,
     })
+}
+
+/// Whether a message goes ahead of bulk traffic: alerts and urgent requests, which still get
+/// into an outbox at its limit, up to its ceiling.
+pub(crate) fn is_urgent(body: &Body) -> bool {
+    matches!(
+        body.kind,
+        Kind::Alert(_)
+            | Kind::Request {
+                urgency: Urgency::Urgent,
+                ..
+            }
+    )
+}
+
+/// Refuses a message from this node (`outbox-full`) when the outbox of one of its next hops
+/// is at its limit: bulk traffic at `outbox.max_messages` / `max_bytes`, alerts and urgent
+/// requests at those plus `urgent_headroom_percent` (see [`crate::config::OutboxConfig`]).
+/// Nothing is dropped: the officer is told to try again, and what the outbox holds stays.
+/// Sends checked at the same moment may each get in, so an outbox can pass its limit by the
+/// number of sends in progress.
+fn check_outboxes(ctx: &Ctx, body: &Body, hops: &[NodeId]) -> Result<(), Refusal> {
+    // What the node sends on its own after an officer's message (its selectors for
+    // deconfliction, an overlap notice) follows a send already accepted: never refused.
+    if matches!(body.kind, Kind::Selectors(_) | Kind::Deconfliction(_)) {
+        return Ok(());
+    }
+    let urgent = is_urgent(body);
+    for peer in hops {
+        let (messages, bytes) = ctx.store.outbox_load(peer);
+        let l = ctx.cfg.outbox_limits(peer);
+        let (max_messages, max_bytes) = if urgent {
+            (l.urgent_messages, l.urgent_bytes)
+        } else {
+            (l.messages, l.bytes)
+        };
+        if messages < max_messages && bytes < max_bytes {
+            continue;
+        }
+        *ctx.outbox_refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(peer.clone())
+            .or_insert(0) += 1;
+        let oldest = ctx
+            .store
+            .outbox(peer, 0, 1)
+            .ok()
+            .and_then(|v| v.into_iter().next())
+            .and_then(|(_, id)| ctx.store.state(&id).ok().flatten())
+            .map_or(0, |s| {
+                now().millis().saturating_sub(s.logged_at.millis()) / 1000
+            });
+        let connected = ctx.sessions.states().get(peer).is_some_and(|s| s.connected);
+        // A peer that is up drains its outbox in seconds; one that is down, when it returns.
+        let retry_after_secs = if connected { 1 } else { 30 };
+        let class = if urgent {
+            "alerts and urgent requests"
+        } else {
+            "bulk traffic (anything but alerts and urgent requests)"
+        };
+        tracing::debug!(peer = %peer, messages, bytes, "send refused: outbox full");
+        return Err(Refusal::OutboxFull {
+            detail: format!(
+                "outbox to {peer} is full: {messages} messages ({bytes} bytes), oldest {oldest} s; \
+                 {class} to it is refused at {max_messages} messages or {max_bytes} bytes \
+                 until it drains (the peer is {}); nothing was sent, try again in \
+                 {retry_after_secs} s",
+                if connected { "connected" } else { "not connected" }
+            ),
+            retry_after_secs,
+        });
+    }
+    Ok(())
 }
 
 /// Signs `body` as `signer` (one of this node's identities), logs it as sent and queues it

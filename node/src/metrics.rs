@@ -106,6 +106,43 @@ pub fn render(
         );
     }
     o.family(
+        "liaison_peer_outbox_bytes",
+        "gauge",
+        "Bytes of the messages awaiting a peer's receipt.",
+    );
+    for p in &status.peers {
+        o.sample(
+            "liaison_peer_outbox_bytes",
+            &[("peer", p.node.as_str())],
+            p.outbox_bytes,
+        );
+    }
+    o.family(
+        "liaison_peer_outbox_full",
+        "gauge",
+        "Whether a peer's outbox is at its limit, so that bulk traffic to it is refused.",
+    );
+    for p in &status.peers {
+        let full = p.outbox >= p.outbox_limits.messages || p.outbox_bytes >= p.outbox_limits.bytes;
+        o.sample(
+            "liaison_peer_outbox_full",
+            &[("peer", p.node.as_str())],
+            u8::from(full),
+        );
+    }
+    o.family(
+        "liaison_peer_outbox_refused_total",
+        "counter",
+        "Sends from this node refused since start because a peer's outbox was full.",
+    );
+    for p in &status.peers {
+        o.sample(
+            "liaison_peer_outbox_refused_total",
+            &[("peer", p.node.as_str())],
+            p.outbox_refused,
+        );
+    }
+    o.family(
         "liaison_peer_outbox_oldest_seconds",
         "gauge",
         "Age of the oldest message awaiting a peer's receipt (0: none).",

@@ -261,6 +261,7 @@ impl Node {
             forwarding: tokio::sync::Mutex::new(()),
             expiries: Default::default(),
             finishing: tokio_util::task::TaskTracker::new(),
+            outbox_refused: Default::default(),
             cfg,
         });
         record_start(&ctx, sealing_public, &endpoint).await?;

@@ -93,6 +93,14 @@ pub enum Refusal {
     /// The node could not decide (its store failed); the detail is for the log.
     #[error("{0}")]
     Internal(String),
+    /// Too much already waits for a next hop (its outbox is at its limit): try again later.
+    #[error("{detail}")]
+    OutboxFull {
+        /// What is full, and until when.
+        detail: String,
+        /// When to try again, in seconds.
+        retry_after_secs: u64,
+    },
     /// The bytes, counts or sizes break a protocol rule.
     #[error("{context}{error}")]
     Decode {
@@ -174,6 +182,7 @@ impl Refusal {
             Self::BadKey(_) => "bad-key",
             Self::WitnessUnavailable(_) => "witness-unavailable",
             Self::Internal(_) => "internal-error",
+            Self::OutboxFull { .. } => "outbox-full",
             Self::Decode { error, .. } => error.reason_code(),
             Self::Verify { error, .. } => error.reason_code(),
             Self::Handling { error, .. } => error.reason_code(),
@@ -219,6 +228,13 @@ impl Refusal {
             Self::BadKey(d) => Self::BadKey(prefix(d)),
             Self::WitnessUnavailable(d) => Self::WitnessUnavailable(prefix(d)),
             Self::Internal(d) => Self::Internal(prefix(d)),
+            Self::OutboxFull {
+                detail,
+                retry_after_secs,
+            } => Self::OutboxFull {
+                detail: prefix(detail),
+                retry_after_secs,
+            },
             Self::Decode { context, error } => Self::Decode {
                 context: prefix(context),
                 error,
@@ -279,6 +295,10 @@ impl Refusal {
             "bad-key" => Self::BadKey(d),
             "witness-unavailable" => Self::WitnessUnavailable(d),
             "internal-error" => Self::Internal(d),
+            "outbox-full" => Self::OutboxFull {
+                detail: d,
+                retry_after_secs: 1,
+            },
             _ => return None,
         })
     }
@@ -313,6 +333,10 @@ impl Refusal {
             Self::BadKey(d()),
             Self::WitnessUnavailable(d()),
             Self::Internal(d()),
+            Self::OutboxFull {
+                detail: d(),
+                retry_after_secs: 1,
+            },
             Self::Decode {
                 context: context(),
                 error: DecodeError::EmptyFrame,
@@ -463,16 +487,17 @@ mod tests {
             Refusal::BadKey(_) => 21,
             Refusal::WitnessUnavailable(_) => 22,
             Refusal::Internal(_) => 23,
-            Refusal::Decode { .. } => 24,
-            Refusal::Verify { .. } => 25,
-            Refusal::Handling { .. } => 26,
-            Refusal::Seal { .. } => 27,
-            Refusal::Consent { .. } => 28,
-            Refusal::Checkpoint { .. } => 29,
-            Refusal::Case(_) => 30,
+            Refusal::OutboxFull { .. } => 24,
+            Refusal::Decode { .. } => 25,
+            Refusal::Verify { .. } => 26,
+            Refusal::Handling { .. } => 27,
+            Refusal::Seal { .. } => 28,
+            Refusal::Consent { .. } => 29,
+            Refusal::Checkpoint { .. } => 30,
+            Refusal::Case(_) => 31,
         }
     }
-    const VARIANTS: usize = 31;
+    const VARIANTS: usize = 32;
 
     #[test]
     fn every_variant_is_listed_once_in_order() {

@@ -1138,6 +1138,22 @@ pub struct PeerView {
     pub receipts: u64,
     /// Messages waiting for this peer's receipt.
     pub outbox: u64,
+    /// Bytes of the messages waiting for this peer's receipt.
+    #[serde(default)]
+    pub outbox_bytes: u64,
+    /// The outbox is at its limit: bulk traffic to this peer is refused (`outbox-full`);
+    /// alerts and urgent requests still get in up to the ceiling.
+    #[serde(default)]
+    pub outbox_full: bool,
+    /// Most messages waiting for this peer before bulk traffic is refused.
+    #[serde(default)]
+    pub outbox_max_messages: u64,
+    /// Most bytes waiting for this peer before bulk traffic is refused.
+    #[serde(default)]
+    pub outbox_max_bytes: u64,
+    /// Sends refused since the node started because this outbox was full.
+    #[serde(default)]
+    pub outbox_refused: u64,
     /// When the certificate the peer presented on its current or last connection ends.
     #[serde(default)]
     #[schema(value_type = Option<TimeText>)]

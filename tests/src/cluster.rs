@@ -180,6 +180,8 @@ impl Cluster {
                 .map(|p| PeerConfig {
                     node_id: p.parse().expect("peer id"),
                     address: self.addr(p),
+                    max_outbox_messages: None,
+                    max_outbox_bytes: None,
                 })
                 .collect(),
             identities: vec![],
@@ -193,6 +195,7 @@ impl Cluster {
                 ..api_defaults()
             },
             limits: Limits::default(),
+            outbox: Default::default(),
             checkpoints: CheckpointConfig::default(),
             retention: Default::default(),
             deconfliction: Default::default(),

@@ -175,6 +175,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             .map(|(p, a, _)| PeerConfig {
                 node_id: p.clone(),
                 address: *a,
+                max_outbox_messages: None,
+                max_outbox_bytes: None,
             })
             .collect();
         let via: NodeId = if is_centre {
@@ -231,6 +233,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             retention: Default::default(),
             deconfliction: demo_deconfliction(id, &dir)?,
             cases: Default::default(),
+            outbox: Default::default(),
         };
         let config = home.join("node.toml");
         std::fs::write(&config, toml::to_string(&cfg)?)?;

@@ -346,7 +346,7 @@ pub enum ClientError {
         /// The node's explanation.
         detail: String,
     },
-    /// The node refused the message (422).
+    /// The node refused the message (422), or cannot take it now (503 `outbox-full`).
     #[error("refused: {reason_code}: {}", without_code(reason_code, detail))]
     Refused {
         /// The refusal's reason code.
@@ -548,6 +548,11 @@ impl Client {
                 detail,
             },
             403 => ClientError::Forbidden { detail },
+            // 503 `outbox-full`: refused for now, with the outbox's state in the detail.
+            503 if reason_code == "outbox-full" => ClientError::Refused {
+                reason_code,
+                detail,
+            },
             422 => ClientError::Refused {
                 reason_code,
                 detail,
@@ -1197,6 +1202,15 @@ fn print_peers(peers: &[PeerView]) {
         );
         if let Some(ms) = p.since {
             line.push_str(&format!(" since {}", liaison_protocol::Timestamp(ms)));
+        }
+        if p.outbox_full {
+            line.push_str(&format!(
+                "  OUTBOX FULL ({} bytes; limit {} messages, {} bytes): bulk sends refused",
+                p.outbox_bytes, p.outbox_max_messages, p.outbox_max_bytes
+            ));
+        }
+        if p.outbox_refused > 0 {
+            line.push_str(&format!("  {} sends refused", p.outbox_refused));
         }
         if let Some(err) = &p.last_error {
             line.push_str(&format!("  last error: {err}"));

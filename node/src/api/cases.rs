@@ -15,7 +15,7 @@ use axum::{Extension, Json};
 use super::auth::{Action, Principal};
 use super::doc::CaseActionText;
 use super::doc::{
-    Forbidden, Internal, Malformed, PayloadTooLarge, RequestTimeout, TooManyAttempts,
+    Forbidden, Internal, Malformed, OutboxFull, PayloadTooLarge, RequestTimeout, TooManyAttempts,
     Unauthenticated,
 };
 use super::handlers::{refusal_or_internal, sent_or_refused, sent_response};
@@ -188,6 +188,7 @@ async fn history(
         (status = 422, description = "Refused (`limit-exceeded`, `case-exists`, `invalid-message`, `invalid-handling`, `no-route`, `no-sealing-key`).", body = ErrorBody),
         (status = 429, response = TooManyAttempts),
         (status = 500, response = Internal),
+        (status = 503, response = OutboxFull),
     ),
 )]
 pub(super) async fn open(
@@ -247,6 +248,7 @@ pub(super) async fn open(
         (status = 422, description = "Refused over a count or size limit (`limit-exceeded`, checked first), by the case rules (`unknown-case`, `case-closed`, `case-suspended`, `case-handling`, `not-a-participant`, `not-case-lead`, `not-invited`, `already-participant`, `unknown-task`, `not-task-party`) or as any message (`no-route`, `no-sealing-key`, …).", body = ErrorBody),
         (status = 429, response = TooManyAttempts),
         (status = 500, response = Internal),
+        (status = 503, response = OutboxFull),
     ),
 )]
 pub(super) async fn act(

@@ -74,6 +74,7 @@ use super::{admin, cases, handlers};
         PayloadTooLarge,
         TooManyAttempts,
         Internal,
+        OutboxFull,
         DiskFull,
         ),
     ),
@@ -284,6 +285,34 @@ shared_error!(
             "error": "internal-error",
             "detail": "internal error; the node's log has the details under request id 5f0c2a9e4b7d1e3a000000000000002a",
             "request_id": "5f0c2a9e4b7d1e3a000000000000002a"
+        }))
+    )
+);
+
+shared_error!(
+    /// 503 `outbox-full`.
+    OutboxFull,
+    |_n| error(
+        "`outbox-full`: too much already waits for a next hop of the message (its outbox is \
+         at `outbox.max_messages` or `max_bytes`; for alerts and urgent requests, at those \
+         plus `outbox.urgent_headroom_percent`). Nothing was sent; the detail names the \
+         peer, what its outbox holds and how old its oldest message is. Try again after \
+         `Retry-After` seconds.",
+        &[(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::Type(Type::Integer))
+                        .minimum(Some(1))
+                ))
+                .description(Some("Seconds to wait: 1 while the peer is connected and draining, 30 while it is not."))
+                .build()
+        )],
+        Some(serde_json::json!({
+            "error": "outbox-full",
+            "detail": "outbox to gcc-cic.gulf is full: 1000000 messages (1798000000 bytes), oldest 5400 s; bulk traffic (anything but alerts and urgent requests) to it is refused at 1000000 messages or 4294967296 bytes until it drains (the peer is not connected); nothing was sent, try again in 30 s",
+            "request_id": "5f0c2a9e4b7d1e3a0000000000000503"
         }))
     )
 );

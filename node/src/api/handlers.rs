@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::doc::{
-    Forbidden, Internal, Malformed, NotFound, PayloadTooLarge, RequestTimeout, TooManyAttempts,
-    Unauthenticated,
+    Forbidden, Internal, Malformed, NotFound, OutboxFull, PayloadTooLarge, RequestTimeout,
+    TooManyAttempts, Unauthenticated,
 };
 use crate::views::schema::{MessageIdText, NodeIdText};
 use crate::views::ErrorBody;
@@ -408,6 +408,7 @@ fn message_and_nodes(
         (status = 422, description = "The node refused the message; `error` is the refusal's reason code (`limit-exceeded` for a request over a count or size limit, checked first).", body = ErrorBody, example = json!({"error": "tlp-red-violation", "detail": "TLP:RED goes only to named recipient nodes", "request_id": "5f0c2a9e4b7d1e3a0000000000000003"})),
         (status = 429, response = TooManyAttempts),
         (status = 500, response = Internal),
+        (status = 503, response = OutboxFull),
     ),
 )]
 pub(crate) async fn send(

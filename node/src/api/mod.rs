@@ -244,6 +244,10 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            // Not the request's fault: an outbox is at its limit for now.
+            Self::Refused(crate::refusal::Refusal::OutboxFull { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Damaged(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::DiskFull(_) => StatusCode::INSUFFICIENT_STORAGE,
@@ -334,6 +338,11 @@ impl IntoResponse for ApiError {
             }
             Self::TooManyAttempts { retry_after } => {
                 headers.insert(header::RETRY_AFTER, retry_after_secs(*retry_after).into());
+            }
+            Self::Refused(crate::refusal::Refusal::OutboxFull {
+                retry_after_secs, ..
+            }) => {
+                headers.insert(header::RETRY_AFTER, (*retry_after_secs).max(1).into());
             }
             // The rest of the body was never read: the connection cannot carry another request.
             Self::PayloadTooLarge { .. } | Self::BodyTimeout(_) => {
@@ -769,6 +778,10 @@ pub(crate) mod tests {
                 retry_after: Duration::from_millis(1500),
             },
             ApiError::Refused(crate::refusal::Refusal::NoRoute("x".into())),
+            ApiError::Refused(crate::refusal::Refusal::OutboxFull {
+                detail: "x".into(),
+                retry_after_secs: 30,
+            }),
             ApiError::Damaged(crate::store::StoreError::Damaged {
                 id,
                 why: "x".into(),
@@ -870,6 +883,15 @@ pub(crate) mod tests {
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(body["error"], "payload-too-large");
         assert_eq!(headers[header::CONNECTION], "close");
+        let (status, headers, body) =
+            answer(ApiError::Refused(crate::refusal::Refusal::OutboxFull {
+                detail: "outbox to x.y is full".into(),
+                retry_after_secs: 30,
+            }))
+            .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["error"], "outbox-full");
+        assert_eq!(headers[header::RETRY_AFTER], "30");
     }
 
     #[test]
