@@ -395,99 +395,147 @@ pub fn verify(
     // The first position whose leaf states another index.
     let mut first_misplaced: Option<u64> = None;
     let mut problems = Vec::new();
-    // Stored messages to re-verify after the replay, on every core.
-    let mut to_verify: Vec<Check> = Vec::new();
+    // Stored messages are re-verified on every core while the replay goes on: the replay
+    // hands them over a chunk at a time. Whether one was purged may be known only later in
+    // the log, so every outcome is kept with its id and judged after the replay.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (check_tx, check_rx) = std::sync::mpsc::channel::<Vec<Check>>();
+    let check_rx = std::sync::Mutex::new(check_rx);
+    let (outcome_tx, outcome_rx) = std::sync::mpsc::channel::<Result<Vec<Outcome>>>();
+    let mut chunk: Vec<Check> = Vec::with_capacity(VERIFY_CHUNK);
+    let mut queued = 0u64;
     // Log entries that name a signed receipt or refusal → its id; the envelopes kept for them.
     let mut answers_named: HashMap<u64, MessageId> = HashMap::new();
     let mut answers_kept: Vec<(u64, journal::Loc)> = Vec::new();
-    let end = journal::replay(&medium, |rec| {
-        match rec {
-            Record::Leaf { loc, bytes } => {
-                let i = tree.len();
-                tree.push(bytes);
-                progress("reading the log", loc.offset(), total);
-                match LogEntry::decode(bytes) {
-                    Err(e) => problems.push(Problem {
-                        leaf: Some(i),
-                        what: format!("cannot be decoded: {e} ({})", e.reason_code()),
-                    }),
-                    Ok(entry) => {
-                        if entry.index != i {
-                            first_misplaced.get_or_insert(i);
-                            problems.push(Problem {
-                                leaf: Some(i),
-                                what: format!(
-                                    "the leaf at position {i} says it is entry {}: entries were removed, inserted or reordered here",
-                                    entry.index
-                                ),
-                            });
-                        }
-                        *r.by_type.entry(entry.event.name()).or_default() += 1;
-                        match &entry.event {
-                            Event::Sent { msg, .. }
-                            | Event::Received { msg, .. }
-                            | Event::Relayed { msg, .. } => {
-                                logged.entry(msg.id).or_insert(i);
+    let (end, outcomes) = std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (check_rx, outcome_tx, medium) = (&check_rx, outcome_tx.clone(), &medium);
+            scope.spawn(move || loop {
+                let next = check_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok(chunk)) = next else {
+                    return;
+                };
+                let out = chunk
+                    .iter()
+                    .map(|c| check_message(medium, trust, c).map(|p| (c.0, p)))
+                    .collect();
+                if outcome_tx.send(out).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(outcome_tx);
+        let end = journal::replay(&medium, |rec| {
+            match rec {
+                Record::Leaf { loc, bytes } => {
+                    let i = tree.len();
+                    tree.push(bytes);
+                    progress("reading the log", loc.offset(), total);
+                    match LogEntry::decode(bytes) {
+                        Err(e) => problems.push(Problem {
+                            leaf: Some(i),
+                            what: format!("cannot be decoded: {e} ({})", e.reason_code()),
+                        }),
+                        Ok(entry) => {
+                            if entry.index != i {
+                                first_misplaced.get_or_insert(i);
+                                problems.push(Problem {
+                                    leaf: Some(i),
+                                    what: format!(
+                                        "the leaf at position {i} says it is entry {}: entries were removed, inserted or reordered here",
+                                        entry.index
+                                    ),
+                                });
                             }
-                            Event::Purged { id, .. } => {
-                                purged.insert(*id);
+                            *r.by_type.entry(entry.event.name()).or_default() += 1;
+                            match &entry.event {
+                                Event::Sent { msg, .. }
+                                | Event::Received { msg, .. }
+                                | Event::Relayed { msg, .. } => {
+                                    logged.entry(msg.id).or_insert(i);
+                                }
+                                Event::Purged { id, .. } => {
+                                    purged.insert(*id);
+                                }
+                                Event::ReceiptSent { receipt, .. }
+                                | Event::ReceiptReceived { receipt, .. }
+                                | Event::RefusalReceived {
+                                    refusal: receipt, ..
+                                } => {
+                                    answers_named.insert(i, *receipt);
+                                }
+                                _ => {}
                             }
-                            Event::ReceiptSent { receipt, .. }
-                            | Event::ReceiptReceived { receipt, .. }
-                            | Event::RefusalReceived {
-                                refusal: receipt, ..
-                            } => {
-                                answers_named.insert(i, *receipt);
-                            }
-                            _ => {}
                         }
                     }
                 }
-            }
-            Record::Signed { leaf, body } => answers_kept.push((leaf, body)),
-            Record::New { bytes, body, .. } => {
-                let state: MessageState = match postcard::from_bytes(bytes) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        problems.push(Problem {
-                            leaf: None,
-                            what: format!("a message state at byte {} cannot be decoded: {e}", body.offset()),
-                        });
+                Record::Signed { leaf, body } => answers_kept.push((leaf, body)),
+                Record::New { bytes, body, .. } => {
+                    let state: MessageState = match postcard::from_bytes(bytes) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            problems.push(Problem {
+                                leaf: None,
+                                what: format!("a message state at byte {} cannot be decoded: {e}", body.offset()),
+                            });
+                            return Ok(());
+                        }
+                    };
+                    let leaf = state.leaves.first().copied();
+                    let id = state.facts.id;
+                    stored.push((id, leaf));
+                    if state.purged {
+                        seen_purged.insert(id);
+                        marked_purged.push((id, leaf));
                         return Ok(());
                     }
-                };
-                let leaf = state.leaves.first().copied();
-                let id = state.facts.id;
-                stored.push((id, leaf));
-                if state.purged {
-                    seen_purged.insert(id);
-                    marked_purged.push((id, leaf));
-                    return Ok(());
+                    chunk.push((id, leaf, body, "message"));
+                    queued += 1;
+                    if chunk.len() == VERIFY_CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(VERIFY_CHUNK));
+                        // The workers hold the receiver until this scope ends.
+                        let _ = check_tx.send(full);
+                    }
                 }
-                to_verify.push((id, leaf, body, "message"));
-            }
-            Record::Update { bytes, .. } => {
-                // A purge replaces the state with one marked purged (its body is zeroed).
-                if let Ok(state) = postcard::from_bytes::<MessageState>(bytes) {
-                    if state.purged && seen_purged.insert(state.facts.id) {
-                        marked_purged.push((state.facts.id, state.leaves.first().copied()));
+                Record::Update { bytes, .. } => {
+                    // A purge replaces the state with one marked purged (its body is zeroed).
+                    if let Ok(state) = postcard::from_bytes::<MessageState>(bytes) {
+                        if state.purged && seen_purged.insert(state.facts.id) {
+                            marked_purged.push((state.facts.id, state.leaves.first().copied()));
+                        }
                     }
                 }
             }
+            Ok(())
+        })
+        .map_err(|e| AuditError::Store {
+            what: medium.path().display().to_string(),
+            source: e,
+        });
+        if !chunk.is_empty() {
+            let _ = check_tx.send(std::mem::take(&mut chunk));
         }
-        Ok(())
-    })
-    .map_err(|e| AuditError::Store {
-        what: medium.path().display().to_string(),
-        source: e,
+        // The workers stop once what was sent is done.
+        drop(check_tx);
+        let end = end?;
+        progress("reading the log", total, total);
+        let mut outcomes = Vec::with_capacity(usize::try_from(queued).unwrap_or(0));
+        for out in outcome_rx {
+            outcomes.extend(out?);
+            progress("verifying messages", outcomes.len() as u64, queued);
+        }
+        Ok::<_, AuditError>((end, outcomes))
     })?;
-    progress("reading the log", total, total);
-    to_verify.retain(|(id, ..)| !seen_purged.contains(id));
-    let (verified, bad) = verify_messages(&medium, trust, &to_verify, |done| {
-        progress("verifying messages", done, to_verify.len() as u64)
-    })?;
-    r.messages_verified = verified;
-    problems.extend(bad);
+    for (id, problem) in outcomes {
+        // A purged body is zeros, or is being zeroed: not a message to verify.
+        if seen_purged.contains(&id) {
+            continue;
+        }
+        match problem {
+            None => r.messages_verified += 1,
+            Some(p) => problems.push(p),
+        }
+    }
     // Every signed receipt and refusal the log names is kept beside it, and is that message.
     let mut answers = Vec::new();
     for (leaf, body) in answers_kept {
@@ -697,6 +745,50 @@ impl CheckpointFiles {
 /// kept, and what it is (for the report).
 type Check = (MessageId, Option<u64>, journal::Loc, &'static str);
 
+/// What the check of one stored message found: its id, and the problem if it does not verify.
+type Outcome = (MessageId, Option<Problem>);
+
+/// Messages handed to a verification worker at a time.
+const VERIFY_CHUNK: usize = 256;
+
+/// Checks one stored message: its envelope decodes, its signature and certificate chain
+/// verify at its creation time, and it is the message its id names.
+fn check_message(
+    medium: &FileMedium,
+    trust: &TrustStore,
+    (id, leaf, body, kind): &Check,
+) -> Result<Option<Problem>> {
+    let (id, leaf) = (*id, *leaf);
+    let bytes = journal::read(medium as &dyn Medium, *body)?;
+    let bad = |what: String| Ok(Some(Problem { leaf, what }));
+    let env = match Envelope::decode(&bytes) {
+        Ok(env) => env,
+        Err(e) => {
+            return bad(format!(
+                "stored {kind} {id} cannot be decoded: {e} ({})",
+                e.reason_code()
+            ))
+        }
+    };
+    // Verification hashes the body once; only a failure pays for hashing it again.
+    match env.signed.verify(trust) {
+        Ok(v) if v.id() == id => Ok(None),
+        Ok(v) => bad(format!(
+            "stored {kind} {id} was replaced by another signed message, {}",
+            v.id()
+        )),
+        Err(e) => match Envelope::decode(&bytes).map(|env| env.signed.id()) {
+            Ok(now) if now != id => bad(format!(
+                "stored {kind} {id} was altered: its body now hashes to {now}"
+            )),
+            _ => bad(format!(
+                "stored {kind} {id} does not verify: {e} ({})",
+                e.reason_code()
+            )),
+        },
+    }
+}
+
 /// Re-verifies stored messages (signature, certificate chain at their creation time, and
 /// that each is the message its id names) on every core; returns how many verified and the
 /// problems. `progress(done)` is called from this thread as work completes.
@@ -711,37 +803,7 @@ fn verify_messages(
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (tx, rx) = std::sync::mpsc::channel::<Result<(u64, Vec<Problem>)>>();
-    let check = |(id, leaf, body, kind): &Check| -> Result<Option<Problem>> {
-        let (id, leaf) = (*id, *leaf);
-        let bytes = journal::read(medium as &dyn Medium, *body)?;
-        let bad = |what: String| Ok(Some(Problem { leaf, what }));
-        let env = match Envelope::decode(&bytes) {
-            Ok(env) => env,
-            Err(e) => {
-                return bad(format!(
-                    "stored {kind} {id} cannot be decoded: {e} ({})",
-                    e.reason_code()
-                ))
-            }
-        };
-        // Verification hashes the body once; only a failure pays for hashing it again.
-        match env.signed.verify(trust) {
-            Ok(v) if v.id() == id => Ok(None),
-            Ok(v) => bad(format!(
-                "stored {kind} {id} was replaced by another signed message, {}",
-                v.id()
-            )),
-            Err(e) => match Envelope::decode(&bytes).map(|env| env.signed.id()) {
-                Ok(now) if now != id => bad(format!(
-                    "stored {kind} {id} was altered: its body now hashes to {now}"
-                )),
-                _ => bad(format!(
-                    "stored {kind} {id} does not verify: {e} ({})",
-                    e.reason_code()
-                )),
-            },
-        }
-    };
+    let check = |c: &Check| check_message(medium, trust, c);
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let tx = tx.clone();
