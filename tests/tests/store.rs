@@ -494,3 +494,97 @@ async fn kept_consistency_proofs_prove_exactly_their_two_sizes() {
     }
     store.shutdown().await.unwrap();
 }
+
+/// `peer`'s signed receipt (numbered `k`) for `which`, recorded by `store`.
+async fn delivered(store: &Store, peer: &NodeId, k: u8, which: &[MessageId]) {
+    let receipt = MessageId([k; 32]);
+    store
+        .hop_answer(
+            Event::ReceiptReceived {
+                receipt,
+                from: peer.clone(),
+                status: ReceiptStatus::Delivered,
+                ids: which.to_vec(),
+            },
+            peer.clone(),
+            which
+                .iter()
+                .map(|id| (*id, "delivered".to_string()))
+                .collect(),
+            receipt,
+            b"the peer's signed receipt".to_vec(),
+        )
+        .await
+        .unwrap();
+}
+
+/// A backlog larger than the states the index keeps in memory: messages past them are read
+/// from the journal when receipted, before and after a reopen, and the outbox's count and
+/// bytes follow every receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_beyond_the_states_kept_in_memory_is_receipted_from_the_journal() {
+    const N: u64 = 9_000; // above the 8 192 states kept in memory
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    let om = n("om-dcu.gulf");
+    let mut ids = Vec::new();
+    let mut bytes = 0u64;
+    for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
+        let mut tasks = Vec::new();
+        for i in chunk {
+            let (env, facts) = message(&f.kz, *i);
+            bytes += env.encode().len() as u64;
+            ids.push(facts.id);
+            let (store, om) = (store.clone(), om.clone());
+            tasks.push(tokio::spawn(async move {
+                store.originate(env, facts, vec![om]).await.unwrap()
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+    assert_eq!(store.outbox_load(&om), (N, bytes));
+    // The newest messages: their states are not among those kept in memory.
+    let newest: Vec<MessageId> = ids[ids.len() - 100..].to_vec();
+    delivered(&store, &om, 1, &newest).await;
+    let (left, left_bytes) = store.outbox_load(&om);
+    assert_eq!(left, N - 100);
+    assert!(left_bytes < bytes, "{left_bytes} of {bytes}");
+    let s = store.state(&newest[0]).unwrap().unwrap();
+    assert!(
+        s.pending.is_empty() && s.hops[0].outcome == "delivered",
+        "{s:?}"
+    );
+    let ids_of = |store: &Store| -> Vec<MessageId> {
+        store
+            .outbox(&om, 0, 10_000)
+            .unwrap()
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect()
+    };
+    let before = ids_of(&store);
+    assert_eq!(before.len() as u64, left);
+    assert!(before.iter().all(|id| !newest.contains(id)));
+    store.shutdown().await.unwrap();
+    drop(store);
+
+    // Reopened: the same outbox, in the same order; receipts for old and new alike.
+    let store = Store::open(dir.path(), f.kz.clone()).unwrap();
+    assert_eq!(store.outbox_load(&om), (left, left_bytes));
+    let order = ids_of(&store);
+    // (Compared without printing 8 900 ids on a failure.)
+    assert!(
+        order == before,
+        "the outbox's order changed across the reopen"
+    );
+    for (k, chunk) in order.chunks(1000).enumerate() {
+        delivered(&store, &om, 2 + k as u8, chunk).await;
+    }
+    assert_eq!(store.outbox_load(&om), (0, 0));
+    assert!(store.outbox(&om, 0, 10).unwrap().is_empty());
+    assert!(store.outbox_depths().is_empty());
+    store.shutdown().await.unwrap();
+}
