@@ -43,6 +43,7 @@ pub mod node;
 pub(crate) mod peer;
 pub mod refusal;
 pub(crate) mod relay;
+pub(crate) mod requests;
 pub mod sealing;
 pub(crate) mod selector_index;
 pub(crate) mod sessions;

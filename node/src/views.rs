@@ -636,7 +636,10 @@ pub struct InboxItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<TimeText>)]
     pub reply_by: Option<String>,
-    /// A request past its deadline.
+    /// A request answered: by this node, where it is an addressee; else by every addressee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<bool>,
+    /// A request still open (not answered) past its deadline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overdue: Option<bool>,
     /// The first line of the text: present (possibly null) only for callers who may read
@@ -654,12 +657,14 @@ pub struct InboxItem {
 }
 
 impl InboxItem {
-    /// One inbox line; `content` adds the first line of the text.
+    /// One inbox line; `content` adds the first line of the text; `answered` says whether
+    /// the request it carries (if it is one) is answered.
     pub fn of(
         seq: u64,
         state: &MessageState,
         body: Option<&Body>,
         content: bool,
+        answered: bool,
         now: Timestamp,
     ) -> Self {
         let f = &state.facts;
@@ -681,7 +686,8 @@ impl InboxItem {
             purged: state.purged,
             urgency: request.map(|(u, _)| urgency(u).to_owned()),
             reply_by: request.map(|(_, by)| ts(by)),
-            overdue: request.map(|(_, by)| now > by),
+            answered: request.map(|_| answered),
+            overdue: request.map(|(_, by)| !answered && now > by),
             first_line: content.then(|| body.and_then(first_line)),
             damaged: None,
         }
@@ -792,7 +798,10 @@ pub struct RequestView {
     /// Deadline.
     #[schema(value_type = TimeText)]
     pub reply_by: String,
-    /// Past the deadline.
+    /// Answered: by this node, where it is an addressee; else by every addressee.
+    #[serde(default)]
+    pub answered: bool,
+    /// Still open (not answered) past the deadline.
     pub overdue: bool,
 }
 
@@ -844,12 +853,14 @@ pub struct MessageView {
 }
 
 impl MessageView {
-    /// The view of a whole message; `content` adds the payload and reasons.
+    /// The view of a whole message; `content` adds the payload and reasons; `answered` says
+    /// whether the request it carries (if it is one) is answered.
     pub fn of(
         state: &MessageState,
         body: &Body,
         route: &[NodeId],
         content: bool,
+        answered: bool,
         now: Timestamp,
     ) -> Self {
         let h = &body.header;
@@ -893,7 +904,8 @@ impl MessageView {
             request: deadline(body).map(|(u, by)| RequestView {
                 urgency: urgency(u).to_owned(),
                 reply_by: ts(by),
-                overdue: now > by,
+                answered,
+                overdue: !answered && now > by,
             }),
             payload: None,
             reason: None,
@@ -1735,6 +1747,47 @@ mod tests {
             again,
             serde_json::from_str::<serde_json::Value>(text).unwrap()
         );
+    }
+
+    #[test]
+    fn a_request_is_overdue_only_while_it_is_open() {
+        let body = sample::every_kind()
+            .into_iter()
+            .find(|b| matches!(b.kind, Kind::Request { .. }))
+            .expect("a sample request");
+        let (_, by) = deadline(&body).expect("a deadline");
+        let id = MessageId::of_body(&body.encode().unwrap());
+        let state = MessageState {
+            facts: MessageFacts::of(id, &body),
+            role: crate::store::Role::Delivered,
+            from: None,
+            logged_at: body.header.created_at,
+            leaves: vec![0],
+            pending: vec![],
+            hops: vec![],
+            inbox_seq: Some(0),
+            acked: false,
+            purged: false,
+        };
+        let late = by.plus_millis(1);
+        let before = Timestamp(by.millis() - 1);
+        for (answered, now, overdue) in [
+            (false, before, false),
+            (false, late, true),
+            (true, late, false),
+            (true, before, false),
+        ] {
+            let i = InboxItem::of(0, &state, Some(&body), true, answered, now);
+            assert_eq!(i.answered, Some(answered));
+            assert_eq!(i.is_overdue(), overdue, "answered {answered}, at {now:?}");
+            let v = MessageView::of(&state, &body, &[], true, answered, now);
+            let r = v.request.expect("a request view");
+            assert_eq!((r.answered, r.overdue), (answered, overdue));
+        }
+        // Not a request: neither answered nor overdue, whatever the time.
+        let alert = sample::alert();
+        let i = InboxItem::of(0, &state, Some(&alert), true, false, late);
+        assert_eq!((i.answered, i.overdue), (None, None));
     }
 
     #[test]

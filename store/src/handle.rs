@@ -908,6 +908,27 @@ impl Store {
             .unwrap_or_default())
     }
 
+    /// The nodes that sent replies to message `id` held here (each once, in the order the
+    /// replies were logged): what tells a request answered, and by whom.
+    pub fn repliers(&self, id: &MessageId) -> StoreResult<Vec<NodeId>> {
+        let numbers = self
+            .shared
+            .index()
+            .replies
+            .get(id)
+            .cloned()
+            .unwrap_or_default();
+        let mut out: Vec<NodeId> = Vec::new();
+        for n in numbers {
+            if let Some(s) = self.shared.state_of(n)? {
+                if !out.contains(&s.facts.originator) {
+                    out.push(s.facts.originator);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// One log entry.
     pub fn log_entry(&self, index: u64) -> StoreResult<Option<LogEntry>> {
         let loc = {

@@ -56,6 +56,8 @@ pub struct Index {
     pub(crate) sending_bytes: usize,
     /// Case → its messages.
     pub(crate) cases: HashMap<CaseId, Vec<MessageId>>,
+    /// Message → the replies to it (their numbers): what tells a request answered.
+    pub(crate) replies: HashMap<MessageId, Vec<u32>>,
     /// The compact range of the log at the sizes of recent checkpoints (at most
     /// [`FRONTIERS`]): what a consistency proof from one of them needs besides later leaves.
     pub(crate) frontiers: BTreeMap<u64, RootBuilder>,
@@ -219,6 +221,9 @@ impl Index {
         });
         if let Some(case) = &s.facts.case {
             self.cases.entry(case.clone()).or_default().push(s.facts.id);
+        }
+        if let (Some(to), "reply") = (s.facts.in_reply_to, s.facts.kind.as_str()) {
+            self.replies.entry(to).or_default().push(n);
         }
         if let Some(seq) = s.inbox_seq {
             if seq != self.inbox.len() as u64 {

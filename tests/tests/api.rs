@@ -1183,3 +1183,49 @@ fn case_requests_with_too_many_or_too_large_attachments_are_refused_before_decod
     );
     p.shutdown();
 }
+
+/// A request is answered once its addressee replies: the addressee's inbox and the
+/// requester's view both say so, and neither calls it overdue (only an open request can be).
+#[test]
+fn a_request_is_answered_by_its_addressees_reply_at_both_ends() {
+    let p = Pair::start();
+    let api_a = p.token(&p.a);
+    let api_b = p.token(&p.b);
+    let mut req = alert(B, "Who owns +77011234567?");
+    req["kind"] = json!("request");
+    req["urgency"] = json!("urgent");
+    let sent = api_a.post("/v1/messages", &req);
+    assert_eq!(sent.status, 201, "{sent:?}");
+    let id = sent.body["id"].as_str().expect("id").to_owned();
+    let in_b = |id: &str| {
+        let inbox = api_b.get("/v1/inbox");
+        assert_eq!(inbox.status, 200, "{inbox:?}");
+        inbox.body["items"]
+            .as_array()?
+            .iter()
+            .find(|i| i["id"] == json!(id))
+            .cloned()
+    };
+    let item = poll("the request in B's inbox", WAIT, || in_b(&id));
+    assert_eq!(item["answered"], false, "{item}");
+    assert_eq!(item["overdue"], false, "{item}");
+    let shown = api_a.get(&format!("/v1/messages/{id}"));
+    assert_eq!(shown.body["request"]["answered"], false, "{shown:?}");
+
+    let mut reply = alert(A, "A subscriber in Aktau; details follow.");
+    reply["kind"] = json!("reply");
+    reply["in_reply_to"] = json!(id);
+    let replied = api_b.post("/v1/messages", &reply);
+    assert_eq!(replied.status, 201, "{replied:?}");
+    let item = in_b(&id).expect("still in B's inbox");
+    assert_eq!(item["answered"], true, "B replied: {item}");
+    assert_eq!(item["overdue"], false, "{item}");
+    poll("the requester sees its request answered", WAIT, || {
+        let shown = api_a.get(&format!("/v1/messages/{id}"));
+        assert_eq!(shown.status, 200, "{shown:?}");
+        (shown.body["request"]["answered"] == true).then_some(())
+    });
+    let shown = api_a.get(&format!("/v1/messages/{id}"));
+    assert_eq!(shown.body["request"]["overdue"], false, "{shown:?}");
+    p.shutdown();
+}

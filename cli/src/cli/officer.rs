@@ -1002,6 +1002,9 @@ fn print_inbox(page: &InboxPage) {
         if i.is_overdue() {
             flags.push_str(" OVERDUE");
         }
+        if i.answered == Some(true) {
+            flags.push_str(" answered");
+        }
         if let Some(by) = &i.reply_by {
             flags.push_str(&format!(" reply-by {}", short_time(by)));
         }
@@ -1058,7 +1061,13 @@ fn print_message(v: &MessageView) {
             "request      {}, reply by {}{}",
             r.urgency,
             short_time(&r.reply_by),
-            if r.overdue { "  OVERDUE" } else { "" }
+            if r.answered {
+                "  answered"
+            } else if r.overdue {
+                "  OVERDUE"
+            } else {
+                ""
+            }
         );
     }
     let state = match (st.role.as_str(), st.acked) {

@@ -506,7 +506,14 @@ pub(crate) async fn inbox_page(s: &ApiState, p: &Principal, q: InboxQuery) -> Ap
                     Err(ApiError::Damaged(e)) => (None, Some(e)),
                     Err(e) => return Err(e),
                 };
-                let mut v = InboxItem::of(item.seq, &item.state, body.as_ref(), content, t);
+                let answered = match &body {
+                    Some(b) if crate::views::deadline(b).is_some() => {
+                        crate::requests::answered(&s.ctx, &item.state).map_err(ApiError::store)?
+                    }
+                    _ => false,
+                };
+                let mut v =
+                    InboxItem::of(item.seq, &item.state, body.as_ref(), content, answered, t);
                 v.damaged = damaged.map(|e| Damage {
                     error: e.reason_code().to_owned(),
                     detail: e.to_string(),
@@ -564,7 +571,16 @@ pub(crate) fn message(s: &ApiState, p: &Principal, id: &str) -> ApiResult<Messag
     let id = parse_id(id)?;
     let state = state_of(s, &id)?;
     let (body, route) = body_of(s, &id)?.ok_or(ApiError::Purged(id))?;
-    Ok(MessageView::of(&state, &body, &route, true, now()))
+    let answered = crate::views::deadline(&body).is_some()
+        && crate::requests::answered(&s.ctx, &state).map_err(ApiError::store)?;
+    Ok(MessageView::of(
+        &state,
+        &body,
+        &route,
+        true,
+        answered,
+        now(),
+    ))
 }
 
 /// `POST /v1/messages/{id}/ack`.

@@ -167,6 +167,7 @@ fn inbox_row(cx: &Cx, i: &InboxItem, content: bool) -> Markup {
             td {
                 (kind_name(cx, &i.kind))
                 @if i.is_overdue() { " " span.badge.overdue { (l.t("overdue")) } }
+                @if i.answered == Some(true) { " " span.badge { (l.t("request-answered")) } }
             }
             td {
                 a href={ "/console/messages/" (i.id) } {
@@ -382,6 +383,7 @@ fn header(cx: &Cx, t: &Trail, full: Option<&MessageView>) -> Markup {
                             (time(l, &req.reply_by))
                             " (" (l.t_or(&format!("urgency-{}", req.urgency), &req.urgency)) ")"
                             @if req.overdue { " " span.badge.overdue { (l.t("overdue")) } }
+                            @if req.answered { " " span.badge { (l.t("request-answered")) } }
                         }))
                     }
                 }

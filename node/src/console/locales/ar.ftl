@@ -75,6 +75,7 @@ no-text = (بدون نص)
 content-hidden = المحتوى غير معروض لدورك.
 content-purged = حُذف نص هذه الرسالة وفق سياسة الاحتفاظ؛ تبقى قيود السجل ومسار التسليم.
 overdue = متأخرة
+request-answered = تمت الإجابة
 
 ## Kinds
 kind-alert = تنبيه

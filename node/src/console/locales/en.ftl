@@ -71,6 +71,7 @@ no-text = (no text)
 content-hidden = Content is not shown to your role.
 content-purged = The body of this message was purged under the retention policy; its log entries and trail remain.
 overdue = Overdue
+request-answered = Answered
 
 ## Kinds
 kind-alert = Alert
