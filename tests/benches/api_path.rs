@@ -50,7 +50,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use hdrhistogram::Histogram;
 use liaison_protocol::MessageId;
-use liaison_tests::bench::{flag, median, process_cpu_us, usize_var};
+use liaison_tests::bench::{cpu_us_in, flag, median, process_cpu_us, usize_var};
 use liaison_tests::cluster::{alert, start, wait_keys, Cluster, NodeFiles};
 use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -199,15 +199,7 @@ impl Proc {
 
 /// User + system CPU time of a process so far, µs (clock ticks of 10 ms).
 fn cpu_us(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    rest.split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|v| v.parse::<f64>().ok())
-        .sum::<f64>()
-        * 1e6
-        / 100.0
+    cpu_us_in(&format!("/proc/{pid}/stat"))
 }
 
 /// VmRSS and VmHWM of a process, MiB.
@@ -463,18 +455,6 @@ struct Bound {
     wall_rate: f64,
 }
 
-fn thread_cpu_us() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    rest.split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|v| v.parse::<f64>().ok())
-        .sum::<f64>()
-        * 1e6
-        / 100.0
-}
-
 fn bound(time: Duration) -> Result<Bound> {
     let rng = ring::rand::SystemRandom::new();
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow!("keygen"))?;
@@ -482,7 +462,7 @@ fn bound(time: Duration) -> Result<Bound> {
     let body = Arc::new(alert_json(0).into_bytes());
     let run = move |key: Arc<Ed25519KeyPair>, body: Arc<Vec<u8>>| {
         let public = UnparsedPublicKey::new(&ED25519, key.public_key().as_ref().to_vec());
-        let (t0, c0) = (Instant::now(), thread_cpu_us());
+        let (t0, c0) = (Instant::now(), cpu_us_in("/proc/thread-self/stat"));
         let mut n = 0u64;
         while t0.elapsed() < time {
             let mut input = b"liaison/v1/message\0".to_vec();
@@ -491,7 +471,7 @@ fn bound(time: Duration) -> Result<Bound> {
             public.verify(&input, sig.as_ref()).expect("verify");
             n += 1;
         }
-        (n, thread_cpu_us() - c0, t0.elapsed())
+        (n, cpu_us_in("/proc/thread-self/stat") - c0, t0.elapsed())
     };
     let threads: Vec<_> = (0..2)
         .map(|_| {

@@ -116,7 +116,13 @@ pub mod bench {
     /// CPU time (user + system) this process has used so far, µs, from `/proc/self/stat`
     /// (clock ticks of 10 ms: a span of seconds on two cores reads to within about 1 %).
     pub fn process_cpu_us() -> f64 {
-        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        cpu_us_in("/proc/self/stat")
+    }
+
+    /// CPU time (user + system) so far, µs, from a `stat` file of `/proc`: a process's
+    /// (`/proc/<pid>/stat`) or this thread's (`/proc/thread-self/stat`).
+    pub fn cpu_us_in(stat_file: &str) -> f64 {
+        let stat = std::fs::read_to_string(stat_file).unwrap_or_default();
         // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
         let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
         let f: Vec<f64> = rest

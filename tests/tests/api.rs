@@ -82,6 +82,17 @@ fn alert(to: &str, text: &str) -> Value {
     })
 }
 
+/// The line of message `id` in the inbox `api` serves (its first page), if there.
+fn inbox_item(api: &TokenClient, id: &str) -> Option<Value> {
+    let inbox = api.get("/v1/inbox");
+    assert_eq!(inbox.status, 200, "{inbox:?}");
+    inbox.body["items"]
+        .as_array()?
+        .iter()
+        .find(|i| i["id"] == json!(id))
+        .cloned()
+}
+
 #[test]
 fn officer_sends_reads_acks_and_traces_a_message_through_the_api() {
     let p = Pair::start();
@@ -95,15 +106,7 @@ fn officer_sends_reads_acks_and_traces_a_message_through_the_api() {
     assert_eq!(sent.body["next_hops"], json!([B]));
 
     // It reaches B's inbox (bounded wait on the condition itself).
-    let item = poll("the alert in B's inbox", WAIT, || {
-        let inbox = api_b.get("/v1/inbox");
-        assert_eq!(inbox.status, 200, "{inbox:?}");
-        inbox.body["items"]
-            .as_array()?
-            .iter()
-            .find(|i| i["id"] == json!(id))
-            .cloned()
-    });
+    let item = poll("the alert in B's inbox", WAIT, || inbox_item(&api_b, &id));
     assert_eq!(item["tlp"], "TLP:AMBER");
     assert_eq!(item["eval"], "B2");
     assert_eq!(item["kind"], "alert");
@@ -1197,16 +1200,7 @@ fn a_request_is_answered_by_its_addressees_reply_at_both_ends() {
     let sent = api_a.post("/v1/messages", &req);
     assert_eq!(sent.status, 201, "{sent:?}");
     let id = sent.body["id"].as_str().expect("id").to_owned();
-    let in_b = |id: &str| {
-        let inbox = api_b.get("/v1/inbox");
-        assert_eq!(inbox.status, 200, "{inbox:?}");
-        inbox.body["items"]
-            .as_array()?
-            .iter()
-            .find(|i| i["id"] == json!(id))
-            .cloned()
-    };
-    let item = poll("the request in B's inbox", WAIT, || in_b(&id));
+    let item = poll("the request in B's inbox", WAIT, || inbox_item(&api_b, &id));
     assert_eq!(item["answered"], false, "{item}");
     assert_eq!(item["overdue"], false, "{item}");
     let shown = api_a.get(&format!("/v1/messages/{id}"));
@@ -1217,7 +1211,7 @@ fn a_request_is_answered_by_its_addressees_reply_at_both_ends() {
     reply["in_reply_to"] = json!(id);
     let replied = api_b.post("/v1/messages", &reply);
     assert_eq!(replied.status, 201, "{replied:?}");
-    let item = in_b(&id).expect("still in B's inbox");
+    let item = inbox_item(&api_b, &id).expect("still in B's inbox");
     assert_eq!(item["answered"], true, "B replied: {item}");
     assert_eq!(item["overdue"], false, "{item}");
     poll("the requester sees its request answered", WAIT, || {

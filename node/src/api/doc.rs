@@ -141,6 +141,18 @@ fn header(description: &str, value: Option<&str>) -> utoipa::openapi::header::He
         .build()
 }
 
+/// A `Retry-After` header: whole seconds, at least 1.
+fn retry_after(description: &str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Integer))
+                .minimum(Some(1)),
+        ))
+        .description(Some(description))
+        .build()
+}
+
 /// An error answer: `description`, the request id header, `extra` headers, an [`crate::views::ErrorBody`].
 fn error(
     description: &str,
@@ -261,14 +273,7 @@ shared_error!(
          the request was not checked. Wait `Retry-After` seconds.",
         &[(
             "Retry-After",
-            HeaderBuilder::new()
-                .schema(Some(
-                    ObjectBuilder::new()
-                        .schema_type(SchemaType::Type(Type::Integer))
-                        .minimum(Some(1))
-                ))
-                .description(Some("Seconds until this address's next attempt is heard."))
-                .build()
+            retry_after("Seconds until this address's next attempt is heard.")
         )],
         None
     )
@@ -300,14 +305,9 @@ shared_error!(
          `Retry-After` seconds.",
         &[(
             "Retry-After",
-            HeaderBuilder::new()
-                .schema(Some(
-                    ObjectBuilder::new()
-                        .schema_type(SchemaType::Type(Type::Integer))
-                        .minimum(Some(1))
-                ))
-                .description(Some("Seconds to wait: 1 while the peer is connected and draining, 30 while it is not."))
-                .build()
+            retry_after(
+                "Seconds to wait: 1 while the peer is connected and draining, 30 while it is not."
+            )
         )],
         Some(serde_json::json!({
             "error": "outbox-full",
