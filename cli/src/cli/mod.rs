@@ -49,6 +49,8 @@ Exit status:
   3  the node refused the message (handling rules, no route, invalid message); the
      reason code is printed as `refused: <reason-code>: <detail>`
   4  `liaison store scrub` found damaged stored data
+  5  the node cannot take the message now (`outbox-full`: too much waits for a peer);
+     nothing was sent: send it again after the time printed
 
 Finding the node: officer commands read api.listen and api.token_file from --config
 <node.toml> (or LIAISON_CONFIG), or take --api <addr> --token-file <path>.";
@@ -108,7 +110,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 pub fn report(err: &anyhow::Error) -> ExitCode {
     if let Some(e) = err.downcast_ref::<officer::ClientError>() {
         match e {
-            officer::ClientError::Refused { .. } => eprintln!("{e}"),
+            officer::ClientError::Refused { .. } | officer::ClientError::Busy { .. } => {
+                eprintln!("{e}")
+            }
             _ => eprintln!("error: {e}"),
         }
         return ExitCode::from(e.exit_code());

@@ -28,6 +28,8 @@ use zeroize::Zeroizing;
 pub const EXIT_ERROR: u8 = 1;
 /// Exit status of a message the node refused (handling rules, no route, invalid).
 pub const EXIT_REFUSED: u8 = 3;
+/// Exit status of a message the node cannot take now (`outbox-full`): send it again later.
+pub const EXIT_BUSY: u8 = 5;
 
 /// How to reach the node's API; global options.
 #[derive(Debug, Clone, Args)]
@@ -346,7 +348,17 @@ pub enum ClientError {
         /// The node's explanation.
         detail: String,
     },
-    /// The node refused the message (422), or cannot take it now (503 `outbox-full`).
+    /// The node cannot take the message now (503 `outbox-full`): nothing was sent.
+    #[error("refused for now: {reason_code}: {detail}{}", .retry_after.map(|s| format!(" (try again in {s} s)")).unwrap_or_default())]
+    Busy {
+        /// The reason code.
+        reason_code: String,
+        /// The node's explanation: what waits, for whom, since when.
+        detail: String,
+        /// Seconds to wait (`Retry-After`).
+        retry_after: Option<u64>,
+    },
+    /// The node refused the message (422).
     #[error("refused: {reason_code}: {}", without_code(reason_code, detail))]
     Refused {
         /// The refusal's reason code.
@@ -371,6 +383,7 @@ impl ClientError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Refused { .. } => EXIT_REFUSED,
+            Self::Busy { .. } => EXIT_BUSY,
             _ => EXIT_ERROR,
         }
     }
@@ -528,6 +541,11 @@ impl Client {
     ) -> Result<String> {
         let mut resp = resp.map_err(|e| self.transport(e))?;
         let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let text = resp
             .body_mut()
             .read_to_string()
@@ -549,9 +567,10 @@ impl Client {
             },
             403 => ClientError::Forbidden { detail },
             // 503 `outbox-full`: refused for now, with the outbox's state in the detail.
-            503 if reason_code == "outbox-full" => ClientError::Refused {
+            503 if reason_code == "outbox-full" => ClientError::Busy {
                 reason_code,
                 detail,
+                retry_after,
             },
             422 => ClientError::Refused {
                 reason_code,
