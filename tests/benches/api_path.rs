@@ -50,7 +50,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use hdrhistogram::Histogram;
 use liaison_protocol::MessageId;
-use liaison_tests::bench::{cpu_us_in, flag, median, process_cpu_us, usize_var};
+use liaison_tests::bench::{
+    cpu_us_in, flag, liaison_bin, median, process_cpu_us, rss_kib, usize_var,
+};
 use liaison_tests::cluster::{alert, start, wait_keys, Cluster, NodeFiles};
 use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -103,27 +105,9 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
 // Processes
 
 fn find_bin() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let candidates = std::env::var_os("LIAISON_BIN")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(
-            exe.parent()
-                .and_then(Path::parent)
-                .map(|release| release.join("liaison")),
-        );
-    for bin in candidates {
-        if Command::new(&bin)
-            .args(["node", "run", "--help"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-        {
-            return Ok(bin);
-        }
-    }
-    bail!("no liaison binary: run `cargo build --release -p liaison-cli` or set LIAISON_BIN")
+    liaison_bin().ok_or_else(|| {
+        anyhow!("no liaison binary: run `cargo build --release -p liaison-cli` or set LIAISON_BIN")
+    })
 }
 
 /// A child process killed when dropped, however the bench ends.
@@ -202,18 +186,11 @@ fn cpu_us(pid: u32) -> f64 {
     cpu_us_in(&format!("/proc/{pid}/stat"))
 }
 
-/// VmRSS and VmHWM of a process, MiB.
+/// VmRSS and VmHWM of a process, MiB (NaN once it is gone).
 fn rss_mib(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .map_or(f64::NAN, |k| k / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    rss_kib(pid).map_or((f64::NAN, f64::NAN), |(rss, hwm)| {
+        (rss as f64 / 1024.0, hwm as f64 / 1024.0)
+    })
 }
 
 // ---------------------------------------------------------------------------------------

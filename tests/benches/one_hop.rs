@@ -85,7 +85,9 @@ struct Opts {
     memory_n: Option<usize>,
 }
 
-use liaison_tests::bench::{flag as env_flag, median, process_cpu_us, usize_var as env_usize};
+use liaison_tests::bench::{
+    flag as env_flag, liaison_bin, median, process_cpu_us, rss_kib, usize_var as env_usize,
+};
 
 impl Opts {
     fn from_env() -> Self {
@@ -743,20 +745,6 @@ async fn nats_round(
 // ---------------------------------------------------------------------------------------
 // 4. Memory
 
-/// VmRSS and VmHWM of a process, KiB.
-fn rss_kib(pid: u32) -> Result<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .ok_or_else(|| anyhow!("no {name} in /proc/{pid}/status"))
-    };
-    Ok((field("VmRSS:")?, field("VmHWM:")?))
-}
-
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -771,27 +759,10 @@ enum NodeProgram {
 
 impl NodeProgram {
     fn find() -> Result<Self> {
-        let exe = std::env::current_exe()?;
-        let candidates = std::env::var_os("LIAISON_BIN")
-            .map(PathBuf::from)
-            .into_iter()
-            .chain(
-                exe.parent()
-                    .and_then(Path::parent)
-                    .map(|release| release.join("liaison")),
-            );
-        for bin in candidates {
-            let works = Command::new(&bin)
-                .args(["node", "run", "--help"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if works {
-                return Ok(Self::Liaison(bin));
-            }
-        }
-        Ok(Self::SelfExec(exe))
+        Ok(match liaison_bin() {
+            Some(bin) => Self::Liaison(bin),
+            None => Self::SelfExec(std::env::current_exe()?),
+        })
     }
 
     fn describe(&self) -> String {

@@ -119,6 +119,42 @@ pub mod bench {
         cpu_us_in("/proc/self/stat")
     }
 
+    /// VmRSS and VmHWM (the peak) of a process, KiB, from `/proc/<pid>/status`.
+    pub fn rss_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| anyhow::anyhow!("no {name} in /proc/{pid}/status"))
+        };
+        Ok((field("VmRSS:")?, field("VmHWM:")?))
+    }
+
+    /// A `liaison` binary that runs `node run`: `LIAISON_BIN`, else the one built beside the
+    /// running bench (`target/release/liaison`).
+    pub fn liaison_bin() -> Option<std::path::PathBuf> {
+        let exe = std::env::current_exe().ok()?;
+        std::env::var_os("LIAISON_BIN")
+            .map(std::path::PathBuf::from)
+            .into_iter()
+            .chain(
+                exe.parent()
+                    .and_then(std::path::Path::parent)
+                    .map(|release| release.join("liaison")),
+            )
+            .find(|bin| {
+                std::process::Command::new(bin)
+                    .args(["node", "run", "--help"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+    }
+
     /// CPU time (user + system) so far, µs, from a `stat` file of `/proc`: a process's
     /// (`/proc/<pid>/stat`) or this thread's (`/proc/thread-self/stat`).
     pub fn cpu_us_in(stat_file: &str) -> f64 {
